@@ -1,0 +1,932 @@
+//! Conditions: operator and operand types, literals (regex, glob, CIDR),
+//! macros, quantifiers, output templates and stateful clauses.
+
+use super::path::{Facts, Resolved};
+use super::{comparable, suggest, Checker};
+use crate::diagnostic::{Code, Diagnostic, FileId};
+use crate::pattern;
+use crate::resolve::Def;
+use crate::schema::{Schema, Ty};
+use crate::syntax::ast::*;
+
+/// The state of checking one rule: its schema, the file whose spans are
+/// being checked (a macro's, while inside one), the guard facts and the
+/// variables bound by quantifiers.
+pub(crate) struct Cx<'c, 'a> {
+    pub(crate) ck: &'c mut Checker<'a>,
+    pub(crate) schema: &'a Schema,
+    pub(crate) file: FileId,
+    pub(crate) facts: Facts,
+    bindings: Vec<(String, Ty)>,
+    expanding: Vec<String>,
+}
+
+impl<'c, 'a> Cx<'c, 'a> {
+    pub(crate) fn new(
+        ck: &'c mut Checker<'a>,
+        schema: &'a Schema,
+        file: FileId,
+        facts: Facts,
+    ) -> Self {
+        Cx {
+            ck,
+            schema,
+            file,
+            facts,
+            bindings: Vec::new(),
+            expanding: Vec::new(),
+        }
+    }
+
+    pub(crate) fn binding(&self, name: &str) -> Option<&Ty> {
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.ck.diags.push(d);
+    }
+
+    fn err(&self, code: Code, span: Span, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(code, self.file, span, msg)
+    }
+
+    pub(crate) fn macro_standalone(&mut self, name: &str, m: &MacroDecl) {
+        self.expanding.push(name.to_string());
+        self.condition(&m.body);
+        self.expanding.pop();
+    }
+
+    /// Checks that `e` is a well-typed boolean condition.
+    pub(crate) fn condition(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+                self.condition(a);
+                self.condition(b);
+            }
+            ExprKind::Not(a) => self.condition(a),
+            ExprKind::Quant {
+                var, list, body, ..
+            } => self.quantifier(var, list, body),
+            ExprKind::Compare { op, lhs, rhs } => self.compare(*op, lhs, rhs),
+            ExprKind::In { lhs, rhs, .. } => self.membership(lhs, rhs),
+            ExprKind::Cidr { lhs, rhs, .. } => self.cidr(lhs, rhs),
+            ExprKind::Str { op, lhs, rhs, .. } => self.string_test(*op, lhs, rhs),
+            ExprKind::IsNull { operand, .. } | ExprKind::Exists(operand) => {
+                self.presence(e, operand)
+            }
+            ExprKind::Value(op) => self.value_condition(op),
+        }
+    }
+
+    fn quantifier(&mut self, var: &Ident, list: &Path, body: &Expr) {
+        let elem = match self.operand(&Operand::Path(list.clone())) {
+            Some(Resolved {
+                ty: Ty::List(t), ..
+            }) => *t,
+            Some(Resolved { ty: Ty::Json, .. }) => Ty::Json,
+            Some(r) => {
+                let d = self
+                    .err(Code::NotAList, list.span, format!("`{list}` is not a list"))
+                    .label(format!("this is {}", ty_name(&r.ty)))
+                    .help(format!(
+                        "`any`/`all` iterate over lists; test `{list}` directly instead"
+                    ));
+                self.push(d);
+                Ty::Json
+            }
+            None => Ty::Json,
+        };
+        let hides = self.binding(&var.name).is_some()
+            || self.schema.root.field(&var.name).is_some()
+            || self.ck.prog.lists.contains_key(var.name.as_str())
+            || self.ck.prog.macros.contains_key(var.name.as_str());
+        if hides {
+            let d = self
+                .err(
+                    Code::Shadowing,
+                    var.span,
+                    format!("`{}` hides another name", var.name),
+                )
+                .label("inside the quantifier this means the element")
+                .help("pick a short name no field, list or macro uses, such as `c` or `x`");
+            self.push(d);
+        }
+        self.bindings.push((var.name.clone(), elem));
+        self.condition(body);
+        self.bindings.pop();
+    }
+
+    /// The type of an operand; `None` when it is already reported as wrong.
+    fn operand(&mut self, op: &Operand) -> Option<Resolved<'a>> {
+        match op {
+            Operand::Lit(l) => Some(Resolved {
+                ty: lit_ty(l),
+                field: None,
+            }),
+            Operand::Path(p) => {
+                if let Some(name) = p.as_name().filter(|n| self.binding(&n.name).is_none()) {
+                    if let Some(def) = self.ck.prog.lists.get(name.name.as_str()) {
+                        self.ck.used.insert(def.item.name.name.as_str());
+                        let elem = list_elem_ty(&def.item.items);
+                        return Some(Resolved {
+                            ty: Ty::List(Box::new(elem)),
+                            field: None,
+                        });
+                    }
+                    if self.ck.prog.macros.contains_key(name.name.as_str()) {
+                        let d = self
+                            .err(
+                                Code::WrongKind,
+                                p.span,
+                                format!("macro `{}` is a condition, not a value", name.name),
+                            )
+                            .label("a field, literal or list was expected")
+                            .help("use the macro on its own, as in `when my_macro and ...`");
+                        self.push(d);
+                        return None;
+                    }
+                    if self.schema.root.field(&name.name).is_none() {
+                        self.unknown_name(name);
+                        return None;
+                    }
+                }
+                self.resolve(p)
+            }
+        }
+    }
+
+    fn unknown_name(&mut self, name: &Ident) {
+        let prog = self.ck.prog;
+        let mut candidates: Vec<&str> = self
+            .schema
+            .root
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        candidates.extend(prog.lists.keys().copied());
+        candidates.extend(prog.macros.keys().copied());
+        candidates.extend(self.bindings.iter().map(|(n, _)| n.as_str()));
+        let mut d = self
+            .err(
+                Code::UnknownName,
+                name.span,
+                format!("unknown name `{}`", name.name),
+            )
+            .label("not a field, list or macro");
+        let near = suggest::closest(&name.name, candidates)
+            .map(str::to_string)
+            .or_else(|| self.deep_match(&name.name));
+        d = match near {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!(
+                "define it with `list {0} = [...]` or `macro {0} = ...`; `ward schema {1}` lists the fields",
+                name.name, self.schema.source
+            )),
+        };
+        self.push(d);
+    }
+
+    fn value_condition(&mut self, op: &Operand) {
+        if let Operand::Path(p) = op {
+            if let Some(name) = p.as_name().filter(|n| self.binding(&n.name).is_none()) {
+                let prog = self.ck.prog;
+                if let Some((key, def)) = prog.macros.get_key_value(name.name.as_str()) {
+                    self.expand(key, def);
+                    return;
+                }
+                if prog.lists.contains_key(name.name.as_str()) {
+                    let d = self
+                        .err(
+                            Code::WrongKind,
+                            p.span,
+                            format!("list `{}` is not a condition", name.name),
+                        )
+                        .label("a list of values")
+                        .help(format!("test membership: `field in {}`", name.name));
+                    self.push(d);
+                    return;
+                }
+            }
+        }
+        let Some(r) = self.operand(op) else { return };
+        if matches!(r.ty, Ty::Bool | Ty::Json) {
+            return;
+        }
+        let what = match op {
+            Operand::Path(p) => format!("`{p}`"),
+            Operand::Lit(_) => "this literal".into(),
+        };
+        let help = match (&r.ty, op) {
+            (Ty::List(_), Operand::Path(p)) => {
+                format!("test its elements: `any x in {p}: ...`, or its presence: `{p} exists`")
+            }
+            (_, Operand::Path(p)) => {
+                format!("compare it, as in `{p} == ...`, or test presence: `{p} exists`")
+            }
+            _ => "a condition is a comparison, a test, `true` or `false`".into(),
+        };
+        let d = self
+            .err(
+                Code::NotBoolean,
+                op.span(),
+                format!("{what} is not a condition"),
+            )
+            .label(format!("this is {}, not a bool", ty_name(&r.ty)))
+            .help(help);
+        self.push(d);
+    }
+
+    fn expand(&mut self, name: &'a str, def: &'a Def<'a, MacroDecl>) {
+        self.ck.used.insert(name);
+        if self.expanding.iter().any(|n| n == name) {
+            return; // a cycle, reported by resolution
+        }
+        let saved = std::mem::replace(&mut self.file, def.file);
+        self.expanding.push(name.to_string());
+        self.condition(&def.item.body);
+        self.expanding.pop();
+        self.file = saved;
+    }
+
+    fn presence(&mut self, e: &Expr, op: &Operand) {
+        match op {
+            Operand::Path(_) => {
+                self.operand(op);
+            }
+            Operand::Lit(l) => {
+                let d = self
+                    .err(Code::TypeMismatch, l.span, "presence tests apply to fields")
+                    .label("a literal is always present")
+                    .help("test a field, as in `objectRef.subresource is null`");
+                let _ = e;
+                self.push(d);
+            }
+        }
+    }
+
+    fn compare(&mut self, op: CmpOp, lhs: &Operand, rhs: &Operand) {
+        let (Some(l), Some(r)) = (self.operand(lhs), self.operand(rhs)) else {
+            return;
+        };
+        let (lt, rt) = (&l.ty, &r.ty);
+        if op.is_ordering() {
+            let ok = match (lt, rt) {
+                (Ty::Null, _) | (_, Ty::Null) => false,
+                (Ty::Json, t) | (t, Ty::Json) => t.is_scalar(),
+                (a, b) if a.is_numeric() && b.is_numeric() => true,
+                (Ty::Timestamp, b) | (b, Ty::Timestamp) => b.is_stringy(),
+                (Ty::Duration, Ty::Duration) => true,
+                _ => false,
+            };
+            if !ok {
+                let d = self
+                    .err(Code::TypeMismatch, rhs.span().to(lhs.span()), format!("`{}` cannot order {} and {}", op.as_str(), ty_name(lt), ty_name(rt)))
+                    .label(format!("{} {} {}", ty_name(lt), op.as_str(), ty_name(rt)))
+                    .help("`<`, `<=`, `>`, `>=` compare numbers, timestamps and durations; for strings use `==`, `startswith` or `matches`");
+                self.push(d);
+            }
+            return;
+        }
+        let (l_list, r_list) = (lt.is_list(), rt.is_list());
+        if l_list != r_list
+            && !matches!(lt, Ty::Json | Ty::Null)
+            && !matches!(rt, Ty::Json | Ty::Null)
+        {
+            let (list_side, scalar_side) = if l_list { (lhs, rhs) } else { (rhs, lhs) };
+            let help = match (list_side, scalar_side) {
+                (Operand::Path(p), scalar) => format!(
+                    "test membership: `{} in {p}`, or the elements: `any x in {p}: x {} ...`",
+                    operand_text(scalar),
+                    op.as_str()
+                ),
+                (Operand::Lit(_), scalar) => format!(
+                    "to test against several values write `{} in [...]`",
+                    operand_text(scalar)
+                ),
+            };
+            let d = self
+                .err(
+                    Code::ListVsScalar,
+                    lhs.span().to(rhs.span()),
+                    format!("`{}` compares a list with a single value", op.as_str()),
+                )
+                .label(format!("{} {} {}", ty_name(lt), op.as_str(), ty_name(rt)))
+                .help(help);
+            self.push(d);
+            return;
+        }
+        if !comparable(lt, rt) {
+            let d = self.mismatch(lhs, &l, rhs, &r);
+            self.push(d);
+            return;
+        }
+        self.known_values(&l, rhs);
+        self.known_values(&r, lhs);
+    }
+
+    fn mismatch(
+        &self,
+        lhs: &Operand,
+        l: &Resolved<'_>,
+        rhs: &Operand,
+        r: &Resolved<'_>,
+    ) -> Diagnostic {
+        let help = match (lhs, &l.ty, rhs) {
+            (
+                _,
+                t,
+                Operand::Lit(Literal {
+                    kind: LitKind::Str(s),
+                    ..
+                }),
+            ) if t.is_numeric() && s.value.parse::<f64>().is_ok() => {
+                format!("write the number without quotes: `{}`", s.value)
+            }
+            (
+                _,
+                Ty::Bool,
+                Operand::Lit(Literal {
+                    kind: LitKind::Str(s),
+                    ..
+                }),
+            ) if s.value == "true" || s.value == "false" => {
+                format!("write `{}` without quotes", s.value)
+            }
+            (Operand::Path(p), t, _) => format!(
+                "`{p}` holds {} values; compare it with {}",
+                t,
+                example_of(t)
+            ),
+            _ => "both sides of a comparison must have one type".into(),
+        };
+        self.err(
+            Code::TypeMismatch,
+            rhs.span(),
+            format!("cannot compare {} with {}", ty_name(&l.ty), ty_name(&r.ty)),
+        )
+        .label(format!("this is {}", ty_name(&r.ty)))
+        .with_label(self.file, lhs.span(), format!("this is {}", ty_name(&l.ty)))
+        .help(help)
+    }
+
+    /// Warns on a string literal outside the known values of an enumerated field.
+    fn known_values(&mut self, field_side: &Resolved<'_>, lit_side: &Operand) {
+        let Some(f) = field_side.field.filter(|f| !f.values.is_empty()) else {
+            return;
+        };
+        let mut lits = Vec::new();
+        match lit_side {
+            Operand::Lit(Literal {
+                kind: LitKind::Str(s),
+                ..
+            }) => lits.push(s),
+            Operand::Lit(Literal {
+                kind: LitKind::List(items),
+                ..
+            }) => lits.extend(items.iter().filter_map(|i| match &i.kind {
+                LitKind::Str(s) => Some(s),
+                _ => None,
+            })),
+            _ => {}
+        }
+        for s in lits {
+            if f.values
+                .iter()
+                .any(|v| v == &s.value || (f.case_insensitive && v.eq_ignore_ascii_case(&s.value)))
+            {
+                continue;
+            }
+            let mut d = self
+                .err(
+                    Code::UnknownValue,
+                    s.span,
+                    format!("`{}` is not a known value of `{}`", s.value, f.name),
+                )
+                .label("never seen in this field");
+            d = match suggest::closest(&s.value, f.values.iter().map(String::as_str)) {
+                Some(near) => d.help(format!("did you mean \"{near}\"?")),
+                None => d.help(format!("known values: {}", f.values.join(", "))),
+            };
+            self.push(d);
+        }
+    }
+
+    fn membership(&mut self, lhs: &Operand, rhs: &Operand) {
+        let (Some(l), Some(r)) = (self.operand(lhs), self.operand(rhs)) else {
+            return;
+        };
+        let elem = match &r.ty {
+            Ty::List(t) => (**t).clone(),
+            Ty::Json => Ty::Json,
+            other => {
+                let help = if other.is_stringy() {
+                    "for a substring use `contains`; for one value use `==`".to_string()
+                } else {
+                    "write a list literal `[...]`, a list name, or a list field".to_string()
+                };
+                let d = self
+                    .err(
+                        Code::TypeMismatch,
+                        rhs.span(),
+                        "`in` needs a list on its right",
+                    )
+                    .label(format!("this is {}", ty_name(other)))
+                    .help(help);
+                self.push(d);
+                return;
+            }
+        };
+        if l.ty.is_list() {
+            let d = self
+                .err(
+                    Code::ListVsScalar,
+                    lhs.span(),
+                    "`in` tests one value, and this is a list",
+                )
+                .label(format!("this is {}", ty_name(&l.ty)))
+                .help(format!(
+                    "test each element: `any x in {}: x in {}`",
+                    operand_text(lhs),
+                    operand_text(rhs)
+                ));
+            self.push(d);
+            return;
+        }
+        if let Operand::Lit(Literal {
+            kind: LitKind::List(items),
+            ..
+        }) = rhs
+        {
+            for item in items {
+                let it = lit_ty(item);
+                if !comparable(&l.ty, &it) {
+                    let d = self
+                        .err(
+                            Code::TypeMismatch,
+                            item.span,
+                            format!("cannot compare {} with {}", ty_name(&l.ty), ty_name(&it)),
+                        )
+                        .label(format!("this is {}", ty_name(&it)))
+                        .with_label(self.file, lhs.span(), format!("this is {}", ty_name(&l.ty)))
+                        .help(format!("every item must be {}", example_of(&l.ty)));
+                    self.push(d);
+                }
+            }
+            self.known_values(&l, rhs);
+        } else if !comparable(&l.ty, &elem) {
+            let d = self
+                .err(
+                    Code::TypeMismatch,
+                    rhs.span(),
+                    format!("cannot look for {} in a list of {}", ty_name(&l.ty), elem),
+                )
+                .label(format!("a list of {elem}"))
+                .with_label(self.file, lhs.span(), format!("this is {}", ty_name(&l.ty)))
+                .help("the value and the list items must have one type");
+            self.push(d);
+        }
+    }
+
+    fn cidr(&mut self, lhs: &Operand, rhs: &Operand) {
+        if let Some(l) = self.operand(lhs) {
+            match &l.ty {
+                Ty::Ip | Ty::String | Ty::Json => {}
+                Ty::List(_) => {
+                    let d = self
+                        .err(Code::ListVsScalar, lhs.span(), "`in cidr` tests one address, and this is a list")
+                        .label(format!("this is {}", ty_name(&l.ty)))
+                        .help(format!("test each address: `any ip in {}: ip in cidr [...]`, or the first: `{0}[0]`", operand_text(lhs)));
+                    self.push(d);
+                }
+                other => {
+                    let d = self
+                        .err(
+                            Code::TypeMismatch,
+                            lhs.span(),
+                            format!("`in cidr` tests addresses, not {}", ty_name(other)),
+                        )
+                        .label(format!("this is {}", ty_name(other)))
+                        .help(
+                            "apply it to an ip field such as `sourceIPs[0]` or `sourceIPAddress`",
+                        );
+                    self.push(d);
+                }
+            }
+        }
+        for (lit, file) in self.literal_items(rhs, "CIDR blocks") {
+            match &lit.kind {
+                LitKind::Str(s) => {
+                    if let Err(e) = pattern::Cidr::parse(&s.value) {
+                        let d = Diagnostic::new(Code::BadCidr, file, lit.span, format!("invalid CIDR `{}`", s.value))
+                            .label(e)
+                            .help("write a network as `10.0.0.0/8` or `fd00::/8`, or an address as `169.254.169.254`");
+                        self.push(d);
+                    }
+                }
+                _ => {
+                    let d =
+                        Diagnostic::new(Code::BadCidr, file, lit.span, "a CIDR block is a string")
+                            .label(format!("this is {}", ty_name(&lit_ty(&lit))))
+                            .help("write it in quotes: \"10.0.0.0/8\"");
+                    self.push(d);
+                }
+            }
+        }
+    }
+
+    /// The literals a pattern operand stands for, with the file each sits
+    /// in: a literal, a list literal, or a named list. Anything else is reported.
+    fn literal_items(&mut self, op: &Operand, what: &str) -> Vec<(Literal, FileId)> {
+        match op {
+            Operand::Lit(Literal {
+                kind: LitKind::List(items),
+                ..
+            }) => items.iter().map(|i| (i.clone(), self.file)).collect(),
+            Operand::Lit(l) => vec![(l.clone(), self.file)],
+            Operand::Path(p) => {
+                if let Some(def) = p
+                    .as_name()
+                    .and_then(|n| self.ck.prog.lists.get(n.name.as_str()))
+                {
+                    self.ck.used.insert(def.item.name.name.as_str());
+                    return def
+                        .item
+                        .items
+                        .iter()
+                        .map(|i| (i.clone(), def.file))
+                        .collect();
+                }
+                let d = self
+                    .err(
+                        Code::TypeMismatch,
+                        p.span,
+                        format!("{what} must be literals"),
+                    )
+                    .label("a field is read per event")
+                    .help(format!(
+                        "{what} are compiled once; write them in the rule or in a `list`"
+                    ));
+                self.push(d);
+                Vec::new()
+            }
+        }
+    }
+
+    fn string_test(&mut self, op: StrOp, lhs: &Operand, rhs: &Operand) {
+        if let Some(l) = self.operand(lhs) {
+            match &l.ty {
+                t if t.is_stringy() || *t == Ty::Json => {}
+                Ty::List(_) => {
+                    let d = self
+                        .err(
+                            Code::ListVsScalar,
+                            lhs.span(),
+                            format!("`{op}` tests one string, and this is a list"),
+                        )
+                        .label(format!("this is {}", ty_name(&l.ty)))
+                        .help(format!(
+                            "test each element: `any x in {}: x {op} ...`",
+                            operand_text(lhs)
+                        ));
+                    self.push(d);
+                }
+                other => {
+                    let d = self
+                        .err(
+                            Code::TypeMismatch,
+                            lhs.span(),
+                            format!("`{op}` tests strings, not {}", ty_name(other)),
+                        )
+                        .label(format!("this is {}", ty_name(other)))
+                        .help(format!("compare {} with `==`, `<` or `in`", ty_name(other)));
+                    self.push(d);
+                }
+            }
+        }
+        let pattern_op = matches!(op.kind, StrOpKind::Glob | StrOpKind::Matches);
+        // Substring tests may compare two fields; patterns are compiled once.
+        if let Operand::Path(p) = rhs {
+            let is_list_name = p
+                .as_name()
+                .is_some_and(|n| self.ck.prog.lists.contains_key(n.name.as_str()));
+            if !is_list_name && !pattern_op {
+                if let Some(r) = self.operand(rhs) {
+                    if !(r.ty.is_stringy() || r.ty == Ty::Json) {
+                        let d = self
+                            .err(
+                                Code::TypeMismatch,
+                                rhs.span(),
+                                format!("`{op}` needs a string on its right"),
+                            )
+                            .label(format!("this is {}", ty_name(&r.ty)))
+                            .help("write a string literal, a list of them, or a string field");
+                        self.push(d);
+                    }
+                }
+                return;
+            }
+        }
+        for (lit, file) in self.literal_items(rhs, "patterns") {
+            let LitKind::Str(s) = &lit.kind else {
+                let d = Diagnostic::new(
+                    Code::TypeMismatch,
+                    file,
+                    lit.span,
+                    format!("`{op}` needs a string"),
+                )
+                .label(format!("this is {}", ty_name(&lit_ty(&lit))))
+                .help("write it in quotes");
+                self.push(d);
+                continue;
+            };
+            let compiled = match op.kind {
+                StrOpKind::Matches => pattern::regex(&s.value, op.ci).map(|_| ()),
+                StrOpKind::Glob => pattern::glob_to_regex(&s.value)
+                    .and_then(|r| pattern::regex(&r, op.ci).map(|_| ())),
+                _ => Ok(()),
+            };
+            if let Err(e) = compiled {
+                let kind = if op.kind == StrOpKind::Glob {
+                    "glob"
+                } else {
+                    "regex"
+                };
+                let help = if !s.raw && s.value.contains('\\') {
+                    "write regexes as raw strings, r\"...\", so backslashes reach the regex as written"
+                } else {
+                    "regexes use RE2 syntax (no backreferences or look-around); they run in linear time"
+                };
+                let d = Diagnostic::new(Code::BadRegex, file, lit.span, format!("invalid {kind}"))
+                    .label(e)
+                    .help(help);
+                self.push(d);
+            }
+        }
+    }
+
+    /// Checks the `{field}` references of an output template.
+    pub(crate) fn template(&mut self, out: &StrLit) {
+        let text = self.ck.sources.get(self.file).text();
+        let open = if out.raw { 2 } else { 1 };
+        let Some(body) = text.get(out.span.start + open..out.span.end.saturating_sub(1)) else {
+            return;
+        };
+        let base = out.span.start + open;
+        let bytes = body.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
+                b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
+                b'{' => {
+                    let Some(close) = body[i..].find('}').map(|c| i + c) else {
+                        let d = self
+                            .err(
+                                Code::BadTemplate,
+                                Span::new(base + i, base + i + 1),
+                                "unclosed `{` in output",
+                            )
+                            .label("no matching `}`")
+                            .help("close it, or write `{{` for a literal brace");
+                        self.push(d);
+                        return;
+                    };
+                    let inner = &body[i + 1..close];
+                    let lead = inner.len() - inner.trim_start().len();
+                    let at = base + i + 1 + lead;
+                    let span = Span::new(at, at + inner.trim().len());
+                    match crate::syntax::parse::parse_path(self.file, inner.trim(), at) {
+                        Some(p) => self.template_path(&p),
+                        None => {
+                            let d = self
+                                .err(
+                                    Code::BadTemplate,
+                                    span,
+                                    format!("`{{{inner}}}` is not a field path"),
+                                )
+                                .label("expected a field such as `objectRef.name`")
+                                .help("write `{{` and `}}` for literal braces");
+                            self.push(d);
+                        }
+                    }
+                    i = close + 1;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+
+    fn template_path(&mut self, p: &Path) {
+        let before = self.ck.diags.len();
+        if p.segments.is_empty() && self.schema.root.field(&p.root.name).is_none() {
+            self.unknown_name(&p.root);
+        } else {
+            self.resolve(p);
+        }
+        for d in &mut self.ck.diags[before..] {
+            if matches!(d.code, Code::UnknownField | Code::UnknownName) {
+                d.code = Code::BadTemplate;
+                d.message = format!("output names {}", d.message);
+            }
+        }
+    }
+
+    pub(crate) fn count(&mut self, c: &Count) {
+        for key in c.by.iter().chain(c.distinct.iter()) {
+            self.key(key);
+        }
+        self.window(&c.within);
+        match &c.threshold.kind {
+            LitKind::Int(n) if *n >= 0 => {}
+            _ => {
+                let d = self
+                    .err(
+                        Code::TypeMismatch,
+                        c.threshold.span,
+                        "a count threshold is a whole number",
+                    )
+                    .label("not a non-negative integer")
+                    .help("write, for example, `> 5`");
+                self.push(d);
+            }
+        }
+    }
+
+    pub(crate) fn sequence(&mut self, s: &Sequence) {
+        for key in &s.by {
+            self.key(key);
+        }
+        self.window(&s.within);
+        if s.steps.len() < 2 {
+            let d = self
+                .err(Code::BadRule, s.span, "a sequence needs at least two steps")
+                .label(format!("{} step(s)", s.steps.len()))
+                .help("for one step, use `when` (and `count` for repetitions)");
+            self.push(d);
+        }
+        let mut names: Vec<&Ident> = Vec::new();
+        for step in &s.steps {
+            if let Some(prev) = names.iter().find(|n| n.name == step.name.name) {
+                let d = self
+                    .err(
+                        Code::Duplicate,
+                        step.name.span,
+                        format!("step `{}` is named twice", step.name.name),
+                    )
+                    .label("second step")
+                    .with_label(self.file, prev.span, "first step")
+                    .help("give each step its own name; alerts refer to steps by name");
+                self.push(d);
+            }
+            names.push(&step.name);
+            let outer = std::mem::take(&mut self.facts);
+            let mut facts = Facts::default();
+            super::path::gather_facts(self.ck.prog, self.file, &step.when, &mut facts, 0);
+            self.facts = facts;
+            self.condition(&step.when);
+            for key in &step.by {
+                self.key(key);
+            }
+            self.facts = outer;
+        }
+        if let Some(u) = &s.until {
+            self.condition(u);
+        }
+    }
+
+    fn key(&mut self, key: &Path) {
+        let Some(r) = self.operand(&Operand::Path(key.clone())) else {
+            return;
+        };
+        if !r.ty.is_scalar() {
+            let d = self
+                .err(
+                    Code::BadKey,
+                    key.span,
+                    format!("`{key}` is not a scalar field"),
+                )
+                .label(format!("this is {}", ty_name(&r.ty)))
+                .help(format!("group by one value, such as `{key}[0]` for a list"));
+            self.push(d);
+        }
+    }
+
+    fn window(&mut self, within: &Literal) {
+        match within.kind {
+            LitKind::Duration(ms) if ms > 0 => {}
+            _ => {
+                let d = self
+                    .err(
+                        Code::BadDuration,
+                        within.span,
+                        "a window must be longer than zero",
+                    )
+                    .label("zero-length window")
+                    .help("write a duration such as `5m`; the longest is 30d");
+                self.push(d);
+            }
+        }
+    }
+}
+
+/// Checks a list definition: items are literals of one scalar type.
+pub(crate) fn list_items(ck: &mut Checker<'_>, def: &Def<'_, ListDecl>) {
+    let mut first: Option<(Ty, Span)> = None;
+    for item in &def.item.items {
+        let ty = lit_ty(item);
+        if ty.is_list() || ty == Ty::Null {
+            ck.diags.push(
+                Diagnostic::new(
+                    Code::BadList,
+                    def.file,
+                    item.span,
+                    format!("a list item cannot be {}", ty_name(&ty)),
+                )
+                .label("not a scalar value")
+                .help("lists hold strings, numbers or booleans; nest no lists"),
+            );
+            continue;
+        }
+        match &first {
+            None => first = Some((ty, item.span)),
+            Some((t, s)) if !comparable(t, &ty) => ck.diags.push(
+                Diagnostic::new(
+                    Code::BadList,
+                    def.file,
+                    item.span,
+                    "list items of different types",
+                )
+                .label(format!("this is {}", ty_name(&ty)))
+                .with_label(def.file, *s, format!("the first item is {}", ty_name(t)))
+                .help("a list holds values of one type"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn lit_ty(l: &Literal) -> Ty {
+    match &l.kind {
+        LitKind::Str(_) => Ty::String,
+        LitKind::Int(_) => Ty::Int,
+        LitKind::Float(_) => Ty::Float,
+        LitKind::Bool(_) => Ty::Bool,
+        LitKind::Null => Ty::Null,
+        LitKind::Duration(_) => Ty::Duration,
+        LitKind::List(items) => Ty::List(Box::new(list_elem_ty(items))),
+    }
+}
+
+fn list_elem_ty(items: &[Literal]) -> Ty {
+    let mut tys = items.iter().map(lit_ty);
+    let Some(first) = tys.next() else {
+        return Ty::Json;
+    };
+    if tys.all(|t| t == first) {
+        first
+    } else {
+        Ty::Json
+    }
+}
+
+fn ty_name(t: &Ty) -> String {
+    match t {
+        Ty::Int => "an int".into(),
+        Ty::Ip => "an ip".into(),
+        Ty::Null => "null".into(),
+        Ty::Json => "free-form json".into(),
+        Ty::Record(n) => format!("a record ({n})"),
+        other => format!("a {other}"),
+    }
+}
+
+fn example_of(t: &Ty) -> &'static str {
+    match t {
+        Ty::Int | Ty::Float => "a number such as `403`",
+        Ty::Bool => "`true` or `false`",
+        Ty::Duration => "a duration such as `5m`",
+        t if t.is_stringy() => "a string such as \"pods\"",
+        Ty::List(_) => "`in`, or `any x in ...`",
+        _ => "a field of it",
+    }
+}
+
+fn operand_text(op: &Operand) -> String {
+    match op {
+        Operand::Path(p) => p.to_string(),
+        Operand::Lit(Literal {
+            kind: LitKind::Str(s),
+            ..
+        }) => format!("{:?}", s.value),
+        Operand::Lit(Literal {
+            kind: LitKind::Int(i),
+            ..
+        }) => i.to_string(),
+        Operand::Lit(_) => "...".into(),
+    }
+}

@@ -1,0 +1,343 @@
+//! Checking: every rule against the schema of its source. Rule-level checks
+//! (source, metadata, clauses) live here; conditions in `expr`, field paths
+//! and narrowing in `path`.
+
+mod expr;
+mod path;
+pub mod suggest;
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap};
+use crate::load::Loaded;
+use crate::resolve::{Def, Program};
+use crate::schema::{Schema, Schemas, Ty};
+use crate::syntax::ast::*;
+
+pub use path::Facts;
+
+/// Severities a rule may declare, lowest first.
+pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+
+/// Metadata keys and the kind of value each takes.
+const META: [(&str, MetaKind); 8] = [
+    ("title", MetaKind::Str),
+    ("description", MetaKind::Str),
+    ("severity", MetaKind::Severity),
+    ("tags", MetaKind::Tags),
+    ("references", MetaKind::Tags),
+    ("author", MetaKind::Str),
+    ("enabled", MetaKind::Bool),
+    ("response", MetaKind::Str),
+];
+
+#[derive(Clone, Copy, PartialEq)]
+enum MetaKind {
+    Str,
+    Severity,
+    Tags,
+    Bool,
+}
+
+impl MetaKind {
+    fn describe(self) -> &'static str {
+        match self {
+            MetaKind::Str => "a string",
+            MetaKind::Severity => "one of info, low, medium, high, critical",
+            MetaKind::Tags => "a list `[...]`",
+            MetaKind::Bool => "true or false",
+        }
+    }
+}
+
+/// What a check found.
+#[derive(Debug)]
+pub struct Report {
+    /// Every diagnostic (load, parse, resolve, check), sorted by place.
+    pub diagnostics: Vec<Diagnostic>,
+    pub rules: usize,
+}
+
+impl Report {
+    pub fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity() == crate::Severity::Error)
+            .count()
+    }
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+}
+
+/// Reads nothing: checks what `loaded` holds.
+pub fn check(loaded: &Loaded, schemas: &Schemas) -> Report {
+    let mut diags = loaded.diags.clone();
+    let prog = Program::resolve(loaded, &mut diags);
+    let mut ck = Checker {
+        prog: &prog,
+        schemas,
+        sources: &loaded.sources,
+        diags,
+        used: HashSet::new(),
+    };
+    for rule in &prog.rules {
+        ck.rule(rule);
+    }
+    ck.unused();
+    let mut diags = ck.diags;
+    diags.sort_by_key(|d| (d.file(), d.span(), d.code));
+    diags.dedup();
+    Report {
+        diagnostics: diags,
+        rules: prog.rules.len(),
+    }
+}
+
+pub(crate) struct Checker<'a> {
+    pub(crate) prog: &'a Program<'a>,
+    schemas: &'a Schemas,
+    pub(crate) sources: &'a SourceMap,
+    pub(crate) diags: Vec<Diagnostic>,
+    /// Lists and macros some rule reached.
+    pub(crate) used: HashSet<&'a str>,
+}
+
+impl<'a> Checker<'a> {
+    fn schema_for(
+        &mut self,
+        file: FileId,
+        span: Span,
+        source: Option<&Ident>,
+    ) -> Option<&'a Schema> {
+        let Some(source) = source else {
+            self.diags.push(
+                Diagnostic::new(Code::UnknownSource, file, span, "no source for this rule")
+                    .label("which events does this read?")
+                    .help(format!(
+                        "add `source k8s.audit` at the top of the file or inside the rule; sources: {}",
+                        self.schemas.names().collect::<Vec<_>>().join(", ")
+                    )),
+            );
+            return None;
+        };
+        if let Some(s) = self.schemas.get(&source.name) {
+            return Some(s);
+        }
+        let mut d = Diagnostic::new(
+            Code::UnknownSource,
+            file,
+            source.span,
+            format!("unknown source `{}`", source.name),
+        )
+        .label("no schema for this source");
+        d = match suggest::closest(&source.name, self.schemas.names()) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help(format!(
+                "sources: {}",
+                self.schemas.names().collect::<Vec<_>>().join(", ")
+            )),
+        };
+        self.diags.push(d);
+        None
+    }
+
+    fn rule(&mut self, def: &Def<'a, RuleDecl>) {
+        let r = def.item;
+        let file = def.file;
+        self.meta(file, r);
+        let source = r.source.as_ref().or(def.source);
+        let Some(schema) = self.schema_for(file, r.name.span, source) else {
+            return;
+        };
+
+        match (r.when.as_slice(), &r.sequence) {
+            ([], None) => self.diags.push(
+                Diagnostic::new(
+                    Code::BadRule,
+                    file,
+                    r.name.span,
+                    format!("rule `{}` has no `when`", r.name.name),
+                )
+                .label("this rule can never match")
+                .help("add `when <condition>`, or a `sequence { ... }` of steps"),
+            ),
+            ([_, second, ..], _) => self.diags.push(
+                Diagnostic::new(Code::BadRule, file, second.span, "a rule has one `when`")
+                    .label("second `when`")
+                    .help("join the conditions with `and`"),
+            ),
+            _ => {}
+        }
+
+        // Facts from `when` hold everywhere in the rule: in `except`, in
+        // the output, in stateful keys.
+        let facts = r
+            .when
+            .first()
+            .map(|w| self.facts(file, w))
+            .unwrap_or_default();
+        let mut cx = expr::Cx::new(self, schema, file, facts);
+        for w in &r.when {
+            cx.condition(w);
+        }
+        for e in &r.excepts {
+            cx.condition(e);
+        }
+        if let Some(out) = &r.output {
+            cx.template(out);
+        }
+        if let Some(c) = &r.count {
+            cx.count(c);
+        }
+        if let Some(s) = &r.sequence {
+            cx.sequence(s);
+        }
+    }
+
+    /// Guard facts of a condition, expanding macros.
+    fn facts(&self, file: FileId, e: &Expr) -> Facts {
+        let mut f = Facts::default();
+        path::gather_facts(self.prog, file, e, &mut f, 0);
+        f
+    }
+
+    fn meta(&mut self, file: FileId, r: &RuleDecl) {
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for m in &r.meta {
+            let key = m.key.name.as_str();
+            if let Some(prev) = seen.insert(key, m.key.span) {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::BadRule,
+                        file,
+                        m.key.span,
+                        format!("`{key}` is set twice"),
+                    )
+                    .label("second value")
+                    .with_label(file, prev, "first value")
+                    .help("keep one"),
+                );
+            }
+            let Some((_, kind)) = META.iter().find(|(k, _)| *k == key) else {
+                let mut d = Diagnostic::new(
+                    Code::UnknownMeta,
+                    file,
+                    m.key.span,
+                    format!("unknown rule entry `{key}`"),
+                )
+                .label("Ward ignores this");
+                d = match suggest::closest(key, META.iter().map(|(k, _)| *k)) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!(
+                        "rule entries: when, except, output, count, sequence, source, {}",
+                        META.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                    )),
+                };
+                self.diags.push(d);
+                continue;
+            };
+            let ok = match (&m.value, kind) {
+                (MetaValue::Str(_), MetaKind::Str) => true,
+                (MetaValue::Tags(_), MetaKind::Tags) => true,
+                (MetaValue::Bool(..), MetaKind::Bool) => true,
+                (MetaValue::Word(w), MetaKind::Severity) => {
+                    if !SEVERITIES.contains(&w.name.as_str()) {
+                        let mut d = Diagnostic::new(
+                            Code::BadRule,
+                            file,
+                            w.span,
+                            format!("unknown severity `{}`", w.name),
+                        )
+                        .label("not a severity");
+                        d = match suggest::closest(&w.name, SEVERITIES) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help("severities: info, low, medium, high, critical"),
+                        };
+                        self.diags.push(d);
+                    }
+                    true
+                }
+                _ => false,
+            };
+            if !ok {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::BadRule,
+                        file,
+                        m.value.span(),
+                        format!("`{key}` takes {}", kind.describe()),
+                    )
+                    .label("wrong kind of value")
+                    .help(meta_example(key)),
+                );
+            }
+        }
+    }
+
+    /// Lists and macros no rule uses are still checked, standalone.
+    fn unused(&mut self) {
+        let prog = self.prog;
+        for (name, def) in &prog.macros {
+            if self.used.contains(name) {
+                continue;
+            }
+            if let Some(schema) = def.source.and_then(|s| self.schemas.get(&s.name)) {
+                let facts = self.facts(def.file, &def.item.body);
+                let mut cx = expr::Cx::new(self, schema, def.file, facts);
+                cx.macro_standalone(name, def.item);
+            }
+        }
+        for def in prog.lists.values() {
+            expr::list_items(self, def);
+        }
+        let defs: Vec<(&str, FileId, Span, Option<&Ident>)> = prog
+            .lists
+            .iter()
+            .map(|(n, d)| (*n, d.file, d.item.name.span, d.source))
+            .chain(
+                prog.macros
+                    .iter()
+                    .map(|(n, d)| (*n, d.file, d.item.name.span, d.source)),
+            )
+            .collect();
+        for (name, file, span, source) in defs {
+            let Some(schema) = source.and_then(|s| self.schemas.get(&s.name)) else {
+                continue;
+            };
+            if schema.root.field(name).is_some() {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::Shadowing,
+                        file,
+                        span,
+                        format!("`{name}` hides the field `{name}`"),
+                    )
+                    .label(format!("`{name}` is also a field of {}", schema.source))
+                    .help("a bare name means the list or macro, never the field; rename it"),
+                );
+            }
+        }
+    }
+}
+
+fn meta_example(key: &str) -> String {
+    match key {
+        "severity" => "write `severity high`".into(),
+        "tags" => "write `tags [attack.execution, attack.t1609]`".into(),
+        "references" => "write `references [\"https://...\"]`".into(),
+        "enabled" => "write `enabled false`".into(),
+        _ => format!("write `{key} \"...\"`"),
+    }
+}
+
+/// Whether two types can be compared with `==` (and be members of one `in`).
+pub(crate) fn comparable(a: &Ty, b: &Ty) -> bool {
+    match (a, b) {
+        (Ty::Json, _) | (_, Ty::Json) | (Ty::Null, _) | (_, Ty::Null) => true,
+        (x, y) if x.is_stringy() && y.is_stringy() => true,
+        (x, y) if x.is_numeric() && y.is_numeric() => true,
+        (Ty::Bool, Ty::Bool) | (Ty::Duration, Ty::Duration) => true,
+        _ => false,
+    }
+}

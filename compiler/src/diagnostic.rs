@@ -1,0 +1,333 @@
+//! Diagnostics: a registry of stable codes, the data of one finding, and its
+//! rendering through miette.
+//!
+//! A diagnostic is data (code, message, labelled spans, help); prose layout
+//! is miette's job. Codes never change meaning once published; every code has
+//! a section in `spec/diagnostics.md` with an example that triggers it, and a
+//! test keeps the two in step.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::syntax::ast::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $name:literal, $sev:ident; )*) => {
+        /// Every diagnostic Ward can emit. Ranges: E00x syntax, E01x
+        /// resolution, E02x–E04x types and values, W0xx warnings.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code { $( $(#[$doc])* $variant, )* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
+            /// The stable code, `E020`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $code, )* }
+            }
+            /// The kebab-case short name, `unknown-field`.
+            pub fn name(self) -> &'static str {
+                match self { $( Code::$variant => $name, )* }
+            }
+            pub fn severity(self) -> Severity {
+                match self { $( Code::$variant => Severity::$sev, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The text does not follow the grammar.
+    Syntax = "E001", "syntax", Error;
+    /// A string escape that is not one of `\" \\ \n \r \t \u{...}`.
+    BadEscape = "E002", "bad-escape", Error;
+    /// A number or duration that does not fit its type.
+    BadNumber = "E003", "bad-number", Error;
+    /// A file, import or path that cannot be read.
+    Io = "E004", "io", Error;
+    /// A name that is neither a list, a macro nor a field.
+    UnknownName = "E010", "unknown-name", Error;
+    /// Two lists, macros or rules with the same name.
+    Duplicate = "E011", "duplicate-definition", Error;
+    /// A macro that expands to itself.
+    MacroCycle = "E012", "macro-cycle", Error;
+    /// A list where a condition is expected, or a macro where a list is.
+    WrongKind = "E013", "wrong-kind", Error;
+    /// A rule without a source, or a source Ward has no schema for.
+    UnknownSource = "E014", "unknown-source", Error;
+    /// A list item that is not a literal of one type.
+    BadList = "E015", "bad-list", Error;
+    /// A field path the source's schema does not have.
+    UnknownField = "E020", "unknown-field", Error;
+    /// An operator applied to operands of types it does not accept.
+    TypeMismatch = "E021", "type-mismatch", Error;
+    /// `any`/`all` over something that is not a list.
+    NotAList = "E022", "not-a-list", Error;
+    /// A regular expression or glob that does not compile within limits.
+    BadRegex = "E023", "bad-regex", Error;
+    /// A CIDR or IP literal that does not parse.
+    BadCidr = "E024", "bad-cidr", Error;
+    /// A duration that is zero, too long, or not a duration.
+    BadDuration = "E025", "bad-duration", Error;
+    /// An output template naming a field the schema does not have.
+    BadTemplate = "E026", "bad-template", Error;
+    /// A condition that is not boolean.
+    NotBoolean = "E027", "not-boolean", Error;
+    /// A list compared with a scalar, or a list's element field read without a quantifier.
+    ListVsScalar = "E028", "list-vs-scalar", Error;
+    /// A rule without `when`, with two, or with a malformed metadata entry.
+    BadRule = "E029", "bad-rule", Error;
+    /// A stateful clause whose key or counted field is not a scalar field.
+    BadKey = "E030", "bad-key", Error;
+    /// A `requestObject` path used without a guard that fixes the object's kind.
+    UnguardedPath = "W001", "unguarded-path", Warning;
+    /// A path into free-form JSON that no known shape of the object has.
+    UnknownShapePath = "W002", "unknown-shape-path", Warning;
+    /// A literal that is not among the known values of an enumerated field.
+    UnknownValue = "W003", "unknown-value", Warning;
+    /// A list or macro named like a field, or a bound variable hiding one.
+    Shadowing = "W004", "shadowing", Warning;
+    /// A metadata key Ward does not know.
+    UnknownMeta = "W005", "unknown-metadata", Warning;
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Index of a file in a [`SourceMap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct FileId(pub usize);
+
+/// A labelled span: the primary label comes first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    pub file: FileId,
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Diagnostic {
+            code,
+            labels: vec![Label {
+                file,
+                span,
+                message: String::new(),
+            }],
+            message,
+            help: None,
+        }
+    }
+    /// Sets the text of the primary label.
+    pub fn label(mut self, text: impl Into<String>) -> Self {
+        self.labels[0].message = text.into();
+        self
+    }
+    pub fn with_label(mut self, file: FileId, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            file,
+            span,
+            message: text.into(),
+        });
+        self
+    }
+    pub fn help(mut self, text: impl Into<String>) -> Self {
+        self.help = Some(text.into());
+        self
+    }
+    pub fn severity(&self) -> Severity {
+        self.code.severity()
+    }
+    pub fn file(&self) -> FileId {
+        self.labels[0].file
+    }
+    pub fn span(&self) -> Span {
+        self.labels[0].span
+    }
+}
+
+/// The text of every file a check read, so spans can be shown.
+#[derive(Debug, Default)]
+pub struct SourceMap {
+    files: Vec<SourceFile>,
+}
+
+#[derive(Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The text, named by its path for miette's snippet headers.
+    source: miette::NamedSource<String>,
+}
+
+impl SourceFile {
+    pub fn text(&self) -> &str {
+        self.source.inner()
+    }
+}
+
+impl SourceMap {
+    pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
+        let source = miette::NamedSource::new(path.display().to_string(), text);
+        self.files.push(SourceFile { path, source });
+        FileId(self.files.len() - 1)
+    }
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0]
+    }
+    pub fn find(&self, path: &std::path::Path) -> Option<FileId> {
+        self.files.iter().position(|f| f.path == path).map(FileId)
+    }
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
+        let text = self.get(id).text();
+        let offset = offset.min(text.len());
+        let before = &text[..floor_char_boundary(text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+
+    /// A miette-renderable view of `diag`.
+    pub fn render<'a>(&'a self, diag: &'a Diagnostic) -> Rendered<'a> {
+        Rendered {
+            map: self,
+            diag,
+            file: diag.file(),
+            related: related(self, diag),
+        }
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn related<'a>(map: &'a SourceMap, diag: &'a Diagnostic) -> Vec<Rendered<'a>> {
+    let primary = diag.file();
+    let mut other: Vec<FileId> = diag
+        .labels
+        .iter()
+        .map(|l| l.file)
+        .filter(|f| *f != primary)
+        .collect();
+    other.dedup();
+    other
+        .into_iter()
+        .map(|file| Rendered {
+            map,
+            diag,
+            file,
+            related: Vec::new(),
+        })
+        .collect()
+}
+
+/// One diagnostic, or its labels in one other file, for miette to draw.
+pub struct Rendered<'a> {
+    map: &'a SourceMap,
+    diag: &'a Diagnostic,
+    file: FileId,
+    related: Vec<Rendered<'a>>,
+}
+
+impl fmt::Debug for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rendered").field("diag", self.diag).finish()
+    }
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.file == self.diag.file() {
+            f.write_str(&self.diag.message)
+        } else {
+            write!(f, "see also {}", self.map.get(self.file).path.display())
+        }
+    }
+}
+
+impl std::error::Error for Rendered<'_> {}
+
+impl miette::Diagnostic for Rendered<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        let primary = self.file == self.diag.file();
+        primary.then(|| Box::new(self.diag.code) as Box<dyn fmt::Display>)
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity() {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        let primary = self.file == self.diag.file();
+        let help = self.diag.help.as_ref().filter(|_| primary)?;
+        Some(Box::new(help))
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.map.get(self.file).source as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let labels = self
+            .diag
+            .labels
+            .iter()
+            .filter(|l| l.file == self.file)
+            .map(|l| {
+                let text = (!l.message.is_empty()).then(|| l.message.clone());
+                miette::LabeledSpan::new_with_span(text, l.span)
+            });
+        Some(Box::new(labels))
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
+    }
+}
+
+/// Renders diagnostics as miette draws them, without colour, with the file
+/// name in each snippet's header. Used by the CLI and by snapshot tests.
+pub fn render_plain(map: &SourceMap, diags: &[Diagnostic], width: usize) -> String {
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(width);
+    let mut out = String::new();
+    for d in diags {
+        // Writing into a String cannot fail.
+        let _ = handler.render_report(&mut out, &map.render(d));
+    }
+    out
+}

@@ -1,0 +1,16 @@
+//! The Ward compiler: load, parse, resolve and check detection rules.
+//!
+//! The pipeline shows in the modules: [`load`] reads files and imports,
+//! [`syntax`] parses them, [`resolve`] builds one namespace, [`check`] types
+//! every rule against its source's [`schema`].
+
+pub mod check;
+pub mod diagnostic;
+pub mod load;
+pub mod pattern;
+pub mod resolve;
+pub mod schema;
+pub mod syntax;
+
+pub use check::check;
+pub use diagnostic::{Code, Diagnostic, Severity, SourceMap};

@@ -1,0 +1,182 @@
+//! Loading: read rule files and directories, follow imports, parse each file once.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap};
+use crate::syntax::ast::{File, Item};
+use crate::syntax::parse;
+
+/// Every file of a rule set, parsed.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub sources: SourceMap,
+    pub files: Vec<(FileId, File)>,
+    pub diags: Vec<Diagnostic>,
+}
+
+/// A path given on the command line could not be read.
+#[derive(Debug)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub error: std::io::Error,
+}
+
+impl std::error::Error for LoadError {}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot read {}: {}", self.path.display(), self.error)
+    }
+}
+
+/// Loads files and directories (every `*.ward` below them, in name order).
+/// Imports are followed; each file is read and parsed once, so import cycles
+/// are harmless.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, &mut files)?;
+    }
+    let mut loaded = Loaded::default();
+    for path in files {
+        let text = std::fs::read(&path).map_err(|error| LoadError {
+            path: path.clone(),
+            error,
+        })?;
+        add_file(&mut loaded, path, text);
+    }
+    follow_imports(&mut loaded);
+    Ok(loaded)
+}
+
+/// Loads rules from memory, as `(name, text)` pairs; imports name other pairs.
+pub fn load_texts(texts: &[(&str, &str)]) -> Loaded {
+    let mut loaded = Loaded::default();
+    for (name, text) in texts {
+        add_file(&mut loaded, PathBuf::from(name), text.as_bytes().to_vec());
+    }
+    // Every text is loaded up front, so an import of anything else fails.
+    resolve_imports(&mut loaded, |_| None);
+    loaded
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let meta = std::fs::metadata(path).map_err(|error| LoadError {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    if !meta.is_dir() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(path).map_err(|error| LoadError {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            collect(&e, out)?;
+        } else if e.extension().is_some_and(|x| x == "ward") {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn add_file(loaded: &mut Loaded, path: PathBuf, bytes: Vec<u8>) -> FileId {
+    let (text, bad_utf8) = match String::from_utf8(bytes) {
+        Ok(t) => (t, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(at))
+        }
+    };
+    let id = loaded.sources.add(path, text);
+    if let Some(at) = bad_utf8 {
+        loaded.diags.push(
+            Diagnostic::new(
+                Code::Io,
+                id,
+                crate::syntax::ast::Span::new(at, at + 1),
+                "file is not valid UTF-8",
+            )
+            .label("invalid byte here")
+            .help("save the rule file as UTF-8"),
+        );
+    }
+    let (file, diags) = parse(id, loaded.sources.get(id).text());
+    loaded.diags.extend(diags);
+    loaded.files.push((id, file));
+    id
+}
+
+fn follow_imports(loaded: &mut Loaded) {
+    resolve_imports(loaded, |p| std::fs::read(p).ok());
+}
+
+/// Follows imports breadth-first; `read` returns a file's bytes, or `None`
+/// when it cannot be read. Files already loaded are not read again.
+fn resolve_imports(loaded: &mut Loaded, read: impl Fn(&Path) -> Option<Vec<u8>>) {
+    let mut i = 0;
+    while i < loaded.files.len() {
+        let (id, _) = loaded.files[i];
+        let imports: Vec<_> = loaded.files[i]
+            .1
+            .items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Import(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        let dir = loaded
+            .sources
+            .get(id)
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for imp in imports {
+            let target = normalize(&dir.join(&imp.value));
+            if loaded.sources.find(&target).is_some() {
+                continue;
+            }
+            match read(&target) {
+                Some(bytes) => {
+                    add_file(loaded, target, bytes);
+                }
+                None => loaded.diags.push(
+                    Diagnostic::new(
+                        Code::Io,
+                        id,
+                        imp.span,
+                        format!("cannot import `{}`", imp.value),
+                    )
+                    .label(format!("no readable file at {}", target.display()))
+                    .help("import paths are relative to the importing file"),
+                ),
+            }
+        }
+        i += 1;
+    }
+}
+
+/// `a/./b/../c` to `a/c`, lexically, so one file has one name.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,215 @@
+//! Patterns shared by the checker and the runtime: regexes (linear-time, with
+//! size limits), globs and CIDR blocks.
+
+use std::net::IpAddr;
+
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+
+/// Largest compiled regex, in bytes of NFA, per pattern.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Deepest nesting of groups and repetitions accepted in a regex.
+pub const REGEX_NEST_LIMIT: u32 = 64;
+
+/// Compiles a regex with Ward's limits. regex-automata never backtracks, so
+/// matching is linear in the input; the limits bound compile time and memory.
+pub fn regex(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
+    Regex::builder()
+        .syntax(
+            syntax::Config::new()
+                .case_insensitive(case_insensitive)
+                .nest_limit(REGEX_NEST_LIMIT),
+        )
+        .configure(Regex::config().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
+        .build(pattern)
+        .map_err(|e| match (e.syntax_error(), e.size_limit()) {
+            // The syntax error's own Display draws carets over the pattern;
+            // the span label does that job here.
+            (Some(regex_syntax::Error::Parse(p)), _) => p.kind().to_string(),
+            (Some(regex_syntax::Error::Translate(t)), _) => t.kind().to_string(),
+            (None, Some(limit)) => {
+                format!("compiles to more than {limit} bytes; simplify it or split it")
+            }
+            _ => e.to_string(),
+        })
+}
+
+/// Translates a glob to an anchored regex: `*` any run of characters, `?` one
+/// character, `[abc]`/`[!a-z]` classes, `\` escapes the next character.
+pub fn glob_to_regex(glob: &str) -> Result<String, String> {
+    let mut out = String::from("^(?s:");
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            '\\' => match chars.next() {
+                Some(n) => push_literal(&mut out, n),
+                None => return Err("the glob ends with a lone `\\`".into()),
+            },
+            '[' => {
+                out.push('[');
+                if matches!(chars.peek(), Some('!') | Some('^')) {
+                    chars.next();
+                    out.push('^');
+                }
+                let mut closed = false;
+                let mut first = true;
+                for n in chars.by_ref() {
+                    if n == ']' && !first {
+                        closed = true;
+                        break;
+                    }
+                    first = false;
+                    match n {
+                        '\\' | '[' | '&' | '~' => {
+                            out.push('\\');
+                            out.push(n)
+                        }
+                        other => out.push(other),
+                    }
+                }
+                if !closed {
+                    return Err("a `[` class is not closed with `]`".into());
+                }
+                out.push(']');
+            }
+            other => push_literal(&mut out, other),
+        }
+    }
+    out.push_str(")$");
+    Ok(out)
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if "\\.+*?()|[]{}^$#&-~".contains(c) {
+        out.push('\\');
+    }
+    out.push(c);
+}
+
+/// An IP network: an address and a prefix length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// `10.0.0.0/8`, `fd00::/8`, or a bare address (a /32 or /128).
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{addr}` is not an IPv4 or IPv6 address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("prefix `/{p}` is not between /0 and /{max}"))?,
+        };
+        let cidr = Cidr { addr, prefix };
+        if cidr.network() != addr {
+            return Err(format!(
+                "host bits are set: the network of /{prefix} is {}",
+                cidr.network()
+            ));
+        }
+        Ok(cidr)
+    }
+
+    fn network(&self) -> IpAddr {
+        match self.addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
+        }
+    }
+
+    /// Whether the network holds `ip`; text that is not an address is never held.
+    pub fn contains_text(&self, ip: &str) -> bool {
+        ip.parse::<IpAddr>().is_ok_and(|ip| self.contains(ip))
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => return false,
+            },
+            (_, ip) => ip,
+        };
+        Cidr {
+            addr: ip,
+            prefix: self.prefix,
+        }
+        .network()
+            == self.addr
+            && ip.is_ipv4() == self.addr.is_ipv4()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_contains_and_rejects() {
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains_text("10.1.2.3"));
+        assert!(!c.contains_text("11.1.2.3"));
+        assert!(!c.contains_text("AWS Internal"));
+        assert!(
+            !c.contains_text("035.249.253.232"),
+            "leading zeros are not an address"
+        );
+        assert!(c.contains_text("::ffff:10.0.0.1"));
+        assert!(Cidr::parse("169.254.169.254")
+            .unwrap()
+            .contains_text("169.254.169.254"));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains_text("8.8.8.8"));
+        assert!(Cidr::parse("fd00::/8").unwrap().contains_text("fd12::1"));
+        assert!(Cidr::parse("10.0.0.1/8").unwrap_err().contains("host bits"));
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("10.0.0/8").is_err());
+    }
+
+    #[test]
+    fn globs_translate() {
+        let m = |g: &str, s: &str| {
+            regex(&glob_to_regex(g).unwrap(), false)
+                .unwrap()
+                .is_match(s)
+        };
+        assert!(m("*.example.com", "a.example.com"));
+        assert!(!m("*.example.com", "example.com"));
+        assert!(m("xmr?g", "xmrig"));
+        assert!(m("/proc/[0-9]*", "/proc/1/x"));
+        assert!(!m("/proc/[!0-9]*", "/proc/1"));
+        assert!(m("a.b", "a.b") && !m("a.b", "axb"));
+        assert!(glob_to_regex("[abc").is_err());
+    }
+
+    #[test]
+    fn regex_limits() {
+        assert!(regex("(a", false).is_err());
+        assert!(regex("a{1000}{1000}", false).is_err(), "size limit applies");
+        assert!(regex("(?i)xmrig", false).unwrap().is_match("XMRig"));
+        assert!(regex("xmrig", true).unwrap().is_match("XMRIG"));
+    }
+}

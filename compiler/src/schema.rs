@@ -1,0 +1,546 @@
+//! Event schemas: the type environment a rule is checked in, loaded from the
+//! YAML files in `spec/schemas/` (embedded in the binary).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+/// The type of a field or an expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ty {
+    String,
+    Int,
+    Float,
+    Bool,
+    /// A string that is usually an IP address; CIDR tests on anything else
+    /// are false, never an error.
+    Ip,
+    /// RFC 3339 text or epoch seconds.
+    Timestamp,
+    Duration,
+    /// Free-form JSON: any path and any operator type-check.
+    Json,
+    /// The type of the `null` literal.
+    Null,
+    List(Box<Ty>),
+    /// Object with arbitrary string keys.
+    Map(Box<Ty>),
+    /// A named record of the schema.
+    Record(String),
+}
+
+impl Ty {
+    pub fn parse(text: &str) -> Option<Ty> {
+        let text = text.trim();
+        let inner = |prefix: &str| text.strip_prefix(prefix).and_then(|r| r.strip_suffix('>'));
+        if let Some(t) = inner("list<") {
+            return Some(Ty::List(Box::new(Ty::parse(t)?)));
+        }
+        if let Some(t) = inner("map<") {
+            return Some(Ty::Map(Box::new(Ty::parse(t)?)));
+        }
+        Some(match text {
+            "string" => Ty::String,
+            "int" => Ty::Int,
+            "float" => Ty::Float,
+            "bool" => Ty::Bool,
+            "ip" => Ty::Ip,
+            "timestamp" => Ty::Timestamp,
+            "duration" => Ty::Duration,
+            "json" => Ty::Json,
+            name if name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                Ty::Record(name.to_string())
+            }
+            _ => return None,
+        })
+    }
+
+    pub fn is_list(&self) -> bool {
+        matches!(self, Ty::List(_))
+    }
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Ty::Int | Ty::Float)
+    }
+    /// Strings and the types written as strings in events.
+    pub fn is_stringy(&self) -> bool {
+        matches!(self, Ty::String | Ty::Ip | Ty::Timestamp)
+    }
+    pub fn is_scalar(&self) -> bool {
+        !matches!(self, Ty::List(_) | Ty::Map(_) | Ty::Record(_))
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::String => f.write_str("string"),
+            Ty::Int => f.write_str("int"),
+            Ty::Float => f.write_str("float"),
+            Ty::Bool => f.write_str("bool"),
+            Ty::Ip => f.write_str("ip"),
+            Ty::Timestamp => f.write_str("timestamp"),
+            Ty::Duration => f.write_str("duration"),
+            Ty::Json => f.write_str("json"),
+            Ty::Null => f.write_str("null"),
+            Ty::List(t) => write!(f, "list<{t}>"),
+            Ty::Map(t) => write!(f, "map<{t}>"),
+            Ty::Record(n) => f.write_str(n),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Field {
+    pub name: String,
+    pub ty: Ty,
+    pub doc: String,
+    /// Known values of an enumerated string field (an open set).
+    pub values: Vec<String>,
+    pub case_insensitive: bool,
+    pub narrow: Option<Narrow>,
+}
+
+/// A field whose shape depends on another field's value.
+#[derive(Clone, Debug)]
+pub struct Narrow {
+    /// Dotted path of the guard field from the event root.
+    pub on: String,
+    pub cases: Vec<NarrowCase>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NarrowCase {
+    pub values: Vec<String>,
+    pub ty: Ty,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    pub doc: String,
+    pub fields: Vec<Field>,
+}
+
+impl Record {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// The schema of one source.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    pub source: String,
+    pub doc: String,
+    /// Dotted path of the event-time field.
+    pub timestamp: String,
+    pub root: Record,
+    pub types: BTreeMap<String, Record>,
+}
+
+impl Schema {
+    pub fn record(&self, ty: &Ty) -> Option<&Record> {
+        match ty {
+            Ty::Record(name) => self.types.get(name),
+            _ => None,
+        }
+    }
+
+    /// The field at a dotted path of plain names from the root, following
+    /// records only (no narrowing). Used for guards and `ward schema`.
+    pub fn field_at(&self, dotted: &str) -> Option<&Field> {
+        let mut record = &self.root;
+        let mut parts = dotted.split('.').peekable();
+        while let Some(part) = parts.next() {
+            let field = record.field(part)?;
+            if parts.peek().is_none() {
+                return Some(field);
+            }
+            record = self.record(&field.ty)?;
+        }
+        None
+    }
+
+    /// Every field reachable from the root through records, lists and
+    /// narrowed shapes, as `(dotted path, field)`, in schema order. Lists show
+    /// as `path[]`. Cycles are impossible to loop on: depth is bounded.
+    pub fn flatten(&self) -> Vec<(String, &Field)> {
+        let mut out = Vec::new();
+        self.flatten_into(&self.root, "", 0, &mut out);
+        out
+    }
+
+    fn flatten_into<'a>(
+        &'a self,
+        rec: &'a Record,
+        prefix: &str,
+        depth: usize,
+        out: &mut Vec<(String, &'a Field)>,
+    ) {
+        if depth > 12 {
+            return;
+        }
+        for f in &rec.fields {
+            let path = if prefix.is_empty() {
+                f.name.clone()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
+            out.push((path.clone(), f));
+            let mut ty = &f.ty;
+            let mut shown = path.clone();
+            while let Ty::List(inner) = ty {
+                ty = inner;
+                shown.push_str("[]");
+            }
+            if let Some(r) = self.record(ty) {
+                self.flatten_into(r, &shown, depth + 1, out);
+            }
+            if let Some(n) = &f.narrow {
+                let mut seen = Vec::new();
+                for case in &n.cases {
+                    if seen.contains(&&case.ty) {
+                        continue;
+                    }
+                    seen.push(&case.ty);
+                    if let Some(r) = self.record(&case.ty) {
+                        let label = format!("{path}<{}>", case.values.join("|"));
+                        self.flatten_into(r, &label, depth + 1, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- loading ------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    source: String,
+    doc: String,
+    timestamp: String,
+    fields: serde_yaml::Mapping,
+    #[serde(default)]
+    types: serde_yaml::Mapping,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecord {
+    doc: String,
+    fields: serde_yaml::Mapping,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    #[serde(rename = "type")]
+    ty: String,
+    doc: String,
+    #[serde(default)]
+    values: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    case_insensitive: bool,
+    narrow: Option<RawNarrow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNarrow {
+    on: String,
+    cases: Vec<RawCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    values: Vec<String>,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+/// Parses a schema file and checks that it is internally consistent.
+pub fn load(yaml: &str) -> Result<Schema, String> {
+    let raw: RawSchema = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+    let root = record(raw.doc.clone(), &raw.fields).map_err(|e| format!("{}: {e}", raw.source))?;
+    let mut types = BTreeMap::new();
+    for (name, value) in &raw.types {
+        let name = name
+            .as_str()
+            .ok_or("type names must be strings")?
+            .to_string();
+        let r: RawRecord =
+            serde_yaml::from_value(value.clone()).map_err(|e| format!("type {name}: {e}"))?;
+        types.insert(
+            name.clone(),
+            record(r.doc, &r.fields).map_err(|e| format!("type {name}: {e}"))?,
+        );
+    }
+    let schema = Schema {
+        source: raw.source,
+        doc: raw.doc,
+        timestamp: raw.timestamp,
+        root,
+        types,
+    };
+    validate(&schema)?;
+    Ok(schema)
+}
+
+fn record(doc: String, fields: &serde_yaml::Mapping) -> Result<Record, String> {
+    let mut out = Vec::new();
+    for (name, value) in fields {
+        let name = name
+            .as_str()
+            .ok_or("field names must be strings")?
+            .to_string();
+        let raw: RawField =
+            serde_yaml::from_value(value.clone()).map_err(|e| format!("field {name}: {e}"))?;
+        let ty =
+            Ty::parse(&raw.ty).ok_or_else(|| format!("field {name}: unknown type `{}`", raw.ty))?;
+        let narrow = match raw.narrow {
+            None => None,
+            Some(n) => {
+                let mut cases = Vec::new();
+                for c in n.cases {
+                    let ty = Ty::parse(&c.ty)
+                        .ok_or_else(|| format!("field {name}: unknown type `{}`", c.ty))?;
+                    cases.push(NarrowCase {
+                        values: c.values,
+                        ty,
+                    });
+                }
+                Some(Narrow { on: n.on, cases })
+            }
+        };
+        let values = raw
+            .values
+            .iter()
+            .map(|v| match v {
+                serde_yaml::Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            })
+            .collect();
+        out.push(Field {
+            name,
+            ty,
+            doc: raw.doc,
+            values,
+            case_insensitive: raw.case_insensitive,
+            narrow,
+        });
+    }
+    Ok(Record { doc, fields: out })
+}
+
+fn validate(s: &Schema) -> Result<(), String> {
+    fn names(ty: &Ty) -> Option<&str> {
+        match ty {
+            Ty::Record(n) => Some(n),
+            Ty::List(t) | Ty::Map(t) => names(t),
+            _ => None,
+        }
+    }
+    let records =
+        std::iter::once(("<root>", &s.root)).chain(s.types.iter().map(|(k, v)| (k.as_str(), v)));
+    for (rname, rec) in records {
+        for f in &rec.fields {
+            let mut tys = vec![&f.ty];
+            if let Some(n) = &f.narrow {
+                if s.field_at(&n.on).is_none() {
+                    return Err(format!(
+                        "{rname}.{}: narrow on unknown field `{}`",
+                        f.name, n.on
+                    ));
+                }
+                tys.extend(n.cases.iter().map(|c| &c.ty));
+            }
+            for ty in tys {
+                if let Some(n) = names(ty) {
+                    if !s.types.contains_key(n) {
+                        return Err(format!("{rname}.{}: unknown type `{n}`", f.name));
+                    }
+                }
+            }
+        }
+    }
+    if s.field_at(&s.timestamp).is_none() {
+        return Err(format!(
+            "timestamp field `{}` is not in the schema",
+            s.timestamp
+        ));
+    }
+    Ok(())
+}
+
+/// The schemas Ward ships, one per source.
+pub fn bundled() -> &'static Schemas {
+    static BUNDLED: std::sync::OnceLock<Schemas> = std::sync::OnceLock::new();
+    BUNDLED.get_or_init(|| {
+        let mut map = BTreeMap::new();
+        for (name, text) in BUNDLED_YAML {
+            // The bundled files are tested (`schemas_load`); a broken one is a
+            // build defect, so it is skipped here rather than crashing users.
+            if let Ok(s) = load(text) {
+                map.insert(name.to_string(), s);
+            }
+        }
+        Schemas { map }
+    })
+}
+
+pub const BUNDLED_YAML: &[(&str, &str)] = &[
+    (
+        "k8s.audit",
+        include_str!("../../spec/schemas/k8s.audit.yaml"),
+    ),
+    (
+        "aws.cloudtrail",
+        include_str!("../../spec/schemas/aws.cloudtrail.yaml"),
+    ),
+    (
+        "calico.flow",
+        include_str!("../../spec/schemas/calico.flow.yaml"),
+    ),
+    (
+        "calico.dns",
+        include_str!("../../spec/schemas/calico.dns.yaml"),
+    ),
+    (
+        "calico.audit",
+        include_str!("../../spec/schemas/calico.audit.yaml"),
+    ),
+];
+
+pub struct Schemas {
+    map: BTreeMap<String, Schema>,
+}
+
+impl Schemas {
+    pub fn get(&self, source: &str) -> Option<&Schema> {
+        self.map.get(source)
+    }
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+}
+
+// ---- events -------------------------------------------------------------------
+
+/// A place where an event's value does not have the schema's type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    pub path: String,
+    pub expected: String,
+    pub found: &'static str,
+}
+
+/// Checks a decoded event against the schema: every declared field that is
+/// present must have its declared type (null is accepted everywhere).
+/// Undeclared fields are allowed.
+pub fn validate_event(schema: &Schema, event: &serde_json::Value) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    value_matches(
+        schema,
+        event,
+        &Ty::Record(String::new()),
+        "",
+        event,
+        &mut out,
+    );
+    out
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+fn value_matches(
+    schema: &Schema,
+    root: &serde_json::Value,
+    ty: &Ty,
+    path: &str,
+    v: &serde_json::Value,
+    out: &mut Vec<Mismatch>,
+) {
+    use serde_json::Value as V;
+    let ok = match (ty, v) {
+        (_, V::Null) | (Ty::Json, _) => true,
+        (Ty::String | Ty::Ip, V::String(_)) => true,
+        (Ty::Timestamp, V::String(_) | V::Number(_)) => true,
+        (Ty::Int, V::Number(n)) => n.is_i64() || n.is_u64(),
+        (Ty::Float, V::Number(_)) => true,
+        (Ty::Bool, V::Bool(_)) => true,
+        (Ty::List(inner), V::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                value_matches(schema, root, inner, &format!("{path}[{i}]"), item, out);
+            }
+            true
+        }
+        (Ty::Map(inner), V::Object(map)) => {
+            for (k, item) in map {
+                value_matches(schema, root, inner, &format!("{path}.{k:?}"), item, out);
+            }
+            true
+        }
+        (Ty::Record(name), V::Object(map)) => {
+            let rec = if name.is_empty() {
+                Some(&schema.root)
+            } else {
+                schema.types.get(name)
+            };
+            if let Some(rec) = rec {
+                for f in &rec.fields {
+                    let Some(item) = map.get(&f.name) else {
+                        continue;
+                    };
+                    let sub = if path.is_empty() {
+                        f.name.clone()
+                    } else {
+                        format!("{path}.{}", f.name)
+                    };
+                    let ty = narrowed(schema, root, f).unwrap_or(&f.ty);
+                    value_matches(schema, root, ty, &sub, item, out);
+                }
+            }
+            true
+        }
+        _ => false,
+    };
+    if !ok {
+        out.push(Mismatch {
+            path: path.to_string(),
+            expected: ty.to_string(),
+            found: json_kind(v),
+        });
+    }
+}
+
+/// The shape a narrowed field takes in this event, from its guard's value.
+fn narrowed<'a>(schema: &'a Schema, root: &serde_json::Value, f: &'a Field) -> Option<&'a Ty> {
+    let n = f.narrow.as_ref()?;
+    let _ = schema;
+    let mut v = root;
+    for part in n.on.split('.') {
+        v = v.get(part)?;
+    }
+    let guard = v.as_str()?;
+    n.cases
+        .iter()
+        .find(|c| c.values.iter().any(|x| x == guard))
+        .map(|c| &c.ty)
+}

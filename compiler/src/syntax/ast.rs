@@ -1,0 +1,367 @@
+//! The syntax tree of a `.ward` file, every node with its exact byte span.
+
+use std::fmt;
+
+/// A byte range into one source file. Spans never cross files; the file is
+/// known from context (the [`File`] that owns the node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+impl From<Span> for miette::SourceSpan {
+    fn from(s: Span) -> Self {
+        (s.start, s.len()).into()
+    }
+}
+
+/// A name as written, with where it was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// One parsed `.ward` file.
+#[derive(Clone, Debug, Default)]
+pub struct File {
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// `source k8s.audit`: the default source of the file's rules.
+    Source(Ident),
+    /// `import "common.ward"`: a path relative to the importing file.
+    Import(StrLit),
+    List(ListDecl),
+    Macro(MacroDecl),
+    Rule(Box<RuleDecl>),
+}
+
+/// `list name = [...]`
+#[derive(Clone, Debug)]
+pub struct ListDecl {
+    pub name: Ident,
+    pub items: Vec<Literal>,
+    pub span: Span,
+}
+
+/// `macro name = condition`
+#[derive(Clone, Debug)]
+pub struct MacroDecl {
+    pub name: Ident,
+    pub body: Expr,
+    pub span: Span,
+}
+
+/// `rule id { ... }`
+#[derive(Clone, Debug)]
+pub struct RuleDecl {
+    pub name: Ident,
+    /// A rule-level `source` overriding the file's.
+    pub source: Option<Ident>,
+    pub meta: Vec<Meta>,
+    /// Every `when` written; more than one is a diagnostic, not a parse error.
+    pub when: Vec<Expr>,
+    pub excepts: Vec<Expr>,
+    pub output: Option<StrLit>,
+    pub count: Option<Count>,
+    pub sequence: Option<Sequence>,
+    pub span: Span,
+}
+
+impl RuleDecl {
+    pub fn meta(&self, key: &str) -> Option<&Meta> {
+        self.meta.iter().find(|m| m.key.name == key)
+    }
+}
+
+/// `key value` in a rule body: title, severity, tags, ...
+#[derive(Clone, Debug)]
+pub struct Meta {
+    pub key: Ident,
+    pub value: MetaValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum MetaValue {
+    Str(StrLit),
+    Tags(Vec<StrLit>),
+    Bool(bool, Span),
+    Word(Ident),
+}
+
+impl MetaValue {
+    pub fn span(&self) -> Span {
+        match self {
+            MetaValue::Str(s) => s.span,
+            MetaValue::Tags(t) => t
+                .first()
+                .map(|f| f.span.to(t.last().map_or(f.span, |l| l.span)))
+                .unwrap_or_default(),
+            MetaValue::Bool(_, s) => *s,
+            MetaValue::Word(w) => w.span,
+        }
+    }
+}
+
+/// A string literal, decoded, with the span of the whole literal (quotes
+/// included) and whether it was raw (`r"..."`, no escapes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StrLit {
+    pub value: String,
+    pub span: Span,
+    pub raw: bool,
+}
+
+/// `count [distinct FIELD] [by KEYS] within DURATION OP N`
+#[derive(Clone, Debug)]
+pub struct Count {
+    pub distinct: Option<Path>,
+    pub by: Vec<Path>,
+    pub within: Literal,
+    pub op: CmpOp,
+    pub threshold: Literal,
+    pub span: Span,
+}
+
+/// `sequence [by KEYS] within DURATION { step: cond ... until: cond }`
+#[derive(Clone, Debug)]
+pub struct Sequence {
+    pub by: Vec<Path>,
+    pub within: Literal,
+    pub steps: Vec<Step>,
+    pub until: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// `not step: ...`: the step must be absent within the window.
+    pub negated: bool,
+    pub name: Ident,
+    pub when: Expr,
+    pub by: Vec<Path>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    /// `any c in path: body` / `all c in path: body`
+    Quant {
+        kind: Quant,
+        var: Ident,
+        list: Path,
+        body: Box<Expr>,
+    },
+    Compare {
+        op: CmpOp,
+        lhs: Operand,
+        rhs: Operand,
+    },
+    /// `lhs [not] in rhs`, rhs a list literal, a named list or a list field.
+    In {
+        negated: bool,
+        lhs: Operand,
+        rhs: Operand,
+    },
+    /// `lhs [not] in cidr rhs`, rhs a CIDR string or a list of them.
+    Cidr {
+        negated: bool,
+        lhs: Operand,
+        rhs: Operand,
+    },
+    /// `lhs [not] contains rhs` and the other string tests.
+    Str {
+        negated: bool,
+        op: StrOp,
+        lhs: Operand,
+        rhs: Operand,
+    },
+    /// `x is null` / `x is not null`
+    IsNull {
+        negated: bool,
+        operand: Operand,
+    },
+    /// `x exists`
+    Exists(Operand),
+    /// A bare operand used as a condition: a bool field, `true`, or a macro.
+    Value(Operand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quant {
+    Any,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+    pub fn is_ordering(self) -> bool {
+        !matches!(self, CmpOp::Eq | CmpOp::Ne)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StrOpKind {
+    Contains,
+    StartsWith,
+    EndsWith,
+    Glob,
+    Matches,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StrOp {
+    pub kind: StrOpKind,
+    /// The `i`-prefixed, case-insensitive form.
+    pub ci: bool,
+}
+
+impl fmt::Display for StrOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let base = match self.kind {
+            StrOpKind::Contains => "contains",
+            StrOpKind::StartsWith => "startswith",
+            StrOpKind::EndsWith => "endswith",
+            StrOpKind::Glob => "glob",
+            StrOpKind::Matches => "matches",
+        };
+        if self.ci {
+            write!(f, "i{base}")
+        } else {
+            f.write_str(base)
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Operand {
+    Lit(Literal),
+    Path(Path),
+}
+
+impl Operand {
+    pub fn span(&self) -> Span {
+        match self {
+            Operand::Lit(l) => l.span,
+            Operand::Path(p) => p.span,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Literal {
+    pub kind: LitKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LitKind {
+    Str(StrLit),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+    /// Milliseconds.
+    Duration(u64),
+    List(Vec<Literal>),
+}
+
+/// `root.seg."quoted seg"[0]`: the root is a field, a bound variable, or (when
+/// it has no segments) possibly a list or macro name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path {
+    pub root: Ident,
+    pub segments: Vec<Segment>,
+    pub span: Span,
+}
+
+impl Path {
+    /// A lone identifier, which may name a list or a macro.
+    pub fn as_name(&self) -> Option<&Ident> {
+        self.segments.is_empty().then_some(&self.root)
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.root.name)?;
+        for s in &self.segments {
+            write!(f, "{s}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub kind: SegKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SegKind {
+    Field { name: String, quoted: bool },
+    Index(i64),
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            SegKind::Field {
+                name,
+                quoted: false,
+            } => write!(f, ".{name}"),
+            SegKind::Field { name, quoted: true } => write!(f, ".{name:?}"),
+            SegKind::Index(i) => write!(f, "[{i}]"),
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Syntax: the grammar, the tree and the parser.
+
+pub mod ast;
+pub mod parse;
+
+pub use parse::parse;

@@ -1,0 +1,863 @@
+//! Parsing: pest pairs to the syntax tree, with every error as a diagnostic.
+//!
+//! Naming: `file_x`/`rule_x` build one node from its pair; literal decoding
+//! (`string`, `number`, `duration`) reports bad values and returns a
+//! placeholder so that the rest of the file is still checked.
+//!
+//! pest stops at the first syntax error. To report all of them, a file that
+//! fails is re-parsed in chunks that start at top-level keywords in column 0;
+//! every chunk that parses contributes its items.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use super::ast::*;
+use crate::diagnostic::{Code, Diagnostic, FileId};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "syntax/ward.pest"]
+struct Grammar;
+
+/// Longest duration accepted anywhere: 30 days.
+pub const MAX_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// Parses one file. Never fails: problems are diagnostics, and the returned
+/// tree holds every item that parsed.
+pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    let mut p = Parse {
+        file,
+        diags: Vec::new(),
+    };
+    match Grammar::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let items = pairs.next().map(|f| p.items(f, 0)).unwrap_or_default();
+            (File { items }, p.diags)
+        }
+        Err(_) => {
+            let mut items = Vec::new();
+            for (start, end) in chunks(text) {
+                match Grammar::parse(Rule::file, &text[start..end]) {
+                    Ok(mut pairs) => {
+                        if let Some(f) = pairs.next() {
+                            items.extend(p.items(f, start));
+                        }
+                    }
+                    Err(e) => p
+                        .diags
+                        .push(syntax_error(file, &text[start..end], start, e)),
+                }
+            }
+            (File { items }, p.diags)
+        }
+    }
+}
+
+/// Parses `text` as one field path (an output template's `{...}`); spans
+/// are offset by `base`. `None` if it is not exactly a path.
+pub fn parse_path(file: FileId, text: &str, base: usize) -> Option<Path> {
+    let pair = Grammar::parse(Rule::path, text).ok()?.next()?;
+    if pair.as_str().len() != text.len() {
+        return None;
+    }
+    Some(
+        Parse {
+            file,
+            diags: Vec::new(),
+        }
+        .path(pair, base),
+    )
+}
+
+/// Byte ranges of the file that start at a top-level keyword in column 0.
+fn chunks(text: &str) -> Vec<(usize, usize)> {
+    const TOP: [&str; 5] = ["rule", "list", "macro", "source", "import"];
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let word_end = line
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(line.len());
+        if offset > 0 && TOP.contains(&&line[..word_end]) {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let mut out = Vec::new();
+    for (i, &s) in starts.iter().enumerate() {
+        out.push((s, starts.get(i + 1).copied().unwrap_or(text.len())));
+    }
+    out
+}
+
+fn syntax_error(file: FileId, text: &str, base: usize, e: pest::error::Error<Rule>) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let (start, end) = match e.location {
+        InputLocation::Pos(p) => (p, p),
+        InputLocation::Span((s, e)) => (s, e),
+    };
+    // Point at the offending token, not an empty gap.
+    let found = token_at(text, start);
+    let end = if end > start {
+        end
+    } else {
+        start + found.len()
+    };
+    let expected = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let found_text = if found.is_empty() {
+        "end of file".to_string()
+    } else {
+        format!("`{found}`")
+    };
+    Diagnostic::new(
+        Code::Syntax,
+        file,
+        Span::new(base + start, base + end),
+        format!("unexpected {found_text}"),
+    )
+    .label(format!("expected {expected}"))
+    .help(syntax_help(&expected, found))
+}
+
+fn token_at(text: &str, pos: usize) -> &str {
+    let rest = text.get(pos..).unwrap_or("");
+    let first = rest.chars().next();
+    let len = match first {
+        None => 0,
+        Some(c) if c.is_alphanumeric() || c == '_' => rest
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(rest.len()),
+        Some(c) => c.len_utf8(),
+    };
+    &rest[..len]
+}
+
+fn describe_expected(rules: &[Rule]) -> String {
+    let mut names: Vec<&str> = rules.iter().map(|r| rule_name(*r)).collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.as_slice() {
+        [] => "something else".into(),
+        [one] => (*one).into(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn rule_name(r: Rule) -> &'static str {
+    match r {
+        Rule::source_decl
+        | Rule::import_decl
+        | Rule::list_decl
+        | Rule::macro_decl
+        | Rule::rule_decl => "`rule`, `list`, `macro`, `source` or `import`",
+        Rule::EOI => "end of file",
+        Rule::ident | Rule::ident_seg => "a name",
+        Rule::rule_name => "a rule name",
+        Rule::source_name => "a source name such as `k8s.audit`",
+        Rule::string | Rule::cooked_string | Rule::raw_string | Rule::quoted_seg => "a string",
+        Rule::list_lit => "a list `[...]`",
+        Rule::expr | Rule::and_expr | Rule::not_expr | Rule::predicate | Rule::quantifier => {
+            "a condition"
+        }
+        Rule::operand | Rule::path | Rule::paren => "a field or value",
+        Rule::number | Rule::int_index => "a number",
+        Rule::duration => "a duration such as `5m`",
+        Rule::cmp_op => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
+        Rule::str_op => "a string test",
+        Rule::and_op | Rule::or_op => "`and` or `or`",
+        Rule::meta_item | Rule::meta_key => "a rule entry (`when`, `title`, `severity`, ...)",
+        Rule::when_clause => "`when`",
+        Rule::meta_value | Rule::meta_word => "a value",
+        Rule::tag | Rule::tag_word | Rule::tag_list => "a tag",
+        Rule::kw_in => "`in`",
+        Rule::seq_step | Rule::seq_until => "a sequence step `name: condition`",
+        Rule::group_by => "`by`",
+        _ => "more input",
+    }
+}
+
+fn syntax_help(expected: &str, found: &str) -> String {
+    match found {
+        "=" => "compare with `==`; a single `=` only appears in `list` and `macro` definitions".into(),
+        "&&" | "&" => "write `and`".into(),
+        "||" | "|" => "write `or`".into(),
+        "!" => "write `not`, or `!=` for inequality".into(),
+        "'" => "strings use double quotes: \"...\"".into(),
+        _ if expected.contains("`rule`") => {
+            "a file holds `source`, `import`, `list`, `macro` and `rule` items; see spec/language.md".into()
+        }
+        _ => format!("Ward expected {expected} here; see spec/language.md for the grammar"),
+    }
+}
+
+struct Parse {
+    file: FileId,
+    diags: Vec<Diagnostic>,
+}
+
+fn span(p: &Pair<'_, Rule>, base: usize) -> Span {
+    let s = p.as_span();
+    Span::new(base + s.start(), base + s.end())
+}
+
+impl Parse {
+    fn items(&mut self, file: Pair<'_, Rule>, base: usize) -> Vec<Item> {
+        let mut items = Vec::new();
+        for p in file.into_inner() {
+            let item = match p.as_rule() {
+                Rule::source_decl => Item::Source(self.ident(first(p), base)),
+                Rule::import_decl => Item::Import(self.string(first(p), base)),
+                Rule::list_decl => {
+                    let sp = span(&p, base);
+                    let mut it = p.into_inner();
+                    let (Some(name), Some(list)) = (it.next(), it.next()) else {
+                        continue;
+                    };
+                    let name = self.ident(name, base);
+                    let items = self.list_items(list, base);
+                    Item::List(ListDecl {
+                        name,
+                        items,
+                        span: sp,
+                    })
+                }
+                Rule::macro_decl => {
+                    let sp = span(&p, base);
+                    let mut it = p.into_inner();
+                    let (Some(name), Some(body)) = (it.next(), it.next()) else {
+                        continue;
+                    };
+                    let name = self.ident(name, base);
+                    Item::Macro(MacroDecl {
+                        name,
+                        body: self.expr(body, base),
+                        span: sp,
+                    })
+                }
+                Rule::rule_decl => Item::Rule(Box::new(self.rule(p, base))),
+                _ => continue,
+            };
+            items.push(item);
+        }
+        items
+    }
+
+    fn ident(&self, p: Pair<'_, Rule>, base: usize) -> Ident {
+        Ident {
+            name: p.as_str().to_string(),
+            span: span(&p, base),
+        }
+    }
+
+    fn rule(&mut self, p: Pair<'_, Rule>, base: usize) -> RuleDecl {
+        let sp = span(&p, base);
+        let mut it = p.into_inner();
+        let name = it.next().map(|n| self.ident(n, base)).unwrap_or(Ident {
+            name: String::new(),
+            span: sp,
+        });
+        let mut rule = RuleDecl {
+            name,
+            source: None,
+            meta: Vec::new(),
+            when: Vec::new(),
+            excepts: Vec::new(),
+            output: None,
+            count: None,
+            sequence: None,
+            span: sp,
+        };
+        for item in it {
+            let isp = span(&item, base);
+            match item.as_rule() {
+                Rule::when_clause => rule.when.push(self.expr(first(item), base)),
+                Rule::except_clause => rule.excepts.push(self.expr(first(item), base)),
+                Rule::output_clause => {
+                    let s = self.string(first(item), base);
+                    if rule.output.is_some() {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::BadRule,
+                                self.file,
+                                isp,
+                                "a rule has one `output`",
+                            )
+                            .label("second `output`")
+                            .help("merge the two templates into one"),
+                        );
+                    }
+                    rule.output = Some(s);
+                }
+                Rule::rule_source => rule.source = Some(self.ident(first(item), base)),
+                Rule::count_clause => {
+                    let c = self.count(item, base);
+                    self.once(rule.count.is_some() || rule.sequence.is_some(), isp);
+                    rule.count = Some(c);
+                }
+                Rule::sequence_clause => {
+                    let s = self.sequence(item, base);
+                    self.once(rule.count.is_some() || rule.sequence.is_some(), isp);
+                    rule.sequence = Some(s);
+                }
+                Rule::meta_item => {
+                    let mut mi = item.into_inner();
+                    let (Some(key), Some(value)) = (mi.next(), mi.next()) else {
+                        continue;
+                    };
+                    let key = self.ident(key, base);
+                    let value = self.meta_value(first(value), base);
+                    rule.meta.push(Meta {
+                        key,
+                        value,
+                        span: isp,
+                    });
+                }
+                _ => {}
+            }
+        }
+        rule
+    }
+
+    fn once(&mut self, twice: bool, sp: Span) {
+        if twice {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadRule,
+                    self.file,
+                    sp,
+                    "a rule has at most one `count` or `sequence`",
+                )
+                .label("second stateful clause")
+                .help("split the rule in two"),
+            );
+        }
+    }
+
+    fn meta_value(&mut self, p: Pair<'_, Rule>, base: usize) -> MetaValue {
+        let sp = span(&p, base);
+        match p.as_rule() {
+            Rule::string => MetaValue::Str(self.string(p, base)),
+            Rule::bool_lit => MetaValue::Bool(p.as_str() == "true", sp),
+            Rule::tag_list => MetaValue::Tags(
+                p.into_inner()
+                    .map(|t| {
+                        let inner = first(t);
+                        if inner.as_rule() == Rule::string {
+                            self.string(inner, base)
+                        } else {
+                            StrLit {
+                                value: inner.as_str().to_string(),
+                                span: span(&inner, base),
+                                raw: true,
+                            }
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => MetaValue::Word(self.ident(p, base)),
+        }
+    }
+
+    fn count(&mut self, p: Pair<'_, Rule>, base: usize) -> Count {
+        let sp = span(&p, base);
+        let mut c = Count {
+            distinct: None,
+            by: Vec::new(),
+            within: placeholder(sp),
+            op: CmpOp::Gt,
+            threshold: placeholder(sp),
+            span: sp,
+        };
+        for part in p.into_inner() {
+            match part.as_rule() {
+                Rule::distinct => c.distinct = Some(self.path(first(part), base)),
+                Rule::group_by => c.by = part.into_inner().map(|k| self.path(k, base)).collect(),
+                Rule::duration => c.within = self.literal(part, base),
+                Rule::cmp_op => c.op = cmp_op(part.as_str()),
+                Rule::number => c.threshold = self.literal(part, base),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    fn sequence(&mut self, p: Pair<'_, Rule>, base: usize) -> Sequence {
+        let sp = span(&p, base);
+        let mut s = Sequence {
+            by: Vec::new(),
+            within: placeholder(sp),
+            steps: Vec::new(),
+            until: None,
+            span: sp,
+        };
+        for part in p.into_inner() {
+            let psp = span(&part, base);
+            match part.as_rule() {
+                Rule::group_by => s.by = part.into_inner().map(|k| self.path(k, base)).collect(),
+                Rule::duration => s.within = self.literal(part, base),
+                Rule::seq_until => {
+                    if let Some(e) = part.into_inner().find(|x| x.as_rule() == Rule::expr) {
+                        s.until = Some(self.expr(e, base));
+                    }
+                }
+                Rule::seq_step => {
+                    let mut negated = false;
+                    let mut name = None;
+                    let mut when = None;
+                    let mut by = Vec::new();
+                    for x in part.into_inner() {
+                        match x.as_rule() {
+                            Rule::seq_not => negated = true,
+                            Rule::ident => name = Some(self.ident(x, base)),
+                            Rule::expr => when = Some(self.expr(x, base)),
+                            Rule::group_by => {
+                                by = x.into_inner().map(|k| self.path(k, base)).collect()
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let (Some(name), Some(when)) = (name, when) {
+                        s.steps.push(Step {
+                            negated,
+                            name,
+                            when,
+                            by,
+                            span: psp,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    // ---- expressions ------------------------------------------------------
+
+    fn expr(&mut self, p: Pair<'_, Rule>, base: usize) -> Expr {
+        match p.as_rule() {
+            Rule::expr | Rule::and_expr => {
+                let sp = span(&p, base);
+                let is_or = p.as_rule() == Rule::expr;
+                let mut operands = p
+                    .into_inner()
+                    .filter(|x| !matches!(x.as_rule(), Rule::or_op | Rule::and_op));
+                let Some(first) = operands.next() else {
+                    return bool_expr(sp);
+                };
+                let mut acc = self.expr(first, base);
+                for next in operands {
+                    let rhs = self.expr(next, base);
+                    let span = acc.span.to(rhs.span);
+                    let kind = if is_or {
+                        ExprKind::Or(Box::new(acc), Box::new(rhs))
+                    } else {
+                        ExprKind::And(Box::new(acc), Box::new(rhs))
+                    };
+                    acc = Expr { kind, span };
+                }
+                acc
+            }
+            Rule::not_expr => {
+                let mut nots = Vec::new();
+                let mut term = None;
+                for x in p.into_inner() {
+                    match x.as_rule() {
+                        Rule::not_op => nots.push(span(&x, base)),
+                        _ => term = Some(self.expr(x, base)),
+                    }
+                }
+                let mut e = term.unwrap_or_else(|| bool_expr(Span::default()));
+                for not in nots.into_iter().rev() {
+                    let span = not.to(e.span);
+                    e = Expr {
+                        kind: ExprKind::Not(Box::new(e)),
+                        span,
+                    };
+                }
+                e
+            }
+            Rule::quantifier => {
+                let sp = span(&p, base);
+                let mut it = p.into_inner();
+                let kind = match it.next().map(|k| k.as_str()) {
+                    Some("all") => Quant::All,
+                    _ => Quant::Any,
+                };
+                let var = it.next().map(|v| self.ident(v, base));
+                let _in = it.next();
+                let list = it.next().map(|l| self.path(l, base));
+                let body = it.next().map(|b| self.expr(b, base));
+                match (var, list, body) {
+                    (Some(var), Some(list), Some(body)) => Expr {
+                        kind: ExprKind::Quant {
+                            kind,
+                            var,
+                            list,
+                            body: Box::new(body),
+                        },
+                        span: sp,
+                    },
+                    _ => bool_expr(sp),
+                }
+            }
+            Rule::predicate => self.predicate(p, base),
+            _ => {
+                let sp = span(&p, base);
+                bool_expr(sp)
+            }
+        }
+    }
+
+    fn predicate(&mut self, p: Pair<'_, Rule>, base: usize) -> Expr {
+        let sp = span(&p, base);
+        let mut it = p.into_inner();
+        let Some(head) = it.next() else {
+            return bool_expr(sp);
+        };
+        let tail = it.next();
+        if head.as_rule() == Rule::paren {
+            let inner = self.expr(first(head), base);
+            if let Some(t) = tail {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::Syntax,
+                        self.file,
+                        span(&t, base),
+                        "a parenthesised condition is not a value",
+                    )
+                    .label("cannot apply this to a condition")
+                    .help("parentheses group conditions; compare a field or a literal instead"),
+                );
+            }
+            return Expr { span: sp, ..inner };
+        }
+        let lhs = self.operand(head, base);
+        let Some(tail) = tail else {
+            return Expr {
+                kind: ExprKind::Value(lhs),
+                span: sp,
+            };
+        };
+        let rule = tail.as_rule();
+        let parts: Vec<Pair<'_, Rule>> = tail.into_inner().collect();
+        let negated = parts.iter().any(|x| x.as_rule() == Rule::kw_not);
+        let rhs_pair = parts
+            .iter()
+            .rev()
+            .find(|x| is_operand(x.as_rule()))
+            .cloned();
+        let kind = match rule {
+            Rule::null_test => ExprKind::IsNull {
+                negated,
+                operand: lhs,
+            },
+            Rule::exists_test => ExprKind::Exists(lhs),
+            _ => {
+                let Some(rhs_pair) = rhs_pair else {
+                    return bool_expr(sp);
+                };
+                let rhs = self.operand(rhs_pair, base);
+                match rule {
+                    Rule::compare => {
+                        let op = parts
+                            .iter()
+                            .find(|x| x.as_rule() == Rule::cmp_op)
+                            .map_or(CmpOp::Eq, |x| cmp_op(x.as_str()));
+                        ExprKind::Compare { op, lhs, rhs }
+                    }
+                    Rule::membership => ExprKind::In { negated, lhs, rhs },
+                    Rule::cidr_test => ExprKind::Cidr { negated, lhs, rhs },
+                    _ => {
+                        let name = parts
+                            .iter()
+                            .find(|x| x.as_rule() == Rule::str_op)
+                            .map_or("contains", |x| x.as_str());
+                        ExprKind::Str {
+                            negated,
+                            op: str_op(name),
+                            lhs,
+                            rhs,
+                        }
+                    }
+                }
+            }
+        };
+        Expr { kind, span: sp }
+    }
+
+    fn operand(&mut self, p: Pair<'_, Rule>, base: usize) -> Operand {
+        match p.as_rule() {
+            Rule::path => Operand::Path(self.path(p, base)),
+            Rule::paren => {
+                // `x == (a)`: only a literal or a field can be compared.
+                let sp = span(&p, base);
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::Syntax,
+                        self.file,
+                        sp,
+                        "parentheses cannot hold a value here",
+                    )
+                    .label("a field or literal was expected")
+                    .help("remove the parentheses"),
+                );
+                Operand::Lit(placeholder(sp))
+            }
+            _ => Operand::Lit(self.literal(p, base)),
+        }
+    }
+
+    fn path(&mut self, p: Pair<'_, Rule>, base: usize) -> Path {
+        let sp = span(&p, base);
+        let mut it = p.into_inner();
+        let root = it.next().map(|r| self.ident(r, base)).unwrap_or(Ident {
+            name: String::new(),
+            span: sp,
+        });
+        let mut segments = Vec::new();
+        for s in it {
+            let ssp = span(&s, base);
+            let kind = match s.as_rule() {
+                Rule::ident_seg => SegKind::Field {
+                    name: s.as_str().to_string(),
+                    quoted: false,
+                },
+                Rule::quoted_seg => {
+                    let name = self.unescape(s.as_str(), ssp);
+                    SegKind::Field { name, quoted: true }
+                }
+                Rule::index => {
+                    let digits = first(s);
+                    match digits.as_str().parse::<i64>() {
+                        Ok(i) => SegKind::Index(i),
+                        Err(_) => {
+                            self.diags.push(
+                                Diagnostic::new(
+                                    Code::BadNumber,
+                                    self.file,
+                                    ssp,
+                                    "index out of range",
+                                )
+                                .label("does not fit a 64-bit integer")
+                                .help("list indexes are small integers; -1 is the last element"),
+                            );
+                            SegKind::Index(0)
+                        }
+                    }
+                }
+                _ => continue,
+            };
+            segments.push(Segment { kind, span: ssp });
+        }
+        Path {
+            root,
+            segments,
+            span: sp,
+        }
+    }
+
+    fn list_items(&mut self, p: Pair<'_, Rule>, base: usize) -> Vec<Literal> {
+        p.into_inner().map(|x| self.literal(x, base)).collect()
+    }
+
+    fn literal(&mut self, p: Pair<'_, Rule>, base: usize) -> Literal {
+        let sp = span(&p, base);
+        let text = p.as_str();
+        let kind = match p.as_rule() {
+            Rule::string => LitKind::Str(self.string(p, base)),
+            Rule::bool_lit => LitKind::Bool(text == "true"),
+            Rule::null_lit => LitKind::Null,
+            Rule::list_lit => LitKind::List(self.list_items(p, base)),
+            Rule::duration => match parse_duration(text) {
+                Some(ms) => LitKind::Duration(ms),
+                None => {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadDuration, self.file, sp, "duration out of range")
+                            .label("too large")
+                            .help("durations go up to 30d"),
+                    );
+                    LitKind::Duration(0)
+                }
+            },
+            Rule::number if text.contains('.') => match text.parse::<f64>() {
+                Ok(f) if f.is_finite() => LitKind::Float(f),
+                _ => LitKind::Float(0.0),
+            },
+            Rule::number => {
+                match text.parse::<i64>() {
+                    Ok(i) => LitKind::Int(i),
+                    Err(_) => {
+                        self.diags.push(
+                        Diagnostic::new(Code::BadNumber, self.file, sp, "integer out of range")
+                            .label("does not fit a 64-bit integer")
+                            .help("integers range from -9223372036854775808 to 9223372036854775807"),
+                    );
+                        LitKind::Int(0)
+                    }
+                }
+            }
+            _ => LitKind::Null,
+        };
+        Literal { kind, span: sp }
+    }
+
+    fn string(&mut self, p: Pair<'_, Rule>, base: usize) -> StrLit {
+        let sp = span(&p, base);
+        let inner = if p.as_rule() == Rule::string {
+            first(p)
+        } else {
+            p
+        };
+        let text = inner.as_str();
+        if inner.as_rule() == Rule::raw_string {
+            let value = text
+                .get(2..text.len().saturating_sub(1))
+                .unwrap_or("")
+                .to_string();
+            return StrLit {
+                value,
+                span: sp,
+                raw: true,
+            };
+        }
+        StrLit {
+            value: self.unescape(text, sp),
+            span: sp,
+            raw: false,
+        }
+    }
+
+    /// Decodes a double-quoted literal (quotes included in `text`).
+    fn unescape(&mut self, text: &str, sp: Span) -> String {
+        let body = text.get(1..text.len().saturating_sub(1)).unwrap_or("");
+        let mut out = String::with_capacity(body.len());
+        let mut chars = body.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let esc_start = sp.start + 1 + i;
+            match chars.next() {
+                Some((_, '"')) => out.push('"'),
+                Some((_, '\\')) => out.push('\\'),
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'u')) if chars.peek().map(|x| x.1) == Some('{') => {
+                    let mut hex = String::new();
+                    chars.next();
+                    let mut closed = false;
+                    for (_, h) in chars.by_ref() {
+                        if h == '}' {
+                            closed = true;
+                            break;
+                        }
+                        hex.push(h);
+                    }
+                    match u32::from_str_radix(&hex, 16)
+                        .ok()
+                        .filter(|_| closed)
+                        .and_then(char::from_u32)
+                    {
+                        Some(ch) => out.push(ch),
+                        None => self.bad_escape(Span::new(esc_start, esc_start + 4 + hex.len())),
+                    }
+                }
+                Some((_, other)) => {
+                    self.bad_escape(Span::new(esc_start, esc_start + 1 + other.len_utf8()))
+                }
+                None => self.bad_escape(Span::new(esc_start, esc_start + 1)),
+            }
+        }
+        out
+    }
+
+    fn bad_escape(&mut self, sp: Span) {
+        self.diags.push(
+            Diagnostic::new(Code::BadEscape, self.file, sp, "unknown escape sequence")
+                .label("not a valid escape")
+                .help("escapes are \\\" \\\\ \\n \\r \\t and \\u{hex}; for regexes, a raw string r\"...\" keeps backslashes"),
+        );
+    }
+}
+
+fn first(p: Pair<'_, Rule>) -> Pair<'_, Rule> {
+    let fallback = p.clone();
+    p.into_inner().next().unwrap_or(fallback)
+}
+
+fn is_operand(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::path
+            | Rule::paren
+            | Rule::string
+            | Rule::number
+            | Rule::duration
+            | Rule::bool_lit
+            | Rule::null_lit
+            | Rule::list_lit
+    )
+}
+
+fn placeholder(sp: Span) -> Literal {
+    Literal {
+        kind: LitKind::Null,
+        span: sp,
+    }
+}
+
+fn bool_expr(sp: Span) -> Expr {
+    Expr {
+        kind: ExprKind::Value(Operand::Lit(Literal {
+            kind: LitKind::Bool(true),
+            span: sp,
+        })),
+        span: sp,
+    }
+}
+
+fn cmp_op(s: &str) -> CmpOp {
+    match s {
+        "!=" => CmpOp::Ne,
+        "<" => CmpOp::Lt,
+        "<=" => CmpOp::Le,
+        ">" => CmpOp::Gt,
+        ">=" => CmpOp::Ge,
+        _ => CmpOp::Eq,
+    }
+}
+
+fn str_op(s: &str) -> StrOp {
+    let (ci, base) = match s.strip_prefix('i') {
+        Some(rest) if !rest.is_empty() => (true, rest),
+        _ => (false, s),
+    };
+    let kind = match base {
+        "startswith" => StrOpKind::StartsWith,
+        "endswith" => StrOpKind::EndsWith,
+        "glob" => StrOpKind::Glob,
+        "matches" => StrOpKind::Matches,
+        _ => StrOpKind::Contains,
+    };
+    StrOp { kind, ci }
+}
+
+/// `5m` to milliseconds; `None` past [`MAX_DURATION_MS`] or on overflow.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let digits_end = text.find(|c: char| !c.is_ascii_digit())?;
+    let n: u64 = text[..digits_end].parse().ok()?;
+    let unit = match &text[digits_end..] {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit).filter(|ms| *ms <= MAX_DURATION_MS)
+}

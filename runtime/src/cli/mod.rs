@@ -1,0 +1,117 @@
+//! Command-line interface: argument parsing and dispatch to one module per
+//! command. Exit codes: 0 clean, 1 findings, 2 usage or I/O error.
+
+mod check;
+mod schema;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code: nothing found.
+pub const EXIT_CLEAN: u8 = 0;
+/// Exit code: findings (errors in rules; or warnings with `--deny warnings`).
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: bad usage, or a file that cannot be read.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ward",
+    version,
+    about = "Ward: typed detection rules for Kubernetes audit, CloudTrail and Calico logs.",
+    long_about = "Ward: typed detection rules for Kubernetes audit, CloudTrail and Calico logs.\n\n\
+        Write rules in .ward files; `ward check` finds every mistake before an event is seen.\n\n\
+        Exit codes: 0 clean, 1 findings, 2 usage or I/O error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Type-check rule files against the event schemas and report every problem.
+    ///
+    /// Checks each .ward file given, and every .ward file below each directory
+    /// given; imports are followed. Exit code 1 if any error is found (or any
+    /// warning, with --deny warnings), 2 if a path cannot be read.
+    Check {
+        /// Rule files or directories [default: the current directory]
+        paths: Vec<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Treat warnings as findings: `--deny warnings`
+        #[arg(long, value_name = "LEVEL")]
+        deny: Option<Deny>,
+    },
+    /// List the fields of an event source with their types and docs.
+    ///
+    /// Without a source, lists the sources. With a prefix, lists only the
+    /// fields below it: `ward schema k8s.audit objectRef`.
+    Schema {
+        /// A source such as k8s.audit, aws.cloudtrail, calico.flow
+        source: Option<String>,
+        /// Only fields whose path starts with this
+        prefix: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Rendered diagnostics with source snippets
+    Human,
+    /// One JSON document with every diagnostic
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Deny {
+    Warnings,
+}
+
+/// Runs the command line `args` (program name first), writing results to
+/// `out` and messages to `err`, and returns the process exit code.
+pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_CLEAN
+            };
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                err.write_all(text.as_bytes())
+            } else {
+                out.write_all(text.as_bytes())
+            };
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Check {
+            paths,
+            format,
+            deny,
+        } => check::run(&paths, format, deny.is_some(), out, err),
+        Command::Schema { source, prefix } => {
+            schema::run(source.as_deref(), prefix.as_deref(), out, err)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "ward: {e}");
+            EXIT_USAGE
+        }
+    }
+}
