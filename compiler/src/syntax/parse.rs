@@ -24,6 +24,9 @@ pub const MAX_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
 /// Parses one file. Never fails: problems are diagnostics, and the returned
 /// tree holds every item that parsed.
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    if let Some(d) = too_deep(file, text) {
+        return (File::default(), vec![d]);
+    }
     let mut p = Parse {
         file,
         diags: Vec::new(),
@@ -66,6 +69,53 @@ pub fn parse_path(file: FileId, text: &str, base: usize) -> Option<Path> {
         }
         .path(pair, base),
     )
+}
+
+/// Deepest `(`/`[` nesting accepted. The parser and checker recurse per
+/// level; this bounds their stack use on hostile input.
+pub const MAX_NESTING: usize = 64;
+
+/// Finds the first bracket nested deeper than [`MAX_NESTING`], skipping
+/// strings and comments.
+fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
+    let mut depth = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => {
+                for (_, n) in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                let raw = i > 0 && text.as_bytes()[i - 1] == b'r';
+                while let Some((_, n)) = chars.next() {
+                    match n {
+                        '\\' if !raw => {
+                            chars.next();
+                        }
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '(' | '[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(
+                        Diagnostic::new(Code::Syntax, file, Span::new(i, i + 1), "nested too deeply")
+                            .label(format!("more than {MAX_NESTING} levels of brackets"))
+                            .help("flatten the condition: `and`/`or` chains need no parentheses, and macros can name parts"),
+                    );
+                }
+            }
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Byte ranges of the file that start at a top-level keyword in column 0.
@@ -441,24 +491,14 @@ impl Parse {
             Rule::expr | Rule::and_expr => {
                 let sp = span(&p, base);
                 let is_or = p.as_rule() == Rule::expr;
-                let mut operands = p
+                let operands = p
                     .into_inner()
                     .filter(|x| !matches!(x.as_rule(), Rule::or_op | Rule::and_op));
-                let Some(first) = operands.next() else {
-                    return bool_expr(sp);
-                };
-                let mut acc = self.expr(first, base);
-                for next in operands {
-                    let rhs = self.expr(next, base);
-                    let span = acc.span.to(rhs.span);
-                    let kind = if is_or {
-                        ExprKind::Or(Box::new(acc), Box::new(rhs))
-                    } else {
-                        ExprKind::And(Box::new(acc), Box::new(rhs))
-                    };
-                    acc = Expr { kind, span };
-                }
-                acc
+                let terms: Vec<Expr> = operands.map(|x| self.expr(x, base)).collect();
+                // Balanced, not left-deep: and/or are associative, and a
+                // generated rule with thousands of alternatives must not
+                // recurse thousands deep in later passes.
+                balance(terms, is_or).unwrap_or_else(|| bool_expr(sp))
             }
             Rule::not_expr => {
                 let mut nots = Vec::new();
@@ -470,6 +510,19 @@ impl Parse {
                     }
                 }
                 let mut e = term.unwrap_or_else(|| bool_expr(Span::default()));
+                if nots.len() > MAX_NESTING {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::Syntax,
+                            self.file,
+                            nots[0].to(nots[nots.len() - 1]),
+                            "too many `not`s in a row",
+                        )
+                        .label(format!("{} `not`s", nots.len()))
+                        .help("two `not`s cancel out; write at most one"),
+                    );
+                    nots.truncate(nots.len() % 2);
+                }
                 for not in nots.into_iter().rev() {
                     let span = not.to(e.span);
                     e = Expr {
@@ -783,6 +836,23 @@ impl Parse {
                 .help("escapes are \\\" \\\\ \\n \\r \\t and \\u{hex}; for regexes, a raw string r\"...\" keeps backslashes"),
         );
     }
+}
+
+/// Joins terms with `and` (or `or`) into a tree of depth log2(n).
+fn balance(mut terms: Vec<Expr>, is_or: bool) -> Option<Expr> {
+    if terms.len() <= 1 {
+        return terms.pop();
+    }
+    let right = terms.split_off(terms.len() / 2);
+    let (l, r) = (balance(terms, is_or)?, balance(right, is_or)?);
+    let span = l.span.to(r.span);
+    let (l, r) = (Box::new(l), Box::new(r));
+    let kind = if is_or {
+        ExprKind::Or(l, r)
+    } else {
+        ExprKind::And(l, r)
+    };
+    Some(Expr { kind, span })
 }
 
 fn first(p: Pair<'_, Rule>) -> Pair<'_, Rule> {
