@@ -20,8 +20,8 @@ pub enum Severity {
 
 macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident = $code:literal, $name:literal, $sev:ident; )*) => {
-        /// Every diagnostic Ward can emit. Ranges: E00x syntax, E01x
-        /// resolution, E02x–E04x types and values, W0xx warnings.
+        /// Every diagnostic Ward can emit. Ranges: E00x syntax and files,
+        /// E01x names, E02x–E03x types and values, W0xx warnings.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code { $( $(#[$doc])* $variant, )* }
 
@@ -47,7 +47,7 @@ codes! {
     Syntax = "E001", "syntax", Error;
     /// A string escape that is not one of `\" \\ \n \r \t \u{...}`.
     BadEscape = "E002", "bad-escape", Error;
-    /// A number or duration that does not fit its type.
+    /// A number or index that does not fit its type.
     BadNumber = "E003", "bad-number", Error;
     /// A file, import or path that cannot be read.
     Io = "E004", "io", Error;

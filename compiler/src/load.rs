@@ -99,7 +99,7 @@ fn add_file(loaded: &mut Loaded, path: PathBuf, bytes: Vec<u8>) -> FileId {
             Diagnostic::new(
                 Code::Io,
                 id,
-                crate::syntax::ast::Span::new(at, at + 1),
+                crate::syntax::ast::Span::new(at, at + char::REPLACEMENT_CHARACTER.len_utf8()),
                 "file is not valid UTF-8",
             )
             .label("invalid byte here")

@@ -112,10 +112,14 @@ impl<'a> Program<'a> {
                         format!("macro `{name}` expands to itself"),
                     )
                     .label(format!("`{last_name}` uses `{name}` here"))
-                    .help(format!(
-                        "the expansion never ends: {}; break the cycle",
-                        chain.join(" -> ")
-                    ));
+                    .help(if chain.len() == 2 {
+                        format!("`{name}` refers to itself, so its expansion never ends")
+                    } else {
+                        format!(
+                            "the expansion never ends: {}; break the cycle",
+                            chain.join(" -> ")
+                        )
+                    });
                     d = d.with_label(
                         def.file,
                         def.item.name.span,
@@ -182,7 +186,11 @@ fn duplicate(
         prev,
         format!("first defined here, as a {prev_kind}"),
     )
-    .help("lists, macros and rules share one namespace across the rule set; rename one of them")
+    .help(if prev_kind == "rule" {
+        "rule ids are unique across the rule set; rename one of them"
+    } else {
+        "lists and macros share one namespace across the rule set; rename one of them"
+    })
 }
 
 /// Bare names in a condition that may refer to macros (or lists).

@@ -811,7 +811,13 @@ impl<'c, 'a> Cx<'c, 'a> {
                     format!("`{key}` is not a scalar field"),
                 )
                 .label(format!("this is {}", ty_name(&r.ty)))
-                .help(format!("group by one value, such as `{key}[0]` for a list"));
+                .help(match r.ty {
+                    Ty::List(_) => format!("group by one value, such as `{key}[0]`"),
+                    _ => format!(
+                        "group by one of its fields; `ward schema {} {key}` lists them",
+                        self.schema.source
+                    ),
+                });
             self.push(d);
         }
     }

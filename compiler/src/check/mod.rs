@@ -341,3 +341,6 @@ pub(crate) fn comparable(a: &Ty, b: &Ty) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -362,20 +362,25 @@ impl<'a> Cx<'_, 'a> {
             match walk(self.schema, c.ty.clone(), rest, false) {
                 Ok(Walked::Done(r)) => ok.push((c, r)),
                 Ok(Walked::Narrow { .. }) => {}
+                // A missing quantifier explains the failure best; else the first kind's.
+                Err(e) if matches!(e.1, Stop::ListField(_)) => first_err = Some(e),
                 Err(e) => {
                     first_err.get_or_insert(e);
                 }
             }
         }
         let whole = prefix(p, at);
-        if ok.len() == cases.len() && !open {
+        // Every kind in question has the path (`metadata.name`): no guard needed.
+        if ok.len() == cases.len() {
             return ok.into_iter().next().map(|(_, r)| r);
         }
         if ok.is_empty() {
             let (i, stop) = first_err?;
             let i = at + 1 + i;
             let seg_span = p.segments.get(i - 1).map_or(span, |s| s.span);
-            if !open {
+            // A list's field read without a quantifier is the real problem
+            // whatever the object's kind.
+            if !open || matches!(stop, Stop::ListField(_)) {
                 // Guarded: the object's shape is known, so this is an error.
                 self.report_stop(p, i, seg_span, stop, Code::UnknownField);
                 return None;
@@ -386,7 +391,10 @@ impl<'a> Cx<'_, 'a> {
                 p.span,
                 format!("no known shape of `{whole}` has `{}`", p),
             )
-            .label(format!("not a field of any {} Ward knows", n.on));
+            .label(format!(
+                "not a field of any shape Ward knows for `{}`",
+                n.on
+            ));
             if let Stop::NoField { record, name } = stop {
                 if let Some(s) =
                     suggest::closest(&name, record.fields.iter().map(|f| f.name.as_str()))

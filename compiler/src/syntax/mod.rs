@@ -4,3 +4,6 @@ pub mod ast;
 pub mod parse;
 
 pub use parse::parse;
+
+#[cfg(test)]
+mod tests;

@@ -188,6 +188,11 @@ fn describe_expected(rules: &[Rule]) -> String {
     let mut names: Vec<&str> = rules.iter().map(|r| rule_name(*r)).collect();
     names.sort_unstable();
     names.dedup();
+    // pest lists every rule that could have continued; keep the ones that
+    // name something a person would type.
+    if names.len() > 1 {
+        names.retain(|n| *n != "more input" && *n != "`when`");
+    }
     match names.as_slice() {
         [] => "something else".into(),
         [one] => (*one).into(),
@@ -732,12 +737,20 @@ impl Parse {
                             .label("too large")
                             .help("durations go up to 30d"),
                     );
-                    LitKind::Duration(0)
+                    // A valid stand-in, so the window check adds nothing.
+                    LitKind::Duration(MAX_DURATION_MS)
                 }
             },
             Rule::number if text.contains('.') => match text.parse::<f64>() {
                 Ok(f) if f.is_finite() => LitKind::Float(f),
-                _ => LitKind::Float(0.0),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadNumber, self.file, sp, "number out of range")
+                            .label("too large for a 64-bit float")
+                            .help("numbers range up to about 1.8e308"),
+                    );
+                    LitKind::Float(0.0)
+                }
             },
             Rule::number => {
                 match text.parse::<i64>() {

@@ -1,0 +1,239 @@
+//! Parser tests: precedence, paths, literals, clauses, error recovery.
+
+use super::ast::*;
+use super::parse;
+use crate::diagnostic::{Code, FileId};
+
+fn rule(text: &str) -> RuleDecl {
+    let (file, diags) = parse(FileId(0), text);
+    assert!(diags.is_empty(), "{diags:#?}");
+    file.items
+        .into_iter()
+        .find_map(|i| match i {
+            Item::Rule(r) => Some(*r),
+            _ => None,
+        })
+        .expect("a rule")
+}
+
+/// The `when` of `rule r { when COND }` as an S-expression.
+fn when(cond: &str) -> String {
+    sexp(&rule(&format!("rule r {{ when {cond} }}")).when[0])
+}
+
+fn sexp(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::And(a, b) => format!("(and {} {})", sexp(a), sexp(b)),
+        ExprKind::Or(a, b) => format!("(or {} {})", sexp(a), sexp(b)),
+        ExprKind::Not(a) => format!("(not {})", sexp(a)),
+        ExprKind::Quant {
+            kind,
+            var,
+            list,
+            body,
+        } => format!("({kind:?} {} {list} {})", var.name, sexp(body)),
+        ExprKind::Compare { op, lhs, rhs } => {
+            format!("({} {} {})", op.as_str(), opnd(lhs), opnd(rhs))
+        }
+        ExprKind::In { negated, lhs, rhs } => format!(
+            "({}in {} {})",
+            if *negated { "not-" } else { "" },
+            opnd(lhs),
+            opnd(rhs)
+        ),
+        ExprKind::Cidr { negated, lhs, rhs } => format!(
+            "({}cidr {} {})",
+            if *negated { "not-" } else { "" },
+            opnd(lhs),
+            opnd(rhs)
+        ),
+        ExprKind::Str {
+            negated,
+            op,
+            lhs,
+            rhs,
+        } => format!(
+            "({}{op} {} {})",
+            if *negated { "not-" } else { "" },
+            opnd(lhs),
+            opnd(rhs)
+        ),
+        ExprKind::IsNull { negated, operand } => format!(
+            "({} {})",
+            if *negated { "not-null" } else { "null" },
+            opnd(operand)
+        ),
+        ExprKind::Exists(o) => format!("(exists {})", opnd(o)),
+        ExprKind::Value(o) => opnd(o),
+    }
+}
+
+fn opnd(o: &Operand) -> String {
+    match o {
+        Operand::Path(p) => p.to_string(),
+        Operand::Lit(l) => lit(l),
+    }
+}
+
+fn lit(l: &Literal) -> String {
+    match &l.kind {
+        LitKind::Str(s) => format!("{:?}", s.value),
+        LitKind::Int(i) => i.to_string(),
+        LitKind::Float(f) => format!("{f:?}"),
+        LitKind::Bool(b) => b.to_string(),
+        LitKind::Null => "null".into(),
+        LitKind::Duration(ms) => format!("{ms}ms"),
+        LitKind::List(items) => {
+            format!("[{}]", items.iter().map(lit).collect::<Vec<_>>().join(" "))
+        }
+    }
+}
+
+#[test]
+fn precedence_is_or_and_not() {
+    assert_eq!(when("a or b and not c"), "(or a (and b (not c)))");
+    assert_eq!(when("(a or b) and c"), "(and (or a b) c)");
+    assert_eq!(when("not not a"), "(not (not a))");
+}
+
+#[test]
+fn quantifier_body_is_one_term() {
+    assert_eq!(
+        when("any c in xs: c.p == true and y"),
+        "(and (Any c xs (== c.p true)) y)"
+    );
+    assert_eq!(when("all c in xs: (c.a or c.b)"), "(All c xs (or c.a c.b))");
+}
+
+#[test]
+fn predicates() {
+    assert_eq!(when("x != 1"), "(!= x 1)");
+    assert_eq!(when("x not in [\"a\", 2]"), "(not-in x [\"a\" 2])");
+    assert_eq!(
+        when("ip not in cidr [\"10.0.0.0/8\"]"),
+        "(not-cidr ip [\"10.0.0.0/8\"])"
+    );
+    assert_eq!(when("x not icontains \"A\""), "(not-icontains x \"A\")");
+    assert_eq!(when("x imatches r\"\\d+\""), "(imatches x \"\\\\d+\")");
+    assert_eq!(
+        when("x is not null and y is null and z exists"),
+        "(and (not-null x) (and (null y) (exists z)))"
+    );
+    assert_eq!(when("x == null"), "(== x null)");
+    assert_eq!(when("x >= -1.5"), "(>= x -1.5)");
+}
+
+#[test]
+fn paths_with_quotes_and_indexes() {
+    assert_eq!(
+        when("annotations.\"authorization.k8s.io/decision\" == \"allow\""),
+        "(== annotations.\"authorization.k8s.io/decision\" \"allow\")"
+    );
+    assert_eq!(
+        when("sourceIPs[0] == sourceIPs[-1]"),
+        "(== sourceIPs[0] sourceIPs[-1])"
+    );
+    // Keywords are not names, but names may start with one.
+    assert_eq!(when("index == notes"), "(== index notes)");
+}
+
+#[test]
+fn strings_and_escapes() {
+    assert_eq!(
+        when(r#"x == "a\"b\\c\n\u{1F600}""#),
+        "(== x \"a\\\"b\\\\c\\n😀\")"
+    );
+    let (_, diags) = parse(FileId(0), r#"rule r { when x == "\q" }"#);
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [Code::BadEscape]
+    );
+    assert_eq!(
+        diags[0].span(),
+        Span::new(20, 22),
+        "the span covers the escape"
+    );
+}
+
+#[test]
+fn durations_and_their_limit() {
+    let r = rule("rule r { when a count by k within 90s > 5 }");
+    let c = r.count.expect("count");
+    assert_eq!(c.within.kind, LitKind::Duration(90_000));
+    assert_eq!(c.threshold.kind, LitKind::Int(5));
+    let (_, diags) = parse(FileId(0), "rule r { when a count by k within 31d > 5 }");
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [Code::BadDuration]
+    );
+}
+
+#[test]
+fn metadata_and_clauses() {
+    let r = rule(
+        "rule k8s-exec.v2 {\n title \"T\"\n severity high\n tags [attack.t1609, \"x y\"]\n enabled false\n \
+         when a\n except b\n except c\n output \"{x}\"\n}",
+    );
+    assert_eq!(r.name.name, "k8s-exec.v2");
+    assert!(
+        matches!(&r.meta("severity").expect("severity").value, MetaValue::Word(w) if w.name == "high")
+    );
+    let MetaValue::Tags(tags) = &r.meta("tags").expect("tags").value else {
+        panic!("tags")
+    };
+    assert_eq!(
+        tags.iter().map(|t| t.value.as_str()).collect::<Vec<_>>(),
+        ["attack.t1609", "x y"]
+    );
+    assert!(matches!(
+        r.meta("enabled").expect("enabled").value,
+        MetaValue::Bool(false, _)
+    ));
+    assert_eq!(r.excepts.len(), 2);
+    assert_eq!(r.output.expect("output").value, "{x}");
+}
+
+#[test]
+fn sequences_parse() {
+    let r = rule(
+        "rule r { sequence by user.username within 10m {\n grant: verb == \"create\"\n not revoke: verb == \"delete\" by objectRef.name\n \
+         exec: objectRef.subresource == \"exec\"\n until: verb == \"logout\"\n } }",
+    );
+    let s = r.sequence.expect("sequence");
+    assert_eq!(s.by[0].to_string(), "user.username");
+    let steps: Vec<(bool, &str, usize)> = s
+        .steps
+        .iter()
+        .map(|st| (st.negated, st.name.name.as_str(), st.by.len()))
+        .collect();
+    assert_eq!(
+        steps,
+        [(false, "grant", 0), (true, "revoke", 1), (false, "exec", 0)]
+    );
+    assert!(s.until.is_some());
+}
+
+#[test]
+fn every_syntax_error_is_reported_and_good_items_survive() {
+    let text = "source k8s.audit\nrule a { when verb = \"get\" }\nrule ok { when verb == \"get\" }\nrule b { when && }\nlist l = [1,\n";
+    let (file, diags) = parse(FileId(0), text);
+    let lines: Vec<usize> = diags
+        .iter()
+        .map(|d| text[..d.span().start].matches('\n').count() + 1)
+        .collect();
+    assert_eq!(lines, [2, 4, 6]);
+    assert!(diags.iter().all(|d| d.code == Code::Syntax));
+    let names: Vec<String> = file
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Rule(r) => Some(r.name.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["ok"]);
+    assert_eq!(
+        diags[0].help.as_deref(),
+        Some("compare with `==`; a single `=` only appears in `list` and `macro` definitions")
+    );
+}
