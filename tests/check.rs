@@ -194,6 +194,14 @@ fn imports_load_files_from_elsewhere() {
     // Only the rule directory is named; the import brings the macro.
     let (code, out, _) = ward(&["check", s(&d.join("rules"))]);
     assert_eq!((code, out.as_str()), (0, ""));
+    // One file reached by two spellings loads once (no false E011).
+    let main = "source k8s.audit\nimport \"sub/common.ward\"\nrule r { when pod_exec }\n";
+    let d = dir(
+        "imports-spelling",
+        &[("sub/common.ward", lib), ("main.ward", main)],
+    );
+    let (code, out, _) = ward(&["check", s(&d.join("sub/..")), s(&d.join("sub/common.ward"))]);
+    assert_eq!((code, out.as_str()), (0, ""));
     let missing = "source k8s.audit\nimport \"nope.ward\"\nrule r { when verb == \"get\" }\n";
     let d = dir("imports-missing", &[("r.ward", missing)]);
     let (code, out, _) = ward(&["check", "--format", "json", s(&d)]);

@@ -283,6 +283,10 @@ impl miette::Diagnostic for Rendered<'_> {
         primary.then(|| Box::new(self.diag.code) as Box<dyn fmt::Display>)
     }
     fn severity(&self) -> Option<miette::Severity> {
+        if self.file != self.diag.file() {
+            // Another file's labels: context, not a second finding.
+            return Some(miette::Severity::Advice);
+        }
         Some(match self.diag.severity() {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,

@@ -10,6 +10,9 @@ use crate::syntax::parse;
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub sources: SourceMap,
+    /// The identity of each loaded file (canonical path on disk), so one
+    /// file reached by two spellings (`./a.ward`, `a.ward`) loads once.
+    keys: Vec<PathBuf>,
     pub files: Vec<(FileId, File)>,
     pub diags: Vec<Diagnostic>,
 }
@@ -39,11 +42,15 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     }
     let mut loaded = Loaded::default();
     for path in files {
+        let key = identity(&path);
+        if loaded.keys.contains(&key) {
+            continue;
+        }
         let text = std::fs::read(&path).map_err(|error| LoadError {
             path: path.clone(),
             error,
         })?;
-        add_file(&mut loaded, path, text);
+        add_file(&mut loaded, path, key, text);
     }
     follow_imports(&mut loaded);
     Ok(loaded)
@@ -53,7 +60,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 pub fn load_texts(texts: &[(&str, &str)]) -> Loaded {
     let mut loaded = Loaded::default();
     for (name, text) in texts {
-        add_file(&mut loaded, PathBuf::from(name), text.as_bytes().to_vec());
+        let path = normalize(Path::new(name));
+        add_file(&mut loaded, path.clone(), path, text.as_bytes().to_vec());
     }
     // Every text is loaded up front, so an import of anything else fails.
     resolve_imports(&mut loaded, |_| None);
@@ -85,7 +93,14 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn add_file(loaded: &mut Loaded, path: PathBuf, bytes: Vec<u8>) -> FileId {
+/// A file's identity: its canonical path, or its normalized spelling when it
+/// cannot be resolved (in-memory texts, vanished files).
+fn identity(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
+}
+
+fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>) -> FileId {
+    loaded.keys.push(key);
     let (text, bad_utf8) = match String::from_utf8(bytes) {
         Ok(t) => (t, None),
         Err(e) => {
@@ -140,12 +155,13 @@ fn resolve_imports(loaded: &mut Loaded, read: impl Fn(&Path) -> Option<Vec<u8>>)
             .unwrap_or_default();
         for imp in imports {
             let target = normalize(&dir.join(&imp.value));
-            if loaded.sources.find(&target).is_some() {
+            let key = identity(&target);
+            if loaded.keys.contains(&key) {
                 continue;
             }
             match read(&target) {
                 Some(bytes) => {
-                    add_file(loaded, target, bytes);
+                    add_file(loaded, target, key, bytes);
                 }
                 None => loaded.diags.push(
                     Diagnostic::new(

@@ -671,52 +671,60 @@ impl<'c, 'a> Cx<'c, 'a> {
 
     /// Checks the `{field}` references of an output template.
     pub(crate) fn template(&mut self, out: &StrLit) {
-        let text = self.ck.sources.get(self.file).text();
+        use crate::syntax::template::{parse, Piece, Unclosed};
+        // Spans point into the source when the literal has no escapes (the
+        // decoded text is the source text); otherwise at the whole literal.
         let open = if out.raw { 2 } else { 1 };
-        let Some(body) = text.get(out.span.start + open..out.span.end.saturating_sub(1)) else {
-            return;
-        };
+        let text = self.ck.sources.get(self.file).text();
+        let exact = text.get(out.span.start + open..out.span.end.saturating_sub(1))
+            == Some(out.value.as_str());
         let base = out.span.start + open;
-        let bytes = body.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
-                b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
-                b'{' => {
-                    let Some(close) = body[i..].find('}').map(|c| i + c) else {
-                        let d = self
-                            .err(
-                                Code::BadTemplate,
-                                Span::new(base + i, base + i + 1),
-                                "unclosed `{` in output",
-                            )
-                            .label("no matching `}`")
-                            .help("close it, or write `{{` for a literal brace");
-                        self.push(d);
-                        return;
-                    };
-                    let inner = &body[i + 1..close];
-                    let lead = inner.len() - inner.trim_start().len();
-                    let at = base + i + 1 + lead;
-                    let span = Span::new(at, at + inner.trim().len());
-                    match crate::syntax::parse::parse_path(self.file, inner.trim(), at) {
-                        Some(p) => self.template_path(&p),
-                        None => {
-                            let d = self
-                                .err(
-                                    Code::BadTemplate,
-                                    span,
-                                    format!("`{{{inner}}}` is not a field path"),
-                                )
-                                .label("expected a field such as `objectRef.name`")
-                                .help("write `{{` and `}}` for literal braces");
-                            self.push(d);
-                        }
-                    }
-                    i = close + 1;
+        let span_at = |start: usize, len: usize| {
+            if exact {
+                Span::new(base + start, base + start + len)
+            } else {
+                out.span
+            }
+        };
+        let pieces = match parse(&out.value) {
+            Ok(p) => p,
+            Err(Unclosed(at)) => {
+                let d = self
+                    .err(Code::BadTemplate, span_at(at, 1), "unclosed `{` in output")
+                    .label("no matching `}`")
+                    .help("close it, or write `{{` for a literal brace");
+                self.push(d);
+                return;
+            }
+        };
+        for piece in pieces {
+            let Piece::Field { path, at } = piece else {
+                continue;
+            };
+            let before = self.ck.diags.len();
+            match crate::syntax::parse::parse_path(
+                self.file,
+                &path,
+                if exact { base + at } else { 0 },
+            ) {
+                Some(p) => self.template_path(&p),
+                None => {
+                    let d = self
+                        .err(
+                            Code::BadTemplate,
+                            span_at(at, path.len()),
+                            format!("`{{{path}}}` is not a field path"),
+                        )
+                        .label("expected a field such as `objectRef.name`")
+                        .help("write `{{` and `}}` for literal braces");
+                    self.push(d);
                 }
-                _ => i += 1,
+            }
+            if !exact {
+                for d in &mut self.ck.diags[before..] {
+                    d.labels.truncate(1);
+                    d.labels[0].span = out.span;
+                }
             }
         }
     }

@@ -266,6 +266,15 @@ fn templates() {
         codes("rule r { when verb == \"get\" output \"{a b}\" }"),
         [Code::BadTemplate]
     );
+    let quoted = r#"rule r { when verb == "get" output "{annotations.\"authorization.k8s.io/decision\"} \t{user.nme}" }"#;
+    let loaded = load::load_texts(&[("t.ward", &format!("source k8s.audit\n{quoted}"))]);
+    let diags = check(&loaded, schema::bundled()).diagnostics;
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [Code::BadTemplate],
+        "quoted segments work"
+    );
+    assert_eq!(diags[0].message, "output names unknown field `user.nme`");
 }
 
 #[test]

@@ -345,7 +345,21 @@ impl Parse {
                     }
                     rule.output = Some(s);
                 }
-                Rule::rule_source => rule.source = Some(self.ident(first(item), base)),
+                Rule::rule_source => {
+                    if rule.source.is_some() {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::BadRule,
+                                self.file,
+                                isp,
+                                "a rule has one `source`",
+                            )
+                            .label("second `source`")
+                            .help("a rule reads one source; split it in two"),
+                        );
+                    }
+                    rule.source = Some(self.ident(first(item), base));
+                }
                 Rule::count_clause => {
                     let c = self.count(item, base);
                     self.once(rule.count.is_some() || rule.sequence.is_some(), isp);
@@ -453,6 +467,18 @@ impl Parse {
                 Rule::group_by => s.by = part.into_inner().map(|k| self.path(k, base)).collect(),
                 Rule::duration => s.within = self.literal(part, base),
                 Rule::seq_until => {
+                    if s.until.is_some() {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::BadRule,
+                                self.file,
+                                psp,
+                                "a sequence has one `until`",
+                            )
+                            .label("second `until`")
+                            .help("join the cancelling conditions with `or`"),
+                        );
+                    }
                     if let Some(e) = part.into_inner().find(|x| x.as_rule() == Rule::expr) {
                         s.until = Some(self.expr(e, base));
                     }

@@ -1,0 +1,183 @@
+//! The docs are executable: every code in the registry has a page in
+//! `spec/diagnostics.md` whose example triggers it (and whose rendered
+//! diagnostics are snapshot-tested), and every example in
+//! `spec/language.md` checks as its fence says.
+
+use std::path::Path;
+
+use ward_compiler::diagnostic::render_plain;
+use ward_compiler::{check, load, schema, Code};
+
+fn read(rel: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A fenced code block: its info string, its body, and the line it opens on.
+struct Block {
+    info: String,
+    body: String,
+    line: usize,
+}
+
+fn blocks(md: &str) -> Vec<(Option<String>, Block)> {
+    let mut out = Vec::new();
+    let mut heading = None;
+    let mut lines = md.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        if let Some(h) = line.strip_prefix("## ") {
+            heading = Some(h.trim().to_string());
+        } else if let Some(info) = line.strip_prefix("```") {
+            let mut body = String::new();
+            for (_, l) in lines.by_ref() {
+                if l.starts_with("```") {
+                    break;
+                }
+                body.push_str(l);
+                body.push('\n');
+            }
+            out.push((
+                heading.clone(),
+                Block {
+                    info: info.trim().to_string(),
+                    body,
+                    line: i + 1,
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Checks `text` as a lone file; returns the codes and the rendered report.
+fn check_one(text: &str) -> (Vec<Code>, String) {
+    let loaded = load::load_texts(&[("example.ward", text)]);
+    let report = check(&loaded, schema::bundled());
+    let codes = report.diagnostics.iter().map(|d| d.code).collect();
+    (
+        codes,
+        render_plain(&loaded.sources, &report.diagnostics, 90),
+    )
+}
+
+#[test]
+fn every_code_has_a_page_with_a_triggering_example() {
+    let md = read("spec/diagnostics.md");
+    let all = blocks(&md);
+    let mut missing = Vec::new();
+    for code in Code::ALL {
+        let heading = format!("{} {}", code.as_str(), code.name());
+        let Some((_, example)) = all
+            .iter()
+            .find(|(h, b)| h.as_deref() == Some(&heading) && b.info == "ward")
+        else {
+            missing.push(heading);
+            continue;
+        };
+        let (codes, rendered) = check_one(&example.body);
+        assert!(
+            codes.contains(code),
+            "spec/diagnostics.md:{}: the example for {heading} does not trigger it; it gives:\n{rendered}",
+            example.line
+        );
+        insta::assert_snapshot!(
+            format!("diagnostic_{}", code.as_str()),
+            format!("{}\n----- ward check -----\n{rendered}", example.body)
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "codes without a page (## CODE name + ```ward example): {missing:?}"
+    );
+}
+
+#[test]
+fn no_page_documents_an_unknown_code() {
+    let md = read("spec/diagnostics.md");
+    for line in md.lines() {
+        let Some(h) = line.strip_prefix("## ") else {
+            continue;
+        };
+        let Some(code) = h
+            .split_whitespace()
+            .next()
+            .filter(|c| c.len() == 4 && (c.starts_with('E') || c.starts_with('W')))
+        else {
+            continue;
+        };
+        assert!(
+            Code::ALL
+                .iter()
+                .any(|c| c.as_str() == code && h.trim() == format!("{code} {}", c.name())),
+            "stale page: {h}"
+        );
+    }
+}
+
+#[test]
+fn fixed_examples_do_not_trigger_their_code() {
+    let md = read("spec/diagnostics.md");
+    let mut fixed_next = false;
+    let mut heading = None;
+    let mut lines = md.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        if let Some(h) = line.strip_prefix("## ") {
+            heading = Code::ALL
+                .iter()
+                .find(|c| h.trim() == format!("{} {}", c.as_str(), c.name()))
+                .copied();
+            fixed_next = false;
+        } else if line.trim() == "Fixed:" {
+            fixed_next = true;
+        } else if line.trim() == "```ward" && fixed_next {
+            let body: String = lines
+                .by_ref()
+                .take_while(|(_, l)| !l.starts_with("```"))
+                .map(|(_, l)| format!("{l}\n"))
+                .collect();
+            let (codes, rendered) = check_one(&body);
+            if let Some(code) = heading {
+                assert!(
+                    !codes.contains(&code),
+                    "spec/diagnostics.md:{}: the fix still triggers {code}:\n{rendered}",
+                    i + 1
+                );
+            }
+            fixed_next = false;
+        }
+    }
+}
+
+#[test]
+fn language_examples_check_as_their_fences_say() {
+    let md = read("spec/language.md");
+    let mut checked = 0;
+    for (_, b) in blocks(&md) {
+        let mut words = b.info.split_whitespace();
+        if words.next() != Some("ward") {
+            continue;
+        }
+        let (codes, rendered) = check_one(&b.body);
+        match (words.next(), words.next()) {
+            (None, _) => assert!(
+                codes.is_empty(),
+                "spec/language.md:{}: expected no diagnostics, got:\n{rendered}",
+                b.line
+            ),
+            (Some("error"), Some(want)) => assert!(
+                codes.iter().any(|c| c.as_str() == want),
+                "spec/language.md:{}: expected {want}, got:\n{rendered}",
+                b.line
+            ),
+            other => panic!(
+                "spec/language.md:{}: unknown fence `ward {other:?}`",
+                b.line
+            ),
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 25,
+        "only {checked} executable examples in spec/language.md"
+    );
+}
