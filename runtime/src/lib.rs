@@ -1,4 +1,11 @@
-//! Ward's runtime and command line. The `ward` binary is a thin wrapper
+//! Ward's runtime and command line: `decode` events, `eval` rules on them,
+//! `scan` streams, build each `alert`. The `ward` binary is a thin wrapper
 //! around [`cli::run`], so tests drive the CLI in-process.
 
+pub mod alert;
+pub mod bundled;
 pub mod cli;
+pub mod decode;
+pub mod eval;
+pub mod scan;
+pub mod time;

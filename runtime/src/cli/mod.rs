@@ -2,10 +2,11 @@
 //! command. Exit codes: 0 clean, 1 findings, 2 usage or I/O error.
 
 mod check;
+mod scan;
 mod schema;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -48,6 +49,36 @@ enum Command {
         #[arg(long, value_name = "LEVEL")]
         deny: Option<Deny>,
     },
+    /// Run rules over event files and print an alert per match.
+    ///
+    /// Reads JSON lines, gzip, CloudTrail `{"Records": [...]}` files, audit
+    /// EventLists, EKS audit logs exported from CloudWatch Logs and GKE Cloud
+    /// Audit Logs, detecting the format per file; `-` or no file reads stdin.
+    /// Alerts go to stdout (or --output) as JSON lines; a summary goes to
+    /// stderr. Exit code 1 if any rule fired (0 with --exit-zero), 2 on a
+    /// read error or rules with errors.
+    Scan {
+        /// Event files, or - for stdin
+        files: Vec<PathBuf>,
+        /// A rule file or directory [default: the bundled library]
+        #[arg(long, value_name = "PATH")]
+        rules: Option<PathBuf>,
+        /// Alert format
+        #[arg(long, value_enum, default_value_t = AlertFormat::Json)]
+        format: AlertFormat,
+        /// Write alerts to this file instead of stdout
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Force the input format instead of detecting it
+        #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+        input_format: InputFormat,
+        /// Leave the original event out of each alert
+        #[arg(long)]
+        no_event: bool,
+        /// Exit 0 even when alerts were found (for pipelines)
+        #[arg(long)]
+        exit_zero: bool,
+    },
     /// List the fields of an event source with their types and docs.
     ///
     /// Without a source, lists the sources. With a prefix, lists only the
@@ -69,6 +100,24 @@ enum Format {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum AlertFormat {
+    /// One JSON object per line (spec/alerts.md)
+    Json,
+    /// One readable line per alert
+    Text,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum InputFormat {
+    /// Detect per file
+    Auto,
+    /// One JSON value per line
+    Jsonl,
+    /// The whole file is one JSON document
+    Document,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Deny {
     Warnings,
 }
@@ -76,6 +125,15 @@ enum Deny {
 /// Runs the command line `args` (program name first), writing results to
 /// `out` and messages to `err`, and returns the process exit code.
 pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_io(args, &mut std::io::stdin().lock(), out, err)
+}
+
+/// [`run`] with an explicit standard input.
+pub fn run_io<I, T>(args: I, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -103,6 +161,31 @@ where
             format,
             deny,
         } => check::run(&paths, format, deny.is_some(), out, err),
+        Command::Scan {
+            files,
+            rules,
+            format,
+            output,
+            input_format,
+            no_event,
+            exit_zero,
+        } => {
+            let input_format = match input_format {
+                InputFormat::Auto => crate::decode::Format::Auto,
+                InputFormat::Jsonl => crate::decode::Format::JsonLines,
+                InputFormat::Document => crate::decode::Format::Document,
+            };
+            let opts = scan::Options {
+                rules,
+                files,
+                text: format == AlertFormat::Text,
+                output,
+                input_format,
+                no_event,
+                exit_zero,
+            };
+            scan::run(opts, stdin, out, err)
+        }
         Command::Schema { source, prefix } => {
             schema::run(source.as_deref(), prefix.as_deref(), out, err)
         }

@@ -1,0 +1,442 @@
+//! Lowering: checked rules to an owned IR with every name resolved: macros
+//! expanded, lists inlined, bound variables numbered, regexes, globs and
+//! CIDRs compiled. Runs only on a rule set without errors.
+//!
+//! The IR is what evaluators execute; the shared-predicate planner works on
+//! it too, so its semantics (spec/language.md, "Missing, null and empty")
+//! are fixed here in the types, not left to each evaluator.
+
+use regex_automata::meta::Regex;
+
+use crate::load::Loaded;
+use crate::pattern::{self, Cidr};
+use crate::resolve::{Def, Program};
+use crate::syntax::ast::{
+    self, CmpOp, ExprKind, LitKind, Operand as AstOperand, SegKind, StrOp, StrOpKind,
+};
+use crate::syntax::template::{self, Piece};
+
+/// A rule set ready to run.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub severity: String,
+    pub tags: Vec<String>,
+    pub response: Option<String>,
+    pub enabled: bool,
+    pub source: String,
+    pub when: Cond,
+    pub excepts: Vec<Cond>,
+    pub output: Vec<OutPiece>,
+    /// `count` or `sequence`: evaluated by the stateful operators.
+    pub stateful: bool,
+    /// Event fields the rule reads, in first-use order, as written.
+    pub fields: Vec<(String, FieldPath)>,
+}
+
+#[derive(Debug)]
+pub enum OutPiece {
+    Text(String),
+    Field(FieldPath),
+}
+
+/// A path into the event, or into the element a quantifier bound.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldPath {
+    /// `None`: from the event root. `Some(n)`: from the n-th enclosing
+    /// quantifier's element (0 = innermost).
+    pub var: Option<usize>,
+    pub segs: Vec<Seg>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Seg {
+    Key(String),
+    /// Negative counts from the end: -1 is the last element.
+    Index(i64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lit {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Duration(u64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Lit(Lit),
+    Field(FieldPath),
+}
+
+/// A string pattern, compiled.
+#[derive(Clone, Debug)]
+pub enum Pattern {
+    /// For case-insensitive tests, already lower-cased.
+    Text(String),
+    Regex(Regex),
+}
+
+#[derive(Clone, Debug)]
+pub enum Cond {
+    Const(bool),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    Quant {
+        all: bool,
+        list: FieldPath,
+        body: Box<Cond>,
+    },
+    Cmp {
+        op: CmpOp,
+        lhs: Operand,
+        rhs: Operand,
+    },
+    /// `x [not] in [literals]`
+    InSet {
+        negated: bool,
+        lhs: Operand,
+        set: Vec<Lit>,
+    },
+    /// `x [not] in some.list.field`
+    InField {
+        negated: bool,
+        lhs: Operand,
+        list: FieldPath,
+    },
+    Cidr {
+        negated: bool,
+        lhs: Operand,
+        nets: Vec<Cidr>,
+    },
+    /// String test against literal patterns (true if any matches).
+    Str {
+        negated: bool,
+        op: StrOp,
+        lhs: Operand,
+        pats: Vec<Pattern>,
+    },
+    /// String test against another field's value.
+    StrField {
+        negated: bool,
+        op: StrOp,
+        lhs: Operand,
+        rhs: Operand,
+    },
+    IsNull {
+        negated: bool,
+        operand: Operand,
+    },
+    Exists(FieldPath),
+    /// A bare operand: true only for JSON `true`.
+    Truthy(Operand),
+}
+
+/// Lowers every rule of a checked, error-free program.
+pub fn lower(loaded: &Loaded) -> RuleSet {
+    let mut sink = Vec::new();
+    let prog = Program::resolve(loaded, &mut sink);
+    let mut out = RuleSet::default();
+    for def in &prog.rules {
+        out.rules.push(
+            Lower {
+                prog: &prog,
+                scopes: Vec::new(),
+                fields: Vec::new(),
+            }
+            .rule(def),
+        );
+    }
+    out
+}
+
+struct Lower<'p, 'a> {
+    prog: &'p Program<'a>,
+    /// Names bound by enclosing quantifiers, innermost last.
+    scopes: Vec<String>,
+    fields: Vec<(String, FieldPath)>,
+}
+
+impl Lower<'_, '_> {
+    fn rule(mut self, def: &Def<'_, ast::RuleDecl>) -> Rule {
+        let r = def.item;
+        let text = |key: &str| match r.meta(key).map(|m| &m.value) {
+            Some(ast::MetaValue::Str(s)) => Some(s.value.clone()),
+            _ => None,
+        };
+        let severity = match r.meta("severity").map(|m| &m.value) {
+            Some(ast::MetaValue::Word(w)) => w.name.clone(),
+            _ => "medium".to_string(),
+        };
+        let tags = match r.meta("tags").map(|m| &m.value) {
+            Some(ast::MetaValue::Tags(t)) => t.iter().map(|s| s.value.clone()).collect(),
+            _ => Vec::new(),
+        };
+        let enabled = !matches!(
+            r.meta("enabled").map(|m| &m.value),
+            Some(ast::MetaValue::Bool(false, _))
+        );
+        let when = r.when.first().map_or(Cond::Const(true), |w| self.cond(w));
+        let excepts = r.excepts.iter().map(|e| self.cond(e)).collect();
+        let output = r
+            .output
+            .as_ref()
+            .map(|o| self.output(&o.value))
+            .unwrap_or_default();
+        let source = r
+            .source
+            .as_ref()
+            .or(def.source)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        Rule {
+            id: r.name.name.clone(),
+            title: text("title").unwrap_or_else(|| r.name.name.clone()),
+            description: text("description").unwrap_or_default(),
+            severity,
+            tags,
+            response: text("response"),
+            enabled,
+            source,
+            when,
+            excepts,
+            output,
+            stateful: r.count.is_some() || r.sequence.is_some(),
+            fields: self.fields,
+        }
+    }
+
+    fn output(&mut self, value: &str) -> Vec<OutPiece> {
+        let Ok(pieces) = template::parse(value) else {
+            return vec![OutPiece::Text(value.to_string())];
+        };
+        pieces
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(t) => OutPiece::Text(t),
+                Piece::Field { path, .. } => {
+                    match crate::syntax::parse::parse_path(Default::default(), &path, 0) {
+                        Some(p) => OutPiece::Field(self.path(&p)),
+                        None => OutPiece::Text(format!("{{{path}}}")),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn cond(&mut self, e: &ast::Expr) -> Cond {
+        match &e.kind {
+            ExprKind::And(a, b) => flatten(true, self.cond(a), self.cond(b)),
+            ExprKind::Or(a, b) => flatten(false, self.cond(a), self.cond(b)),
+            ExprKind::Not(a) => Cond::Not(Box::new(self.cond(a))),
+            ExprKind::Quant {
+                kind,
+                var,
+                list,
+                body,
+            } => {
+                let list = self.path(list);
+                self.scopes.push(var.name.clone());
+                let body = self.cond(body);
+                self.scopes.pop();
+                Cond::Quant {
+                    all: *kind == ast::Quant::All,
+                    list,
+                    body: Box::new(body),
+                }
+            }
+            ExprKind::Compare { op, lhs, rhs } => Cond::Cmp {
+                op: *op,
+                lhs: self.operand(lhs),
+                rhs: self.operand(rhs),
+            },
+            ExprKind::In { negated, lhs, rhs } => {
+                let lhs = self.operand(lhs);
+                match self.literals(rhs) {
+                    Some(set) => Cond::InSet {
+                        negated: *negated,
+                        lhs,
+                        set,
+                    },
+                    None => match self.operand(rhs) {
+                        Operand::Field(list) => Cond::InField {
+                            negated: *negated,
+                            lhs,
+                            list,
+                        },
+                        Operand::Lit(l) => Cond::InSet {
+                            negated: *negated,
+                            lhs,
+                            set: vec![l],
+                        },
+                    },
+                }
+            }
+            ExprKind::Cidr { negated, lhs, rhs } => {
+                let nets = self
+                    .literals(rhs)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|l| match l {
+                        Lit::Str(s) => Cidr::parse(&s).ok(),
+                        _ => None,
+                    })
+                    .collect();
+                Cond::Cidr {
+                    negated: *negated,
+                    lhs: self.operand(lhs),
+                    nets,
+                }
+            }
+            ExprKind::Str {
+                negated,
+                op,
+                lhs,
+                rhs,
+            } => {
+                let lhs = self.operand(lhs);
+                match self.literals(rhs) {
+                    Some(lits) => {
+                        let pats = lits
+                            .into_iter()
+                            .filter_map(|l| match l {
+                                Lit::Str(s) => compile(*op, &s),
+                                _ => None,
+                            })
+                            .collect();
+                        Cond::Str {
+                            negated: *negated,
+                            op: *op,
+                            lhs,
+                            pats,
+                        }
+                    }
+                    None => Cond::StrField {
+                        negated: *negated,
+                        op: *op,
+                        lhs,
+                        rhs: self.operand(rhs),
+                    },
+                }
+            }
+            ExprKind::IsNull { negated, operand } => Cond::IsNull {
+                negated: *negated,
+                operand: self.operand(operand),
+            },
+            ExprKind::Exists(o) => match self.operand(o) {
+                Operand::Field(f) => Cond::Exists(f),
+                Operand::Lit(_) => Cond::Const(true),
+            },
+            ExprKind::Value(op) => {
+                if let AstOperand::Path(p) = op {
+                    if let Some(def) = self.name(p).and_then(|n| self.prog.macros.get(n)) {
+                        return self.cond(&def.item.body);
+                    }
+                }
+                match self.operand(op) {
+                    Operand::Lit(Lit::Bool(b)) => Cond::Const(b),
+                    other => Cond::Truthy(other),
+                }
+            }
+        }
+    }
+
+    /// A lone name that is not a bound variable: a list or macro candidate.
+    fn name<'n>(&self, p: &'n ast::Path) -> Option<&'n str> {
+        p.as_name()
+            .map(|n| n.name.as_str())
+            .filter(|n| !self.scopes.iter().any(|s| s == n))
+    }
+
+    /// The literals an operand stands for: a literal, a list literal or a
+    /// named list. `None` for a field.
+    fn literals(&self, op: &AstOperand) -> Option<Vec<Lit>> {
+        match op {
+            AstOperand::Lit(ast::Literal {
+                kind: LitKind::List(items),
+                ..
+            }) => Some(items.iter().map(lit).collect()),
+            AstOperand::Lit(l) => Some(vec![lit(l)]),
+            AstOperand::Path(p) => {
+                let def = self.name(p).and_then(|n| self.prog.lists.get(n))?;
+                Some(def.item.items.iter().map(lit).collect())
+            }
+        }
+    }
+
+    fn operand(&mut self, op: &AstOperand) -> Operand {
+        match op {
+            AstOperand::Lit(l) => Operand::Lit(lit(l)),
+            AstOperand::Path(p) => Operand::Field(self.path(p)),
+        }
+    }
+
+    fn path(&mut self, p: &ast::Path) -> FieldPath {
+        let var = self.scopes.iter().rev().position(|s| *s == p.root.name);
+        let mut segs = Vec::new();
+        if var.is_none() {
+            segs.push(Seg::Key(p.root.name.clone()));
+        }
+        for s in &p.segments {
+            segs.push(match &s.kind {
+                SegKind::Field { name, .. } => Seg::Key(name.clone()),
+                SegKind::Index(i) => Seg::Index(*i),
+            });
+        }
+        let fp = FieldPath { var, segs };
+        if var.is_none() && !self.fields.iter().any(|(_, f)| *f == fp) {
+            self.fields.push((p.to_string(), fp.clone()));
+        }
+        fp
+    }
+}
+
+/// `and`/`or` as flat n-ary nodes.
+fn flatten(and: bool, a: Cond, b: Cond) -> Cond {
+    let mut items = Vec::new();
+    for c in [a, b] {
+        match (and, c) {
+            (true, Cond::And(v)) | (false, Cond::Or(v)) => items.extend(v),
+            (_, c) => items.push(c),
+        }
+    }
+    if and {
+        Cond::And(items)
+    } else {
+        Cond::Or(items)
+    }
+}
+
+fn lit(l: &ast::Literal) -> Lit {
+    match &l.kind {
+        LitKind::Str(s) => Lit::Str(s.value.clone()),
+        LitKind::Int(i) => Lit::Int(*i),
+        LitKind::Float(f) => Lit::Float(*f),
+        LitKind::Bool(b) => Lit::Bool(*b),
+        LitKind::Null | LitKind::List(_) => Lit::Null,
+        LitKind::Duration(ms) => Lit::Duration(*ms),
+    }
+}
+
+/// Compiles one pattern; the checker has already rejected bad ones.
+fn compile(op: StrOp, s: &str) -> Option<Pattern> {
+    Some(match op.kind {
+        StrOpKind::Matches => Pattern::Regex(pattern::regex(s, op.ci).ok()?),
+        StrOpKind::Glob => {
+            Pattern::Regex(pattern::regex(&pattern::glob_to_regex(s).ok()?, op.ci).ok()?)
+        }
+        _ if op.ci => Pattern::Text(s.to_lowercase()),
+        _ => Pattern::Text(s.to_string()),
+    })
+}

@@ -1,0 +1,17 @@
+//! The bundled rule library (`rules/`), embedded so `ward scan` works with
+//! no `--rules`. A test keeps this list equal to the files in `rules/`.
+
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "rules/k8s/access.ward",
+        include_str!("../../rules/k8s/access.ward"),
+    ),
+    (
+        "rules/k8s/lists.ward",
+        include_str!("../../rules/k8s/lists.ward"),
+    ),
+    (
+        "rules/k8s/pods.ward",
+        include_str!("../../rules/k8s/pods.ward"),
+    ),
+];

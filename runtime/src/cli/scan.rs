@@ -1,0 +1,202 @@
+//! `ward scan`: rules over event files, alerts out.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ward_compiler::diagnostic::render_plain;
+use ward_compiler::{check, load, lower, schema};
+
+use super::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
+use crate::alert;
+use crate::decode::{self, Format};
+use crate::scan::{Scanner, Stats};
+
+pub(super) struct Options {
+    pub rules: Option<PathBuf>,
+    pub files: Vec<PathBuf>,
+    pub text: bool,
+    pub output: Option<PathBuf>,
+    pub input_format: Format,
+    pub no_event: bool,
+    pub exit_zero: bool,
+}
+
+pub(super) fn run(
+    opts: Options,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let loaded = match &opts.rules {
+        Some(dir) => load::load_paths(std::slice::from_ref(dir))?,
+        None => load::load_texts(crate::bundled::RULES),
+    };
+    let report = check(&loaded, schema::bundled());
+    if report.errors() > 0 {
+        out.flush()?;
+        err.write_all(render_plain(&loaded.sources, &report.diagnostics, 100).as_bytes())?;
+        writeln!(
+            err,
+            "ward: the rules have {} error(s); fix them (`ward check`) before scanning",
+            report.errors()
+        )?;
+        return Ok(EXIT_USAGE);
+    }
+    let scanner = Scanner::new(lower::lower(&loaded));
+    let mut sink: Box<dyn Write> = match &opts.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(out)),
+    };
+    // Both decode callbacks count into it.
+    let stats = std::cell::RefCell::new(Stats::default());
+    let mut failed = false;
+    let start = Instant::now();
+    let files = if opts.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        opts.files.clone()
+    };
+    for file in &files {
+        let name = file.display().to_string();
+        let input: Box<dyn Read + '_> = if name == "-" {
+            Box::new(&mut *stdin)
+        } else {
+            match std::fs::File::open(file) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    writeln!(err, "ward: cannot read {name}: {e}")?;
+                    failed = true;
+                    continue;
+                }
+            }
+        };
+        let counted = Counting {
+            inner: input,
+            bytes: 0,
+        };
+        let mut write_error = None;
+        let mut counted = counted;
+        let result = decode::read(
+            &mut counted,
+            opts.input_format,
+            &mut |ev| {
+                let mut stats = stats.borrow_mut();
+                stats.event(&name, &ev);
+                for rule in scanner.matching(&ev) {
+                    *stats.alerts.entry(rule.id.clone()).or_default() += 1;
+                    let time_path = schema::bundled()
+                        .get(ev.source)
+                        .map_or("", |s| s.timestamp.as_str());
+                    let a = alert::build(rule, &ev, time_path, &name, !opts.no_event);
+                    let line = if opts.text {
+                        format!(
+                            "{} [{}] {}: {}",
+                            a.time.as_str().unwrap_or("-"),
+                            a.severity,
+                            a.rule,
+                            a.output
+                        )
+                    } else {
+                        serde_json::to_string(&a).unwrap_or_default()
+                    };
+                    if let Err(e) = writeln!(sink, "{line}") {
+                        write_error.get_or_insert(e);
+                    }
+                }
+            },
+            &mut |p| stats.borrow_mut().problem(&name, &p),
+        );
+        stats.borrow_mut().bytes += counted.bytes;
+        if let Some(e) = write_error {
+            return Err(format!("cannot write alerts: {e}").into());
+        }
+        if let Err(e) = result {
+            writeln!(err, "ward: {name}: {e}")?;
+            failed = true;
+        }
+    }
+    sink.flush()?;
+    drop(sink);
+    let stats = stats.into_inner();
+    summary(&stats, &scanner, start.elapsed().as_secs_f64(), err)?;
+    let alerts: u64 = stats.alerts.values().sum();
+    Ok(if failed {
+        EXIT_USAGE
+    } else if alerts > 0 && !opts.exit_zero {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+/// Counts the bytes read, for throughput.
+struct Counting<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+fn summary(s: &Stats, scanner: &Scanner, secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
+    let per_source: Vec<String> = s
+        .per_source
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let alerts: u64 = s.alerts.values().sum();
+    writeln!(
+        err,
+        "ward scan: {} event(s) ({}), {} alert(s), {} problem line(s), {:.0} events/s, {:.1} MB/s",
+        s.events,
+        if per_source.is_empty() {
+            "none".to_string()
+        } else {
+            per_source.join(", ")
+        },
+        alerts,
+        s.problems,
+        s.events as f64 / secs.max(1e-9),
+        s.bytes as f64 / 1e6 / secs.max(1e-9),
+    )?;
+    for (rule, n) in &s.alerts {
+        writeln!(err, "  {n:>8}  {rule}")?;
+    }
+    for p in &s.problem_samples {
+        writeln!(err, "  problem: {p}")?;
+    }
+    if s.problems as usize > s.problem_samples.len() {
+        writeln!(
+            err,
+            "  ... and {} more problem line(s)",
+            s.problems as usize - s.problem_samples.len()
+        )?;
+    }
+    if s.type_drift > 0 {
+        writeln!(
+            err,
+            "  {} event(s) with a field of the wrong type; tests of such a field are false:",
+            s.type_drift
+        )?;
+        for d in &s.drift_samples {
+            writeln!(err, "    {d}")?;
+        }
+    }
+    if !scanner.skipped_stateful.is_empty() {
+        writeln!(
+            err,
+            "  not evaluated: {} stateful rule(s) (count/sequence run in a later release): {}",
+            scanner.skipped_stateful.len(),
+            scanner.skipped_stateful.join(", ")
+        )?;
+    }
+    Ok(())
+}

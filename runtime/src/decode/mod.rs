@@ -1,0 +1,432 @@
+//! Decoding: bytes in the formats users have (JSON lines, gzip, JSON
+//! documents: CloudTrail `Records`, audit `EventList`, the three EKS
+//! CloudWatch Logs wrappings, GKE LogEntries) to events of a known source.
+//!
+//! Bad input never stops a stream: each malformed line, over-long line or
+//! event of unknown shape is reported with its line and reading goes on.
+//! Memory is bounded by [`MAX_LINE`] per line and [`MAX_DOCUMENT`] per
+//! whole-file document.
+
+pub mod gke;
+
+use std::io::{BufRead, Read};
+
+use base64::Engine as _;
+use serde_json::Value;
+
+/// Longest JSON line accepted; longer lines are skipped and reported.
+pub const MAX_LINE: usize = 16 << 20;
+/// Largest file read as one JSON document (a pretty-printed `Records` file).
+pub const MAX_DOCUMENT: usize = 256 << 20;
+/// Deepest wrapping followed (a CloudWatch message holding a document...).
+const MAX_WRAP: usize = 4;
+
+/// How an event reached us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    Raw,
+    EventList,
+    CloudtrailRecords,
+    EksCloudwatch,
+    Gke,
+}
+
+/// One decoded event.
+#[derive(Debug)]
+pub struct Event {
+    /// The schema it fits: `k8s.audit`, `aws.cloudtrail`, ...
+    pub source: &'static str,
+    /// In the canonical shape of its source.
+    pub value: Value,
+    /// The event as it arrived, when `value` was mapped from it (GKE).
+    pub original: Option<Value>,
+    /// 1-based line of the input where the event (or its document) starts.
+    pub line: usize,
+    pub via: Via,
+}
+
+/// Something in the input that is not an event.
+#[derive(Debug, PartialEq)]
+pub enum Problem {
+    /// Not JSON (the parser's message).
+    Malformed { line: usize, error: String },
+    /// Longer than [`MAX_LINE`].
+    TooLong { line: usize, bytes: usize },
+    /// JSON, but no known event shape.
+    UnknownShape { line: usize, hint: String },
+}
+
+impl Problem {
+    pub fn line(&self) -> usize {
+        match self {
+            Problem::Malformed { line, .. }
+            | Problem::TooLong { line, .. }
+            | Problem::UnknownShape { line, .. } => *line,
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Malformed { line, error } => write!(f, "line {line}: not JSON: {error}"),
+            Problem::TooLong { line, bytes } => write!(
+                f,
+                "line {line}: {bytes} bytes, longer than {MAX_LINE}; skipped"
+            ),
+            Problem::UnknownShape { line, hint } => {
+                write!(f, "line {line}: not an event of a known source ({hint})")
+            }
+        }
+    }
+}
+
+/// A forced input format (`--input-format`); `Auto` detects per file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Auto,
+    JsonLines,
+    Document,
+}
+
+/// Reads a whole stream, calling `on_event` for each event and `on_problem`
+/// for each bad line. An error is an I/O failure (a truncated gzip, a read
+/// error); it says how many lines were read before it.
+pub fn read(
+    input: impl Read,
+    format: Format,
+    on_event: &mut dyn FnMut(Event),
+    on_problem: &mut dyn FnMut(Problem),
+) -> Result<(), ReadError> {
+    read_dyn(Box::new(input), format, on_event, on_problem)
+}
+
+fn read_dyn(
+    input: Box<dyn Read + '_>,
+    format: Format,
+    on_event: &mut dyn FnMut(Event),
+    on_problem: &mut dyn FnMut(Problem),
+) -> Result<(), ReadError> {
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
+    let head = reader
+        .fill_buf()
+        .map_err(|e| ReadError { line: 0, error: e })?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::read::MultiGzDecoder::new(reader);
+        return read_dyn(Box::new(gz), format, on_event, on_problem);
+    }
+    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
+    let mut line_no = 0;
+    let mut buf = Vec::new();
+    let mut first_line: Option<(Vec<u8>, usize)> = None;
+    loop {
+        buf.clear();
+        let (n, too_long) = read_line(&mut reader, &mut buf).map_err(|e| ReadError {
+            line: line_no,
+            error: e,
+        })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if too_long {
+            on_problem(Problem::TooLong {
+                line: line_no,
+                bytes: n,
+            });
+            continue;
+        }
+        let text = trim(&buf);
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(text) {
+            Ok(v) => expand(v, line_no, Via::Raw, 0, on_event, on_problem),
+            Err(e) => {
+                // A pretty-printed document fails on its first line: read the
+                // whole file as one document instead.
+                let document = format == Format::Document
+                    || (format == Format::Auto
+                        && line_no == 1
+                        && matches!(first, Some(b'{' | b'['))
+                        && e.is_eof());
+                if document && first_line.is_none() {
+                    first_line = Some((buf.clone(), line_no));
+                    break;
+                }
+                on_problem(Problem::Malformed {
+                    line: line_no,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    if let Some((mut doc, line)) = first_line {
+        (&mut reader)
+            .take(MAX_DOCUMENT as u64)
+            .read_to_end(&mut doc)
+            .map_err(|e| ReadError { line, error: e })?;
+        match serde_json::from_slice::<Value>(&doc) {
+            Ok(v) => expand(v, line, Via::Raw, 0, on_event, on_problem),
+            Err(e) => on_problem(Problem::Malformed {
+                line: e.line().max(1),
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// An I/O failure after `line` lines.
+#[derive(Debug)]
+pub struct ReadError {
+    pub line: usize,
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (after {} lines)", self.error, self.line)
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+/// Reads one line into `buf`, keeping at most [`MAX_LINE`] bytes; returns
+/// the line's full length and whether it was cut.
+fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+    let mut total = 0;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok((total, total > MAX_LINE));
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if total + take <= MAX_LINE {
+            buf.extend_from_slice(&chunk[..take]);
+        } else {
+            buf.clear();
+        }
+        total += take;
+        r.consume(take);
+        if done {
+            return Ok((total, total > MAX_LINE));
+        }
+    }
+}
+
+/// Unwraps documents and wrappings down to events.
+fn expand(
+    v: Value,
+    line: usize,
+    via: Via,
+    depth: usize,
+    on_event: &mut dyn FnMut(Event),
+    on_problem: &mut dyn FnMut(Problem),
+) {
+    if depth > MAX_WRAP {
+        on_problem(Problem::UnknownShape {
+            line,
+            hint: "wrapped too deeply".into(),
+        });
+        return;
+    }
+    let each = |items: Vec<Value>,
+                via: Via,
+                on_event: &mut dyn FnMut(Event),
+                on_problem: &mut dyn FnMut(Problem)| {
+        for item in items {
+            expand(item, line, via, depth + 1, on_event, on_problem);
+        }
+    };
+    match v {
+        Value::Array(items) => each(items, via, on_event, on_problem),
+        Value::Object(mut m) => {
+            if let Some(Value::Array(records)) = m.remove("Records") {
+                return each(records, Via::CloudtrailRecords, on_event, on_problem);
+            }
+            if m.get("kind").and_then(Value::as_str) == Some("EventList") {
+                if let Some(Value::Array(items)) = m.remove("items") {
+                    return each(items, Via::EventList, on_event, on_problem);
+                }
+            }
+            // CloudWatch Logs: FilterLogEvents output (`events`) and the
+            // subscription DATA_MESSAGE (`logEvents`) hold JSON messages.
+            for key in ["logEvents", "events"] {
+                if let Some(Value::Array(items)) = m.get(key) {
+                    if items
+                        .iter()
+                        .all(|i| i.get("message").is_some_and(Value::is_string))
+                    {
+                        let Some(Value::Array(items)) = m.remove(key) else {
+                            return;
+                        };
+                        for item in items {
+                            let msg = item
+                                .get("message")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default();
+                            match serde_json::from_str::<Value>(msg) {
+                                Ok(inner) => expand(
+                                    inner,
+                                    line,
+                                    Via::EksCloudwatch,
+                                    depth + 1,
+                                    on_event,
+                                    on_problem,
+                                ),
+                                Err(e) => on_problem(Problem::Malformed {
+                                    line,
+                                    error: format!("CloudWatch message: {e}"),
+                                }),
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+            // A Lambda subscription event: base64(gzip(DATA_MESSAGE)).
+            if let Some(data) = m
+                .get("awslogs")
+                .and_then(|a| a.get("data"))
+                .and_then(Value::as_str)
+            {
+                match unpack_awslogs(data) {
+                    Ok(inner) => expand(
+                        inner,
+                        line,
+                        Via::EksCloudwatch,
+                        depth + 1,
+                        on_event,
+                        on_problem,
+                    ),
+                    Err(e) => on_problem(Problem::Malformed {
+                        line,
+                        error: format!("awslogs.data: {e}"),
+                    }),
+                }
+                return;
+            }
+            classify(Value::Object(m), line, via, on_event, on_problem);
+        }
+        other => on_problem(Problem::UnknownShape {
+            line,
+            hint: format!("a JSON {}", kind(&other)),
+        }),
+    }
+}
+
+fn unpack_awslogs(data: &str) -> Result<Value, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| e.to_string())?;
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .take(MAX_DOCUMENT as u64)
+        .read_to_end(&mut json)
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&json).map_err(|e| e.to_string())
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Names the source of a single event, by the fields only it has.
+pub fn source_of(v: &Value) -> Option<&'static str> {
+    let has = |k: &str| v.get(k).is_some();
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    if s("kind") == Some("Event") && s("apiVersion").is_some_and(|a| a.starts_with("audit.k8s.io/"))
+    {
+        let calico =
+            v.pointer("/objectRef/apiGroup").and_then(Value::as_str) == Some("projectcalico.org");
+        return Some(if calico { "calico.audit" } else { "k8s.audit" });
+    }
+    if has("eventSource") && has("eventName") && (has("eventVersion") || has("awsRegion")) {
+        return Some("aws.cloudtrail");
+    }
+    if has("qname") && has("qtype") {
+        return Some("calico.dns");
+    }
+    let flow_ends =
+        has("source_name_aggr") || has("dest_name_aggr") || has("source_ip") || has("dest_ip");
+    if has("action") && (has("reporter") || (has("start_time") && has("end_time"))) && flow_ends {
+        return Some("calico.flow");
+    }
+    None
+}
+
+fn classify(
+    v: Value,
+    line: usize,
+    via: Via,
+    on_event: &mut dyn FnMut(Event),
+    on_problem: &mut dyn FnMut(Problem),
+) {
+    if gke::is_gke_k8s(&v) {
+        let value = gke::to_audit_event(&v);
+        return on_event(Event {
+            source: "k8s.audit",
+            value,
+            original: Some(v),
+            line,
+            via: Via::Gke,
+        });
+    }
+    match source_of(&v) {
+        Some(source) => on_event(Event {
+            source,
+            value: v,
+            original: None,
+            line,
+            via,
+        }),
+        None if v.pointer("/protoPayload/serviceName").is_some() => {
+            let service = v
+                .pointer("/protoPayload/serviceName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            on_problem(Problem::UnknownShape {
+                line,
+                hint: format!(
+                    "a Cloud Audit Log entry of {service}; only k8s.io entries map to k8s.audit"
+                ),
+            })
+        }
+        None => {
+            let keys: Vec<&str> = v
+                .as_object()
+                .map(|m| m.keys().take(5).map(String::as_str).collect())
+                .unwrap_or_default();
+            on_problem(Problem::UnknownShape {
+                line,
+                hint: format!("keys: {}", keys.join(", ")),
+            })
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! End-to-end tests of `ward scan`: every input format, exact alerts on the
+//! real samples, one rule across raw/EKS/GKE wrappings, and bad input.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+/// Runs `ward ARGS...` with `stdin`; returns (exit code, stdout, stderr).
+fn ward_in(args: &[&str], stdin: &[u8]) -> (u8, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("ward").chain(args.iter().copied());
+    let code = ward_runtime::cli::run_io(argv, &mut &stdin[..], &mut out, &mut err);
+    (
+        code,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}
+
+fn ward(args: &[&str]) -> (u8, String, String) {
+    ward_in(args, b"")
+}
+
+fn sample(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/samples")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("ward-scan-{}-{name}", std::process::id()));
+    std::fs::write(&p, bytes).expect("write temp file");
+    p
+}
+
+fn alerts(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("each alert line is JSON"))
+        .collect()
+}
+
+/// A rule file in a temp dir.
+fn rules(name: &str, text: &str) -> String {
+    let d = std::env::temp_dir().join(format!("ward-scan-rules-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::write(d.join("r.ward"), text).expect("write rules");
+    d.display().to_string()
+}
+
+/// The alerts of the bundled rules over every sample file, one line each:
+/// the exact expected alerts, reviewed.
+#[test]
+fn bundled_rules_on_every_sample() {
+    let files = [
+        "k8s-audit/oss_k8s_audit_event.jsonl",
+        "k8s-audit/openshift_audit_kubectl-dev_tool_formula.jsonl",
+        "k8s-audit/kubernetes_audit_example_log.jsonl",
+        "k8s-audit/gke_k8s_audit_logentries.jsonl",
+        "k8s-audit/eks-cloudwatch/filter_log_events_output.json",
+        "k8s-audit/eks-cloudwatch/subscription_data_message.json",
+        "k8s-audit/eks-cloudwatch/lambda_awslogs_event.json",
+        "cloudtrail/stratus_detonations.jsonl",
+        "cloudtrail/cloudtrail_example_logs.jsonl",
+        "calico/flowlogs_calico_felix_testdata.jsonl",
+        "calico/flowlogs_tigera_docs_examples.jsonl",
+    ];
+    let mut report = String::new();
+    for f in files {
+        let (code, out, err) = ward(&["scan", "--no-event", &sample(f)]);
+        let summary = err.lines().next().unwrap_or_default();
+        let summary = summary.split(", ").take(3).collect::<Vec<_>>().join(", ");
+        report.push_str(&format!("== {f} (exit {code})\n{summary}\n"));
+        for a in alerts(&out) {
+            report.push_str(&format!(
+                "{} {} line {} via {}: {}\n",
+                a["rule"].as_str().unwrap_or(""),
+                a["time"],
+                a["input"]["line"],
+                a["input"]["via"].as_str().unwrap_or(""),
+                a["output"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn alert_shape() {
+    let (code, out, _) = ward(&[
+        "scan",
+        &sample("k8s-audit/eks-cloudwatch/filter_log_events_output.json"),
+    ]);
+    assert_eq!(code, 1, "alerts found");
+    let a = &alerts(&out)[0];
+    let keys: Vec<&str> = a
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "event", "fields", "input", "output", "rule", "severity", "source", "tags", "time",
+            "title"
+        ]
+    );
+    assert_eq!(a["rule"], "k8s_anonymous_request_allowed");
+    assert_eq!(a["severity"], "high");
+    assert_eq!(a["source"], "k8s.audit");
+    assert_eq!(a["tags"], json!(["attack.initial_access", "attack.t1190"]));
+    assert_eq!(a["fields"]["user.username"], "system:anonymous");
+    assert_eq!(a["fields"]["responseStatus.code"], 200);
+    assert_eq!(
+        a["event"]["user"]["username"], "system:anonymous",
+        "the original event rides along"
+    );
+    let (_, out, _) = ward(&[
+        "scan",
+        "--no-event",
+        &sample("k8s-audit/eks-cloudwatch/filter_log_events_output.json"),
+    ]);
+    assert!(alerts(&out)[0].get("event").is_none());
+}
+
+const EXEC_RULE: &str = r#"source k8s.audit
+rule exec_by_user {
+  severity high
+  when objectRef.resource == "pods" and objectRef.subresource == "exec" and responseStatus.code == 101
+  output "{user.username} exec {objectRef.namespace}/{objectRef.name} from {sourceIPs[0]}"
+}
+"#;
+
+fn raw_exec() -> Value {
+    json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": "a1",
+        "stage": "ResponseStarted",
+        "requestURI": "/api/v1/namespaces/prod/pods/web-1/exec?command=sh&container=web&stdin=true&tty=true",
+        "verb": "create", "user": {"username": "alice@example.com", "groups": ["system:authenticated"]},
+        "sourceIPs": ["203.0.113.7"], "userAgent": "kubectl/v1.29.0",
+        "objectRef": {"resource": "pods", "namespace": "prod", "name": "web-1", "apiVersion": "v1", "subresource": "exec"},
+        "responseStatus": {"metadata": {}, "code": 101},
+        "requestReceivedTimestamp": "2024-01-02T03:04:05.123456Z", "stageTimestamp": "2024-01-02T03:04:05.223456Z"
+    })
+}
+
+#[test]
+fn one_rule_alerts_identically_raw_eks_and_gke() {
+    let dir = rules("wrappings", EXEC_RULE);
+    let raw = raw_exec();
+    let line = serde_json::to_string(&raw).expect("json");
+    let eks = json!({"events": [{"logStreamName": "kube-apiserver-audit-1", "timestamp": 1704164645223u64, "message": line, "ingestionTime": 1704164646000u64, "eventId": "1"}]});
+    let gke = json!({
+        "insertId": "a1", "timestamp": "2024-01-02T03:04:05.223456Z",
+        "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+        "protoPayload": {
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog", "serviceName": "k8s.io",
+            "methodName": "io.k8s.core.v1.pods.exec.create",
+            "resourceName": "core/v1/namespaces/prod/pods/web-1/exec",
+            "authenticationInfo": {"principalEmail": "alice@example.com"},
+            "requestMetadata": {"callerIp": "203.0.113.7", "callerSuppliedUserAgent": "kubectl/v1.29.0"},
+            "status": {}
+        }
+    });
+    let event_list = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": [raw]});
+    let mut outputs = Vec::new();
+    for (name, doc) in [
+        ("raw", &raw),
+        ("eks", &eks),
+        ("gke", &gke),
+        ("eventlist", &event_list),
+    ] {
+        let f = temp(
+            &format!("wrap-{name}.json"),
+            serde_json::to_string_pretty(doc).expect("json").as_bytes(),
+        );
+        let (code, out, err) = ward(&[
+            "scan",
+            "--rules",
+            &dir,
+            "--no-event",
+            f.to_str().expect("path"),
+        ]);
+        assert_eq!(code, 1, "{name}: {err}");
+        let a = alerts(&out);
+        assert_eq!(a.len(), 1, "{name}");
+        outputs.push((
+            a[0]["rule"].clone(),
+            a[0]["output"].clone(),
+            a[0]["time"].clone(),
+        ));
+    }
+    let want = (
+        json!("exec_by_user"),
+        json!("alice@example.com exec prod/web-1 from 203.0.113.7"),
+        json!("2024-01-02T03:04:05.223456Z"),
+    );
+    assert!(outputs.iter().all(|o| *o == want), "{outputs:#?}");
+}
+
+#[test]
+fn gzip_and_stdin() {
+    let line = serde_json::to_string(&raw_exec()).expect("json");
+    let mut gz = flate2_writer();
+    writeln!(gz, "{line}").expect("gzip");
+    let bytes = gz.finish().expect("gzip");
+    let dir = rules("gzip", EXEC_RULE);
+    let f = temp("events.jsonl.gz", &bytes);
+    let (code, out, _) = ward(&["scan", "--rules", &dir, f.to_str().expect("path")]);
+    assert_eq!((code, alerts(&out).len()), (1, 1));
+    let (code, out, _) = ward_in(&["scan", "--rules", &dir, "-"], &bytes);
+    assert_eq!((code, alerts(&out).len()), (1, 1), "gzip on stdin");
+    // A truncated gzip is an error naming the file and how far it got.
+    let cut = temp("cut.jsonl.gz", &bytes[..bytes.len() - 12]);
+    let (code, _, err) = ward(&["scan", "--rules", &dir, cut.to_str().expect("path")]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("cut.jsonl.gz") && err.contains("after"),
+        "{err}"
+    );
+}
+
+fn flate2_writer() -> flate2::write::GzEncoder<Vec<u8>> {
+    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default())
+}
+
+#[test]
+fn bad_lines_are_counted_with_their_line_and_the_stream_goes_on() {
+    let dir = rules("bad", EXEC_RULE);
+    let good = serde_json::to_string(&raw_exec()).expect("json");
+    let mut drift = raw_exec();
+    drift["responseStatus"]["code"] = json!("101");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let mut input = Vec::new();
+    input.extend_from_slice(
+        format!("{good}\nnot json at all\n{{\"hello\": \"world\"}}\n").as_bytes(),
+    );
+    input.extend_from_slice(
+        b"{\"kind\": \"Event\", \"apiVersion\": \"audit.k8s.io/v1\", \"verb\": \"\xff\xfe\"}\n",
+    );
+    input.extend_from_slice(
+        format!(
+            "{deep}\n{}\n{good}\n",
+            serde_json::to_string(&drift).expect("json")
+        )
+        .as_bytes(),
+    );
+    let f = temp("bad.jsonl", &input);
+    let (code, out, err) = ward(&[
+        "scan",
+        "--rules",
+        &dir,
+        "--no-event",
+        f.to_str().expect("path"),
+    ]);
+    assert_eq!(code, 1);
+    let lines: Vec<Value> = alerts(&out)
+        .iter()
+        .map(|a| a["input"]["line"].clone())
+        .collect();
+    assert_eq!(
+        lines,
+        [json!(1), json!(7)],
+        "both good events alert; the drifted one does not"
+    );
+    assert!(
+        err.contains("3 event(s) (k8s.audit 3), 2 alert(s), 4 problem line(s)"),
+        "{err}"
+    );
+    assert!(err.contains(":line 2: not JSON"), "{err}");
+    assert!(
+        err.contains(":line 3: not an event of a known source"),
+        "{err}"
+    );
+    assert!(err.contains(":line 4: not JSON"), "invalid UTF-8: {err}");
+    assert!(
+        err.contains(":line 5: not JSON: recursion limit exceeded"),
+        "deep nesting: {err}"
+    );
+    assert!(
+        err.contains("line 6: `responseStatus.code` is a JSON string, the schema says int"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_over_long_line_is_skipped_not_buffered() {
+    let dir = rules("long", EXEC_RULE);
+    let good = serde_json::to_string(&raw_exec()).expect("json");
+    let long = format!(
+        "{{\"pad\": \"{}\"}}",
+        "x".repeat(ward_runtime::decode::MAX_LINE + 10)
+    );
+    let f = temp("long.jsonl", format!("{long}\n{good}\n").as_bytes());
+    let (code, out, err) = ward(&["scan", "--rules", &dir, f.to_str().expect("path")]);
+    assert_eq!((code, alerts(&out).len()), (1, 1), "{err}");
+    assert!(
+        err.contains(":line 1:") && err.contains("longer than"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cloudtrail_records_documents() {
+    let rule = "source aws.cloudtrail\nrule eks_public {\n  severity high\n  when eventSource == \"eks.amazonaws.com\" and eventName == \"CreateCluster\"\n  output \"{userIdentity.arn} created {requestParameters.name}\"\n}\n";
+    let dir = rules("records", rule);
+    let text = std::fs::read_to_string(sample(
+        "cloudtrail/eks_user_guide_cloudtrail_examples.jsonl",
+    ))
+    .expect("sample");
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let doc = serde_json::to_string_pretty(&json!({"Records": records})).expect("json");
+    let f = temp("records.json", doc.as_bytes());
+    let (code, out, err) = ward(&[
+        "scan",
+        "--rules",
+        &dir,
+        "--no-event",
+        f.to_str().expect("path"),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let a = alerts(&out);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["input"]["via"], "cloudtrail-records");
+    assert!(err.contains("2 event(s) (aws.cloudtrail 2)"), "{err}");
+}
+
+#[test]
+fn exit_codes() {
+    let f = sample("k8s-audit/oss_k8s_audit_event.jsonl");
+    let (code, out, _) = ward(&["scan", &f]);
+    assert_eq!((code, out.as_str()), (0, ""), "no alerts");
+    let eks = sample("k8s-audit/eks-cloudwatch/filter_log_events_output.json");
+    assert_eq!(ward(&["scan", &eks]).0, 1);
+    assert_eq!(ward(&["scan", "--exit-zero", &eks]).0, 0);
+    assert_eq!(ward(&["scan", "/no/such/file.jsonl"]).0, 2);
+    let broken = rules("broken", "source k8s.audit\nrule r { when verb == 1 }\n");
+    let (code, _, err) = ward(&["scan", "--rules", &broken, &f]);
+    assert_eq!(code, 2);
+    assert!(err.contains("E021"), "{err}");
+}
+
+#[test]
+fn text_format_and_output_file() {
+    let eks = sample("k8s-audit/eks-cloudwatch/subscription_data_message.json");
+    let out_file =
+        std::env::temp_dir().join(format!("ward-scan-{}-alerts.txt", std::process::id()));
+    let (code, out, _) = ward(&[
+        "scan",
+        "--format",
+        "text",
+        "-o",
+        out_file.to_str().expect("path"),
+        &eks,
+    ]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    let text = std::fs::read_to_string(&out_file).expect("alerts written");
+    assert_eq!(
+        text,
+        "- [high] k8s_anonymous_request_allowed: anonymous  /api/v1/namespaces/default/pods/test-pod allowed from [\"8.8.8.8\"]\n"
+    );
+}
+
+#[test]
+fn embedded_library_is_the_rules_directory() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let mut on_disk = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("rules dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "ward") {
+                let rel = p
+                    .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                    .expect("inside repo")
+                    .display()
+                    .to_string();
+                on_disk.push((rel, std::fs::read_to_string(&p).expect("rule file")));
+            }
+        }
+    }
+    on_disk.sort();
+    let embedded: Vec<(String, String)> = ward_runtime::bundled::RULES
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(
+        embedded, on_disk,
+        "runtime/src/bundled.rs must list every file in rules/"
+    );
+}
+
+/// Checks `v` against the subset of JSON Schema spec/alerts.md uses.
+fn conforms(schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+    if let Some(t) = schema.get("type") {
+        let kinds: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = kinds.iter().any(|k| match *k {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "number" => v.is_number(),
+            "integer" => v.is_u64() || v.is_i64(),
+            "null" => v.is_null(),
+            _ => false,
+        });
+        if !ok {
+            return Err(format!("{at}: {v} is not {kinds:?}"));
+        }
+    }
+    if let Some(Value::Array(allowed)) = schema.get("enum") {
+        if !allowed.contains(v) {
+            return Err(format!("{at}: {v} not in enum"));
+        }
+    }
+    if let Some(Value::Array(req)) = schema.get("required") {
+        for r in req.iter().filter_map(Value::as_str) {
+            if v.get(r).is_none() {
+                return Err(format!("{at}: missing {r}"));
+            }
+        }
+    }
+    if let (Some(Value::Object(props)), Some(obj)) = (schema.get("properties"), v.as_object()) {
+        for (k, val) in obj {
+            match props.get(k) {
+                Some(s) => conforms(s, val, &format!("{at}.{k}"))?,
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    return Err(format!("{at}: unexpected {k}"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, item) in arr.iter().enumerate() {
+            conforms(items, item, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn alerts_conform_to_the_documented_schema() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/alerts.md"))
+        .expect("spec/alerts.md");
+    let block = doc
+        .split("```json")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a json block");
+    let schema: Value = serde_json::from_str(block).expect("the schema is JSON");
+    let mut seen = 0;
+    let dir = rules("schema", EXEC_RULE);
+    let f = temp(
+        "schema-exec.json",
+        serde_json::to_string(&raw_exec()).expect("json").as_bytes(),
+    );
+    let runs = [
+        ward(&[
+            "scan",
+            &sample("k8s-audit/eks-cloudwatch/lambda_awslogs_event.json"),
+        ]),
+        ward(&[
+            "scan",
+            "--no-event",
+            &sample("k8s-audit/eks-cloudwatch/filter_log_events_output.json"),
+        ]),
+        ward(&["scan", "--rules", &dir, f.to_str().expect("path")]),
+    ];
+    for (_, out, _) in runs {
+        for a in alerts(&out) {
+            conforms(&schema, &a, "alert").unwrap_or_else(|e| panic!("{e}"));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 3);
+    // The checker itself can fail.
+    assert!(conforms(&schema, &json!({"rule": 1}), "x").is_err());
+}
