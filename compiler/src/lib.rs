@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod load;
 pub mod lower;
 pub mod pattern;
+pub mod plan;
 pub mod resolve;
 pub mod schema;
 pub mod syntax;

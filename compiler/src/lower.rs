@@ -80,11 +80,23 @@ pub enum Operand {
 }
 
 /// A string pattern, compiled.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Pattern {
     /// For case-insensitive tests, already lower-cased.
     Text(String),
-    Regex(Regex),
+    /// The regex, and the text it was compiled from (its identity).
+    Regex(Regex, String),
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The source text, not the compiled automaton: Debug output is the
+        // key under which the planner shares identical predicates.
+        match self {
+            Pattern::Text(t) => write!(f, "Text({t:?})"),
+            Pattern::Regex(_, src) => write!(f, "Regex({src:?})"),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -432,9 +444,10 @@ fn lit(l: &ast::Literal) -> Lit {
 /// Compiles one pattern; the checker has already rejected bad ones.
 fn compile(op: StrOp, s: &str) -> Option<Pattern> {
     Some(match op.kind {
-        StrOpKind::Matches => Pattern::Regex(pattern::regex(s, op.ci).ok()?),
+        StrOpKind::Matches => Pattern::Regex(pattern::regex(s, op.ci).ok()?, s.to_string()),
         StrOpKind::Glob => {
-            Pattern::Regex(pattern::regex(&pattern::glob_to_regex(s).ok()?, op.ci).ok()?)
+            let re = pattern::glob_to_regex(s).ok()?;
+            Pattern::Regex(pattern::regex(&re, op.ci).ok()?, re)
         }
         _ if op.ci => Pattern::Text(s.to_lowercase()),
         _ => Pattern::Text(s.to_string()),

@@ -157,7 +157,7 @@ pub fn eval<'a>(c: &'a Cond, event: &'a Value, vars: &mut Vec<&'a Value>) -> boo
 
 fn pattern_matches(op: StrOp, p: &Pattern, text: &str) -> bool {
     match p {
-        Pattern::Regex(r) => r.is_match(text),
+        Pattern::Regex(r, _) => r.is_match(text),
         Pattern::Text(t) => match op.kind {
             StrOpKind::Contains => text.contains(t.as_str()),
             StrOpKind::StartsWith => text.starts_with(t.as_str()),

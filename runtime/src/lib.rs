@@ -7,5 +7,7 @@ pub mod bundled;
 pub mod cli;
 pub mod decode;
 pub mod eval;
+pub mod extract;
+pub mod matcher;
 pub mod scan;
 pub mod time;

@@ -1,21 +1,22 @@
-//! Scanning: decoded events through the rule set, alerts out, with the
+//! Scanning: events through the planned matcher, alerts out, with the
 //! counts the summary reports.
+//!
+//! A JSON line takes the fast path: only the fields rules read are
+//! extracted, the matcher runs on them, and the line is parsed in full only
+//! when a rule fires (for the alert). Documents, wrappings and lines the
+//! fast path declines are decoded in full and run through the same matcher.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
-use ward_compiler::lower::{Rule, RuleSet};
+use serde_json::Value;
+use ward_compiler::lower::RuleSet;
 use ward_compiler::schema;
 
-use crate::decode::{Event, Problem};
-use crate::eval;
-
-/// A rule set ready to scan, rules grouped by source.
-pub struct Scanner {
-    rules: RuleSet,
-    by_source: BTreeMap<String, Vec<usize>>,
-    /// Rules not evaluated per event: stateful ones, until their operators land.
-    pub skipped_stateful: Vec<String>,
-}
+use crate::alert;
+use crate::decode::{self, Event, Problem, Via};
+use crate::extract::extract;
+use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
 
 /// What a scan saw.
 #[derive(Debug, Default)]
@@ -35,65 +36,138 @@ pub struct Stats {
 /// How many problems the summary lists one by one.
 pub const SAMPLES: usize = 10;
 
-impl Scanner {
-    pub fn new(rules: RuleSet) -> Scanner {
-        let mut by_source: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut skipped_stateful = Vec::new();
-        for (i, r) in rules.rules.iter().enumerate() {
-            if !r.enabled {
-                continue;
-            }
-            if r.stateful {
-                skipped_stateful.push(r.id.clone());
-                continue;
-            }
-            by_source.entry(r.source.clone()).or_default().push(i);
-        }
-        Scanner {
-            rules,
-            by_source,
-            skipped_stateful,
-        }
-    }
-
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules.rules
-    }
-
-    /// Every rule that fires on `event` (all of them, not the first).
-    pub fn matching<'s>(&'s self, event: &'s Event) -> impl Iterator<Item = &'s Rule> + 's {
-        let ids = self
-            .by_source
-            .get(event.source)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        ids.iter()
-            .map(|&i| &self.rules.rules[i])
-            .filter(|r| eval::matches(r, &event.value))
-    }
+/// How alerts are written.
+#[derive(Clone, Copy)]
+pub struct Output {
+    pub text: bool,
+    pub with_event: bool,
 }
 
-impl Stats {
-    pub fn problem(&mut self, file: &str, p: &Problem) {
-        self.problems += 1;
-        if self.problem_samples.len() < SAMPLES {
-            self.problem_samples.push(format!("{file}:{p}"));
+/// A scan in progress: matcher, counters and the alert sink.
+pub struct Scan<'w> {
+    pub matcher: Matcher,
+    pub stats: Stats,
+    scratch: Scratch,
+    sink: &'w mut dyn Write,
+    out: Output,
+    /// The first error writing alerts; the scan stops reporting after it.
+    pub write_error: Option<std::io::Error>,
+}
+
+impl<'w> Scan<'w> {
+    pub fn new(rules: RuleSet, sink: &'w mut dyn Write, out: Output) -> Scan<'w> {
+        Scan {
+            matcher: Matcher::new(rules),
+            stats: Stats::default(),
+            scratch: Scratch::default(),
+            sink,
+            out,
+            write_error: None,
         }
     }
 
-    /// Counts an event, and whether its fields fit the schema's types.
+    /// Stateful rules: not evaluated per event until their operators land.
+    pub fn skipped_stateful(&self) -> Vec<&str> {
+        self.matcher
+            .rules
+            .rules
+            .iter()
+            .filter(|r| r.enabled && r.stateful)
+            .map(|r| r.id.as_str())
+            .collect()
+    }
+
+    /// The fast path for one JSON line; `false` hands it to full decoding.
+    pub fn line(&mut self, file: &str, text: &[u8], line: usize) -> bool {
+        let Some(sparse) = extract(text, &self.matcher.projection) else {
+            return false;
+        };
+        let Some(obj) = sparse.as_object() else {
+            return false;
+        };
+        if WRAPPER_KEYS.iter().any(|k| obj.contains_key(*k)) {
+            return false;
+        }
+        let Some(source) = decode::source_of(&sparse) else {
+            return false;
+        };
+        self.count(file, source, &sparse, line);
+        self.matcher.matching(source, &sparse, &mut self.scratch);
+        if self.scratch.candidates.is_empty() {
+            return true;
+        }
+        // A rule fired: the alert carries the whole event.
+        let value = serde_json::from_slice::<Value>(text).unwrap_or(sparse);
+        let ev = Event {
+            source,
+            value,
+            original: None,
+            line,
+            via: Via::Raw,
+        };
+        let fired = std::mem::take(&mut self.scratch.candidates);
+        self.emit(file, &ev, &fired);
+        self.scratch.candidates = fired;
+        true
+    }
+
+    /// A fully decoded event.
     pub fn event(&mut self, file: &str, ev: &Event) {
-        self.events += 1;
-        *self.per_source.entry(ev.source).or_default() += 1;
-        if let Some(s) = schema::bundled().get(ev.source) {
-            let drift = schema::validate_event(s, &ev.value);
+        self.count(file, ev.source, &ev.value, ev.line);
+        self.matcher
+            .matching(ev.source, &ev.value, &mut self.scratch);
+        let fired = std::mem::take(&mut self.scratch.candidates);
+        self.emit(file, ev, &fired);
+        self.scratch.candidates = fired;
+    }
+
+    pub fn problem(&mut self, file: &str, p: &Problem) {
+        self.stats.problems += 1;
+        if self.stats.problem_samples.len() < SAMPLES {
+            self.stats.problem_samples.push(format!("{file}:{p}"));
+        }
+    }
+
+    fn count(&mut self, file: &str, source: &'static str, value: &Value, line: usize) {
+        let s = &mut self.stats;
+        s.events += 1;
+        *s.per_source.entry(source).or_default() += 1;
+        if let Some(schema) = schema::bundled().get(source) {
+            let drift = schema::validate_event(schema, value);
             if let Some(first) = drift.first() {
-                self.type_drift += 1;
-                if self.drift_samples.len() < SAMPLES {
-                    self.drift_samples.push(format!(
-                        "{file}:line {}: `{}` is a JSON {}, the schema says {}",
-                        ev.line, first.path, first.found, first.expected
+                s.type_drift += 1;
+                if s.drift_samples.len() < SAMPLES {
+                    s.drift_samples.push(format!(
+                        "{file}:line {line}: `{}` is a JSON {}, the schema says {}",
+                        first.path, first.found, first.expected
                     ));
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, file: &str, ev: &Event, fired: &[usize]) {
+        let time_path = schema::bundled()
+            .get(ev.source)
+            .map_or("", |s| s.timestamp.as_str());
+        for &i in fired {
+            let rule = self.matcher.rule(i);
+            *self.stats.alerts.entry(rule.id.clone()).or_default() += 1;
+            let a = alert::build(rule, ev, time_path, file, self.out.with_event);
+            let line = if self.out.text {
+                format!(
+                    "{} [{}] {}: {}",
+                    a.time.as_str().unwrap_or("-"),
+                    a.severity,
+                    a.rule,
+                    a.output
+                )
+            } else {
+                serde_json::to_string(&a).unwrap_or_default()
+            };
+            if self.write_error.is_none() {
+                if let Err(e) = writeln!(self.sink, "{line}") {
+                    self.write_error = Some(e);
                 }
             }
         }

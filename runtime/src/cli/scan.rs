@@ -7,10 +7,11 @@ use std::time::Instant;
 use ward_compiler::diagnostic::render_plain;
 use ward_compiler::{check, load, lower, schema};
 
+use std::cell::RefCell;
+
 use super::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
-use crate::alert;
 use crate::decode::{self, Format};
-use crate::scan::{Scanner, Stats};
+use crate::scan::{Output, Scan, Stats};
 
 pub(super) struct Options {
     pub rules: Option<PathBuf>,
@@ -43,15 +44,17 @@ pub(super) fn run(
         )?;
         return Ok(EXIT_USAGE);
     }
-    let scanner = Scanner::new(lower::lower(&loaded));
     let mut sink: Box<dyn Write> = match &opts.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(out)),
     };
-    // Both decode callbacks count into it.
-    let stats = std::cell::RefCell::new(Stats::default());
+    let output = Output {
+        text: opts.text,
+        with_event: !opts.no_event,
+    };
+    let scan = RefCell::new(Scan::new(lower::lower(&loaded), &mut sink, output));
     let mut failed = false;
     let start = Instant::now();
     let files = if opts.files.is_empty() {
@@ -73,44 +76,22 @@ pub(super) fn run(
                 }
             }
         };
-        let counted = Counting {
+        let mut counted = Counting {
             inner: input,
             bytes: 0,
         };
-        let mut write_error = None;
-        let mut counted = counted;
-        let result = decode::read(
+        // The three callbacks share the scan; they never run at once.
+        let result = decode::read_with(
             &mut counted,
             opts.input_format,
-            &mut |ev| {
-                let mut stats = stats.borrow_mut();
-                stats.event(&name, &ev);
-                for rule in scanner.matching(&ev) {
-                    *stats.alerts.entry(rule.id.clone()).or_default() += 1;
-                    let time_path = schema::bundled()
-                        .get(ev.source)
-                        .map_or("", |s| s.timestamp.as_str());
-                    let a = alert::build(rule, &ev, time_path, &name, !opts.no_event);
-                    let line = if opts.text {
-                        format!(
-                            "{} [{}] {}: {}",
-                            a.time.as_str().unwrap_or("-"),
-                            a.severity,
-                            a.rule,
-                            a.output
-                        )
-                    } else {
-                        serde_json::to_string(&a).unwrap_or_default()
-                    };
-                    if let Err(e) = writeln!(sink, "{line}") {
-                        write_error.get_or_insert(e);
-                    }
-                }
+            decode::Handlers {
+                line: Some(&mut |text, line| scan.borrow_mut().line(&name, text, line)),
+                event: &mut |ev| scan.borrow_mut().event(&name, &ev),
+                problem: &mut |p| scan.borrow_mut().problem(&name, &p),
             },
-            &mut |p| stats.borrow_mut().problem(&name, &p),
         );
-        stats.borrow_mut().bytes += counted.bytes;
-        if let Some(e) = write_error {
+        scan.borrow_mut().stats.bytes += counted.bytes;
+        if let Some(e) = scan.borrow_mut().write_error.take() {
             return Err(format!("cannot write alerts: {e}").into());
         }
         if let Err(e) = result {
@@ -118,10 +99,15 @@ pub(super) fn run(
             failed = true;
         }
     }
+    let scan = scan.into_inner();
+    let skipped: Vec<String> = scan
+        .skipped_stateful()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let stats = scan.stats;
     sink.flush()?;
-    drop(sink);
-    let stats = stats.into_inner();
-    summary(&stats, &scanner, start.elapsed().as_secs_f64(), err)?;
+    summary(&stats, &skipped, start.elapsed().as_secs_f64(), err)?;
     let alerts: u64 = stats.alerts.values().sum();
     Ok(if failed {
         EXIT_USAGE
@@ -146,7 +132,7 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn summary(s: &Stats, scanner: &Scanner, secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
+fn summary(s: &Stats, skipped: &[String], secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
     let per_source: Vec<String> = s
         .per_source
         .iter()
@@ -190,12 +176,12 @@ fn summary(s: &Stats, scanner: &Scanner, secs: f64, err: &mut dyn Write) -> std:
             writeln!(err, "    {d}")?;
         }
     }
-    if !scanner.skipped_stateful.is_empty() {
+    if !skipped.is_empty() {
         writeln!(
             err,
             "  not evaluated: {} stateful rule(s) (count/sequence run in a later release): {}",
-            scanner.skipped_stateful.len(),
-            scanner.skipped_stateful.join(", ")
+            skipped.len(),
+            skipped.join(", ")
         )?;
     }
     Ok(())

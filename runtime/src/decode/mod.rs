@@ -90,6 +90,18 @@ pub enum Format {
     Document,
 }
 
+/// A fast path offered each JSON line: (bytes, line number) -> handled?
+pub type LineHook<'h> = &'h mut dyn FnMut(&[u8], usize) -> bool;
+
+/// The callbacks of [`read`].
+pub struct Handlers<'h> {
+    /// Offered each JSON line first (bytes, line number); returns whether it
+    /// handled the line. Lines it declines are decoded in full.
+    pub line: Option<LineHook<'h>>,
+    pub event: &'h mut dyn FnMut(Event),
+    pub problem: &'h mut dyn FnMut(Problem),
+}
+
 /// Reads a whole stream, calling `on_event` for each event and `on_problem`
 /// for each bad line. An error is an I/O failure (a truncated gzip, a read
 /// error); it says how many lines were read before it.
@@ -99,12 +111,31 @@ pub fn read(
     on_event: &mut dyn FnMut(Event),
     on_problem: &mut dyn FnMut(Problem),
 ) -> Result<(), ReadError> {
-    read_dyn(Box::new(input), format, on_event, on_problem)
+    read_with(
+        input,
+        format,
+        Handlers {
+            line: None,
+            event: on_event,
+            problem: on_problem,
+        },
+    )
+}
+
+/// [`read`] with a fast path for JSON lines.
+pub fn read_with(input: impl Read, format: Format, h: Handlers<'_>) -> Result<(), ReadError> {
+    let Handlers {
+        mut line,
+        event,
+        problem,
+    } = h;
+    read_dyn(Box::new(input), format, &mut line, event, problem)
 }
 
 fn read_dyn(
     input: Box<dyn Read + '_>,
     format: Format,
+    on_line: &mut Option<LineHook<'_>>,
     on_event: &mut dyn FnMut(Event),
     on_problem: &mut dyn FnMut(Problem),
 ) -> Result<(), ReadError> {
@@ -114,7 +145,7 @@ fn read_dyn(
         .map_err(|e| ReadError { line: 0, error: e })?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let gz = flate2::read::MultiGzDecoder::new(reader);
-        return read_dyn(Box::new(gz), format, on_event, on_problem);
+        return read_dyn(Box::new(gz), format, on_line, on_event, on_problem);
     }
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
     let mut line_no = 0;
@@ -140,6 +171,13 @@ fn read_dyn(
         let text = trim(&buf);
         if text.is_empty() {
             continue;
+        }
+        if format != Format::Document {
+            if let Some(fast) = on_line.as_mut() {
+                if fast(text, line_no) {
+                    continue;
+                }
+            }
         }
         match serde_json::from_slice::<Value>(text) {
             Ok(v) => expand(v, line_no, Via::Raw, 0, on_event, on_problem),

@@ -1,0 +1,465 @@
+//! Planning: the lowered rule set as one program per source.
+//!
+//! - Constant folding of `and`/`or`/`not`.
+//! - Shared predicates: every leaf test (a comparison, a string test, a whole
+//!   quantifier...) is stored once across all rules and evaluated at most
+//!   once per event.
+//! - Dispatch: a rule whose `when` requires `verb == "create"` (or `in` a
+//!   set) is only a candidate for events with that value; the field is the
+//!   most selective discriminator of the source the rule constrains.
+//! - Projection: the trie of paths any rule reads, so the runtime extracts
+//!   only those fields from each event.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::lower::{Cond, FieldPath, Lit, Operand, RuleSet, Seg};
+use crate::syntax::ast::CmpOp;
+
+/// Discriminating fields per source, most selective first.
+pub const DISPATCH_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "k8s.audit",
+        &["objectRef.subresource", "objectRef.resource", "verb"],
+    ),
+    ("calico.audit", &["objectRef.resource", "verb"]),
+    ("aws.cloudtrail", &["eventName", "eventSource"]),
+    ("calico.flow", &["action", "proto"]),
+    ("calico.dns", &["qtype"]),
+];
+
+/// A condition over shared leaves.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PCond {
+    Const(bool),
+    Leaf(usize),
+    And(Vec<PCond>),
+    Or(Vec<PCond>),
+    Not(Box<PCond>),
+}
+
+#[derive(Debug)]
+pub struct PlannedRule {
+    pub when: PCond,
+    pub excepts: Vec<PCond>,
+}
+
+/// The paths to extract: object keys to descend into, an element shape for
+/// arrays, and whether to keep the whole value here.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Projection {
+    pub keys: BTreeMap<String, Projection>,
+    pub elems: Option<Box<Projection>>,
+    pub whole: bool,
+}
+
+impl Projection {
+    /// Adds a path; `steps` are keys, with `None` for "each element".
+    pub fn insert(&mut self, steps: &[Option<&str>]) {
+        let Some((first, rest)) = steps.split_first() else {
+            self.whole = true;
+            return;
+        };
+        let child = match first {
+            Some(k) => self.keys.entry((*k).to_string()).or_default(),
+            None => self.elems.get_or_insert_with(Default::default),
+        };
+        child.insert(rest);
+    }
+
+    /// Creates the nodes of a path without keeping anything at its end.
+    pub fn touch(&mut self, steps: &[Option<&str>]) {
+        let Some((first, rest)) = steps.split_first() else {
+            return;
+        };
+        let child = match first {
+            Some(k) => self.keys.entry((*k).to_string()).or_default(),
+            None => self.elems.get_or_insert_with(Default::default),
+        };
+        child.touch(rest);
+    }
+
+    /// Number of paths kept, for `ward explain`.
+    pub fn leaves(&self) -> usize {
+        usize::from(self.whole)
+            + self.keys.values().map(Projection::leaves).sum::<usize>()
+            + self.elems.as_ref().map_or(0, |e| e.leaves())
+    }
+
+    /// Dotted paths, `[]` for elements.
+    pub fn paths(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect("", &mut out);
+        out
+    }
+
+    fn collect(&self, prefix: &str, out: &mut Vec<String>) {
+        if self.whole {
+            out.push(prefix.to_string());
+        }
+        for (k, p) in &self.keys {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            p.collect(&path, out);
+        }
+        if let Some(e) = &self.elems {
+            e.collect(&format!("{prefix}[]"), out);
+        }
+    }
+}
+
+/// Rules of one source: how to find candidates and what to extract.
+#[derive(Debug, Default)]
+pub struct SourcePlan {
+    pub projection: Projection,
+    /// For each dispatch field: value -> rules that need it.
+    pub dispatch: Vec<(FieldPath, HashMap<String, Vec<usize>>)>,
+    /// Rules with no dispatch constraint: candidates for every event.
+    pub always: Vec<usize>,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Parallel to the rule set's rules.
+    pub rules: Vec<PlannedRule>,
+    /// Distinct leaf predicates.
+    pub leaves: Vec<Cond>,
+    pub sources: BTreeMap<String, SourcePlan>,
+    /// How many leaf occurrences the rules have in all (before sharing).
+    pub leaf_uses: usize,
+}
+
+/// Plans the runnable rules (enabled, stateless) of `set`; others get a
+/// `Const(false)` plan and no dispatch entry.
+pub fn plan(set: &RuleSet) -> Plan {
+    let mut p = Planner::default();
+    let mut plan = Plan::default();
+    for (i, r) in set.rules.iter().enumerate() {
+        let runnable = r.enabled && !r.stateful;
+        let when = if runnable {
+            fold(p.cond(&r.when))
+        } else {
+            PCond::Const(false)
+        };
+        let excepts = if runnable {
+            r.excepts.iter().map(|e| fold(p.cond(e))).collect()
+        } else {
+            Vec::new()
+        };
+        if runnable && when != PCond::Const(false) {
+            let sp = plan.sources.entry(r.source.clone()).or_default();
+            for c in std::iter::once(&r.when).chain(&r.excepts) {
+                project(c, &mut Vec::new(), &mut sp.projection);
+            }
+            dispatch(&r.source, &r.when, i, sp);
+        }
+        plan.rules.push(PlannedRule { when, excepts });
+    }
+    plan.leaves = p.leaves;
+    plan.leaf_uses = p.uses;
+    plan
+}
+
+#[derive(Default)]
+struct Planner {
+    leaves: Vec<Cond>,
+    keys: HashMap<String, usize>,
+    uses: usize,
+}
+
+impl Planner {
+    fn cond(&mut self, c: &Cond) -> PCond {
+        match c {
+            Cond::Const(b) => PCond::Const(*b),
+            Cond::And(items) => PCond::And(items.iter().map(|i| self.cond(i)).collect()),
+            Cond::Or(items) => PCond::Or(items.iter().map(|i| self.cond(i)).collect()),
+            Cond::Not(inner) => PCond::Not(Box::new(self.cond(inner))),
+            leaf => {
+                self.uses += 1;
+                let key = format!("{leaf:?}");
+                let next = self.leaves.len();
+                let id = *self.keys.entry(key).or_insert(next);
+                if id == next {
+                    self.leaves.push(leaf.clone());
+                }
+                PCond::Leaf(id)
+            }
+        }
+    }
+}
+
+/// Folds constants: `x and false` is false, `x or true` is true, `not true` is false.
+pub fn fold(c: PCond) -> PCond {
+    match c {
+        PCond::And(items) => {
+            let mut out = Vec::new();
+            for i in items.into_iter().map(fold) {
+                match i {
+                    PCond::Const(true) => {}
+                    PCond::Const(false) => return PCond::Const(false),
+                    PCond::And(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => PCond::Const(true),
+                1 => out.pop().unwrap_or(PCond::Const(true)),
+                _ => PCond::And(out),
+            }
+        }
+        PCond::Or(items) => {
+            let mut out = Vec::new();
+            for i in items.into_iter().map(fold) {
+                match i {
+                    PCond::Const(false) => {}
+                    PCond::Const(true) => return PCond::Const(true),
+                    PCond::Or(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => PCond::Const(false),
+                1 => out.pop().unwrap_or(PCond::Const(false)),
+                _ => PCond::Or(out),
+            }
+        }
+        PCond::Not(inner) => match fold(*inner) {
+            PCond::Const(b) => PCond::Const(!b),
+            PCond::Not(x) => *x,
+            other => PCond::Not(Box::new(other)),
+        },
+        other => other,
+    }
+}
+
+/// Adds every path `c` reads to the projection. `scopes` holds, per
+/// enclosing quantifier (innermost last), the absolute steps of its element.
+fn project(c: &Cond, scopes: &mut Vec<Vec<Option<String>>>, proj: &mut Projection) {
+    let path = |f: &FieldPath, scopes: &Vec<Vec<Option<String>>>, proj: &mut Projection| {
+        let steps = absolute(f, scopes);
+        let refs: Vec<Option<&str>> = steps.iter().map(|s| s.as_deref()).collect();
+        proj.insert(&refs);
+    };
+    let operand = |o: &Operand, scopes: &Vec<Vec<Option<String>>>, proj: &mut Projection| {
+        if let Operand::Field(f) = o {
+            path(f, scopes, proj);
+        }
+    };
+    match c {
+        Cond::Const(_) => {}
+        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|i| project(i, scopes, proj)),
+        Cond::Not(inner) => project(inner, scopes, proj),
+        Cond::Quant { list, body, .. } => {
+            let mut elem = absolute(list, scopes);
+            elem.push(None);
+            // The elements must be kept (as empty shells at least) even if
+            // the body reads none of their fields: `any c in L: true`.
+            let refs: Vec<Option<&str>> = elem.iter().map(|s| s.as_deref()).collect();
+            proj.touch(&refs);
+            scopes.push(elem);
+            project(body, scopes, proj);
+            scopes.pop();
+        }
+        Cond::Cmp { lhs, rhs, .. } | Cond::StrField { lhs, rhs, .. } => {
+            operand(lhs, scopes, proj);
+            operand(rhs, scopes, proj);
+        }
+        Cond::InSet { lhs, .. } | Cond::Cidr { lhs, .. } | Cond::Str { lhs, .. } => {
+            operand(lhs, scopes, proj)
+        }
+        Cond::InField { lhs, list, .. } => {
+            operand(lhs, scopes, proj);
+            operand(&Operand::Field(list.clone()), scopes, proj);
+        }
+        Cond::IsNull { operand: o, .. } | Cond::Truthy(o) => operand(o, scopes, proj),
+        Cond::Exists(f) => operand(&Operand::Field(f.clone()), scopes, proj),
+    }
+}
+
+/// A field path as absolute steps from the event root; an index keeps every
+/// element (negative indexes count from the end).
+fn absolute(f: &FieldPath, scopes: &[Vec<Option<String>>]) -> Vec<Option<String>> {
+    let mut steps = match f.var {
+        None => Vec::new(),
+        Some(n) => scopes
+            .get(scopes.len().wrapping_sub(n + 1))
+            .cloned()
+            .unwrap_or_default(),
+    };
+    for s in &f.segs {
+        steps.push(match s {
+            Seg::Key(k) => Some(k.clone()),
+            Seg::Index(_) => None,
+        });
+    }
+    steps
+}
+
+/// Registers rule `i` under the most selective dispatch field its `when`
+/// pins to a set of strings, or under `always`.
+fn dispatch(source: &str, when: &Cond, i: usize, sp: &mut SourcePlan) {
+    let fields = DISPATCH_FIELDS
+        .iter()
+        .find(|(s, _)| *s == source)
+        .map_or(&[][..], |(_, f)| *f);
+    let conjuncts: Vec<&Cond> = match when {
+        Cond::And(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    for field in fields {
+        let path = FieldPath {
+            var: None,
+            segs: field.split('.').map(|k| Seg::Key(k.to_string())).collect(),
+        };
+        let mut values: Option<BTreeSet<String>> = None;
+        for c in &conjuncts {
+            let vals: Option<Vec<&str>> = match c {
+                Cond::Cmp {
+                    op: CmpOp::Eq,
+                    lhs: Operand::Field(f),
+                    rhs: Operand::Lit(Lit::Str(s)),
+                }
+                | Cond::Cmp {
+                    op: CmpOp::Eq,
+                    lhs: Operand::Lit(Lit::Str(s)),
+                    rhs: Operand::Field(f),
+                } if *f == path => Some(vec![s.as_str()]),
+                Cond::InSet {
+                    negated: false,
+                    lhs: Operand::Field(f),
+                    set,
+                } if *f == path => set
+                    .iter()
+                    .map(|l| match l {
+                        Lit::Str(s) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => None,
+            };
+            if let Some(v) = vals {
+                let v: BTreeSet<String> = v.into_iter().map(str::to_string).collect();
+                values = Some(match values {
+                    Some(prev) => prev.intersection(&v).cloned().collect(),
+                    None => v,
+                });
+            }
+        }
+        if let Some(values) = values {
+            let entry = match sp.dispatch.iter_mut().position(|(p, _)| *p == path) {
+                Some(k) => &mut sp.dispatch[k].1,
+                None => {
+                    sp.dispatch.push((path, HashMap::new()));
+                    let last = sp.dispatch.len() - 1;
+                    &mut sp.dispatch[last].1
+                }
+            };
+            for v in values {
+                entry.entry(v).or_default().push(i);
+            }
+            return;
+        }
+    }
+    sp.always.push(i);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{load, lower};
+
+    fn planned(text: &str) -> (lower::RuleSet, Plan) {
+        let loaded = load::load_texts(&[("t.ward", text)]);
+        let set = lower::lower(&loaded);
+        let plan = plan(&set);
+        (set, plan)
+    }
+
+    #[test]
+    fn shares_identical_predicates() {
+        let (_, p) = planned(
+            "source k8s.audit\nmacro pod = objectRef.resource == \"pods\"\n\
+             rule a { when pod and verb == \"create\" }\nrule b { when pod and verb == \"delete\" }\n\
+             rule c { when objectRef.resource == \"pods\" and user.username matches r\"^sys\" }\n",
+        );
+        assert_eq!(p.leaf_uses, 6);
+        assert_eq!(p.leaves.len(), 4, "pods test stored once: {:#?}", p.leaves);
+        assert_eq!(
+            p.rules[0].when,
+            PCond::And(vec![PCond::Leaf(0), PCond::Leaf(1)])
+        );
+        assert_eq!(
+            p.rules[1].when,
+            PCond::And(vec![PCond::Leaf(0), PCond::Leaf(2)])
+        );
+    }
+
+    #[test]
+    fn folds_constants() {
+        let (_, p) = planned("source k8s.audit\nrule a { when verb == \"get\" and not false }\nrule b { when false or true }\n");
+        assert_eq!(p.rules[0].when, PCond::Leaf(0));
+        assert_eq!(p.rules[1].when, PCond::Const(true));
+    }
+
+    #[test]
+    fn dispatches_on_the_most_selective_field() {
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when verb == \"create\" and objectRef.resource in [\"pods\", \"deployments\"] }\n\
+             rule b { when verb in [\"get\", \"list\"] }\n\
+             rule c { when user.username == \"x\" or verb == \"get\" }\n\
+             rule d { when objectRef.subresource == \"exec\" and objectRef.resource == \"pods\" }\n",
+        );
+        let sp = &p.sources["k8s.audit"];
+        let index: BTreeMap<String, BTreeMap<String, Vec<usize>>> = sp
+            .dispatch
+            .iter()
+            .map(|(f, m)| {
+                (
+                    format!("{f:?}"),
+                    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                )
+            })
+            .collect();
+        let by = |field: &str| {
+            index
+                .iter()
+                .find(|(k, _)| k.contains(field))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            by("\"resource\""),
+            BTreeMap::from([("deployments".into(), vec![0]), ("pods".into(), vec![0])])
+        );
+        assert_eq!(
+            by("\"verb\""),
+            BTreeMap::from([("get".into(), vec![1]), ("list".into(), vec![1])])
+        );
+        assert_eq!(
+            by("\"subresource\""),
+            BTreeMap::from([("exec".into(), vec![3])])
+        );
+        assert_eq!(sp.always, [2], "an or cannot dispatch");
+    }
+
+    #[test]
+    fn projects_only_what_rules_read() {
+        let (_, p) = planned(
+            "source k8s.audit\nrule a { when objectRef.resource == \"pods\" and \
+             any c in requestObject.spec.containers: c.securityContext.privileged == true \
+             except sourceIPs[0] in cidr [\"10.0.0.0/8\"] }\n",
+        );
+        let paths = p.sources["k8s.audit"].projection.paths();
+        assert_eq!(
+            paths,
+            [
+                "objectRef.resource",
+                "requestObject.spec.containers[].securityContext.privileged",
+                "sourceIPs[]"
+            ]
+        );
+    }
+}

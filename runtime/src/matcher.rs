@@ -1,0 +1,141 @@
+//! The planned matcher: dispatch to candidate rules, shared leaf predicates
+//! evaluated at most once per event, over the extracted fields.
+
+use serde_json::Value;
+use ward_compiler::lower::{Rule, RuleSet};
+use ward_compiler::plan::{self, PCond, Plan, Projection};
+
+use crate::eval;
+
+/// Top-level keys that mark a wrapper or a mapped format; a line holding one
+/// takes the full decoding path.
+pub const WRAPPER_KEYS: &[&str] = &[
+    "Records",
+    "items",
+    "logEvents",
+    "events",
+    "awslogs",
+    "protoPayload",
+];
+
+/// Fields `decode::source_of` reads to name an event's source.
+const DETECTION: &[&[&str]] = &[
+    &["kind"],
+    &["apiVersion"],
+    &["objectRef", "apiGroup"],
+    &["eventSource"],
+    &["eventName"],
+    &["eventVersion"],
+    &["awsRegion"],
+    &["qname"],
+    &["qtype"],
+    &["start_time"],
+    &["end_time"],
+    &["action"],
+    &["reporter"],
+    &["source_name_aggr"],
+    &["dest_name_aggr"],
+    &["source_ip"],
+    &["dest_ip"],
+];
+
+pub struct Matcher {
+    pub rules: RuleSet,
+    pub plan: Plan,
+    /// What to extract from a line of unknown source: every source's paths,
+    /// the detection fields, and the wrapper keys (presence only).
+    pub projection: Projection,
+}
+
+/// Per-event scratch space, reused across events.
+#[derive(Default)]
+pub struct Scratch {
+    /// Leaf results: 0 unknown, 1 false, 2 true.
+    memo: Vec<u8>,
+    pub candidates: Vec<usize>,
+}
+
+impl Matcher {
+    pub fn new(rules: RuleSet) -> Matcher {
+        let plan = plan::plan(&rules);
+        let mut projection = Projection::default();
+        for sp in plan.sources.values() {
+            merge(&mut projection, &sp.projection);
+        }
+        for path in DETECTION {
+            let steps: Vec<Option<&str>> = path.iter().map(|k| Some(*k)).collect();
+            projection.insert(&steps);
+        }
+        for k in WRAPPER_KEYS {
+            projection.touch(&[Some(k)]);
+        }
+        Matcher {
+            rules,
+            plan,
+            projection,
+        }
+    }
+
+    pub fn rule(&self, i: usize) -> &Rule {
+        &self.rules.rules[i]
+    }
+
+    /// Fills `scratch.candidates` with the rules that fire on `event` of
+    /// `source`, in rule order.
+    pub fn matching(&self, source: &str, event: &Value, scratch: &mut Scratch) {
+        scratch.candidates.clear();
+        let Some(sp) = self.plan.sources.get(source) else {
+            return;
+        };
+        scratch.memo.clear();
+        scratch.memo.resize(self.plan.leaves.len(), 0);
+        let mut cands: Vec<usize> = sp.always.clone();
+        for (path, index) in &sp.dispatch {
+            if let Some(Value::String(s)) = eval::get(event, &[], path) {
+                if let Some(rules) = index.get(s.as_str()) {
+                    cands.extend_from_slice(rules);
+                }
+            }
+        }
+        cands.sort_unstable();
+        for i in cands {
+            let r = &self.plan.rules[i];
+            if self.holds(&r.when, event, &mut scratch.memo)
+                && !r
+                    .excepts
+                    .iter()
+                    .any(|e| self.holds(e, event, &mut scratch.memo))
+            {
+                scratch.candidates.push(i);
+            }
+        }
+    }
+
+    fn holds(&self, c: &PCond, event: &Value, memo: &mut [u8]) -> bool {
+        match c {
+            PCond::Const(b) => *b,
+            PCond::And(items) => items.iter().all(|i| self.holds(i, event, memo)),
+            PCond::Or(items) => items.iter().any(|i| self.holds(i, event, memo)),
+            PCond::Not(inner) => !self.holds(inner, event, memo),
+            PCond::Leaf(id) => match memo[*id] {
+                1 => false,
+                2 => true,
+                _ => {
+                    let r = eval::eval(&self.plan.leaves[*id], event, &mut Vec::new());
+                    memo[*id] = if r { 2 } else { 1 };
+                    r
+                }
+            },
+        }
+    }
+}
+
+fn merge(into: &mut Projection, from: &Projection) {
+    into.whole |= from.whole;
+    for (k, p) in &from.keys {
+        merge(into.keys.entry(k.clone()).or_default(), p);
+    }
+    if let Some(e) = &from.elems {
+        merge(into.elems.get_or_insert_with(Default::default), e);
+    }
+}
