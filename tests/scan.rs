@@ -489,3 +489,27 @@ fn alerts_conform_to_the_documented_schema() {
     // The checker itself can fail.
     assert!(conforms(&schema, &json!({"rule": 1}), "x").is_err());
 }
+
+#[test]
+fn explain_prints_the_plan() {
+    let (code, out, _) = ward(&["explain", "k8s_exec_into_pod"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("candidates: only events with objectRef.subresource in [attach, exec]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("objectRef.resource == \"pods\" [#0, shared by 5]"),
+        "{out}"
+    );
+    let (code, out, _) = ward(&["explain"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("9 rule(s); 38 leaf test(s) in all, 20 distinct"),
+        "{out}"
+    );
+    assert!(out.contains("extracts 16 path(s)"), "{out}");
+    let (code, _, err) = ward(&["explain", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no rule `nope`"));
+}

@@ -2,6 +2,7 @@
 //! command. Exit codes: 0 clean, 1 findings, 2 usage or I/O error.
 
 mod check;
+mod explain;
 mod scan;
 mod schema;
 
@@ -78,6 +79,16 @@ enum Command {
         /// Exit 0 even when alerts were found (for pipelines)
         #[arg(long)]
         exit_zero: bool,
+    },
+    /// Print the compiled plan: dispatch, shared tests, extracted fields.
+    ///
+    /// Without a rule id, a summary per source followed by every rule.
+    Explain {
+        /// Only this rule
+        rule: Option<String>,
+        /// A rule file or directory [default: the bundled library]
+        #[arg(long, value_name = "PATH")]
+        rules: Option<PathBuf>,
     },
     /// List the fields of an event source with their types and docs.
     ///
@@ -186,6 +197,7 @@ where
             };
             scan::run(opts, stdin, out, err)
         }
+        Command::Explain { rule, rules } => explain::run(rules, rule, out, err),
         Command::Schema { source, prefix } => {
             schema::run(source.as_deref(), prefix.as_deref(), out, err)
         }

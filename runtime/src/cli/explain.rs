@@ -1,0 +1,284 @@
+//! `ward explain`: the compiled plan in words.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use ward_compiler::lower::{Cond, FieldPath, Lit, Operand, Pattern, Seg};
+use ward_compiler::plan::{self, PCond};
+use ward_compiler::{check, load, lower, schema};
+
+use super::{EXIT_CLEAN, EXIT_USAGE};
+
+pub(super) fn run(
+    rules: Option<PathBuf>,
+    only: Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Box<dyn std::error::Error>> {
+    let loaded = match &rules {
+        Some(dir) => load::load_paths(std::slice::from_ref(dir))?,
+        None => load::load_texts(crate::bundled::RULES),
+    };
+    let report = check(&loaded, schema::bundled());
+    if report.errors() > 0 {
+        writeln!(
+            err,
+            "ward: the rules have {} error(s); run `ward check`",
+            report.errors()
+        )?;
+        return Ok(EXIT_USAGE);
+    }
+    let set = lower::lower(&loaded);
+    let plan = plan::plan(&set);
+    if let Some(id) = &only {
+        if !set.rules.iter().any(|r| &r.id == id) {
+            writeln!(err, "ward: no rule `{id}`")?;
+            return Ok(EXIT_USAGE);
+        }
+    }
+    // How many rules use each leaf.
+    let mut uses = vec![0usize; plan.leaves.len()];
+    for r in &plan.rules {
+        for c in std::iter::once(&r.when).chain(&r.excepts) {
+            count_leaves(c, &mut uses);
+        }
+    }
+    if only.is_none() {
+        writeln!(
+            out,
+            "{} rule(s); {} leaf test(s) in all, {} distinct, each evaluated at most once per event",
+            set.rules.len(),
+            plan.leaf_uses,
+            plan.leaves.len()
+        )?;
+        for (source, sp) in &plan.sources {
+            writeln!(out, "\nsource {source}")?;
+            let fields: Vec<String> = sp
+                .dispatch
+                .iter()
+                .map(|(f, m)| format!("{} ({} values)", path(f), m.len()))
+                .collect();
+            writeln!(
+                out,
+                "  dispatch on: {}",
+                if fields.is_empty() {
+                    "nothing".into()
+                } else {
+                    fields.join(", ")
+                }
+            )?;
+            writeln!(out, "  checked on every event: {} rule(s)", sp.always.len())?;
+            writeln!(
+                out,
+                "  extracts {} path(s): {}",
+                sp.projection.leaves(),
+                sp.projection.paths().join(", ")
+            )?;
+        }
+    }
+    for (i, r) in set.rules.iter().enumerate() {
+        if only.as_ref().is_some_and(|id| *id != r.id) {
+            continue;
+        }
+        writeln!(out, "\nrule {} ({}, {})", r.id, r.source, r.severity)?;
+        if !r.enabled {
+            writeln!(out, "  disabled")?;
+            continue;
+        }
+        if r.stateful {
+            writeln!(
+                out,
+                "  stateful (count/sequence): not evaluated per event yet"
+            )?;
+            continue;
+        }
+        let dispatch = plan.sources.get(&r.source).and_then(|sp| {
+            sp.dispatch.iter().find_map(|(f, m)| {
+                let mut vals: Vec<&str> = m
+                    .iter()
+                    .filter(|(_, rs)| rs.contains(&i))
+                    .map(|(v, _)| v.as_str())
+                    .collect();
+                vals.sort_unstable();
+                (!vals.is_empty())
+                    .then(|| format!("only events with {} in [{}]", path(f), vals.join(", ")))
+            })
+        });
+        writeln!(
+            out,
+            "  candidates: {}",
+            dispatch.unwrap_or_else(|| "every event of its source".into())
+        )?;
+        let pr = &plan.rules[i];
+        writeln!(
+            out,
+            "  fires when: {}",
+            words(&pr.when, &plan.leaves, &uses)
+        )?;
+        for e in &pr.excepts {
+            writeln!(out, "  unless: {}", words(e, &plan.leaves, &uses))?;
+        }
+    }
+    Ok(EXIT_CLEAN)
+}
+
+fn count_leaves(c: &PCond, uses: &mut [usize]) {
+    match c {
+        PCond::Leaf(i) => uses[*i] += 1,
+        PCond::And(v) | PCond::Or(v) => v.iter().for_each(|x| count_leaves(x, uses)),
+        PCond::Not(x) => count_leaves(x, uses),
+        PCond::Const(_) => {}
+    }
+}
+
+fn words(c: &PCond, leaves: &[Cond], uses: &[usize]) -> String {
+    match c {
+        PCond::Const(b) => b.to_string(),
+        PCond::Leaf(i) => {
+            let shared = if uses[*i] > 1 {
+                format!(" [#{i}, shared by {}]", uses[*i])
+            } else {
+                format!(" [#{i}]")
+            };
+            format!("{}{shared}", leaf(&leaves[*i]))
+        }
+        PCond::And(v) => format!(
+            "({})",
+            v.iter()
+                .map(|x| words(x, leaves, uses))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+        PCond::Or(v) => format!(
+            "({})",
+            v.iter()
+                .map(|x| words(x, leaves, uses))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+        PCond::Not(x) => format!("not {}", words(x, leaves, uses)),
+    }
+}
+
+fn path(f: &FieldPath) -> String {
+    let mut s = match f.var {
+        None => String::new(),
+        Some(n) => format!("${n}"),
+    };
+    for seg in &f.segs {
+        match seg {
+            Seg::Key(k) if s.is_empty() => s.push_str(k),
+            Seg::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+fn lit(l: &Lit) -> String {
+    match l {
+        Lit::Null => "null".into(),
+        Lit::Bool(b) => b.to_string(),
+        Lit::Int(i) => i.to_string(),
+        Lit::Float(f) => f.to_string(),
+        Lit::Str(s) => format!("{s:?}"),
+        Lit::Duration(ms) => format!("{ms}ms"),
+    }
+}
+
+fn operand(o: &Operand) -> String {
+    match o {
+        Operand::Lit(l) => lit(l),
+        Operand::Field(f) => path(f),
+    }
+}
+
+fn not(negated: bool) -> &'static str {
+    if negated {
+        "not "
+    } else {
+        ""
+    }
+}
+
+fn leaf(c: &Cond) -> String {
+    match c {
+        Cond::Cmp { op, lhs, rhs } => format!("{} {} {}", operand(lhs), op.as_str(), operand(rhs)),
+        Cond::InSet { negated, lhs, set } => {
+            format!(
+                "{} {}in [{}]",
+                operand(lhs),
+                not(*negated),
+                set.iter().map(lit).collect::<Vec<_>>().join(", ")
+            )
+        }
+        Cond::InField { negated, lhs, list } => {
+            format!("{} {}in {}", operand(lhs), not(*negated), path(list))
+        }
+        Cond::Cidr { negated, lhs, nets } => format!(
+            "{} {}in cidr [{}]",
+            operand(lhs),
+            not(*negated),
+            nets.iter()
+                .map(|n| format!("{}/{}", n.addr, n.prefix))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Cond::Str {
+            negated,
+            op,
+            lhs,
+            pats,
+        } => {
+            let pats: Vec<String> = pats
+                .iter()
+                .map(|p| match p {
+                    Pattern::Text(t) => format!("{t:?}"),
+                    Pattern::Regex(_, src) => format!("/{src}/"),
+                })
+                .collect();
+            format!(
+                "{} {}{op} [{}]",
+                operand(lhs),
+                not(*negated),
+                pats.join(", ")
+            )
+        }
+        Cond::StrField {
+            negated,
+            op,
+            lhs,
+            rhs,
+        } => format!("{} {}{op} {}", operand(lhs), not(*negated), operand(rhs)),
+        Cond::IsNull {
+            negated,
+            operand: o,
+        } => format!("{} is {}null", operand(o), not(*negated)),
+        Cond::Exists(f) => format!("{} exists", path(f)),
+        Cond::Truthy(o) => operand(o),
+        Cond::Quant { all, list, body } => {
+            let kind = if *all { "all" } else { "any" };
+            format!("{kind} element $0 of {}: {}", path(list), quant_body(body))
+        }
+        Cond::Const(b) => b.to_string(),
+        Cond::And(_) | Cond::Or(_) | Cond::Not(_) => quant_body(c),
+    }
+}
+
+fn quant_body(c: &Cond) -> String {
+    match c {
+        Cond::And(v) => format!(
+            "({})",
+            v.iter().map(quant_body).collect::<Vec<_>>().join(" and ")
+        ),
+        Cond::Or(v) => format!(
+            "({})",
+            v.iter().map(quant_body).collect::<Vec<_>>().join(" or ")
+        ),
+        Cond::Not(x) => format!("not {}", quant_body(x)),
+        other => leaf(other),
+    }
+}
