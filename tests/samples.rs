@@ -116,9 +116,9 @@ fn a_wrongly_typed_field_is_found() {
     e["sourceIPs"] = Value::from("10.0.0.1");
     let bad = validate_event(schema("k8s.audit"), &e);
     let paths: Vec<&str> = bad.iter().map(|m| m.path.as_str()).collect();
-    assert_eq!(paths, ["sourceIPs", "responseStatus.code"]);
-    assert_eq!(bad[1].expected, "int");
-    assert_eq!(bad[1].found, "string");
+    assert_eq!(paths, ["responseStatus.code", "sourceIPs"]);
+    assert_eq!(bad[0].expected, "int");
+    assert_eq!(bad[0].found, "string");
 }
 
 #[test]

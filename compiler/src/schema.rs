@@ -444,18 +444,43 @@ pub struct Mismatch {
 
 /// Checks a decoded event against the schema: every declared field that is
 /// present must have its declared type (null is accepted everywhere).
-/// Undeclared fields are allowed.
+/// Undeclared fields are allowed. Runs per event: the walk allocates only
+/// when it finds a mismatch.
 pub fn validate_event(schema: &Schema, event: &serde_json::Value) -> Vec<Mismatch> {
     let mut out = Vec::new();
+    let mut path = Vec::new();
     value_matches(
         schema,
         event,
         &Ty::Record(String::new()),
-        "",
+        &mut path,
         event,
         &mut out,
     );
     out
+}
+
+/// One step of the path being walked.
+enum Step<'a> {
+    Field(&'a str),
+    Key(&'a str),
+    Index(usize),
+}
+
+fn render(path: &[Step<'_>]) -> String {
+    let mut s = String::new();
+    for step in path {
+        match step {
+            Step::Field(f) if s.is_empty() => s.push_str(f),
+            Step::Field(f) => {
+                s.push('.');
+                s.push_str(f);
+            }
+            Step::Key(k) => s.push_str(&format!(".{k:?}")),
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -469,12 +494,12 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-fn value_matches(
+fn value_matches<'v>(
     schema: &Schema,
     root: &serde_json::Value,
     ty: &Ty,
-    path: &str,
-    v: &serde_json::Value,
+    path: &mut Vec<Step<'v>>,
+    v: &'v serde_json::Value,
     out: &mut Vec<Mismatch>,
 ) {
     use serde_json::Value as V;
@@ -487,13 +512,17 @@ fn value_matches(
         (Ty::Bool, V::Bool(_)) => true,
         (Ty::List(inner), V::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                value_matches(schema, root, inner, &format!("{path}[{i}]"), item, out);
+                path.push(Step::Index(i));
+                value_matches(schema, root, inner, path, item, out);
+                path.pop();
             }
             true
         }
         (Ty::Map(inner), V::Object(map)) => {
             for (k, item) in map {
-                value_matches(schema, root, inner, &format!("{path}.{k:?}"), item, out);
+                path.push(Step::Key(k));
+                value_matches(schema, root, inner, path, item, out);
+                path.pop();
             }
             true
         }
@@ -504,17 +533,12 @@ fn value_matches(
                 schema.types.get(name)
             };
             if let Some(rec) = rec {
-                for f in &rec.fields {
-                    let Some(item) = map.get(&f.name) else {
-                        continue;
-                    };
-                    let sub = if path.is_empty() {
-                        f.name.clone()
-                    } else {
-                        format!("{path}.{}", f.name)
-                    };
+                for (k, item) in map {
+                    let Some(f) = rec.field(k) else { continue };
                     let ty = narrowed(schema, root, f).unwrap_or(&f.ty);
-                    value_matches(schema, root, ty, &sub, item, out);
+                    path.push(Step::Field(k));
+                    value_matches(schema, root, ty, path, item, out);
+                    path.pop();
                 }
             }
             true
@@ -523,7 +547,7 @@ fn value_matches(
     };
     if !ok {
         out.push(Mismatch {
-            path: path.to_string(),
+            path: render(path),
             expected: ty.to_string(),
             found: json_kind(v),
         });

@@ -5,6 +5,7 @@
 pub mod alert;
 pub mod bundled;
 pub mod cli;
+pub mod corpus;
 pub mod decode;
 pub mod eval;
 pub mod extract;

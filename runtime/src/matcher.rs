@@ -52,6 +52,9 @@ pub struct Matcher {
 pub struct Scratch {
     /// Leaf results: 0 unknown, 1 false, 2 true.
     memo: Vec<u8>,
+    /// Rules whose dispatch admits the event.
+    admitted: Vec<usize>,
+    /// The rules that fired.
     pub candidates: Vec<usize>,
 }
 
@@ -89,7 +92,9 @@ impl Matcher {
         };
         scratch.memo.clear();
         scratch.memo.resize(self.plan.leaves.len(), 0);
-        let mut cands: Vec<usize> = sp.always.clone();
+        let cands = &mut scratch.admitted;
+        cands.clear();
+        cands.extend_from_slice(&sp.always);
         for (path, index) in &sp.dispatch {
             if let Some(Value::String(s)) = eval::get(event, &[], path) {
                 if let Some(rules) = index.get(s.as_str()) {
@@ -98,7 +103,7 @@ impl Matcher {
             }
         }
         cands.sort_unstable();
-        for i in cands {
+        for &i in cands.iter() {
             let r = &self.plan.rules[i];
             if self.holds(&r.when, event, &mut scratch.memo)
                 && !r

@@ -1,0 +1,206 @@
+//! Throughput of `ward scan` against the floor of parsing the same bytes.
+//!
+//! `cargo run --release -p ward --example bench_scan [EVENTS]` generates
+//! EVENTS (default 100,000) realistic Kubernetes audit events (~1.8 KB, pod
+//! specs, varied verbs, resources and users) as JSON lines, then in one run:
+//! - the floor: serde_json validating each line (`IgnoredAny`);
+//! - `ward scan`'s engine (line splitting, extraction, dispatch, matching,
+//!   alert rendering into a sink) with the bundled rules, and with 20, 200
+//!   and 2,000 rules (the bundled ones plus generated variants);
+//!
+//! and prints events/s, MB/s and the ratio to the floor. Single-threaded.
+//! Then a CloudTrail corpus with four CloudTrail rules of its own.
+
+use std::time::Instant;
+
+use serde::de::IgnoredAny;
+use ward_compiler::{check, load, lower, schema};
+use ward_runtime::decode::{self, Format, Handlers};
+use ward_runtime::scan::{Output, Scan};
+
+const K8S_TEMPLATES: &[&str] = &[
+    r#"when verb == "create" and objectRef.resource == "pods"
+       and any c in requestObject.spec.containers: c.image icontains ["miner{i}", "xmr{i}"]
+  output "{user.username} ran a miner in {objectRef.namespace}""#,
+    r#"when objectRef.resource == "secrets" and verb in ["get", "list"] and user.username == "user{i}@example.com""#,
+    r#"when objectRef.subresource == "exec" and objectRef.namespace == "ns-{i}"
+  output "{user.username} exec {objectRef.name}""#,
+    r#"when responseStatus.code >= 500 and userAgent startswith "client-{i}/""#,
+    r#"when verb == "create" and objectRef.resource == "clusterrolebindings" and requestObject.roleRef.name == "role-{i}""#,
+    r#"when annotations."authorization.k8s.io/decision" == "forbid" and user.username endswith "-{i}"
+       and sourceIPs[0] in cidr ["10.{m}.0.0/16"]"#,
+    r#"when verb in ["update", "patch"] and objectRef.resource == "deployments" and objectRef.namespace == "team-{i}"
+       and requestObject.spec.template.spec.hostNetwork == true"#,
+    r#"when objectRef.resource == "configmaps" and verb == "delete" and objectRef.name matches r"^app-{i}-[a-z0-9]+$""#,
+];
+
+const CT_RULES: &str = r#"source aws.cloudtrail
+rule ct_stop_logging { severity high when eventSource == "cloudtrail.amazonaws.com" and eventName in ["StopLogging", "DeleteTrail"] }
+rule ct_console_fail { severity medium when eventName == "ConsoleLogin" and responseElements.ConsoleLogin == "Failure" }
+rule ct_eks_public { severity high when eventSource == "eks.amazonaws.com" and eventName == "UpdateClusterConfig" }
+rule ct_access_denied { severity low when errorCode in ["AccessDenied", "UnauthorizedOperation"] and sourceIPAddress not in cidr ["10.0.0.0/8"] }
+"#;
+
+fn rules(extra: usize) -> Vec<(String, String)> {
+    let mut texts: Vec<(String, String)> = ward_runtime::bundled::RULES
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    let mut gen = String::from("source k8s.audit\n");
+    for i in 0..extra {
+        let body = K8S_TEMPLATES[i % K8S_TEMPLATES.len()]
+            .replace("{i}", &i.to_string())
+            .replace("{m}", &(i % 256).to_string());
+        gen.push_str(&format!(
+            "rule generated_{i} {{\n  severity medium\n  {body}\n}}\n"
+        ));
+    }
+    texts.push(("generated.ward".into(), gen));
+    texts.push(("cloudtrail.ward".into(), CT_RULES.into()));
+    texts
+}
+
+fn lowered(texts: &[(String, String)]) -> Result<(ward_compiler::lower::RuleSet, usize), String> {
+    let refs: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let loaded = load::load_texts(&refs);
+    let report = check(&loaded, schema::bundled());
+    if report.errors() > 0 {
+        return Err(format!("{:#?}", report.diagnostics));
+    }
+    Ok((lower::lower(&loaded), report.rules))
+}
+
+/// Best of `runs` wall-clock seconds.
+fn best(runs: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn floor(lines: &[String]) -> f64 {
+    best(3, || {
+        for l in lines {
+            let _: IgnoredAny = serde_json::from_str(l).unwrap_or(IgnoredAny);
+        }
+    })
+}
+
+fn ward(
+    lines: &[String],
+    bytes: &[u8],
+    texts: &[(String, String)],
+) -> Result<(f64, u64, usize), String> {
+    let (set, n_rules) = lowered(texts)?;
+    let mut alerts = 0;
+    let mut sink = std::io::sink();
+    let mut scan = Scan::new(
+        set,
+        &mut sink,
+        Output {
+            text: false,
+            with_event: true,
+        },
+    );
+    let secs = best(3, || {
+        scan.stats = Default::default();
+        let scan_cell = std::cell::RefCell::new(&mut scan);
+        let _ = decode::read_with(
+            bytes,
+            Format::Auto,
+            Handlers {
+                line: Some(&mut |t, n| scan_cell.borrow_mut().line("bench", t, n)),
+                event: &mut |ev| scan_cell.borrow_mut().event("bench", &ev),
+                problem: &mut |p| scan_cell.borrow_mut().problem("bench", &p),
+            },
+        );
+    });
+    alerts += scan.stats.alerts.values().sum::<u64>();
+    if scan.stats.events != lines.len() as u64 {
+        return Err(format!(
+            "read {} events of {}",
+            scan.stats.events,
+            lines.len()
+        ));
+    }
+    Ok((secs, alerts, n_rules))
+}
+
+fn report(name: &str, lines: &[String], floor_s: f64, rows: &[(String, f64, u64)]) {
+    let mb = lines.iter().map(|l| l.len() + 1).sum::<usize>() as f64 / 1e6;
+    let n = lines.len() as f64;
+    println!(
+        "\n{name}: {} events, {:.1} MB, {:.0} bytes/event",
+        lines.len(),
+        mb,
+        mb * 1e6 / n
+    );
+    println!(
+        "  {:<34} {:>12} {:>9} {:>8} {:>9}",
+        "", "events/s", "MB/s", "ratio", "alerts"
+    );
+    println!(
+        "  {:<34} {:>12.0} {:>9.1} {:>8} {:>9}",
+        "floor: serde_json IgnoredAny",
+        n / floor_s,
+        mb / floor_s,
+        "1.00",
+        "-"
+    );
+    for (label, s, alerts) in rows {
+        println!(
+            "  {label:<34} {:>12.0} {:>9.1} {:>8.2} {alerts:>9}",
+            n / s,
+            mb / s,
+            floor_s / s
+        );
+    }
+}
+
+fn main() -> Result<(), String> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let k8s = ward_runtime::corpus::k8s_events(n, 42);
+    let k8s_bytes: Vec<u8> = k8s
+        .iter()
+        .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
+        .collect();
+    let floor_s = floor(&k8s);
+    let mut rows = Vec::new();
+    // BENCH_ONLY=200 runs one configuration (for profiling).
+    let only: Option<usize> = std::env::var("BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    for extra in [0, 20, 200, 2000]
+        .into_iter()
+        .filter(|e| only.is_none_or(|o| o == *e))
+    {
+        let texts = rules(extra);
+        let (secs, alerts, n_rules) = ward(&k8s, &k8s_bytes, &texts)?;
+        rows.push((format!("ward scan, {n_rules} rules"), secs, alerts));
+    }
+    report("k8s.audit", &k8s, floor_s, &rows);
+
+    let ct = ward_runtime::corpus::cloudtrail_records(n, 42);
+    let ct_bytes: Vec<u8> = ct
+        .iter()
+        .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
+        .collect();
+    let floor_s = floor(&ct);
+    let (secs, alerts, n_rules) = ward(&ct, &ct_bytes, &rules(0))?;
+    report(
+        "aws.cloudtrail",
+        &ct,
+        floor_s,
+        &[(format!("ward scan, {n_rules} rules"), secs, alerts)],
+    );
+    Ok(())
+}
