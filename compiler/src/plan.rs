@@ -129,6 +129,18 @@ pub struct Plan {
     pub sources: BTreeMap<String, SourcePlan>,
     /// How many leaf occurrences the rules have in all (before sharing).
     pub leaf_uses: usize,
+    /// Equality tests of one field against different strings, answered by
+    /// one hash lookup per event: `user.username == "a"`, `== "b"`, ...
+    pub eq_groups: Vec<EqGroup>,
+    /// For each leaf, the group that answers it.
+    pub leaf_group: Vec<Option<usize>>,
+}
+
+#[derive(Debug)]
+pub struct EqGroup {
+    pub path: FieldPath,
+    /// Value -> the leaf that tests for it (leaves are distinct, so one).
+    pub leaves: HashMap<String, usize>,
 }
 
 /// Plans the runnable rules (enabled, stateless) of `set`; others get a
@@ -159,7 +171,42 @@ pub fn plan(set: &RuleSet) -> Plan {
     }
     plan.leaves = p.leaves;
     plan.leaf_uses = p.uses;
+    group_equalities(&mut plan);
     plan
+}
+
+/// Groups `field == "literal"` leaves by field when a field has several.
+fn group_equalities(plan: &mut Plan) {
+    let mut by_path: Vec<(FieldPath, HashMap<String, usize>)> = Vec::new();
+    for (id, leaf) in plan.leaves.iter().enumerate() {
+        let (f, s) = match leaf {
+            Cond::Cmp {
+                op: CmpOp::Eq,
+                lhs: Operand::Field(f),
+                rhs: Operand::Lit(Lit::Str(s)),
+            }
+            | Cond::Cmp {
+                op: CmpOp::Eq,
+                lhs: Operand::Lit(Lit::Str(s)),
+                rhs: Operand::Field(f),
+            } if f.var.is_none() => (f, s),
+            _ => continue,
+        };
+        match by_path.iter_mut().find(|(p, _)| p == f) {
+            Some((_, m)) => {
+                m.insert(s.clone(), id);
+            }
+            None => by_path.push((f.clone(), HashMap::from([(s.clone(), id)]))),
+        }
+    }
+    plan.leaf_group = vec![None; plan.leaves.len()];
+    for (path, leaves) in by_path.into_iter().filter(|(_, m)| m.len() > 1) {
+        let g = plan.eq_groups.len();
+        for &id in leaves.values() {
+            plan.leaf_group[id] = Some(g);
+        }
+        plan.eq_groups.push(EqGroup { path, leaves });
+    }
 }
 
 #[derive(Default)]

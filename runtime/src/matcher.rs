@@ -54,6 +54,9 @@ pub struct Scratch {
     memo: Vec<u8>,
     /// Rules whose dispatch admits the event.
     admitted: Vec<usize>,
+    /// Per equality group: 0 not looked up yet, else 1 + the matching leaf,
+    /// or `NO_HIT`.
+    groups: Vec<usize>,
     /// The rules that fired.
     pub candidates: Vec<usize>,
 }
@@ -92,47 +95,86 @@ impl Matcher {
         };
         scratch.memo.clear();
         scratch.memo.resize(self.plan.leaves.len(), 0);
-        let cands = &mut scratch.admitted;
-        cands.clear();
-        cands.extend_from_slice(&sp.always);
+        scratch.groups.clear();
+        scratch.groups.resize(self.plan.eq_groups.len(), 0);
+        let Scratch {
+            memo,
+            admitted,
+            groups,
+            candidates,
+        } = scratch;
+        admitted.clear();
+        admitted.extend_from_slice(&sp.always);
         for (path, index) in &sp.dispatch {
             if let Some(Value::String(s)) = eval::get(event, &[], path) {
                 if let Some(rules) = index.get(s.as_str()) {
-                    cands.extend_from_slice(rules);
+                    admitted.extend_from_slice(rules);
                 }
             }
         }
-        cands.sort_unstable();
-        for &i in cands.iter() {
+        for &i in admitted.iter() {
             let r = &self.plan.rules[i];
-            if self.holds(&r.when, event, &mut scratch.memo)
-                && !r
-                    .excepts
-                    .iter()
-                    .any(|e| self.holds(e, event, &mut scratch.memo))
-            {
-                scratch.candidates.push(i);
+            let mut st = State {
+                event,
+                memo,
+                groups,
+            };
+            if self.holds(&r.when, &mut st) && !r.excepts.iter().any(|e| self.holds(e, &mut st)) {
+                candidates.push(i);
+            }
+        }
+        // Fired rules in rule order; only the few that fired are sorted.
+        candidates.sort_unstable();
+    }
+
+    fn holds(&self, c: &PCond, st: &mut State<'_>) -> bool {
+        match c {
+            PCond::Const(b) => *b,
+            PCond::And(items) => items.iter().all(|i| self.holds(i, st)),
+            PCond::Or(items) => items.iter().any(|i| self.holds(i, st)),
+            PCond::Not(inner) => !self.holds(inner, st),
+            PCond::Leaf(id) => {
+                if let Some(g) = self.plan.leaf_group[*id] {
+                    return self.group_hit(g, st) == Some(*id);
+                }
+                match st.memo[*id] {
+                    1 => false,
+                    2 => true,
+                    _ => {
+                        let r = eval::eval(&self.plan.leaves[*id], st.event, &mut Vec::new());
+                        st.memo[*id] = if r { 2 } else { 1 };
+                        r
+                    }
+                }
             }
         }
     }
 
-    fn holds(&self, c: &PCond, event: &Value, memo: &mut [u8]) -> bool {
-        match c {
-            PCond::Const(b) => *b,
-            PCond::And(items) => items.iter().all(|i| self.holds(i, event, memo)),
-            PCond::Or(items) => items.iter().any(|i| self.holds(i, event, memo)),
-            PCond::Not(inner) => !self.holds(inner, event, memo),
-            PCond::Leaf(id) => match memo[*id] {
-                1 => false,
-                2 => true,
-                _ => {
-                    let r = eval::eval(&self.plan.leaves[*id], event, &mut Vec::new());
-                    memo[*id] = if r { 2 } else { 1 };
-                    r
-                }
-            },
+    /// The leaf of equality group `g` that the event's value satisfies:
+    /// one hash lookup per group and event.
+    fn group_hit(&self, g: usize, st: &mut State<'_>) -> Option<usize> {
+        if st.groups[g] == 0 {
+            let group = &self.plan.eq_groups[g];
+            let hit = match eval::get(st.event, &[], &group.path) {
+                Some(Value::String(s)) => group.leaves.get(s.as_str()).copied(),
+                _ => None,
+            };
+            st.groups[g] = hit.map_or(NO_HIT, |h| h + 1);
+        }
+        match st.groups[g] {
+            NO_HIT => None,
+            h => Some(h - 1),
         }
     }
+}
+
+const NO_HIT: usize = usize::MAX;
+
+/// One event's evaluation state.
+struct State<'a> {
+    event: &'a Value,
+    memo: &'a mut [u8],
+    groups: &'a mut [usize],
 }
 
 fn merge(into: &mut Projection, from: &Projection) {
