@@ -52,7 +52,12 @@ pub struct Scan<'w> {
     out: Output,
     /// The first error writing alerts; the scan stops reporting after it.
     pub write_error: Option<std::io::Error>,
+    /// Show a progress line on the terminal (stderr is one).
+    pub progress: bool,
 }
+
+/// Events between two progress updates.
+const PROGRESS_EVERY: u64 = 1 << 17;
 
 impl<'w> Scan<'w> {
     pub fn new(rules: RuleSet, sink: &'w mut dyn Write, out: Output) -> Scan<'w> {
@@ -63,6 +68,7 @@ impl<'w> Scan<'w> {
             sink,
             out,
             write_error: None,
+            progress: false,
         }
     }
 
@@ -131,6 +137,13 @@ impl<'w> Scan<'w> {
     fn count(&mut self, file: &str, source: &'static str, value: &Value, line: usize) {
         let s = &mut self.stats;
         s.events += 1;
+        if self.progress && s.events % PROGRESS_EVERY == 0 {
+            let alerts: u64 = s.alerts.values().sum();
+            eprint!(
+                "\r\x1b[2K{} events, {} alerts, {} problem lines",
+                s.events, alerts, s.problems
+            );
+        }
         *s.per_source.entry(source).or_default() += 1;
         if let Some(schema) = schema::bundled().get(source) {
             let drift = schema::validate_event(schema, value);

@@ -54,7 +54,10 @@ pub(super) fn run(
         text: opts.text,
         with_event: !opts.no_event,
     };
-    let scan = RefCell::new(Scan::new(lower::lower(&loaded), &mut sink, output));
+    let mut scan = Scan::new(lower::lower(&loaded), &mut sink, output);
+    // A progress line only where a person watches (not in pipes or tests).
+    scan.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let scan = RefCell::new(scan);
     let mut failed = false;
     let start = Instant::now();
     let files = if opts.files.is_empty() {
@@ -100,6 +103,9 @@ pub(super) fn run(
         }
     }
     let scan = scan.into_inner();
+    if scan.progress && scan.stats.events >= 1 << 17 {
+        eprint!("\r\x1b[2K");
+    }
     let skipped: Vec<String> = scan
         .skipped_stateful()
         .iter()
