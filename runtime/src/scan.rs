@@ -137,7 +137,7 @@ impl<'w> Scan<'w> {
     fn count(&mut self, file: &str, source: &'static str, value: &Value, line: usize) {
         let s = &mut self.stats;
         s.events += 1;
-        if self.progress && s.events % PROGRESS_EVERY == 0 {
+        if self.progress && s.events.is_multiple_of(PROGRESS_EVERY) {
             let alerts: u64 = s.alerts.values().sum();
             eprint!(
                 "\r\x1b[2K{} events, {} alerts, {} problem lines",
