@@ -106,11 +106,11 @@ fn agree(m: &Matcher, scratch: &mut Scratch, text: &[u8], what: &str) -> usize {
     );
     let sparse = extract(text, &m.projection).expect("extractable");
     assert_eq!(
-        source_of(&sparse),
+        source_of(sparse.root()),
         Some(source),
         "{what}: detection survives projection"
     );
-    m.matching(source, &sparse, scratch);
+    m.matching(source, sparse.root(), scratch);
     assert_eq!(
         scratch.candidates, want,
         "{what}: planned on the extracted fields"

@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod doc;
 pub mod load;
 pub mod lower;
 pub mod pattern;

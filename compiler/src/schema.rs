@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::doc::{Doc, Kind};
+
 /// The type of a field or an expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ty {
@@ -446,7 +448,7 @@ pub struct Mismatch {
 /// present must have its declared type (null is accepted everywhere).
 /// Undeclared fields are allowed. Runs per event: the walk allocates only
 /// when it finds a mismatch.
-pub fn validate_event(schema: &Schema, event: &serde_json::Value) -> Vec<Mismatch> {
+pub fn validate_event<'a, D: Doc<'a>>(schema: &Schema, event: D) -> Vec<Mismatch> {
     let mut out = Vec::new();
     let mut path = Vec::new();
     value_matches(
@@ -483,59 +485,60 @@ fn render(path: &[Step<'_>]) -> String {
     s
 }
 
-fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "bool",
-        serde_json::Value::Number(_) => "number",
-        serde_json::Value::String(_) => "string",
-        serde_json::Value::Array(_) => "array",
-        serde_json::Value::Object(_) => "object",
+fn kind_name(k: Kind<'_>) -> &'static str {
+    match k {
+        Kind::Null => "null",
+        Kind::Bool(_) => "bool",
+        Kind::Num(..) => "number",
+        Kind::Str(_) => "string",
+        Kind::Arr(_) => "array",
+        Kind::Obj => "object",
     }
 }
 
-fn value_matches<'v>(
+fn value_matches<'a, D: Doc<'a>>(
     schema: &Schema,
-    root: &serde_json::Value,
+    root: D,
     ty: &Ty,
-    path: &mut Vec<Step<'v>>,
-    v: &'v serde_json::Value,
+    path: &mut Vec<Step<'a>>,
+    v: D,
     out: &mut Vec<Mismatch>,
 ) {
-    use serde_json::Value as V;
-    let ok = match (ty, v) {
-        (_, V::Null) | (Ty::Json, _) => true,
-        (Ty::String | Ty::Ip, V::String(_)) => true,
-        (Ty::Timestamp, V::String(_) | V::Number(_)) => true,
-        (Ty::Int, V::Number(n)) => n.is_i64() || n.is_u64(),
-        (Ty::Float, V::Number(_)) => true,
-        (Ty::Bool, V::Bool(_)) => true,
-        (Ty::List(inner), V::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
+    let kind = v.kind();
+    let ok = match (ty, kind) {
+        (_, Kind::Null) | (Ty::Json, _) => true,
+        (Ty::String | Ty::Ip, Kind::Str(_)) => true,
+        (Ty::Timestamp, Kind::Str(_) | Kind::Num(..)) => true,
+        (Ty::Int, Kind::Num(_, int)) => int,
+        (Ty::Float, Kind::Num(..)) => true,
+        (Ty::Bool, Kind::Bool(_)) => true,
+        (Ty::List(inner), Kind::Arr(n)) => {
+            for i in 0..n {
+                let Some(item) = v.at(i) else { continue };
                 path.push(Step::Index(i));
                 value_matches(schema, root, inner, path, item, out);
                 path.pop();
             }
             true
         }
-        (Ty::Map(inner), V::Object(map)) => {
-            for (k, item) in map {
+        (Ty::Map(inner), Kind::Obj) => {
+            for (k, item) in v.entries() {
                 path.push(Step::Key(k));
                 value_matches(schema, root, inner, path, item, out);
                 path.pop();
             }
             true
         }
-        (Ty::Record(name), V::Object(map)) => {
+        (Ty::Record(name), Kind::Obj) => {
             let rec = if name.is_empty() {
                 Some(&schema.root)
             } else {
                 schema.types.get(name)
             };
             if let Some(rec) = rec {
-                for (k, item) in map {
+                for (k, item) in v.entries() {
                     let Some(f) = rec.field(k) else { continue };
-                    let ty = narrowed(schema, root, f).unwrap_or(&f.ty);
+                    let ty = narrowed(root, f).unwrap_or(&f.ty);
                     path.push(Step::Field(k));
                     value_matches(schema, root, ty, path, item, out);
                     path.pop();
@@ -549,18 +552,17 @@ fn value_matches<'v>(
         out.push(Mismatch {
             path: render(path),
             expected: ty.to_string(),
-            found: json_kind(v),
+            found: kind_name(kind),
         });
     }
 }
 
 /// The shape a narrowed field takes in this event, from its guard's value.
-fn narrowed<'a>(schema: &'a Schema, root: &serde_json::Value, f: &'a Field) -> Option<&'a Ty> {
+fn narrowed<'s, 'a, D: Doc<'a>>(root: D, f: &'s Field) -> Option<&'s Ty> {
     let n = f.narrow.as_ref()?;
-    let _ = schema;
     let mut v = root;
     for part in n.on.split('.') {
-        v = v.get(part)?;
+        v = v.key(part)?;
     }
     let guard = v.as_str()?;
     n.cases

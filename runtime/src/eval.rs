@@ -1,8 +1,11 @@
-//! Evaluation: the reference evaluator of lowered conditions over a decoded
-//! JSON event. It follows spec/language.md ("Missing, null and empty")
-//! literally; faster evaluators are tested against it.
+//! Evaluation: the reference evaluator of lowered conditions over an event
+//! (a full `serde_json::Value` or a sparse extraction, through `Doc`). It
+//! follows spec/language.md ("Missing, null and empty") literally; the
+//! planned matcher runs its leaves through it, and the differential test
+//! holds the two to the same verdicts.
 
 use serde_json::Value;
+use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Cond, FieldPath, Lit, Operand, Pattern, Rule, Seg};
 use ward_compiler::syntax::ast::{CmpOp, StrOp, StrOpKind};
 
@@ -14,63 +17,78 @@ pub fn matches(rule: &Rule, event: &Value) -> bool {
     eval(&rule.when, event, &mut vars) && !rule.excepts.iter().any(|e| eval(e, event, &mut vars))
 }
 
-/// The value at a path; `None` when missing (`Some(Null)` is null).
-pub fn get<'a>(event: &'a Value, vars: &[&'a Value], path: &FieldPath) -> Option<&'a Value> {
+/// The value at a path; `None` when missing (a null is `Some`).
+pub fn get<'a, D: Doc<'a>>(event: D, vars: &[D], path: &FieldPath) -> Option<D> {
     let mut v = match path.var {
         None => event,
         Some(n) => *vars.get(vars.len().checked_sub(n + 1)?)?,
     };
     for seg in &path.segs {
-        v = match (seg, v) {
-            (Seg::Key(k), Value::Object(m)) => m.get(k)?,
-            (Seg::Index(i), Value::Array(a)) => {
+        v = match seg {
+            Seg::Key(k) => v.key(k)?,
+            Seg::Index(i) => {
+                let Kind::Arr(len) = v.kind() else {
+                    return None;
+                };
                 let idx = if *i < 0 {
-                    a.len().checked_sub(i.unsigned_abs() as usize)?
+                    len.checked_sub(i.unsigned_abs() as usize)?
                 } else {
                     *i as usize
                 };
-                a.get(idx)?
+                v.at(idx)?
             }
-            _ => return None,
         };
     }
     Some(v)
 }
 
 /// An operand's value: a literal, or a present, non-null field.
-enum Val<'a> {
-    Lit(&'a Lit),
-    Json(&'a Value),
+enum Val<'l, D> {
+    Lit(&'l Lit),
+    Doc(D),
 }
 
-fn value<'a>(op: &'a Operand, event: &'a Value, vars: &[&'a Value]) -> Option<Val<'a>> {
+fn value<'l, 'a, D: Doc<'a>>(op: &'l Operand, event: D, vars: &[D]) -> Option<Val<'l, D>> {
     match op {
         Operand::Lit(Lit::Null) => None,
         Operand::Lit(l) => Some(Val::Lit(l)),
-        Operand::Field(p) => get(event, vars, p).filter(|v| !v.is_null()).map(Val::Json),
+        Operand::Field(p) => get(event, vars, p).filter(|v| !v.is_null()).map(Val::Doc),
     }
 }
 
-pub fn eval<'a>(c: &'a Cond, event: &'a Value, vars: &mut Vec<&'a Value>) -> bool {
+fn str_of<'a, D: Doc<'a>>(v: &Val<'_, D>) -> Option<&'a str> {
+    match v {
+        Val::Doc(d) => d.as_str(),
+        Val::Lit(_) => None,
+    }
+}
+
+pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
     match c {
         Cond::Const(b) => *b,
         Cond::And(items) => items.iter().all(|i| eval(i, event, vars)),
         Cond::Or(items) => items.iter().any(|i| eval(i, event, vars)),
         Cond::Not(inner) => !eval(inner, event, vars),
         Cond::Quant { all, list, body } => {
-            let Some(Value::Array(items)) = get(event, vars, list) else {
+            let Some(l) = get(event, vars, list) else {
                 return false;
             };
-            let mut test = |item: &'a Value| {
-                vars.push(item);
-                let r = eval(body, event, vars);
-                vars.pop();
-                r
+            let Kind::Arr(len) = l.kind() else {
+                return false;
+            };
+            let mut test = |i: usize| match l.at(i) {
+                Some(item) => {
+                    vars.push(item);
+                    let r = eval(body, event, vars);
+                    vars.pop();
+                    r
+                }
+                None => false,
             };
             if *all {
-                items.iter().all(&mut test)
+                (0..len).all(&mut test)
             } else {
-                items.iter().any(&mut test)
+                (0..len).any(&mut test)
             }
         }
         Cond::Cmp { op, lhs, rhs } => compare(*op, lhs, rhs, event, vars),
@@ -92,14 +110,19 @@ pub fn eval<'a>(c: &'a Cond, event: &'a Value, vars: &mut Vec<&'a Value>) -> boo
             let Some(v) = value(lhs, event, vars) else {
                 return false;
             };
-            let Some(Value::Array(items)) = get(event, vars, list) else {
+            let Some(l) = get(event, vars, list) else {
                 return false;
             };
-            let hit = items.iter().any(|i| equal(&v, &Val::Json(i)) == Some(true));
+            let Kind::Arr(len) = l.kind() else {
+                return false;
+            };
+            let hit = (0..len)
+                .filter_map(|i| l.at(i))
+                .any(|item| equal(&v, &Val::Doc(item)) == Some(true));
             hit != *negated
         }
         Cond::Cidr { negated, lhs, nets } => {
-            let Some(Val::Json(Value::String(s))) = value(lhs, event, vars) else {
+            let Some(s) = value(lhs, event, vars).and_then(|v| str_of(&v)) else {
                 return false;
             };
             let Ok(ip) = s.parse::<std::net::IpAddr>() else {
@@ -113,7 +136,7 @@ pub fn eval<'a>(c: &'a Cond, event: &'a Value, vars: &mut Vec<&'a Value>) -> boo
             lhs,
             pats,
         } => {
-            let Some(Val::Json(Value::String(s))) = value(lhs, event, vars) else {
+            let Some(s) = value(lhs, event, vars).and_then(|v| str_of(&v)) else {
                 return false;
             };
             let folded = if op.ci { Some(s.to_lowercase()) } else { None };
@@ -126,32 +149,36 @@ pub fn eval<'a>(c: &'a Cond, event: &'a Value, vars: &mut Vec<&'a Value>) -> boo
             lhs,
             rhs,
         } => {
-            let (Some(Val::Json(Value::String(a))), Some(b)) =
-                (value(lhs, event, vars), value(rhs, event, vars))
-            else {
+            let Some(a) = value(lhs, event, vars).and_then(|v| str_of(&v)) else {
                 return false;
             };
-            let b = match b {
-                Val::Json(Value::String(b)) => b.as_str(),
-                Val::Lit(Lit::Str(b)) => b.as_str(),
+            let b = match value(rhs, event, vars) {
+                Some(Val::Doc(d)) => match d.as_str() {
+                    Some(b) => b.to_string(),
+                    None => return false,
+                },
+                Some(Val::Lit(Lit::Str(b))) => b.clone(),
                 _ => return false,
             };
             let (a, b) = if op.ci {
                 (a.to_lowercase(), b.to_lowercase())
             } else {
-                (a.clone(), b.to_string())
+                (a.to_string(), b)
             };
             pattern_matches(*op, &Pattern::Text(b), &a) != *negated
         }
-        Cond::IsNull { negated, operand } => {
-            let null = match operand {
-                Operand::Lit(l) => *l == Lit::Null,
-                Operand::Field(p) => get(event, vars, p).is_none_or(Value::is_null),
-            };
-            null != *negated
-        }
+        Cond::IsNull { negated, operand } => is_null(operand, event, vars) != *negated,
         Cond::Exists(p) => get(event, vars, p).is_some(),
-        Cond::Truthy(op) => matches!(value(op, event, vars), Some(Val::Json(Value::Bool(true)))),
+        Cond::Truthy(op) => {
+            matches!(value(op, event, vars), Some(Val::Doc(d)) if d.kind() == Kind::Bool(true))
+        }
+    }
+}
+
+fn is_null<'a, D: Doc<'a>>(op: &Operand, event: D, vars: &[D]) -> bool {
+    match op {
+        Operand::Lit(l) => *l == Lit::Null,
+        Operand::Field(p) => get(event, vars, p).is_none_or(|v| v.is_null()),
     }
 }
 
@@ -167,20 +194,17 @@ fn pattern_matches(op: StrOp, p: &Pattern, text: &str) -> bool {
     }
 }
 
-fn compare(op: CmpOp, lhs: &Operand, rhs: &Operand, event: &Value, vars: &[&Value]) -> bool {
+fn compare<'a, D: Doc<'a>>(op: CmpOp, lhs: &Operand, rhs: &Operand, event: D, vars: &[D]) -> bool {
     // `x == null` / `x != null`: presence tests, not comparisons.
     let null_side = match (lhs, rhs) {
         (other, Operand::Lit(Lit::Null)) | (Operand::Lit(Lit::Null), other) => Some(other),
         _ => None,
     };
     if let Some(other) = null_side {
-        let is_null = match other {
-            Operand::Lit(l) => *l == Lit::Null,
-            Operand::Field(p) => get(event, vars, p).is_none_or(Value::is_null),
-        };
+        let null = is_null(other, event, vars);
         return match op {
-            CmpOp::Eq => is_null,
-            CmpOp::Ne => !is_null,
+            CmpOp::Eq => null,
+            CmpOp::Ne => !null,
             _ => false,
         };
     }
@@ -203,29 +227,32 @@ fn compare(op: CmpOp, lhs: &Operand, rhs: &Operand, event: &Value, vars: &[&Valu
 }
 
 /// Scalar view of a value for comparison.
-enum Scalar<'a> {
+enum Scalar<'s> {
     Num(f64),
-    Str(&'a str),
+    Str(&'s str),
     Bool(bool),
 }
 
-fn scalar<'a>(v: &'a Val<'a>) -> Option<Scalar<'a>> {
+fn scalar<'s, 'a: 's, D: Doc<'a>>(v: &'s Val<'s, D>) -> Option<Scalar<'s>> {
     Some(match v {
         Val::Lit(Lit::Int(i)) => Scalar::Num(*i as f64),
         Val::Lit(Lit::Float(f)) => Scalar::Num(*f),
         Val::Lit(Lit::Duration(ms)) => Scalar::Num(*ms as f64),
         Val::Lit(Lit::Str(s)) => Scalar::Str(s),
         Val::Lit(Lit::Bool(b)) => Scalar::Bool(*b),
-        Val::Json(Value::Number(n)) => Scalar::Num(n.as_f64()?),
-        Val::Json(Value::String(s)) => Scalar::Str(s),
-        Val::Json(Value::Bool(b)) => Scalar::Bool(*b),
-        _ => return None,
+        Val::Lit(Lit::Null) => return None,
+        Val::Doc(d) => match d.kind() {
+            Kind::Num(n, _) => Scalar::Num(n),
+            Kind::Str(s) => Scalar::Str(s),
+            Kind::Bool(b) => Scalar::Bool(b),
+            _ => return None,
+        },
     })
 }
 
 /// `Some(eq)` when the two values have one type; `None` on type drift, so
 /// that both `==` and `!=` are false.
-fn equal(a: &Val<'_>, b: &Val<'_>) -> Option<bool> {
+fn equal<'a, D: Doc<'a>>(a: &Val<'_, D>, b: &Val<'_, D>) -> Option<bool> {
     match (scalar(a)?, scalar(b)?) {
         (Scalar::Num(x), Scalar::Num(y)) => Some(x == y),
         (Scalar::Str(x), Scalar::Str(y)) => Some(x == y),
@@ -234,7 +261,7 @@ fn equal(a: &Val<'_>, b: &Val<'_>) -> Option<bool> {
     }
 }
 
-fn order(a: &Val<'_>, b: &Val<'_>) -> Option<std::cmp::Ordering> {
+fn order<'a, D: Doc<'a>>(a: &Val<'_, D>, b: &Val<'_, D>) -> Option<std::cmp::Ordering> {
     match (scalar(a)?, scalar(b)?) {
         (Scalar::Num(x), Scalar::Num(y)) => x.partial_cmp(&y),
         // Strings are ordered only as timestamps.

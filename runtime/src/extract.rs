@@ -1,121 +1,273 @@
 //! Extraction: one pass over an event's JSON text that keeps only the
 //! projected paths and skips everything else without building it.
 //!
-//! The result is a sparse `serde_json::Value` holding exactly the values any
-//! rule reads (present, null or of a drifted type, as in the event), so the
-//! evaluator sees the same answers as on the full event. Skipped values go
-//! through serde's `IgnoredAny`: the floor a JSON validator pays anyway.
+//! The result is a small arena ([`Sparse`]) holding exactly the values any
+//! rule reads (present, null or of a drifted type, as in the event); keys
+//! are borrowed from the projection and unescaped strings from the text, so
+//! a typical event costs a few allocations. Read through `Doc`, it gives the
+//! evaluator the same answers as the full event. Skipped values go through
+//! serde's `IgnoredAny`: the floor a JSON validator pays anyway.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::plan::Projection;
+
+/// The extracted values of one event.
+#[derive(Debug, Default)]
+pub struct Sparse<'t> {
+    nodes: Vec<Node<'t>>,
+    /// Object entries, each object's contiguous.
+    entries: Vec<(&'t str, u32)>,
+    /// Array elements, each array's contiguous.
+    elems: Vec<u32>,
+    /// Children of the objects and arrays still open.
+    stack_entries: Vec<(&'t str, u32)>,
+    stack_elems: Vec<u32>,
+}
+
+#[derive(Debug)]
+enum Node<'t> {
+    Null,
+    Bool(bool),
+    Num(f64, bool),
+    Str(Cow<'t, str>),
+    Arr { first: u32, len: u32 },
+    Obj { first: u32, len: u32 },
+}
+
+impl<'t> Sparse<'t> {
+    /// The root value.
+    pub fn root(&self) -> At<'_, 't> {
+        At {
+            doc: self,
+            i: self.nodes.len().saturating_sub(1) as u32,
+        }
+    }
+
+    fn push(&mut self, n: Node<'t>) -> u32 {
+        self.nodes.push(n);
+        (self.nodes.len() - 1) as u32
+    }
+
+    /// The extracted values as JSON (for tests and debugging).
+    pub fn to_value(&self) -> serde_json::Value {
+        fn conv(a: At<'_, '_>) -> serde_json::Value {
+            match a.kind() {
+                Kind::Null => serde_json::Value::Null,
+                Kind::Bool(b) => serde_json::Value::Bool(b),
+                Kind::Num(n, true) => serde_json::Value::from(n as i64),
+                Kind::Num(n, false) => serde_json::Value::from(n),
+                Kind::Str(s) => serde_json::Value::from(s),
+                Kind::Arr(len) => (0..len).filter_map(|i| a.at(i)).map(conv).collect(),
+                Kind::Obj => a
+                    .entries()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), conv(v)))
+                    .collect(),
+            }
+        }
+        if self.nodes.is_empty() {
+            return serde_json::Value::Null;
+        }
+        conv(self.root())
+    }
+}
+
+/// A cursor into a [`Sparse`].
+#[derive(Clone, Copy, Debug)]
+pub struct At<'s, 't> {
+    doc: &'s Sparse<'t>,
+    i: u32,
+}
+
+impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
+    fn kind(self) -> Kind<'s> {
+        match &self.doc.nodes[self.i as usize] {
+            Node::Null => Kind::Null,
+            Node::Bool(b) => Kind::Bool(*b),
+            Node::Num(n, int) => Kind::Num(*n, *int),
+            Node::Str(s) => Kind::Str(s),
+            Node::Arr { len, .. } => Kind::Arr(*len as usize),
+            Node::Obj { .. } => Kind::Obj,
+        }
+    }
+    fn key(self, k: &str) -> Option<Self> {
+        let Node::Obj { first, len } = self.doc.nodes[self.i as usize] else {
+            return None;
+        };
+        let entries = &self.doc.entries[first as usize..(first + len) as usize];
+        entries.iter().find(|(key, _)| *key == k).map(|(_, i)| At {
+            doc: self.doc,
+            i: *i,
+        })
+    }
+    fn at(self, idx: usize) -> Option<Self> {
+        let Node::Arr { first, len } = self.doc.nodes[self.i as usize] else {
+            return None;
+        };
+        (idx < len as usize).then(|| At {
+            doc: self.doc,
+            i: self.doc.elems[first as usize + idx],
+        })
+    }
+    fn entries(self) -> Vec<(&'s str, Self)> {
+        let Node::Obj { first, len } = self.doc.nodes[self.i as usize] else {
+            return Vec::new();
+        };
+        self.doc.entries[first as usize..(first + len) as usize]
+            .iter()
+            .map(|(k, i)| {
+                (
+                    *k,
+                    At {
+                        doc: self.doc,
+                        i: *i,
+                    },
+                )
+            })
+            .collect()
+    }
+}
 
 /// Parses `text` keeping only what `proj` names; `None` when the text is
 /// not valid JSON (the caller's full parse then reports why).
-pub fn extract(text: &[u8], proj: &Projection) -> Option<Value> {
+pub fn extract<'t>(text: &'t [u8], proj: &'t Projection) -> Option<Sparse<'t>> {
     // Skipped strings are not checked for UTF-8 by serde_json; a full parse
     // would reject such a line, so this must too. Validation is SIMD-fast.
     let text = std::str::from_utf8(text).ok()?;
+    let mut out = Sparse::default();
     let mut de = serde_json::Deserializer::from_str(text);
-    let v = Seed(proj).deserialize(&mut de).ok()?;
+    Seed {
+        proj,
+        out: &mut out,
+    }
+    .deserialize(&mut de)
+    .ok()?;
     de.end().ok()?;
-    Some(v)
+    Some(out)
 }
 
-struct Seed<'p>(&'p Projection);
+/// Builds one value into the arena, as `proj` says. Where a path ends
+/// (`whole`), objects keep only their presence: nothing reads inside them.
+struct Seed<'o, 't> {
+    proj: &'t Projection,
+    out: &'o mut Sparse<'t>,
+}
 
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
-    type Value = Value;
+impl<'o, 't> Seed<'o, 't> {
+    fn new(proj: &'t Projection, out: &'o mut Sparse<'t>) -> Self {
+        Seed { proj, out }
+    }
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if self.0.whole {
-            return Value::deserialize(d);
-        }
+impl<'de: 't, 't> DeserializeSeed<'de> for Seed<'_, 't> {
+    type Value = u32;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u32, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-use serde::Deserialize as _;
-
-impl<'de> Visitor<'de> for Seed<'_> {
-    type Value = Value;
+impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
+    type Value = u32;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<u32, E> {
+        Ok(self.out.push(Node::Bool(v)))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_i64<E>(self, v: i64) -> Result<u32, E> {
+        Ok(self.out.push(Node::Num(v as f64, true)))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_u64<E>(self, v: u64) -> Result<u32, E> {
+        Ok(self.out.push(Node::Num(v as f64, true)))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_f64<E>(self, v: f64) -> Result<u32, E> {
+        Ok(self.out.push(Node::Num(v, false)))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<u32, E> {
+        Ok(self.out.push(Node::Str(Cow::Borrowed(v))))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_str<E>(self, v: &str) -> Result<u32, E> {
+        Ok(self.out.push(Node::Str(Cow::Owned(v.to_string()))))
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<u32, E> {
+        Ok(self.out.push(Node::Null))
+    }
+    fn visit_none<E>(self) -> Result<u32, E> {
+        Ok(self.out.push(Node::Null))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        match &self.0.elems {
-            Some(e) => {
-                while let Some(v) = seq.next_element_seed(Seed(e))? {
-                    out.push(v);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u32, A::Error> {
+        // A whole value keeps its elements (lists compared by `in`); an
+        // element shape keeps them as projected; otherwise only the length
+        // would be visible, and nothing reads it: skip.
+        let elem_proj: Option<&'t Projection> = match (&self.proj.elems, self.proj.whole) {
+            (Some(e), _) => Some(e),
+            (None, true) => Some(self.proj),
+            (None, false) => None,
+        };
+        let start = self.out.stack_elems.len();
+        match elem_proj {
+            Some(p) => {
+                while let Some(i) = seq.next_element_seed(Seed::new(p, self.out))? {
+                    self.out.stack_elems.push(i);
                 }
             }
             None => while seq.next_element::<IgnoredAny>()?.is_some() {},
         }
-        Ok(Value::Array(out))
+        let first = self.out.elems.len() as u32;
+        let len = (self.out.stack_elems.len() - start) as u32;
+        let done: Vec<u32> = self.out.stack_elems.drain(start..).collect();
+        self.out.elems.extend(done);
+        Ok(self.out.push(Node::Arr { first, len }))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key_seed(Key(self.0))? {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u32, A::Error> {
+        let start = self.out.stack_entries.len();
+        while let Some(key) = map.next_key_seed(Key(self.proj))? {
             match key {
                 Some((name, child)) => {
-                    let v = map.next_value_seed(Seed(child))?;
-                    out.insert(name, v);
+                    let i = map.next_value_seed(Seed::new(child, self.out))?;
+                    self.out.stack_entries.push((name, i));
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Value::Object(out))
+        let first = self.out.entries.len() as u32;
+        let len = (self.out.stack_entries.len() - start) as u32;
+        let done: Vec<(&'t str, u32)> = self.out.stack_entries.drain(start..).collect();
+        self.out.entries.extend(done);
+        Ok(self.out.push(Node::Obj { first, len }))
     }
 }
 
-/// A key: the projected child it leads to, or `None` to skip its value.
-struct Key<'p>(&'p Projection);
+/// A key: the projected child it leads to (and the projection's copy of the
+/// name), or `None` to skip its value.
+struct Key<'t>(&'t Projection);
 
-impl<'de, 'p> DeserializeSeed<'de> for Key<'p> {
-    type Value = Option<(String, &'p Projection)>;
+impl<'de, 't> DeserializeSeed<'de> for Key<'t> {
+    type Value = Option<(&'t str, &'t Projection)>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de, 'p> Visitor<'de> for Key<'p> {
-    type Value = Option<(String, &'p Projection)>;
+impl<'de, 't> Visitor<'de> for Key<'t> {
+    type Value = Option<(&'t str, &'t Projection)>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.0.keys.get_key_value(v).map(|(k, p)| (k.clone(), p)))
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.keys.get_key_value(v).map(|(k, p)| (k.as_str(), p)))
     }
 }
 
@@ -130,6 +282,10 @@ mod tests {
             p.insert(steps);
         }
         p
+    }
+
+    fn sparse(text: &[u8], p: &Projection) -> Option<serde_json::Value> {
+        extract(text, p).map(|s| s.to_value())
     }
 
     #[test]
@@ -150,11 +306,12 @@ mod tests {
             ],
             &[Some("user"), Some("groups")],
         ]);
-        let v = extract(text, &p).expect("valid JSON");
         assert_eq!(
-            v,
-            json!({"verb": "create", "user": {"groups": ["g"]}, "objectRef": null,
+            sparse(text, &p),
+            Some(
+                json!({"verb": "create", "user": {"groups": ["g"]}, "objectRef": null,
                    "requestObject": {"spec": {"containers": [{"securityContext": {"privileged": true}}, {}]}}})
+            )
         );
     }
 
@@ -164,14 +321,28 @@ mod tests {
             &[Some("responseStatus"), Some("code")],
             &[Some("objectRef"), Some("resource")],
         ]);
-        let v = extract(
+        let v = sparse(
             br#"{"responseStatus":{"code":"403"},"objectRef":"pods"}"#,
             &p,
-        )
-        .expect("valid");
+        );
         assert_eq!(
             v,
-            json!({"responseStatus": {"code": "403"}, "objectRef": "pods"})
+            Some(json!({"responseStatus": {"code": "403"}, "objectRef": "pods"}))
+        );
+        // A whole value that is an object keeps only its presence.
+        let p = proj(&[&[Some("requestObject")]]);
+        assert_eq!(
+            sparse(br#"{"requestObject":{"a":1}}"#, &p),
+            Some(json!({"requestObject": {}}))
+        );
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded() {
+        let p = proj(&[&[Some("a")]]);
+        assert_eq!(
+            sparse(br#"{"a":"x\"y\u00e9"}"#, &p),
+            Some(json!({"a": "x\"yé"}))
         );
     }
 
@@ -184,9 +355,9 @@ mod tests {
             extract(b"{\"b\":\"\xff\"}", &p).is_none(),
             "invalid UTF-8 in a skipped value"
         );
-        let deep = format!("{{\"b\":{}{}}}", "[".repeat(1000), "]".repeat(1000));
         // Skipping is iterative in serde_json, so deep nesting in a value no
         // rule reads costs no stack and is not an error here.
-        assert_eq!(extract(deep.as_bytes(), &p), Some(json!({})));
+        let deep = format!("{{\"b\":{}{}}}", "[".repeat(1000), "]".repeat(1000));
+        assert_eq!(sparse(deep.as_bytes(), &p), Some(json!({})));
     }
 }

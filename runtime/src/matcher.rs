@@ -1,7 +1,7 @@
 //! The planned matcher: dispatch to candidate rules, shared leaf predicates
 //! evaluated at most once per event, over the extracted fields.
 
-use serde_json::Value;
+use ward_compiler::doc::Doc;
 use ward_compiler::lower::{Rule, RuleSet};
 use ward_compiler::plan::{self, PCond, Plan, Projection};
 
@@ -88,7 +88,7 @@ impl Matcher {
 
     /// Fills `scratch.candidates` with the rules that fire on `event` of
     /// `source`, in rule order.
-    pub fn matching(&self, source: &str, event: &Value, scratch: &mut Scratch) {
+    pub fn matching<'a, D: Doc<'a>>(&self, source: &str, event: D, scratch: &mut Scratch) {
         scratch.candidates.clear();
         let Some(sp) = self.plan.sources.get(source) else {
             return;
@@ -106,8 +106,8 @@ impl Matcher {
         admitted.clear();
         admitted.extend_from_slice(&sp.always);
         for (path, index) in &sp.dispatch {
-            if let Some(Value::String(s)) = eval::get(event, &[], path) {
-                if let Some(rules) = index.get(s.as_str()) {
+            if let Some(s) = eval::get(event, &[], path).and_then(|v| v.as_str()) {
+                if let Some(rules) = index.get(s) {
                     admitted.extend_from_slice(rules);
                 }
             }
@@ -127,7 +127,7 @@ impl Matcher {
         candidates.sort_unstable();
     }
 
-    fn holds(&self, c: &PCond, st: &mut State<'_>) -> bool {
+    fn holds<'a, D: Doc<'a>>(&self, c: &PCond, st: &mut State<'_, D>) -> bool {
         match c {
             PCond::Const(b) => *b,
             PCond::And(items) => items.iter().all(|i| self.holds(i, st)),
@@ -152,13 +152,12 @@ impl Matcher {
 
     /// The leaf of equality group `g` that the event's value satisfies:
     /// one hash lookup per group and event.
-    fn group_hit(&self, g: usize, st: &mut State<'_>) -> Option<usize> {
+    fn group_hit<'a, D: Doc<'a>>(&self, g: usize, st: &mut State<'_, D>) -> Option<usize> {
         if st.groups[g] == 0 {
             let group = &self.plan.eq_groups[g];
-            let hit = match eval::get(st.event, &[], &group.path) {
-                Some(Value::String(s)) => group.leaves.get(s.as_str()).copied(),
-                _ => None,
-            };
+            let hit = eval::get(st.event, &[], &group.path)
+                .and_then(|v| v.as_str())
+                .and_then(|s| group.leaves.get(s).copied());
             st.groups[g] = hit.map_or(NO_HIT, |h| h + 1);
         }
         match st.groups[g] {
@@ -171,10 +170,10 @@ impl Matcher {
 const NO_HIT: usize = usize::MAX;
 
 /// One event's evaluation state.
-struct State<'a> {
-    event: &'a Value,
-    memo: &'a mut [u8],
-    groups: &'a mut [usize],
+struct State<'s, D> {
+    event: D,
+    memo: &'s mut [u8],
+    groups: &'s mut [usize],
 }
 
 fn merge(into: &mut Projection, from: &Projection) {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde_json::Value;
+use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::RuleSet;
 use ward_compiler::schema;
 
@@ -88,22 +89,23 @@ impl<'w> Scan<'w> {
         let Some(sparse) = extract(text, &self.matcher.projection) else {
             return false;
         };
-        let Some(obj) = sparse.as_object() else {
-            return false;
-        };
-        if WRAPPER_KEYS.iter().any(|k| obj.contains_key(*k)) {
+        let root = sparse.root();
+        if root.kind() != Kind::Obj || WRAPPER_KEYS.iter().any(|k| root.key(k).is_some()) {
             return false;
         }
-        let Some(source) = decode::source_of(&sparse) else {
+        let Some(source) = decode::source_of(root) else {
             return false;
         };
-        self.count(file, source, &sparse, line);
-        self.matcher.matching(source, &sparse, &mut self.scratch);
+        count(&mut self.stats, self.progress, file, source, root, line);
+        self.matcher.matching(source, root, &mut self.scratch);
         if self.scratch.candidates.is_empty() {
             return true;
         }
-        // A rule fired: the alert carries the whole event.
-        let value = serde_json::from_slice::<Value>(text).unwrap_or(sparse);
+        // A rule fired: the alert carries the whole event. The text parsed
+        // above, so this parse succeeds (its nesting limit aside).
+        let Ok(value) = serde_json::from_slice::<Value>(text) else {
+            return false;
+        };
         let ev = Event {
             source,
             value,
@@ -119,7 +121,14 @@ impl<'w> Scan<'w> {
 
     /// A fully decoded event.
     pub fn event(&mut self, file: &str, ev: &Event) {
-        self.count(file, ev.source, &ev.value, ev.line);
+        count(
+            &mut self.stats,
+            self.progress,
+            file,
+            ev.source,
+            &ev.value,
+            ev.line,
+        );
         self.matcher
             .matching(ev.source, &ev.value, &mut self.scratch);
         let fired = std::mem::take(&mut self.scratch.candidates);
@@ -131,31 +140,6 @@ impl<'w> Scan<'w> {
         self.stats.problems += 1;
         if self.stats.problem_samples.len() < SAMPLES {
             self.stats.problem_samples.push(format!("{file}:{p}"));
-        }
-    }
-
-    fn count(&mut self, file: &str, source: &'static str, value: &Value, line: usize) {
-        let s = &mut self.stats;
-        s.events += 1;
-        if self.progress && s.events.is_multiple_of(PROGRESS_EVERY) {
-            let alerts: u64 = s.alerts.values().sum();
-            eprint!(
-                "\r\x1b[2K{} events, {} alerts, {} problem lines",
-                s.events, alerts, s.problems
-            );
-        }
-        *s.per_source.entry(source).or_default() += 1;
-        if let Some(schema) = schema::bundled().get(source) {
-            let drift = schema::validate_event(schema, value);
-            if let Some(first) = drift.first() {
-                s.type_drift += 1;
-                if s.drift_samples.len() < SAMPLES {
-                    s.drift_samples.push(format!(
-                        "{file}:line {line}: `{}` is a JSON {}, the schema says {}",
-                        first.path, first.found, first.expected
-                    ));
-                }
-            }
         }
     }
 
@@ -182,6 +166,38 @@ impl<'w> Scan<'w> {
                 if let Err(e) = writeln!(self.sink, "{line}") {
                     self.write_error = Some(e);
                 }
+            }
+        }
+    }
+}
+
+/// Counts an event, and whether the fields it has fit the schema's types.
+fn count<'a, D: Doc<'a>>(
+    s: &mut Stats,
+    progress: bool,
+    file: &str,
+    source: &'static str,
+    value: D,
+    line: usize,
+) {
+    s.events += 1;
+    if progress && s.events.is_multiple_of(PROGRESS_EVERY) {
+        let alerts: u64 = s.alerts.values().sum();
+        eprint!(
+            "\r\x1b[2K{} events, {} alerts, {} problem lines",
+            s.events, alerts, s.problems
+        );
+    }
+    *s.per_source.entry(source).or_default() += 1;
+    if let Some(schema) = schema::bundled().get(source) {
+        let drift = schema::validate_event(schema, value);
+        if let Some(first) = drift.first() {
+            s.type_drift += 1;
+            if s.drift_samples.len() < SAMPLES {
+                s.drift_samples.push(format!(
+                    "{file}:line {line}: `{}` is a JSON {}, the schema says {}",
+                    first.path, first.found, first.expected
+                ));
             }
         }
     }

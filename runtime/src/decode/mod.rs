@@ -13,6 +13,7 @@ use std::io::{BufRead, Read};
 
 use base64::Engine as _;
 use serde_json::Value;
+use ward_compiler::doc::Doc;
 
 /// Longest JSON line accepted; longer lines are skipped and reported.
 pub const MAX_LINE: usize = 16 << 20;
@@ -396,13 +397,16 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Names the source of a single event, by the fields only it has.
-pub fn source_of(v: &Value) -> Option<&'static str> {
-    let has = |k: &str| v.get(k).is_some();
-    let s = |k: &str| v.get(k).and_then(Value::as_str);
+pub fn source_of<'a, D: Doc<'a>>(v: D) -> Option<&'static str> {
+    let has = |k: &str| v.key(k).is_some();
+    let s = |k: &str| v.key(k).and_then(|x| x.as_str());
     if s("kind") == Some("Event") && s("apiVersion").is_some_and(|a| a.starts_with("audit.k8s.io/"))
     {
-        let calico =
-            v.pointer("/objectRef/apiGroup").and_then(Value::as_str) == Some("projectcalico.org");
+        let group = v
+            .key("objectRef")
+            .and_then(|o| o.key("apiGroup"))
+            .and_then(|g| g.as_str());
+        let calico = group == Some("projectcalico.org");
         return Some(if calico { "calico.audit" } else { "k8s.audit" });
     }
     if has("eventSource") && has("eventName") && (has("eventVersion") || has("awsRegion")) {

@@ -1,0 +1,62 @@
+//! Documents: how the evaluator and the schema validator read an event,
+//! whether it is a full `serde_json::Value` or the runtime's sparse
+//! extraction of the fields rules read.
+
+/// What one JSON value is, seen from outside.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind<'a> {
+    Null,
+    Bool(bool),
+    /// The number, and whether it was written as an integer.
+    Num(f64, bool),
+    Str(&'a str),
+    /// An array of this many elements.
+    Arr(usize),
+    Obj,
+}
+
+/// A read-only cursor into a JSON document.
+pub trait Doc<'a>: Copy {
+    fn kind(self) -> Kind<'a>;
+    /// The value of an object's key; `None` when absent or not an object.
+    fn key(self, k: &str) -> Option<Self>;
+    /// An array's element; `None` when out of range or not an array.
+    fn at(self, i: usize) -> Option<Self>;
+    /// An object's entries, in the document's order.
+    fn entries(self) -> Vec<(&'a str, Self)>;
+
+    fn is_null(self) -> bool {
+        matches!(self.kind(), Kind::Null)
+    }
+    fn as_str(self) -> Option<&'a str> {
+        match self.kind() {
+            Kind::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Doc<'a> for &'a serde_json::Value {
+    fn kind(self) -> Kind<'a> {
+        use serde_json::Value as V;
+        match self {
+            V::Null => Kind::Null,
+            V::Bool(b) => Kind::Bool(*b),
+            V::Number(n) => Kind::Num(n.as_f64().unwrap_or(f64::NAN), n.is_i64() || n.is_u64()),
+            V::String(s) => Kind::Str(s),
+            V::Array(a) => Kind::Arr(a.len()),
+            V::Object(_) => Kind::Obj,
+        }
+    }
+    fn key(self, k: &str) -> Option<Self> {
+        self.as_object()?.get(k)
+    }
+    fn at(self, i: usize) -> Option<Self> {
+        self.as_array()?.get(i)
+    }
+    fn entries(self) -> Vec<(&'a str, Self)> {
+        self.as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect())
+            .unwrap_or_default()
+    }
+}
