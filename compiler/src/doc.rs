@@ -22,8 +22,8 @@ pub trait Doc<'a>: Copy {
     fn key(self, k: &str) -> Option<Self>;
     /// An array's element; `None` when out of range or not an array.
     fn at(self, i: usize) -> Option<Self>;
-    /// An object's entries, in the document's order.
-    fn entries(self) -> Vec<(&'a str, Self)>;
+    /// Calls `f` with each entry of an object, in the document's order.
+    fn each_entry(self, f: &mut dyn FnMut(&'a str, Self));
 
     fn is_null(self) -> bool {
         matches!(self.kind(), Kind::Null)
@@ -54,9 +54,9 @@ impl<'a> Doc<'a> for &'a serde_json::Value {
     fn at(self, i: usize) -> Option<Self> {
         self.as_array()?.get(i)
     }
-    fn entries(self) -> Vec<(&'a str, Self)> {
-        self.as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect())
-            .unwrap_or_default()
+    fn each_entry(self, f: &mut dyn FnMut(&'a str, Self)) {
+        for (k, v) in self.as_object().into_iter().flatten() {
+            f(k, v);
+        }
     }
 }

@@ -522,11 +522,11 @@ fn value_matches<'a, D: Doc<'a>>(
             true
         }
         (Ty::Map(inner), Kind::Obj) => {
-            for (k, item) in v.entries() {
+            v.each_entry(&mut |k, item| {
                 path.push(Step::Key(k));
                 value_matches(schema, root, inner, path, item, out);
                 path.pop();
-            }
+            });
             true
         }
         (Ty::Record(name), Kind::Obj) => {
@@ -536,13 +536,13 @@ fn value_matches<'a, D: Doc<'a>>(
                 schema.types.get(name)
             };
             if let Some(rec) = rec {
-                for (k, item) in v.entries() {
-                    let Some(f) = rec.field(k) else { continue };
+                v.each_entry(&mut |k, item| {
+                    let Some(f) = rec.field(k) else { return };
                     let ty = narrowed(root, f).unwrap_or(&f.ty);
                     path.push(Step::Field(k));
                     value_matches(schema, root, ty, path, item, out);
                     path.pop();
-                }
+                });
             }
             true
         }

@@ -62,11 +62,13 @@ impl<'t> Sparse<'t> {
                 Kind::Num(n, false) => serde_json::Value::from(n),
                 Kind::Str(s) => serde_json::Value::from(s),
                 Kind::Arr(len) => (0..len).filter_map(|i| a.at(i)).map(conv).collect(),
-                Kind::Obj => a
-                    .entries()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), conv(v)))
-                    .collect(),
+                Kind::Obj => {
+                    let mut m = serde_json::Map::new();
+                    a.each_entry(&mut |k, v| {
+                        m.insert(k.to_string(), conv(v));
+                    });
+                    serde_json::Value::Object(m)
+                }
             }
         }
         if self.nodes.is_empty() {
@@ -113,22 +115,19 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
             i: self.doc.elems[first as usize + idx],
         })
     }
-    fn entries(self) -> Vec<(&'s str, Self)> {
+    fn each_entry(self, f: &mut dyn FnMut(&'s str, Self)) {
         let Node::Obj { first, len } = self.doc.nodes[self.i as usize] else {
-            return Vec::new();
+            return;
         };
-        self.doc.entries[first as usize..(first + len) as usize]
-            .iter()
-            .map(|(k, i)| {
-                (
-                    *k,
-                    At {
-                        doc: self.doc,
-                        i: *i,
-                    },
-                )
-            })
-            .collect()
+        for (k, i) in &self.doc.entries[first as usize..(first + len) as usize] {
+            f(
+                k,
+                At {
+                    doc: self.doc,
+                    i: *i,
+                },
+            );
+        }
     }
 }
 
