@@ -347,69 +347,88 @@ fn absolute(f: &FieldPath, scopes: &[Vec<Option<String>>]) -> Vec<Option<String>
 /// Registers rule `i` under the most selective dispatch field its `when`
 /// pins to a set of strings, or under `always`.
 fn dispatch(source: &str, when: &Cond, i: usize, sp: &mut SourcePlan) {
-    let fields = DISPATCH_FIELDS
-        .iter()
-        .find(|(s, _)| *s == source)
-        .map_or(&[][..], |(_, f)| *f);
     let conjuncts: Vec<&Cond> = match when {
         Cond::And(items) => items.iter().collect(),
         other => vec![other],
     };
-    for field in fields {
-        let path = FieldPath {
+    let pins: Vec<(&FieldPath, BTreeSet<&str>)> =
+        conjuncts.iter().filter_map(|c| pinned(c)).collect();
+    // The source's known discriminators first, then any other pinned field
+    // (an annotation, a user name): an index on it still beats evaluating
+    // the rule on every event.
+    let known = DISPATCH_FIELDS
+        .iter()
+        .find(|(s, _)| *s == source)
+        .map_or(&[][..], |(_, f)| *f);
+    let mut order: Vec<FieldPath> = known
+        .iter()
+        .map(|f| FieldPath {
             var: None,
-            segs: field.split('.').map(|k| Seg::Key(k.to_string())).collect(),
-        };
-        let mut values: Option<BTreeSet<String>> = None;
-        for c in &conjuncts {
-            let vals: Option<Vec<&str>> = match c {
-                Cond::Cmp {
-                    op: CmpOp::Eq,
-                    lhs: Operand::Field(f),
-                    rhs: Operand::Lit(Lit::Str(s)),
-                }
-                | Cond::Cmp {
-                    op: CmpOp::Eq,
-                    lhs: Operand::Lit(Lit::Str(s)),
-                    rhs: Operand::Field(f),
-                } if *f == path => Some(vec![s.as_str()]),
-                Cond::InSet {
-                    negated: false,
-                    lhs: Operand::Field(f),
-                    set,
-                } if *f == path => set
-                    .iter()
-                    .map(|l| match l {
-                        Lit::Str(s) => Some(s.as_str()),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => None,
-            };
-            if let Some(v) = vals {
-                let v: BTreeSet<String> = v.into_iter().map(str::to_string).collect();
+            segs: f.split('.').map(|k| Seg::Key(k.to_string())).collect(),
+        })
+        .collect();
+    for (p, _) in &pins {
+        if !order.contains(p) {
+            order.push((*p).clone());
+        }
+    }
+    for path in order {
+        // Several conjuncts on one field: the values all of them allow.
+        let mut values: Option<BTreeSet<&str>> = None;
+        for (p, v) in &pins {
+            if **p == path {
                 values = Some(match values {
-                    Some(prev) => prev.intersection(&v).cloned().collect(),
-                    None => v,
+                    Some(prev) => prev.intersection(v).copied().collect(),
+                    None => v.clone(),
                 });
             }
         }
-        if let Some(values) = values {
-            let entry = match sp.dispatch.iter_mut().position(|(p, _)| *p == path) {
-                Some(k) => &mut sp.dispatch[k].1,
-                None => {
-                    sp.dispatch.push((path, HashMap::new()));
-                    let last = sp.dispatch.len() - 1;
-                    &mut sp.dispatch[last].1
-                }
-            };
-            for v in values {
-                entry.entry(v).or_default().push(i);
+        let Some(values) = values else { continue };
+        let entry = match sp.dispatch.iter().position(|(p, _)| *p == path) {
+            Some(k) => &mut sp.dispatch[k].1,
+            None => {
+                sp.dispatch.push((path, HashMap::new()));
+                let last = sp.dispatch.len() - 1;
+                &mut sp.dispatch[last].1
             }
-            return;
+        };
+        for v in values {
+            entry.entry(v.to_string()).or_default().push(i);
         }
+        return;
     }
     sp.always.push(i);
+}
+
+/// The event field a conjunct pins to a set of strings, and the set.
+fn pinned(c: &Cond) -> Option<(&FieldPath, BTreeSet<&str>)> {
+    match c {
+        Cond::Cmp {
+            op: CmpOp::Eq,
+            lhs: Operand::Field(f),
+            rhs: Operand::Lit(Lit::Str(s)),
+        }
+        | Cond::Cmp {
+            op: CmpOp::Eq,
+            lhs: Operand::Lit(Lit::Str(s)),
+            rhs: Operand::Field(f),
+        } if f.var.is_none() => Some((f, BTreeSet::from([s.as_str()]))),
+        Cond::InSet {
+            negated: false,
+            lhs: Operand::Field(f),
+            set,
+        } if f.var.is_none() => {
+            let vals: Option<BTreeSet<&str>> = set
+                .iter()
+                .map(|l| match l {
+                    Lit::Str(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect();
+            Some((f, vals?))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
