@@ -179,24 +179,14 @@ pub fn plan(set: &RuleSet) -> Plan {
 fn group_equalities(plan: &mut Plan) {
     let mut by_path: Vec<(FieldPath, HashMap<String, usize>)> = Vec::new();
     for (id, leaf) in plan.leaves.iter().enumerate() {
-        let (f, s) = match leaf {
-            Cond::Cmp {
-                op: CmpOp::Eq,
-                lhs: Operand::Field(f),
-                rhs: Operand::Lit(Lit::Str(s)),
-            }
-            | Cond::Cmp {
-                op: CmpOp::Eq,
-                lhs: Operand::Lit(Lit::Str(s)),
-                rhs: Operand::Field(f),
-            } if f.var.is_none() => (f, s),
-            _ => continue,
+        let Some((f, s)) = equality(leaf) else {
+            continue;
         };
         match by_path.iter_mut().find(|(p, _)| p == f) {
             Some((_, m)) => {
-                m.insert(s.clone(), id);
+                m.insert(s.to_string(), id);
             }
-            None => by_path.push((f.clone(), HashMap::from([(s.clone(), id)]))),
+            None => by_path.push((f.clone(), HashMap::from([(s.to_string(), id)]))),
         }
     }
     plan.leaf_group = vec![None; plan.leaves.len()];
@@ -400,8 +390,8 @@ fn dispatch(source: &str, when: &Cond, i: usize, sp: &mut SourcePlan) {
     sp.always.push(i);
 }
 
-/// The event field a conjunct pins to a set of strings, and the set.
-fn pinned(c: &Cond) -> Option<(&FieldPath, BTreeSet<&str>)> {
+/// `event.field == "literal"` (either way round).
+fn equality(c: &Cond) -> Option<(&FieldPath, &str)> {
     match c {
         Cond::Cmp {
             op: CmpOp::Eq,
@@ -412,7 +402,17 @@ fn pinned(c: &Cond) -> Option<(&FieldPath, BTreeSet<&str>)> {
             op: CmpOp::Eq,
             lhs: Operand::Lit(Lit::Str(s)),
             rhs: Operand::Field(f),
-        } if f.var.is_none() => Some((f, BTreeSet::from([s.as_str()]))),
+        } if f.var.is_none() => Some((f, s)),
+        _ => None,
+    }
+}
+
+/// The event field a conjunct pins to a set of strings, and the set.
+fn pinned(c: &Cond) -> Option<(&FieldPath, BTreeSet<&str>)> {
+    if let Some((f, s)) = equality(c) {
+        return Some((f, BTreeSet::from([s])));
+    }
+    match c {
         Cond::InSet {
             negated: false,
             lhs: Operand::Field(f),

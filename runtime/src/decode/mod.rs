@@ -323,20 +323,16 @@ fn expand(
                                 .get("message")
                                 .and_then(Value::as_str)
                                 .unwrap_or_default();
-                            match serde_json::from_str::<Value>(msg) {
-                                Ok(inner) => expand(
-                                    inner,
-                                    line,
-                                    Via::EksCloudwatch,
-                                    depth + 1,
-                                    on_event,
-                                    on_problem,
-                                ),
-                                Err(e) => on_problem(Problem::Malformed {
-                                    line,
-                                    error: format!("CloudWatch message: {e}"),
-                                }),
-                            }
+                            let parsed =
+                                serde_json::from_str::<Value>(msg).map_err(|e| e.to_string());
+                            wrapped(
+                                parsed,
+                                "CloudWatch message",
+                                line,
+                                depth,
+                                on_event,
+                                on_problem,
+                            );
                         }
                         return;
                     }
@@ -348,20 +344,14 @@ fn expand(
                 .and_then(|a| a.get("data"))
                 .and_then(Value::as_str)
             {
-                match unpack_awslogs(data) {
-                    Ok(inner) => expand(
-                        inner,
-                        line,
-                        Via::EksCloudwatch,
-                        depth + 1,
-                        on_event,
-                        on_problem,
-                    ),
-                    Err(e) => on_problem(Problem::Malformed {
-                        line,
-                        error: format!("awslogs.data: {e}"),
-                    }),
-                }
+                wrapped(
+                    unpack_awslogs(data),
+                    "awslogs.data",
+                    line,
+                    depth,
+                    on_event,
+                    on_problem,
+                );
                 return;
             }
             classify(Value::Object(m), line, via, on_event, on_problem);
@@ -369,6 +359,31 @@ fn expand(
         other => on_problem(Problem::UnknownShape {
             line,
             hint: format!("a JSON {}", kind(&other)),
+        }),
+    }
+}
+
+/// An event unwrapped from a CloudWatch Logs delivery, or why it is not one.
+fn wrapped(
+    parsed: Result<Value, String>,
+    what: &str,
+    line: usize,
+    depth: usize,
+    on_event: &mut dyn FnMut(Event),
+    on_problem: &mut dyn FnMut(Problem),
+) {
+    match parsed {
+        Ok(inner) => expand(
+            inner,
+            line,
+            Via::EksCloudwatch,
+            depth + 1,
+            on_event,
+            on_problem,
+        ),
+        Err(e) => on_problem(Problem::Malformed {
+            line,
+            error: format!("{what}: {e}"),
         }),
     }
 }
