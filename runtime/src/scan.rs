@@ -96,16 +96,18 @@ impl<'w> Scan<'w> {
         let Some(source) = decode::source_of(root) else {
             return false;
         };
-        count(&mut self.stats, self.progress, file, source, root, line);
         self.matcher.matching(source, root, &mut self.scratch);
         if self.scratch.candidates.is_empty() {
+            count(&mut self.stats, self.progress, file, source, root, line);
             return true;
         }
         // A rule fired: the alert carries the whole event. The text parsed
-        // above, so this parse succeeds (its nesting limit aside).
+        // above, so this parse fails only past serde_json's nesting limit
+        // (in a value no rule reads); then full decoding reports the line.
         let Ok(value) = serde_json::from_slice::<Value>(text) else {
             return false;
         };
+        count(&mut self.stats, self.progress, file, source, root, line);
         let ev = Event {
             source,
             value,
