@@ -27,6 +27,32 @@ pub const DISPATCH_FIELDS: &[(&str, &[&str])] = &[
     ("calico.dns", &["qtype"]),
 ];
 
+/// FNV-1a: the projection's keys are looked up for every key of every event,
+/// and are short; SipHash's DoS resistance buys nothing for keys the rule
+/// author chose.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub type FastHash = std::hash::BuildHasherDefault<Fnv>;
+
 /// A condition over shared leaves.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PCond {
@@ -47,7 +73,7 @@ pub struct PlannedRule {
 /// arrays, and whether to keep the whole value here.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Projection {
-    pub keys: BTreeMap<String, Projection>,
+    pub keys: HashMap<String, Projection, FastHash>,
     pub elems: Option<Box<Projection>>,
     pub whole: bool,
 }
@@ -96,7 +122,9 @@ impl Projection {
         if self.whole {
             out.push(prefix.to_string());
         }
-        for (k, p) in &self.keys {
+        let mut keys: Vec<(&String, &Projection)> = self.keys.iter().collect();
+        keys.sort_by_key(|(k, _)| *k);
+        for (k, p) in keys {
             let path = if prefix.is_empty() {
                 k.clone()
             } else {
