@@ -2,6 +2,7 @@
 //! (source, metadata, clauses) live here; conditions in `expr`, field paths
 //! and narrowing in `path`.
 
+mod clause;
 mod expr;
 mod path;
 pub mod suggest;

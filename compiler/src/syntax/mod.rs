@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod parse;
+mod recover;
 pub mod template;
 
 pub use parse::parse;

@@ -1,0 +1,188 @@
+//! Clauses beyond the condition: output templates, and the keys and
+//! windows of `count` and `sequence`.
+
+use super::expr::{ty_name, Cx};
+use super::path::Facts;
+use crate::diagnostic::Code;
+use crate::schema::Ty;
+use crate::syntax::ast::*;
+
+impl Cx<'_, '_> {
+    /// Checks the `{field}` references of an output template.
+    pub(crate) fn template(&mut self, out: &StrLit) {
+        use crate::syntax::template::{parse, Piece, Unclosed};
+        // Spans point into the source when the literal has no escapes (the
+        // decoded text is the source text); otherwise at the whole literal.
+        let open = if out.raw { 2 } else { 1 };
+        let text = self.ck.sources.get(self.file).text();
+        let exact = text.get(out.span.start + open..out.span.end.saturating_sub(1))
+            == Some(out.value.as_str());
+        let base = out.span.start + open;
+        let span_at = |start: usize, len: usize| {
+            if exact {
+                Span::new(base + start, base + start + len)
+            } else {
+                out.span
+            }
+        };
+        let pieces = match parse(&out.value) {
+            Ok(p) => p,
+            Err(Unclosed(at)) => {
+                let d = self
+                    .err(Code::BadTemplate, span_at(at, 1), "unclosed `{` in output")
+                    .label("no matching `}`")
+                    .help("close it, or write `{{` for a literal brace");
+                self.push(d);
+                return;
+            }
+        };
+        for piece in pieces {
+            let Piece::Field { path, at } = piece else {
+                continue;
+            };
+            let before = self.ck.diags.len();
+            match crate::syntax::parse::parse_path(
+                self.file,
+                &path,
+                if exact { base + at } else { 0 },
+            ) {
+                Some(p) => self.template_path(&p),
+                None => {
+                    let d = self
+                        .err(
+                            Code::BadTemplate,
+                            span_at(at, path.len()),
+                            format!("`{{{path}}}` is not a field path"),
+                        )
+                        .label("expected a field such as `objectRef.name`")
+                        .help("write `{{` and `}}` for literal braces");
+                    self.push(d);
+                }
+            }
+            if !exact {
+                for d in &mut self.ck.diags[before..] {
+                    d.labels.truncate(1);
+                    d.labels[0].span = out.span;
+                }
+            }
+        }
+    }
+
+    fn template_path(&mut self, p: &Path) {
+        let before = self.ck.diags.len();
+        if p.segments.is_empty() && self.schema.root.field(&p.root.name).is_none() {
+            self.unknown_name(&p.root);
+        } else {
+            self.resolve(p);
+        }
+        for d in &mut self.ck.diags[before..] {
+            if matches!(d.code, Code::UnknownField | Code::UnknownName) {
+                d.code = Code::BadTemplate;
+                d.message = format!("output names {}", d.message);
+            }
+        }
+    }
+
+    pub(crate) fn count(&mut self, c: &Count) {
+        for key in c.by.iter().chain(c.distinct.iter()) {
+            self.key(key);
+        }
+        self.window(&c.within);
+        match &c.threshold.kind {
+            LitKind::Int(n) if *n >= 0 => {}
+            _ => {
+                let d = self
+                    .err(
+                        Code::TypeMismatch,
+                        c.threshold.span,
+                        "a count threshold is a whole number",
+                    )
+                    .label("not a non-negative integer")
+                    .help("write, for example, `> 5`");
+                self.push(d);
+            }
+        }
+    }
+
+    pub(crate) fn sequence(&mut self, s: &Sequence) {
+        for key in &s.by {
+            self.key(key);
+        }
+        self.window(&s.within);
+        if s.steps.len() < 2 {
+            let d = self
+                .err(Code::BadRule, s.span, "a sequence needs at least two steps")
+                .label(format!("{} step(s)", s.steps.len()))
+                .help("for one step, use `when` (and `count` for repetitions)");
+            self.push(d);
+        }
+        let mut names: Vec<&Ident> = Vec::new();
+        for step in &s.steps {
+            if let Some(prev) = names.iter().find(|n| n.name == step.name.name) {
+                let d = self
+                    .err(
+                        Code::Duplicate,
+                        step.name.span,
+                        format!("step `{}` is named twice", step.name.name),
+                    )
+                    .label("second step")
+                    .with_label(self.file, prev.span, "first step")
+                    .help("give each step its own name; alerts refer to steps by name");
+                self.push(d);
+            }
+            names.push(&step.name);
+            let outer = std::mem::take(&mut self.facts);
+            let mut facts = Facts::default();
+            super::path::gather_facts(self.ck.prog, self.file, &step.when, &mut facts, 0);
+            self.facts = facts;
+            self.condition(&step.when);
+            for key in &step.by {
+                self.key(key);
+            }
+            self.facts = outer;
+        }
+        if let Some(u) = &s.until {
+            self.condition(u);
+        }
+    }
+
+    fn key(&mut self, key: &Path) {
+        let Some(r) = self.operand(&Operand::Path(key.clone())) else {
+            return;
+        };
+        if !r.ty.is_scalar() {
+            let d = self
+                .err(
+                    Code::BadKey,
+                    key.span,
+                    format!("`{key}` is not a scalar field"),
+                )
+                .label(format!("this is {}", ty_name(&r.ty)))
+                .help(match r.ty {
+                    Ty::List(_) => format!("group by one value, such as `{key}[0]`"),
+                    _ => format!(
+                        "group by one of its fields; `ward schema {} {key}` lists them",
+                        self.schema.source
+                    ),
+                });
+            self.push(d);
+        }
+    }
+
+    fn window(&mut self, within: &Literal) {
+        match within.kind {
+            LitKind::Duration(ms) if ms > 0 => {}
+            _ => {
+                let d = self
+                    .err(
+                        Code::BadDuration,
+                        within.span,
+                        "a window must be longer than zero",
+                    )
+                    .label("zero-length window")
+                    .help("write a duration such as `5m`; the longest is 30d");
+                self.push(d);
+            }
+        }
+    }
+}

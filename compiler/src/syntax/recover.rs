@@ -1,0 +1,189 @@
+//! Error recovery and reporting for the parser: syntax errors as
+//! diagnostics with a readable "expected", chunked re-parsing so every
+//! error of a file is reported, and the nesting bound that keeps hostile
+//! input off the stack.
+
+use super::ast::Span;
+use super::parse::Rule;
+use crate::diagnostic::{Code, Diagnostic, FileId};
+
+/// Deepest `(`/`[` nesting accepted. The parser and checker recurse per
+/// level; this bounds their stack use on hostile input.
+pub const MAX_NESTING: usize = 64;
+
+/// Finds the first bracket nested deeper than [`MAX_NESTING`], skipping
+/// strings and comments.
+pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
+    let mut depth = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => {
+                for (_, n) in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                let raw = i > 0 && text.as_bytes()[i - 1] == b'r';
+                while let Some((_, n)) = chars.next() {
+                    match n {
+                        '\\' if !raw => {
+                            chars.next();
+                        }
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '(' | '[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(
+                        Diagnostic::new(Code::Syntax, file, Span::new(i, i + 1), "nested too deeply")
+                            .label(format!("more than {MAX_NESTING} levels of brackets"))
+                            .help("flatten the condition: `and`/`or` chains need no parentheses, and macros can name parts"),
+                    );
+                }
+            }
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Byte ranges of the file that start at a top-level keyword in column 0.
+pub(super) fn chunks(text: &str) -> Vec<(usize, usize)> {
+    const TOP: [&str; 5] = ["rule", "list", "macro", "source", "import"];
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let word_end = line
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(line.len());
+        if offset > 0 && TOP.contains(&&line[..word_end]) {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let mut out = Vec::new();
+    for (i, &s) in starts.iter().enumerate() {
+        out.push((s, starts.get(i + 1).copied().unwrap_or(text.len())));
+    }
+    out
+}
+
+pub(super) fn syntax_error(
+    file: FileId,
+    text: &str,
+    base: usize,
+    e: pest::error::Error<Rule>,
+) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let (start, end) = match e.location {
+        InputLocation::Pos(p) => (p, p),
+        InputLocation::Span((s, e)) => (s, e),
+    };
+    // Point at the offending token, not an empty gap.
+    let found = token_at(text, start);
+    let end = if end > start {
+        end
+    } else {
+        start + found.len()
+    };
+    let expected = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let found_text = if found.is_empty() {
+        "end of file".to_string()
+    } else {
+        format!("`{found}`")
+    };
+    Diagnostic::new(
+        Code::Syntax,
+        file,
+        Span::new(base + start, base + end),
+        format!("unexpected {found_text}"),
+    )
+    .label(format!("expected {expected}"))
+    .help(syntax_help(&expected, found))
+}
+
+fn token_at(text: &str, pos: usize) -> &str {
+    let rest = text.get(pos..).unwrap_or("");
+    let first = rest.chars().next();
+    let len = match first {
+        None => 0,
+        Some(c) if c.is_alphanumeric() || c == '_' => rest
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(rest.len()),
+        Some(c) => c.len_utf8(),
+    };
+    &rest[..len]
+}
+
+fn describe_expected(rules: &[Rule]) -> String {
+    let mut names: Vec<&str> = rules.iter().map(|r| rule_name(*r)).collect();
+    names.sort_unstable();
+    names.dedup();
+    // pest lists every rule that could have continued; keep the ones that
+    // name something a person would type.
+    if names.len() > 1 {
+        names.retain(|n| *n != "more input" && *n != "`when`");
+    }
+    match names.as_slice() {
+        [] => "something else".into(),
+        [one] => (*one).into(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn rule_name(r: Rule) -> &'static str {
+    match r {
+        Rule::source_decl
+        | Rule::import_decl
+        | Rule::list_decl
+        | Rule::macro_decl
+        | Rule::rule_decl => "`rule`, `list`, `macro`, `source` or `import`",
+        Rule::EOI => "end of file",
+        Rule::ident | Rule::ident_seg => "a name",
+        Rule::rule_name => "a rule name",
+        Rule::source_name => "a source name such as `k8s.audit`",
+        Rule::string | Rule::cooked_string | Rule::raw_string | Rule::quoted_seg => "a string",
+        Rule::list_lit => "a list `[...]`",
+        Rule::expr | Rule::and_expr | Rule::not_expr | Rule::predicate | Rule::quantifier => {
+            "a condition"
+        }
+        Rule::operand | Rule::path | Rule::paren => "a field or value",
+        Rule::number | Rule::int_index => "a number",
+        Rule::duration => "a duration such as `5m`",
+        Rule::cmp_op => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
+        Rule::str_op => "a string test",
+        Rule::and_op | Rule::or_op => "`and` or `or`",
+        Rule::meta_item | Rule::meta_key => "a rule entry (`when`, `title`, `severity`, ...)",
+        Rule::when_clause => "`when`",
+        Rule::meta_value | Rule::meta_word => "a value",
+        Rule::tag | Rule::tag_word | Rule::tag_list => "a tag",
+        Rule::kw_in => "`in`",
+        Rule::seq_step | Rule::seq_until => "a sequence step `name: condition`",
+        Rule::group_by => "`by`",
+        _ => "more input",
+    }
+}
+
+fn syntax_help(expected: &str, found: &str) -> String {
+    match found {
+        "=" => "compare with `==`; a single `=` only appears in `list` and `macro` definitions".into(),
+        "&&" | "&" => "write `and`".into(),
+        "||" | "|" => "write `or`".into(),
+        "!" => "write `not`, or `!=` for inequality".into(),
+        "'" => "strings use double quotes: \"...\"".into(),
+        _ if expected.contains("`rule`") => {
+            "a file holds `source`, `import`, `list`, `macro` and `rule` items; see spec/language.md".into()
+        }
+        _ => format!("Ward expected {expected} here; see spec/language.md for the grammar"),
+    }
+}
