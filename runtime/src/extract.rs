@@ -131,13 +131,42 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     }
 }
 
+/// Sizes of a [`Sparse`], to allocate the next one at once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sizes {
+    nodes: usize,
+    entries: usize,
+    elems: usize,
+}
+
+impl Sizes {
+    /// Grows to cover `s`.
+    pub fn cover(&mut self, s: &Sparse<'_>) {
+        self.nodes = self.nodes.max(s.nodes.len());
+        self.entries = self.entries.max(s.entries.len());
+        self.elems = self.elems.max(s.elems.len());
+    }
+}
+
 /// Parses `text` keeping only what `proj` names; `None` when the text is
 /// not valid JSON (the caller's full parse then reports why).
 pub fn extract<'t>(text: &'t [u8], proj: &'t Projection) -> Option<Sparse<'t>> {
+    extract_sized(text, proj, Sizes::default())
+}
+
+/// [`extract`], allocating for `sizes` up front (the largest event seen so
+/// far, typically), so the arena does not grow piecemeal.
+pub fn extract_sized<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes) -> Option<Sparse<'t>> {
     // Skipped strings are not checked for UTF-8 by serde_json; a full parse
     // would reject such a line, so this must too. Validation is SIMD-fast.
     let text = std::str::from_utf8(text).ok()?;
-    let mut out = Sparse::default();
+    let mut out = Sparse {
+        nodes: Vec::with_capacity(sizes.nodes),
+        entries: Vec::with_capacity(sizes.entries),
+        elems: Vec::with_capacity(sizes.elems),
+        stack_entries: Vec::with_capacity(sizes.entries),
+        stack_elems: Vec::with_capacity(sizes.elems),
+    };
     let mut de = serde_json::Deserializer::from_str(text);
     Seed {
         proj,

@@ -16,7 +16,7 @@ use ward_compiler::schema;
 
 use crate::alert;
 use crate::decode::{self, Event, Problem, Via};
-use crate::extract::extract;
+use crate::extract::{extract_sized, Sizes};
 use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
 
 /// What a scan saw.
@@ -55,6 +55,8 @@ pub struct Scan<'w> {
     pub write_error: Option<std::io::Error>,
     /// Show a progress line on the terminal (stderr is one).
     pub progress: bool,
+    /// The largest extraction so far, to size the next at once.
+    sizes: Sizes,
 }
 
 /// Events between two progress updates.
@@ -70,6 +72,7 @@ impl<'w> Scan<'w> {
             out,
             write_error: None,
             progress: false,
+            sizes: Sizes::default(),
         }
     }
 
@@ -86,9 +89,10 @@ impl<'w> Scan<'w> {
 
     /// The fast path for one JSON line; `false` hands it to full decoding.
     pub fn line(&mut self, file: &str, text: &[u8], line: usize) -> bool {
-        let Some(sparse) = extract(text, &self.matcher.projection) else {
+        let Some(sparse) = extract_sized(text, &self.matcher.projection, self.sizes) else {
             return false;
         };
+        self.sizes.cover(&sparse);
         let root = sparse.root();
         if root.kind() != Kind::Obj || WRAPPER_KEYS.iter().any(|k| root.key(k).is_some()) {
             return false;
