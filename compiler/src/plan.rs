@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+pub use crate::hash::FastHash;
 use crate::lower::{Cond, FieldPath, Lit, Operand, RuleSet, Seg};
 use crate::syntax::ast::CmpOp;
 
@@ -26,32 +27,6 @@ pub const DISPATCH_FIELDS: &[(&str, &[&str])] = &[
     ("calico.flow", &["action", "proto"]),
     ("calico.dns", &["qtype"]),
 ];
-
-/// FNV-1a: the projection's keys are looked up for every key of every event,
-/// and are short; SipHash's DoS resistance buys nothing for keys the rule
-/// author chose.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-pub type FastHash = std::hash::BuildHasherDefault<Fnv>;
 
 /// A condition over shared leaves.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,7 +1,9 @@
 //! Event schemas: the type environment a rule is checked in, loaded from the
 //! YAML files in `spec/schemas/` (embedded in the binary).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::hash::FastHash;
 use std::fmt;
 
 use serde::Deserialize;
@@ -123,11 +125,22 @@ pub struct NarrowCase {
 pub struct Record {
     pub doc: String,
     pub fields: Vec<Field>,
+    /// Field name -> position: the drift check looks fields up per event.
+    index: HashMap<String, usize, FastHash>,
 }
 
 impl Record {
+    pub fn new(doc: String, fields: Vec<Field>) -> Record {
+        let index = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
+        Record { doc, fields, index }
+    }
+
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.name == name)
+        self.index.get(name).map(|&i| &self.fields[i])
     }
 }
 
@@ -339,7 +352,7 @@ fn record(doc: String, fields: &serde_yaml::Mapping) -> Result<Record, String> {
             narrow,
         });
     }
-    Ok(Record { doc, fields: out })
+    Ok(Record::new(doc, out))
 }
 
 fn validate(s: &Schema) -> Result<(), String> {
