@@ -152,55 +152,57 @@ fn read_dyn(
     let mut line_no = 0;
     let mut buf = Vec::new();
     let mut first_line: Option<(Vec<u8>, usize)> = None;
+    let mut ctx = LineCtx {
+        format,
+        first,
+        on_line,
+        on_event,
+        on_problem,
+    };
     loop {
-        buf.clear();
-        let (n, too_long) = read_line(&mut reader, &mut buf).map_err(|e| ReadError {
+        let err = |line_no, e| ReadError {
             line: line_no,
             error: e,
-        })?;
+        };
+        // A line wholly inside the reader's buffer is handled in place; one
+        // that runs past it is gathered into `buf` first.
+        let chunk = reader.fill_buf().map_err(|e| err(line_no, e))?;
+        if chunk.is_empty() {
+            break;
+        }
+        if let Some(i) = memchr::memchr(b'\n', chunk) {
+            line_no += 1;
+            if ctx.line(&chunk[..i], line_no) {
+                first_line = Some((chunk[..=i].to_vec(), line_no));
+                reader.consume(i + 1);
+                break;
+            }
+            reader.consume(i + 1);
+            continue;
+        }
+        buf.clear();
+        let (n, too_long) = read_line(&mut reader, &mut buf).map_err(|e| err(line_no, e))?;
         if n == 0 {
             break;
         }
         line_no += 1;
         if too_long {
-            on_problem(Problem::TooLong {
+            (ctx.on_problem)(Problem::TooLong {
                 line: line_no,
                 bytes: n,
             });
             continue;
         }
-        let text = trim(&buf);
-        if text.is_empty() {
-            continue;
-        }
-        if format != Format::Document {
-            if let Some(fast) = on_line.as_mut() {
-                if fast(text, line_no) {
-                    continue;
-                }
-            }
-        }
-        match serde_json::from_slice::<Value>(text) {
-            Ok(v) => expand(v, line_no, Via::Raw, 0, on_event, on_problem),
-            Err(e) => {
-                // A pretty-printed document fails on its first line: read the
-                // whole file as one document instead.
-                let document = format == Format::Document
-                    || (format == Format::Auto
-                        && line_no == 1
-                        && matches!(first, Some(b'{' | b'['))
-                        && e.is_eof());
-                if document && first_line.is_none() {
-                    first_line = Some((buf.clone(), line_no));
-                    break;
-                }
-                on_problem(Problem::Malformed {
-                    line: line_no,
-                    error: e.to_string(),
-                });
-            }
+        if ctx.line(&buf, line_no) {
+            first_line = Some((buf.clone(), line_no));
+            break;
         }
     }
+    let LineCtx {
+        on_event,
+        on_problem,
+        ..
+    } = ctx;
     if let Some((mut doc, line)) = first_line {
         (&mut reader)
             .take(MAX_DOCUMENT as u64)
@@ -227,6 +229,52 @@ pub struct ReadError {
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} (after {} lines)", self.error, self.line)
+    }
+}
+
+/// What handling one JSON line needs.
+struct LineCtx<'c, 'h> {
+    format: Format,
+    /// The file's first non-blank byte.
+    first: Option<u8>,
+    on_line: &'c mut Option<LineHook<'h>>,
+    on_event: &'c mut dyn FnMut(Event),
+    on_problem: &'c mut dyn FnMut(Problem),
+}
+
+impl LineCtx<'_, '_> {
+    /// Handles one line; `true` when the file turns out to be one
+    /// pretty-printed document (its first line is an incomplete value).
+    fn line(&mut self, raw: &[u8], line_no: usize) -> bool {
+        let text = trim(raw);
+        if text.is_empty() {
+            return false;
+        }
+        if self.format != Format::Document {
+            if let Some(fast) = self.on_line.as_mut() {
+                if fast(text, line_no) {
+                    return false;
+                }
+            }
+        }
+        match serde_json::from_slice::<Value>(text) {
+            Ok(v) => expand(v, line_no, Via::Raw, 0, self.on_event, self.on_problem),
+            Err(e) => {
+                let document = self.format == Format::Document
+                    || (self.format == Format::Auto
+                        && line_no == 1
+                        && matches!(self.first, Some(b'{' | b'['))
+                        && e.is_eof());
+                if document {
+                    return true;
+                }
+                (self.on_problem)(Problem::Malformed {
+                    line: line_no,
+                    error: e.to_string(),
+                });
+            }
+        }
+        false
     }
 }
 
