@@ -113,12 +113,23 @@ impl Projection {
     }
 }
 
+/// The rules that need one value of a dispatch field.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    /// Candidates whenever the value matches.
+    pub rules: Vec<usize>,
+    /// Rules that also pin a second field, indexed by its value, so that
+    /// (`objectRef.resource == "pods"`, `verb == "create"`) rules are not
+    /// even visited for a pod `get`.
+    pub refine: Option<(FieldPath, HashMap<String, Vec<usize>>)>,
+}
+
 /// Rules of one source: how to find candidates and what to extract.
 #[derive(Debug, Default)]
 pub struct SourcePlan {
     pub projection: Projection,
-    /// For each dispatch field: value -> rules that need it.
-    pub dispatch: Vec<(FieldPath, HashMap<String, Vec<usize>>)>,
+    /// For each dispatch field: value -> the rules that need it.
+    pub dispatch: Vec<(FieldPath, HashMap<String, Bucket>)>,
     /// Rules with no dispatch constraint: candidates for every event.
     pub always: Vec<usize>,
 }
@@ -151,6 +162,7 @@ pub struct EqGroup {
 pub fn plan(set: &RuleSet) -> Plan {
     let mut p = Planner::default();
     let mut plan = Plan::default();
+    let mut pending: BTreeMap<String, Vec<(usize, Vec<Pin>)>> = BTreeMap::new();
     for (i, r) in set.rules.iter().enumerate() {
         let runnable = r.enabled && !r.stateful;
         let when = if runnable {
@@ -168,9 +180,17 @@ pub fn plan(set: &RuleSet) -> Plan {
             for c in std::iter::once(&r.when).chain(&r.excepts) {
                 project(c, &mut Vec::new(), &mut sp.projection);
             }
-            dispatch(&r.source, &r.when, i, sp);
+            pending
+                .entry(r.source.clone())
+                .or_default()
+                .push((i, pins(&r.source, &r.when)));
         }
         plan.rules.push(PlannedRule { when, excepts });
+    }
+    for (source, rules) in pending {
+        if let Some(sp) = plan.sources.get_mut(&source) {
+            build_dispatch(sp, rules);
+        }
     }
     plan.leaves = p.leaves;
     plan.leaf_uses = p.uses;
@@ -337,18 +357,19 @@ fn absolute(f: &FieldPath, scopes: &[Vec<Option<String>>]) -> Vec<Option<String>
     steps
 }
 
-/// Registers rule `i` under the most selective dispatch field its `when`
-/// pins to a set of strings, or under `always`.
-fn dispatch(source: &str, when: &Cond, i: usize, sp: &mut SourcePlan) {
+/// A field a rule's `when` requires to hold one of a set of strings.
+type Pin = (FieldPath, BTreeSet<String>);
+
+/// The fields `when` pins, most selective first: the source's known
+/// discriminators, then any other pinned field (an annotation, a user
+/// name), since an index on it still beats evaluating the rule everywhere.
+fn pins(source: &str, when: &Cond) -> Vec<Pin> {
     let conjuncts: Vec<&Cond> = match when {
         Cond::And(items) => items.iter().collect(),
         other => vec![other],
     };
-    let pins: Vec<(&FieldPath, BTreeSet<&str>)> =
+    let raw: Vec<(&FieldPath, BTreeSet<&str>)> =
         conjuncts.iter().filter_map(|c| pinned(c)).collect();
-    // The source's known discriminators first, then any other pinned field
-    // (an annotation, a user name): an index on it still beats evaluating
-    // the rule on every event.
     let known = DISPATCH_FIELDS
         .iter()
         .find(|(s, _)| *s == source)
@@ -360,15 +381,16 @@ fn dispatch(source: &str, when: &Cond, i: usize, sp: &mut SourcePlan) {
             segs: f.split('.').map(|k| Seg::Key(k.to_string())).collect(),
         })
         .collect();
-    for (p, _) in &pins {
+    for (p, _) in &raw {
         if !order.contains(p) {
             order.push((*p).clone());
         }
     }
+    let mut out = Vec::new();
     for path in order {
         // Several conjuncts on one field: the values all of them allow.
         let mut values: Option<BTreeSet<&str>> = None;
-        for (p, v) in &pins {
+        for (p, v) in &raw {
             if **p == path {
                 values = Some(match values {
                     Some(prev) => prev.intersection(v).copied().collect(),
@@ -376,21 +398,73 @@ fn dispatch(source: &str, when: &Cond, i: usize, sp: &mut SourcePlan) {
                 });
             }
         }
-        let Some(values) = values else { continue };
-        let entry = match sp.dispatch.iter().position(|(p, _)| *p == path) {
-            Some(k) => &mut sp.dispatch[k].1,
+        if let Some(values) = values {
+            out.push((path, values.into_iter().map(str::to_string).collect()));
+        }
+    }
+    out
+}
+
+/// Indexes each rule under its first pin, and within a bucket under the
+/// second pin most of the bucket's rules share.
+fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
+    // Per first field: value -> (rule, its second pin).
+    type Members<'r> = BTreeMap<String, Vec<(usize, Option<&'r Pin>)>>;
+    let mut buckets: Vec<(FieldPath, Members<'_>)> = Vec::new();
+    for (i, pins) in &rules {
+        let Some((path, values)) = pins.first() else {
+            sp.always.push(*i);
+            continue;
+        };
+        let k = match buckets.iter().position(|(p, _)| p == path) {
+            Some(k) => k,
             None => {
-                sp.dispatch.push((path, HashMap::new()));
-                let last = sp.dispatch.len() - 1;
-                &mut sp.dispatch[last].1
+                buckets.push((path.clone(), BTreeMap::new()));
+                buckets.len() - 1
             }
         };
         for v in values {
-            entry.entry(v.to_string()).or_default().push(i);
+            buckets[k]
+                .1
+                .entry(v.clone())
+                .or_default()
+                .push((*i, pins.get(1)));
         }
-        return;
     }
-    sp.always.push(i);
+    for (path, by_value) in buckets {
+        let mut index = HashMap::new();
+        for (value, members) in by_value {
+            // The second field most members pin.
+            let mut counts: Vec<(&FieldPath, usize)> = Vec::new();
+            for (_, pin) in &members {
+                if let Some((p, _)) = pin {
+                    match counts.iter_mut().find(|(q, _)| *q == p) {
+                        Some((_, n)) => *n += 1,
+                        None => counts.push((p, 1)),
+                    }
+                }
+            }
+            let second = counts
+                .iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(p, _)| (*p).clone());
+            let mut bucket = Bucket::default();
+            let mut refine: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, pin) in members {
+                match (pin, &second) {
+                    (Some((p, vals)), Some(s)) if p == s => {
+                        for v in vals {
+                            refine.entry(v.clone()).or_default().push(i);
+                        }
+                    }
+                    _ => bucket.rules.push(i),
+                }
+            }
+            bucket.refine = second.map(|s| (s, refine));
+            index.insert(value, bucket);
+        }
+        sp.dispatch.push((path, index));
+    }
 }
 
 /// `event.field == "literal"` (either way round).
@@ -482,34 +556,40 @@ mod tests {
              rule d { when objectRef.subresource == \"exec\" and objectRef.resource == \"pods\" }\n",
         );
         let sp = &p.sources["k8s.audit"];
-        let index: BTreeMap<String, BTreeMap<String, Vec<usize>>> = sp
-            .dispatch
-            .iter()
-            .map(|(f, m)| {
-                (
-                    format!("{f:?}"),
-                    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                )
-            })
-            .collect();
-        let by = |field: &str| {
-            index
+        let name = |f: &FieldPath| {
+            f.segs
                 .iter()
-                .find(|(k, _)| k.contains(field))
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
+                .map(|s| match s {
+                    Seg::Key(k) => k.clone(),
+                    Seg::Index(i) => i.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(".")
         };
+        let mut lines = Vec::new();
+        for (f, m) in &sp.dispatch {
+            for (v, b) in m {
+                lines.push(format!("{}={v} -> {:?}", name(f), b.rules));
+                if let Some((g, refine)) = &b.refine {
+                    for (v2, rs) in refine {
+                        lines.push(format!("{}={v} and {}={v2} -> {rs:?}", name(f), name(g)));
+                    }
+                }
+            }
+        }
+        lines.sort();
         assert_eq!(
-            by("\"resource\""),
-            BTreeMap::from([("deployments".into(), vec![0]), ("pods".into(), vec![0])])
-        );
-        assert_eq!(
-            by("\"verb\""),
-            BTreeMap::from([("get".into(), vec![1]), ("list".into(), vec![1])])
-        );
-        assert_eq!(
-            by("\"subresource\""),
-            BTreeMap::from([("exec".into(), vec![3])])
+            lines,
+            [
+                "objectRef.resource=deployments -> []",
+                "objectRef.resource=deployments and verb=create -> [0]",
+                "objectRef.resource=pods -> []",
+                "objectRef.resource=pods and verb=create -> [0]",
+                "objectRef.subresource=exec -> []",
+                "objectRef.subresource=exec and objectRef.resource=pods -> [3]",
+                "verb=get -> [1]",
+                "verb=list -> [1]",
+            ]
         );
         assert_eq!(sp.always, [2], "an or cannot dispatch");
     }

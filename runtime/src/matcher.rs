@@ -107,8 +107,14 @@ impl Matcher {
         admitted.extend_from_slice(&sp.always);
         for (path, index) in &sp.dispatch {
             if let Some(s) = eval::get(event, &[], path).and_then(|v| v.as_str()) {
-                if let Some(rules) = index.get(s) {
-                    admitted.extend_from_slice(rules);
+                if let Some(bucket) = index.get(s) {
+                    admitted.extend_from_slice(&bucket.rules);
+                    if let Some((second, refine)) = &bucket.refine {
+                        let hit = eval::get(event, &[], second)
+                            .and_then(|v| v.as_str())
+                            .and_then(|v| refine.get(v));
+                        admitted.extend_from_slice(hit.map_or(&[][..], Vec::as_slice));
+                    }
                 }
             }
         }

@@ -94,14 +94,34 @@ pub(super) fn run(
         }
         let dispatch = plan.sources.get(&r.source).and_then(|sp| {
             sp.dispatch.iter().find_map(|(f, m)| {
-                let mut vals: Vec<&str> = m
-                    .iter()
-                    .filter(|(_, rs)| rs.contains(&i))
-                    .map(|(v, _)| v.as_str())
-                    .collect();
+                let mut vals: Vec<&str> = Vec::new();
+                let mut second: Option<(String, Vec<&str>)> = None;
+                for (v, b) in m {
+                    if b.rules.contains(&i) {
+                        vals.push(v);
+                    }
+                    if let Some((p, refine)) = &b.refine {
+                        let hits: Vec<&str> = refine
+                            .iter()
+                            .filter(|(_, rs)| rs.contains(&i))
+                            .map(|(v2, _)| v2.as_str())
+                            .collect();
+                        if !hits.is_empty() {
+                            vals.push(v);
+                            let entry = second.get_or_insert_with(|| (path(p), Vec::new()));
+                            entry.1.extend(hits);
+                        }
+                    }
+                }
                 vals.sort_unstable();
-                (!vals.is_empty())
-                    .then(|| format!("only events with {} in [{}]", path(f), vals.join(", ")))
+                vals.dedup();
+                let mut text = format!("only events with {} in [{}]", path(f), vals.join(", "));
+                if let Some((p, mut v2)) = second {
+                    v2.sort_unstable();
+                    v2.dedup();
+                    text.push_str(&format!(" and {p} in [{}]", v2.join(", ")));
+                }
+                (!vals.is_empty()).then_some(text)
             })
         });
         writeln!(
