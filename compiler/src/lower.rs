@@ -25,6 +25,8 @@ pub struct RuleSet {
 #[derive(Debug)]
 pub struct Rule {
     pub id: String,
+    /// The file the rule is written in.
+    pub file: crate::diagnostic::FileId,
     pub title: String,
     pub description: String,
     pub severity: String,
@@ -214,6 +216,7 @@ impl Lower<'_, '_> {
             .unwrap_or_default();
         Rule {
             id: r.name.name.clone(),
+            file: def.file,
             title: text("title").unwrap_or_else(|| r.name.name.clone()),
             description: text("description").unwrap_or_default(),
             severity,

@@ -9,6 +9,7 @@ pub mod corpus;
 pub mod decode;
 pub mod eval;
 pub mod extract;
+pub mod harness;
 pub mod matcher;
 pub mod scan;
 pub mod time;

@@ -5,6 +5,7 @@ mod check;
 mod explain;
 mod scan;
 mod schema;
+mod test;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -79,6 +80,25 @@ enum Command {
         /// Exit 0 even when alerts were found (for pipelines)
         #[arg(long)]
         exit_zero: bool,
+    },
+    /// Run every rule's samples and compare its alerts with the golden file.
+    ///
+    /// Samples of rule R in DIR/x.ward live in DIR/samples/R/: files named
+    /// alert* hold events that must each fire R, quiet* events that must not,
+    /// and expected.jsonl the exact alerts (spec/testing.md). Exit code 1 on
+    /// any failure.
+    Test {
+        /// Rule files or directories [default: the current directory]
+        paths: Vec<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = test::TestFormat::Human)]
+        format: test::TestFormat,
+        /// Rewrite the golden files from the current alerts (review the diff; never in CI)
+        #[arg(long, alias = "update")]
+        bless: bool,
+        /// Do not fail rules that lack alert or quiet samples (third-party rule sets)
+        #[arg(long)]
+        allow_missing_samples: bool,
     },
     /// Print the compiled plan: dispatch, shared tests, extracted fields.
     ///
@@ -197,6 +217,12 @@ where
             };
             scan::run(opts, stdin, out, err)
         }
+        Command::Test {
+            paths,
+            format,
+            bless,
+            allow_missing_samples,
+        } => test::run(&paths, format, bless, allow_missing_samples, out, err),
         Command::Explain { rule, rules } => explain::run(rules, rule, out, err),
         Command::Schema { source, prefix } => {
             schema::run(source.as_deref(), prefix.as_deref(), out, err)

@@ -1,0 +1,346 @@
+//! The golden-file harness behind `ward test`: every rule's samples run
+//! through the same matcher as `ward scan`, and what the rule does on them
+//! is compared with what its samples and golden file say it must do.
+//!
+//! Layout (spec/testing.md): next to a rule file `DIR/x.ward`, the samples
+//! of rule `r` sit in `DIR/samples/r/`: files named `alert*` hold events
+//! each of which must fire `r`, files named `quiet*` events none of which
+//! may, in any format `ward scan` reads; `expected.jsonl` holds the exact
+//! alerts of `r` over all of them.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+use ward_compiler::diagnostic::SourceMap;
+use ward_compiler::lower::RuleSet;
+use ward_compiler::schema;
+
+use crate::alert;
+use crate::decode::{self, Format};
+use crate::matcher::{Matcher, Scratch};
+
+/// The golden file of a rule's samples.
+pub const GOLDEN: &str = "expected.jsonl";
+
+/// What the harness requires of every rule.
+#[derive(Clone, Copy, Debug)]
+pub struct Require {
+    /// At least one `alert*` sample.
+    pub alert: bool,
+    /// At least one `quiet*` sample.
+    pub quiet: bool,
+}
+
+/// The outcome for one rule.
+#[derive(Debug, Serialize)]
+pub struct RuleReport {
+    pub rule: String,
+    pub file: String,
+    pub status: Status,
+    pub alert_events: usize,
+    pub quiet_events: usize,
+    pub failures: Vec<String>,
+    /// The golden diff, `-` expected and `+` actual lines.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Not evaluated: stateful or disabled.
+    Skip,
+}
+
+/// One alert as the golden file records it: stable, without the event.
+#[derive(Serialize)]
+struct Golden<'a> {
+    sample: &'a str,
+    line: usize,
+    time: &'a Value,
+    output: &'a str,
+    fields: &'a serde_json::Map<String, Value>,
+}
+
+/// Runs every rule's samples. With `bless`, writes the golden files instead
+/// of comparing them (never in CI).
+pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -> Vec<RuleReport> {
+    let matcher = Matcher::new(rules);
+    let mut scratch = Scratch::default();
+    let mut reports = Vec::new();
+    let mut known_dirs = BTreeSet::new();
+    for (i, rule) in matcher.rules.rules.iter().enumerate() {
+        let rule_file = sources.get(rule.file).path.clone();
+        let dir = samples_dir(&rule_file, &rule.id);
+        known_dirs.insert(dir.clone());
+        let mut report = RuleReport {
+            rule: rule.id.clone(),
+            file: rule_file.display().to_string(),
+            status: Status::Pass,
+            alert_events: 0,
+            quiet_events: 0,
+            failures: Vec::new(),
+            diff: Vec::new(),
+        };
+        if !rule.enabled || rule.stateful {
+            report.status = Status::Skip;
+            let why = if rule.stateful {
+                "stateful rules are not evaluated yet"
+            } else {
+                "disabled"
+            };
+            report.failures.push(why.to_string());
+            reports.push(report);
+            continue;
+        }
+        let files = sample_files(&dir);
+        let mut actual = Vec::new();
+        for (name, path, must_fire) in &files {
+            let bytes = match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => {
+                    report.failures.push(format!("{name}: cannot read: {e}"));
+                    continue;
+                }
+            };
+            let mut events = Vec::new();
+            let mut problems = Vec::new();
+            if let Err(e) = decode::read(
+                &bytes[..],
+                Format::Auto,
+                &mut |ev| events.push(ev),
+                &mut |p| problems.push(p),
+            ) {
+                report.failures.push(format!("{name}: {e}"));
+            }
+            for p in problems {
+                report.failures.push(format!("{name}:{p}"));
+            }
+            for ev in &events {
+                matcher.matching(ev.source, &ev.value, &mut scratch);
+                let fired = scratch.candidates.contains(&i);
+                if *must_fire {
+                    report.alert_events += 1;
+                } else {
+                    report.quiet_events += 1;
+                }
+                match (must_fire, fired) {
+                    (true, false) => report
+                        .failures
+                        .push(format!("{name}:{}: must alert, did not", ev.line)),
+                    (false, true) => report
+                        .failures
+                        .push(format!("{name}:{}: must not alert, did", ev.line)),
+                    _ => {}
+                }
+                if fired {
+                    let time_path = schema::bundled()
+                        .get(ev.source)
+                        .map_or("", |s| s.timestamp.as_str());
+                    let a = alert::build(rule, ev, time_path, name, false);
+                    let g = Golden {
+                        sample: name,
+                        line: ev.line,
+                        time: &a.time,
+                        output: &a.output,
+                        fields: &a.fields,
+                    };
+                    actual.push(serde_json::to_string(&g).unwrap_or_default());
+                }
+            }
+        }
+        if files.is_empty() {
+            if require.alert || require.quiet {
+                report.failures.push(format!(
+                    "no samples: add {}/alert.jsonl and quiet.jsonl",
+                    dir.display()
+                ));
+            }
+        } else {
+            if require.alert && report.alert_events == 0 {
+                report
+                    .failures
+                    .push("no event that must alert (an alert* sample)".into());
+            }
+            if require.quiet && report.quiet_events == 0 {
+                report
+                    .failures
+                    .push("no near miss that must not alert (a quiet* sample)".into());
+            }
+        }
+        golden(&dir, &actual, bless, !files.is_empty(), &mut report);
+        if !report.failures.is_empty() || !report.diff.is_empty() {
+            report.status = Status::Fail;
+        }
+        reports.push(report);
+    }
+    for stale in stale_dirs(&known_dirs, sources) {
+        reports.push(RuleReport {
+            rule: stale
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            file: stale.display().to_string(),
+            status: Status::Fail,
+            alert_events: 0,
+            quiet_events: 0,
+            failures: vec!["samples for a rule that does not exist (renamed or deleted?)".into()],
+            diff: Vec::new(),
+        });
+    }
+    reports
+}
+
+/// `DIR/samples/RULE` for a rule written in `DIR/x.ward`.
+pub fn samples_dir(rule_file: &Path, rule: &str) -> PathBuf {
+    rule_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("samples")
+        .join(rule)
+}
+
+/// The sample files of a rule: (name, path, must fire), in name order.
+fn sample_files(dir: &Path) -> Vec<(String, PathBuf, bool)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf, bool)> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let must = if name.starts_with("alert") {
+                true
+            } else if name.starts_with("quiet") {
+                false
+            } else {
+                return None;
+            };
+            Some((name, e.path(), must))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Compares (or with `bless`, writes) the golden file.
+fn golden(dir: &Path, actual: &[String], bless: bool, has_samples: bool, report: &mut RuleReport) {
+    let path = dir.join(GOLDEN);
+    if bless {
+        if has_samples {
+            let mut text = actual.join("\n");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            if let Err(e) = std::fs::write(&path, text) {
+                report
+                    .failures
+                    .push(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+        return;
+    }
+    let expected = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(_) if !has_samples => return,
+        Err(_) => {
+            report.failures.push(format!(
+                "no golden file {}: review the alerts, then run `ward test --bless`",
+                path.display()
+            ));
+            return;
+        }
+    };
+    let expected: Vec<&str> = expected.lines().filter(|l| !l.trim().is_empty()).collect();
+    if expected.len() != actual.len() || expected.iter().zip(actual).any(|(e, a)| !same_json(e, a))
+    {
+        report
+            .failures
+            .push(format!("alerts differ from {}", path.display()));
+        report.diff = diff(&expected, actual);
+    }
+}
+
+/// Equal as JSON (so key order and spacing in a hand-edited golden do not matter).
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// A line diff: common lines unmarked, `-` only expected, `+` only actual.
+fn diff(expected: &[&str], actual: &[String]) -> Vec<String> {
+    // Longest common subsequence; goldens are small.
+    let (n, m) = (expected.len(), actual.len());
+    let mut l = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            l[i][j] = if same_json(expected[i], &actual[j]) {
+                l[i + 1][j + 1] + 1
+            } else {
+                l[i + 1][j].max(l[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < n || j < m {
+        if i < n && j < m && same_json(expected[i], &actual[j]) {
+            out.push(format!("  {}", expected[i]));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || l[i][j + 1] >= l[i + 1][j]) {
+            out.push(format!("+ {}", actual[j]));
+            j += 1;
+        } else {
+            out.push(format!("- {}", expected[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Sample directories next to the checked rule files that no rule owns.
+fn stale_dirs(known: &BTreeSet<PathBuf>, sources: &SourceMap) -> Vec<PathBuf> {
+    let mut roots = BTreeSet::new();
+    for i in 0..sources.len() {
+        let p = &sources.get(ward_compiler::diagnostic::FileId(i)).path;
+        roots.insert(p.parent().unwrap_or(Path::new(".")).join("samples"));
+    }
+    let mut out = Vec::new();
+    for root in roots {
+        let Ok(rd) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        out.extend(dirs.into_iter().filter(|d| !known.contains(d)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_marks_changes() {
+        let d = diff(
+            &["{\"a\":1}", "{\"b\":2}"],
+            &["{\"a\": 1}".to_string(), "{\"c\":3}".to_string()],
+        );
+        assert_eq!(d, ["  {\"a\":1}", "+ {\"c\":3}", "- {\"b\":2}"]);
+    }
+}
