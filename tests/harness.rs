@@ -171,3 +171,22 @@ fn json_and_junit() {
     );
     assert!(out.trim_end().ends_with("</testsuites>"));
 }
+
+#[test]
+fn coverage_names_the_tests_no_sample_decided() {
+    let d = passing_set("coverage");
+    let (code, out, _) = ward(&["test", "--coverage", d.to_str().expect("path")]);
+    assert_eq!(code, 1, "the subresource test is never false: {out}");
+    insta::assert_snapshot!(clean(&out, &d), @r#"
+    FAIL exec_in_prod (1 alert, 1 quiet event(s), 1/2 tests seen true and false)
+        coverage: never false: objectRef.subresource == "exec"
+    1 rule(s): 0 passed, 1 failed, 0 skipped
+    "#);
+    // A near miss on the subresource completes the coverage.
+    let log = QUIET
+        .replace("\"dev\"", "\"prod\"")
+        .replace("\"exec\"", "\"log\"");
+    std::fs::write(d.join("samples/exec_in_prod/quiet-log.jsonl"), log).expect("write");
+    let (code, out, _) = ward(&["test", "--coverage", d.to_str().expect("path")]);
+    assert_eq!(code, 0, "{out}");
+}

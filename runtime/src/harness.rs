@@ -17,9 +17,11 @@ use ward_compiler::diagnostic::SourceMap;
 use ward_compiler::lower::RuleSet;
 use ward_compiler::schema;
 
-use crate::alert;
+use ward_compiler::plan::PCond;
+
 use crate::decode::{self, Format};
 use crate::matcher::{Matcher, Scratch};
+use crate::{alert, describe, eval};
 
 /// The golden file of a rule's samples.
 pub const GOLDEN: &str = "expected.jsonl";
@@ -45,6 +47,16 @@ pub struct RuleReport {
     /// The golden diff, `-` expected and `+` actual lines.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diff: Vec<String>,
+    /// Each leaf test of the rule's `when` and `except`s, and whether some
+    /// sample made it true and some false.
+    pub coverage: Vec<Leaf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Leaf {
+    pub test: String,
+    pub made_true: bool,
+    pub made_false: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -85,7 +97,21 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
             quiet_events: 0,
             failures: Vec::new(),
             diff: Vec::new(),
+            coverage: Vec::new(),
         };
+        let planned = &matcher.plan.rules[i];
+        let mut leaves = Vec::new();
+        for c in std::iter::once(&planned.when).chain(&planned.excepts) {
+            leaf_ids(c, &mut leaves);
+        }
+        report.coverage = leaves
+            .iter()
+            .map(|&l| Leaf {
+                test: describe::leaf(&matcher.plan.leaves[l]),
+                made_true: false,
+                made_false: false,
+            })
+            .collect();
         if !rule.enabled || rule.stateful {
             report.status = Status::Skip;
             let why = if rule.stateful {
@@ -121,6 +147,15 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
                 report.failures.push(format!("{name}:{p}"));
             }
             for ev in &events {
+                for (k, &l) in leaves.iter().enumerate() {
+                    if ev.source != rule.source {
+                        break;
+                    }
+                    let v = eval::eval(&matcher.plan.leaves[l], &ev.value, &mut Vec::new());
+                    let c = &mut report.coverage[k];
+                    c.made_true |= v;
+                    c.made_false |= !v;
+                }
                 matcher.matching(ev.source, &ev.value, &mut scratch);
                 let fired = scratch.candidates.contains(&i);
                 if *must_fire {
@@ -190,9 +225,20 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
             quiet_events: 0,
             failures: vec!["samples for a rule that does not exist (renamed or deleted?)".into()],
             diff: Vec::new(),
+            coverage: Vec::new(),
         });
     }
     reports
+}
+
+/// The distinct leaves of a planned condition, in order.
+fn leaf_ids(c: &PCond, out: &mut Vec<usize>) {
+    match c {
+        PCond::Leaf(i) if !out.contains(i) => out.push(*i),
+        PCond::And(v) | PCond::Or(v) => v.iter().for_each(|x| leaf_ids(x, out)),
+        PCond::Not(x) => leaf_ids(x, out),
+        _ => {}
+    }
 }
 
 /// `DIR/samples/RULE` for a rule written in `DIR/x.ward`.

@@ -7,6 +7,7 @@ pub mod bundled;
 pub mod cli;
 pub mod corpus;
 pub mod decode;
+pub mod describe;
 pub mod eval;
 pub mod extract;
 pub mod harness;

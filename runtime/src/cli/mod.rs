@@ -99,6 +99,9 @@ enum Command {
         /// Do not fail rules that lack alert or quiet samples (third-party rule sets)
         #[arg(long)]
         allow_missing_samples: bool,
+        /// Fail a rule unless every leaf test of its when/except was seen true and false
+        #[arg(long)]
+        coverage: bool,
     },
     /// Print the compiled plan: dispatch, shared tests, extracted fields.
     ///
@@ -222,7 +225,16 @@ where
             format,
             bless,
             allow_missing_samples,
-        } => test::run(&paths, format, bless, allow_missing_samples, out, err),
+            coverage,
+        } => test::run(
+            &paths,
+            format,
+            bless,
+            allow_missing_samples,
+            coverage,
+            out,
+            err,
+        ),
         Command::Explain { rule, rules } => explain::run(rules, rule, out, err),
         Command::Schema { source, prefix } => {
             schema::run(source.as_deref(), prefix.as_deref(), out, err)

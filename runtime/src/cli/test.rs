@@ -24,6 +24,7 @@ pub(super) fn run(
     format: TestFormat,
     bless: bool,
     allow_missing: bool,
+    coverage: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Box<dyn std::error::Error>> {
@@ -48,9 +49,24 @@ pub(super) fn run(
         alert: !allow_missing,
         quiet: !allow_missing,
     };
-    let results = harness::run(&loaded.sources, lower::lower(&loaded), require, bless);
+    let mut results = harness::run(&loaded.sources, lower::lower(&loaded), require, bless);
+    if coverage {
+        // Every leaf test must have been seen true and false by some sample.
+        for r in results.iter_mut().filter(|r| r.status != Status::Skip) {
+            for leaf in &r.coverage {
+                let never = match (leaf.made_true, leaf.made_false) {
+                    (true, true) => continue,
+                    (false, false) => "never evaluated",
+                    (false, true) => "never true",
+                    (true, false) => "never false",
+                };
+                r.failures.push(format!("coverage: {never}: {}", leaf.test));
+                r.status = Status::Fail;
+            }
+        }
+    }
     match format {
-        TestFormat::Human => human(&results, bless, out)?,
+        TestFormat::Human => human(&results, bless, coverage, out)?,
         TestFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &results)?;
             writeln!(out)?;
@@ -61,7 +77,12 @@ pub(super) fn run(
     Ok(if failed { EXIT_FINDINGS } else { EXIT_CLEAN })
 }
 
-fn human(results: &[RuleReport], bless: bool, out: &mut dyn Write) -> std::io::Result<()> {
+fn human(
+    results: &[RuleReport],
+    bless: bool,
+    show_coverage: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     for r in results {
         let tag = match r.status {
             Status::Pass => "PASS",
@@ -72,9 +93,20 @@ fn human(results: &[RuleReport], bless: bool, out: &mut dyn Write) -> std::io::R
             "{} alert, {} quiet event(s)",
             r.alert_events, r.quiet_events
         );
+        let both = r
+            .coverage
+            .iter()
+            .filter(|l| l.made_true && l.made_false)
+            .count();
+        let cov = format!(", {both}/{} tests seen true and false", r.coverage.len());
         match r.status {
             Status::Skip => writeln!(out, "{tag} {}: {}", r.rule, r.failures.join("; "))?,
-            _ => writeln!(out, "{tag} {} ({counts})", r.rule)?,
+            _ => writeln!(
+                out,
+                "{tag} {} ({counts}{})",
+                r.rule,
+                if show_coverage { cov.as_str() } else { "" }
+            )?,
         }
         if r.status == Status::Fail {
             for f in &r.failures {
