@@ -505,7 +505,7 @@ fn explain_prints_the_plan() {
     let (code, out, _) = ward(&["explain"]);
     assert_eq!(code, 0);
     assert!(
-        out.starts_with("9 rule(s); 38 leaf test(s) in all, 20 distinct"),
+        out.starts_with("9 rule(s); 34 leaf test(s) in all, 19 distinct"),
         "{out}"
     );
     assert!(out.contains("extracts 16 path(s)"), "{out}");

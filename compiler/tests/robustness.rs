@@ -128,7 +128,9 @@ fn bundled_rules() -> Vec<String> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).expect("rules/k8s exists") {
         let p = e.expect("dir entry").path();
-        out.push(std::fs::read_to_string(p).expect("rule file"));
+        if p.extension().is_some_and(|x| x == "ward") {
+            out.push(std::fs::read_to_string(p).expect("rule file"));
+        }
     }
     out.sort();
     out
