@@ -492,23 +492,34 @@ fn alerts_conform_to_the_documented_schema() {
 
 #[test]
 fn explain_prints_the_plan() {
-    let (code, out, _) = ward(&["explain", "k8s_exec_into_pod"]);
+    let dir = rules(
+        "explain",
+        "source k8s.audit\n\
+         macro pod_create = verb == \"create\" and objectRef.resource == \"pods\"\n\
+         rule priv { when pod_create and any c in requestObject.spec.containers: c.securityContext.privileged == true }\n\
+         rule host { when pod_create and requestObject.spec.hostNetwork == true }\n\
+         rule anon { when user.username == \"system:anonymous\" or \"system:unauthenticated\" in user.groups }\n",
+    );
+    let (code, out, _) = ward(&["explain", "--rules", &dir, "priv"]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("candidates: only events with objectRef.subresource in [attach, exec]"),
+        out.contains(
+            "candidates: only events with objectRef.resource in [pods] and verb in [create]"
+        ),
         "{out}"
     );
     assert!(
-        out.contains("objectRef.resource == \"pods\" [#0, shared by 5]"),
+        out.contains("objectRef.resource == \"pods\" [#1, shared by 2]"),
         "{out}"
     );
-    let (code, out, _) = ward(&["explain"]);
+    let (code, out, _) = ward(&["explain", "--rules", &dir]);
     assert_eq!(code, 0);
     assert!(
-        out.starts_with("9 rule(s); 34 leaf test(s) in all, 19 distinct"),
+        out.starts_with("3 rule(s); 8 leaf test(s) in all, 6 distinct"),
         "{out}"
     );
-    assert!(out.contains("extracts 16 path(s)"), "{out}");
+    assert!(out.contains("checked on every event: 1 rule(s)"), "{out}");
+    assert!(out.contains("extracts 6 path(s): objectRef.resource, requestObject.spec.containers[].securityContext.privileged, requestObject.spec.hostNetwork, user.groups, user.username, verb"), "{out}");
     let (code, _, err) = ward(&["explain", "nope"]);
     assert_eq!(code, 2);
     assert!(err.contains("no rule `nope`"));
