@@ -1,22 +1,12 @@
 //! End-to-end tests of `ward check` and `ward schema`: exit codes, output
 //! shapes, multi-file rule sets.
 
+mod common;
+
+use common::ward;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-
-/// Runs `ward ARGS...` in-process; returns (exit code, stdout, stderr).
-fn ward(args: &[&str]) -> (u8, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = std::iter::once("ward").chain(args.iter().copied());
-    let code = ward_runtime::cli::run(argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).expect("utf-8 stdout"),
-        String::from_utf8(err).expect("utf-8 stderr"),
-    )
-}
 
 /// A fresh directory holding `files`.
 fn dir(name: &str, files: &[(&str, &str)]) -> PathBuf {

@@ -2,19 +2,10 @@
 //! snapshots (passing, failing, missing golden, stale samples), `--bless`,
 //! and the JSON and JUnit formats.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn ward(args: &[&str]) -> (u8, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = std::iter::once("ward").chain(args.iter().copied());
-    let code = ward_runtime::cli::run(argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8_lossy(&out).into_owned(),
-        String::from_utf8_lossy(&err).into_owned(),
-    )
-}
+use common::ward;
+use std::path::{Path, PathBuf};
 
 fn dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ward-harness-{}-{name}", std::process::id()));

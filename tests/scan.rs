@@ -1,27 +1,13 @@
 //! End-to-end tests of `ward scan`: every input format, exact alerts on the
 //! real samples, one rule across raw/EKS/GKE wrappings, and bad input.
 
+mod common;
+
+use common::{ward, ward_in};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-
-/// Runs `ward ARGS...` with `stdin`; returns (exit code, stdout, stderr).
-fn ward_in(args: &[&str], stdin: &[u8]) -> (u8, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let argv = std::iter::once("ward").chain(args.iter().copied());
-    let code = ward_runtime::cli::run_io(argv, &mut &stdin[..], &mut out, &mut err);
-    (
-        code,
-        String::from_utf8_lossy(&out).into_owned(),
-        String::from_utf8_lossy(&err).into_owned(),
-    )
-}
-
-fn ward(args: &[&str]) -> (u8, String, String) {
-    ward_in(args, b"")
-}
 
 fn sample(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
