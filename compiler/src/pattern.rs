@@ -152,6 +152,9 @@ impl Cidr {
                 Some(v4) => IpAddr::V4(v4),
                 None => return false,
             },
+            // An IPv6 network holds no IPv4 address (and its prefix would
+            // not fit one).
+            (IpAddr::V6(_), IpAddr::V4(_)) => return false,
             (_, ip) => ip,
         };
         Cidr {
@@ -160,7 +163,6 @@ impl Cidr {
         }
         .network()
             == self.addr
-            && ip.is_ipv4() == self.addr.is_ipv4()
     }
 }
 
@@ -184,6 +186,12 @@ mod tests {
             .contains_text("169.254.169.254"));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains_text("8.8.8.8"));
         assert!(Cidr::parse("fd00::/8").unwrap().contains_text("fd12::1"));
+        // Mixed families: false, never a panic (an IPv4 address against a /128).
+        assert!(!Cidr::parse("fd00:ec2::254/128")
+            .unwrap()
+            .contains_text("169.254.169.254"));
+        assert!(!Cidr::parse("::/0").unwrap().contains_text("10.0.0.1"));
+        assert!(!Cidr::parse("10.0.0.0/8").unwrap().contains_text("fd00::1"));
         assert!(Cidr::parse("10.0.0.1/8").unwrap_err().contains("host bits"));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("10.0.0/8").is_err());

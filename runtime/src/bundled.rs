@@ -3,6 +3,14 @@
 
 pub const RULES: &[(&str, &str)] = &[
     (
+        "rules/aws/eks.ward",
+        include_str!("../../rules/aws/eks.ward"),
+    ),
+    (
+        "rules/calico/flows.ward",
+        include_str!("../../rules/calico/flows.ward"),
+    ),
+    (
         "rules/k8s/access.ward",
         include_str!("../../rules/k8s/access.ward"),
     ),
