@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use ward_compiler::diagnostic::{render_plain, Diagnostic, SourceMap};
-use ward_compiler::{load, schema, Severity};
+use ward_compiler::{schema, Severity};
 
 use super::{Format, EXIT_CLEAN, EXIT_FINDINGS};
 
@@ -16,13 +16,7 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
-    let loaded = load::load_paths(paths)?;
+    let loaded = super::load_rules(paths, false)?;
     let report = ward_compiler::check(&loaded, schema::bundled());
     let (errors, warnings) = (report.errors(), report.warnings());
     match format {

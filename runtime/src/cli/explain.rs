@@ -7,7 +7,6 @@ use ward_compiler::lower::Cond;
 
 use crate::describe::{leaf, path};
 use ward_compiler::plan::{self, PCond};
-use ward_compiler::{check, load, lower, schema};
 
 use super::{EXIT_CLEAN, EXIT_USAGE};
 
@@ -17,20 +16,10 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let loaded = match &rules {
-        Some(dir) => load::load_paths(std::slice::from_ref(dir))?,
-        None => load::load_texts(crate::bundled::RULES),
-    };
-    let report = check(&loaded, schema::bundled());
-    if report.errors() > 0 {
-        writeln!(
-            err,
-            "ward: the rules have {} error(s); run `ward check`",
-            report.errors()
-        )?;
+    let loaded = super::load_rules(rules.as_slice(), true)?;
+    let Some(set) = super::runnable(&loaded, err)? else {
         return Ok(EXIT_USAGE);
-    }
-    let set = lower::lower(&loaded);
+    };
     let plan = plan::plan(&set);
     if let Some(id) = &only {
         if !set.rules.iter().any(|r| &r.id == id) {

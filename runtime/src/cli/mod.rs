@@ -156,6 +156,39 @@ enum Deny {
     Warnings,
 }
 
+/// Loads rules: the paths given (the current directory when none), or with
+/// `bundled` and no paths, the library embedded in the binary.
+fn load_rules(
+    paths: &[PathBuf],
+    bundled: bool,
+) -> Result<ward_compiler::load::Loaded, ward_compiler::load::LoadError> {
+    if paths.is_empty() && bundled {
+        return Ok(ward_compiler::load::load_texts(crate::bundled::RULES));
+    }
+    let cwd = [PathBuf::from(".")];
+    ward_compiler::load::load_paths(if paths.is_empty() { &cwd } else { paths })
+}
+
+/// Checks loaded rules before running them; on errors, shows them on `err`
+/// and returns `None` (the command then exits 2).
+fn runnable(
+    loaded: &ward_compiler::load::Loaded,
+    err: &mut dyn Write,
+) -> std::io::Result<Option<ward_compiler::lower::RuleSet>> {
+    let report = ward_compiler::check(loaded, ward_compiler::schema::bundled());
+    if report.errors() == 0 {
+        return Ok(Some(ward_compiler::lower::lower(loaded)));
+    }
+    let text = ward_compiler::diagnostic::render_plain(&loaded.sources, &report.diagnostics, 100);
+    err.write_all(text.as_bytes())?;
+    writeln!(
+        err,
+        "ward: the rules have {} error(s); `ward check` shows them too",
+        report.errors()
+    )?;
+    Ok(None)
+}
+
 /// Runs the command line `args` (program name first), writing results to
 /// `out` and messages to `err`, and returns the process exit code.
 pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8

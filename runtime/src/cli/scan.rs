@@ -4,9 +4,6 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ward_compiler::diagnostic::render_plain;
-use ward_compiler::{check, load, lower, schema};
-
 use std::cell::RefCell;
 
 use super::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
@@ -29,21 +26,10 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let loaded = match &opts.rules {
-        Some(dir) => load::load_paths(std::slice::from_ref(dir))?,
-        None => load::load_texts(crate::bundled::RULES),
-    };
-    let report = check(&loaded, schema::bundled());
-    if report.errors() > 0 {
-        out.flush()?;
-        err.write_all(render_plain(&loaded.sources, &report.diagnostics, 100).as_bytes())?;
-        writeln!(
-            err,
-            "ward: the rules have {} error(s); fix them (`ward check`) before scanning",
-            report.errors()
-        )?;
+    let loaded = super::load_rules(opts.rules.as_slice(), true)?;
+    let Some(rules) = super::runnable(&loaded, err)? else {
         return Ok(EXIT_USAGE);
-    }
+    };
     let mut sink: Box<dyn Write> = match &opts.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?,
@@ -54,7 +40,7 @@ pub(super) fn run(
         text: opts.text,
         with_event: !opts.no_event,
     };
-    let mut scan = Scan::new(lower::lower(&loaded), &mut sink, output);
+    let mut scan = Scan::new(rules, &mut sink, output);
     // A progress line only where a person watches (not in pipes or tests).
     scan.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let scan = RefCell::new(scan);

@@ -3,9 +3,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use ward_compiler::diagnostic::render_plain;
-use ward_compiler::{check, load, lower, schema};
-
 use super::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 use crate::harness::{self, Require, RuleReport, Status};
 
@@ -28,28 +25,15 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
-    let loaded = load::load_paths(paths)?;
-    let report = check(&loaded, schema::bundled());
-    if report.errors() > 0 {
-        err.write_all(render_plain(&loaded.sources, &report.diagnostics, 100).as_bytes())?;
-        writeln!(
-            err,
-            "ward: the rules have {} error(s); fix them (`ward check`) first",
-            report.errors()
-        )?;
+    let loaded = super::load_rules(paths, false)?;
+    let Some(rules) = super::runnable(&loaded, err)? else {
         return Ok(EXIT_USAGE);
-    }
+    };
     let require = Require {
         alert: !allow_missing,
         quiet: !allow_missing,
     };
-    let mut results = harness::run(&loaded.sources, lower::lower(&loaded), require, bless);
+    let mut results = harness::run(&loaded.sources, rules, require, bless);
     if coverage {
         // Every leaf test must have been seen true and false by some sample.
         for r in results.iter_mut().filter(|r| r.status != Status::Skip) {
