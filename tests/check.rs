@@ -280,3 +280,23 @@ fn schema_lists_sources_and_fields() {
         "{out}"
     );
 }
+
+#[test]
+fn github_annotations() {
+    let d = dir("github", &[("r,1.ward", "source k8s.audit\nrule a {\n  when objectRef.resorce == \"pods\" and verb == \"craete\"\n}\n")]);
+    let (code, out, _) = ward(&["check", "--format", "github", s(&d)]);
+    assert_eq!(code, 1);
+    let file = d
+        .join("r,1.ward")
+        .display()
+        .to_string()
+        .replace(':', "%3A")
+        .replace(',', "%2C");
+    assert_eq!(
+        out,
+        format!(
+            "::error file={file},line=3,col=18,endLine=3,endColumn=25,title=E020 unknown-field::unknown field `objectRef.resorce`%0Ahelp: did you mean `objectRef.resource`?\n\
+             ::warning file={file},line=3,col=48,endLine=3,endColumn=56,title=W003 unknown-value::`craete` is not a known value of `verb`%0Ahelp: did you mean \"create\"?\n"
+        )
+    );
+}

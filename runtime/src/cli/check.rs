@@ -48,6 +48,11 @@ pub(super) fn run(
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)?;
         }
+        Format::Github => {
+            for d in &report.diagnostics {
+                writeln!(out, "{}", github(&loaded.sources, d))?;
+            }
+        }
     }
     let failing = errors > 0 || (deny_warnings && warnings > 0);
     Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
@@ -117,6 +122,43 @@ fn json_diag(map: &SourceMap, d: &Diagnostic) -> JsonDiag {
         help: d.help.clone(),
         labels: d.labels.iter().map(|l| json_label(map, l)).collect(),
     }
+}
+
+/// A GitHub Actions workflow command: the annotation shows on the line in
+/// the pull request's diff.
+fn github(map: &SourceMap, d: &Diagnostic) -> String {
+    let l = json_label(map, &d.labels[0]);
+    let level = match d.severity() {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut message = d.message.clone();
+    if let Some(h) = &d.help {
+        message.push_str("\nhelp: ");
+        message.push_str(h);
+    }
+    format!(
+        "::{level} file={},line={},col={},endLine={},endColumn={},title={}::{}",
+        escape_property(&l.file),
+        l.line,
+        l.column,
+        l.end.line,
+        l.end.column,
+        escape_property(&format!("{} {}", d.code.as_str(), d.code.name())),
+        escape_data(&message)
+    )
+}
+
+/// Workflow-command escaping of a message (`%`, CR, LF).
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Workflow-command escaping of a property (also `:` and `,`).
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 fn json_label(map: &SourceMap, l: &ward_compiler::diagnostic::Label) -> JsonLabel {

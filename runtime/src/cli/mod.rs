@@ -131,6 +131,8 @@ enum Format {
     Human,
     /// One JSON document with every diagnostic
     Json,
+    /// GitHub Actions workflow commands (::error / ::warning annotations)
+    Github,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
