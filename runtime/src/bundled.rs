@@ -22,4 +22,8 @@ pub const RULES: &[(&str, &str)] = &[
         "rules/k8s/pods.ward",
         include_str!("../../rules/k8s/pods.ward"),
     ),
+    (
+        "rules/k8s/rbac.ward",
+        include_str!("../../rules/k8s/rbac.ward"),
+    ),
 ];
