@@ -147,3 +147,20 @@ fn every_bundled_schema_loads() {
         }
     }
 }
+
+#[test]
+fn a_malformed_timestamp_is_drift() {
+    let mut e = lines("k8s-audit/oss_k8s_audit_event.jsonl").remove(0);
+    e["stageTimestamp"] = Value::from("2025-03-17T13:44:12911215Z");
+    let bad = validate_event(schema("k8s.audit"), &e);
+    assert_eq!(bad.len(), 1, "{bad:#?}");
+    assert_eq!(
+        (bad[0].path.as_str(), bad[0].expected.as_str()),
+        ("stageTimestamp", "timestamp")
+    );
+    e["stageTimestamp"] = Value::from("2022-11-29 00:09:04.38");
+    assert!(
+        validate_event(schema("k8s.audit"), &e).is_empty(),
+        "the EKS export form is a time"
+    );
+}

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod resolve;
 pub mod schema;
 pub mod syntax;
+pub mod time;
 
 pub use check::check;
 pub use diagnostic::{Code, Diagnostic, Severity, SourceMap};

@@ -521,7 +521,10 @@ fn value_matches<'a, D: Doc<'a>>(
     let ok = match (ty, kind) {
         (_, Kind::Null) | (Ty::Json, _) => true,
         (Ty::String | Ty::Ip, Kind::Str(_)) => true,
-        (Ty::Timestamp, Kind::Str(_) | Kind::Num(..)) => true,
+        // Text must be a time Ward can order (RFC 3339, or the space-separated
+        // UTC form some EKS exports write); numbers are epoch seconds.
+        (Ty::Timestamp, Kind::Str(t)) => crate::time::parse(t).is_some(),
+        (Ty::Timestamp, Kind::Num(..)) => true,
         (Ty::Int, Kind::Num(_, int)) => int,
         (Ty::Float, Kind::Num(..)) => true,
         (Ty::Bool, Kind::Bool(_)) => true,

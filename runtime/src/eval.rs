@@ -9,7 +9,7 @@ use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Cond, FieldPath, Lit, Operand, Pattern, Rule, Seg};
 use ward_compiler::syntax::ast::{CmpOp, StrOp, StrOpKind};
 
-use crate::time;
+use ward_compiler::time;
 
 /// Whether `rule` fires on `event`: `when` holds and no `except` does.
 pub fn matches(rule: &Rule, event: &Value) -> bool {

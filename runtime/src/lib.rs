@@ -13,4 +13,3 @@ pub mod extract;
 pub mod harness;
 pub mod matcher;
 pub mod scan;
-pub mod time;
