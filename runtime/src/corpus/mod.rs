@@ -178,7 +178,8 @@ mod tests {
             let bad = validate_event(schema, &v);
             assert!(bad.is_empty(), "{bad:?} in {doc}");
             assert_eq!(crate::decode::source_of(&v), Some(source), "{doc}");
-            let t = ward_compiler::time::parse(v[time_field].as_str().expect("time")).expect("RFC 3339");
+            let t = ward_compiler::time::parse(v[time_field].as_str().expect("time"))
+                .expect("RFC 3339");
             assert!(t >= last, "time goes back at {doc}");
             last = t;
         }
