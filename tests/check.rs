@@ -3,22 +3,10 @@
 
 mod common;
 
-use common::ward;
-use std::path::{Path, PathBuf};
+use common::{dir, ward};
+use std::path::Path;
 
 use serde_json::Value;
-
-/// A fresh directory holding `files`.
-fn dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ward-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    for (f, text) in files {
-        let p = d.join(f);
-        std::fs::create_dir_all(p.parent().expect("file in a dir")).expect("mkdir");
-        std::fs::write(p, text).expect("write");
-    }
-    d
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")

@@ -4,19 +4,8 @@
 
 mod common;
 
-use common::ward;
+use common::{dir, ward};
 use std::path::{Path, PathBuf};
-
-fn dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ward-harness-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    for (f, text) in files {
-        let p = d.join(f);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, text).expect("write");
-    }
-    d
-}
 
 /// Output with the temp directory replaced by `$DIR`.
 fn clean(text: &str, d: &Path) -> String {

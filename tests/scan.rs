@@ -31,10 +31,9 @@ fn alerts(out: &str) -> Vec<Value> {
 
 /// A rule file in a temp dir.
 fn rules(name: &str, text: &str) -> String {
-    let d = std::env::temp_dir().join(format!("ward-scan-rules-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::write(d.join("r.ward"), text).expect("write rules");
-    d.display().to_string()
+    common::dir(&format!("rules-{name}"), &[("r.ward", text)])
+        .display()
+        .to_string()
 }
 
 /// The alerts of the bundled rules over every sample file, one line each:

@@ -19,3 +19,15 @@ pub fn ward_in(args: &[&str], stdin: &[u8]) -> (u8, String, String) {
 pub fn ward(args: &[&str]) -> (u8, String, String) {
     ward_in(args, b"")
 }
+
+/// A fresh temporary directory holding `files` (path relative to it, text).
+pub fn dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("ward-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    for (f, text) in files {
+        let p = d.join(f);
+        std::fs::create_dir_all(p.parent().expect("file in a dir")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    d
+}
