@@ -6,6 +6,8 @@
 use std::path::Path;
 
 use serde_json::Value;
+use ward_compiler::lower::Stateful;
+use ward_compiler::plan::Role;
 use ward_compiler::{check, load, lower, schema, Severity};
 use ward_runtime::decode::{self, source_of};
 use ward_runtime::extract::extract;
@@ -82,12 +84,32 @@ fn matchers() -> Vec<Matcher> {
     out
 }
 
+/// The units (plan entries: stateless rules, and the filter, steps and
+/// `until` of stateful ones) that hold on `event`, by direct evaluation of
+/// the lowered rules.
 fn reference(m: &Matcher, source: &str, event: &Value) -> Vec<usize> {
-    m.rules
+    m.plan
         .rules
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.source == source && r.enabled && !r.stateful && eval::matches(r, event))
+        .filter(|(_, p)| {
+            let r = m.rule(p.rule);
+            let hidden = r
+                .excepts
+                .iter()
+                .any(|e| eval::eval(e, event, &mut Vec::new()));
+            let own = |c: &lower::Cond| {
+                eval::eval(&r.when, event, &mut Vec::new()) && eval::eval(c, event, &mut Vec::new())
+            };
+            r.source == source
+                && r.enabled
+                && !hidden
+                && match (p.role, &r.stateful) {
+                    (Role::Step(n), Some(Stateful::Sequence(q))) => own(&q.steps[n].when),
+                    (Role::Until, Some(Stateful::Sequence(q))) => q.until.as_ref().is_some_and(own),
+                    _ => eval::matches(r, event),
+                }
+        })
         .map(|(i, _)| i)
         .collect()
 }

@@ -95,6 +95,8 @@ codes! {
     Shadowing = "W004", "shadowing", Warning;
     /// A metadata key Ward does not know.
     UnknownMeta = "W005", "unknown-metadata", Warning;
+    /// A sequence step that the rule's other constraints keep from matching.
+    UnreachableStep = "W006", "unreachable-step", Warning;
 }
 
 impl fmt::Display for Code {

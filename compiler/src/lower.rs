@@ -38,9 +38,65 @@ pub struct Rule {
     pub excepts: Vec<Cond>,
     pub output: Vec<OutPiece>,
     /// `count` or `sequence`: evaluated by the stateful operators.
-    pub stateful: bool,
+    pub stateful: Option<Stateful>,
     /// Event fields the rule reads, in first-use order, as written.
     pub fields: Vec<(String, FieldPath)>,
+}
+
+/// What a stateful rule keeps per key (spec/language.md, "Stateful rules").
+#[derive(Debug)]
+pub enum Stateful {
+    Count(Count),
+    Sequence(Sequence),
+}
+
+/// `count [distinct FIELD] [by KEYS] within DURATION OP N`
+#[derive(Debug)]
+pub struct Count {
+    pub distinct: Option<Key>,
+    pub by: Vec<Key>,
+    /// Window length in milliseconds.
+    pub within_ms: u64,
+    /// `>=` when true, `>` otherwise (the checker rejects the rest).
+    pub inclusive: bool,
+    pub threshold: u64,
+}
+
+impl Count {
+    /// The number of events (or distinct values) at which the rule fires.
+    pub fn fires_at(&self) -> u64 {
+        if self.inclusive {
+            self.threshold.max(1)
+        } else {
+            self.threshold + 1
+        }
+    }
+}
+
+/// `sequence [by KEYS] within DURATION { step: cond [by KEYS] ... until: cond }`
+#[derive(Debug)]
+pub struct Sequence {
+    pub by: Vec<Key>,
+    pub within_ms: u64,
+    pub steps: Vec<Step>,
+    pub until: Option<Cond>,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub name: String,
+    /// `not step`: no such event may occur at this point of the sequence.
+    pub negated: bool,
+    pub when: Cond,
+    /// Per-step join keys, compared across steps after the sequence's keys.
+    pub by: Vec<Key>,
+}
+
+/// A grouping key or counted field: a path and its text as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub path: FieldPath,
 }
 
 #[derive(Debug)]
@@ -208,6 +264,11 @@ impl Lower<'_, '_> {
             .as_ref()
             .map(|o| self.output(&o.value))
             .unwrap_or_default();
+        let stateful = match (&r.count, &r.sequence) {
+            (Some(c), _) => Some(Stateful::Count(self.count(c))),
+            (None, Some(q)) => Some(Stateful::Sequence(self.sequence(q))),
+            (None, None) => None,
+        };
         let source = r
             .source
             .as_ref()
@@ -227,8 +288,46 @@ impl Lower<'_, '_> {
             when,
             excepts,
             output,
-            stateful: r.count.is_some() || r.sequence.is_some(),
+            stateful,
             fields: self.fields,
+        }
+    }
+
+    fn count(&mut self, c: &ast::Count) -> Count {
+        Count {
+            distinct: c.distinct.as_ref().map(|p| self.key(p)),
+            by: c.by.iter().map(|p| self.key(p)).collect(),
+            within_ms: duration(&c.within),
+            inclusive: c.op == CmpOp::Ge,
+            threshold: match c.threshold.kind {
+                LitKind::Int(n) => u64::try_from(n).unwrap_or(0),
+                _ => 0,
+            },
+        }
+    }
+
+    fn sequence(&mut self, q: &ast::Sequence) -> Sequence {
+        Sequence {
+            by: q.by.iter().map(|p| self.key(p)).collect(),
+            within_ms: duration(&q.within),
+            steps: q
+                .steps
+                .iter()
+                .map(|s| Step {
+                    name: s.name.name.clone(),
+                    negated: s.negated,
+                    when: self.cond(&s.when),
+                    by: s.by.iter().map(|p| self.key(p)).collect(),
+                })
+                .collect(),
+            until: q.until.as_ref().map(|u| self.cond(u)),
+        }
+    }
+
+    fn key(&mut self, p: &ast::Path) -> Key {
+        Key {
+            name: p.to_string(),
+            path: self.path(p),
         }
     }
 
@@ -414,6 +513,13 @@ impl Lower<'_, '_> {
             self.fields.push((p.to_string(), fp.clone()));
         }
         fp
+    }
+}
+
+fn duration(l: &ast::Literal) -> u64 {
+    match l.kind {
+        LitKind::Duration(ms) => ms,
+        _ => 0,
     }
 }
 

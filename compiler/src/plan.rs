@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use crate::hash::FastHash;
-use crate::lower::{Cond, FieldPath, Lit, Operand, RuleSet, Seg};
+use crate::lower::{Cond, FieldPath, Lit, Operand, Rule, RuleSet, Seg, Stateful};
 use crate::syntax::ast::CmpOp;
 
 /// Discriminating fields per source, most selective first.
@@ -38,10 +38,28 @@ pub enum PCond {
     Not(Box<PCond>),
 }
 
+/// One condition the matcher answers per event: a stateless rule, or one
+/// part of a stateful rule (its filter, a sequence step, its `until`).
 #[derive(Debug)]
 pub struct PlannedRule {
+    /// The rule this belongs to (an index into the rule set).
+    pub rule: usize,
+    pub role: Role,
     pub when: PCond,
     pub excepts: Vec<PCond>,
+}
+
+/// What a matching unit means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A stateless rule: the match is an alert.
+    Alert,
+    /// The events a `count` rule counts.
+    Count,
+    /// The n-th step of a sequence.
+    Step(usize),
+    /// A sequence's `until`.
+    Until,
 }
 
 /// The paths to extract: object keys to descend into, an element shape for
@@ -157,35 +175,29 @@ pub struct EqGroup {
     pub leaves: HashMap<String, usize>,
 }
 
-/// Plans the runnable rules (enabled, stateless) of `set`; others get a
-/// `Const(false)` plan and no dispatch entry.
+/// Plans the enabled rules of `set`. `plan.rules[i]` is rule `i` itself
+/// (for a stateful rule: its filter, or its first step); the parts of
+/// sequences beyond their first step follow, after the last rule. A rule
+/// that cannot run gets `Const(false)` and no dispatch entry.
 pub fn plan(set: &RuleSet) -> Plan {
     let mut p = Planner::default();
     let mut plan = Plan::default();
     let mut pending: BTreeMap<String, Vec<(usize, Vec<Pin>)>> = BTreeMap::new();
+    let mut extra = Vec::new();
     for (i, r) in set.rules.iter().enumerate() {
-        let runnable = r.enabled && !r.stateful;
-        let when = if runnable {
-            fold(p.cond(&r.when))
-        } else {
-            PCond::Const(false)
-        };
-        let excepts = if runnable {
-            r.excepts.iter().map(|e| fold(p.cond(e))).collect()
-        } else {
-            Vec::new()
-        };
-        if runnable && when != PCond::Const(false) {
-            let sp = plan.sources.entry(r.source.clone()).or_default();
-            for c in std::iter::once(&r.when).chain(&r.excepts) {
-                project(c, &mut Vec::new(), &mut sp.projection);
-            }
-            pending
-                .entry(r.source.clone())
-                .or_default()
-                .push((i, pins(&r.source, &r.when)));
+        let mut units = units(r);
+        let (role, cond) = units.remove(0);
+        plan.rules
+            .push(p.unit(i, role, cond, r, &mut plan.sources, &mut pending, i));
+        extra.push((i, units));
+    }
+    for (i, units) in extra {
+        let r = &set.rules[i];
+        for (role, cond) in units {
+            let at = plan.rules.len();
+            let unit = p.unit(i, role, cond, r, &mut plan.sources, &mut pending, at);
+            plan.rules.push(unit);
         }
-        plan.rules.push(PlannedRule { when, excepts });
     }
     for (source, rules) in pending {
         if let Some(sp) = plan.sources.get_mut(&source) {
@@ -196,6 +208,87 @@ pub fn plan(set: &RuleSet) -> Plan {
     plan.leaf_uses = p.uses;
     group_equalities(&mut plan);
     plan
+}
+
+/// The conditions a rule needs answered per event, first its own. A
+/// sequence's `when` holds for every step and for `until`; `except` hides
+/// an event from every part of a rule.
+fn units(r: &Rule) -> Vec<(Role, Cond)> {
+    let Some(Stateful::Sequence(q)) = &r.stateful else {
+        let role = if r.stateful.is_some() {
+            Role::Count
+        } else {
+            Role::Alert
+        };
+        return vec![(role, r.when.clone())];
+    };
+    // Flat, so that dispatch sees the pins of both.
+    let both = |c: &Cond| match &r.when {
+        Cond::Const(true) => c.clone(),
+        w => Cond::And(
+            [w, c]
+                .into_iter()
+                .flat_map(|x| match x {
+                    Cond::And(items) => items.clone(),
+                    other => vec![other.clone()],
+                })
+                .collect(),
+        ),
+    };
+    let mut out: Vec<(Role, Cond)> = q
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(n, s)| (Role::Step(n), both(&s.when)))
+        .collect();
+    if let Some(u) = &q.until {
+        out.push((Role::Until, both(u)));
+    }
+    out
+}
+
+impl Planner {
+    /// Plans one unit; registers its projection and dispatch under `at`.
+    #[allow(clippy::too_many_arguments)]
+    fn unit(
+        &mut self,
+        rule: usize,
+        role: Role,
+        cond: Cond,
+        r: &Rule,
+        sources: &mut BTreeMap<String, SourcePlan>,
+        pending: &mut BTreeMap<String, Vec<(usize, Vec<Pin>)>>,
+        at: usize,
+    ) -> PlannedRule {
+        let off = || PlannedRule {
+            rule,
+            role,
+            when: PCond::Const(false),
+            excepts: Vec::new(),
+        };
+        if !r.enabled {
+            return off();
+        }
+        let when = fold(self.cond(&cond));
+        if when == PCond::Const(false) {
+            return off();
+        }
+        let excepts = r.excepts.iter().map(|e| fold(self.cond(e))).collect();
+        let sp = sources.entry(r.source.clone()).or_default();
+        for c in std::iter::once(&cond).chain(&r.excepts) {
+            project(c, &mut Vec::new(), &mut sp.projection);
+        }
+        pending
+            .entry(r.source.clone())
+            .or_default()
+            .push((at, pins(&r.source, &cond)));
+        PlannedRule {
+            rule,
+            role,
+            when,
+            excepts,
+        }
+    }
 }
 
 /// Groups `field == "literal"` leaves by field when a field has several.

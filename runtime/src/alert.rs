@@ -20,6 +20,9 @@ pub struct Alert<'a> {
     /// The value of every event field the rule reads (null when missing).
     pub fields: Map<String, Value>,
     pub input: Input<'a>,
+    /// For a stateful rule: the key, count and contributing events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::state::Window>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'a Value>,
 }
@@ -67,6 +70,7 @@ pub fn build<'a>(
             line: event.line,
             via: event.via,
         },
+        window: None,
         event: with_event.then(|| event.original.as_ref().unwrap_or(&event.value)),
     }
 }

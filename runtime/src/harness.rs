@@ -19,8 +19,14 @@ use ward_compiler::schema;
 
 use ward_compiler::plan::PCond;
 
-use crate::decode::{self, Format};
+use std::rc::Rc;
+
+use ward_compiler::lower::Rule;
+use ward_compiler::plan::Role;
+
+use crate::decode::{self, Event, Format};
 use crate::matcher::{Matcher, Scratch};
+use crate::state::{self, Engine, Out, Window};
 use crate::{alert, describe, eval};
 
 /// The golden file of a rule's samples.
@@ -76,6 +82,8 @@ struct Golden<'a> {
     time: &'a Value,
     output: &'a str,
     fields: &'a serde_json::Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window: Option<&'a Window>,
 }
 
 /// Runs every rule's samples. With `bless`, writes the golden files instead
@@ -99,10 +107,11 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
             diff: Vec::new(),
             coverage: Vec::new(),
         };
-        let planned = &matcher.plan.rules[i];
         let mut leaves = Vec::new();
-        for c in std::iter::once(&planned.when).chain(&planned.excepts) {
-            leaf_ids(c, &mut leaves);
+        for planned in matcher.plan.rules.iter().filter(|p| p.rule == i) {
+            for c in std::iter::once(&planned.when).chain(&planned.excepts) {
+                leaf_ids(c, &mut leaves);
+            }
         }
         report.coverage = leaves
             .iter()
@@ -112,14 +121,9 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
                 made_false: false,
             })
             .collect();
-        if !rule.enabled || rule.stateful {
+        if !rule.enabled {
             report.status = Status::Skip;
-            let why = if rule.stateful {
-                "stateful rules are not evaluated yet"
-            } else {
-                "disabled"
-            };
-            report.failures.push(why.to_string());
+            report.failures.push("disabled".to_string());
             reports.push(report);
             continue;
         }
@@ -147,15 +151,21 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
                 report.failures.push(format!("{name}:{p}"));
             }
             for ev in &events {
-                for (k, &l) in leaves.iter().enumerate() {
-                    if ev.source != rule.source {
-                        break;
-                    }
-                    let v = eval::eval(&matcher.plan.leaves[l], &ev.value, &mut Vec::new());
-                    let c = &mut report.coverage[k];
-                    c.made_true |= v;
-                    c.made_false |= !v;
-                }
+                cover(&matcher, rule, &leaves, ev, &mut report);
+            }
+            if rule.stateful.is_some() {
+                stream(
+                    &matcher,
+                    i,
+                    name,
+                    *must_fire,
+                    &events,
+                    &mut report,
+                    &mut actual,
+                );
+                continue;
+            }
+            for ev in &events {
                 matcher.matching(ev.source, &ev.value, &mut scratch);
                 let fired = scratch.candidates.contains(&i);
                 if *must_fire {
@@ -183,6 +193,7 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
                         time: &a.time,
                         output: &a.output,
                         fields: &a.fields,
+                        window: None,
                     };
                     actual.push(serde_json::to_string(&g).unwrap_or_default());
                 }
@@ -229,6 +240,91 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
         });
     }
     reports
+}
+
+/// Records which leaves of `rule` the event made true and false.
+fn cover(matcher: &Matcher, rule: &Rule, leaves: &[usize], ev: &Event, report: &mut RuleReport) {
+    if ev.source != rule.source {
+        return;
+    }
+    for (k, &l) in leaves.iter().enumerate() {
+        let v = eval::eval(&matcher.plan.leaves[l], &ev.value, &mut Vec::new());
+        let c = &mut report.coverage[k];
+        c.made_true |= v;
+        c.made_false |= !v;
+    }
+}
+
+/// A stateful rule over one sample file, as one ordered stream: an
+/// `alert*` file must make the rule fire at least once, a `quiet*` file
+/// never.
+fn stream(
+    matcher: &Matcher,
+    rule: usize,
+    name: &str,
+    must_fire: bool,
+    events: &[Event],
+    report: &mut RuleReport,
+    actual: &mut Vec<String>,
+) {
+    let mut engine = Engine::new(&matcher.rules, state::Config::default());
+    let mut scratch = Scratch::default();
+    let mut outs = Vec::new();
+    let file: Rc<str> = Rc::from(name);
+    for ev in events {
+        matcher.matching(ev.source, &ev.value, &mut scratch);
+        let units: Vec<(usize, Role)> = scratch
+            .candidates
+            .iter()
+            .map(|&u| &matcher.plan.rules[u])
+            .filter(|p| p.rule == rule)
+            .map(|p| (p.rule, p.role))
+            .collect();
+        if !units.is_empty() {
+            engine.offer(&file, ev.clone(), units, &mut outs);
+        }
+    }
+    engine.finish(&mut outs);
+    if must_fire {
+        report.alert_events += events.len();
+    } else {
+        report.quiet_events += events.len();
+    }
+    let mut fired = 0;
+    for o in &outs {
+        let Out::Alert {
+            trigger, window, ..
+        } = o
+        else {
+            continue;
+        };
+        fired += 1;
+        if !must_fire {
+            report.failures.push(format!(
+                "{name}:{}: must not alert, did",
+                trigger.event.line
+            ));
+        }
+        let time_path = schema::bundled()
+            .get(trigger.event.source)
+            .map_or("", |s| s.timestamp.as_str());
+        let r = matcher.rule(rule);
+        let a = alert::build(r, &trigger.event, time_path, name, false);
+        let g = Golden {
+            sample: name,
+            line: trigger.event.line,
+            time: &a.time,
+            output: &a.output,
+            fields: &a.fields,
+            window: Some(window),
+        };
+        actual.push(serde_json::to_string(&g).unwrap_or_default());
+    }
+    if must_fire && fired == 0 {
+        report
+            .failures
+            .push(format!("{name}: must alert (as a stream), did not"));
+    }
 }
 
 /// The distinct leaves of a planned condition, in order.

@@ -13,3 +13,4 @@ pub mod extract;
 pub mod harness;
 pub mod matcher;
 pub mod scan;
+pub mod state;

@@ -6,18 +6,22 @@
 //! when a rule fires (for the alert). Documents, wrappings and lines the
 //! fast path declines are decoded in full and run through the same matcher.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::rc::Rc;
 
 use serde_json::Value;
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::RuleSet;
+use ward_compiler::plan::Role;
 use ward_compiler::schema;
 
 use crate::alert;
 use crate::decode::{self, Event, Problem, Via};
 use crate::extract::{extract_sized, Sizes};
 use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
+use crate::state::{self, Engine, Out};
 
 /// What a scan saw.
 #[derive(Debug, Default)]
@@ -57,6 +61,11 @@ pub struct Scan<'w> {
     pub progress: bool,
     /// The largest extraction so far, to size the next at once.
     sizes: Sizes,
+    /// The stateful rules' operators.
+    pub engine: Engine,
+    /// The name of the file being read, shared by the events it holds.
+    file: Option<Rc<str>>,
+    outs: Vec<Out>,
 }
 
 /// Events between two progress updates.
@@ -64,7 +73,20 @@ const PROGRESS_EVERY: u64 = 1 << 17;
 
 impl<'w> Scan<'w> {
     pub fn new(rules: RuleSet, sink: &'w mut dyn Write, out: Output) -> Scan<'w> {
+        Scan::with_state(rules, sink, out, state::Config::default())
+    }
+
+    pub fn with_state(
+        rules: RuleSet,
+        sink: &'w mut dyn Write,
+        out: Output,
+        cfg: state::Config,
+    ) -> Scan<'w> {
+        let engine = Engine::new(&rules, cfg);
         Scan {
+            engine,
+            file: None,
+            outs: Vec::new(),
             matcher: Matcher::new(rules),
             stats: Stats::default(),
             scratch: Scratch::default(),
@@ -74,17 +96,6 @@ impl<'w> Scan<'w> {
             progress: false,
             sizes: Sizes::default(),
         }
-    }
-
-    /// Stateful rules: not evaluated per event until their operators land.
-    pub fn skipped_stateful(&self) -> Vec<&str> {
-        self.matcher
-            .rules
-            .rules
-            .iter()
-            .filter(|r| r.enabled && r.stateful)
-            .map(|r| r.id.as_str())
-            .collect()
     }
 
     /// The fast path for one JSON line; `false` hands it to full decoding.
@@ -119,9 +130,7 @@ impl<'w> Scan<'w> {
             line,
             via: Via::Raw,
         };
-        let fired = std::mem::take(&mut self.scratch.candidates);
-        self.emit(file, &ev, &fired);
-        self.scratch.candidates = fired;
+        self.deliver(file, Cow::Owned(ev));
         true
     }
 
@@ -137,9 +146,127 @@ impl<'w> Scan<'w> {
         );
         self.matcher
             .matching(ev.source, &ev.value, &mut self.scratch);
+        self.deliver(file, Cow::Borrowed(ev));
+    }
+
+    /// Alerts of the stateless rules that fired on `ev`; the event to the
+    /// stateful operators if parts of stateful rules matched.
+    fn deliver(&mut self, file: &str, ev: Cow<'_, Event>) {
         let fired = std::mem::take(&mut self.scratch.candidates);
-        self.emit(file, ev, &fired);
+        let plan = &self.matcher.plan.rules;
+        if fired.iter().all(|&u| plan[u].role == Role::Alert) {
+            self.emit(file, &ev, &fired);
+        } else {
+            let alerts: Vec<usize> = fired
+                .iter()
+                .copied()
+                .filter(|&u| plan[u].role == Role::Alert)
+                .collect();
+            let units: Vec<(usize, Role)> = fired
+                .iter()
+                .filter(|&&u| plan[u].role != Role::Alert)
+                .map(|&u| (plan[u].rule, plan[u].role))
+                .collect();
+            self.emit(file, &ev, &alerts);
+            let name = match &self.file {
+                Some(f) if &**f == file => f.clone(),
+                _ => {
+                    let f: Rc<str> = Rc::from(file);
+                    self.file = Some(f.clone());
+                    f
+                }
+            };
+            let mut outs = std::mem::take(&mut self.outs);
+            self.engine.offer(&name, ev.into_owned(), units, &mut outs);
+            self.emit_state(&mut outs);
+            self.outs = outs;
+        }
         self.scratch.candidates = fired;
+    }
+
+    /// End of input: the stateful operators release what they hold.
+    pub fn finish(&mut self) {
+        let mut outs = std::mem::take(&mut self.outs);
+        self.engine.finish(&mut outs);
+        self.emit_state(&mut outs);
+    }
+
+    fn emit_state(&mut self, outs: &mut Vec<Out>) {
+        for o in outs.drain(..) {
+            let line = match o {
+                Out::Alert {
+                    rule,
+                    trigger,
+                    window,
+                } => {
+                    let rule = &self.matcher.rules.rules[rule];
+                    *self.stats.alerts.entry(rule.id.clone()).or_default() += 1;
+                    let time_path = schema::bundled()
+                        .get(trigger.event.source)
+                        .map_or("", |s| s.timestamp.as_str());
+                    let mut a = alert::build(
+                        rule,
+                        &trigger.event,
+                        time_path,
+                        &trigger.file,
+                        self.out.with_event,
+                    );
+                    a.window = Some(window);
+                    self.render(&a)
+                }
+                Out::Evicted {
+                    rule,
+                    evicted,
+                    cap,
+                    time,
+                } => {
+                    let id = &self.matcher.rules.rules[rule].id;
+                    let message = format!(
+                        "rule {id} reached its cap of {cap} live keys; the {evicted} least \
+                         recently seen were evicted and their partial windows lost"
+                    );
+                    if self.out.text {
+                        format!(
+                            "{} [diagnostic] state-cap: {message}",
+                            time.as_str().unwrap_or("-")
+                        )
+                    } else {
+                        serde_json::json!({
+                            "diagnostic": "state-cap",
+                            "rule": id,
+                            "time": time,
+                            "evicted": evicted,
+                            "cap": cap,
+                            "message": message,
+                        })
+                        .to_string()
+                    }
+                }
+            };
+            self.write(&line);
+        }
+    }
+
+    fn render(&self, a: &alert::Alert<'_>) -> String {
+        if self.out.text {
+            format!(
+                "{} [{}] {}: {}",
+                a.time.as_str().unwrap_or("-"),
+                a.severity,
+                a.rule,
+                a.output
+            )
+        } else {
+            serde_json::to_string(a).unwrap_or_default()
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        if self.write_error.is_none() {
+            if let Err(e) = writeln!(self.sink, "{line}") {
+                self.write_error = Some(e);
+            }
+        }
     }
 
     pub fn problem(&mut self, file: &str, p: &Problem) {
@@ -157,22 +284,8 @@ impl<'w> Scan<'w> {
             let rule = self.matcher.rule(i);
             *self.stats.alerts.entry(rule.id.clone()).or_default() += 1;
             let a = alert::build(rule, ev, time_path, file, self.out.with_event);
-            let line = if self.out.text {
-                format!(
-                    "{} [{}] {}: {}",
-                    a.time.as_str().unwrap_or("-"),
-                    a.severity,
-                    a.rule,
-                    a.output
-                )
-            } else {
-                serde_json::to_string(&a).unwrap_or_default()
-            };
-            if self.write_error.is_none() {
-                if let Err(e) = writeln!(self.sink, "{line}") {
-                    self.write_error = Some(e);
-                }
-            }
+            let line = self.render(&a);
+            self.write(&line);
         }
     }
 }

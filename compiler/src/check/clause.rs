@@ -7,6 +7,9 @@ use crate::diagnostic::Code;
 use crate::schema::Ty;
 use crate::syntax::ast::*;
 
+/// The largest count threshold: each key keeps one time per counted event.
+pub const MAX_THRESHOLD: i64 = 10_000;
+
 impl Cx<'_, '_> {
     /// Checks the `{field}` references of an output template.
     pub(crate) fn template(&mut self, out: &StrLit) {
@@ -88,7 +91,32 @@ impl Cx<'_, '_> {
             self.key(key);
         }
         self.window(&c.within);
+        if !matches!(c.op, CmpOp::Gt | CmpOp::Ge) {
+            let d = self
+                .err(
+                    Code::BadRule,
+                    c.span,
+                    format!("a count fires on `>` or `>=`, not `{}`", c.op.as_str()),
+                )
+                .label("this comparison")
+                .help(
+                    "a count fires the moment its window holds enough events; \
+                     to find too few, count the opposite events",
+                );
+            self.push(d);
+        }
         match &c.threshold.kind {
+            LitKind::Int(n) if *n > MAX_THRESHOLD => {
+                let d = self
+                    .err(
+                        Code::BadRule,
+                        c.threshold.span,
+                        format!("a count threshold is at most {MAX_THRESHOLD}"),
+                    )
+                    .label("too large")
+                    .help("each key keeps one time per counted event; count over a shorter window");
+                self.push(d);
+            }
             LitKind::Int(n) if *n >= 0 => {}
             _ => {
                 let d = self
@@ -115,7 +143,39 @@ impl Cx<'_, '_> {
                 .label(format!("{} step(s)", s.steps.len()))
                 .help("for one step, use `when` (and `count` for repetitions)");
             self.push(d);
+        } else if s.steps.iter().all(|st| st.negated) {
+            let d = self
+                .err(
+                    Code::BadRule,
+                    s.span,
+                    "a sequence needs a step that is not `not`",
+                )
+                .label("every step is an absence")
+                .help("an absence is measured from a step that happened");
+            self.push(d);
         }
+        if let Some(first) = s.steps.first() {
+            for st in &s.steps[1..] {
+                if st.by.len() != first.by.len() {
+                    let d = self
+                        .err(
+                            Code::BadKey,
+                            st.name.span,
+                            format!(
+                                "step `{}` has {} `by` key(s), step `{}` has {}",
+                                st.name.name,
+                                st.by.len(),
+                                first.name.name,
+                                first.by.len()
+                            ),
+                        )
+                        .label("different number of step keys")
+                        .help("steps are joined on their `by` keys in order; give every step the same number");
+                    self.push(d);
+                }
+            }
+        }
+        self.unreachable_steps(s);
         let mut names: Vec<&Ident> = Vec::new();
         for step in &s.steps {
             if let Some(prev) = names.iter().find(|n| n.name == step.name.name) {
@@ -143,6 +203,56 @@ impl Cx<'_, '_> {
         }
         if let Some(u) = &s.until {
             self.condition(u);
+        }
+    }
+
+    /// W006: a step whose pinned values contradict the rule's `when`, or,
+    /// on a `by` key, another step's: the sequence can never complete.
+    fn unreachable_steps(&mut self, s: &Sequence) {
+        let facts = |e: &Expr| {
+            let mut f = Facts::default();
+            super::path::gather_facts(self.ck.prog, self.file, e, &mut f, 0);
+            f
+        };
+        let steps: Vec<(&Step, Facts)> = s.steps.iter().map(|st| (st, facts(&st.when))).collect();
+        let keys: Vec<String> = s.by.iter().map(|k| k.to_string()).collect();
+        let mut found = Vec::new();
+        for (i, (step, mine)) in steps.iter().enumerate() {
+            let clash = mine.values.iter().find_map(|(path, vals)| {
+                if let Some(rule) = self.facts.values.get(path) {
+                    if !vals.iter().any(|v| rule.contains(v)) {
+                        return Some(format!(
+                            "the rule's `when` requires `{path}` in {rule:?}, this step in {vals:?}"
+                        ));
+                    }
+                }
+                if step.negated || !keys.contains(path) {
+                    return None;
+                }
+                steps[..i].iter().filter(|(o, _)| !o.negated).find_map(|(other, theirs)| {
+                    let t = theirs.values.get(path)?;
+                    (!vals.iter().any(|v| t.contains(v))).then(|| {
+                        format!(
+                            "the steps are joined on `{path}`, which step `{}` requires in {t:?} and this step in {vals:?}",
+                            other.name.name
+                        )
+                    })
+                })
+            });
+            if let Some(why) = clash {
+                found.push((step.name.span, step.name.name.clone(), why));
+            }
+        }
+        for (span, name, why) in found {
+            let d = self
+                .err(
+                    Code::UnreachableStep,
+                    span,
+                    format!("step `{name}` can never match"),
+                )
+                .label(why)
+                .help("fix the values, or drop the key the steps cannot share");
+            self.push(d);
         }
     }
 

@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use ward_compiler::lower::Cond;
+use ward_compiler::lower::{Cond, Stateful};
 
 use crate::describe::{leaf, path};
-use ward_compiler::plan::{self, PCond};
+use ward_compiler::plan::{self, PCond, Plan, Role};
 
 use super::{EXIT_CLEAN, EXIT_USAGE};
 
@@ -76,58 +76,33 @@ pub(super) fn run(
             writeln!(out, "  disabled")?;
             continue;
         }
-        if r.stateful {
+        if let Some(st) = &r.stateful {
+            writeln!(out, "  {}", stateful_words(st))?;
+        }
+        for (u, pr) in plan.rules.iter().enumerate().filter(|(_, p)| p.rule == i) {
+            let label = match pr.role {
+                Role::Alert => "fires when".to_string(),
+                Role::Count => "counts events when".to_string(),
+                Role::Step(n) => match &r.stateful {
+                    Some(Stateful::Sequence(q)) => format!(
+                        "step {}{}",
+                        if q.steps[n].negated { "not " } else { "" },
+                        q.steps[n].name
+                    ),
+                    _ => format!("step {n}"),
+                },
+                Role::Until => "until".to_string(),
+            };
+            writeln!(out, "  {label}: {}", words(&pr.when, &plan.leaves, &uses))?;
             writeln!(
                 out,
-                "  stateful (count/sequence): not evaluated per event yet"
+                "    candidates: {}",
+                candidates(&plan, &r.source, u)
+                    .unwrap_or_else(|| "every event of its source".into())
             )?;
-            continue;
-        }
-        let dispatch = plan.sources.get(&r.source).and_then(|sp| {
-            sp.dispatch.iter().find_map(|(f, m)| {
-                let mut vals: Vec<&str> = Vec::new();
-                let mut second: Option<(String, Vec<&str>)> = None;
-                for (v, b) in m {
-                    if b.rules.contains(&i) {
-                        vals.push(v);
-                    }
-                    if let Some((p, refine)) = &b.refine {
-                        let hits: Vec<&str> = refine
-                            .iter()
-                            .filter(|(_, rs)| rs.contains(&i))
-                            .map(|(v2, _)| v2.as_str())
-                            .collect();
-                        if !hits.is_empty() {
-                            vals.push(v);
-                            let entry = second.get_or_insert_with(|| (path(p), Vec::new()));
-                            entry.1.extend(hits);
-                        }
-                    }
-                }
-                vals.sort_unstable();
-                vals.dedup();
-                let mut text = format!("only events with {} in [{}]", path(f), vals.join(", "));
-                if let Some((p, mut v2)) = second {
-                    v2.sort_unstable();
-                    v2.dedup();
-                    text.push_str(&format!(" and {p} in [{}]", v2.join(", ")));
-                }
-                (!vals.is_empty()).then_some(text)
-            })
-        });
-        writeln!(
-            out,
-            "  candidates: {}",
-            dispatch.unwrap_or_else(|| "every event of its source".into())
-        )?;
-        let pr = &plan.rules[i];
-        writeln!(
-            out,
-            "  fires when: {}",
-            words(&pr.when, &plan.leaves, &uses)
-        )?;
-        for e in &pr.excepts {
-            writeln!(out, "  unless: {}", words(e, &plan.leaves, &uses))?;
+            for e in &pr.excepts {
+                writeln!(out, "    unless: {}", words(e, &plan.leaves, &uses))?;
+            }
         }
     }
     Ok(EXIT_CLEAN)
@@ -168,5 +143,90 @@ fn words(c: &PCond, leaves: &[Cond], uses: &[usize]) -> String {
                 .join(" or ")
         ),
         PCond::Not(x) => format!("not {}", words(x, leaves, uses)),
+    }
+}
+
+/// Which events dispatch makes unit `unit` a candidate for; `None` for all.
+fn candidates(plan: &Plan, source: &str, unit: usize) -> Option<String> {
+    plan.sources.get(source).and_then(|sp| {
+        sp.dispatch.iter().find_map(|(f, m)| {
+            let mut vals: Vec<&str> = Vec::new();
+            let mut second: Option<(String, Vec<&str>)> = None;
+            for (v, b) in m {
+                if b.rules.contains(&unit) {
+                    vals.push(v);
+                }
+                if let Some((p, refine)) = &b.refine {
+                    let hits: Vec<&str> = refine
+                        .iter()
+                        .filter(|(_, rs)| rs.contains(&unit))
+                        .map(|(v2, _)| v2.as_str())
+                        .collect();
+                    if !hits.is_empty() {
+                        vals.push(v);
+                        let entry = second.get_or_insert_with(|| (path(p), Vec::new()));
+                        entry.1.extend(hits);
+                    }
+                }
+            }
+            vals.sort_unstable();
+            vals.dedup();
+            let mut text = format!("only events with {} in [{}]", path(f), vals.join(", "));
+            if let Some((p, mut v2)) = second {
+                v2.sort_unstable();
+                v2.dedup();
+                text.push_str(&format!(" and {p} in [{}]", v2.join(", ")));
+            }
+            (!vals.is_empty()).then_some(text)
+        })
+    })
+}
+
+/// A stateful rule's window and key in words.
+fn stateful_words(st: &Stateful) -> String {
+    let keys = |k: &[ward_compiler::lower::Key]| {
+        if k.is_empty() {
+            "one key for all events".to_string()
+        } else {
+            format!(
+                "per {}",
+                k.iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    };
+    match st {
+        Stateful::Count(c) => format!(
+            "stateful: {}, {} within a sliding {} window; fires at {} and is then quiet for {}",
+            keys(&c.by),
+            match &c.distinct {
+                Some(d) => format!("counts distinct values of {}", d.name),
+                None => "counts matching events".to_string(),
+            },
+            crate::state::human(c.within_ms as i64 * 1_000_000),
+            c.fires_at(),
+            crate::state::human(c.within_ms as i64 * 1_000_000),
+        ),
+        Stateful::Sequence(q) => format!(
+            "stateful: {}, steps {} in order within {}{}",
+            keys(&q.by),
+            q.steps
+                .iter()
+                .map(|s| if s.negated {
+                    format!("not {}", s.name)
+                } else {
+                    s.name.clone()
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            crate::state::human(q.within_ms as i64 * 1_000_000),
+            if q.until.is_some() {
+                "; `until` cancels"
+            } else {
+                ""
+            }
+        ),
     }
 }

@@ -80,6 +80,16 @@ enum Command {
         /// Exit 0 even when alerts were found (for pipelines)
         #[arg(long)]
         exit_zero: bool,
+        /// How far out of time order an event may arrive and still count
+        /// for stateful rules (count, sequence)
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+        lateness: u64,
+        /// Which time windows of stateful rules use
+        #[arg(long, value_enum, default_value_t = TimeMode::Event)]
+        time: TimeMode,
+        /// Live keys per stateful rule; beyond it the least recently seen are evicted
+        #[arg(long, value_name = "N", default_value_t = crate::state::DEFAULT_MAX_KEYS)]
+        max_keys: usize,
     },
     /// Run every rule's samples and compare its alerts with the golden file.
     ///
@@ -151,6 +161,23 @@ enum InputFormat {
     Jsonl,
     /// The whole file is one JSON document
     Document,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TimeMode {
+    /// The event's own timestamp field (stageTimestamp, eventTime, end_time)
+    Event,
+    /// The time the event is read (for streams without timestamps)
+    Processing,
+}
+
+/// A duration as rules write it (`30s`, `5m`, `0s`), in milliseconds.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() && text.parse() == Ok(0u64) {
+        return Ok(0);
+    }
+    ward_compiler::syntax::parse::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 30s, 5m or 1h (up to 30d)"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -238,6 +265,9 @@ where
             input_format,
             no_event,
             exit_zero,
+            lateness,
+            time,
+            max_keys,
         } => {
             let input_format = match input_format {
                 InputFormat::Auto => crate::decode::Format::Auto,
@@ -252,6 +282,13 @@ where
                 input_format,
                 no_event,
                 exit_zero,
+                state: crate::state::Config {
+                    lateness_ns: i64::try_from(lateness)
+                        .unwrap_or(i64::MAX)
+                        .saturating_mul(1_000_000),
+                    max_keys: max_keys.max(1),
+                    processing_time: time == TimeMode::Processing,
+                },
             };
             scan::run(opts, stdin, out, err)
         }

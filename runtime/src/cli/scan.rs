@@ -18,6 +18,7 @@ pub(super) struct Options {
     pub input_format: Format,
     pub no_event: bool,
     pub exit_zero: bool,
+    pub state: crate::state::Config,
 }
 
 pub(super) fn run(
@@ -40,7 +41,7 @@ pub(super) fn run(
         text: opts.text,
         with_event: !opts.no_event,
     };
-    let mut scan = Scan::new(rules, &mut sink, output);
+    let mut scan = Scan::with_state(rules, &mut sink, output, opts.state);
     // A progress line only where a person watches (not in pipes or tests).
     scan.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let scan = RefCell::new(scan);
@@ -88,18 +89,19 @@ pub(super) fn run(
             failed = true;
         }
     }
-    let scan = scan.into_inner();
+    let mut scan = scan.into_inner();
+    scan.finish();
+    if let Some(e) = scan.write_error.take() {
+        return Err(format!("cannot write alerts: {e}").into());
+    }
     if scan.progress && scan.stats.events >= 1 << 17 {
         eprint!("\r\x1b[2K");
     }
-    let skipped: Vec<String> = scan
-        .skipped_stateful()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
     let stats = scan.stats;
+    let state = scan.engine.stats;
     sink.flush()?;
-    summary(&stats, &skipped, start.elapsed().as_secs_f64(), err)?;
+    summary(&stats, start.elapsed().as_secs_f64(), err)?;
+    state_summary(&state, &opts.state, err)?;
     let alerts: u64 = stats.alerts.values().sum();
     Ok(if failed {
         EXIT_USAGE
@@ -124,7 +126,7 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn summary(s: &Stats, skipped: &[String], secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
+fn summary(s: &Stats, secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
     let per_source: Vec<String> = s
         .per_source
         .iter()
@@ -168,12 +170,48 @@ fn summary(s: &Stats, skipped: &[String], secs: f64, err: &mut dyn Write) -> std
             writeln!(err, "    {d}")?;
         }
     }
-    if !skipped.is_empty() {
+    Ok(())
+}
+
+/// What the stateful operators had to leave out or cut, if anything.
+fn state_summary(
+    s: &crate::state::StateStats,
+    cfg: &crate::state::Config,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    if s.late > 0 {
         writeln!(
             err,
-            "  not evaluated: {} stateful rule(s) (count/sequence run in a later release): {}",
-            skipped.len(),
-            skipped.join(", ")
+            "  {} late event(s), more than --lateness {} behind the latest event time; stateful rules did not count them:",
+            s.late,
+            crate::state::human(cfg.lateness_ns)
+        )?;
+        for l in &s.late_samples {
+            writeln!(err, "    {l}")?;
+        }
+    }
+    if s.untimed > 0 {
+        writeln!(
+            err,
+            "  {} event(s) without a readable time; stateful rules placed them at the latest time seen:",
+            s.untimed
+        )?;
+        for l in &s.untimed_samples {
+            writeln!(err, "    {l}")?;
+        }
+    }
+    for (rule, n) in &s.evicted {
+        writeln!(
+            err,
+            "  {rule}: {n} key(s) evicted at the cap of {} live keys (--max-keys); their partial windows were lost",
+            cfg.max_keys
+        )?;
+    }
+    if s.open_at_end > 0 {
+        writeln!(
+            err,
+            "  {} sequence match(es) still waiting at the end of input for a window to close without their `not` step",
+            s.open_at_end
         )?;
     }
     Ok(())

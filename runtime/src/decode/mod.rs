@@ -34,7 +34,7 @@ pub enum Via {
 }
 
 /// One decoded event.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Event {
     /// The schema it fits: `k8s.audit`, `aws.cloudtrail`, ...
     pub source: &'static str,

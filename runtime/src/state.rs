@@ -1,0 +1,950 @@
+//! Stateful rules: `count` and `sequence` per key within a window of event
+//! time, with bounded memory. The semantics are specified in
+//! spec/language.md ("Stateful rules"); this module is their executable
+//! form.
+//!
+//! Events reach the operators in event-time order: an event that matched
+//! some stateful rule waits in a reorder buffer until the latest time seen
+//! has moved `lateness` past it, so an input that is out of order by less
+//! than that gives the same alerts as the sorted input. An event older than
+//! that is *late*: counted, reported, and not given to stateful rules.
+//!
+//! Memory: the buffer holds at most `lateness` worth of matching events;
+//! per rule, at most `max_keys` keys are live (the least recently seen are
+//! evicted beyond that, counted and reported); per key, a count holds at
+//! most its threshold of times, a sequence one pending match per step.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::rc::Rc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use ward_compiler::lower::{Count, FieldPath, Key, RuleSet, Sequence, Stateful};
+use ward_compiler::plan::Role;
+use ward_compiler::schema;
+
+use crate::decode::Event;
+use crate::eval::get;
+
+/// How the operators keep time and memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// How far behind the latest event time an event may arrive and still
+    /// count, in nanoseconds.
+    pub lateness_ns: i64,
+    /// Live keys per rule.
+    pub max_keys: usize,
+    /// Stamp events with the time they are read instead of their own.
+    pub processing_time: bool,
+}
+
+/// Default allowed lateness: CloudTrail delivers within about 5 minutes.
+pub const DEFAULT_LATENESS_NS: i64 = 5 * 60 * 1_000_000_000;
+/// Default cap on live keys per rule.
+pub const DEFAULT_MAX_KEYS: usize = 100_000;
+/// Contributing events an alert lists.
+pub const SAMPLE_EVENTS: usize = 10;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            lateness_ns: DEFAULT_LATENESS_NS,
+            max_keys: DEFAULT_MAX_KEYS,
+            processing_time: false,
+        }
+    }
+}
+
+/// An event that matched at least one part of a stateful rule.
+#[derive(Debug)]
+pub struct Held {
+    pub event: Event,
+    pub file: Rc<str>,
+    /// Event time, nanoseconds since the epoch.
+    pub time: i64,
+    /// The time field as written (null when it had none).
+    pub time_text: Value,
+}
+
+/// What a stateful rule emits.
+#[derive(Debug)]
+pub enum Out {
+    Alert {
+        rule: usize,
+        /// The event that completed the match; the alert's output, fields
+        /// and time are this event's.
+        trigger: Rc<Held>,
+        window: Window,
+    },
+    /// The key cap bit: keys were evicted.
+    Evicted {
+        rule: usize,
+        evicted: usize,
+        cap: usize,
+        time: Value,
+    },
+}
+
+/// The window an alert of a stateful rule summarises.
+#[derive(Clone, Debug, Serialize)]
+pub struct Window {
+    /// The `by` keys, by name as written, with their values.
+    pub key: Map<String, Value>,
+    /// Events counted (`count`), distinct values (`count distinct`) or
+    /// steps matched (`sequence`).
+    pub count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<Vec<Value>>,
+    /// Times of the first and last contributing events, RFC 3339 UTC.
+    pub first: String,
+    pub last: String,
+    /// The last contributing events (at most [`SAMPLE_EVENTS`]), oldest
+    /// first; for a sequence, one per step.
+    pub events: Vec<Ref>,
+}
+
+/// A contributing event, by where it was read.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ref {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub file: Rc<str>,
+    pub line: usize,
+    pub time: Value,
+    /// For a sequence step: the fields its condition reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Map<String, Value>>,
+}
+
+/// What the stateful operators saw, for the summary.
+#[derive(Debug, Default)]
+pub struct StateStats {
+    /// Events older than the allowed lateness.
+    pub late: u64,
+    pub late_samples: Vec<String>,
+    /// Events with no readable time, placed at the latest time seen.
+    pub untimed: u64,
+    pub untimed_samples: Vec<String>,
+    /// Keys evicted by the cap, per rule id.
+    pub evicted: BTreeMap<String, u64>,
+    /// Sequences still waiting for their window to close at the end.
+    pub open_at_end: u64,
+    /// The most keys live at once, over all rules.
+    pub peak_keys: usize,
+}
+
+const SAMPLES: usize = 10;
+
+/// The stateful operators of a rule set.
+pub struct Engine {
+    cfg: Config,
+    ops: Vec<Option<Op>>,
+    ids: Vec<String>,
+    buffer: BinaryHeap<Reverse<Queued>>,
+    arrivals: u64,
+    /// Latest event time offered.
+    max_time: Option<i64>,
+    /// Time of the last event released to the operators.
+    now: i64,
+    pub stats: StateStats,
+}
+
+struct Queued {
+    time: i64,
+    arrival: u64,
+    held: Rc<Held>,
+    units: Vec<(usize, Role)>,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Queued) -> bool {
+        (self.time, self.arrival) == (o.time, o.arrival)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Queued) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Queued) -> std::cmp::Ordering {
+        (self.time, self.arrival).cmp(&(o.time, o.arrival))
+    }
+}
+
+enum Op {
+    Count(Counter),
+    Sequence(Sequencer),
+}
+
+impl Engine {
+    pub fn new(rules: &RuleSet, cfg: Config) -> Engine {
+        let ops = rules
+            .rules
+            .iter()
+            .map(|r| match &r.stateful {
+                _ if !r.enabled => None,
+                Some(Stateful::Count(c)) => Some(Op::Count(Counter::new(c, cfg.max_keys))),
+                Some(Stateful::Sequence(q)) => Some(Op::Sequence(Sequencer::new(q, cfg.max_keys))),
+                None => None,
+            })
+            .collect();
+        Engine {
+            cfg,
+            ops,
+            ids: rules.rules.iter().map(|r| r.id.clone()).collect(),
+            buffer: BinaryHeap::new(),
+            arrivals: 0,
+            max_time: None,
+            now: i64::MIN,
+            stats: StateStats::default(),
+        }
+    }
+
+    /// True when some rule is stateful.
+    pub fn active(&self) -> bool {
+        self.ops.iter().any(Option::is_some)
+    }
+
+    /// The time of an event: its source's timestamp field, or with
+    /// `processing_time`, now. `None` when it has no readable time.
+    pub fn time_of(&self, ev: &Event) -> (Option<i64>, Value) {
+        let text = schema::bundled()
+            .get(ev.source)
+            .map(|s| {
+                let mut v = &ev.value;
+                for part in s.timestamp.split('.') {
+                    v = v.get(part).unwrap_or(&Value::Null);
+                }
+                v.clone()
+            })
+            .unwrap_or(Value::Null);
+        if self.cfg.processing_time {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            return (Some(now), text);
+        }
+        let t = text
+            .as_str()
+            .and_then(ward_compiler::time::parse)
+            .and_then(|n| i64::try_from(n).ok());
+        (t, text)
+    }
+
+    /// Offers an event that matched the stateful `units` (rule, role).
+    /// Alerts of events now old enough to be final go to `out`.
+    pub fn offer(
+        &mut self,
+        file: &Rc<str>,
+        ev: Event,
+        units: Vec<(usize, Role)>,
+        out: &mut Vec<Out>,
+    ) {
+        let (time, time_text) = self.time_of(&ev);
+        let time = match time {
+            Some(t) => t,
+            None => {
+                self.stats.untimed += 1;
+                if self.stats.untimed_samples.len() < SAMPLES {
+                    self.stats
+                        .untimed_samples
+                        .push(format!("{file}:line {}", ev.line));
+                }
+                self.max_time.unwrap_or(0)
+            }
+        };
+        let lateness = if self.cfg.processing_time {
+            0
+        } else {
+            self.cfg.lateness_ns
+        };
+        if let Some(max) = self.max_time {
+            if time < max.saturating_sub(lateness) || time < self.now {
+                self.stats.late += 1;
+                if self.stats.late_samples.len() < SAMPLES {
+                    self.stats.late_samples.push(format!(
+                        "{file}:line {}: {} is more than {} behind the latest event",
+                        ev.line,
+                        time_text,
+                        human(lateness)
+                    ));
+                }
+                return;
+            }
+        }
+        let max = self.max_time.map_or(time, |m| m.max(time));
+        self.max_time = Some(max);
+        self.arrivals += 1;
+        let held = Rc::new(Held {
+            event: ev,
+            file: file.clone(),
+            time,
+            time_text,
+        });
+        self.buffer.push(Reverse(Queued {
+            time,
+            arrival: self.arrivals,
+            held,
+            units,
+        }));
+        let release = max.saturating_sub(lateness);
+        while self.buffer.peek().is_some_and(|q| q.0.time <= release) {
+            if let Some(Reverse(q)) = self.buffer.pop() {
+                self.process(q, out);
+            }
+        }
+    }
+
+    /// End of input: releases every buffered event. Sequences waiting for
+    /// an absence whose window has not closed stay silent (the input ended
+    /// inside their window) and are counted.
+    pub fn finish(&mut self, out: &mut Vec<Out>) {
+        while let Some(Reverse(q)) = self.buffer.pop() {
+            self.process(q, out);
+        }
+        self.stats.open_at_end = self
+            .ops
+            .iter()
+            .flatten()
+            .map(|op| match op {
+                Op::Sequence(s) => s.awaiting(),
+                Op::Count(_) => 0,
+            })
+            .sum();
+    }
+
+    fn process(&mut self, q: Queued, out: &mut Vec<Out>) {
+        self.now = self.now.max(q.time);
+        // Windows that closed before this event fire first.
+        for (i, op) in self.ops.iter_mut().enumerate() {
+            if let Some(Op::Sequence(s)) = op {
+                s.close_until(i, self.now, out);
+            }
+        }
+        let mut units = q.units;
+        units.sort_by_key(|(r, _)| *r);
+        let mut start = 0;
+        while start < units.len() {
+            let rule = units[start].0;
+            let end = start
+                + units[start..]
+                    .iter()
+                    .take_while(|(r, _)| *r == rule)
+                    .count();
+            let roles: Vec<Role> = units[start..end].iter().map(|(_, role)| *role).collect();
+            start = end;
+            let Some(Some(op)) = self.ops.get_mut(rule) else {
+                continue;
+            };
+            let evicted = match op {
+                Op::Count(c) => c.event(rule, &q.held, out),
+                Op::Sequence(s) => s.event(rule, &q.held, &roles, out),
+            };
+            if evicted > 0 {
+                *self
+                    .stats
+                    .evicted
+                    .entry(self.ids[rule].clone())
+                    .or_default() += evicted as u64;
+                out.push(Out::Evicted {
+                    rule,
+                    evicted,
+                    cap: self.cfg.max_keys,
+                    time: q.held.time_text.clone(),
+                });
+            }
+        }
+        let live: usize = self
+            .ops
+            .iter()
+            .flatten()
+            .map(|op| match op {
+                Op::Count(c) => c.keys.map.len(),
+                Op::Sequence(s) => s.keys.map.len(),
+            })
+            .sum();
+        self.stats.peak_keys = self.stats.peak_keys.max(live);
+    }
+}
+
+/// `5m`, `90s`, `250ms`: a duration in nanoseconds as a rule would write it.
+pub fn human(ns: i64) -> String {
+    let ms = ns / 1_000_000;
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+// ---- keys --------------------------------------------------------------
+
+/// The values of `keys` in an event, as one map key; `None` when one is
+/// missing or null (such an event does not take part in the rule).
+fn key_of(event: &Value, keys: &[Key]) -> Option<String> {
+    let mut out = String::new();
+    for k in keys {
+        let v = get(event, &[], &k.path)?;
+        if v.is_null() {
+            return None;
+        }
+        // JSON text never holds a raw NUL, so NUL separates values.
+        out.push_str(&v.to_string());
+        out.push('\0');
+    }
+    Some(out)
+}
+
+/// The key values by name, for the alert.
+fn key_map(event: &Value, keys: &[Key]) -> Map<String, Value> {
+    keys.iter()
+        .map(|k| {
+            (
+                k.name.clone(),
+                get(event, &[], &k.path).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+fn window_ns(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX / 2_000_000) * 1_000_000
+}
+
+/// Live keys of one rule, each with its state and the time it was last
+/// touched, under a cap.
+struct Keys<T> {
+    map: HashMap<String, (i64, T)>,
+    cap: usize,
+    /// Size after the last sweep: the next sweep runs when it has doubled.
+    swept: usize,
+    window: i64,
+}
+
+impl<T> Keys<T> {
+    fn new(cap: usize, window: i64) -> Keys<T> {
+        Keys {
+            map: HashMap::new(),
+            cap: cap.max(1),
+            swept: 0,
+            window,
+        }
+    }
+
+    /// The state of `key`, created with `init` if new. Returns how many
+    /// keys were evicted to make room.
+    fn touch(&mut self, key: &str, now: i64, init: impl FnOnce() -> T) -> (&mut T, usize) {
+        let mut evicted = 0;
+        if !self.map.contains_key(key) {
+            if self.map.len() >= self.cap || self.map.len() > 2 * self.swept.max(512) {
+                self.sweep(now);
+            }
+            if self.map.len() >= self.cap {
+                evicted = self.evict_oldest();
+            }
+        }
+        let slot = self
+            .map
+            .entry(key.to_string())
+            .or_insert_with(|| (now, init()));
+        slot.0 = now;
+        (&mut slot.1, evicted)
+    }
+
+    /// Drops keys whose window has passed: nothing they hold can match.
+    fn sweep(&mut self, now: i64) {
+        let horizon = now.saturating_sub(self.window);
+        self.map.retain(|_, (t, _)| *t >= horizon);
+        self.swept = self.map.len();
+    }
+
+    /// Evicts the least recently touched tenth of the cap.
+    fn evict_oldest(&mut self) -> usize {
+        let n = (self.cap / 10).max(1).min(self.map.len());
+        let mut times: Vec<i64> = self.map.values().map(|(t, _)| *t).collect();
+        let (_, cut, _) = times.select_nth_unstable(n - 1);
+        let cut = *cut;
+        let mut left = n;
+        self.map.retain(|_, (t, _)| {
+            if left > 0 && *t <= cut {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        self.swept = self.map.len();
+        n - left
+    }
+}
+
+// ---- count -------------------------------------------------------------
+
+struct Counter {
+    by: Vec<Key>,
+    distinct: Option<FieldPath>,
+    window: i64,
+    fires_at: u64,
+    keys: Keys<Tally>,
+}
+
+#[derive(Default)]
+struct Tally {
+    /// Times of the events in the window, oldest first.
+    times: VecDeque<i64>,
+    /// `count distinct`: value -> time last seen.
+    values: HashMap<String, (i64, Value)>,
+    /// The last contributing events.
+    recent: VecDeque<(i64, Ref)>,
+    /// After an alert the key is quiet until this time.
+    quiet_until: i64,
+}
+
+impl Counter {
+    fn new(c: &Count, cap: usize) -> Counter {
+        let window = window_ns(c.within_ms);
+        Counter {
+            by: c.by.clone(),
+            distinct: c.distinct.as_ref().map(|k| k.path.clone()),
+            window,
+            fires_at: c.fires_at(),
+            keys: Keys::new(cap, window),
+        }
+    }
+
+    /// Counts one event; returns the keys evicted.
+    fn event(&mut self, rule: usize, h: &Rc<Held>, out: &mut Vec<Out>) -> usize {
+        let ev = &h.event.value;
+        let Some(key) = key_of(ev, &self.by) else {
+            return 0;
+        };
+        let distinct = match &self.distinct {
+            Some(path) => match get(ev, &[], path) {
+                None | Some(Value::Null) => return 0,
+                Some(v) => Some(v.clone()),
+            },
+            None => None,
+        };
+        let t = h.time;
+        let (tally, evicted) = self.keys.touch(&key, t, Tally::default);
+        if t < tally.quiet_until {
+            return evicted;
+        }
+        let start = t.saturating_sub(self.window);
+        while tally.times.front().is_some_and(|&x| x < start) {
+            tally.times.pop_front();
+        }
+        while tally.recent.front().is_some_and(|(x, _)| *x < start) {
+            tally.recent.pop_front();
+        }
+        let n = match distinct {
+            Some(v) => {
+                tally.values.retain(|_, (seen, _)| *seen >= start);
+                tally.values.insert(v.to_string(), (t, v));
+                tally.values.len() as u64
+            }
+            None => {
+                tally.times.push_back(t);
+                tally.times.len() as u64
+            }
+        };
+        tally.recent.push_back((
+            t,
+            Ref {
+                step: None,
+                file: h.file.clone(),
+                line: h.event.line,
+                time: h.time_text.clone(),
+                fields: None,
+            },
+        ));
+        if tally.recent.len() > SAMPLE_EVENTS {
+            tally.recent.pop_front();
+        }
+        if n < self.fires_at {
+            return evicted;
+        }
+        let distinct = self.distinct.as_ref().map(|_| {
+            let mut vals: Vec<(i64, Value)> = tally.values.values().cloned().collect();
+            vals.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| a.1.to_string().cmp(&b.1.to_string()))
+            });
+            vals.into_iter().map(|(_, v)| v).collect::<Vec<_>>()
+        });
+        let events: Vec<Ref> = tally.recent.iter().map(|(_, r)| r.clone()).collect();
+        let first = match &self.distinct {
+            Some(_) => tally.values.values().map(|(seen, _)| *seen).min(),
+            None => tally.times.front().copied(),
+        };
+        out.push(Out::Alert {
+            rule,
+            trigger: h.clone(),
+            window: Window {
+                key: key_map(ev, &self.by),
+                count: n,
+                distinct,
+                first: rfc3339(first.unwrap_or(t)),
+                last: rfc3339(t),
+                events,
+            },
+        });
+        // Re-arm: the window starts again, empty, once it has passed.
+        *tally = Tally {
+            quiet_until: t.saturating_add(self.window),
+            ..Tally::default()
+        };
+        evicted
+    }
+}
+
+// ---- sequence ----------------------------------------------------------
+
+struct Sequencer {
+    by: Vec<Key>,
+    window: i64,
+    /// Positive steps, in order: (step index, name, per-step keys, fields).
+    steps: Vec<PosStep>,
+    /// Negated steps: (step index, position, per-step keys); position 0
+    /// is before the first positive step, n after the n-th.
+    negated: Vec<(usize, usize, Vec<Key>)>,
+    keys: Keys<Vec<Machine>>,
+    /// Absence deadlines: (deadline, key, join key).
+    timers: BinaryHeap<Reverse<(i64, String, String)>>,
+}
+
+struct PosStep {
+    index: usize,
+    name: String,
+    by: Vec<Key>,
+    fields: Vec<(String, FieldPath)>,
+}
+
+/// The pending matches of one key (and one join value).
+struct Machine {
+    join: String,
+    /// `pending[j]`: a match of the first j positive steps (j >= 1),
+    /// waiting for step j. One per state: a newer one replaces the older.
+    pending: Vec<Option<Partial>>,
+    /// All positive steps matched; waiting for the window to close
+    /// without a trailing `not` step.
+    awaiting: Option<(Partial, Rc<Held>)>,
+    /// Latest time each leading `not` step was seen.
+    leading_seen: Option<i64>,
+}
+
+#[derive(Clone)]
+struct Partial {
+    start: i64,
+    events: Vec<Ref>,
+}
+
+impl Sequencer {
+    fn new(q: &Sequence, cap: usize) -> Sequencer {
+        let window = window_ns(q.within_ms);
+        let mut steps = Vec::new();
+        let mut negated = Vec::new();
+        for (i, s) in q.steps.iter().enumerate() {
+            if s.negated {
+                negated.push((i, steps.len(), s.by.clone()));
+            } else {
+                let mut fields = Vec::new();
+                collect_fields(&s.when, &mut fields);
+                steps.push(PosStep {
+                    index: i,
+                    name: s.name.clone(),
+                    by: s.by.clone(),
+                    fields,
+                });
+            }
+        }
+        Sequencer {
+            by: q.by.clone(),
+            window,
+            steps,
+            negated,
+            keys: Keys::new(cap, window),
+            timers: BinaryHeap::new(),
+        }
+    }
+
+    fn awaiting(&self) -> u64 {
+        self.keys
+            .map
+            .values()
+            .flat_map(|(_, ms)| ms.iter())
+            .filter(|m| m.awaiting.is_some())
+            .count() as u64
+    }
+
+    /// Fires the matches whose trailing absence held until their window
+    /// closed before `now`.
+    fn close_until(&mut self, rule: usize, now: i64, out: &mut Vec<Out>) {
+        while self.timers.peek().is_some_and(|t| t.0 .0 < now) {
+            let Some(Reverse((deadline, key, join))) = self.timers.pop() else {
+                break;
+            };
+            let Some((_, machines)) = self.keys.map.get_mut(&key) else {
+                continue;
+            };
+            let Some(m) = machines.iter_mut().find(|m| m.join == join) else {
+                continue;
+            };
+            let due = m
+                .awaiting
+                .as_ref()
+                .is_some_and(|(p, _)| p.start.saturating_add(self.window) == deadline);
+            if !due {
+                continue;
+            }
+            if let Some((p, trigger)) = m.awaiting.take() {
+                out.push(self.alert(rule, p, trigger));
+            }
+        }
+    }
+
+    fn alert(&self, rule: usize, p: Partial, trigger: Rc<Held>) -> Out {
+        let window = Window {
+            key: key_map(&trigger.event.value, &self.by),
+            count: p.events.len() as u64,
+            distinct: None,
+            first: rfc3339(p.start),
+            last: rfc3339(trigger.time),
+            events: p.events,
+        };
+        Out::Alert {
+            rule,
+            trigger,
+            window,
+        }
+    }
+
+    fn event(&mut self, rule: usize, h: &Rc<Held>, roles: &[Role], out: &mut Vec<Out>) -> usize {
+        let ev = &h.event.value;
+        let Some(key) = key_of(ev, &self.by) else {
+            return 0;
+        };
+        let t = h.time;
+        let window = self.window;
+        let (machines, evicted) = self.keys.touch(&key, t, Vec::new);
+        if roles.contains(&Role::Until) {
+            machines.clear();
+        }
+        // Absences first: an event that is both a `not` step and a step
+        // cancels before it advances.
+        for (index, at, by) in &self.negated {
+            let at = *at;
+            if !roles.contains(&Role::Step(*index)) {
+                continue;
+            }
+            let Some(join) = key_of(ev, by) else { continue };
+            let m = machine(machines, &join, self.steps.len());
+            if at == 0 {
+                m.leading_seen = Some(t);
+            } else if at == self.steps.len() {
+                m.awaiting = None;
+            } else {
+                m.pending[at] = None;
+            }
+        }
+        // Positive steps from the last to the first, so one event never
+        // takes a match through two steps.
+        let last = self.steps.len() - 1;
+        for (j, step) in self.steps.iter().enumerate().rev() {
+            if !roles.contains(&Role::Step(step.index)) {
+                continue;
+            }
+            let Some(join) = key_of(ev, &step.by) else {
+                continue;
+            };
+            let m = machine(machines, &join, self.steps.len());
+            let here = Ref {
+                step: Some(step.name.clone()),
+                file: h.file.clone(),
+                line: h.event.line,
+                time: h.time_text.clone(),
+                fields: Some(
+                    step.fields
+                        .iter()
+                        .map(|(n, p)| (n.clone(), get(ev, &[], p).cloned().unwrap_or(Value::Null)))
+                        .collect(),
+                ),
+            };
+            let partial = if j == 0 {
+                if m.leading_seen
+                    .is_some_and(|s| s >= t.saturating_sub(window))
+                {
+                    continue;
+                }
+                Partial {
+                    start: t,
+                    events: vec![here],
+                }
+            } else {
+                match m.pending[j].take() {
+                    Some(mut p) if t.saturating_sub(p.start) <= window => {
+                        p.events.push(here);
+                        p
+                    }
+                    _ => continue,
+                }
+            };
+            if j < last {
+                m.pending[j + 1] = Some(partial);
+            } else if self.negated.iter().any(|n| n.1 == self.steps.len()) {
+                let deadline = partial.start.saturating_add(window);
+                m.awaiting = Some((partial, h.clone()));
+                self.timers.push(Reverse((deadline, key.clone(), join)));
+            } else {
+                let trigger = h.clone();
+                let p = partial;
+                out.push(Out::Alert {
+                    rule,
+                    window: Window {
+                        key: key_map(ev, &self.by),
+                        count: p.events.len() as u64,
+                        distinct: None,
+                        first: rfc3339(p.start),
+                        last: rfc3339(t),
+                        events: p.events,
+                    },
+                    trigger,
+                });
+            }
+        }
+        // Matches whose window has passed can never complete.
+        for m in machines.iter_mut() {
+            for p in m.pending.iter_mut() {
+                if p.as_ref()
+                    .is_some_and(|p| t.saturating_sub(p.start) > window)
+                {
+                    *p = None;
+                }
+            }
+        }
+        machines.retain(|m| {
+            m.pending.iter().any(Option::is_some)
+                || m.awaiting.is_some()
+                || m.leading_seen
+                    .is_some_and(|s| s >= t.saturating_sub(window))
+        });
+        if machines.len() > MAX_JOINS {
+            let extra = machines.len() - MAX_JOINS;
+            machines.drain(..extra);
+        }
+        evicted
+    }
+}
+
+/// Join values kept per key when steps have their own `by`.
+const MAX_JOINS: usize = 64;
+
+fn machine<'m>(machines: &'m mut Vec<Machine>, join: &str, steps: usize) -> &'m mut Machine {
+    let at = match machines.iter().position(|m| m.join == join) {
+        Some(at) => at,
+        None => {
+            machines.push(Machine {
+                join: join.to_string(),
+                pending: vec![None; steps],
+                awaiting: None,
+                leading_seen: None,
+            });
+            machines.len() - 1
+        }
+    };
+    &mut machines[at]
+}
+
+/// The event fields a condition reads, named as in the rule's `fields`.
+fn collect_fields(c: &ward_compiler::lower::Cond, out: &mut Vec<(String, FieldPath)>) {
+    use ward_compiler::lower::{Cond, Operand};
+    let mut push = |o: &Operand| {
+        if let Operand::Field(f) = o {
+            if f.var.is_none() && !out.iter().any(|(_, p)| p == f) {
+                out.push((crate::describe::path(f), f.clone()));
+            }
+        }
+    };
+    match c {
+        Cond::And(v) | Cond::Or(v) => v.iter().for_each(|x| collect_fields(x, out)),
+        Cond::Not(x) => collect_fields(x, out),
+        Cond::Quant { list, .. } => push(&Operand::Field(list.clone())),
+        Cond::Cmp { lhs, rhs, .. } | Cond::StrField { lhs, rhs, .. } => {
+            push(lhs);
+            push(rhs);
+        }
+        Cond::InSet { lhs, .. }
+        | Cond::Cidr { lhs, .. }
+        | Cond::Str { lhs, .. }
+        | Cond::IsNull { operand: lhs, .. }
+        | Cond::Truthy(lhs) => push(lhs),
+        Cond::InField { lhs, list, .. } => {
+            push(lhs);
+            push(&Operand::Field(list.clone()));
+        }
+        Cond::Exists(f) => push(&Operand::Field(f.clone())),
+        Cond::Const(_) => {}
+    }
+}
+
+/// Nanoseconds since the epoch as RFC 3339 UTC, with as many fraction
+/// digits as needed (none, 3, 6 or 9).
+pub fn rfc3339(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, mi, s) = (sod / 3600, sod % 3600 / 60, sod % 60);
+    let fraction = match frac {
+        0 => String::new(),
+        f if f % 1_000_000 == 0 => format!(".{:03}", f / 1_000_000),
+        f if f % 1_000 == 0 => format!(".{:06}", f / 1_000),
+        f => format!(".{f:09}"),
+    };
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}{fraction}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_through_the_parser() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2023-12-07T14:44:53.358394Z",
+            "2024-02-29T23:59:59.001Z",
+            "2000-03-01T00:00:00.000000001Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let ns = ward_compiler::time::parse(text).expect("parses");
+            assert_eq!(rfc3339(i64::try_from(ns).expect("fits")), text);
+        }
+    }
+
+    #[test]
+    fn durations_print_as_written() {
+        assert_eq!(human(5 * 60 * 1_000_000_000), "5m");
+        assert_eq!(human(90 * 1_000_000_000), "90s");
+        assert_eq!(human(250_000_000), "250ms");
+        assert_eq!(human(0), "0ms");
+    }
+}
