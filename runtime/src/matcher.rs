@@ -75,6 +75,14 @@ impl Matcher {
         for k in WRAPPER_KEYS {
             projection.touch(&[Some(k)]);
         }
+        // Event time, for the windows of stateful rules.
+        if rules.rules.iter().any(|r| r.stateful.is_some()) {
+            let schemas = ward_compiler::schema::bundled();
+            for s in schemas.names().filter_map(|n| schemas.get(n)) {
+                let steps: Vec<Option<&str>> = s.timestamp.split('.').map(Some).collect();
+                projection.insert(&steps);
+            }
+        }
         Matcher {
             rules,
             plan,

@@ -111,9 +111,18 @@ impl<'w> Scan<'w> {
         let Some(source) = decode::source_of(root) else {
             return false;
         };
+        let stateful = self.engine.active();
+        let time = if stateful {
+            state::doc_time(source, root)
+        } else {
+            None
+        };
         self.matcher.matching(source, root, &mut self.scratch);
         if self.scratch.candidates.is_empty() {
             count(&mut self.stats, self.progress, file, source, root, line);
+            if stateful {
+                self.advance(time);
+            }
             return true;
         }
         // A rule fired: the alert carries the whole event. The text parsed
@@ -123,6 +132,9 @@ impl<'w> Scan<'w> {
             return false;
         };
         count(&mut self.stats, self.progress, file, source, root, line);
+        if stateful {
+            self.advance(time);
+        }
         let ev = Event {
             source,
             value,
@@ -144,9 +156,20 @@ impl<'w> Scan<'w> {
             &ev.value,
             ev.line,
         );
+        if self.engine.active() {
+            self.advance(state::doc_time(ev.source, &ev.value));
+        }
         self.matcher
             .matching(ev.source, &ev.value, &mut self.scratch);
         self.deliver(file, Cow::Borrowed(ev));
+    }
+
+    /// Event time moves on with every event, matching or not.
+    fn advance(&mut self, time: Option<i64>) {
+        let mut outs = std::mem::take(&mut self.outs);
+        self.engine.advance(time, &mut outs);
+        self.emit_state(&mut outs);
+        self.outs = outs;
     }
 
     /// Alerts of the stateless rules that fired on `ev`; the event to the

@@ -20,6 +20,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Count, FieldPath, Key, RuleSet, Sequence, Stateful};
 use ward_compiler::plan::Role;
 use ward_compiler::schema;
@@ -140,6 +141,7 @@ const SAMPLES: usize = 10;
 pub struct Engine {
     cfg: Config,
     ops: Vec<Option<Op>>,
+    active: bool,
     ids: Vec<String>,
     buffer: BinaryHeap<Reverse<Queued>>,
     arrivals: u64,
@@ -181,7 +183,7 @@ enum Op {
 
 impl Engine {
     pub fn new(rules: &RuleSet, cfg: Config) -> Engine {
-        let ops = rules
+        let ops: Vec<Option<Op>> = rules
             .rules
             .iter()
             .map(|r| match &r.stateful {
@@ -193,6 +195,7 @@ impl Engine {
             .collect();
         Engine {
             cfg,
+            active: ops.iter().any(Option::is_some),
             ops,
             ids: rules.rules.iter().map(|r| r.id.clone()).collect(),
             buffer: BinaryHeap::new(),
@@ -205,7 +208,7 @@ impl Engine {
 
     /// True when some rule is stateful.
     pub fn active(&self) -> bool {
-        self.ops.iter().any(Option::is_some)
+        self.active
     }
 
     /// The time of an event: its source's timestamp field, or with
@@ -222,16 +225,9 @@ impl Engine {
             })
             .unwrap_or(Value::Null);
         if self.cfg.processing_time {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-            return (Some(now), text);
+            return (Some(now_ns()), text);
         }
-        let t = text
-            .as_str()
-            .and_then(ward_compiler::time::parse)
-            .and_then(|n| i64::try_from(n).ok());
-        (t, text)
+        (epoch_ns(&text), text)
     }
 
     /// Offers an event that matched the stateful `units` (rule, role).
@@ -275,8 +271,7 @@ impl Engine {
                 return;
             }
         }
-        let max = self.max_time.map_or(time, |m| m.max(time));
-        self.max_time = Some(max);
+        self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
         self.arrivals += 1;
         let held = Rc::new(Held {
             event: ev,
@@ -290,10 +285,49 @@ impl Engine {
             held,
             units,
         }));
+        self.release(out);
+    }
+
+    /// Moves event time to `time` (any event of the stream, matching or
+    /// not, or now in processing-time mode): releases the held events it
+    /// makes final and fires the absences whose window it closes.
+    pub fn advance(&mut self, time: Option<i64>, out: &mut Vec<Out>) {
+        let time = if self.cfg.processing_time {
+            Some(now_ns())
+        } else {
+            time
+        };
+        let Some(time) = time else { return };
+        if self.max_time.is_some_and(|m| m >= time) {
+            return;
+        }
+        self.max_time = Some(time);
+        self.release(out);
+    }
+
+    fn release(&mut self, out: &mut Vec<Out>) {
+        let Some(max) = self.max_time else { return };
+        let lateness = if self.cfg.processing_time {
+            0
+        } else {
+            self.cfg.lateness_ns
+        };
         let release = max.saturating_sub(lateness);
         while self.buffer.peek().is_some_and(|q| q.0.time <= release) {
             if let Some(Reverse(q)) = self.buffer.pop() {
                 self.process(q, out);
+            }
+        }
+        if release > self.now {
+            self.now = release;
+            self.close(out);
+        }
+    }
+
+    fn close(&mut self, out: &mut Vec<Out>) {
+        for (i, op) in self.ops.iter_mut().enumerate() {
+            if let Some(Op::Sequence(s)) = op {
+                s.close_until(i, self.now, out);
             }
         }
     }
@@ -319,11 +353,7 @@ impl Engine {
     fn process(&mut self, q: Queued, out: &mut Vec<Out>) {
         self.now = self.now.max(q.time);
         // Windows that closed before this event fire first.
-        for (i, op) in self.ops.iter_mut().enumerate() {
-            if let Some(Op::Sequence(s)) = op {
-                s.close_until(i, self.now, out);
-            }
-        }
+        self.close(out);
         let mut units = q.units;
         units.sort_by_key(|(r, _)| *r);
         let mut start = 0;
@@ -367,6 +397,44 @@ impl Engine {
             })
             .sum();
         self.stats.peak_keys = self.stats.peak_keys.max(live);
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The time of an event of `source` read through any document (the
+/// runtime's sparse extraction included).
+pub fn doc_time<'a, D: Doc<'a>>(source: &str, doc: D) -> Option<i64> {
+    let schema = schema::bundled().get(source)?;
+    let mut v = doc;
+    for part in schema.timestamp.split('.') {
+        v = v.key(part)?;
+    }
+    match v.kind() {
+        Kind::Str(s) => ward_compiler::time::parse(s).and_then(|n| i64::try_from(n).ok()),
+        Kind::Num(secs, _) => {
+            let ns = secs * 1e9;
+            (ns.is_finite() && ns.abs() < 9.2e18).then_some(ns as i64)
+        }
+        _ => None,
+    }
+}
+
+/// A time field's value in nanoseconds since the epoch: RFC 3339 text, or
+/// a number of epoch seconds (Calico's `end_time`).
+pub fn epoch_ns(v: &Value) -> Option<i64> {
+    match v {
+        Value::String(s) => ward_compiler::time::parse(s).and_then(|n| i64::try_from(n).ok()),
+        Value::Number(n) => {
+            let secs = n.as_f64()?;
+            let ns = secs * 1e9;
+            (ns.is_finite() && ns.abs() < 9.2e18).then_some(ns as i64)
+        }
+        _ => None,
     }
 }
 
@@ -938,6 +1006,22 @@ mod tests {
             let ns = ward_compiler::time::parse(text).expect("parses");
             assert_eq!(rfc3339(i64::try_from(ns).expect("fits")), text);
         }
+    }
+
+    #[test]
+    fn times_are_text_or_epoch_seconds() {
+        assert_eq!(
+            epoch_ns(&Value::from("1970-01-01T00:00:01.5Z")),
+            Some(1_500_000_000)
+        );
+        assert_eq!(
+            epoch_ns(&Value::from(1_577_834_965)),
+            Some(1_577_834_965_000_000_000)
+        );
+        assert_eq!(epoch_ns(&Value::from(1.5)), Some(1_500_000_000));
+        assert_eq!(epoch_ns(&Value::from("yesterday")), None);
+        assert_eq!(epoch_ns(&Value::from(1e300)), None);
+        assert_eq!(epoch_ns(&Value::Null), None);
     }
 
     #[test]
