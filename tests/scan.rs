@@ -384,68 +384,9 @@ fn embedded_library_is_the_rules_directory() {
     );
 }
 
-/// Checks `v` against the subset of JSON Schema spec/alerts.md uses.
-fn conforms(schema: &Value, v: &Value, at: &str) -> Result<(), String> {
-    if let Some(t) = schema.get("type") {
-        let kinds: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let ok = kinds.iter().any(|k| match *k {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "number" => v.is_number(),
-            "integer" => v.is_u64() || v.is_i64(),
-            "null" => v.is_null(),
-            _ => false,
-        });
-        if !ok {
-            return Err(format!("{at}: {v} is not {kinds:?}"));
-        }
-    }
-    if let Some(Value::Array(allowed)) = schema.get("enum") {
-        if !allowed.contains(v) {
-            return Err(format!("{at}: {v} not in enum"));
-        }
-    }
-    if let Some(Value::Array(req)) = schema.get("required") {
-        for r in req.iter().filter_map(Value::as_str) {
-            if v.get(r).is_none() {
-                return Err(format!("{at}: missing {r}"));
-            }
-        }
-    }
-    if let (Some(Value::Object(props)), Some(obj)) = (schema.get("properties"), v.as_object()) {
-        for (k, val) in obj {
-            match props.get(k) {
-                Some(s) => conforms(s, val, &format!("{at}.{k}"))?,
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                    return Err(format!("{at}: unexpected {k}"));
-                }
-                None => {}
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
-        for (i, item) in arr.iter().enumerate() {
-            conforms(items, item, &format!("{at}[{i}]"))?;
-        }
-    }
-    Ok(())
-}
-
 #[test]
 fn alerts_conform_to_the_documented_schema() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("spec/alerts.md"))
-        .expect("spec/alerts.md");
-    let block = doc
-        .split("```json")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("a json block");
-    let schema: Value = serde_json::from_str(block).expect("the schema is JSON");
+    let schema = common::alerts_schema("Ward alert");
     let mut seen = 0;
     let dir = rules("schema", EXEC_RULE);
     let f = temp(
@@ -466,13 +407,13 @@ fn alerts_conform_to_the_documented_schema() {
     ];
     for (_, out, _) in runs {
         for a in alerts(&out) {
-            conforms(&schema, &a, "alert").unwrap_or_else(|e| panic!("{e}"));
+            common::conforms(&schema, &a, "alert").unwrap_or_else(|e| panic!("{e}"));
             seen += 1;
         }
     }
     assert_eq!(seen, 3);
     // The checker itself can fail.
-    assert!(conforms(&schema, &json!({"rule": 1}), "x").is_err());
+    assert!(common::conforms(&schema, &json!({"rule": 1}), "x").is_err());
 }
 
 #[test]

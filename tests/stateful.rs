@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{dir, ward_in};
+use common::{alerts_schema, conforms, dir, ward_in};
 use serde_json::{json, Value};
 
 /// A k8s audit event at `secs` seconds after 2024-05-01T10:00:00Z.
@@ -520,4 +520,48 @@ fn bad_stateful_flags_are_usage_errors() {
     let (code, _, err) = ward_in(&["scan", "--lateness", "soon", "-"], b"");
     assert_eq!(code, 2);
     assert!(err.contains("not a duration"), "{err}");
+}
+
+#[test]
+fn stateful_alerts_and_diagnostic_lines_conform_to_the_documented_schemas() {
+    let alert = alerts_schema("Ward alert");
+    let diagnostic = alerts_schema("Ward diagnostic line");
+    let mut events: Vec<Value> = (0..30).map(|i| refused(i, &format!("u{i}"))).collect();
+    events.extend([refused(40, "a"), refused(41, "a"), refused(42, "a")]);
+    let d = dir("schema", &[("r.ward", FAILURES), ("s.ward", GRANT_EXEC)]);
+    let mut seq = vec![grant(50, "x"), exec(60, "x")];
+    events.append(&mut seq);
+    let (_, out, _) = ward_in(
+        &[
+            "scan",
+            "--max-keys",
+            "10",
+            "--rules",
+            &d.display().to_string(),
+            "-",
+        ],
+        lines(&events).as_bytes(),
+    );
+    let (mut alerts, mut diags) = (0, 0);
+    for l in out.lines() {
+        let v: Value = serde_json::from_str(l).expect("JSON line");
+        if v.get("diagnostic").is_some() {
+            conforms(&diagnostic, &v, "diagnostic").unwrap_or_else(|e| panic!("{e}"));
+            diags += 1;
+        } else {
+            conforms(&alert, &v, "alert").unwrap_or_else(|e| panic!("{e}"));
+            assert!(v["window"].is_object());
+            alerts += 1;
+        }
+    }
+    assert_eq!((alerts, diags > 0), (2, true), "{out}");
+    // The schema is strict: a stray key in a window fails.
+    let mut bad: Value = serde_json::from_str(
+        out.lines()
+            .find(|l| l.contains("\"window\""))
+            .expect("an alert"),
+    )
+    .expect("JSON");
+    bad["window"]["extra"] = json!(1);
+    assert!(conforms(&alert, &bad, "alert").is_err());
 }

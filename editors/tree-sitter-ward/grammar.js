@@ -35,6 +35,35 @@ const PREC = {
 // ASCII only, as pest's ASCII_ALPHA / ASCII_ALPHANUMERIC.
 const IDENT = /[A-Za-z_][A-Za-z0-9_]*/;
 
+/**
+ * pest `meta_word` (`ident_start ~ (ident_char | "-" | ".")*`) as pest sees
+ * it in `meta_value = { string | tag_list | bool_lit | meta_word }`:
+ * `bool_lit` is tried first and ends at any non-ident char, so a word that
+ * starts with `true` or `false` followed by `-` or `.` is the boolean and
+ * then a syntax error, never a `meta_word`. Bare `true`/`false` are the
+ * boolean. A regular expression has no lookahead, so this spells out the
+ * words that remain, letter by letter.
+ */
+function metaWord() {
+  const tail = '[A-Za-z0-9_.\\-]*';
+  const identChar = '[A-Za-z0-9_]';
+  // Any word char but `c` (so the word leaves the keyword's spelling).
+  const not = c => {
+    const lower = 'abcdefghijklmnopqrstuvwxyz'.replace(c, '');
+    return `[A-Z${lower}0-9_.\\-]`;
+  };
+  const alternatives = ['[A-Zabcdeg-suvwxyz_]' + tail];
+  for (const kw of ['true', 'false']) {
+    for (let i = 1; i < kw.length; i++) {
+      // A proper prefix, then the end or any other char.
+      alternatives.push(`${kw.slice(0, i)}(${not(kw[i])}${tail})?`);
+    }
+    // The whole keyword, then at least one ident char.
+    alternatives.push(`${kw}${identChar}${tail}`);
+  }
+  return new RegExp(alternatives.join('|'));
+}
+
 module.exports = grammar({
   name: 'ward',
 
@@ -153,10 +182,11 @@ module.exports = grammar({
         $.string,
         $.tag_list,
         $.boolean,
-        // pest `meta_word` is the same token as `rule_name`.
-        alias($.rule_name, $.meta_word),
+        $.meta_word,
       )),
     ),
+
+    meta_word: _ => token(metaWord()),
 
     tag_list: $ => seq(
       '[',

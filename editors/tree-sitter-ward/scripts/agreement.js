@@ -7,8 +7,9 @@
 //
 // Inputs: every .ward file in the repository (rules/, tests/, this grammar's
 // own test files), every ```ward block of spec/language.md and
-// spec/diagnostics.md, the input of every corpus test, and the deliberately
-// malformed files in test/reject/ (which both must reject).
+// spec/diagnostics.md, the input of every corpus test, the deliberately
+// malformed files in test/reject/ (which both must reject) and the tricky
+// but valid files in test/accept/ (which both must accept).
 //
 // test/divergent/*.ward are inputs on which the two are known to disagree
 // because of a quirk of ward.pest (README.md, "Known differences"); they are
@@ -61,6 +62,7 @@ for (const file of walk(repo, []).sort()) {
   const rel = path.relative(repo, file);
   const inGrammar = path.relative(here, file);
   let expect;
+  if (inGrammar.startsWith(`test${path.sep}accept${path.sep}`)) expect = 'accept';
   if (inGrammar.startsWith(`test${path.sep}reject${path.sep}`)) expect = 'reject';
   if (inGrammar.startsWith(`test${path.sep}divergent${path.sep}`)) expect = 'divergent';
   addText(rel, fs.readFileSync(file, 'utf8'), expect);
@@ -152,6 +154,8 @@ for (const input of inputs) {
     failures.push(`${input.label}: ${verdict}`);
   } else if (input.expect === 'reject' && !w.rejects) {
     failures.push(`${input.label}: expected both to reject, but both accept`);
+  } else if (input.expect === 'accept' && w.rejects) {
+    failures.push(`${input.label}: expected both to accept, but both reject`);
   } else if (w.rejects) {
     agreeReject++;
   } else {
