@@ -565,3 +565,35 @@ fn stateful_alerts_and_diagnostic_lines_conform_to_the_documented_schemas() {
     bad["window"]["extra"] = json!(1);
     assert!(conforms(&alert, &bad, "alert").is_err());
 }
+
+#[test]
+fn keys_read_by_no_condition_are_extracted_and_agree_across_input_paths() {
+    // The key (`objectRef.namespace`) and counted field (`objectRef.name`)
+    // appear in no condition: the fast path must extract them, and give
+    // what full decoding of the same events (an EventList) gives.
+    let rules = r#"source k8s.audit
+rule names_per_namespace {
+  when  verb == "delete"
+  count distinct objectRef.name by objectRef.namespace within 10m >= 2
+}
+"#;
+    let del = |secs: i64, name: &str| {
+        let mut e = audit(secs, "delete", "configmaps", "ops", 200);
+        e["objectRef"]["name"] = json!(name);
+        e
+    };
+    let events = [del(0, "a"), del(10, "a"), del(20, "b")];
+    let (_, fast, _) = scan("path-lines", rules, &events, &[]);
+    let list = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": events});
+    let (_, full, _) = scan("path-list", rules, &[list], &[]);
+    assert_eq!(fast.len(), 1);
+    assert_eq!(full.len(), 1);
+    assert_eq!(
+        fast[0]["window"]["key"],
+        json!({"objectRef.namespace": "prod"})
+    );
+    assert_eq!(fast[0]["window"]["distinct"], json!(["a", "b"]));
+    assert_eq!(fast[0]["window"]["key"], full[0]["window"]["key"]);
+    assert_eq!(fast[0]["window"]["distinct"], full[0]["window"]["distinct"]);
+    assert_eq!(fast[0]["window"]["count"], full[0]["window"]["count"]);
+}

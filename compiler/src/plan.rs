@@ -199,6 +199,26 @@ pub fn plan(set: &RuleSet) -> Plan {
             plan.rules.push(unit);
         }
     }
+    // Stateful rules also read their keys and counted fields.
+    for r in set.rules.iter().filter(|r| r.enabled) {
+        let keys: Vec<&FieldPath> = match &r.stateful {
+            Some(Stateful::Count(c)) => c.by.iter().chain(&c.distinct).map(|k| &k.path).collect(),
+            Some(Stateful::Sequence(q)) => {
+                q.by.iter()
+                    .chain(q.steps.iter().flat_map(|s| &s.by))
+                    .map(|k| &k.path)
+                    .collect()
+            }
+            None => continue,
+        };
+        if let Some(sp) = plan.sources.get_mut(&r.source) {
+            for k in keys {
+                let steps = absolute(k, &Vec::new());
+                let refs: Vec<Option<&str>> = steps.iter().map(|s| s.as_deref()).collect();
+                sp.projection.insert(&refs);
+            }
+        }
+    }
     for (source, rules) in pending {
         if let Some(sp) = plan.sources.get_mut(&source) {
             build_dispatch(sp, rules);

@@ -280,8 +280,16 @@ fn stream(
             .filter(|p| p.rule == rule)
             .map(|p| (p.rule, p.role))
             .collect();
+        engine.advance(state::doc_time(ev.source, &ev.value), &mut outs);
         if !units.is_empty() {
-            engine.offer(&file, ev.clone(), units, &mut outs);
+            let a = engine.arrival(
+                ev.source,
+                ev.line,
+                &ev.value,
+                &units,
+                state::Payload::Event(ev.clone()),
+            );
+            engine.offer(&file, a, &mut outs);
         }
     }
     engine.finish(&mut outs);
@@ -300,23 +308,27 @@ fn stream(
         };
         fired += 1;
         if !must_fire {
-            report.failures.push(format!(
-                "{name}:{}: must not alert, did",
-                trigger.event.line
-            ));
+            report
+                .failures
+                .push(format!("{name}:{}: must not alert, did", trigger.line));
         }
+        let Some(event) = trigger.event() else {
+            continue;
+        };
         let time_path = schema::bundled()
-            .get(trigger.event.source)
+            .get(event.source)
             .map_or("", |s| s.timestamp.as_str());
         let r = matcher.rule(rule);
-        let a = alert::build(r, &trigger.event, time_path, name, false);
+        let a = alert::build(r, &event, time_path, name, false);
+        let mut window = window.clone();
+        window.key = state::key_map(&event.value, r);
         let g = Golden {
             sample: name,
-            line: trigger.event.line,
+            line: trigger.line,
             time: &a.time,
             output: &a.output,
             fields: &a.fields,
-            window: Some(window),
+            window: Some(&window),
         };
         actual.push(serde_json::to_string(&g).unwrap_or_default());
     }

@@ -6,7 +6,6 @@
 //! when a rule fires (for the alert). Documents, wrappings and lines the
 //! fast path declines are decoded in full and run through the same matcher.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::rc::Rc;
@@ -21,7 +20,7 @@ use crate::alert;
 use crate::decode::{self, Event, Problem, Via};
 use crate::extract::{extract_sized, Sizes};
 use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
-use crate::state::{self, Engine, Out};
+use crate::state::{self, Engine, Out, Payload};
 
 /// What a scan saw.
 #[derive(Debug, Default)]
@@ -118,31 +117,60 @@ impl<'w> Scan<'w> {
             None
         };
         self.matcher.matching(source, root, &mut self.scratch);
+        count(&mut self.stats, self.progress, file, source, root, line);
         if self.scratch.candidates.is_empty() {
-            count(&mut self.stats, self.progress, file, source, root, line);
             if stateful {
                 self.advance(time);
             }
             return true;
         }
-        // A rule fired: the alert carries the whole event. The text parsed
-        // above, so this parse fails only past serde_json's nesting limit
-        // (in a value no rule reads); then full decoding reports the line.
-        let Ok(value) = serde_json::from_slice::<Value>(text) else {
-            return false;
-        };
-        count(&mut self.stats, self.progress, file, source, root, line);
+        let plan = &self.matcher.plan.rules;
+        let units: Vec<(usize, Role)> = self
+            .scratch
+            .candidates
+            .iter()
+            .map(|&u| &plan[u])
+            .filter(|p| p.role != Role::Alert)
+            .map(|p| (p.rule, p.role))
+            .collect();
+        let stateless = units.len() < self.scratch.candidates.len();
+        // Parts of stateful rules read their keys here; the line itself is
+        // kept as text, parsed again only if it completes an alert.
+        let arrival = (!units.is_empty()).then(|| {
+            self.engine
+                .arrival(source, line, root, &units, Payload::Line(text.into()))
+        });
         if stateful {
             self.advance(time);
         }
-        let ev = Event {
-            source,
-            value,
-            original: None,
-            line,
-            via: Via::Raw,
-        };
-        self.deliver(file, Cow::Owned(ev));
+        if stateless {
+            // A rule fired: the alert carries the whole event. The text
+            // parsed above, so this parse fails only past serde_json's
+            // nesting limit (in a value no rule reads); the line is then
+            // counted as a problem.
+            match serde_json::from_slice::<Value>(text) {
+                Ok(value) => {
+                    let ev = Event {
+                        source,
+                        value,
+                        original: None,
+                        line,
+                        via: Via::Raw,
+                    };
+                    self.emit_stateless(file, &ev);
+                }
+                Err(e) => self.problem(
+                    file,
+                    &Problem::Malformed {
+                        line,
+                        error: e.to_string(),
+                    },
+                ),
+            }
+        }
+        if let Some(a) = arrival {
+            self.offer(file, a);
+        }
         true
     }
 
@@ -161,7 +189,26 @@ impl<'w> Scan<'w> {
         }
         self.matcher
             .matching(ev.source, &ev.value, &mut self.scratch);
-        self.deliver(file, Cow::Borrowed(ev));
+        self.emit_stateless(file, ev);
+        let plan = &self.matcher.plan.rules;
+        let units: Vec<(usize, Role)> = self
+            .scratch
+            .candidates
+            .iter()
+            .map(|&u| &plan[u])
+            .filter(|p| p.role != Role::Alert)
+            .map(|p| (p.rule, p.role))
+            .collect();
+        if !units.is_empty() {
+            let a = self.engine.arrival(
+                ev.source,
+                ev.line,
+                &ev.value,
+                &units,
+                Payload::Event(ev.clone()),
+            );
+            self.offer(file, a);
+        }
     }
 
     /// Event time moves on with every event, matching or not.
@@ -172,39 +219,37 @@ impl<'w> Scan<'w> {
         self.outs = outs;
     }
 
-    /// Alerts of the stateless rules that fired on `ev`; the event to the
-    /// stateful operators if parts of stateful rules matched.
-    fn deliver(&mut self, file: &str, ev: Cow<'_, Event>) {
+    /// Alerts of the stateless rules among the candidates.
+    fn emit_stateless(&mut self, file: &str, ev: &Event) {
         let fired = std::mem::take(&mut self.scratch.candidates);
         let plan = &self.matcher.plan.rules;
         if fired.iter().all(|&u| plan[u].role == Role::Alert) {
-            self.emit(file, &ev, &fired);
+            self.emit(file, ev, &fired);
         } else {
             let alerts: Vec<usize> = fired
                 .iter()
                 .copied()
                 .filter(|&u| plan[u].role == Role::Alert)
                 .collect();
-            let units: Vec<(usize, Role)> = fired
-                .iter()
-                .filter(|&&u| plan[u].role != Role::Alert)
-                .map(|&u| (plan[u].rule, plan[u].role))
-                .collect();
-            self.emit(file, &ev, &alerts);
-            let name = match &self.file {
-                Some(f) if &**f == file => f.clone(),
-                _ => {
-                    let f: Rc<str> = Rc::from(file);
-                    self.file = Some(f.clone());
-                    f
-                }
-            };
-            let mut outs = std::mem::take(&mut self.outs);
-            self.engine.offer(&name, ev.into_owned(), units, &mut outs);
-            self.emit_state(&mut outs);
-            self.outs = outs;
+            self.emit(file, ev, &alerts);
         }
         self.scratch.candidates = fired;
+    }
+
+    /// An event for the stateful operators.
+    fn offer(&mut self, file: &str, a: state::Arrival) {
+        let name = match &self.file {
+            Some(f) if &**f == file => f.clone(),
+            _ => {
+                let f: Rc<str> = Rc::from(file);
+                self.file = Some(f.clone());
+                f
+            }
+        };
+        let mut outs = std::mem::take(&mut self.outs);
+        self.engine.offer(&name, a, &mut outs);
+        self.emit_state(&mut outs);
+        self.outs = outs;
     }
 
     /// End of input: the stateful operators release what they hold.
@@ -224,16 +269,16 @@ impl<'w> Scan<'w> {
                 } => {
                     let rule = &self.matcher.rules.rules[rule];
                     *self.stats.alerts.entry(rule.id.clone()).or_default() += 1;
+                    let Some(event) = trigger.event() else {
+                        continue;
+                    };
                     let time_path = schema::bundled()
-                        .get(trigger.event.source)
+                        .get(event.source)
                         .map_or("", |s| s.timestamp.as_str());
-                    let mut a = alert::build(
-                        rule,
-                        &trigger.event,
-                        time_path,
-                        &trigger.file,
-                        self.out.with_event,
-                    );
+                    let mut a =
+                        alert::build(rule, &event, time_path, &trigger.file, self.out.with_event);
+                    let mut window = window;
+                    window.key = state::key_map(&event.value, rule);
                     a.window = Some(window);
                     self.render(&a)
                 }

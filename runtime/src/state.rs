@@ -57,15 +57,78 @@ impl Default for Config {
     }
 }
 
-/// An event that matched at least one part of a stateful rule.
+/// An event that matched at least one part of a stateful rule, as held
+/// until it is final: where it came from, its time, and the event itself
+/// in its most compact form (it is needed again only if it completes an
+/// alert). What the operators read of it was taken out beforehand (`Hit`).
 #[derive(Debug)]
 pub struct Held {
-    pub event: Event,
+    pub payload: Payload,
+    pub source: &'static str,
     pub file: Rc<str>,
+    pub line: usize,
     /// Event time, nanoseconds since the epoch.
     pub time: i64,
     /// The time field as written (null when it had none).
     pub time_text: Value,
+}
+
+/// The event of a held match.
+#[derive(Debug)]
+pub enum Payload {
+    /// A JSON line as read; parsed again only for an alert.
+    Line(Box<[u8]>),
+    /// A decoded event (from a wrapping, a document or a mapped format).
+    Event(Event),
+}
+
+impl Held {
+    /// The event, for an alert. A held line parsed once already, so this
+    /// fails only past serde_json's nesting limit; then `None`.
+    pub fn event(&self) -> Option<std::borrow::Cow<'_, Event>> {
+        match &self.payload {
+            Payload::Event(e) => Some(std::borrow::Cow::Borrowed(e)),
+            Payload::Line(bytes) => {
+                let value = serde_json::from_slice(bytes).ok()?;
+                Some(std::borrow::Cow::Owned(Event {
+                    source: self.source,
+                    value,
+                    original: None,
+                    line: self.line,
+                    via: crate::decode::Via::Raw,
+                }))
+            }
+        }
+    }
+}
+
+/// One part of a stateful rule that an event matched, with the values of
+/// the event its operator reads.
+#[derive(Debug)]
+pub struct Hit {
+    pub rule: usize,
+    pub role: Role,
+    /// The rule's `by` values as one map key; `None` when one is missing
+    /// or null (the event then takes no part in the rule).
+    key: Option<String>,
+    /// `count distinct`: the counted value (`None`: missing or null).
+    distinct: Option<Value>,
+    /// A sequence step's own `by` values.
+    join: Option<String>,
+    /// A positive sequence step: the values of the fields its condition
+    /// reads, in the order of `PosStep::fields`.
+    fields: Vec<Value>,
+}
+
+/// An event on its way to the operators: what `Engine::arrival` read of it.
+#[derive(Debug)]
+pub struct Arrival {
+    pub payload: Payload,
+    pub source: &'static str,
+    pub line: usize,
+    pub time: Option<i64>,
+    pub time_text: Value,
+    pub hits: Vec<Hit>,
 }
 
 /// What a stateful rule emits.
@@ -90,7 +153,8 @@ pub enum Out {
 /// The window an alert of a stateful rule summarises.
 #[derive(Clone, Debug, Serialize)]
 pub struct Window {
-    /// The `by` keys, by name as written, with their values.
+    /// The `by` keys, by name as written, with their values (filled in
+    /// from the completing event when the alert is built).
     pub key: Map<String, Value>,
     /// Events counted (`count`), distinct values (`count distinct`) or
     /// steps matched (`sequence`).
@@ -156,7 +220,7 @@ struct Queued {
     time: i64,
     arrival: u64,
     held: Rc<Held>,
-    units: Vec<(usize, Role)>,
+    hits: Vec<Hit>,
 }
 
 impl PartialEq for Queued {
@@ -211,43 +275,99 @@ impl Engine {
         self.active
     }
 
-    /// The time of an event: its source's timestamp field, or with
-    /// `processing_time`, now. `None` when it has no readable time.
-    pub fn time_of(&self, ev: &Event) -> (Option<i64>, Value) {
-        let text = schema::bundled()
-            .get(ev.source)
-            .map(|s| {
-                let mut v = &ev.value;
+    /// Reads what the stateful `units` (rule, role) that `doc` matched
+    /// need of it; `payload` is the event to keep for a possible alert.
+    pub fn arrival<'a, D: Doc<'a>>(
+        &self,
+        source: &'static str,
+        line: usize,
+        doc: D,
+        units: &[(usize, Role)],
+        payload: Payload,
+    ) -> Arrival {
+        let time_text = schema::bundled()
+            .get(source)
+            .and_then(|s| {
+                let mut v = doc;
                 for part in s.timestamp.split('.') {
-                    v = v.get(part).unwrap_or(&Value::Null);
+                    v = v.key(part)?;
                 }
-                v.clone()
+                Some(to_value(v))
             })
             .unwrap_or(Value::Null);
-        if self.cfg.processing_time {
-            return (Some(now_ns()), text);
+        let time = if self.cfg.processing_time {
+            Some(now_ns())
+        } else {
+            epoch_ns(&time_text)
+        };
+        let hits = units
+            .iter()
+            .filter_map(|&(rule, role)| match self.ops.get(rule)? {
+                Some(Op::Count(c)) => Some(Hit {
+                    rule,
+                    role,
+                    key: key_of(doc, &c.by),
+                    distinct: c
+                        .distinct
+                        .as_ref()
+                        .and_then(|p| get(doc, &[], p).filter(|v| !v.is_null()).map(to_value)),
+                    join: None,
+                    fields: Vec::new(),
+                }),
+                Some(Op::Sequence(q)) => {
+                    let step = match role {
+                        Role::Step(n) => Some(n),
+                        _ => None,
+                    };
+                    let by = step.and_then(|n| q.step_keys(n)).unwrap_or(&[]);
+                    let fields = step
+                        .and_then(|n| q.steps.iter().find(|s| s.index == n))
+                        .map(|s| {
+                            s.fields
+                                .iter()
+                                .map(|(_, p)| get(doc, &[], p).map_or(Value::Null, to_value))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Some(Hit {
+                        rule,
+                        role,
+                        key: key_of(doc, &q.by),
+                        distinct: None,
+                        join: key_of(doc, by),
+                        fields,
+                    })
+                }
+                None => None,
+            })
+            .collect();
+        Arrival {
+            payload,
+            source,
+            line,
+            time,
+            time_text,
+            hits,
         }
-        (epoch_ns(&text), text)
     }
 
-    /// Offers an event that matched the stateful `units` (rule, role).
-    /// Alerts of events now old enough to be final go to `out`.
-    pub fn offer(
-        &mut self,
-        file: &Rc<str>,
-        ev: Event,
-        units: Vec<(usize, Role)>,
-        out: &mut Vec<Out>,
-    ) {
-        let (time, time_text) = self.time_of(&ev);
-        let time = match time {
+    /// Offers an event that matched parts of stateful rules. Alerts of
+    /// events now old enough to be final go to `out`.
+    pub fn offer(&mut self, file: &Rc<str>, a: Arrival, out: &mut Vec<Out>) {
+        // In processing time an event is never late: it is stamped now.
+        let stamp = if self.cfg.processing_time {
+            self.max_time.map(|m| m.max(now_ns())).or(a.time)
+        } else {
+            a.time
+        };
+        let time = match stamp {
             Some(t) => t,
             None => {
                 self.stats.untimed += 1;
                 if self.stats.untimed_samples.len() < SAMPLES {
                     self.stats
                         .untimed_samples
-                        .push(format!("{file}:line {}", ev.line));
+                        .push(format!("{file}:line {}", a.line));
                 }
                 self.max_time.unwrap_or(0)
             }
@@ -263,8 +383,8 @@ impl Engine {
                 if self.stats.late_samples.len() < SAMPLES {
                     self.stats.late_samples.push(format!(
                         "{file}:line {}: {} is more than {} behind the latest event",
-                        ev.line,
-                        time_text,
+                        a.line,
+                        a.time_text,
                         human(lateness)
                     ));
                 }
@@ -274,16 +394,18 @@ impl Engine {
         self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
         self.arrivals += 1;
         let held = Rc::new(Held {
-            event: ev,
+            payload: a.payload,
+            source: a.source,
             file: file.clone(),
+            line: a.line,
             time,
-            time_text,
+            time_text: a.time_text,
         });
         self.buffer.push(Reverse(Queued {
             time,
             arrival: self.arrivals,
             held,
-            units,
+            hits: a.hits,
         }));
         self.release(out);
     }
@@ -354,24 +476,20 @@ impl Engine {
         self.now = self.now.max(q.time);
         // Windows that closed before this event fire first.
         self.close(out);
-        let mut units = q.units;
-        units.sort_by_key(|(r, _)| *r);
+        let mut hits = q.hits;
+        hits.sort_by_key(|h| h.rule);
         let mut start = 0;
-        while start < units.len() {
-            let rule = units[start].0;
-            let end = start
-                + units[start..]
-                    .iter()
-                    .take_while(|(r, _)| *r == rule)
-                    .count();
-            let roles: Vec<Role> = units[start..end].iter().map(|(_, role)| *role).collect();
+        while start < hits.len() {
+            let rule = hits[start].rule;
+            let end = start + hits[start..].iter().take_while(|h| h.rule == rule).count();
+            let group = &hits[start..end];
             start = end;
             let Some(Some(op)) = self.ops.get_mut(rule) else {
                 continue;
             };
             let evicted = match op {
-                Op::Count(c) => c.event(rule, &q.held, out),
-                Op::Sequence(s) => s.event(rule, &q.held, &roles, out),
+                Op::Count(c) => c.event(rule, &group[0], &q.held, out),
+                Op::Sequence(s) => s.event(rule, group, &q.held, out),
             };
             if evicted > 0 {
                 *self
@@ -458,7 +576,7 @@ pub fn human(ns: i64) -> String {
 
 /// The values of `keys` in an event, as one map key; `None` when one is
 /// missing or null (such an event does not take part in the rule).
-fn key_of(event: &Value, keys: &[Key]) -> Option<String> {
+fn key_of<'a, D: Doc<'a>>(event: D, keys: &[Key]) -> Option<String> {
     let mut out = String::new();
     for k in keys {
         let v = get(event, &[], &k.path)?;
@@ -466,22 +584,47 @@ fn key_of(event: &Value, keys: &[Key]) -> Option<String> {
             return None;
         }
         // JSON text never holds a raw NUL, so NUL separates values.
-        out.push_str(&v.to_string());
+        out.push_str(&to_value(v).to_string());
         out.push('\0');
     }
     Some(out)
 }
 
-/// The key values by name, for the alert.
-fn key_map(event: &Value, keys: &[Key]) -> Map<String, Value> {
+/// The values of a stateful rule's `by` keys in `event`, by name, for its
+/// alert (`Window::key`).
+pub fn key_map<'a, D: Doc<'a>>(event: D, rule: &ward_compiler::lower::Rule) -> Map<String, Value> {
+    let keys: &[Key] = match &rule.stateful {
+        Some(Stateful::Count(c)) => &c.by,
+        Some(Stateful::Sequence(q)) => &q.by,
+        None => &[],
+    };
     keys.iter()
         .map(|k| {
             (
                 k.name.clone(),
-                get(event, &[], &k.path).cloned().unwrap_or(Value::Null),
+                get(event, &[], &k.path).map_or(Value::Null, to_value),
             )
         })
         .collect()
+}
+
+/// A document's value as an owned JSON value.
+pub fn to_value<'a, D: Doc<'a>>(d: D) -> Value {
+    match d.kind() {
+        Kind::Null => Value::Null,
+        Kind::Bool(b) => Value::Bool(b),
+        Kind::Num(n, true) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(n as i64),
+        Kind::Num(n, _) => serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
+        Kind::Str(s) => Value::from(s),
+        Kind::Arr(len) => Value::Array((0..len).filter_map(|i| d.at(i)).map(to_value).collect()),
+        Kind::Obj => {
+            let mut m = Map::new();
+            d.each_entry(&mut |k, v| {
+                m.insert(k.to_string(), to_value(v));
+            });
+            Value::Object(m)
+        }
+    }
 }
 
 fn window_ns(ms: u64) -> i64 {
@@ -590,20 +733,16 @@ impl Counter {
     }
 
     /// Counts one event; returns the keys evicted.
-    fn event(&mut self, rule: usize, h: &Rc<Held>, out: &mut Vec<Out>) -> usize {
-        let ev = &h.event.value;
-        let Some(key) = key_of(ev, &self.by) else {
+    fn event(&mut self, rule: usize, hit: &Hit, h: &Rc<Held>, out: &mut Vec<Out>) -> usize {
+        let Some(key) = &hit.key else {
             return 0;
         };
-        let distinct = match &self.distinct {
-            Some(path) => match get(ev, &[], path) {
-                None | Some(Value::Null) => return 0,
-                Some(v) => Some(v.clone()),
-            },
-            None => None,
+        let distinct = match (&self.distinct, &hit.distinct) {
+            (Some(_), None) => return 0,
+            (_, d) => d.clone(),
         };
         let t = h.time;
-        let (tally, evicted) = self.keys.touch(&key, t, Tally::default);
+        let (tally, evicted) = self.keys.touch(key, t, Tally::default);
         if t < tally.quiet_until {
             return evicted;
         }
@@ -630,7 +769,7 @@ impl Counter {
             Ref {
                 step: None,
                 file: h.file.clone(),
-                line: h.event.line,
+                line: h.line,
                 time: h.time_text.clone(),
                 fields: None,
             },
@@ -658,7 +797,7 @@ impl Counter {
             rule,
             trigger: h.clone(),
             window: Window {
-                key: key_map(ev, &self.by),
+                key: Map::new(),
                 count: n,
                 distinct,
                 first: rfc3339(first.unwrap_or(t)),
@@ -745,6 +884,20 @@ impl Sequencer {
         }
     }
 
+    /// The `by` keys of step `index` (positive or `not`).
+    fn step_keys(&self, index: usize) -> Option<&[Key]> {
+        self.steps
+            .iter()
+            .find(|s| s.index == index)
+            .map(|s| s.by.as_slice())
+            .or_else(|| {
+                self.negated
+                    .iter()
+                    .find(|n| n.0 == index)
+                    .map(|n| n.2.as_slice())
+            })
+    }
+
     fn awaiting(&self) -> u64 {
         self.keys
             .map
@@ -775,47 +928,36 @@ impl Sequencer {
                 continue;
             }
             if let Some((p, trigger)) = m.awaiting.take() {
-                out.push(self.alert(rule, p, trigger));
+                out.push(alert(rule, p, trigger));
             }
         }
     }
 
-    fn alert(&self, rule: usize, p: Partial, trigger: Rc<Held>) -> Out {
-        let window = Window {
-            key: key_map(&trigger.event.value, &self.by),
-            count: p.events.len() as u64,
-            distinct: None,
-            first: rfc3339(p.start),
-            last: rfc3339(trigger.time),
-            events: p.events,
-        };
-        Out::Alert {
-            rule,
-            trigger,
-            window,
-        }
-    }
-
-    fn event(&mut self, rule: usize, h: &Rc<Held>, roles: &[Role], out: &mut Vec<Out>) -> usize {
-        let ev = &h.event.value;
-        let Some(key) = key_of(ev, &self.by) else {
+    fn event(&mut self, rule: usize, hits: &[Hit], h: &Rc<Held>, out: &mut Vec<Out>) -> usize {
+        let Some(first) = hits.first() else {
             return 0;
         };
+        let Some(key) = &first.key else {
+            return 0;
+        };
+        let hit = |role: Role| hits.iter().find(|x| x.role == role);
         let t = h.time;
         let window = self.window;
-        let (machines, evicted) = self.keys.touch(&key, t, Vec::new);
-        if roles.contains(&Role::Until) {
+        let (machines, evicted) = self.keys.touch(key, t, Vec::new);
+        if hit(Role::Until).is_some() {
             machines.clear();
         }
         // Absences first: an event that is both a `not` step and a step
         // cancels before it advances.
-        for (index, at, by) in &self.negated {
+        for (index, at, _) in &self.negated {
             let at = *at;
-            if !roles.contains(&Role::Step(*index)) {
+            let Some(Hit {
+                join: Some(join), ..
+            }) = hit(Role::Step(*index))
+            else {
                 continue;
-            }
-            let Some(join) = key_of(ev, by) else { continue };
-            let m = machine(machines, &join, self.steps.len());
+            };
+            let m = machine(machines, join, self.steps.len());
             if at == 0 {
                 m.leading_seen = Some(t);
             } else if at == self.steps.len() {
@@ -828,22 +970,25 @@ impl Sequencer {
         // takes a match through two steps.
         let last = self.steps.len() - 1;
         for (j, step) in self.steps.iter().enumerate().rev() {
-            if !roles.contains(&Role::Step(step.index)) {
-                continue;
-            }
-            let Some(join) = key_of(ev, &step.by) else {
+            let Some(Hit {
+                join: Some(join),
+                fields,
+                ..
+            }) = hit(Role::Step(step.index))
+            else {
                 continue;
             };
-            let m = machine(machines, &join, self.steps.len());
+            let m = machine(machines, join, self.steps.len());
             let here = Ref {
                 step: Some(step.name.clone()),
                 file: h.file.clone(),
-                line: h.event.line,
+                line: h.line,
                 time: h.time_text.clone(),
                 fields: Some(
                     step.fields
                         .iter()
-                        .map(|(n, p)| (n.clone(), get(ev, &[], p).cloned().unwrap_or(Value::Null)))
+                        .map(|(n, _)| n.clone())
+                        .zip(fields.iter().cloned())
                         .collect(),
                 ),
             };
@@ -871,22 +1016,10 @@ impl Sequencer {
             } else if self.negated.iter().any(|n| n.1 == self.steps.len()) {
                 let deadline = partial.start.saturating_add(window);
                 m.awaiting = Some((partial, h.clone()));
-                self.timers.push(Reverse((deadline, key.clone(), join)));
+                self.timers
+                    .push(Reverse((deadline, key.clone(), join.clone())));
             } else {
-                let trigger = h.clone();
-                let p = partial;
-                out.push(Out::Alert {
-                    rule,
-                    window: Window {
-                        key: key_map(ev, &self.by),
-                        count: p.events.len() as u64,
-                        distinct: None,
-                        first: rfc3339(p.start),
-                        last: rfc3339(t),
-                        events: p.events,
-                    },
-                    trigger,
-                });
+                out.push(alert(rule, partial, h.clone()));
             }
         }
         // Matches whose window has passed can never complete.
@@ -910,6 +1043,23 @@ impl Sequencer {
             machines.drain(..extra);
         }
         evicted
+    }
+}
+
+/// The alert of a completed sequence match.
+fn alert(rule: usize, p: Partial, trigger: Rc<Held>) -> Out {
+    let window = Window {
+        key: Map::new(),
+        count: p.events.len() as u64,
+        distinct: None,
+        first: rfc3339(p.start),
+        last: rfc3339(trigger.time),
+        events: p.events,
+    };
+    Out::Alert {
+        rule,
+        trigger,
+        window,
     }
 }
 
