@@ -3,6 +3,10 @@
 
 pub const RULES: &[(&str, &str)] = &[
     (
+        "rules/aws/console.ward",
+        include_str!("../../rules/aws/console.ward"),
+    ),
+    (
         "rules/aws/eks.ward",
         include_str!("../../rules/aws/eks.ward"),
     ),
@@ -13,6 +17,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "rules/k8s/access.ward",
         include_str!("../../rules/k8s/access.ward"),
+    ),
+    (
+        "rules/k8s/correlation.ward",
+        include_str!("../../rules/k8s/correlation.ward"),
     ),
     (
         "rules/k8s/lists.ward",
