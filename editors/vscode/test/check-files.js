@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Tokenizes real Ward text with the TextMate grammar and fails on anything
-// unexpected: a token scoped `invalid.*`, or a non-blank character that no
-// pattern claimed (its scopes are only `source.ward` and `meta.*`).
+// unexpected: a token scoped `invalid.*` or as an unknown metadata key, or a
+// non-blank character that no pattern claimed (its scopes are only
+// `source.ward` and `meta.*`).
 //
 // Checked by default: every rules/**/*.ward file of the repository and every
-// ```ward block of spec/language.md (each is a complete, valid file).
+// ```ward block of spec/language.md and README.md (each is a complete, valid
+// file).
 //
 //   node test/check-files.js                 check the default set
 //   node test/check-files.js FILE...         check these files instead
@@ -52,7 +54,9 @@ function tokenize(grammar, text) {
 function problems(tokens) {
   const found = [];
   for (const t of tokens) {
-    const invalid = t.scopes.find((s) => s.startsWith('invalid.'));
+    // An unknown metadata key in a real rule file most likely means a line of
+    // a condition was read as metadata.
+    const invalid = t.scopes.find((s) => s.startsWith('invalid.') || s.startsWith('entity.other.attribute-name.metadata.'));
     const claimed = t.scopes.some((s) => s !== 'source.ward' && !s.startsWith('meta.'));
     if (invalid) {
       found.push(`${t.line}:${t.col}: ${JSON.stringify(t.text)} is ${invalid}`);
@@ -73,17 +77,22 @@ function walk(dir) {
   return files;
 }
 
-function specBlocks() {
-  const spec = path.join(repo, 'spec', 'language.md');
-  if (!fs.existsSync(spec)) return [];
-  const lines = fs.readFileSync(spec, 'utf8').split('\n');
+// Markdown files whose ```ward blocks are complete, valid files.
+const MARKDOWN = ['spec/language.md', 'README.md'];
+
+function markdownBlocks() {
   const blocks = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].trim() === '```ward') {
-      const start = i + 2;
-      const body = [];
-      for (i++; i < lines.length && lines[i].trim() !== '```'; i++) body.push(lines[i]);
-      blocks.push({ name: `spec/language.md:${start}`, text: body.join('\n'), offset: start - 1 });
+  for (const rel of MARKDOWN) {
+    const file = path.join(repo, rel);
+    if (!fs.existsSync(file)) continue;
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].trim() === '```ward') {
+        const start = i + 2;
+        const body = [];
+        for (i++; i < lines.length && lines[i].trim() !== '```'; i++) body.push(lines[i]);
+        blocks.push({ name: rel, text: body.join('\n'), offset: start - 1 });
+      }
     }
   }
   return blocks;
@@ -116,7 +125,7 @@ async function main() {
       process.exit(1);
     }
     inputs = files.map((f) => ({ name: path.relative(repo, f), text: fs.readFileSync(f, 'utf8'), offset: 0 }));
-    inputs.push(...specBlocks());
+    inputs.push(...markdownBlocks());
   }
 
   let bad = 0;
@@ -124,17 +133,15 @@ async function main() {
   for (const input of inputs) {
     lines += input.text.split('\n').length;
     for (const p of problems(tokenize(grammar, input.text))) {
-      // Report spec positions as lines of spec/language.md.
-      const shown = input.offset
-        ? p.replace(/^(\d+)/, (n) => String(Number(n) + input.offset)).replace(/^/, 'spec/language.md:')
-        : `${input.name}:${p}`;
+      // Report a block's positions as lines of its markdown file.
+      const shown = `${input.name}:${input.offset ? p.replace(/^(\d+)/, (n) => String(Number(n) + input.offset)) : p}`;
       console.error(shown);
       bad++;
     }
   }
   const files = inputs.filter((i) => !i.offset).length;
   const blocks = inputs.length - files;
-  console.log(`check-files: ${files} files, ${blocks} spec blocks, ${lines} lines tokenized, ${bad} problems`);
+  console.log(`check-files: ${files} files, ${blocks} markdown blocks, ${lines} lines tokenized, ${bad} problems`);
   process.exit(bad === 0 ? 0 : 1);
 }
 

@@ -1,0 +1,2 @@
+" Ward detection rules
+autocmd BufNewFile,BufRead *.ward setfiletype ward
