@@ -151,3 +151,25 @@ fn empty_and_comment_only_files() {
     assert_eq!(fmt("# only\n\n\n# comments"), "# only\n\n# comments\n");
     assert_eq!(fmt("source k8s.audit"), "source k8s.audit\n");
 }
+
+#[test]
+fn crlf_and_tabs_become_newlines_and_spaces() {
+    let text = "source k8s.audit\r\n\r\n# c  \r\nrule r {\r\n\ttitle \"x\" # t\r\n\twhen a and\r\n\r\n b\r\n}\r\n";
+    assert_eq!(
+        fmt(text),
+        "source k8s.audit\n\n# c\nrule r {\n  title \"x\" # t\n  when  a and b\n}\n"
+    );
+}
+
+#[test]
+fn comments_inside_single_tests_move_to_the_line_end() {
+    insta::assert_snapshot!(fmt(r#"
+macro m = (a # c
+) and b
+macro n = not # x
+ (a or b)
+rule r { tags [a, # t
+ b] when any c in # q
+ xs: c == 1 and y }
+"#));
+}
