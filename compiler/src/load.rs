@@ -36,10 +36,7 @@ impl std::fmt::Display for LoadError {
 /// Imports are followed; each file is read and parsed once, so import cycles
 /// are harmless.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
-    let mut files = Vec::new();
-    for p in paths {
-        collect(p, &mut files)?;
-    }
+    let files = ward_files(paths)?;
     let mut loaded = Loaded::default();
     for path in files {
         let key = identity(&path);
@@ -66,6 +63,16 @@ pub fn load_texts(texts: &[(&str, &str)]) -> Loaded {
     // Every text is loaded up front, so an import of anything else fails.
     resolve_imports(&mut loaded, |_| None);
     loaded
+}
+
+/// The files `load_paths` would start from: each file given, and every
+/// `*.ward` file below each directory given, in name order.
+pub fn ward_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, &mut files)?;
+    }
+    Ok(files)
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {

@@ -3,6 +3,7 @@
 
 mod check;
 mod explain;
+mod fmt;
 mod scan;
 mod schema;
 mod test;
@@ -122,6 +123,21 @@ enum Command {
         /// A rule file or directory [default: the bundled library]
         #[arg(long, value_name = "PATH")]
         rules: Option<PathBuf>,
+    },
+    /// Rewrite rule files in the one canonical layout (spec/formatting.md).
+    ///
+    /// Formats each .ward file given, and every .ward file below each
+    /// directory given; `-` formats stdin to stdout. Comments are kept. A file
+    /// with syntax errors is reported and left alone (exit code 1).
+    Fmt {
+        /// Rule files or directories, or - for stdin [default: the current directory]
+        paths: Vec<PathBuf>,
+        /// Write nothing; list the files that would change and exit 1 if any
+        #[arg(long)]
+        check: bool,
+        /// Write nothing; print the changes as a unified diff and exit 1 if any
+        #[arg(long, conflicts_with = "check")]
+        diff: bool,
     },
     /// List the fields of an event source with their types and docs.
     ///
@@ -307,6 +323,14 @@ where
             out,
             err,
         ),
+        Command::Fmt { paths, check, diff } => {
+            let mode = match (check, diff) {
+                (true, _) => fmt::Mode::Check,
+                (_, true) => fmt::Mode::Diff,
+                _ => fmt::Mode::Write,
+            };
+            fmt::run(&paths, mode, stdin, out, err)
+        }
         Command::Explain { rule, rules } => explain::run(rules, rule, out, err),
         Command::Schema { source, prefix } => {
             schema::run(source.as_deref(), prefix.as_deref(), out, err)

@@ -1,0 +1,175 @@
+//! Formatter tests: the layout of each construct, comments in every place a
+//! rule can hold one, and the formatter's two promises on each input: a
+//! second run changes nothing, and every comment survives in order.
+
+use super::format::{comment_texts, format};
+use crate::diagnostic::FileId;
+
+/// Formats `text`, checking idempotence and comment preservation.
+fn fmt(text: &str) -> String {
+    let once = format(FileId(0), text).unwrap_or_else(|d| panic!("{d:#?}"));
+    let twice = format(FileId(0), &once).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(once, twice, "not idempotent; first output:\n{once}");
+    assert_eq!(
+        comment_texts(text),
+        comment_texts(&once),
+        "comments changed"
+    );
+    once
+}
+
+#[test]
+fn items_and_clauses() {
+    insta::assert_snapshot!(fmt(r#"
+source   k8s.audit
+import "common.ward"
+list   ports=[1,2 , 3]
+macro  anon =user.username=="system:anonymous"
+rule r{title "T" severity high
+tags [a.b, "c d",]
+when anon and verb in ["get","list"]
+    except x == 1
+output "{verb}" }
+rule empty {}
+"#));
+}
+
+#[test]
+fn long_chains_break_one_operand_per_line() {
+    insta::assert_snapshot!(fmt(r#"
+rule r {
+  when objectRef.resource == "pods" and objectRef.subresource in ["exec", "attach", "portforward"] and verb in ["create", "get"]
+  except (user.username startswith "system:serviceaccount:kube-system:" or user.username startswith "system:node:") and not any c in requestObject.spec.containers: c.image icontains "pause"
+}
+macro m = aaaaaaaaaaaaaaaaaaaa == 1 and bbbbbbbbbbbbbbbbbbbbbbbbbbbbb == 2 or ccccccccccccccccccccccccccc == 3 and dddddddddddddddddd == 4
+"#));
+}
+
+#[test]
+fn short_chains_join_one_line() {
+    insta::assert_snapshot!(fmt(r#"
+rule r {
+  when a
+       and b
+       or (c
+           and not d)
+}
+"#));
+}
+
+#[test]
+fn literals_are_copied_as_written() {
+    insta::assert_snapshot!(fmt(r#"
+rule r {
+  title "tab\there \u{41} \"q\""
+  when a matches r"^/x#y\d+$" and b == -1.50 and c."odd key"[0] >= 007 and d is not null and e exists
+  count distinct a.b by c, d[-1] within 90s >= 10
+}
+"#));
+}
+
+#[test]
+fn long_lists_fill_lines() {
+    insta::assert_snapshot!(fmt(r#"
+list miner_images = ["xmrig", "minergate", "cryptonight", "coinhive", "nicehash", "monero", "stratum", "kdevtmpfsi", "kinsing", "ethminer", "t-rex"]
+list short = [
+  1,
+  2,
+]
+list none = []
+"#));
+}
+
+#[test]
+fn sequences_line_up_their_steps() {
+    insta::assert_snapshot!(fmt(r#"
+rule s {
+  severity high
+  sequence by objectRef.namespace within 30m {
+  create: verb == "create" and objectRef.resource == "pods" and requestObject.spec.hostPID == true and objectRef.namespace == "default"
+  not cleanup: verb == "delete"
+  exec: objectRef.subresource == "exec" by user.username
+  until verb == "delete" }
+}
+"#));
+}
+
+#[test]
+fn comments_everywhere() {
+    insta::assert_snapshot!(fmt(r#"# header
+
+# about the source
+source k8s.audit # trailing on source
+list l = [ # after the bracket
+  "a", # after a
+  # before b
+  "b"
+  # before the bracket
+]
+macro m = a # inside a short chain
+  and b
+rule r { # after the brace
+  # before title
+
+  title "T"   # after title
+  when a and # after and
+    # own line before b
+    b and c == # inside a predicate
+    1
+  # before except
+  except x in [1, # in an inline list
+    2]
+  sequence within 5m { # after sequence brace
+    # before a step
+    one: a # after step one
+    two: b
+    # before the closing brace
+  }
+  # last in the rule
+} # after the rule
+# end of file
+"#));
+}
+
+#[test]
+fn blank_lines_keep_at_most_one() {
+    insta::assert_snapshot!(fmt("\n\n# c\n\n\n\nsource k8s.audit\nlist a = [1]\n\n\n\nlist b = [2]\nrule r {\n\n  title \"T\"\n\n\n  severity low\n\n}\nrule q { when x }\n\n\n"));
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_not_formatted() {
+    let errs = format(FileId(0), "rule r { when a == }").expect_err("syntax error");
+    assert_eq!(errs[0].code, crate::diagnostic::Code::Syntax);
+    let errs = format(FileId(0), "rule r { title \"\\q\" }").expect_err("bad escape");
+    assert_eq!(errs[0].code, crate::diagnostic::Code::BadEscape);
+}
+
+#[test]
+fn empty_and_comment_only_files() {
+    assert_eq!(fmt(""), "");
+    assert_eq!(fmt("\n\n"), "");
+    assert_eq!(fmt("# only\n\n\n# comments"), "# only\n\n# comments\n");
+    assert_eq!(fmt("source k8s.audit"), "source k8s.audit\n");
+}
+
+#[test]
+fn crlf_and_tabs_become_newlines_and_spaces() {
+    let text = "source k8s.audit\r\n\r\n# c  \r\nrule r {\r\n\ttitle \"x\" # t\r\n\twhen a and\r\n\r\n b\r\n}\r\n";
+    assert_eq!(
+        fmt(text),
+        "source k8s.audit\n\n# c\nrule r {\n  title \"x\" # t\n  when  a and b\n}\n"
+    );
+}
+
+#[test]
+fn comments_inside_single_tests_move_to_the_line_end() {
+    insta::assert_snapshot!(fmt(r#"
+macro m = (a # c
+) and b
+macro n = not # x
+ (a or b)
+rule r { tags [a, # t
+ b] when any c in # q
+ xs: c == 1 and y }
+"#));
+}
