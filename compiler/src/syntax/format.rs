@@ -260,7 +260,7 @@ impl<'a> Printer<'a> {
 
     fn file(&mut self, f: Pair<'_, Rule>) {
         let mut prev_rule: Option<bool> = None;
-        for item in f.into_inner() {
+        for item in f.into_inner().filter(super::parse::meaningful) {
             if item.as_rule() == Rule::EOI {
                 continue;
             }
@@ -294,14 +294,14 @@ impl<'a> Printer<'a> {
             "import "
         };
         self.push(kw);
-        for x in item.into_inner() {
+        for x in item.into_inner().filter(super::parse::meaningful) {
             self.tok(&x);
         }
     }
 
     fn list_decl(&mut self, item: Pair<'_, Rule>) {
         self.push("list ");
-        for x in item.into_inner() {
+        for x in item.into_inner().filter(super::parse::meaningful) {
             match x.as_rule() {
                 Rule::ident => {
                     self.tok(&x);
@@ -314,7 +314,7 @@ impl<'a> Printer<'a> {
 
     fn macro_decl(&mut self, item: Pair<'_, Rule>) {
         self.push("macro ");
-        for x in item.into_inner() {
+        for x in item.into_inner().filter(super::parse::meaningful) {
             match x.as_rule() {
                 Rule::ident => {
                     self.tok(&x);
@@ -332,7 +332,7 @@ impl<'a> Printer<'a> {
         let close = item.as_span().end().saturating_sub(1);
         let start = item.as_span().start();
         self.push("rule ");
-        let mut parts = item.into_inner();
+        let mut parts = item.into_inner().filter(super::parse::meaningful);
         if let Some(name) = parts.next() {
             self.tok(&name);
         }
@@ -373,7 +373,7 @@ impl<'a> Printer<'a> {
         if rule == Rule::sequence_clause {
             return self.sequence(c);
         }
-        let mut parts = c.into_inner();
+        let mut parts = c.into_inner().filter(super::parse::meaningful);
         match rule {
             Rule::when_clause | Rule::except_clause => {
                 let key = if rule == Rule::when_clause {
@@ -402,7 +402,9 @@ impl<'a> Printer<'a> {
                     self.key(k.as_str(), value_col);
                     self.last = self.last.max(k.as_span().end());
                 }
-                let value = parts.next().and_then(|v| v.into_inner().next());
+                let value = parts
+                    .next()
+                    .and_then(|v| v.into_inner().find(super::parse::meaningful));
                 match value {
                     Some(v) if v.as_rule() == Rule::tag_list => {
                         let indent = self.line_indent() + 2;
@@ -430,7 +432,7 @@ impl<'a> Printer<'a> {
             match x.as_rule() {
                 Rule::distinct => {
                     self.push("distinct ");
-                    for y in x.into_inner() {
+                    for y in x.into_inner().filter(super::parse::meaningful) {
                         self.tok(&y);
                     }
                 }
@@ -446,7 +448,7 @@ impl<'a> Printer<'a> {
 
     fn group_by(&mut self, g: Pair<'_, Rule>) {
         self.push("by ");
-        for (i, path) in g.into_inner().enumerate() {
+        for (i, path) in g.into_inner().filter(super::parse::meaningful).enumerate() {
             if i > 0 {
                 self.push(", ");
             }
@@ -461,7 +463,7 @@ impl<'a> Printer<'a> {
         let indent = self.line_indent();
         self.push("sequence ");
         let mut steps = Vec::new();
-        for x in c.into_inner() {
+        for x in c.into_inner().filter(super::parse::meaningful) {
             match x.as_rule() {
                 Rule::group_by => {
                     self.group_by(x);
@@ -496,7 +498,7 @@ impl<'a> Printer<'a> {
             );
             self.push(&label(&s));
             self.pad_to(col);
-            for x in s.into_inner() {
+            for x in s.into_inner().filter(super::parse::meaningful) {
                 match x.as_rule() {
                     Rule::expr => self.cond(x, col, 0),
                     Rule::group_by => {
@@ -520,7 +522,7 @@ impl<'a> Printer<'a> {
         match p.as_rule() {
             Rule::expr | Rule::and_expr => self.chain(p, indent, trail),
             Rule::not_expr => {
-                let mut parts = p.into_inner().peekable();
+                let mut parts = p.into_inner().filter(super::parse::meaningful).peekable();
                 while let Some(x) = parts.next_if(|x| x.as_rule() == Rule::not_op) {
                     self.tok(&x);
                     self.push(" ");
@@ -530,7 +532,7 @@ impl<'a> Printer<'a> {
                 }
             }
             Rule::quantifier => {
-                let mut parts = p.into_inner();
+                let mut parts = p.into_inner().filter(super::parse::meaningful);
                 for x in parts.by_ref().take(4) {
                     self.tok(&x);
                     self.push(if x.as_rule() == Rule::path { ": " } else { " " });
@@ -550,7 +552,11 @@ impl<'a> Printer<'a> {
     /// `or`s: precedence, not indentation, groups them (spec/formatting.md).
     fn chain(&mut self, p: Pair<'_, Rule>, indent: usize, trail: usize) {
         let span = p.as_span();
-        let parts: Vec<Pair<'_, Rule>> = p.clone().into_inner().collect();
+        let parts: Vec<Pair<'_, Rule>> = p
+            .clone()
+            .into_inner()
+            .filter(super::parse::meaningful)
+            .collect();
         let last_start = parts.last().map_or(span.end(), |x| x.as_span().start());
         let fits = self.column() + flat(&p).chars().count() + trail <= WIDTH;
         if parts.len() == 1 || (fits && !self.has_comment(span.start(), last_start)) {
@@ -580,7 +586,7 @@ impl<'a> Printer<'a> {
     fn flat_cond(&mut self, p: Pair<'_, Rule>, indent: usize, trail: usize) {
         match p.as_rule() {
             Rule::expr | Rule::and_expr => {
-                for x in p.into_inner() {
+                for x in p.into_inner().filter(super::parse::meaningful) {
                     match x.as_rule() {
                         Rule::or_op | Rule::and_op => {
                             self.push(" ");
@@ -596,11 +602,11 @@ impl<'a> Printer<'a> {
     }
 
     fn predicate(&mut self, p: Pair<'_, Rule>, trail: usize) {
-        let mut parts = p.into_inner();
+        let mut parts = p.into_inner().filter(super::parse::meaningful);
         let Some(head) = parts.next() else { return };
         if head.as_rule() == Rule::paren {
             self.push("(");
-            if let Some(inner) = head.clone().into_inner().next() {
+            if let Some(inner) = head.clone().into_inner().find(super::parse::meaningful) {
                 let col = self.column();
                 self.cond(inner, col, trail + 1);
             }
@@ -610,7 +616,7 @@ impl<'a> Printer<'a> {
         }
         self.operand(head);
         if let Some(tail) = parts.next() {
-            for x in tail.into_inner() {
+            for x in tail.into_inner().filter(super::parse::meaningful) {
                 self.push(" ");
                 self.operand(x);
             }
@@ -633,7 +639,11 @@ impl<'a> Printer<'a> {
     fn list(&mut self, p: Pair<'_, Rule>, close_indent: usize, item_indent: usize, wrap: bool) {
         let span = p.as_span();
         let close = span.end().saturating_sub(1);
-        let items: Vec<Pair<'_, Rule>> = p.clone().into_inner().collect();
+        let items: Vec<Pair<'_, Rule>> = p
+            .clone()
+            .into_inner()
+            .filter(super::parse::meaningful)
+            .collect();
         let fits = !wrap || self.column() + flat(&p).chars().count() <= WIDTH;
         if fits && !self.has_comment(span.start(), close) {
             self.push(&flat(&p));
@@ -686,7 +696,7 @@ fn key_len(c: &Pair<'_, Rule>) -> Option<usize> {
         Rule::meta_item => c
             .clone()
             .into_inner()
-            .next()
+            .find(super::parse::meaningful)
             .map(|k| k.as_str().chars().count()),
         _ => None,
     }
@@ -698,7 +708,7 @@ fn label(s: &Pair<'_, Rule>) -> String {
         return "until:".into();
     }
     let mut out = String::new();
-    for x in s.clone().into_inner() {
+    for x in s.clone().into_inner().filter(super::parse::meaningful) {
         match x.as_rule() {
             Rule::seq_not => out.push_str("not "),
             Rule::ident => {
@@ -729,7 +739,7 @@ fn flat(p: &Pair<'_, Rule>) -> String {
 }
 
 fn write_flat(p: &Pair<'_, Rule>, s: &mut String) {
-    let parts = || p.clone().into_inner();
+    let parts = || p.clone().into_inner().filter(super::parse::meaningful);
     match p.as_rule() {
         Rule::expr | Rule::and_expr | Rule::not_expr | Rule::predicate => join(parts(), " ", s),
         Rule::compare

@@ -85,13 +85,13 @@ fn span(p: &Pair<'_, Rule>, base: usize) -> Span {
 impl Parse {
     fn items(&mut self, file: Pair<'_, Rule>, base: usize) -> Vec<Item> {
         let mut items = Vec::new();
-        for p in file.into_inner() {
+        for p in file.into_inner().filter(meaningful) {
             let item = match p.as_rule() {
                 Rule::source_decl => Item::Source(self.ident(first(p), base)),
                 Rule::import_decl => Item::Import(self.string(first(p), base)),
                 Rule::list_decl => {
                     let sp = span(&p, base);
-                    let mut it = p.into_inner();
+                    let mut it = p.into_inner().filter(meaningful);
                     let (Some(name), Some(list)) = (it.next(), it.next()) else {
                         continue;
                     };
@@ -105,7 +105,7 @@ impl Parse {
                 }
                 Rule::macro_decl => {
                     let sp = span(&p, base);
-                    let mut it = p.into_inner();
+                    let mut it = p.into_inner().filter(meaningful);
                     let (Some(name), Some(body)) = (it.next(), it.next()) else {
                         continue;
                     };
@@ -133,7 +133,7 @@ impl Parse {
 
     fn rule(&mut self, p: Pair<'_, Rule>, base: usize) -> RuleDecl {
         let sp = span(&p, base);
-        let mut it = p.into_inner();
+        let mut it = p.into_inner().filter(meaningful);
         let name = it.next().map(|n| self.ident(n, base)).unwrap_or(Ident {
             name: String::new(),
             span: sp,
@@ -196,7 +196,7 @@ impl Parse {
                     rule.sequence = Some(s);
                 }
                 Rule::meta_item => {
-                    let mut mi = item.into_inner();
+                    let mut mi = item.into_inner().filter(meaningful);
                     let (Some(key), Some(value)) = (mi.next(), mi.next()) else {
                         continue;
                     };
@@ -236,6 +236,7 @@ impl Parse {
             Rule::bool_lit => MetaValue::Bool(p.as_str() == "true", sp),
             Rule::tag_list => MetaValue::Tags(
                 p.into_inner()
+                    .filter(meaningful)
                     .map(|t| {
                         let inner = first(t);
                         if inner.as_rule() == Rule::string {
@@ -264,10 +265,16 @@ impl Parse {
             threshold: placeholder(sp),
             span: sp,
         };
-        for part in p.into_inner() {
+        for part in p.into_inner().filter(meaningful) {
             match part.as_rule() {
                 Rule::distinct => c.distinct = Some(self.path(first(part), base)),
-                Rule::group_by => c.by = part.into_inner().map(|k| self.path(k, base)).collect(),
+                Rule::group_by => {
+                    c.by = part
+                        .into_inner()
+                        .filter(meaningful)
+                        .map(|k| self.path(k, base))
+                        .collect()
+                }
                 Rule::duration => c.within = self.literal(part, base),
                 Rule::cmp_op => c.op = cmp_op(part.as_str()),
                 Rule::number => c.threshold = self.literal(part, base),
@@ -286,10 +293,16 @@ impl Parse {
             until: None,
             span: sp,
         };
-        for part in p.into_inner() {
+        for part in p.into_inner().filter(meaningful) {
             let psp = span(&part, base);
             match part.as_rule() {
-                Rule::group_by => s.by = part.into_inner().map(|k| self.path(k, base)).collect(),
+                Rule::group_by => {
+                    s.by = part
+                        .into_inner()
+                        .filter(meaningful)
+                        .map(|k| self.path(k, base))
+                        .collect()
+                }
                 Rule::duration => s.within = self.literal(part, base),
                 Rule::seq_until => {
                     if s.until.is_some() {
@@ -304,7 +317,11 @@ impl Parse {
                             .help("join the cancelling conditions with `or`"),
                         );
                     }
-                    if let Some(e) = part.into_inner().find(|x| x.as_rule() == Rule::expr) {
+                    if let Some(e) = part
+                        .into_inner()
+                        .filter(meaningful)
+                        .find(|x| x.as_rule() == Rule::expr)
+                    {
                         s.until = Some(self.expr(e, base));
                     }
                 }
@@ -313,13 +330,17 @@ impl Parse {
                     let mut name = None;
                     let mut when = None;
                     let mut by = Vec::new();
-                    for x in part.into_inner() {
+                    for x in part.into_inner().filter(meaningful) {
                         match x.as_rule() {
                             Rule::seq_not => negated = true,
                             Rule::ident => name = Some(self.ident(x, base)),
                             Rule::expr => when = Some(self.expr(x, base)),
                             Rule::group_by => {
-                                by = x.into_inner().map(|k| self.path(k, base)).collect()
+                                by = x
+                                    .into_inner()
+                                    .filter(meaningful)
+                                    .map(|k| self.path(k, base))
+                                    .collect()
                             }
                             _ => {}
                         }
@@ -349,6 +370,7 @@ impl Parse {
                 let is_or = p.as_rule() == Rule::expr;
                 let operands = p
                     .into_inner()
+                    .filter(meaningful)
                     .filter(|x| !matches!(x.as_rule(), Rule::or_op | Rule::and_op));
                 let terms: Vec<Expr> = operands.map(|x| self.expr(x, base)).collect();
                 // Balanced, not left-deep: and/or are associative, and a
@@ -359,7 +381,7 @@ impl Parse {
             Rule::not_expr => {
                 let mut nots = Vec::new();
                 let mut term = None;
-                for x in p.into_inner() {
+                for x in p.into_inner().filter(meaningful) {
                     match x.as_rule() {
                         Rule::not_op => nots.push(span(&x, base)),
                         _ => term = Some(self.expr(x, base)),
@@ -390,7 +412,7 @@ impl Parse {
             }
             Rule::quantifier => {
                 let sp = span(&p, base);
-                let mut it = p.into_inner();
+                let mut it = p.into_inner().filter(meaningful);
                 let kind = match it.next().map(|k| k.as_str()) {
                     Some("all") => Quant::All,
                     _ => Quant::Any,
@@ -422,7 +444,7 @@ impl Parse {
 
     fn predicate(&mut self, p: Pair<'_, Rule>, base: usize) -> Expr {
         let sp = span(&p, base);
-        let mut it = p.into_inner();
+        let mut it = p.into_inner().filter(meaningful);
         let Some(head) = it.next() else {
             return bool_expr(sp);
         };
@@ -451,7 +473,7 @@ impl Parse {
             };
         };
         let rule = tail.as_rule();
-        let parts: Vec<Pair<'_, Rule>> = tail.into_inner().collect();
+        let parts: Vec<Pair<'_, Rule>> = tail.into_inner().filter(meaningful).collect();
         let negated = parts.iter().any(|x| x.as_rule() == Rule::kw_not);
         let rhs_pair = parts
             .iter()
@@ -521,7 +543,7 @@ impl Parse {
 
     fn path(&mut self, p: Pair<'_, Rule>, base: usize) -> Path {
         let sp = span(&p, base);
-        let mut it = p.into_inner();
+        let mut it = p.into_inner().filter(meaningful);
         let root = it.next().map(|r| self.ident(r, base)).unwrap_or(Ident {
             name: String::new(),
             span: sp,
@@ -569,7 +591,10 @@ impl Parse {
     }
 
     fn list_items(&mut self, p: Pair<'_, Rule>, base: usize) -> Vec<Literal> {
-        p.into_inner().map(|x| self.literal(x, base)).collect()
+        p.into_inner()
+            .filter(meaningful)
+            .map(|x| self.literal(x, base))
+            .collect()
     }
 
     fn literal(&mut self, p: Pair<'_, Rule>, base: usize) -> Literal {
@@ -721,7 +746,7 @@ fn balance(mut terms: Vec<Expr>, is_or: bool) -> Option<Expr> {
 
 fn first(p: Pair<'_, Rule>) -> Pair<'_, Rule> {
     let fallback = p.clone();
-    p.into_inner().next().unwrap_or(fallback)
+    p.into_inner().find(meaningful).unwrap_or(fallback)
 }
 
 fn is_operand(r: Rule) -> bool {
@@ -794,4 +819,24 @@ pub fn parse_duration(text: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(unit).filter(|ms| *ms <= MAX_DURATION_MS)
+}
+
+/// False for the pairs of item and clause keywords, which only delimit.
+pub(crate) fn meaningful(p: &Pair<'_, Rule>) -> bool {
+    !matches!(
+        p.as_rule(),
+        Rule::kw_source
+            | Rule::kw_import
+            | Rule::kw_list
+            | Rule::kw_macro
+            | Rule::kw_rule
+            | Rule::kw_when
+            | Rule::kw_except
+            | Rule::kw_output
+            | Rule::kw_count
+            | Rule::kw_sequence
+            | Rule::kw_distinct
+            | Rule::kw_by
+            | Rule::kw_within
+    )
 }

@@ -237,3 +237,38 @@ fn every_syntax_error_is_reported_and_good_items_survive() {
         Some("compare with `==`; a single `=` only appears in `list` and `macro` definitions")
     );
 }
+
+#[test]
+fn item_and_clause_keywords_match_whole_words_only() {
+    // `nothing:` and `note:` are steps named so, not `not hing:`.
+    let r = rule(
+        "rule r { sequence by user.username within 10m {\n  nothing: verb == \"a\"\n  note: verb == \"b\"\n  not notable: verb == \"c\"\n} }",
+    );
+    let steps = &r.sequence.as_ref().expect("a sequence").steps;
+    let names: Vec<(&str, bool)> = steps
+        .iter()
+        .map(|s| (s.name.name.as_str(), s.negated))
+        .collect();
+    assert_eq!(
+        names,
+        [("nothing", false), ("note", false), ("notable", true)]
+    );
+    // Glued keywords are names, so these do not parse as items or clauses.
+    for text in [
+        "sourcek8s.audit",
+        "rulex { when verb == \"a\" }",
+        "rule r { whenverb == \"a\" }",
+        "rule r { when verb == \"a\" count byx within 5m > 1 }",
+        "rule r { when verb == \"a\" count by x within5m > 1 }",
+    ] {
+        let (_, diags) = parse(FileId(0), text);
+        assert!(
+            diags.iter().any(|d| d.code == Code::Syntax),
+            "{text:?} must not parse"
+        );
+    }
+    // A metadata key that starts with a clause keyword is a metadata key.
+    let r = rule("rule r { whenever \"x\" sources high when verb == \"a\" }");
+    let keys: Vec<&str> = r.meta.iter().map(|m| m.key.name.as_str()).collect();
+    assert_eq!(keys, ["whenever", "sources"]);
+}
