@@ -76,8 +76,9 @@ module.exports = grammar({
 
   word: $ => $.identifier,
 
-  // `a not in b` against `a` followed by a negated sequence step
-  // `not b: ...`: two tokens of lookahead, so GLR (pest backtracks).
+  // Both need two tokens of lookahead, so GLR (pest backtracks):
+  // `a not in b` against `a` followed by a negated sequence step `not b:`,
+  // and a step's `by` list against a next step named `by`.
   conflicts: $ => [
     [$._predicate, $.membership, $.cidr_test, $.string_test],
     [$.sequence_step],

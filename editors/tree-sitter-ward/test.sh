@@ -6,7 +6,8 @@
 #   3. queries/helix/highlights.scm is in step with queries/highlights.scm,
 #      and every query compiles,
 #   4. `tree-sitter test`: corpus (test/corpus) and highlight (test/highlight),
-#   5. the agreement check against `ward check` (scripts/agreement.js);
+#   5. the agreement check against `ward check` (scripts/agreement.js) on
+#      fixed inputs, then on 1000 seeded mutants of them (scripts/mutants.js);
 #      WARD_BIN names the ward binary (default /tmp/ward-bin, then
 #      target/release/ward).
 set -euo pipefail
@@ -30,10 +31,13 @@ if [ -z "$ts" ]; then
   # The npm package downloads a prebuilt binary at install time; build from
   # crates.io instead. A pinned version: generated code and test output
   # depend on it. Installed outside the repository, kept for the next run.
+  # No default features: they only embed QuickJS, and grammar.js runs on
+  # node here.
   root="${XDG_CACHE_HOME:-$HOME/.cache}/ward/tree-sitter-cli-$TREE_SITTER_VERSION"
   if [ ! -x "$root/bin/tree-sitter" ]; then
     echo "installing tree-sitter-cli $TREE_SITTER_VERSION into $root (a few minutes)"
-    cargo install tree-sitter-cli --locked --version "$TREE_SITTER_VERSION" --root "$root"
+    cargo install tree-sitter-cli --locked --version "$TREE_SITTER_VERSION" \
+      --no-default-features --root "$root"
   fi
   ts="$root/bin/tree-sitter"
 fi
@@ -78,3 +82,4 @@ if [ -z "${WARD_BIN:-}" ] && [ ! -x /tmp/ward-bin ] && [ -x "$repo/target/releas
   export WARD_BIN="$repo/target/release/ward"
 fi
 node scripts/agreement.js
+node scripts/mutants.js
