@@ -3,6 +3,7 @@
 
 mod check;
 mod explain;
+pub mod sarif;
 mod scan;
 mod schema;
 mod test;
@@ -133,6 +134,8 @@ enum Format {
     Json,
     /// GitHub Actions workflow commands (::error / ::warning annotations)
     Github,
+    /// SARIF 2.1.0, for GitHub code scanning (upload-sarif)
+    Sarif,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
