@@ -108,13 +108,13 @@ codes! {
     ConstantCondition = "W012", "constant-condition", Warning;
     /// An `except` that contradicts `when`, so it never excludes anything.
     DeadExcept = "W013", "dead-except", Warning;
-    /// A rule without a title, a severity or tags (`ward check` only).
+    /// A rule in a rule repository without a title, a severity or tags.
     MissingMetadata = "W014", "missing-metadata", Warning;
     /// A regex that is a plain string: `==`, `contains` or a prefix/suffix test says it.
     LiteralRegex = "W015", "literal-regex", Warning;
     /// A case-sensitive test of a field whose values are case-insensitive.
     CaseSensitive = "W016", "case-sensitive-comparison", Warning;
-    /// A rule with no samples in a directory that uses the samples layout (`ward check` only).
+    /// A rule with no samples in a directory that uses the samples layout.
     MissingSamples = "W017", "missing-samples", Warning;
     /// A `# ward:allow` comment that is malformed, has no reason, or names an error.
     BadSuppression = "W018", "bad-suppression", Warning;
