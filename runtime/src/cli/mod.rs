@@ -41,7 +41,9 @@ enum Command {
     ///
     /// Checks each .ward file given, and every .ward file below each directory
     /// given; imports are followed. Exit code 1 if any error is found (or any
-    /// warning, with --deny warnings), 2 if a path cannot be read.
+    /// warning, with --deny warnings), 2 if a path cannot be read. Silence a
+    /// warning with `# ward:allow(CODE) reason: ...` before the rule, list or
+    /// macro (spec/diagnostics.md).
     Check {
         /// Rule files or directories [default: the current directory]
         paths: Vec<PathBuf>,
