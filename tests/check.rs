@@ -370,6 +370,20 @@ fn repository_lints_follow_the_samples_layout() {
     );
     let (_, out, _) = ward(&["check", "--format", "json", s(&d)]);
     assert_eq!(codes(&json(&out)), ["W014"]);
+    // A suppression of a repository lint is unused only where it could fire.
+    let allowed = format!("# ward:allow-file(missing-samples) reason: generated\n{rule}");
+    let d = dir("repo-allow-outside", &[("r.ward", &allowed)]);
+    let (code, out, _) = ward(&["check", "--deny", "warnings", s(&d)]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let d = dir(
+        "repo-allow-inside",
+        &[
+            ("r.ward", &allowed),
+            ("samples/exec_into_pod/alert.jsonl", "{}\n"),
+        ],
+    );
+    let (_, out, _) = ward(&["check", "--format", "json", s(&d)]);
+    assert_eq!(codes(&json(&out)), ["W019", "W014"]);
 }
 
 #[test]

@@ -34,13 +34,20 @@ pub struct Options<'a> {
 }
 
 impl Options<'_> {
-    /// Whether `code` can be reported under these options.
-    pub fn enabled(&self, code: Code) -> bool {
+    /// Whether `code` can be reported in the file `path` under these options.
+    pub fn enabled(&self, code: Code, path: &FsPath) -> bool {
         match code {
-            Code::MissingMetadata => self.require_metadata || self.samples.is_some(),
-            Code::MissingSamples => self.samples.is_some(),
+            Code::MissingMetadata => self.require_metadata || self.in_repo(path, "-"),
+            Code::MissingSamples => self.in_repo(path, "-"),
             _ => true,
         }
+    }
+
+    /// Whether rule `rule` of file `path` sits in the samples layout. (With
+    /// `-`, which no rule id contains, only the layout is probed.)
+    fn in_repo(&self, path: &FsPath, rule: &str) -> bool {
+        self.samples
+            .is_some_and(|probe| probe(path, rule).is_some())
     }
 }
 
@@ -58,10 +65,7 @@ pub(crate) fn program(
         let path = &loaded.sources.get(def.file).path;
         // A rule kept in the samples layout is in a maintained rule
         // repository: it gets the repository lints.
-        let in_repo = opts
-            .samples
-            .is_some_and(|probe| probe(path, &def.item.name.name).is_some());
-        if opts.require_metadata || in_repo {
+        if opts.require_metadata || opts.in_repo(path, &def.item.name.name) {
             metadata(def, diags);
         }
         // `ward test` skips stateful and disabled rules, so they need none.
@@ -695,8 +699,8 @@ pub(crate) fn literal_regex(pattern: &str, ci: bool) -> Option<(&'static str, St
             '\\' => {
                 let n = chars.next()?;
                 // Only escaped punctuation stands for itself (`\d`, `\b`,
-                // `\n` are classes, assertions or escapes).
-                if !n.is_ascii_punctuation() {
+                // `\n` are classes, assertions or escapes; so are `\<`, `\>`).
+                if !n.is_ascii_punctuation() || n == '<' || n == '>' {
                     return None;
                 }
                 lit.push(n);
@@ -708,9 +712,10 @@ pub(crate) fn literal_regex(pattern: &str, ci: bool) -> Option<(&'static str, St
             c => lit.push(c),
         }
     }
-    // Case-insensitive regexes fold case by Unicode rules that differ from
-    // the lower-casing of `icontains` on a few non-ASCII letters.
-    if lit.is_empty() || (ci && !lit.is_ascii()) {
+    // Case-insensitive regexes fold case by Unicode rules, `icontains`
+    // compares lower-case forms; they differ on non-ASCII letters and on
+    // `k` and `s` (`(?i)k` matches the Kelvin sign, `(?i)s` the long s).
+    if lit.is_empty() || (ci && (!lit.is_ascii() || lit.contains(['k', 'K', 's', 'S']))) {
         return None;
     }
     let op = match (start, end, ci) {
@@ -782,7 +787,7 @@ pub(crate) fn suppress(loaded: &Loaded, opts: &Options<'_>, diags: &mut Vec<Diag
     });
     for a in &allows {
         for (k, (code, span)) in a.codes.iter().enumerate() {
-            if !a.used[k] && opts.enabled(*code) {
+            if !a.used[k] && opts.enabled(*code, &loaded.sources.get(a.file).path) {
                 found.push(
                     Diagnostic::new(
                         Code::UnusedSuppression,
@@ -975,6 +980,12 @@ mod tests {
             literal_regex(r"\.exe$", true),
             Some(("iendswith", ".exe".into()))
         );
+        assert_eq!(
+            literal_regex("^/tmp/", true),
+            Some(("istartswith", "/tmp/".into()))
+        );
+        assert_eq!(literal_regex("sh$", true), None, "(?i)s matches the long s");
+        assert_eq!(literal_regex(r"\<word", false), None, "a word boundary");
         assert_eq!(
             literal_regex("miner", false),
             Some(("contains", "miner".into()))
