@@ -72,7 +72,7 @@ impl<'c, 'a> Cx<'c, 'a> {
                 var, list, body, ..
             } => self.quantifier(var, list, body),
             ExprKind::Compare { op, lhs, rhs } => self.compare(*op, lhs, rhs),
-            ExprKind::In { lhs, rhs, .. } => self.membership(lhs, rhs),
+            ExprKind::In { lhs, rhs, negated } => self.membership(*negated, lhs, rhs),
             ExprKind::Cidr { lhs, rhs, .. } => self.cidr(lhs, rhs),
             ExprKind::Str {
                 op,
@@ -488,7 +488,7 @@ impl<'c, 'a> Cx<'c, 'a> {
         }
     }
 
-    fn membership(&mut self, lhs: &Operand, rhs: &Operand) {
+    fn membership(&mut self, negated: bool, lhs: &Operand, rhs: &Operand) {
         let (Some(l), Some(r)) = (self.operand(lhs), self.operand(rhs)) else {
             return;
         };
@@ -550,7 +550,6 @@ impl<'c, 'a> Cx<'c, 'a> {
                 }
             }
             self.known_values(&l, rhs);
-            self.case_sensitive(&l, lhs, rhs, "in", "");
         } else if !comparable(&l.ty, &elem) {
             let d = self
                 .err(
@@ -562,7 +561,11 @@ impl<'c, 'a> Cx<'c, 'a> {
                 .with_label(self.file, lhs.span(), format!("this is {}", ty_name(&l.ty)))
                 .help("the value and the list items must have one type");
             self.push(d);
+            return;
         }
+        // A list literal or a named list (a list field is not literals).
+        let not = if negated { "not " } else { "" };
+        self.case_sensitive(&l, lhs, rhs, "in", not);
     }
 
     fn cidr(&mut self, lhs: &Operand, rhs: &Operand) {

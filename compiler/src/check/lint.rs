@@ -99,6 +99,7 @@ pub(crate) fn program(
                 schema,
                 sources: &loaded.sources,
                 diags,
+                budget: std::cell::Cell::new(BUDGET),
             }
             .rule(def);
         }
@@ -294,6 +295,9 @@ struct Contra<'p, 'a, 'd> {
     schema: &'p crate::schema::Schema,
     sources: &'p crate::diagnostic::SourceMap,
     diags: &'d mut Vec<Diagnostic>,
+    /// Nodes left to visit for this rule: macros that use macros can
+    /// expand exponentially, and the lint then gives up (silently).
+    budget: std::cell::Cell<usize>,
 }
 
 /// A conjunction: its field tests, and the other conditions in it.
@@ -304,6 +308,17 @@ struct Chain<'e> {
 }
 
 const MAX_DEPTH: usize = 32;
+/// Expression nodes one rule's analysis may visit.
+const BUDGET: usize = 20_000;
+
+impl Contra<'_, '_, '_> {
+    /// Takes one unit of the budget; `false` once it is spent.
+    fn spend(&self) -> bool {
+        let left = self.budget.get();
+        self.budget.set(left.saturating_sub(1));
+        left > 0
+    }
+}
 
 impl<'a> Contra<'_, 'a, '_> {
     fn rule(&mut self, def: &Def<'a, RuleDecl>) {
@@ -423,6 +438,9 @@ impl<'a> Contra<'_, 'a, '_> {
     where
         'a: 'e,
     {
+        if !self.spend() {
+            return;
+        }
         match &e.kind {
             ExprKind::And(a, b) => {
                 self.chain(file, a, depth, out);
@@ -453,6 +471,9 @@ impl<'a> Contra<'_, 'a, '_> {
     ) where
         'a: 'e,
     {
+        if !self.spend() {
+            return;
+        }
         match &e.kind {
             ExprKind::Or(a, b) => {
                 self.or_branches(file, a, depth, out);
@@ -478,6 +499,9 @@ impl<'a> Contra<'_, 'a, '_> {
         }
         let mut branches = Vec::new();
         self.or_branches(file, e, 0, &mut branches);
+        if branches.len() > 256 {
+            return; // compared pairwise; leave giant disjunctions alone
+        }
         let text = |f: FileId, x: &Expr| -> String {
             let src = self.prog_text(f);
             let s = src.get(x.span.start..x.span.end).unwrap_or("");

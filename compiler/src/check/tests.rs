@@ -432,6 +432,14 @@ fn literal_regexes_and_case() {
     let dns = |c: &str| codes(&format!("source calico.dns\nrule r {{ when {c} }}"));
     assert_eq!(dns(r#"qname == "evil.example""#), [Code::CaseSensitive]);
     assert_eq!(dns(r#"qname in ["evil.example"]"#), [Code::CaseSensitive]);
+    assert_eq!(
+        codes("source calico.dns\nlist bad = [\"evil.example\"]\nrule r { when qname not in bad }"),
+        [Code::CaseSensitive]
+    );
+    assert_eq!(
+        help("source calico.dns\nlist bad = [\"evil.example\"]\nrule r { when qname not in bad }"),
+        ["`qname` is compared ignoring case by DNS and HTTP; write `qname not iglob bad` (a glob without `*`, `?` or `[` is the exact text, ignoring case)"]
+    );
     assert_eq!(dns(r#"qname endswith ".onion""#), [Code::CaseSensitive]);
     assert_eq!(dns(r#"qname iendswith ".onion""#), []);
     assert_eq!(dns(r#"qname == "1.2.3.4""#), [], "no letters, no case");
@@ -516,4 +524,21 @@ fn suppressions() {
         ),
         []
     );
+}
+
+/// Macros of macros expand exponentially; the lints visit a bounded number
+/// of nodes per rule. (The type checker expands each use, so the depth here
+/// is what it handles quickly.)
+#[test]
+fn exponential_macros_stay_fast() {
+    let mut text = String::from("macro m0 = verb == \"get\" or not verb == \"get\"\n");
+    for i in 1..16 {
+        text.push_str(&format!("macro m{i} = m{0} or m{0}\n", i - 1));
+    }
+    text.push_str("rule r { when m15 and m15 }\n");
+    let loaded = load::load_texts(&[("t.ward", &format!("source k8s.audit\n{text}"))]);
+    let start = std::time::Instant::now();
+    let report = crate::check::check_with(&loaded, schema::bundled(), &Default::default());
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+    let _ = report;
 }
