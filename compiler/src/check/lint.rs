@@ -380,13 +380,15 @@ impl<'a> Contra<'_, 'a, '_> {
         all.extend(chain.atoms);
         if let Some((i, involved)) = contradiction(&all, ctx.len()) {
             let a = &all[i];
-            let mut d = Diagnostic::new(
-                Code::ConstantCondition,
-                a.file,
-                a.span,
-                "this condition is always false",
-            )
-            .label(explain(&all, i));
+            // Around an alternative of an `or` (or inside a `not`), the
+            // tests of the enclosing `and` hold too.
+            let msg = if ctx.is_empty() {
+                "this condition is always false"
+            } else {
+                "this test can never be true here"
+            };
+            let mut d = Diagnostic::new(Code::ConstantCondition, a.file, a.span, msg)
+                .label(explain(&all, i));
             for j in &involved {
                 d = d.with_label(all[*j].file, all[*j].span, "contradicted by this test");
             }
@@ -677,6 +679,9 @@ fn explain(atoms: &[Atom], i: usize) -> String {
                 Some(prev) => prev.intersection(&vals).copied().collect(),
             });
         }
+    }
+    if !a.negated && a.vals.is_empty() {
+        return format!("no value of `{}` is in an empty list", a.field);
     }
     let either = |vals: &mut dyn Iterator<Item = &Val>| {
         vals.map(Val::to_string).collect::<Vec<_>>().join(" or ")
