@@ -307,6 +307,7 @@ struct Chain<'e> {
     rest: Vec<(FileId, &'e Expr)>,
 }
 
+/// Deepest macro nesting (and `or`/`not` nesting) followed.
 const MAX_DEPTH: usize = 32;
 /// Expression nodes one rule's analysis may visit.
 const BUDGET: usize = 20_000;
