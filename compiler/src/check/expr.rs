@@ -18,6 +18,9 @@ pub(crate) struct Cx<'c, 'a> {
     pub(crate) file: FileId,
     pub(crate) facts: Facts,
     bindings: Vec<(String, Ty)>,
+    /// For each binding, in step with `bindings`: the list field marked
+    /// `case_insensitive` (DNS names) whose elements it ranges over.
+    ci_elements: Vec<(String, Option<&'a crate::schema::Field>)>,
     expanding: Vec<String>,
 }
 
@@ -34,6 +37,7 @@ impl<'c, 'a> Cx<'c, 'a> {
             file,
             facts,
             bindings: Vec::new(),
+            ci_elements: Vec::new(),
             expanding: Vec::new(),
         }
     }
@@ -88,7 +92,12 @@ impl<'c, 'a> Cx<'c, 'a> {
     }
 
     fn quantifier(&mut self, var: &Ident, list: &Path, body: &Expr) {
-        let elem = match self.operand(&Operand::Path(list.clone())) {
+        let resolved = self.operand(&Operand::Path(list.clone()));
+        let ci_list = resolved
+            .as_ref()
+            .and_then(|r| r.field)
+            .filter(|f| f.case_insensitive && f.ty.is_list());
+        let elem = match resolved {
             Some(Resolved {
                 ty: Ty::List(t), ..
             }) => *t,
@@ -121,8 +130,22 @@ impl<'c, 'a> Cx<'c, 'a> {
             self.push(d);
         }
         self.bindings.push((var.name.clone(), elem));
+        self.ci_elements.push((var.name.clone(), ci_list));
         self.condition(body);
+        self.ci_elements.pop();
         self.bindings.pop();
+    }
+
+    /// The case-insensitive list field whose element the lone variable
+    /// `op` stands for (the innermost binding of the name decides).
+    fn ci_element(&self, op: &Operand) -> Option<&'a crate::schema::Field> {
+        let Operand::Path(p) = op else { return None };
+        let name = p.as_name()?;
+        self.ci_elements
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name.name)
+            .and_then(|(_, f)| *f)
     }
 
     /// The type of an operand; `None` when it is already reported as wrong.
@@ -347,7 +370,11 @@ impl<'c, 'a> Cx<'c, 'a> {
         op: &str,
         not: &str,
     ) {
-        let Some(f) = field_side.field.filter(|f| f.case_insensitive) else {
+        let Some(f) = field_side
+            .field
+            .filter(|f| f.case_insensitive && !f.ty.is_list())
+            .or_else(|| self.ci_element(field_op))
+        else {
             return;
         };
         let lits: Vec<&Literal> = match lit_side {

@@ -452,6 +452,17 @@ fn literal_regexes_and_case() {
         dns(r#"any r in rrsets: r.name endswith ".onion""#),
         [Code::CaseSensitive]
     );
+    let flow = |c: &str| codes(&format!("source calico.flow\nrule r {{ when {c} }}"));
+    assert_eq!(
+        flow(r#"any d in dest_domains: d endswith ".onion""#),
+        [Code::CaseSensitive]
+    );
+    assert_eq!(flow(r#"any d in dest_domains: d iendswith ".onion""#), []);
+    assert_eq!(
+        flow(r#"any d in dest_domains: any d in process_args: d == "x""#),
+        [Code::Shadowing],
+        "an inner binding of the name is not a domain"
+    );
 }
 
 /// Codes after suppression, for a k8s.audit file.
