@@ -288,3 +288,227 @@ fn github_annotations() {
         )
     );
 }
+
+/// A rule that checks but has a lint finding (`literal-regex`).
+const LINTED: &str = r#"source k8s.audit
+rule api_probe {
+  title    "API probe"
+  severity low
+  tags     [attack.discovery]
+  when     requestURI matches "^/api"
+}
+"#;
+
+#[test]
+fn exit_codes_with_deny_warnings_and_suppressions() {
+    let d = dir("deny", &[("r.ward", LINTED)]);
+    for format in ["human", "json", "github", "sarif"] {
+        let (code, out, _) = ward(&["check", "--format", format, s(&d)]);
+        assert_eq!(code, 0, "{format}: warnings alone pass");
+        assert!(out.contains("W015"), "{format}: {out}");
+        let (code, _, _) = ward(&["check", "--format", format, "--deny", "warnings", s(&d)]);
+        assert_eq!(code, 1, "{format}: --deny warnings fails on a warning");
+    }
+    let allowed = LINTED.replace(
+        "rule api_probe",
+        "# ward:allow(literal-regex) reason: kept as a regex to match the upstream rule\nrule api_probe",
+    );
+    let d = dir("deny-allowed", &[("r.ward", &allowed)]);
+    let (code, out, err) = ward(&["check", "--deny", "warnings", s(&d)]);
+    assert_eq!((code, out.as_str()), (0, ""), "suppressed: {err}");
+    // Without a reason the suppression works, but is itself a warning.
+    let no_reason = LINTED.replace(
+        "rule api_probe",
+        "# ward:allow(literal-regex)\nrule api_probe",
+    );
+    let d = dir("deny-no-reason", &[("r.ward", &no_reason)]);
+    let (code, out, _) = ward(&["check", "--format", "json", "--deny", "warnings", s(&d)]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&json(&out)), ["W018"]);
+    // Errors cannot be suppressed and always give 1.
+    let err_rule = "source k8s.audit\n# ward:allow-file(E020) reason: no\nrule r { when objectRef.resorce == \"pods\" }\n";
+    let d = dir("deny-error", &[("r.ward", err_rule)]);
+    let (code, out, _) = ward(&["check", "--format", "json", s(&d)]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&json(&out)), ["W018", "E020"]);
+}
+
+#[test]
+fn usage_errors_exit_two_in_every_format() {
+    for format in ["human", "json", "github", "sarif"] {
+        let (code, out, err) = ward(&["check", "--format", format, "/nonexistent/ward/rules"]);
+        assert_eq!((code, out.as_str()), (2, ""), "{format}");
+        assert!(err.contains("cannot read"), "{err}");
+    }
+    let (code, _, err) = ward(&["check", "--deny", "errors", "."]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid value 'errors'"), "{err}");
+}
+
+#[test]
+fn repository_lints_follow_the_samples_layout() {
+    let rule = "source k8s.audit\nrule exec_into_pod {\n  title \"Exec into a pod\"\n  when objectRef.subresource == \"exec\"\n}\n";
+    // Not in the samples layout: no repository lints.
+    let d = dir("repo-none", &[("r.ward", rule)]);
+    let (code, out, _) = ward(&["check", "--deny", "warnings", s(&d)]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    // A samples/ directory makes it a rule repository.
+    let d = dir(
+        "repo",
+        &[("r.ward", rule), ("samples/other_rule/alert.jsonl", "{}\n")],
+    );
+    let (code, out, _) = ward(&["check", "--format", "json", s(&d)]);
+    assert_eq!(code, 0);
+    assert_eq!(codes(&json(&out)), ["W014", "W017"]);
+    assert!(out.contains("has no severity or tags"), "{out}");
+    let d = dir(
+        "repo-samples",
+        &[
+            ("r.ward", rule),
+            ("samples/exec_into_pod/quiet_get.jsonl", "{}\n"),
+        ],
+    );
+    let (_, out, _) = ward(&["check", "--format", "json", s(&d)]);
+    assert_eq!(codes(&json(&out)), ["W014"]);
+    // A suppression of a repository lint is unused only where it could fire.
+    let allowed = format!("# ward:allow-file(missing-samples) reason: generated\n{rule}");
+    let d = dir("repo-allow-outside", &[("r.ward", &allowed)]);
+    let (code, out, _) = ward(&["check", "--deny", "warnings", s(&d)]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let d = dir(
+        "repo-allow-inside",
+        &[
+            ("r.ward", &allowed),
+            ("samples/exec_into_pod/alert.jsonl", "{}\n"),
+        ],
+    );
+    let (_, out, _) = ward(&["check", "--format", "json", s(&d)]);
+    assert_eq!(codes(&json(&out)), ["W019", "W014"]);
+}
+
+#[test]
+fn sarif_shape() {
+    let text = "source k8s.audit\n# é𝕏\nrule a {\n  when objectRef.resorce == \"pods\" # ünïcode 𝕏\n}\nrule b { when objectRef.resource == \"pods\" and verb == \"get\" and verb == \"list\" }\n";
+    let text = text.replace(
+        "when objectRef.resorce",
+        "when \"𝕏\" == \"𝕏\" and objectRef.resorce",
+    );
+    let d = dir("sarif", &[("a b/r.ward", &text)]);
+    let (code, out, _) = ward(&["check", "--format", "sarif", s(&d)]);
+    assert_eq!(code, 1);
+    let doc = json(&out);
+    assert_eq!(doc["version"], "2.1.0");
+    let runs = doc["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "one run per invocation");
+    let driver = &runs[0]["tool"]["driver"];
+    assert_eq!(driver["name"], "ward");
+    let rules = driver["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), ward_compiler::Code::ALL.len());
+    let results = runs[0]["results"].as_array().expect("results");
+    let e020 = results
+        .iter()
+        .find(|r| r["ruleId"] == "E020")
+        .expect("E020 result");
+    let idx = e020["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+    assert_eq!(rules[idx]["id"], "E020");
+    assert_eq!(rules[idx]["name"], "unknown-field");
+    assert!(rules[idx]["helpUri"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("spec/diagnostics.md#e020-unknown-field"));
+    assert_eq!(rules[idx]["defaultConfiguration"]["level"], "error");
+    assert_eq!(e020["level"], "error");
+    let loc = &e020["locations"][0]["physicalLocation"];
+    // Absolute temp paths are outside the current directory: file:// URIs.
+    let uri = loc["artifactLocation"]["uri"].as_str().unwrap_or("");
+    assert!(
+        uri.starts_with("file:///") && uri.ends_with("/a%20b/r.ward"),
+        "{uri}"
+    );
+    // `  when "𝕏" == "𝕏" and objectRef.` is 32 characters but 34 UTF-16
+    // units: SARIF says column 35 where the JSON output says 33.
+    let region = &loc["region"];
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(4), Some(35))
+    );
+    assert_eq!(
+        (region["endLine"].as_u64(), region["endColumn"].as_u64()),
+        (Some(4), Some(42))
+    );
+    let (_, out, _) = ward(&["check", "--format", "json", s(&d)]);
+    assert_eq!(json(&out)["diagnostics"][0]["column"], 33);
+    let w012 = results
+        .iter()
+        .find(|r| r["ruleId"] == "W012")
+        .expect("W012 result");
+    assert_eq!(w012["level"], "warning");
+    assert_eq!(
+        w012["relatedLocations"][0]["message"]["text"],
+        "contradicted by this test"
+    );
+    // Paths below the current directory are relative, under %SRCROOT%.
+    let cwd = std::env::current_dir().expect("cwd");
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sarif-rel");
+    std::fs::create_dir_all(&tmp).expect("mkdir");
+    std::fs::write(tmp.join("r.ward"), LINTED).expect("write");
+    let Ok(rel) = tmp.strip_prefix(&cwd) else {
+        return; // a target directory elsewhere (CARGO_TARGET_DIR)
+    };
+    let arg = format!("./{}/../sarif-rel", rel.display());
+    let (code, out, _) = ward(&["check", "--format", "sarif", &arg]);
+    assert_eq!(code, 0);
+    let doc = json(&out);
+    let artifact =
+        &doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(
+        artifact["uri"],
+        format!("{}/r.ward", rel.display().to_string().replace('\\', "/"))
+    );
+    assert_eq!(artifact["uriBaseId"], "%SRCROOT%");
+    let (_, out, _) = ward(&["check", "--format", "sarif", "rules"]);
+    assert_eq!(json(&out)["runs"][0]["results"], serde_json::json!([]));
+}
+
+/// The CI recipe in the README and the hooks in .pre-commit-hooks.yaml run
+/// real commands: each `ward check`/`ward test` there passes on the
+/// bundled library (`ward fmt` too, once the command exists).
+#[test]
+fn ci_recipes_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rules = root.join("rules");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let hooks = std::fs::read_to_string(root.join(".pre-commit-hooks.yaml")).expect("hooks");
+    let mut commands: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("run: ward "))
+        .map(|c| c.split(" > ").next().unwrap_or(c).to_string())
+        .collect();
+    commands.extend(
+        hooks
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("entry: ward "))
+            .map(|c| format!("{c} rules/")),
+    );
+    let mut ran = 0;
+    for c in &commands {
+        let args: Vec<String> = c
+            .split_whitespace()
+            .map(|a| {
+                if a == "rules/" {
+                    s(&rules).to_string()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        if args[0] == "fmt" && ward(&["fmt", "--help"]).0 != 0 {
+            continue; // no `ward fmt` in this build yet
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = ward(&args);
+        assert_eq!(code, 0, "ward {c}: {err}");
+        ran += 1;
+    }
+    assert!(ran >= 4, "only {ran} commands found: {commands:?}");
+}

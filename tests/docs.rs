@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
+use ward_compiler::check::Options;
 use ward_compiler::diagnostic::render_plain;
-use ward_compiler::{check, load, schema, Code};
+use ward_compiler::{check_with, load, schema, Code};
 
 fn read(rel: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
@@ -49,10 +50,33 @@ fn blocks(md: &str) -> Vec<(Option<String>, Block)> {
     out
 }
 
+/// A samples layout in which no rule has samples.
+static NO_SAMPLES: fn(&Path, &str) -> Option<bool> = |_, _| Some(false);
+
+/// The lints a page's examples run with: the repository lints only on
+/// their own pages (elsewhere the examples are not in a rule repository).
+fn options_for(code: Option<Code>) -> Options<'static> {
+    match code {
+        Some(Code::MissingMetadata) => Options {
+            require_metadata: true,
+            samples: None,
+        },
+        Some(Code::MissingSamples) => Options {
+            require_metadata: false,
+            samples: Some(&NO_SAMPLES),
+        },
+        _ => Options::default(),
+    }
+}
+
 /// Checks `text` as a lone file; returns the codes and the rendered report.
 fn check_one(text: &str) -> (Vec<Code>, String) {
+    check_one_with(text, &Options::default())
+}
+
+fn check_one_with(text: &str, opts: &Options<'_>) -> (Vec<Code>, String) {
     let loaded = load::load_texts(&[("example.ward", text)]);
-    let report = check(&loaded, schema::bundled());
+    let report = check_with(&loaded, schema::bundled(), opts);
     let codes = report.diagnostics.iter().map(|d| d.code).collect();
     (
         codes,
@@ -74,7 +98,7 @@ fn every_code_has_a_page_with_a_triggering_example() {
             missing.push(heading);
             continue;
         };
-        let (codes, rendered) = check_one(&example.body);
+        let (codes, rendered) = check_one_with(&example.body, &options_for(Some(*code)));
         assert!(
             codes.contains(code),
             "spec/diagnostics.md:{}: the example for {heading} does not trigger it; it gives:\n{rendered}",
@@ -135,7 +159,7 @@ fn fixed_examples_do_not_trigger_their_code() {
                 .take_while(|(_, l)| !l.starts_with("```"))
                 .map(|(_, l)| format!("{l}\n"))
                 .collect();
-            let (codes, rendered) = check_one(&body);
+            let (codes, rendered) = check_one_with(&body, &options_for(heading));
             if let Some(code) = heading {
                 assert!(
                     !codes.contains(&code),

@@ -19,11 +19,12 @@ pub enum Severity {
 }
 
 macro_rules! codes {
-    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $name:literal, $sev:ident; )*) => {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $code:literal, $name:literal, $sev:ident; )*) => {
         /// Every diagnostic Ward can emit. Ranges: E00x syntax and files,
-        /// E01x names, E02x–E03x types and values, W0xx warnings.
+        /// E01x names, E02x–E03x types and values, W00x checker warnings,
+        /// W010 and up lints and suppressions.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Code { $( $(#[$doc])* $variant, )* }
+        pub enum Code { $( $(#[doc = $doc])* $variant, )* }
 
         impl Code {
             pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
@@ -37,6 +38,10 @@ macro_rules! codes {
             }
             pub fn severity(self) -> Severity {
                 match self { $( Code::$variant => Severity::$sev, )* }
+            }
+            /// One sentence on what the code means (its doc comment).
+            pub fn summary(self) -> &'static str {
+                match self { $( Code::$variant => concat!($($doc),*).trim_ascii(), )* }
             }
         }
     };
@@ -97,6 +102,26 @@ codes! {
     UnknownMeta = "W005", "unknown-metadata", Warning;
     /// A sequence step that the rule's other constraints keep from matching.
     UnreachableStep = "W006", "unreachable-step", Warning;
+    /// A list or macro that no rule reaches.
+    UnusedDefinition = "W010", "unused-definition", Warning;
+    /// Two rules with the same title.
+    DuplicateTitle = "W011", "duplicate-title", Warning;
+    /// A condition that is always false (contradictory tests) or always true.
+    ConstantCondition = "W012", "constant-condition", Warning;
+    /// An `except` that contradicts `when`, so it never excludes anything.
+    DeadExcept = "W013", "dead-except", Warning;
+    /// A rule in a rule repository without a title, a severity or tags.
+    MissingMetadata = "W014", "missing-metadata", Warning;
+    /// A regex that is a plain string: `==`, `contains` or a prefix/suffix test says it.
+    LiteralRegex = "W015", "literal-regex", Warning;
+    /// A case-sensitive test of a field whose values are case-insensitive.
+    CaseSensitive = "W016", "case-sensitive-comparison", Warning;
+    /// A rule with no samples in a directory that uses the samples layout.
+    MissingSamples = "W017", "missing-samples", Warning;
+    /// A `# ward:allow` comment that is malformed, has no reason, or names an error.
+    BadSuppression = "W018", "bad-suppression", Warning;
+    /// A `# ward:allow` comment that suppresses nothing.
+    UnusedSuppression = "W019", "unused-suppression", Warning;
 }
 
 impl fmt::Display for Code {

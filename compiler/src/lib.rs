@@ -17,5 +17,5 @@ pub mod schema;
 pub mod syntax;
 pub mod time;
 
-pub use check::check;
+pub use check::{check, check_with};
 pub use diagnostic::{Code, Diagnostic, Severity, SourceMap};

@@ -358,6 +358,18 @@ pub fn samples_dir(rule_file: &Path, rule: &str) -> PathBuf {
         .join(rule)
 }
 
+/// Whether rule `rule` of `rule_file` has samples, for the `missing-samples`
+/// lint: `None` when the file's directory has no `samples/` at all (a rule
+/// set that does not use the layout), else whether the rule's own directory
+/// holds at least one `alert*` or `quiet*` file.
+pub fn has_samples(rule_file: &Path, rule: &str) -> Option<bool> {
+    let root = samples_dir(rule_file, rule);
+    if !root.parent().is_some_and(Path::is_dir) {
+        return None;
+    }
+    Some(!sample_files(&root).is_empty())
+}
+
 /// The sample files of a rule: (name, path, must fire), in name order.
 fn sample_files(dir: &Path) -> Vec<(String, PathBuf, bool)> {
     let Ok(rd) = std::fs::read_dir(dir) else {

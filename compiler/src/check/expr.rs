@@ -18,6 +18,9 @@ pub(crate) struct Cx<'c, 'a> {
     pub(crate) file: FileId,
     pub(crate) facts: Facts,
     bindings: Vec<(String, Ty)>,
+    /// For each binding, in step with `bindings`: the list field marked
+    /// `case_insensitive` (DNS names) whose elements it ranges over.
+    ci_elements: Vec<(String, Option<&'a crate::schema::Field>)>,
     expanding: Vec<String>,
 }
 
@@ -34,6 +37,7 @@ impl<'c, 'a> Cx<'c, 'a> {
             file,
             facts,
             bindings: Vec::new(),
+            ci_elements: Vec::new(),
             expanding: Vec::new(),
         }
     }
@@ -72,9 +76,14 @@ impl<'c, 'a> Cx<'c, 'a> {
                 var, list, body, ..
             } => self.quantifier(var, list, body),
             ExprKind::Compare { op, lhs, rhs } => self.compare(*op, lhs, rhs),
-            ExprKind::In { lhs, rhs, .. } => self.membership(lhs, rhs),
+            ExprKind::In { lhs, rhs, negated } => self.membership(*negated, lhs, rhs),
             ExprKind::Cidr { lhs, rhs, .. } => self.cidr(lhs, rhs),
-            ExprKind::Str { op, lhs, rhs, .. } => self.string_test(*op, lhs, rhs),
+            ExprKind::Str {
+                op,
+                lhs,
+                rhs,
+                negated,
+            } => self.string_test(*op, *negated, lhs, rhs),
             ExprKind::IsNull { operand, .. } | ExprKind::Exists(operand) => {
                 self.presence(e, operand)
             }
@@ -83,7 +92,12 @@ impl<'c, 'a> Cx<'c, 'a> {
     }
 
     fn quantifier(&mut self, var: &Ident, list: &Path, body: &Expr) {
-        let elem = match self.operand(&Operand::Path(list.clone())) {
+        let resolved = self.operand(&Operand::Path(list.clone()));
+        let ci_list = resolved
+            .as_ref()
+            .and_then(|r| r.field)
+            .filter(|f| f.case_insensitive && f.ty.is_list());
+        let elem = match resolved {
             Some(Resolved {
                 ty: Ty::List(t), ..
             }) => *t,
@@ -116,8 +130,22 @@ impl<'c, 'a> Cx<'c, 'a> {
             self.push(d);
         }
         self.bindings.push((var.name.clone(), elem));
+        self.ci_elements.push((var.name.clone(), ci_list));
         self.condition(body);
+        self.ci_elements.pop();
         self.bindings.pop();
+    }
+
+    /// The case-insensitive list field whose element the lone variable
+    /// `op` stands for (the innermost binding of the name decides).
+    fn ci_element(&self, op: &Operand) -> Option<&'a crate::schema::Field> {
+        let Operand::Path(p) = op else { return None };
+        let name = p.as_name()?;
+        self.ci_elements
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name.name)
+            .and_then(|(_, f)| *f)
     }
 
     /// The type of an operand; `None` when it is already reported as wrong.
@@ -327,6 +355,77 @@ impl<'c, 'a> Cx<'c, 'a> {
         }
         self.known_values(&l, rhs);
         self.known_values(&r, lhs);
+        let not = if op == CmpOp::Ne { "not " } else { "" };
+        self.case_sensitive(&l, lhs, rhs, op.as_str(), not);
+        self.case_sensitive(&r, rhs, lhs, op.as_str(), not);
+    }
+
+    /// Warns on a case-sensitive test (`op`) of a field whose values are
+    /// case-insensitive (hostnames, DNS names) against literals with letters.
+    fn case_sensitive(
+        &mut self,
+        field_side: &Resolved<'_>,
+        field_op: &Operand,
+        lit_side: &Operand,
+        op: &str,
+        not: &str,
+    ) {
+        let Some(f) = field_side
+            .field
+            .filter(|f| f.case_insensitive && !f.ty.is_list())
+            .or_else(|| self.ci_element(field_op))
+        else {
+            return;
+        };
+        let lits: Vec<&Literal> = match lit_side {
+            Operand::Lit(Literal {
+                kind: LitKind::List(items),
+                ..
+            }) => items.iter().collect(),
+            Operand::Lit(l) => vec![l],
+            Operand::Path(p) => match p
+                .as_name()
+                .and_then(|n| self.ck.prog.lists.get(n.name.as_str()))
+            {
+                Some(def) => def.item.items.iter().collect(),
+                None => return,
+            },
+        };
+        let cased = lits.iter().any(|l| match &l.kind {
+            LitKind::Str(s) => s
+                .value
+                .chars()
+                .any(|c| c.is_lowercase() || c.is_uppercase()),
+            _ => false,
+        });
+        if !cased {
+            return;
+        }
+        let field = operand_text(field_op);
+        let help = match op {
+            "==" | "!=" | "in" => format!(
+                "`{}` is compared ignoring case by DNS and HTTP; write `{field} {not}iglob {}` (a glob without `*`, `?` or `[` is the exact text, ignoring case)",
+                f.name,
+                operand_text(lit_side)
+            ),
+            _ => format!(
+                "`{}` is compared ignoring case by DNS and HTTP; write `{field} {not}i{op} {}`",
+                f.name,
+                operand_text(lit_side)
+            ),
+        };
+        let d = self
+            .err(
+                Code::CaseSensitive,
+                field_op.span().to(lit_side.span()),
+                format!("`{op}` is case-sensitive, and `{}` is not", f.name),
+            )
+            .label(format!(
+                "misses other spellings such as {}",
+                other_case(&lits)
+            ))
+            .help(help);
+        self.push(d);
     }
 
     fn mismatch(
@@ -416,7 +515,7 @@ impl<'c, 'a> Cx<'c, 'a> {
         }
     }
 
-    fn membership(&mut self, lhs: &Operand, rhs: &Operand) {
+    fn membership(&mut self, negated: bool, lhs: &Operand, rhs: &Operand) {
         let (Some(l), Some(r)) = (self.operand(lhs), self.operand(rhs)) else {
             return;
         };
@@ -489,7 +588,11 @@ impl<'c, 'a> Cx<'c, 'a> {
                 .with_label(self.file, lhs.span(), format!("this is {}", ty_name(&l.ty)))
                 .help("the value and the list items must have one type");
             self.push(d);
+            return;
         }
+        // A list literal or a named list (a list field is not literals).
+        let not = if negated { "not " } else { "" };
+        self.case_sensitive(&l, lhs, rhs, "in", not);
     }
 
     fn cidr(&mut self, lhs: &Operand, rhs: &Operand) {
@@ -577,8 +680,9 @@ impl<'c, 'a> Cx<'c, 'a> {
         }
     }
 
-    fn string_test(&mut self, op: StrOp, lhs: &Operand, rhs: &Operand) {
-        if let Some(l) = self.operand(lhs) {
+    fn string_test(&mut self, op: StrOp, negated: bool, lhs: &Operand, rhs: &Operand) {
+        let lhs_resolved = self.operand(lhs);
+        if let Some(l) = &lhs_resolved {
             match &l.ty {
                 t if t.is_stringy() || *t == Ty::Json => {}
                 Ty::List(_) => {
@@ -631,6 +735,10 @@ impl<'c, 'a> Cx<'c, 'a> {
                 return;
             }
         }
+        if let (Some(l), false) = (&lhs_resolved, op.ci) {
+            let not = if negated { "not " } else { "" };
+            self.case_sensitive(l, lhs, rhs, &op.to_string(), not);
+        }
         for (lit, file) in self.literal_items(rhs, "patterns") {
             let LitKind::Str(s) = &lit.kind else {
                 let d = Diagnostic::new(
@@ -665,6 +773,31 @@ impl<'c, 'a> Cx<'c, 'a> {
                     .label(e)
                     .help(help);
                 self.push(d);
+            } else if op.kind == StrOpKind::Matches && matches!(rhs, Operand::Lit(_)) {
+                if let Some((plain, text)) = super::lint::literal_regex(&s.value, op.ci) {
+                    let not = match (negated, plain) {
+                        (true, "==") => "",
+                        (true, _) => "not ",
+                        _ => "",
+                    };
+                    let plain = if negated && plain == "==" {
+                        "!="
+                    } else {
+                        plain
+                    };
+                    let d = Diagnostic::new(
+                        Code::LiteralRegex,
+                        file,
+                        lit.span,
+                        format!("this regex is the plain string {text:?}"),
+                    )
+                    .label("no regex syntax here")
+                    .help(format!(
+                        "write `{} {not}{plain} {text:?}`: it says what it means and is faster",
+                        operand_text(lhs)
+                    ));
+                    self.push(d);
+                }
             }
         }
     }
@@ -752,6 +885,35 @@ fn example_of(t: &Ty) -> &'static str {
     }
 }
 
+/// A literal as written with its letters' case flipped, to show what a
+/// case-sensitive test misses.
+fn other_case(lits: &[&Literal]) -> String {
+    let s = lits
+        .iter()
+        .find_map(|l| match &l.kind {
+            LitKind::Str(s)
+                if s.value
+                    .chars()
+                    .any(|c| c.is_lowercase() || c.is_uppercase()) =>
+            {
+                Some(&s.value)
+            }
+            _ => None,
+        })
+        .map_or(String::new(), |v| {
+            v.chars()
+                .flat_map(|c| {
+                    if c.is_lowercase() {
+                        c.to_uppercase().collect::<Vec<_>>()
+                    } else {
+                        c.to_lowercase().collect::<Vec<_>>()
+                    }
+                })
+                .collect()
+        });
+    format!("{s:?}")
+}
+
 fn operand_text(op: &Operand) -> String {
     match op {
         Operand::Path(p) => p.to_string(),
@@ -763,6 +925,16 @@ fn operand_text(op: &Operand) -> String {
             kind: LitKind::Int(i),
             ..
         }) => i.to_string(),
+        Operand::Lit(Literal {
+            kind: LitKind::List(items),
+            ..
+        }) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|i| operand_text(&Operand::Lit(i.clone())))
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
         Operand::Lit(_) => "...".into(),
     }
 }

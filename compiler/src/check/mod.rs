@@ -4,6 +4,7 @@
 
 mod clause;
 mod expr;
+pub mod lint;
 mod path;
 pub mod suggest;
 
@@ -15,6 +16,7 @@ use crate::resolve::{Def, Program};
 use crate::schema::{Schema, Schemas, Ty};
 use crate::syntax::ast::*;
 
+pub use lint::Options;
 pub use path::Facts;
 
 /// Severities a rule may declare, lowest first.
@@ -71,8 +73,14 @@ impl Report {
     }
 }
 
-/// Reads nothing: checks what `loaded` holds.
+/// Reads nothing: checks what `loaded` holds, with the lints that need
+/// only the rule text.
 pub fn check(loaded: &Loaded, schemas: &Schemas) -> Report {
+    check_with(loaded, schemas, &Options::default())
+}
+
+/// [`check`] with the lints `opts` turns on (`ward check` turns on all).
+pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Report {
     let mut diags = loaded.diags.clone();
     let prog = Program::resolve(loaded, &mut diags);
     let mut ck = Checker {
@@ -87,8 +95,11 @@ pub fn check(loaded: &Loaded, schemas: &Schemas) -> Report {
     }
     ck.unused();
     let mut diags = ck.diags;
+    lint::program(&prog, schemas, opts, loaded, &mut diags);
     diags.sort_by_key(|d| (d.file(), d.span(), d.code));
     diags.dedup();
+    lint::suppress(loaded, opts, &mut diags);
+    diags.sort_by_key(|d| (d.file(), d.span(), d.code));
     Report {
         diagnostics: diags,
         rules: prog.rules.len(),

@@ -199,10 +199,10 @@ fn names_lists_and_macros() {
         ),
         [Code::BadCidr]
     );
-    // Unused macros are still checked.
+    // Unused macros are still checked (and reported as unused).
     assert_eq!(
         codes("macro m = verb == 1\nrule r { when verb == \"get\" }"),
-        [Code::TypeMismatch]
+        [Code::UnusedDefinition, Code::TypeMismatch]
     );
 }
 
@@ -316,4 +316,240 @@ fn enumerated_values() {
     assert_eq!(when(r#"verb == "craete""#), [Code::UnknownValue]);
     assert_eq!(when(r#"verb in ["create", "delet"]"#), [Code::UnknownValue]);
     assert_eq!(when(r#"stage == "ResponseStarted""#), []);
+}
+
+fn except(when: &str, except: &str) -> Vec<Code> {
+    codes(&format!("rule r {{ when {when} except {except} }}"))
+}
+
+#[test]
+fn contradictions_are_always_false() {
+    for c in [
+        r#"verb == "create" and verb == "delete""#,
+        r#"verb == "create" and verb != "create""#,
+        r#""create" == verb and verb != "create""#,
+        r#"verb in ["get", "list"] and verb == "watch""#,
+        r#"verb in ["get", "list"] and verb in ["watch", "create"]"#,
+        r#"verb in ["get", "list"] and verb != "get" and verb not in ["list"]"#,
+        r#"verb == "get" and verb not in ["get", "list"]"#,
+        r#"responseStatus.code == 403 and responseStatus.code == 401"#,
+        r#"verb == "get" and (verb == "list" or user.username == "x")"#,
+        r#"verb == "get" and not (verb == "list" and verb == "watch")"#,
+        r#"objectRef.resource == "pods" or (verb == "a" and verb == "b")"#,
+    ] {
+        assert!(
+            when(c).contains(&Code::ConstantCondition),
+            "{c}: {:?}",
+            when(c)
+        );
+    }
+    // Through macros and named lists, in another order.
+    assert!(codes(
+        "list reads = [\"get\", \"list\"]\nmacro write = verb == \"create\"\nrule r { when write and verb in reads }"
+    )
+    .contains(&Code::ConstantCondition));
+    assert!(when(r#"verb == "get" or not verb == "get""#).contains(&Code::ConstantCondition));
+}
+
+#[test]
+fn satisfiable_conditions_are_not_flagged() {
+    for c in [
+        r#"verb == "create" or verb == "delete""#,
+        r#"verb in ["get", "list"] and verb != "get""#,
+        r#"verb != "get" and verb != "list""#,
+        r#"verb == "get" and objectRef.resource == "pods""#,
+        r#"verb != "get" or verb == "get""#,
+        r#"not (verb == "get") and not (verb == "list")"#,
+        r#"verb == "get" and not (verb == "get" and user.username == "x")"#,
+        // Numbers compare numerically: 403 and 403.0 are one value.
+        r#"responseStatus.code == 403 and responseStatus.code == 403.0"#,
+        // Free-form JSON and IPs are not analysed.
+        r#"requestObject.kind == "Pod" and requestObject.kind == "Deployment""#,
+        r#"sourceIPs[0] == "::1" and sourceIPs[0] == "0:0::1""#,
+        // Each element is its own value.
+        r#"any g in user.groups: g == "a" and any h in user.groups: h == "b""#,
+    ] {
+        assert_eq!(when(c), [], "{c}");
+    }
+}
+
+#[test]
+fn dead_excepts() {
+    assert_eq!(
+        except(r#"verb in ["get", "list"]"#, r#"verb == "watch""#),
+        [Code::DeadExcept]
+    );
+    assert_eq!(
+        except(
+            r#"verb == "get""#,
+            r#"verb != "get" and user.username == "x""#
+        ),
+        [Code::DeadExcept]
+    );
+    assert_eq!(except(r#"verb in ["get", "list"]"#, r#"verb == "get""#), []);
+    assert_eq!(except(r#"verb == "get""#, r#"user.username == "x""#), []);
+    // A contradiction inside the except is W012, not also W013.
+    assert_eq!(
+        except(
+            r#"verb == "get""#,
+            r#"user.username == "a" and user.username == "b""#
+        ),
+        [Code::ConstantCondition]
+    );
+}
+
+#[test]
+fn unused_and_duplicate_titles() {
+    assert_eq!(
+        codes("list l = [\"a\"]\nmacro m = verb == \"get\"\nrule r { when verb == \"get\" }"),
+        [Code::UnusedDefinition, Code::UnusedDefinition]
+    );
+    assert_eq!(
+        codes("list l = [\"a\"]\nmacro m = verb in l\nmacro n = m\nrule r { when n }"),
+        []
+    );
+    assert_eq!(
+        codes(
+            "list l = [\"a\"]\nrule r { sequence within 1m { a: verb in l b: verb == \"get\" } }"
+        ),
+        []
+    );
+    assert_eq!(
+        codes("rule a { title \"Same\" when verb == \"get\" }\nrule b { title \" same \" when verb == \"list\" }"),
+        [Code::DuplicateTitle]
+    );
+}
+
+#[test]
+fn literal_regexes_and_case() {
+    assert_eq!(when(r#"requestURI matches "^/api""#), [Code::LiteralRegex]);
+    assert_eq!(when(r#"requestURI matches "^/api/.*""#), []);
+    assert_eq!(when(r#"requestURI imatches "^/api$""#), []);
+    assert_eq!(
+        help("source k8s.audit\nrule r { when requestURI not matches r\"/healthz$\" }"),
+        ["write `requestURI not endswith \"/healthz\"`: it says what it means and is faster"]
+    );
+    let dns = |c: &str| codes(&format!("source calico.dns\nrule r {{ when {c} }}"));
+    assert_eq!(dns(r#"qname == "evil.example""#), [Code::CaseSensitive]);
+    assert_eq!(dns(r#"qname in ["evil.example"]"#), [Code::CaseSensitive]);
+    assert_eq!(
+        codes("source calico.dns\nlist bad = [\"evil.example\"]\nrule r { when qname not in bad }"),
+        [Code::CaseSensitive]
+    );
+    assert_eq!(
+        help("source calico.dns\nlist bad = [\"evil.example\"]\nrule r { when qname not in bad }"),
+        ["`qname` is compared ignoring case by DNS and HTTP; write `qname not iglob bad` (a glob without `*`, `?` or `[` is the exact text, ignoring case)"]
+    );
+    assert_eq!(dns(r#"qname endswith ".onion""#), [Code::CaseSensitive]);
+    assert_eq!(dns(r#"qname iendswith ".onion""#), []);
+    assert_eq!(dns(r#"qname == "1.2.3.4""#), [], "no letters, no case");
+    assert_eq!(
+        dns(r#"client_name == "Pod""#),
+        [],
+        "not a case-insensitive field"
+    );
+    assert_eq!(
+        dns(r#"any r in rrsets: r.name endswith ".onion""#),
+        [Code::CaseSensitive]
+    );
+    let flow = |c: &str| codes(&format!("source calico.flow\nrule r {{ when {c} }}"));
+    assert_eq!(
+        flow(r#"any d in dest_domains: d endswith ".onion""#),
+        [Code::CaseSensitive]
+    );
+    assert_eq!(flow(r#"any d in dest_domains: d iendswith ".onion""#), []);
+    assert_eq!(
+        flow(r#"any d in dest_domains: any d in process_args: d == "x""#),
+        [Code::Shadowing],
+        "an inner binding of the name is not a domain"
+    );
+}
+
+/// Codes after suppression, for a k8s.audit file.
+fn suppressed(text: &str) -> Vec<Code> {
+    codes(&format!("source k8s.audit\n{text}"))
+}
+
+#[test]
+fn suppressions() {
+    let unused = "list l = [\"a\"]\nrule r { when verb == \"get\" }";
+    assert_eq!(suppressed(unused), [Code::UnusedDefinition]);
+    assert_eq!(
+        suppressed(&format!(
+            "# ward:allow(unused-definition) reason: kept\n{unused}"
+        )),
+        []
+    );
+    assert_eq!(
+        suppressed(&format!("# ward:allow(W010) reason: kept\n{unused}")),
+        [],
+        "by code"
+    );
+    assert_eq!(
+        suppressed(&format!(
+            "{unused}\n# ward:allow-file(W010) reason: a library"
+        )),
+        [],
+        "file-wide, anywhere"
+    );
+    assert_eq!(
+        suppressed(&format!("# ward:allow(unused-definition)\n{unused}")),
+        [Code::BadSuppression],
+        "no reason: reported, still applies"
+    );
+    // Inside a rule, it covers that rule.
+    assert_eq!(
+        suppressed("rule r {\n  # ward:allow(literal-regex) reason: kept for parity\n  when requestURI matches \"^/api\"\n}"),
+        []
+    );
+    // It covers only the next item.
+    assert_eq!(
+        suppressed("# ward:allow(literal-regex) reason: x\nrule a { when verb == \"get\" }\nrule b { when requestURI matches \"^/api\" }"),
+        [Code::UnusedSuppression, Code::LiteralRegex]
+    );
+    assert_eq!(
+        suppressed("# ward:allow(E020) reason: x\nrule r { when verb == \"get\" }"),
+        [Code::BadSuppression]
+    );
+    assert_eq!(
+        suppressed("# ward:allow(nope, W019) reason: x\nrule r { when verb == \"get\" }"),
+        [Code::BadSuppression, Code::BadSuppression]
+    );
+    assert_eq!(
+        suppressed("# ward:alow(W010) reason: x\nrule r { when verb == \"get\" }"),
+        [Code::BadSuppression]
+    );
+    assert_eq!(
+        suppressed("rule r { when verb == \"get\" }\n# ward:allow(W010) reason: x"),
+        [Code::BadSuppression]
+    );
+    // `#` in a string is not a comment.
+    assert_eq!(
+        suppressed("rule r { when requestURI == \"# ward:allow(W010)\" }"),
+        []
+    );
+    // Repository lints that are off are not unused.
+    assert_eq!(
+        suppressed(
+            "# ward:allow(missing-samples) reason: generated\nrule r { when verb == \"get\" }"
+        ),
+        []
+    );
+}
+
+/// Macros of macros expand exponentially; the lints visit a bounded number
+/// of nodes per rule. (The type checker expands each use, so the depth here
+/// is what it handles quickly.)
+#[test]
+fn exponential_macros_stay_fast() {
+    let mut text = String::from("macro m0 = verb == \"get\" or not verb == \"get\"\n");
+    for i in 1..16 {
+        text.push_str(&format!("macro m{i} = m{0} or m{0}\n", i - 1));
+    }
+    text.push_str("rule r { when m15 and m15 }\n");
+    let loaded = load::load_texts(&[("t.ward", &format!("source k8s.audit\n{text}"))]);
+    let start = std::time::Instant::now();
+    let report = crate::check::check_with(&loaded, schema::bundled(), &Default::default());
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+    let _ = report;
 }

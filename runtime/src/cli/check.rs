@@ -17,7 +17,12 @@ pub(super) fn run(
     err: &mut dyn Write,
 ) -> Result<u8, Box<dyn std::error::Error>> {
     let loaded = super::load_rules(paths, false)?;
-    let report = ward_compiler::check(&loaded, schema::bundled());
+    let probe = crate::harness::has_samples;
+    let opts = ward_compiler::check::Options {
+        require_metadata: false,
+        samples: Some(&probe),
+    };
+    let report = ward_compiler::check_with(&loaded, schema::bundled(), &opts);
     let (errors, warnings) = (report.errors(), report.warnings());
     match format {
         Format::Human => {
@@ -52,6 +57,12 @@ pub(super) fn run(
             for d in &report.diagnostics {
                 writeln!(out, "{}", github(&loaded.sources, d))?;
             }
+        }
+        Format::Sarif => {
+            let cwd = std::env::current_dir().ok();
+            let doc = super::sarif::log(&loaded.sources, &report.diagnostics, cwd.as_deref());
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
         }
     }
     let failing = errors > 0 || (deny_warnings && warnings > 0);

@@ -4,6 +4,7 @@
 mod check;
 mod explain;
 mod fmt;
+pub mod sarif;
 mod scan;
 mod schema;
 mod test;
@@ -41,7 +42,9 @@ enum Command {
     ///
     /// Checks each .ward file given, and every .ward file below each directory
     /// given; imports are followed. Exit code 1 if any error is found (or any
-    /// warning, with --deny warnings), 2 if a path cannot be read.
+    /// warning, with --deny warnings), 2 if a path cannot be read. Silence a
+    /// warning with `# ward:allow(CODE) reason: ...` before the rule, list or
+    /// macro (spec/diagnostics.md).
     Check {
         /// Rule files or directories [default: the current directory]
         paths: Vec<PathBuf>,
@@ -159,6 +162,8 @@ enum Format {
     Json,
     /// GitHub Actions workflow commands (::error / ::warning annotations)
     Github,
+    /// SARIF 2.1.0, for GitHub code scanning (upload-sarif)
+    Sarif,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
