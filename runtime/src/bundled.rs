@@ -11,8 +11,20 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../../rules/aws/eks.ward"),
     ),
     (
+        "rules/aws/eks_identity.ward",
+        include_str!("../../rules/aws/eks_identity.ward"),
+    ),
+    (
+        "rules/calico/dns.ward",
+        include_str!("../../rules/calico/dns.ward"),
+    ),
+    (
         "rules/calico/flows.ward",
         include_str!("../../rules/calico/flows.ward"),
+    ),
+    (
+        "rules/calico/policy.ward",
+        include_str!("../../rules/calico/policy.ward"),
     ),
     (
         "rules/k8s/access.ward",
@@ -21,6 +33,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "rules/k8s/correlation.ward",
         include_str!("../../rules/k8s/correlation.ward"),
+    ),
+    (
+        "rules/k8s/identity.ward",
+        include_str!("../../rules/k8s/identity.ward"),
     ),
     (
         "rules/k8s/lists.ward",
@@ -33,5 +49,9 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "rules/k8s/rbac.ward",
         include_str!("../../rules/k8s/rbac.ward"),
+    ),
+    (
+        "rules/k8s/workloads.ward",
+        include_str!("../../rules/k8s/workloads.ward"),
     ),
 ];

@@ -68,13 +68,12 @@ pub(crate) fn program(
         if opts.require_metadata || opts.in_repo(path, &def.item.name.name) {
             metadata(def, diags);
         }
-        // `ward test` skips stateful and disabled rules, so they need none.
-        let testable = def.item.count.is_none()
-            && def.item.sequence.is_none()
-            && !matches!(
-                def.item.meta("enabled").map(|m| &m.value),
-                Some(MetaValue::Bool(false, _))
-            );
+        // `ward test` skips disabled rules, so they need none; stateful
+        // rules run their samples as streams and need them like the rest.
+        let testable = !matches!(
+            def.item.meta("enabled").map(|m| &m.value),
+            Some(MetaValue::Bool(false, _))
+        );
         if let Some(probe) = opts.samples.filter(|_| testable) {
             if probe(path, &def.item.name.name) == Some(false) {
                 diags.push(
