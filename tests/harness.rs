@@ -170,3 +170,61 @@ fn coverage_names_the_tests_no_sample_decided() {
     let (code, out, _) = ward(&["test", "--coverage", d.to_str().expect("path")]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn coverage_reports_macro_uses_and_excepts_as_wholes() {
+    // The macro use is decided both ways by the samples; the except never
+    // excludes anything (no event by `deploy-bot`), which coverage reports
+    // both for its leaf and for the except as a whole.
+    let rule = r#"source k8s.audit
+macro prod_exec = objectRef.subresource == "exec" and objectRef.namespace == "prod"
+rule exec_in_prod {
+  title "Exec in prod"
+  severity high
+  when prod_exec
+  except user.username == "deploy-bot"
+  output "{user.username} exec {objectRef.name}"
+}
+"#;
+    let log = QUIET
+        .replace("\"dev\"", "\"prod\"")
+        .replace("\"exec\"", "\"log\"");
+    let bot = ALERT.replace("\"alice\"", "\"deploy-bot\"");
+    let d = dir(
+        "coverage-wholes",
+        &[
+            ("rules.ward", rule),
+            ("samples/exec_in_prod/alert.jsonl", ALERT),
+            ("samples/exec_in_prod/quiet.jsonl", QUIET),
+            ("samples/exec_in_prod/quiet-log.jsonl", &log),
+            ("samples/exec_in_prod/expected.jsonl", GOLDEN),
+        ],
+    );
+    let (code, out, _) = ward(&["test", "--coverage", d.to_str().expect("path")]);
+    assert_eq!(code, 1, "{out}");
+    insta::assert_snapshot!(clean(&out, &d), @r#"
+    FAIL exec_in_prod (1 alert, 2 quiet event(s), 3/5 tests seen true and false)
+        coverage: never true: user.username == "deploy-bot"
+        coverage: never true: except user.username == "deploy-bot"
+    1 rule(s): 0 passed, 1 failed, 0 skipped
+    "#);
+    // A near miss by the excepted user completes it.
+    std::fs::write(d.join("samples/exec_in_prod/quiet-bot.jsonl"), bot).expect("write");
+    let (code, out, _) = ward(&["test", "--coverage", d.to_str().expect("path")]);
+    assert_eq!(code, 0, "{out}");
+    let (_, json, _) = ward(&[
+        "test",
+        "--coverage",
+        "--format",
+        "json",
+        d.to_str().expect("path"),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let kinds: Vec<&str> = report[0]["coverage"]
+        .as_array()
+        .expect("coverage")
+        .iter()
+        .map(|c| c["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["leaf", "leaf", "leaf", "macro", "except"]);
+}

@@ -41,6 +41,10 @@ pub struct Rule {
     pub stateful: Option<Stateful>,
     /// Event fields the rule reads, in first-use order, as written.
     pub fields: Vec<(String, FieldPath)>,
+    /// The macros the rule uses outside quantifier bodies (directly or
+    /// through other macros), each with its lowered body, in first-use
+    /// order: what `ward test --coverage` reports per macro use.
+    pub macros: Vec<(String, Cond)>,
 }
 
 /// What a stateful rule keeps per key (spec/language.md, "Stateful rules").
@@ -224,6 +228,7 @@ pub fn lower(loaded: &Loaded) -> RuleSet {
                 prog: &prog,
                 scopes: Vec::new(),
                 fields: Vec::new(),
+                macros: Vec::new(),
             }
             .rule(def),
         );
@@ -236,6 +241,7 @@ struct Lower<'p, 'a> {
     /// Names bound by enclosing quantifiers, innermost last.
     scopes: Vec<String>,
     fields: Vec<(String, FieldPath)>,
+    macros: Vec<(String, Cond)>,
 }
 
 impl Lower<'_, '_> {
@@ -290,6 +296,7 @@ impl Lower<'_, '_> {
             output,
             stateful,
             fields: self.fields,
+            macros: self.macros,
         }
     }
 
@@ -454,8 +461,15 @@ impl Lower<'_, '_> {
             },
             ExprKind::Value(op) => {
                 if let AstOperand::Path(p) = op {
-                    if let Some(def) = self.name(p).and_then(|n| self.prog.macros.get(n)) {
-                        return self.cond(&def.item.body);
+                    if let Some((name, def)) = self
+                        .name(p)
+                        .and_then(|n| self.prog.macros.get(n).map(|d| (n, d)))
+                    {
+                        let body = self.cond(&def.item.body);
+                        if self.scopes.is_empty() && !self.macros.iter().any(|(m, _)| m == name) {
+                            self.macros.push((name.to_string(), body.clone()));
+                        }
+                        return body;
                     }
                 }
                 match self.operand(op) {

@@ -21,7 +21,7 @@ use ward_compiler::plan::PCond;
 
 use std::rc::Rc;
 
-use ward_compiler::lower::Rule;
+use ward_compiler::lower::{Cond, Rule};
 use ward_compiler::plan::Role;
 
 use crate::decode::{self, Event, Format};
@@ -60,6 +60,8 @@ pub struct RuleReport {
 
 #[derive(Debug, Serialize)]
 pub struct Leaf {
+    /// `leaf` (one test), `macro` (a macro use) or `except`.
+    pub kind: &'static str,
     pub test: String,
     pub made_true: bool,
     pub made_false: bool,
@@ -113,14 +115,39 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
                 leaf_ids(c, &mut leaves);
             }
         }
-        report.coverage = leaves
+        // Each leaf test, then each macro use and each `except` as a whole.
+        let mut probes: Vec<(&str, String, Probe)> = leaves
             .iter()
-            .map(|&l| Leaf {
-                test: describe::leaf(&matcher.plan.leaves[l]),
+            .map(|&l| {
+                (
+                    "leaf",
+                    describe::leaf(&matcher.plan.leaves[l]),
+                    Probe::Leaf(l),
+                )
+            })
+            .collect();
+        probes.extend(
+            rule.macros
+                .iter()
+                .map(|(name, body)| ("macro", format!("macro {name}"), Probe::Cond(body))),
+        );
+        probes.extend(rule.excepts.iter().map(|e| {
+            (
+                "except",
+                format!("except {}", describe::leaf(e)),
+                Probe::Cond(e),
+            )
+        }));
+        report.coverage = probes
+            .iter()
+            .map(|(kind, test, _)| Leaf {
+                kind,
+                test: test.clone(),
                 made_true: false,
                 made_false: false,
             })
             .collect();
+        let probes: Vec<Probe> = probes.into_iter().map(|(_, _, p)| p).collect();
         if !rule.enabled {
             report.status = Status::Skip;
             report.failures.push("disabled".to_string());
@@ -151,7 +178,7 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
                 report.failures.push(format!("{name}:{p}"));
             }
             for ev in &events {
-                cover(&matcher, rule, &leaves, ev, &mut report);
+                cover(&matcher, rule, &probes, ev, &mut report);
             }
             if rule.stateful.is_some() {
                 stream(
@@ -243,12 +270,24 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
 }
 
 /// Records which leaves of `rule` the event made true and false.
-fn cover(matcher: &Matcher, rule: &Rule, leaves: &[usize], ev: &Event, report: &mut RuleReport) {
+/// What coverage watches: a shared leaf of the plan, or a whole condition
+/// (a macro's body, an `except`).
+enum Probe<'a> {
+    Leaf(usize),
+    Cond(&'a Cond),
+}
+
+/// Records which probes of `rule` the event made true and false.
+fn cover(matcher: &Matcher, rule: &Rule, probes: &[Probe], ev: &Event, report: &mut RuleReport) {
     if ev.source != rule.source {
         return;
     }
-    for (k, &l) in leaves.iter().enumerate() {
-        let v = eval::eval(&matcher.plan.leaves[l], &ev.value, &mut Vec::new());
+    for (k, probe) in probes.iter().enumerate() {
+        let c = match probe {
+            Probe::Leaf(l) => &matcher.plan.leaves[*l],
+            Probe::Cond(c) => c,
+        };
+        let v = eval::eval(c, &ev.value, &mut Vec::new());
         let c = &mut report.coverage[k];
         c.made_true |= v;
         c.made_false |= !v;
