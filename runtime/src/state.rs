@@ -1038,9 +1038,13 @@ impl Sequencer {
                 || m.leading_seen
                     .is_some_and(|s| s >= t.saturating_sub(window))
         });
+        // Per-step join values of one key are capped too; the oldest go,
+        // counted with the evicted keys.
+        let mut evicted = evicted;
         if machines.len() > MAX_JOINS {
             let extra = machines.len() - MAX_JOINS;
             machines.drain(..extra);
+            evicted += extra;
         }
         evicted
     }
