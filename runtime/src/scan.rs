@@ -117,8 +117,8 @@ impl<'w> Scan<'w> {
             None
         };
         self.matcher.matching(source, root, &mut self.scratch);
-        count(&mut self.stats, self.progress, file, source, root, line);
         if self.scratch.candidates.is_empty() {
+            count(&mut self.stats, self.progress, file, source, root, line);
             if stateful {
                 self.advance(time);
             }
@@ -133,7 +133,19 @@ impl<'w> Scan<'w> {
             .filter(|p| p.role != Role::Alert)
             .map(|p| (p.rule, p.role))
             .collect();
-        let stateless = units.len() < self.scratch.candidates.len();
+        // A stateless rule fired: the alert carries the whole event. The
+        // text parsed above, so this parse fails only past serde_json's
+        // nesting limit (in a value no rule reads); then full decoding
+        // reports the line.
+        let value = if units.len() < self.scratch.candidates.len() {
+            match serde_json::from_slice::<Value>(text) {
+                Ok(v) => Some(v),
+                Err(_) => return false,
+            }
+        } else {
+            None
+        };
+        count(&mut self.stats, self.progress, file, source, root, line);
         // Parts of stateful rules read their keys here; the line itself is
         // kept as text, parsed again only if it completes an alert.
         let arrival = (!units.is_empty()).then(|| {
@@ -143,30 +155,15 @@ impl<'w> Scan<'w> {
         if stateful {
             self.advance(time);
         }
-        if stateless {
-            // A rule fired: the alert carries the whole event. The text
-            // parsed above, so this parse fails only past serde_json's
-            // nesting limit (in a value no rule reads); the line is then
-            // counted as a problem.
-            match serde_json::from_slice::<Value>(text) {
-                Ok(value) => {
-                    let ev = Event {
-                        source,
-                        value,
-                        original: None,
-                        line,
-                        via: Via::Raw,
-                    };
-                    self.emit_stateless(file, &ev);
-                }
-                Err(e) => self.problem(
-                    file,
-                    &Problem::Malformed {
-                        line,
-                        error: e.to_string(),
-                    },
-                ),
-            }
+        if let Some(value) = value {
+            let ev = Event {
+                source,
+                value,
+                original: None,
+                line,
+                via: Via::Raw,
+            };
+            self.emit_stateless(file, &ev);
         }
         if let Some(a) = arrival {
             self.offer(file, a);
