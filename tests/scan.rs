@@ -450,3 +450,22 @@ fn explain_prints_the_plan() {
     assert_eq!(code, 2);
     assert!(err.contains("no rule `nope`"));
 }
+
+#[test]
+fn calico_unlogged_dns_records_are_events_not_problems() {
+    // Calico writes this when DNSLogsFilePerNodeLimit dropped detail.
+    let lines = concat!(
+        r#"{"start_time":"2024-05-01T10:00:00Z","end_time":"2024-05-01T10:05:00Z","type":"UNLOGGED","count":1290,"host":"ip-10-0-1-12.ec2.internal"}"#,
+        "\n",
+        r#"{"start_time":"2024-05-01T10:00:00Z","end_time":"2024-05-01T10:05:00Z","type":"LOG","count":3,"host":"node-1"}"#,
+        "\n"
+    );
+    let (code, _, err) = ward_in(&["scan", "-"], lines.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    // The first is a calico.dns event; the second (no qname, not UNLOGGED)
+    // is still an event of unknown shape.
+    assert!(
+        err.contains("1 event(s) (calico.dns 1), 0 alert(s), 1 problem line(s)"),
+        "{err}"
+    );
+}

@@ -29,6 +29,8 @@ const DETECTION: &[&[&str]] = &[
     &["awsRegion"],
     &["qname"],
     &["qtype"],
+    &["type"],
+    &["count"],
     &["start_time"],
     &["end_time"],
     &["action"],

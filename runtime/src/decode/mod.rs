@@ -478,6 +478,11 @@ pub fn source_of<'a, D: Doc<'a>>(v: D) -> Option<&'static str> {
     if has("qname") && has("qtype") {
         return Some("calico.dns");
     }
+    // The record Calico writes when the per-node limit dropped DNS detail:
+    // only the interval, the host and how many responses went unlogged.
+    if s("type") == Some("UNLOGGED") && has("count") && has("start_time") && has("end_time") {
+        return Some("calico.dns");
+    }
     let flow_ends =
         has("source_name_aggr") || has("dest_name_aggr") || has("source_ip") || has("dest_ip");
     if has("action") && (has("reporter") || (has("start_time") && has("end_time"))) && flow_ends {
