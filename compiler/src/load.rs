@@ -187,7 +187,7 @@ fn resolve_imports(loaded: &mut Loaded, read: impl Fn(&Path) -> Option<Vec<u8>>)
 }
 
 /// `a/./b/../c` to `a/c`, lexically, so one file has one name.
-fn normalize(p: &Path) -> PathBuf {
+pub fn normalize(p: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in p.components() {

@@ -124,15 +124,7 @@ impl<'w> Scan<'w> {
             }
             return true;
         }
-        let plan = &self.matcher.plan.rules;
-        let units: Vec<(usize, Role)> = self
-            .scratch
-            .candidates
-            .iter()
-            .map(|&u| &plan[u])
-            .filter(|p| p.role != Role::Alert)
-            .map(|p| (p.rule, p.role))
-            .collect();
+        let units = self.stateful_units();
         // A stateless rule fired: the alert carries the whole event. The
         // text parsed above, so this parse fails only past serde_json's
         // nesting limit (in a value no rule reads); then full decoding
@@ -187,15 +179,7 @@ impl<'w> Scan<'w> {
         self.matcher
             .matching(ev.source, &ev.value, &mut self.scratch);
         self.emit_stateless(file, ev);
-        let plan = &self.matcher.plan.rules;
-        let units: Vec<(usize, Role)> = self
-            .scratch
-            .candidates
-            .iter()
-            .map(|&u| &plan[u])
-            .filter(|p| p.role != Role::Alert)
-            .map(|p| (p.rule, p.role))
-            .collect();
+        let units = self.stateful_units();
         if !units.is_empty() {
             let a = self.engine.arrival(
                 ev.source,
@@ -206,6 +190,18 @@ impl<'w> Scan<'w> {
             );
             self.offer(file, a);
         }
+    }
+
+    /// The parts of stateful rules among the candidates, as (rule, role).
+    fn stateful_units(&self) -> Vec<(usize, Role)> {
+        let plan = &self.matcher.plan.rules;
+        self.scratch
+            .candidates
+            .iter()
+            .map(|&u| &plan[u])
+            .filter(|p| p.role != Role::Alert)
+            .map(|p| (p.rule, p.role))
+            .collect()
     }
 
     /// Event time moves on with every event, matching or not.

@@ -153,19 +153,7 @@ fn absolute(path: &Path, cwd: Option<&Path>) -> PathBuf {
         Some(c) if path.is_relative() => c.join(path),
         _ => path.to_path_buf(),
     };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
+    ward_compiler::load::normalize(&joined)
 }
 
 /// A path with `/` separators, as URIs write it.
