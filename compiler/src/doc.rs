@@ -34,6 +34,45 @@ pub trait Doc<'a>: Copy {
             _ => None,
         }
     }
+    /// The value as an owned JSON value. Integers beyond 2^53 come back
+    /// exactly only from a full document (`exact_json`).
+    fn to_json(self) -> serde_json::Value {
+        use serde_json::Value;
+        match self.kind() {
+            Kind::Null => Value::Null,
+            Kind::Bool(b) => Value::Bool(b),
+            Kind::Num(n, true) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(n as i64),
+            Kind::Num(n, _) => serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
+            Kind::Str(s) => Value::from(s),
+            Kind::Arr(len) => Value::Array(
+                (0..len)
+                    .filter_map(|i| self.at(i))
+                    .map(Doc::to_json)
+                    .collect(),
+            ),
+            Kind::Obj => {
+                let mut m = serde_json::Map::new();
+                self.each_entry(&mut |k, v| {
+                    m.insert(k.to_string(), v.to_json());
+                });
+                Value::Object(m)
+            }
+        }
+    }
+    /// Whether `to_json` gives this value exactly: false for an integer
+    /// too large for an f64 to hold, read from an extraction.
+    fn exact_json(self) -> bool {
+        match self.kind() {
+            Kind::Num(n, true) => n.abs() < 9.0e15,
+            Kind::Arr(len) => (0..len).filter_map(|i| self.at(i)).all(Doc::exact_json),
+            Kind::Obj => {
+                let mut all = true;
+                self.each_entry(&mut |_, v| all &= v.exact_json());
+                all
+            }
+            _ => true,
+        }
+    }
 }
 
 impl<'a> Doc<'a> for &'a serde_json::Value {
@@ -58,5 +97,11 @@ impl<'a> Doc<'a> for &'a serde_json::Value {
         for (k, v) in self.as_object().into_iter().flatten() {
             f(k, v);
         }
+    }
+    fn to_json(self) -> serde_json::Value {
+        self.clone()
+    }
+    fn exact_json(self) -> bool {
+        true
     }
 }

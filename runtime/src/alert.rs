@@ -1,11 +1,14 @@
 //! Alerts: what a matching rule emits, one JSON line each (spec/alerts.md).
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{OutPiece, Rule};
 
 use crate::decode::{Event, Via};
 use crate::eval::get;
+use crate::state::to_value;
 
 #[derive(Debug, Serialize)]
 pub struct Alert<'a> {
@@ -24,11 +27,35 @@ pub struct Alert<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<crate::state::Window>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<&'a Value>,
+    pub event: Option<EventJson<'a>>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Input<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub via: Via,
+}
+
+/// The event an alert carries: decoded, or the JSON text as read.
+#[derive(Debug)]
+pub enum EventJson<'a> {
+    Value(&'a Value),
+    Raw(&'a RawValue),
+}
+
+impl Serialize for EventJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EventJson::Value(v) => v.serialize(s),
+            EventJson::Raw(r) => r.serialize(s),
+        }
+    }
+}
+
+/// Where an alert's event was read.
+pub struct From<'a> {
+    pub source: &'a str,
     pub file: &'a str,
     pub line: usize,
     pub via: Via,
@@ -42,9 +69,33 @@ pub fn build<'a>(
     file: &'a str,
     with_event: bool,
 ) -> Alert<'a> {
-    let mut time = &event.value;
+    build_doc(
+        rule,
+        &event.value,
+        time_path,
+        From {
+            source: event.source,
+            file,
+            line: event.line,
+            via: event.via,
+        },
+        with_event.then(|| EventJson::Value(event.original.as_ref().unwrap_or(&event.value))),
+    )
+}
+
+/// Builds the alert of `rule` on an event read through `doc`, which must
+/// hold the rule's fields, its output's fields and the time field whole
+/// (a full event, or an extraction with `alert_projection`).
+pub fn build_doc<'a, 'd, D: Doc<'d>>(
+    rule: &'a Rule,
+    doc: D,
+    time_path: &str,
+    from: From<'a>,
+    event: Option<EventJson<'a>>,
+) -> Alert<'a> {
+    let mut time = Some(doc);
     for part in time_path.split('.') {
-        time = time.get(part).unwrap_or(&Value::Null);
+        time = time.and_then(|t| t.key(part));
     }
     let fields = rule
         .fields
@@ -52,7 +103,7 @@ pub fn build<'a>(
         .map(|(name, path)| {
             (
                 name.clone(),
-                get(&event.value, &[], path).cloned().unwrap_or(Value::Null),
+                get(doc, &[], path).map_or(Value::Null, to_value),
             )
         })
         .collect();
@@ -61,31 +112,35 @@ pub fn build<'a>(
         title: &rule.title,
         severity: &rule.severity,
         tags: &rule.tags,
-        source: event.source,
-        time: time.clone(),
-        output: render(&rule.output, &event.value),
+        source: from.source,
+        time: time.map_or(Value::Null, to_value),
+        output: render(&rule.output, doc),
         fields,
         input: Input {
-            file,
-            line: event.line,
-            via: event.via,
+            file: from.file,
+            line: from.line,
+            via: from.via,
         },
         window: None,
-        event: with_event.then(|| event.original.as_ref().unwrap_or(&event.value)),
+        event,
     }
 }
 
 /// Renders an output template: strings as text, missing and null as
 /// nothing, anything else as compact JSON.
-pub fn render(pieces: &[OutPiece], event: &Value) -> String {
+pub fn render<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D) -> String {
     let mut out = String::new();
     for p in pieces {
         match p {
             OutPiece::Text(t) => out.push_str(t),
-            OutPiece::Field(path) => match get(event, &[], path) {
-                None | Some(Value::Null) => {}
-                Some(Value::String(s)) => out.push_str(s),
-                Some(other) => out.push_str(&other.to_string()),
+            OutPiece::Field(path) => match get(event, &[], path).map(|v| v.kind()) {
+                None | Some(Kind::Null) => {}
+                Some(Kind::Str(s)) => out.push_str(s),
+                Some(_) => {
+                    if let Some(v) = get(event, &[], path) {
+                        out.push_str(&to_value(v).to_string());
+                    }
+                }
             },
         }
     }

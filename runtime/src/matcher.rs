@@ -2,7 +2,7 @@
 //! evaluated at most once per event, over the extracted fields.
 
 use ward_compiler::doc::Doc;
-use ward_compiler::lower::{Rule, RuleSet};
+use ward_compiler::lower::{Rule, RuleSet, Seg};
 use ward_compiler::plan::{self, PCond, Plan, Projection};
 
 use crate::eval;
@@ -47,6 +47,9 @@ pub struct Matcher {
     /// What to extract from a line of unknown source: every source's paths,
     /// the detection fields, and the wrapper keys (presence only).
     pub projection: Projection,
+    /// What alerts show, whole: every rule's fields (those its output
+    /// names among them) and each source's time field.
+    pub alert_projection: Projection,
 }
 
 /// Per-event scratch space, reused across events.
@@ -85,10 +88,30 @@ impl Matcher {
                 projection.insert(&steps);
             }
         }
+        let mut alert_projection = Projection::default();
+        for r in &rules.rules {
+            for (_, f) in &r.fields {
+                let steps: Vec<Option<&str>> = f
+                    .segs
+                    .iter()
+                    .map(|s| match s {
+                        Seg::Key(k) => Some(k.as_str()),
+                        Seg::Index(_) => None,
+                    })
+                    .collect();
+                alert_projection.insert(&steps);
+            }
+        }
+        let schemas = ward_compiler::schema::bundled();
+        for s in schemas.names().filter_map(|n| schemas.get(n)) {
+            let steps: Vec<Option<&str>> = s.timestamp.split('.').map(Some).collect();
+            alert_projection.insert(&steps);
+        }
         Matcher {
             rules,
             plan,
             projection,
+            alert_projection,
         }
     }
 

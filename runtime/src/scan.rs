@@ -10,15 +10,17 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::rc::Rc;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::RuleSet;
 use ward_compiler::plan::Role;
 use ward_compiler::schema;
 
-use crate::alert;
+use crate::alert::{self, EventJson};
 use crate::decode::{self, Event, Problem, Via};
-use crate::extract::{extract_sized, Sizes};
+use crate::eval::get;
+use crate::extract::{extract, extract_sized, Sizes};
 use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
 use crate::state::{self, Engine, Out, Payload};
 
@@ -129,13 +131,29 @@ impl<'w> Scan<'w> {
         // text parsed above, so this parse fails only past serde_json's
         // nesting limit (in a value no rule reads); then full decoding
         // reports the line.
-        let value = if units.len() < self.scratch.candidates.len() {
-            match serde_json::from_slice::<Value>(text) {
-                Ok(v) => Some(v),
-                Err(_) => return false,
+        // A stateless rule fired: render its alerts from the line. Should
+        // that not be exact, parse the event; the text parsed above, so
+        // this fails only past serde_json's nesting limit (in a value no
+        // rule reads), and then full decoding reports the line.
+        let alerts = if units.len() < self.scratch.candidates.len() {
+            match self.alerts_from_line(file, source, line, text) {
+                Some(lines) => lines,
+                None => match serde_json::from_slice::<Value>(text) {
+                    Ok(value) => {
+                        let ev = Event {
+                            source,
+                            value,
+                            original: None,
+                            line,
+                            via: Via::Raw,
+                        };
+                        self.alerts_from_event(file, &ev)
+                    }
+                    Err(_) => return false,
+                },
             }
         } else {
-            None
+            Vec::new()
         };
         count(&mut self.stats, self.progress, file, source, root, line);
         // Parts of stateful rules read their keys here; the line itself is
@@ -147,16 +165,7 @@ impl<'w> Scan<'w> {
         if stateful {
             self.advance(time);
         }
-        if let Some(value) = value {
-            let ev = Event {
-                source,
-                value,
-                original: None,
-                line,
-                via: Via::Raw,
-            };
-            self.emit_stateless(file, &ev);
-        }
+        self.emit_lines(alerts);
         if let Some(a) = arrival {
             self.offer(file, a);
         }
@@ -214,19 +223,88 @@ impl<'w> Scan<'w> {
 
     /// Alerts of the stateless rules among the candidates.
     fn emit_stateless(&mut self, file: &str, ev: &Event) {
-        let fired = std::mem::take(&mut self.scratch.candidates);
+        let lines = self.alerts_from_event(file, ev);
+        self.emit_lines(lines);
+    }
+
+    /// The rendered alerts of the stateless rules among the candidates,
+    /// from the decoded event.
+    fn alerts_from_event(&self, file: &str, ev: &Event) -> Vec<(usize, String)> {
+        let time_path = schema::bundled()
+            .get(ev.source)
+            .map_or("", |s| s.timestamp.as_str());
         let plan = &self.matcher.plan.rules;
-        if fired.iter().all(|&u| plan[u].role == Role::Alert) {
-            self.emit(file, ev, &fired);
-        } else {
-            let alerts: Vec<usize> = fired
+        self.scratch
+            .candidates
+            .iter()
+            .filter(|&&u| plan[u].role == Role::Alert)
+            .map(|&u| {
+                let a = alert::build(
+                    self.matcher.rule(u),
+                    ev,
+                    time_path,
+                    file,
+                    self.out.with_event,
+                );
+                (u, self.render(&a))
+            })
+            .collect()
+    }
+
+    /// The same from a JSON line without parsing it into a tree: a second
+    /// extraction keeps the fields alerts show, and the event goes out as
+    /// the text it came in. `None` when that cannot give every value
+    /// exactly (an integer too large for an f64, a value too deep).
+    fn alerts_from_line(
+        &self,
+        file: &str,
+        source: &'static str,
+        line: usize,
+        text: &[u8],
+    ) -> Option<Vec<(usize, String)>> {
+        let sparse = extract(text, &self.matcher.alert_projection)?;
+        let doc = sparse.root();
+        let raw = match self.out.with_event {
+            true => Some(serde_json::from_slice::<&RawValue>(text).ok()?),
+            false => None,
+        };
+        let time_path = schema::bundled()
+            .get(source)
+            .map_or("", |s| s.timestamp.as_str());
+        let plan = &self.matcher.plan.rules;
+        let mut out = Vec::new();
+        for &u in &self.scratch.candidates {
+            if plan[u].role != Role::Alert {
+                continue;
+            }
+            let rule = self.matcher.rule(u);
+            // The output's fields are among the rule's fields.
+            let exact = rule
+                .fields
                 .iter()
-                .copied()
-                .filter(|&u| plan[u].role == Role::Alert)
-                .collect();
-            self.emit(file, ev, &alerts);
+                .all(|(_, p)| get(doc, &[], p).is_none_or(|v| v.exact_json()));
+            if !exact {
+                return None;
+            }
+            let from = alert::From {
+                source,
+                file,
+                line,
+                via: Via::Raw,
+            };
+            let a = alert::build_doc(rule, doc, time_path, from, raw.map(EventJson::Raw));
+            out.push((u, self.render(&a)));
         }
-        self.scratch.candidates = fired;
+        Some(out)
+    }
+
+    /// Counts and writes rendered alerts.
+    fn emit_lines(&mut self, lines: Vec<(usize, String)>) {
+        for (u, line) in lines {
+            let id = &self.matcher.rule(u).id;
+            *self.stats.alerts.entry(id.clone()).or_default() += 1;
+            self.write(&line);
+        }
     }
 
     /// An event for the stateful operators.
@@ -334,19 +412,6 @@ impl<'w> Scan<'w> {
         self.stats.problems += 1;
         if self.stats.problem_samples.len() < SAMPLES {
             self.stats.problem_samples.push(format!("{file}:{p}"));
-        }
-    }
-
-    fn emit(&mut self, file: &str, ev: &Event, fired: &[usize]) {
-        let time_path = schema::bundled()
-            .get(ev.source)
-            .map_or("", |s| s.timestamp.as_str());
-        for &i in fired {
-            let rule = self.matcher.rule(i);
-            *self.stats.alerts.entry(rule.id.clone()).or_default() += 1;
-            let a = alert::build(rule, ev, time_path, file, self.out.with_event);
-            let line = self.render(&a);
-            self.write(&line);
         }
     }
 }

@@ -610,21 +610,7 @@ pub fn key_map<'a, D: Doc<'a>>(event: D, rule: &ward_compiler::lower::Rule) -> M
 
 /// A document's value as an owned JSON value.
 pub fn to_value<'a, D: Doc<'a>>(d: D) -> Value {
-    match d.kind() {
-        Kind::Null => Value::Null,
-        Kind::Bool(b) => Value::Bool(b),
-        Kind::Num(n, true) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(n as i64),
-        Kind::Num(n, _) => serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
-        Kind::Str(s) => Value::from(s),
-        Kind::Arr(len) => Value::Array((0..len).filter_map(|i| d.at(i)).map(to_value).collect()),
-        Kind::Obj => {
-            let mut m = Map::new();
-            d.each_entry(&mut |k, v| {
-                m.insert(k.to_string(), to_value(v));
-            });
-            Value::Object(m)
-        }
-    }
+    d.to_json()
 }
 
 fn window_ns(ms: u64) -> i64 {
