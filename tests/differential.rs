@@ -207,3 +207,157 @@ fn generated_events_agree() {
     }
     assert!(fired > 50, "rules fire on generated events: {fired}");
 }
+
+/// Many string tests of every kind on a few fields, so that the planner
+/// groups them (one automaton per field and case mode): cased and `i`
+/// forms, negated forms, lists, globs, regexes, empty patterns, tests
+/// combined and in `except`, and non-ASCII patterns whose lower-casing is
+/// special (final sigma, long s, Kelvin sign, dotted I).
+const GROUPED: &str = r#"source k8s.audit
+list agents = ["kubectl/", "kube-controller-manager/", "ΣΑΣ"]
+rule ua1 { when userAgent startswith ["kubectl/", "kube-"] }
+rule ua2 { when userAgent istartswith "KUBECTL" }
+rule ua3 { when userAgent contains "/v1." }
+rule ua4 { when userAgent icontains ["STRASSE", "straße", "σας", "ΣΑΣ"] }
+rule ua5 { when userAgent not contains "controller" }
+rule ua6 { when userAgent not icontains "LEADER" }
+rule ua7 { when userAgent endswith "leader-election" }
+rule ua8 { when userAgent iendswith ["ELECTION", "ς", "Σ"] }
+rule ua9 { when userAgent glob "kube-*/v1.*" }
+rule ua10 { when userAgent iglob "KUBE?CONTROLLER*" }
+rule ua11 { when userAgent matches r"^[a-z-]+/v\d+\.\d+" }
+rule ua12 { when userAgent imatches [r"ſ", r"\x{212A}", r"^İ"] }
+rule ua13 { when userAgent not matches r"^$" }
+rule ua14 { when userAgent startswith "" }
+rule ua15 { when userAgent contains "" and userAgent not endswith "/" }
+rule ua16 { when userAgent matches r"\bcurl\b" }
+rule ua17 { when userAgent istartswith agents }
+rule ua18 { when userAgent startswith agents except userAgent contains "leader" }
+rule ua19 { when userAgent icontains "k" and not (userAgent contains "K") }
+rule ua20 { when userAgent not iglob "*/*" }
+rule ua21 { when userAgent not imatches r"(?-i:Kube)" }
+rule ua22 { when userAgent iendswith "ſ" or userAgent icontains "k" }
+rule ua23 { when userAgent not istartswith ["", "x"] }
+rule un1 { when user.username startswith "system:" }
+rule un2 { when user.username endswith ["@example.com", ":default"] }
+rule un3 { when user.username not endswith "@example.com" }
+rule un4 { when user.username icontains "ADMIN" }
+rule un5 { when user.username imatches r"^system:serviceaccount:[^:]+:(default|ΣΑΣ)$" }
+rule un6 { when user.username glob "system:node:*" }
+rule un7 { when user.username iglob "*@EXAMPLE.COM" }
+rule un8 { when user.username not icontains ["node", "straße"] }
+rule un9 { when user.username contains ":" and user.username not startswith "system:" }
+rule uri1 { when requestURI contains "?" }
+rule uri2 { when requestURI startswith "/api/v1/namespaces/" }
+rule uri3 { when requestURI matches r"/(exec|attach|portforward)\b" }
+rule uri4 { when requestURI icontains ["COMMAND=", "watch=TRUE"] }
+rule uri5 { when requestURI not glob "/apis/*" }
+rule uri6 { when requestURI iendswith "/LOG" }
+rule on1 { when objectRef.name startswith "app-" }
+rule on2 { when objectRef.name matches r"^app-\d+-[a-z0-9]+$" }
+rule on3 { when objectRef.name not contains "-" }
+rule on4 { when objectRef.name iglob "*-CONFIG" }
+rule on5 { when objectRef.name iendswith ["-TLS", "ς"] }
+rule on6 { when objectRef.name not imatches r"^kube" }
+rule img { when any c in requestObject.spec.containers: c.image icontains ["xmrig", "MINER"] and userAgent not icontains "ſ" }
+"#;
+
+/// Values substituted into generated events to reach every branch of the
+/// grouped tests: non-ASCII text, empty text, and values that are no
+/// string at all (`None`: the field removed).
+fn odd_values() -> Vec<Option<Value>> {
+    let strings = [
+        "",
+        "/",
+        "kubectl/v1.29.0 (linux/amd64)",
+        "KUBECTL/V1.29",
+        "Kube-Controller-Manager/v1.29.1/leader-election",
+        "ΣΑΣ",
+        "ΟΔΟΣ",
+        "ὈΔΥΣΣΕΎΣ kubectl/",
+        "Straße",
+        "STRASSE",
+        "ſtraſſe",
+        "\u{212A}elvin",
+        "İstanbul",
+        "istanbul",
+        "curl/8.6.0",
+        "xcurl/8",
+        "system:serviceaccount:kube-system:default",
+        "system:serviceaccount:ns:σας",
+        "alice@EXAMPLE.com",
+        "app-12-abc9",
+        "app-x-config",
+        "/api/v1/namespaces/default/pods/x/exec?command=sh",
+        "/apis/apps/v1/watch=true",
+        "a\nb",
+        "日本語/v1.2",
+    ];
+    let mut out: Vec<Option<Value>> = strings
+        .iter()
+        .map(|s| Some(Value::String(s.to_string())))
+        .collect();
+    out.extend([
+        None,
+        Some(Value::Null),
+        Some(serde_json::json!(42)),
+        Some(serde_json::json!(true)),
+        Some(serde_json::json!(["kubectl/"])),
+        Some(serde_json::json!({"a": "kubectl/"})),
+    ]);
+    out
+}
+
+#[test]
+fn grouped_string_tests_agree() {
+    let loaded = load::load_texts(&[("grouped.ward", GROUPED)]);
+    let report = check(&loaded, schema::bundled());
+    let errors: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let m = Matcher::new(lower::lower(&loaded));
+    let grouped = m.plan.leaf_str_group.iter().flatten().count();
+    assert!(
+        m.plan.str_groups.len() >= 6 && grouped > 40,
+        "the tests are grouped: {} groups, {grouped} tests",
+        m.plan.str_groups.len()
+    );
+    let odd = odd_values();
+    let fields: [&[&str]; 4] = [
+        &["userAgent"],
+        &["user", "username"],
+        &["requestURI"],
+        &["objectRef", "name"],
+    ];
+    let mut scratch = Scratch::default();
+    let mut fired = 0;
+    for (i, text) in corpus::k8s_events(2000, 11).iter().enumerate() {
+        let mut ev: Value = serde_json::from_str(text).expect("json");
+        // Most events keep their own values; the others get odd ones, a
+        // different mix per field.
+        for (f, path) in fields.iter().enumerate() {
+            let k = i * (f + 3) + f;
+            if k % 3 == 0 {
+                continue;
+            }
+            let (last, parents) = path.split_last().expect("a path");
+            let mut at = &mut ev;
+            for p in parents {
+                at = &mut at[*p];
+            }
+            let Some(obj) = at.as_object_mut() else {
+                continue;
+            };
+            match &odd[k % odd.len()] {
+                Some(v) => obj.insert(last.to_string(), v.clone()),
+                None => obj.remove(*last),
+            };
+        }
+        let bytes = serde_json::to_vec(&ev).expect("json");
+        fired += agree(&m, &mut scratch, &bytes, &format!("event {i}: {ev}"));
+    }
+    assert!(fired > 2000, "grouped rules fire: {fired}");
+}

@@ -3,7 +3,7 @@
 
 use ward_compiler::doc::Doc;
 use ward_compiler::lower::{Rule, RuleSet};
-use ward_compiler::plan::{self, PCond, Plan, Projection};
+use ward_compiler::plan::{self, PCond, PatternSet, Plan, Projection};
 
 use crate::eval;
 
@@ -57,6 +57,13 @@ pub struct Scratch {
     /// Per equality group: 0 not looked up yet, else 1 + the matching leaf,
     /// or `NO_HIT`.
     groups: Vec<usize>,
+    /// Per string group: 0 not searched yet, 1 the field is not a string
+    /// (every test of the group is false), 2 searched (into `sets`).
+    str_state: Vec<u8>,
+    /// Per string group, the patterns that matched the event's value.
+    sets: Vec<PatternSet>,
+    /// The lower-cased value, for the case-insensitive groups.
+    folded: String,
     /// The rules that fired.
     pub candidates: Vec<usize>,
 }
@@ -105,10 +112,15 @@ impl Matcher {
         scratch.memo.resize(self.plan.leaves.len(), 0);
         scratch.groups.clear();
         scratch.groups.resize(self.plan.eq_groups.len(), 0);
+        scratch.str_state.clear();
+        scratch.str_state.resize(self.plan.str_groups.len(), 0);
         let Scratch {
             memo,
             admitted,
             groups,
+            str_state,
+            sets,
+            folded,
             candidates,
         } = scratch;
         admitted.clear();
@@ -132,6 +144,9 @@ impl Matcher {
                 event,
                 memo,
                 groups,
+                str_state,
+                sets,
+                folded,
             };
             if self.holds(&r.when, &mut st) && !r.excepts.iter().any(|e| self.holds(e, &mut st)) {
                 candidates.push(i);
@@ -155,7 +170,10 @@ impl Matcher {
                     1 => false,
                     2 => true,
                     _ => {
-                        let r = eval::eval(&self.plan.leaves[*id], st.event, &mut Vec::new());
+                        let r = match self.plan.leaf_str_group[*id] {
+                            Some((g, k)) => self.str_hit(g, k, st),
+                            None => eval::eval(&self.plan.leaves[*id], st.event, &mut Vec::new()),
+                        };
                         st.memo[*id] = if r { 2 } else { 1 };
                         r
                     }
@@ -179,6 +197,44 @@ impl Matcher {
             h => Some(h - 1),
         }
     }
+
+    /// Whether test `k` of string group `g` holds: the group's automaton
+    /// runs once per event over the field's value.
+    fn str_hit<'a, D: Doc<'a>>(&self, g: usize, k: usize, st: &mut State<'_, D>) -> bool {
+        let group = &self.plan.str_groups[g];
+        if st.str_state[g] == 0 {
+            // As the evaluator: a missing, null or non-string value makes
+            // every test false, negated or not.
+            let value = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str());
+            st.str_state[g] = match value {
+                None => 1,
+                Some(s) => {
+                    if st.sets.len() <= g {
+                        st.sets.resize_with(g + 1, || PatternSet::new(0));
+                    }
+                    if st.sets[g].capacity() != group.regex.pattern_len() {
+                        st.sets[g] = group.new_set();
+                    }
+                    let text = if !group.folded {
+                        s
+                    } else if s.is_ascii() {
+                        st.folded.clear();
+                        st.folded.push_str(s);
+                        st.folded.make_ascii_lowercase();
+                        st.folded.as_str()
+                    } else {
+                        // Unicode lower-casing depends on context (a final
+                        // sigma), so not character by character.
+                        *st.folded = s.to_lowercase();
+                        st.folded.as_str()
+                    };
+                    group.search(text, &mut st.sets[g]);
+                    2
+                }
+            };
+        }
+        st.str_state[g] == 2 && group.holds(k, &st.sets[g])
+    }
 }
 
 const NO_HIT: usize = usize::MAX;
@@ -188,6 +244,9 @@ struct State<'s, D> {
     event: D,
     memo: &'s mut [u8],
     groups: &'s mut [usize],
+    str_state: &'s mut [u8],
+    sets: &'s mut Vec<PatternSet>,
+    folded: &'s mut String,
 }
 
 fn merge(into: &mut Projection, from: &Projection) {
