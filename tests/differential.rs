@@ -260,6 +260,23 @@ rule on4 { when objectRef.name iglob "*-CONFIG" }
 rule on5 { when objectRef.name iendswith ["-TLS", "ς"] }
 rule on6 { when objectRef.name not imatches r"^kube" }
 rule img { when any c in requestObject.spec.containers: c.image icontains ["xmrig", "MINER"] and userAgent not icontains "ſ" }
+rule q1 { when any c in requestObject.spec.containers: c.image icontains ["xmrig", "MINER", "σας"] }
+rule q2 { when any c in requestObject.spec.containers: c.image icontains "Straße" }
+rule q3 { when all c in requestObject.spec.containers: c.image not icontains "LATEST" }
+rule q4 { when all c in requestObject.spec.containers: c.image istartswith ["registry.k8s.io/", "123456789012."] }
+rule q5 { when any c in requestObject.spec.containers: c.image contains ":" }
+rule q6 { when any c in requestObject.spec.containers: c.image not contains ":" }
+rule q7 { when all c in requestObject.spec.containers: c.image glob "*:*" }
+rule q8 { when any c in requestObject.spec.containers: c.image matches r"@sha256:[0-9a-f]{8}" }
+rule q9 { when any c in requestObject.spec.containers: c.image endswith ":latest" }
+rule q10 { when any c in requestObject.spec.initContainers: c.image icontains "busybox" }
+rule q11 { when all c in requestObject.spec.initContainers: c.image not istartswith "BUSYBOX" }
+rule q12 { when any c in requestObject.spec.initContainers: c.image imatches r"^(alpine|ΣΑΣ)" }
+rule q13 { when any g in user.groups: g startswith "system:" }
+rule q14 { when all g in user.groups: g startswith "system:" }
+rule q15 { when any g in user.groups: g iendswith ":MASTERS" }
+rule q16 { when any g in user.groups: g not icontains "ς" }
+rule q17 { when not (any g in user.groups: g contains "auth") }
 "#;
 
 /// Values substituted into generated events to reach every branch of the
@@ -321,7 +338,7 @@ fn grouped_string_tests_agree() {
     let m = Matcher::new(lower::lower(&loaded));
     let grouped = m.plan.leaf_str_group.iter().flatten().count();
     assert!(
-        m.plan.str_groups.len() >= 6 && grouped > 40,
+        m.plan.str_groups.len() >= 10 && grouped > 60,
         "the tests are grouped: {} groups, {grouped} tests",
         m.plan.str_groups.len()
     );
@@ -332,6 +349,24 @@ fn grouped_string_tests_agree() {
         &["requestURI"],
         &["objectRef", "name"],
     ];
+    // Lists for the quantifiers: elements with odd images, no image, or
+    // that are no object; an empty list; no list.
+    let lists = |k: usize| -> Option<Value> {
+        let img = |j: usize| odd[(k + j) % odd.len()].clone();
+        let elem = |j: usize| match img(j) {
+            Some(v) => serde_json::json!({"name": "c", "image": v}),
+            None => serde_json::json!({"name": "c"}),
+        };
+        Some(match k % 7 {
+            0 => return None,
+            1 => serde_json::json!([]),
+            2 => serde_json::json!([elem(0)]),
+            3 => serde_json::json!([elem(0), elem(5), elem(11)]),
+            4 => serde_json::json!([elem(2), null, "busybox"]),
+            5 => serde_json::json!("xmrig"),
+            _ => Value::Array((0..4).filter_map(img).collect()),
+        })
+    };
     let mut scratch = Scratch::default();
     let mut fired = 0;
     for (i, text) in corpus::k8s_events(2000, 11).iter().enumerate() {
@@ -355,6 +390,41 @@ fn grouped_string_tests_agree() {
                 Some(v) => obj.insert(last.to_string(), v.clone()),
                 None => obj.remove(*last),
             };
+        }
+        // Lists in half of the events: containers and init containers
+        // (of objects), user groups (of strings, or whatever `lists` gives).
+        if i % 2 == 1 {
+            let k = i / 2;
+            if !ev["requestObject"].is_object() {
+                ev["requestObject"] = serde_json::json!({});
+            }
+            if !ev["requestObject"]["spec"].is_object() {
+                ev["requestObject"]["spec"] = serde_json::json!({});
+            }
+            for (j, key) in ["containers", "initContainers"].iter().enumerate() {
+                let spec = ev["requestObject"]["spec"]
+                    .as_object_mut()
+                    .expect("an object");
+                match lists(k + j * 3) {
+                    Some(l) => spec.insert(key.to_string(), l),
+                    None => spec.remove(*key),
+                };
+            }
+            if let Some(user) = ev["user"].as_object_mut() {
+                let groups = match k % 5 {
+                    0 => lists(k),
+                    1 => Some(serde_json::json!(["system:masters", "ΣΑΣ", "dev"])),
+                    _ => Some(Value::Array(
+                        (0..3)
+                            .filter_map(|j| odd[(k * 7 + j) % odd.len()].clone())
+                            .collect(),
+                    )),
+                };
+                match groups {
+                    Some(g) => user.insert("groups".into(), g),
+                    None => user.remove("groups"),
+                };
+            }
         }
         let bytes = serde_json::to_vec(&ev).expect("json");
         fired += agree(&m, &mut scratch, &bytes, &format!("event {i}: {ev}"));

@@ -186,6 +186,10 @@ pub struct Plan {
 /// lower-cases it, so that a grouped test and a test alone agree.
 #[derive(Debug)]
 pub struct StrGroup {
+    /// For tests inside quantifiers (`any c in L: c.image icontains "x"`):
+    /// the list `L`, whose every element is searched; `path` is then
+    /// relative to the element (`var` 0).
+    pub list: Option<FieldPath>,
     pub path: FieldPath,
     /// The value is lower-cased first (the `i`-forms).
     pub folded: bool,
@@ -199,6 +203,8 @@ pub struct StrGroup {
 #[derive(Debug)]
 pub struct StrLeaf {
     pub leaf: usize,
+    /// For a quantifier over the group's list: `Some(true)` for `all`.
+    pub all: Option<bool>,
     pub negated: bool,
     pub patterns: Vec<usize>,
 }
@@ -216,7 +222,8 @@ impl StrGroup {
         self.regex.which_overlapping_matches(&Input::new(text), set);
     }
 
-    /// Whether test `k` holds given the patterns `set` found.
+    /// Whether test `k` holds given the patterns `set` found in a string
+    /// value (the test of a quantifier's body, for a quantifier's leaf).
     pub fn holds(&self, k: usize, set: &PatternSet) -> bool {
         let t = &self.leaves[k];
         t.patterns
@@ -395,38 +402,53 @@ fn group_equalities(plan: &mut Plan) {
 }
 
 /// Groups the string tests of each absolute field (and case mode) when the
-/// field has several. Tests inside quantifier bodies are part of their
-/// quantifier's leaf and stay as they are.
+/// field has several; and the quantifiers whose body is one string test of
+/// the element (`any c in L: c.image icontains "x"`), per list, element
+/// field and case mode. Other quantifier bodies stay as they are.
 fn group_string_tests(plan: &mut Plan) {
-    let mut by_field: Vec<((FieldPath, bool), Vec<usize>)> = Vec::new();
+    type Key = (Option<FieldPath>, FieldPath, bool);
+    let mut by_field: Vec<(Key, Vec<usize>)> = Vec::new();
     for (id, leaf) in plan.leaves.iter().enumerate() {
-        let Some((path, folded)) = string_test(leaf) else {
+        let Some((list, test)) = grouped_test(leaf) else {
             continue;
         };
-        match by_field
-            .iter_mut()
-            .find(|((p, f), _)| p == path && *f == folded)
-        {
+        let Some((path, folded)) = string_test(test, list.is_some()) else {
+            continue;
+        };
+        let key = (list.cloned(), path.clone(), folded);
+        match by_field.iter_mut().find(|(k, _)| *k == key) {
             Some((_, ids)) => ids.push(id),
-            None => by_field.push(((path.clone(), folded), vec![id])),
+            None => by_field.push((key, vec![id])),
         }
     }
     plan.leaf_str_group = vec![None; plan.leaves.len()];
-    for ((path, folded), ids) in by_field.into_iter().filter(|(_, ids)| ids.len() > 1) {
-        build_str_groups(plan, &path, folded, &ids);
+    for ((list, path, folded), ids) in by_field.into_iter().filter(|(_, ids)| ids.len() > 1) {
+        build_str_groups(plan, list.as_ref(), &path, folded, &ids);
     }
 }
 
-/// A string test of an absolute field against compiled patterns: the field
-/// and whether it is case-insensitive.
-fn string_test(c: &Cond) -> Option<(&FieldPath, bool)> {
+/// A leaf as (the list a quantifier ranges over, the string test it
+/// makes): `(None, leaf)` for a test of its own.
+fn grouped_test(c: &Cond) -> Option<(Option<&FieldPath>, &Cond)> {
+    match c {
+        Cond::Quant { list, body, .. } if list.var.is_none() => Some((Some(list), body)),
+        Cond::Quant { .. } => None,
+        other => Some((None, other)),
+    }
+}
+
+/// A string test against compiled patterns of an absolute field (or, in a
+/// quantifier's body, of the element): the field and whether it is
+/// case-insensitive.
+fn string_test(c: &Cond, in_element: bool) -> Option<(&FieldPath, bool)> {
+    let var = in_element.then_some(0);
     match c {
         Cond::Str {
             op,
             lhs: Operand::Field(f),
             pats,
             ..
-        } if f.var.is_none() && pats.iter().all(|p| pattern_source(*op, p).is_some()) => {
+        } if f.var == var && pats.iter().all(|p| pattern_source(*op, p).is_some()) => {
             Some((f, op.ci))
         }
         _ => None,
@@ -456,13 +478,23 @@ fn pattern_source(op: StrOp, p: &Pattern) -> Option<(String, bool)> {
 /// Compiles the tests `ids` into one group, or, when the automaton would
 /// exceed the size limit, into groups of halves; a test that cannot be
 /// compiled with others stays a leaf of its own.
-fn build_str_groups(plan: &mut Plan, path: &FieldPath, folded: bool, ids: &[usize]) {
+fn build_str_groups(
+    plan: &mut Plan,
+    list: Option<&FieldPath>,
+    path: &FieldPath,
+    folded: bool,
+    ids: &[usize],
+) {
     let mut patterns: Vec<(String, bool)> = Vec::new();
     let mut leaves = Vec::new();
     for &id in ids {
+        let (all, test) = match &plan.leaves[id] {
+            Cond::Quant { all, body, .. } => (Some(*all), &**body),
+            other => (None, other),
+        };
         let Cond::Str {
             negated, op, pats, ..
-        } = &plan.leaves[id]
+        } = test
         else {
             continue;
         };
@@ -484,6 +516,7 @@ fn build_str_groups(plan: &mut Plan, path: &FieldPath, folded: bool, ids: &[usiz
         }
         leaves.push(StrLeaf {
             leaf: id,
+            all,
             negated: *negated,
             patterns: mine,
         });
@@ -495,6 +528,7 @@ fn build_str_groups(plan: &mut Plan, path: &FieldPath, folded: bool, ids: &[usiz
                 plan.leaf_str_group[t.leaf] = Some((g, k));
             }
             plan.str_groups.push(StrGroup {
+                list: list.cloned(),
                 path: path.clone(),
                 folded,
                 regex,
@@ -504,8 +538,8 @@ fn build_str_groups(plan: &mut Plan, path: &FieldPath, folded: bool, ids: &[usiz
         }
         Err(_) if ids.len() > 1 => {
             let (a, b) = ids.split_at(ids.len() / 2);
-            build_str_groups(plan, path, folded, a);
-            build_str_groups(plan, path, folded, b);
+            build_str_groups(plan, list, path, folded, a);
+            build_str_groups(plan, list, path, folded, b);
         }
         Err(_) => {}
     }
@@ -917,8 +951,19 @@ mod tests {
                     })
                     .collect();
                 let ids: Vec<String> = g.leaves.iter().map(|t| t.leaf.to_string()).collect();
+                let list = g.list.as_ref().map_or(String::new(), |l| {
+                    let keys: Vec<String> = l
+                        .segs
+                        .iter()
+                        .map(|s| match s {
+                            Seg::Key(k) => k.clone(),
+                            Seg::Index(i) => i.to_string(),
+                        })
+                        .collect();
+                    format!("{}[]/", keys.join("."))
+                });
                 format!(
-                    "{}{}: {}",
+                    "{list}{}{}: {}",
                     name.join("."),
                     if g.folded { "/i" } else { "" },
                     ids.join(",")
@@ -944,9 +989,17 @@ mod tests {
              rule i { when any c in requestObject.spec.containers: c.image contains \"y\" }\n",
         );
         // Leaves: 0-3 userAgent cased, 4-5 userAgent /i, 6 and 7 the only
-        // test of their field and mode, 8 one test (shared), 9-10 quantifiers.
-        assert_eq!(str_groups(&p), ["userAgent/i: 4,5", "userAgent: 0,1,2,3"]);
-        for id in [6, 7, 8, 9, 10] {
+        // test of their field and mode, 8 one test (shared), 9-10
+        // quantifiers whose body is one string test of the element.
+        assert_eq!(
+            str_groups(&p),
+            [
+                "requestObject.spec.containers[]/image: 9,10",
+                "userAgent/i: 4,5",
+                "userAgent: 0,1,2,3"
+            ]
+        );
+        for id in [6, 7, 8] {
             assert_eq!(p.leaf_str_group[id], None, "leaf {id}: {:?}", p.leaves[id]);
         }
         let cased = p.str_groups.iter().find(|g| !g.folded).unwrap();
@@ -973,6 +1026,31 @@ mod tests {
         assert!(folded.holds(0, &set) && folded.holds(1, &set));
         folded.search("xkubectl", &mut set);
         assert!(!folded.holds(0, &set) && !folded.holds(1, &set));
+    }
+
+    #[test]
+    fn groups_only_quantifiers_whose_body_is_one_element_test() {
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when any c in requestObject.spec.containers: c.image contains \"x\" }\n\
+             rule b { when all c in requestObject.spec.containers: c.image not icontains \"y\" }\n\
+             rule c { when all c in requestObject.spec.containers: c.image icontains \"z\" }\n\
+             rule d { when any c in requestObject.spec.containers: c.image contains \"x\" and c.name contains \"n\" }\n\
+             rule e { when any c in requestObject.spec.containers: userAgent contains \"u\" }\n\
+             rule f { when any g in user.groups: g startswith \"system:\" }\n\
+             rule g { when any g in user.groups: g endswith \":masters\" }\n",
+        );
+        assert_eq!(
+            str_groups(&p),
+            [
+                "requestObject.spec.containers[]/image/i: 1,2",
+                "user.groups[]/: 5,6"
+            ]
+        );
+        assert_eq!(p.str_groups[0].leaves[0].all, Some(true));
+        for id in [0, 3, 4] {
+            assert_eq!(p.leaf_str_group[id], None, "leaf {id}: {:?}", p.leaves[id]);
+        }
     }
 
     #[test]

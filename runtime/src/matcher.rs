@@ -1,7 +1,7 @@
 //! The planned matcher: dispatch to candidate rules, shared leaf predicates
 //! evaluated at most once per event, over the extracted fields.
 
-use ward_compiler::doc::Doc;
+use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Rule, RuleSet};
 use ward_compiler::plan::{self, PCond, PatternSet, Plan, Projection};
 
@@ -57,11 +57,12 @@ pub struct Scratch {
     /// Per equality group: 0 not looked up yet, else 1 + the matching leaf,
     /// or `NO_HIT`.
     groups: Vec<usize>,
-    /// Per string group: 0 not searched yet, 1 the field is not a string
-    /// (every test of the group is false), 2 searched (into `sets`).
+    /// Per string group: 0 not searched yet, 1 a quantifier's list is
+    /// missing or no list (each of its tests is false), 2 searched (into
+    /// `found`).
     str_state: Vec<u8>,
-    /// Per string group, the patterns that matched the event's value.
-    sets: Vec<PatternSet>,
+    /// Per string group, what the search found.
+    found: Vec<Found>,
     /// The lower-cased value, for the case-insensitive groups.
     folded: String,
     /// The rules that fired.
@@ -119,7 +120,7 @@ impl Matcher {
             admitted,
             groups,
             str_state,
-            sets,
+            found,
             folded,
             candidates,
         } = scratch;
@@ -145,7 +146,7 @@ impl Matcher {
                 memo,
                 groups,
                 str_state,
-                sets,
+                found,
                 folded,
             };
             if self.holds(&r.when, &mut st) && !r.excepts.iter().any(|e| self.holds(e, &mut st)) {
@@ -199,41 +200,93 @@ impl Matcher {
     }
 
     /// Whether test `k` of string group `g` holds: the group's automaton
-    /// runs once per event over the field's value.
+    /// runs once per event over the field's value (over each element's,
+    /// for a group of quantifiers).
     fn str_hit<'a, D: Doc<'a>>(&self, g: usize, k: usize, st: &mut State<'_, D>) -> bool {
         let group = &self.plan.str_groups[g];
+        if st.found.len() <= g {
+            st.found.resize_with(g + 1, Found::default);
+        }
         if st.str_state[g] == 0 {
-            // As the evaluator: a missing, null or non-string value makes
-            // every test false, negated or not.
-            let value = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str());
-            st.str_state[g] = match value {
-                None => 1,
-                Some(s) => {
-                    if st.sets.len() <= g {
-                        st.sets.resize_with(g + 1, || PatternSet::new(0));
-                    }
-                    if st.sets[g].capacity() != group.regex.pattern_len() {
-                        st.sets[g] = group.new_set();
-                    }
-                    let text = if !group.folded {
-                        s
-                    } else if s.is_ascii() {
-                        st.folded.clear();
-                        st.folded.push_str(s);
-                        st.folded.make_ascii_lowercase();
-                        st.folded.as_str()
-                    } else {
-                        // Unicode lower-casing depends on context (a final
-                        // sigma), so not character by character.
-                        *st.folded = s.to_lowercase();
-                        st.folded.as_str()
-                    };
-                    group.search(text, &mut st.sets[g]);
+            let found = &mut st.found[g];
+            found.n = 0;
+            st.str_state[g] = match &group.list {
+                None => {
+                    let value = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str());
+                    found.push(group, value, st.folded);
                     2
                 }
+                Some(list) => match eval::get(st.event, &[], list).map(|l| (l, l.kind())) {
+                    Some((l, Kind::Arr(len))) => {
+                        for i in 0..len {
+                            // As the evaluator: the element is `var` 0.
+                            let value = l
+                                .at(i)
+                                .and_then(|item| eval::get(st.event, &[item], &group.path))
+                                .and_then(|v| v.as_str());
+                            found.push(group, value, st.folded);
+                        }
+                        2
+                    }
+                    _ => 1,
+                },
             };
         }
-        st.str_state[g] == 2 && group.holds(k, &st.sets[g])
+        if st.str_state[g] != 2 {
+            return false;
+        }
+        let found = &st.found[g];
+        // A missing, null or non-string value makes the test false,
+        // negated or not.
+        let test = |i: usize| found.is_str[i] && group.holds(k, &found.sets[i]);
+        match group.leaves[k].all {
+            None => test(0),
+            Some(false) => (0..found.n).any(test),
+            Some(true) => (0..found.n).all(test),
+        }
+    }
+}
+
+/// The patterns one string group found in each value it searched (one
+/// value, or one per element of a quantifier's list). Sets are reused
+/// across events.
+#[derive(Default)]
+struct Found {
+    /// Values searched for this event.
+    n: usize,
+    is_str: Vec<bool>,
+    sets: Vec<PatternSet>,
+}
+
+impl Found {
+    fn push(&mut self, group: &plan::StrGroup, value: Option<&str>, folded: &mut String) {
+        let i = self.n;
+        self.n += 1;
+        if self.sets.len() <= i {
+            self.sets.push(group.new_set());
+            self.is_str.push(false);
+        }
+        if self.sets[i].capacity() != group.regex.pattern_len() {
+            self.sets[i] = group.new_set();
+        }
+        self.is_str[i] = value.is_some();
+        let Some(s) = value else {
+            return;
+        };
+        let text = if !group.folded {
+            s
+        } else if s.is_ascii() {
+            folded.clear();
+            folded.push_str(s);
+            folded.make_ascii_lowercase();
+            folded.as_str()
+        } else {
+            // Unicode lower-casing depends on context (a final sigma), so
+            // not character by character: as the evaluator does it.
+            *folded = s.to_lowercase();
+            folded.as_str()
+        };
+        group.search(text, &mut self.sets[i]);
     }
 }
 
@@ -245,7 +298,7 @@ struct State<'s, D> {
     memo: &'s mut [u8],
     groups: &'s mut [usize],
     str_state: &'s mut [u8],
-    sets: &'s mut Vec<PatternSet>,
+    found: &'s mut Vec<Found>,
     folded: &'s mut String,
 }
 

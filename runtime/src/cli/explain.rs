@@ -78,11 +78,15 @@ pub(super) fn run(
             )?;
         }
         for (g, sg) in plan.str_groups.iter().enumerate() {
+            let field = match &sg.list {
+                None => path(&sg.path),
+                Some(l) => format!("{}[] ({} of each element)", path(l), path(&sg.path)),
+            };
             writeln!(
                 out,
                 "  s{g}: {} string test(s) of {}{}, {} pattern(s) in one automaton",
                 sg.leaves.len(),
-                path(&sg.path),
+                field,
                 if sg.folded { " (lower-cased)" } else { "" },
                 sg.patterns.len()
             )?;
