@@ -7,6 +7,11 @@
 //! - Dispatch: a rule whose `when` requires `verb == "create"` (or `in` a
 //!   set) is only a candidate for events with that value; the field is the
 //!   most selective discriminator of the source the rule constrains.
+//! - Grouped tests: `field == "literal"` leaves of one field are answered
+//!   by one hash lookup; string tests (`contains`, `startswith`, `endswith`,
+//!   `glob`, `matches` and their `i`-forms) of one field, or quantifiers
+//!   whose body is one such test of the element, by one multi-pattern
+//!   automaton pass over the value per event.
 //! - Projection: the trie of paths any rule reads, so the runtime extracts
 //!   only those fields from each event.
 
