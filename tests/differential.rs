@@ -431,3 +431,91 @@ fn grouped_string_tests_agree() {
     }
     assert!(fired > 2000, "grouped rules fire: {fired}");
 }
+
+/// Random string tests (every operator, both cases, negated or not, one to
+/// three patterns) over random short values from an alphabet of letters
+/// whose lower-casing and case folding disagree, grouped by the planner and
+/// compared with the evaluator.
+#[test]
+fn random_grouped_string_tests_agree() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) as usize) % n
+    };
+    const ALPHABET: &[&str] = &[
+        "a", "b", "k", "K", "\u{212A}", "s", "S", "ſ", "σ", "ς", "Σ", "ß", "i", "İ", "/", ".", " ",
+    ];
+    const REGEX: &[&str] = &[
+        "a", "k", "s", "(?i:s)", "ſ", "^", "$", ".", "a*", "[a-k]", r"\w", r"\b", "σ|ς", "Σ", "ß",
+        "(?-i:K)",
+    ];
+    let ops = ["contains", "startswith", "endswith", "glob", "matches"];
+    let fields = ["userAgent", "user.username", "requestURI"];
+    let word = |next: &mut dyn FnMut(usize) -> usize, glob: bool| {
+        let len = next(4);
+        let mut w = String::new();
+        for _ in 0..len {
+            match next(if glob { 10 } else { 8 }) {
+                8 => w.push('*'),
+                9 => w.push('?'),
+                _ => w.push_str(ALPHABET[next(ALPHABET.len())]),
+            }
+        }
+        w
+    };
+    for round in 0..6 {
+        let mut text = String::from("source k8s.audit\n");
+        for r in 0..60 {
+            let op = ops[next(ops.len())];
+            let ci = if next(2) == 1 { "i" } else { "" };
+            let not = if next(3) == 0 { "not " } else { "" };
+            let pats: Vec<String> = (0..1 + next(3))
+                .map(|_| match op {
+                    "matches" => {
+                        let mut re = String::new();
+                        for _ in 0..1 + next(3) {
+                            re.push_str(REGEX[next(REGEX.len())]);
+                        }
+                        format!("r\"{re}\"")
+                    }
+                    _ => format!("\"{}\"", word(&mut next, op == "glob")),
+                })
+                .collect();
+            let field = fields[next(fields.len())];
+            text.push_str(&format!(
+                "rule r{r} {{ when {field} {not}{ci}{op} [{}] }}\n",
+                pats.join(", ")
+            ));
+        }
+        let loaded = load::load_texts(&[("random.ward", text.as_str())]);
+        let report = check(&loaded, schema::bundled());
+        let errors: Vec<_> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity() == Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{text}\n{errors:#?}");
+        let m = Matcher::new(lower::lower(&loaded));
+        let grouped = m.plan.leaf_str_group.iter().flatten().count();
+        assert!(grouped > 40, "round {round}: {grouped} grouped\n{text}");
+        let mut scratch = Scratch::default();
+        let base: Value =
+            serde_json::from_str(&corpus::k8s_events(1, 3)[0]).expect("a generated event");
+        for i in 0..400 {
+            let mut ev = base.clone();
+            ev["userAgent"] = Value::String(word(&mut next, false));
+            ev["user"]["username"] = Value::String(word(&mut next, false));
+            ev["requestURI"] = Value::String(word(&mut next, true));
+            let bytes = serde_json::to_vec(&ev).expect("json");
+            agree(
+                &m,
+                &mut scratch,
+                &bytes,
+                &format!("round {round}, event {i}: {ev}\n{text}"),
+            );
+        }
+    }
+}
