@@ -207,3 +207,315 @@ fn generated_events_agree() {
     }
     assert!(fired > 50, "rules fire on generated events: {fired}");
 }
+
+/// Many string tests of every kind on a few fields, so that the planner
+/// groups them (one automaton per field and case mode): cased and `i`
+/// forms, negated forms, lists, globs, regexes, empty patterns, tests
+/// combined and in `except`, and non-ASCII patterns whose lower-casing is
+/// special (final sigma, long s, Kelvin sign, dotted I).
+const GROUPED: &str = r#"source k8s.audit
+list agents = ["kubectl/", "kube-controller-manager/", "ΣΑΣ"]
+rule ua1 { when userAgent startswith ["kubectl/", "kube-"] }
+rule ua2 { when userAgent istartswith "KUBECTL" }
+rule ua3 { when userAgent contains "/v1." }
+rule ua4 { when userAgent icontains ["STRASSE", "straße", "σας", "ΣΑΣ"] }
+rule ua5 { when userAgent not contains "controller" }
+rule ua6 { when userAgent not icontains "LEADER" }
+rule ua7 { when userAgent endswith "leader-election" }
+rule ua8 { when userAgent iendswith ["ELECTION", "ς", "Σ"] }
+rule ua9 { when userAgent glob "kube-*/v1.*" }
+rule ua10 { when userAgent iglob "KUBE?CONTROLLER*" }
+rule ua11 { when userAgent matches r"^[a-z-]+/v\d+\.\d+" }
+rule ua12 { when userAgent imatches [r"ſ", r"\x{212A}", r"^İ"] }
+rule ua13 { when userAgent not matches r"^$" }
+rule ua14 { when userAgent startswith "" }
+rule ua15 { when userAgent contains "" and userAgent not endswith "/" }
+rule ua16 { when userAgent matches r"\bcurl\b" }
+rule ua17 { when userAgent istartswith agents }
+rule ua18 { when userAgent startswith agents except userAgent contains "leader" }
+rule ua19 { when userAgent icontains "k" and not (userAgent contains "K") }
+rule ua20 { when userAgent not iglob "*/*" }
+rule ua21 { when userAgent not imatches r"(?-i:Kube)" }
+rule ua22 { when userAgent iendswith "ſ" or userAgent icontains "k" }
+rule ua23 { when userAgent not istartswith ["", "x"] }
+rule un1 { when user.username startswith "system:" }
+rule un2 { when user.username endswith ["@example.com", ":default"] }
+rule un3 { when user.username not endswith "@example.com" }
+rule un4 { when user.username icontains "ADMIN" }
+rule un5 { when user.username imatches r"^system:serviceaccount:[^:]+:(default|ΣΑΣ)$" }
+rule un6 { when user.username glob "system:node:*" }
+rule un7 { when user.username iglob "*@EXAMPLE.COM" }
+rule un8 { when user.username not icontains ["node", "straße"] }
+rule un9 { when user.username contains ":" and user.username not startswith "system:" }
+rule uri1 { when requestURI contains "?" }
+rule uri2 { when requestURI startswith "/api/v1/namespaces/" }
+rule uri3 { when requestURI matches r"/(exec|attach|portforward)\b" }
+rule uri4 { when requestURI icontains ["COMMAND=", "watch=TRUE"] }
+rule uri5 { when requestURI not glob "/apis/*" }
+rule uri6 { when requestURI iendswith "/LOG" }
+rule on1 { when objectRef.name startswith "app-" }
+rule on2 { when objectRef.name matches r"^app-\d+-[a-z0-9]+$" }
+rule on3 { when objectRef.name not contains "-" }
+rule on4 { when objectRef.name iglob "*-CONFIG" }
+rule on5 { when objectRef.name iendswith ["-TLS", "ς"] }
+rule on6 { when objectRef.name not imatches r"^kube" }
+rule img { when any c in requestObject.spec.containers: c.image icontains ["xmrig", "MINER"] and userAgent not icontains "ſ" }
+rule q1 { when any c in requestObject.spec.containers: c.image icontains ["xmrig", "MINER", "σας"] }
+rule q2 { when any c in requestObject.spec.containers: c.image icontains "Straße" }
+rule q3 { when all c in requestObject.spec.containers: c.image not icontains "LATEST" }
+rule q4 { when all c in requestObject.spec.containers: c.image istartswith ["registry.k8s.io/", "123456789012."] }
+rule q5 { when any c in requestObject.spec.containers: c.image contains ":" }
+rule q6 { when any c in requestObject.spec.containers: c.image not contains ":" }
+rule q7 { when all c in requestObject.spec.containers: c.image glob "*:*" }
+rule q8 { when any c in requestObject.spec.containers: c.image matches r"@sha256:[0-9a-f]{8}" }
+rule q9 { when any c in requestObject.spec.containers: c.image endswith ":latest" }
+rule q10 { when any c in requestObject.spec.initContainers: c.image icontains "busybox" }
+rule q11 { when all c in requestObject.spec.initContainers: c.image not istartswith "BUSYBOX" }
+rule q12 { when any c in requestObject.spec.initContainers: c.image imatches r"^(alpine|ΣΑΣ)" }
+rule q13 { when any g in user.groups: g startswith "system:" }
+rule q14 { when all g in user.groups: g startswith "system:" }
+rule q15 { when any g in user.groups: g iendswith ":MASTERS" }
+rule q16 { when any g in user.groups: g not icontains "ς" }
+rule q17 { when not (any g in user.groups: g contains "auth") }
+"#;
+
+/// Values substituted into generated events to reach every branch of the
+/// grouped tests: non-ASCII text, empty text, and values that are no
+/// string at all (`None`: the field removed).
+fn odd_values() -> Vec<Option<Value>> {
+    let strings = [
+        "",
+        "/",
+        "kubectl/v1.29.0 (linux/amd64)",
+        "KUBECTL/V1.29",
+        "Kube-Controller-Manager/v1.29.1/leader-election",
+        "ΣΑΣ",
+        "ΟΔΟΣ",
+        "ὈΔΥΣΣΕΎΣ kubectl/",
+        "Straße",
+        "STRASSE",
+        "ſtraſſe",
+        "\u{212A}elvin",
+        "İstanbul",
+        "istanbul",
+        "curl/8.6.0",
+        "xcurl/8",
+        "system:serviceaccount:kube-system:default",
+        "system:serviceaccount:ns:σας",
+        "alice@EXAMPLE.com",
+        "app-12-abc9",
+        "app-x-config",
+        "/api/v1/namespaces/default/pods/x/exec?command=sh",
+        "/apis/apps/v1/watch=true",
+        "a\nb",
+        "日本語/v1.2",
+    ];
+    let mut out: Vec<Option<Value>> = strings
+        .iter()
+        .map(|s| Some(Value::String(s.to_string())))
+        .collect();
+    out.extend([
+        None,
+        Some(Value::Null),
+        Some(serde_json::json!(42)),
+        Some(serde_json::json!(true)),
+        Some(serde_json::json!(["kubectl/"])),
+        Some(serde_json::json!({"a": "kubectl/"})),
+    ]);
+    out
+}
+
+#[test]
+fn grouped_string_tests_agree() {
+    let loaded = load::load_texts(&[("grouped.ward", GROUPED)]);
+    let report = check(&loaded, schema::bundled());
+    let errors: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let m = Matcher::new(lower::lower(&loaded));
+    let grouped = m.plan.leaf_str_group.iter().flatten().count();
+    assert!(
+        m.plan.str_groups.len() >= 10 && grouped > 60,
+        "the tests are grouped: {} groups, {grouped} tests",
+        m.plan.str_groups.len()
+    );
+    let odd = odd_values();
+    let fields: [&[&str]; 4] = [
+        &["userAgent"],
+        &["user", "username"],
+        &["requestURI"],
+        &["objectRef", "name"],
+    ];
+    // Lists for the quantifiers: elements with odd images, no image, or
+    // that are no object; an empty list; no list.
+    let lists = |k: usize| -> Option<Value> {
+        let img = |j: usize| odd[(k + j) % odd.len()].clone();
+        let elem = |j: usize| match img(j) {
+            Some(v) => serde_json::json!({"name": "c", "image": v}),
+            None => serde_json::json!({"name": "c"}),
+        };
+        Some(match k % 7 {
+            0 => return None,
+            1 => serde_json::json!([]),
+            2 => serde_json::json!([elem(0)]),
+            3 => serde_json::json!([elem(0), elem(5), elem(11)]),
+            4 => serde_json::json!([elem(2), null, "busybox"]),
+            5 => serde_json::json!("xmrig"),
+            _ => Value::Array((0..4).filter_map(img).collect()),
+        })
+    };
+    let mut scratch = Scratch::default();
+    let mut fired = 0;
+    for (i, text) in corpus::k8s_events(2000, 11).iter().enumerate() {
+        let mut ev: Value = serde_json::from_str(text).expect("json");
+        // Most events keep their own values; the others get odd ones, a
+        // different mix per field.
+        for (f, path) in fields.iter().enumerate() {
+            let k = i * (f + 3) + f;
+            if k % 3 == 0 {
+                continue;
+            }
+            let (last, parents) = path.split_last().expect("a path");
+            let mut at = &mut ev;
+            for p in parents {
+                at = &mut at[*p];
+            }
+            let Some(obj) = at.as_object_mut() else {
+                continue;
+            };
+            match &odd[k % odd.len()] {
+                Some(v) => obj.insert(last.to_string(), v.clone()),
+                None => obj.remove(*last),
+            };
+        }
+        // Lists in half of the events: containers and init containers
+        // (of objects), user groups (of strings, or whatever `lists` gives).
+        if i % 2 == 1 {
+            let k = i / 2;
+            if !ev["requestObject"].is_object() {
+                ev["requestObject"] = serde_json::json!({});
+            }
+            if !ev["requestObject"]["spec"].is_object() {
+                ev["requestObject"]["spec"] = serde_json::json!({});
+            }
+            for (j, key) in ["containers", "initContainers"].iter().enumerate() {
+                let spec = ev["requestObject"]["spec"]
+                    .as_object_mut()
+                    .expect("an object");
+                match lists(k + j * 3) {
+                    Some(l) => spec.insert(key.to_string(), l),
+                    None => spec.remove(*key),
+                };
+            }
+            if let Some(user) = ev["user"].as_object_mut() {
+                let groups = match k % 5 {
+                    0 => lists(k),
+                    1 => Some(serde_json::json!(["system:masters", "ΣΑΣ", "dev"])),
+                    _ => Some(Value::Array(
+                        (0..3)
+                            .filter_map(|j| odd[(k * 7 + j) % odd.len()].clone())
+                            .collect(),
+                    )),
+                };
+                match groups {
+                    Some(g) => user.insert("groups".into(), g),
+                    None => user.remove("groups"),
+                };
+            }
+        }
+        let bytes = serde_json::to_vec(&ev).expect("json");
+        fired += agree(&m, &mut scratch, &bytes, &format!("event {i}: {ev}"));
+    }
+    assert!(fired > 2000, "grouped rules fire: {fired}");
+}
+
+/// Random string tests (every operator, both cases, negated or not, one to
+/// three patterns) over random short values from an alphabet of letters
+/// whose lower-casing and case folding disagree, grouped by the planner and
+/// compared with the evaluator.
+#[test]
+fn random_grouped_string_tests_agree() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) as usize) % n
+    };
+    const ALPHABET: &[&str] = &[
+        "a", "b", "k", "K", "\u{212A}", "s", "S", "ſ", "σ", "ς", "Σ", "ß", "i", "İ", "/", ".", " ",
+    ];
+    const REGEX: &[&str] = &[
+        "a", "k", "s", "(?i:s)", "ſ", "^", "$", ".", "a*", "[a-k]", r"\w", r"\b", "σ|ς", "Σ", "ß",
+        "(?-i:K)",
+    ];
+    let ops = ["contains", "startswith", "endswith", "glob", "matches"];
+    let fields = ["userAgent", "user.username", "requestURI"];
+    let word = |next: &mut dyn FnMut(usize) -> usize, glob: bool| {
+        let len = next(4);
+        let mut w = String::new();
+        for _ in 0..len {
+            match next(if glob { 10 } else { 8 }) {
+                8 => w.push('*'),
+                9 => w.push('?'),
+                _ => w.push_str(ALPHABET[next(ALPHABET.len())]),
+            }
+        }
+        w
+    };
+    for round in 0..6 {
+        let mut text = String::from("source k8s.audit\n");
+        for r in 0..60 {
+            let op = ops[next(ops.len())];
+            let ci = if next(2) == 1 { "i" } else { "" };
+            let not = if next(3) == 0 { "not " } else { "" };
+            let pats: Vec<String> = (0..1 + next(3))
+                .map(|_| match op {
+                    "matches" => {
+                        let mut re = String::new();
+                        for _ in 0..1 + next(3) {
+                            re.push_str(REGEX[next(REGEX.len())]);
+                        }
+                        format!("r\"{re}\"")
+                    }
+                    _ => format!("\"{}\"", word(&mut next, op == "glob")),
+                })
+                .collect();
+            let field = fields[next(fields.len())];
+            text.push_str(&format!(
+                "rule r{r} {{ when {field} {not}{ci}{op} [{}] }}\n",
+                pats.join(", ")
+            ));
+        }
+        let loaded = load::load_texts(&[("random.ward", text.as_str())]);
+        let report = check(&loaded, schema::bundled());
+        let errors: Vec<_> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity() == Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{text}\n{errors:#?}");
+        let m = Matcher::new(lower::lower(&loaded));
+        let grouped = m.plan.leaf_str_group.iter().flatten().count();
+        assert!(grouped > 40, "round {round}: {grouped} grouped\n{text}");
+        let mut scratch = Scratch::default();
+        let base: Value =
+            serde_json::from_str(&corpus::k8s_events(1, 3)[0]).expect("a generated event");
+        for i in 0..400 {
+            let mut ev = base.clone();
+            ev["userAgent"] = Value::String(word(&mut next, false));
+            ev["user"]["username"] = Value::String(word(&mut next, false));
+            ev["requestURI"] = Value::String(word(&mut next, true));
+            let bytes = serde_json::to_vec(&ev).expect("json");
+            agree(
+                &m,
+                &mut scratch,
+                &bytes,
+                &format!("round {round}, event {i}: {ev}\n{text}"),
+            );
+        }
+    }
+}

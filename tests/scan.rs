@@ -469,3 +469,31 @@ fn calico_unlogged_dns_records_are_events_not_problems() {
         "{err}"
     );
 }
+
+#[test]
+fn explain_shows_grouped_tests() {
+    let dir = rules(
+        "explain-groups",
+        "source k8s.audit\n\
+         rule a { when userAgent startswith \"kubectl/\" }\n\
+         rule b { when userAgent not contains [\"curl\", \"wget\"] }\n\
+         rule c { when userAgent imatches r\"^helm\" }\n\
+         rule d { when any c in requestObject.spec.containers: c.image icontains \"xmrig\" }\n\
+         rule e { when all c in requestObject.spec.containers: c.image istartswith \"registry.k8s.io/\" }\n\
+         rule f { when verb == \"get\" or verb == \"list\" }\n",
+    );
+    let (code, out, _) = ward(&["explain", "--rules", &dir]);
+    assert_eq!(code, 0);
+    for line in [
+        "e0: verb == one of 2 strings, one hash lookup",
+        "s0: 2 string test(s) of userAgent, 3 pattern(s) in one automaton",
+        "s1: 2 string test(s) of requestObject.spec.containers[] ($0.image of each element) (lower-cased), 2 pattern(s) in one automaton",
+        "userAgent startswith [\"kubectl/\"] [#0, group s0]",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    assert!(
+        !out.contains("group s2"),
+        "a lone i-form test is not grouped: {out}"
+    );
+}

@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use regex_automata::meta::Regex;
+use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
+use regex_automata::MatchKind;
 
 /// Largest compiled regex, in bytes of NFA, per pattern.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -32,6 +34,35 @@ pub fn regex(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
             }
             _ => e.to_string(),
         })
+}
+
+/// Compiles several regexes, each `(pattern, case_insensitive)`, into one
+/// automaton that reports every pattern matching anywhere in a haystack
+/// (`MatchKind::All`, for `which_overlapping_matches`). Each pattern is
+/// parsed exactly as [`regex`] parses it alone; the whole set is held to
+/// the size limit of one regex, so a caller splits a set that exceeds it.
+pub fn regex_set(patterns: &[(String, bool)]) -> Result<Regex, String> {
+    let hirs = patterns
+        .iter()
+        .map(|(p, ci)| {
+            syntax::parse_with(
+                p,
+                &syntax::Config::new()
+                    .case_insensitive(*ci)
+                    .nest_limit(REGEX_NEST_LIMIT),
+            )
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Regex::builder()
+        .configure(
+            Regex::config()
+                .match_kind(MatchKind::All)
+                .which_captures(WhichCaptures::None)
+                .nfa_size_limit(Some(REGEX_SIZE_LIMIT)),
+        )
+        .build_many_from_hir(&hirs)
+        .map_err(|e| e.to_string())
 }
 
 /// Translates a glob to an anchored regex: `*` any run of characters, `?` one

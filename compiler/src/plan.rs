@@ -7,14 +7,23 @@
 //! - Dispatch: a rule whose `when` requires `verb == "create"` (or `in` a
 //!   set) is only a candidate for events with that value; the field is the
 //!   most selective discriminator of the source the rule constrains.
+//! - Grouped tests: `field == "literal"` leaves of one field are answered
+//!   by one hash lookup; string tests (`contains`, `startswith`, `endswith`,
+//!   `glob`, `matches` and their `i`-forms) of one field, or quantifiers
+//!   whose body is one such test of the element, by one multi-pattern
+//!   automaton pass over the value per event.
 //! - Projection: the trie of paths any rule reads, so the runtime extracts
 //!   only those fields from each event.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+pub use regex_automata::PatternSet;
+use regex_automata::{meta::Regex, Input, PatternID};
+
 pub use crate::hash::FastHash;
-use crate::lower::{Cond, FieldPath, Lit, Operand, Rule, RuleSet, Seg, Stateful};
-use crate::syntax::ast::CmpOp;
+use crate::lower::{Cond, FieldPath, Lit, Operand, Pattern, Rule, RuleSet, Seg, Stateful};
+use crate::pattern;
+use crate::syntax::ast::{CmpOp, StrOp, StrOpKind};
 
 /// Discriminating fields per source, most selective first.
 pub const DISPATCH_FIELDS: &[(&str, &[&str])] = &[
@@ -166,6 +175,67 @@ pub struct Plan {
     pub eq_groups: Vec<EqGroup>,
     /// For each leaf, the group that answers it.
     pub leaf_group: Vec<Option<usize>>,
+    /// String tests of one field against literal patterns, answered by one
+    /// multi-pattern regex pass over the field's value per event.
+    pub str_groups: Vec<StrGroup>,
+    /// For each leaf, the string group that answers it and its index in
+    /// the group's `leaves`.
+    pub leaf_str_group: Vec<Option<(usize, usize)>>,
+}
+
+/// String tests (`contains`, `startswith`, `endswith`, `glob`, `matches`)
+/// of one event field: every pattern of every test compiled into one
+/// automaton (`MatchKind::All`), so one pass over the value tells which
+/// patterns match. The case-insensitive forms of a field form a group of
+/// their own, run over the lower-cased value exactly as the evaluator
+/// lower-cases it, so that a grouped test and a test alone agree.
+#[derive(Debug)]
+pub struct StrGroup {
+    /// For tests inside quantifiers (`any c in L: c.image icontains "x"`):
+    /// the list `L`, whose every element is searched; `path` is then
+    /// relative to the element (`var` 0).
+    pub list: Option<FieldPath>,
+    pub path: FieldPath,
+    /// The value is lower-cased first (the `i`-forms).
+    pub folded: bool,
+    pub regex: Regex,
+    /// Each pattern as compiled: its regex and whether it ignores case.
+    pub patterns: Vec<(String, bool)>,
+    /// Per test: its leaf, whether it is negated, and its pattern ids.
+    pub leaves: Vec<StrLeaf>,
+}
+
+#[derive(Debug)]
+pub struct StrLeaf {
+    pub leaf: usize,
+    /// For a quantifier over the group's list: `Some(true)` for `all`.
+    pub all: Option<bool>,
+    pub negated: bool,
+    pub patterns: Vec<usize>,
+}
+
+impl StrGroup {
+    /// A set to collect one search's matching patterns in.
+    pub fn new_set(&self) -> PatternSet {
+        PatternSet::new(self.regex.pattern_len())
+    }
+
+    /// Clears `set` and adds the patterns that match anywhere in `text`
+    /// (the value itself, lower-cased already if the group is `folded`).
+    pub fn search(&self, text: &str, set: &mut PatternSet) {
+        set.clear();
+        self.regex.which_overlapping_matches(&Input::new(text), set);
+    }
+
+    /// Whether test `k` holds given the patterns `set` found in a string
+    /// value (the test of a quantifier's body, for a quantifier's leaf).
+    pub fn holds(&self, k: usize, set: &PatternSet) -> bool {
+        let t = &self.leaves[k];
+        t.patterns
+            .iter()
+            .any(|&p| set.contains(PatternID::new_unchecked(p)))
+            != t.negated
+    }
 }
 
 #[derive(Debug)]
@@ -227,6 +297,7 @@ pub fn plan(set: &RuleSet) -> Plan {
     plan.leaves = p.leaves;
     plan.leaf_uses = p.uses;
     group_equalities(&mut plan);
+    group_string_tests(&mut plan);
     plan
 }
 
@@ -332,6 +403,150 @@ fn group_equalities(plan: &mut Plan) {
             plan.leaf_group[id] = Some(g);
         }
         plan.eq_groups.push(EqGroup { path, leaves });
+    }
+}
+
+/// Groups the string tests of each absolute field (and case mode) when the
+/// field has several; and the quantifiers whose body is one string test of
+/// the element (`any c in L: c.image icontains "x"`), per list, element
+/// field and case mode. Other quantifier bodies stay as they are.
+fn group_string_tests(plan: &mut Plan) {
+    type Key = (Option<FieldPath>, FieldPath, bool);
+    let mut by_field: Vec<(Key, Vec<usize>)> = Vec::new();
+    for (id, leaf) in plan.leaves.iter().enumerate() {
+        let Some((list, test)) = grouped_test(leaf) else {
+            continue;
+        };
+        let Some((path, folded)) = string_test(test, list.is_some()) else {
+            continue;
+        };
+        let key = (list.cloned(), path.clone(), folded);
+        match by_field.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, ids)) => ids.push(id),
+            None => by_field.push((key, vec![id])),
+        }
+    }
+    plan.leaf_str_group = vec![None; plan.leaves.len()];
+    for ((list, path, folded), ids) in by_field.into_iter().filter(|(_, ids)| ids.len() > 1) {
+        build_str_groups(plan, list.as_ref(), &path, folded, &ids);
+    }
+}
+
+/// A leaf as (the list a quantifier ranges over, the string test it
+/// makes): `(None, leaf)` for a test of its own.
+fn grouped_test(c: &Cond) -> Option<(Option<&FieldPath>, &Cond)> {
+    match c {
+        Cond::Quant { list, body, .. } if list.var.is_none() => Some((Some(list), body)),
+        Cond::Quant { .. } => None,
+        other => Some((None, other)),
+    }
+}
+
+/// A string test against compiled patterns of an absolute field (or, in a
+/// quantifier's body, of the element): the field and whether it is
+/// case-insensitive.
+fn string_test(c: &Cond, in_element: bool) -> Option<(&FieldPath, bool)> {
+    let var = in_element.then_some(0);
+    match c {
+        Cond::Str {
+            op,
+            lhs: Operand::Field(f),
+            pats,
+            ..
+        } if f.var == var && pats.iter().all(|p| pattern_source(*op, p).is_some()) => {
+            Some((f, op.ci))
+        }
+        _ => None,
+    }
+}
+
+/// One pattern as a regex over the value the evaluator tests: literal
+/// texts (already lower-cased for the `i`-forms, and tested against the
+/// lower-cased value) match case-sensitively; regexes and globs keep the
+/// case mode they were compiled with.
+fn pattern_source(op: StrOp, p: &Pattern) -> Option<(String, bool)> {
+    Some(match p {
+        Pattern::Regex(_, src) => (src.clone(), op.ci),
+        Pattern::Text(t) => {
+            let lit = regex_syntax::escape(t);
+            let re = match op.kind {
+                StrOpKind::Contains => lit,
+                StrOpKind::StartsWith => format!(r"\A{lit}"),
+                StrOpKind::EndsWith => format!(r"{lit}\z"),
+                StrOpKind::Glob | StrOpKind::Matches => return None,
+            };
+            (re, false)
+        }
+    })
+}
+
+/// Compiles the tests `ids` into one group, or, when the automaton would
+/// exceed the size limit, into groups of halves; a test that cannot be
+/// compiled with others stays a leaf of its own.
+fn build_str_groups(
+    plan: &mut Plan,
+    list: Option<&FieldPath>,
+    path: &FieldPath,
+    folded: bool,
+    ids: &[usize],
+) {
+    let mut patterns: Vec<(String, bool)> = Vec::new();
+    let mut leaves = Vec::new();
+    for &id in ids {
+        let (all, test) = match &plan.leaves[id] {
+            Cond::Quant { all, body, .. } => (Some(*all), &**body),
+            other => (None, other),
+        };
+        let Cond::Str {
+            negated, op, pats, ..
+        } = test
+        else {
+            continue;
+        };
+        let mut mine = Vec::new();
+        for p in pats {
+            let Some(src) = pattern_source(*op, p) else {
+                continue;
+            };
+            let pid = match patterns.iter().position(|q| *q == src) {
+                Some(pid) => pid,
+                None => {
+                    patterns.push(src);
+                    patterns.len() - 1
+                }
+            };
+            if !mine.contains(&pid) {
+                mine.push(pid);
+            }
+        }
+        leaves.push(StrLeaf {
+            leaf: id,
+            all,
+            negated: *negated,
+            patterns: mine,
+        });
+    }
+    match pattern::regex_set(&patterns) {
+        Ok(regex) => {
+            let g = plan.str_groups.len();
+            for (k, t) in leaves.iter().enumerate() {
+                plan.leaf_str_group[t.leaf] = Some((g, k));
+            }
+            plan.str_groups.push(StrGroup {
+                list: list.cloned(),
+                path: path.clone(),
+                folded,
+                regex,
+                patterns,
+                leaves,
+            });
+        }
+        Err(_) if ids.len() > 1 => {
+            let (a, b) = ids.split_at(ids.len() / 2);
+            build_str_groups(plan, list, path, folded, a);
+            build_str_groups(plan, list, path, folded, b);
+        }
+        Err(_) => {}
     }
 }
 
@@ -723,5 +938,150 @@ mod tests {
                 "sourceIPs[]"
             ]
         );
+    }
+
+    /// The grouped tests, as `path[/i]: leaf ids`, sorted.
+    fn str_groups(p: &Plan) -> Vec<String> {
+        let mut out: Vec<String> = p
+            .str_groups
+            .iter()
+            .map(|g| {
+                let name: Vec<String> = g
+                    .path
+                    .segs
+                    .iter()
+                    .map(|s| match s {
+                        Seg::Key(k) => k.clone(),
+                        Seg::Index(i) => i.to_string(),
+                    })
+                    .collect();
+                let ids: Vec<String> = g.leaves.iter().map(|t| t.leaf.to_string()).collect();
+                let list = g.list.as_ref().map_or(String::new(), |l| {
+                    let keys: Vec<String> = l
+                        .segs
+                        .iter()
+                        .map(|s| match s {
+                            Seg::Key(k) => k.clone(),
+                            Seg::Index(i) => i.to_string(),
+                        })
+                        .collect();
+                    format!("{}[]/", keys.join("."))
+                });
+                format!(
+                    "{list}{}{}: {}",
+                    name.join("."),
+                    if g.folded { "/i" } else { "" },
+                    ids.join(",")
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn groups_string_tests_per_field_and_case_mode() {
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when userAgent startswith \"kubectl/\" }\n\
+             rule b { when userAgent not contains [\"curl\", \"wget\"] }\n\
+             rule c { when userAgent glob \"kube-*\" or userAgent matches r\"^x\\d\" }\n\
+             rule d { when userAgent istartswith \"KUBECTL\" and userAgent imatches r\"v1\" }\n\
+             rule e { when user.username endswith \"@example.com\" }\n\
+             rule f { when user.username iendswith \"@EXAMPLE.COM\" }\n\
+             rule g { when requestURI contains \"?\" and requestURI contains \"?\" }\n\
+             rule h { when any c in requestObject.spec.containers: c.image contains \"x\" }\n\
+             rule i { when any c in requestObject.spec.containers: c.image contains \"y\" }\n",
+        );
+        // Leaves: 0-3 userAgent cased, 4-5 userAgent /i, 6 and 7 the only
+        // test of their field and mode, 8 one test (shared), 9-10
+        // quantifiers whose body is one string test of the element.
+        assert_eq!(
+            str_groups(&p),
+            [
+                "requestObject.spec.containers[]/image: 9,10",
+                "userAgent/i: 4,5",
+                "userAgent: 0,1,2,3"
+            ]
+        );
+        for id in [6, 7, 8] {
+            assert_eq!(p.leaf_str_group[id], None, "leaf {id}: {:?}", p.leaves[id]);
+        }
+        let cased = p.str_groups.iter().find(|g| !g.folded).unwrap();
+        assert_eq!(
+            cased.patterns,
+            [
+                (r"\Akubectl/".to_string(), false),
+                ("curl".to_string(), false),
+                ("wget".to_string(), false),
+                ("^(?s:kube\\-.*)$".to_string(), false),
+                (r"^x\d".to_string(), false),
+            ]
+        );
+        assert!(cased.leaves[1].negated);
+        // The i-forms: literal text is lower-cased and matched as is (the
+        // value is lower-cased too); regexes keep their case flag.
+        let folded = p.str_groups.iter().find(|g| g.folded).unwrap();
+        assert_eq!(
+            folded.patterns,
+            [(r"\Akubectl".to_string(), false), ("v1".to_string(), true)]
+        );
+        let mut set = folded.new_set();
+        folded.search("kubectl/v1.29", &mut set);
+        assert!(folded.holds(0, &set) && folded.holds(1, &set));
+        folded.search("xkubectl", &mut set);
+        assert!(!folded.holds(0, &set) && !folded.holds(1, &set));
+    }
+
+    #[test]
+    fn groups_only_quantifiers_whose_body_is_one_element_test() {
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when any c in requestObject.spec.containers: c.image contains \"x\" }\n\
+             rule b { when all c in requestObject.spec.containers: c.image not icontains \"y\" }\n\
+             rule c { when all c in requestObject.spec.containers: c.image icontains \"z\" }\n\
+             rule d { when any c in requestObject.spec.containers: c.image contains \"x\" and c.name contains \"n\" }\n\
+             rule e { when any c in requestObject.spec.containers: userAgent contains \"u\" }\n\
+             rule f { when any g in user.groups: g startswith \"system:\" }\n\
+             rule g { when any g in user.groups: g endswith \":masters\" }\n",
+        );
+        assert_eq!(
+            str_groups(&p),
+            [
+                "requestObject.spec.containers[]/image/i: 1,2",
+                "user.groups[]/: 5,6"
+            ]
+        );
+        assert_eq!(p.str_groups[0].leaves[0].all, Some(true));
+        for id in [0, 3, 4] {
+            assert_eq!(p.leaf_str_group[id], None, "leaf {id}: {:?}", p.leaves[id]);
+        }
+    }
+
+    #[test]
+    fn string_groups_share_patterns_and_split_at_the_size_limit() {
+        // `contains "x"` and `not contains "x"` share one pattern.
+        let (_, p) = planned(
+            "source k8s.audit\nrule a { when userAgent contains \"x\" }\n\
+             rule b { when userAgent not contains \"x\" }\n",
+        );
+        assert_eq!(p.str_groups.len(), 1);
+        assert_eq!(p.str_groups[0].patterns.len(), 1);
+        // Each of these regexes fits the limit alone, not all together: the
+        // group is split, and every test is still answered by some group.
+        let big = r"\w{5}";
+        let mut text = String::from("source k8s.audit\n");
+        for i in 0..12 {
+            text.push_str(&format!(
+                "rule r{i} {{ when userAgent matches r\"{big}{i}\" }}\n"
+            ));
+        }
+        let (_, p) = planned(&text);
+        assert!(
+            p.str_groups.len() > 1,
+            "split: {} group(s)",
+            p.str_groups.len()
+        );
+        assert!(p.leaf_str_group.iter().all(Option::is_some));
     }
 }

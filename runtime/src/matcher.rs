@@ -1,9 +1,9 @@
 //! The planned matcher: dispatch to candidate rules, shared leaf predicates
 //! evaluated at most once per event, over the extracted fields.
 
-use ward_compiler::doc::Doc;
+use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Rule, RuleSet, Seg};
-use ward_compiler::plan::{self, PCond, Plan, Projection};
+use ward_compiler::plan::{self, PCond, PatternSet, Plan, Projection};
 
 use crate::eval;
 
@@ -62,6 +62,14 @@ pub struct Scratch {
     /// Per equality group: 0 not looked up yet, else 1 + the matching leaf,
     /// or `NO_HIT`.
     groups: Vec<usize>,
+    /// Per string group: 0 not searched yet, 1 a quantifier's list is
+    /// missing or no list (each of its tests is false), 2 searched (into
+    /// `found`).
+    str_state: Vec<u8>,
+    /// Per string group, what the search found.
+    found: Vec<Found>,
+    /// The lower-cased value, for the case-insensitive groups.
+    folded: String,
     /// The rules that fired.
     pub candidates: Vec<usize>,
 }
@@ -130,10 +138,15 @@ impl Matcher {
         scratch.memo.resize(self.plan.leaves.len(), 0);
         scratch.groups.clear();
         scratch.groups.resize(self.plan.eq_groups.len(), 0);
+        scratch.str_state.clear();
+        scratch.str_state.resize(self.plan.str_groups.len(), 0);
         let Scratch {
             memo,
             admitted,
             groups,
+            str_state,
+            found,
+            folded,
             candidates,
         } = scratch;
         admitted.clear();
@@ -157,6 +170,9 @@ impl Matcher {
                 event,
                 memo,
                 groups,
+                str_state,
+                found,
+                folded,
             };
             if self.holds(&r.when, &mut st) && !r.excepts.iter().any(|e| self.holds(e, &mut st)) {
                 candidates.push(i);
@@ -180,7 +196,10 @@ impl Matcher {
                     1 => false,
                     2 => true,
                     _ => {
-                        let r = eval::eval(&self.plan.leaves[*id], st.event, &mut Vec::new());
+                        let r = match self.plan.leaf_str_group[*id] {
+                            Some((g, k)) => self.str_hit(g, k, st),
+                            None => eval::eval(&self.plan.leaves[*id], st.event, &mut Vec::new()),
+                        };
                         st.memo[*id] = if r { 2 } else { 1 };
                         r
                     }
@@ -204,6 +223,96 @@ impl Matcher {
             h => Some(h - 1),
         }
     }
+
+    /// Whether test `k` of string group `g` holds: the group's automaton
+    /// runs once per event over the field's value (over each element's,
+    /// for a group of quantifiers).
+    fn str_hit<'a, D: Doc<'a>>(&self, g: usize, k: usize, st: &mut State<'_, D>) -> bool {
+        let group = &self.plan.str_groups[g];
+        if st.found.len() <= g {
+            st.found.resize_with(g + 1, Found::default);
+        }
+        if st.str_state[g] == 0 {
+            let found = &mut st.found[g];
+            found.n = 0;
+            st.str_state[g] = match &group.list {
+                None => {
+                    let value = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str());
+                    found.push(group, value, st.folded);
+                    2
+                }
+                Some(list) => match eval::get(st.event, &[], list).map(|l| (l, l.kind())) {
+                    Some((l, Kind::Arr(len))) => {
+                        for i in 0..len {
+                            // As the evaluator: the element is `var` 0.
+                            let value = l
+                                .at(i)
+                                .and_then(|item| eval::get(st.event, &[item], &group.path))
+                                .and_then(|v| v.as_str());
+                            found.push(group, value, st.folded);
+                        }
+                        2
+                    }
+                    _ => 1,
+                },
+            };
+        }
+        if st.str_state[g] != 2 {
+            return false;
+        }
+        let found = &st.found[g];
+        // A missing, null or non-string value makes the test false,
+        // negated or not.
+        let test = |i: usize| found.is_str[i] && group.holds(k, &found.sets[i]);
+        match group.leaves[k].all {
+            None => test(0),
+            Some(false) => (0..found.n).any(test),
+            Some(true) => (0..found.n).all(test),
+        }
+    }
+}
+
+/// The patterns one string group found in each value it searched (one
+/// value, or one per element of a quantifier's list). Sets are reused
+/// across events.
+#[derive(Default)]
+struct Found {
+    /// Values searched for this event.
+    n: usize,
+    is_str: Vec<bool>,
+    sets: Vec<PatternSet>,
+}
+
+impl Found {
+    fn push(&mut self, group: &plan::StrGroup, value: Option<&str>, folded: &mut String) {
+        let i = self.n;
+        self.n += 1;
+        if self.sets.len() <= i {
+            self.sets.push(group.new_set());
+            self.is_str.push(false);
+        }
+        if self.sets[i].capacity() != group.regex.pattern_len() {
+            self.sets[i] = group.new_set();
+        }
+        self.is_str[i] = value.is_some();
+        let Some(s) = value else {
+            return;
+        };
+        let text = if !group.folded {
+            s
+        } else if s.is_ascii() {
+            folded.clear();
+            folded.push_str(s);
+            folded.make_ascii_lowercase();
+            folded.as_str()
+        } else {
+            // Unicode lower-casing depends on context (a final sigma), so
+            // not character by character: as the evaluator does it.
+            *folded = s.to_lowercase();
+            folded.as_str()
+        };
+        group.search(text, &mut self.sets[i]);
+    }
 }
 
 const NO_HIT: usize = usize::MAX;
@@ -213,6 +322,9 @@ struct State<'s, D> {
     event: D,
     memo: &'s mut [u8],
     groups: &'s mut [usize],
+    str_state: &'s mut [u8],
+    found: &'s mut Vec<Found>,
+    folded: &'s mut String,
 }
 
 fn merge(into: &mut Projection, from: &Projection) {

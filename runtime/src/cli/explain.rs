@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use ward_compiler::lower::{Cond, Stateful};
+use ward_compiler::lower::Stateful;
 
 use crate::describe::{leaf, path};
 use ward_compiler::plan::{self, PCond, Plan, Role};
@@ -66,6 +66,31 @@ pub(super) fn run(
                 sp.projection.paths().join(", ")
             )?;
         }
+        if !plan.eq_groups.is_empty() || !plan.str_groups.is_empty() {
+            writeln!(out, "\ngrouped tests (one lookup or one pass per event)")?;
+        }
+        for (g, eg) in plan.eq_groups.iter().enumerate() {
+            writeln!(
+                out,
+                "  e{g}: {} == one of {} strings, one hash lookup",
+                path(&eg.path),
+                eg.leaves.len()
+            )?;
+        }
+        for (g, sg) in plan.str_groups.iter().enumerate() {
+            let field = match &sg.list {
+                None => path(&sg.path),
+                Some(l) => format!("{}[] ({} of each element)", path(l), path(&sg.path)),
+            };
+            writeln!(
+                out,
+                "  s{g}: {} string test(s) of {}{}, {} pattern(s) in one automaton",
+                sg.leaves.len(),
+                field,
+                if sg.folded { " (lower-cased)" } else { "" },
+                sg.patterns.len()
+            )?;
+        }
     }
     for (i, r) in set.rules.iter().enumerate() {
         if only.as_ref().is_some_and(|id| *id != r.id) {
@@ -93,7 +118,7 @@ pub(super) fn run(
                 },
                 Role::Until => "until".to_string(),
             };
-            writeln!(out, "  {label}: {}", words(&pr.when, &plan.leaves, &uses))?;
+            writeln!(out, "  {label}: {}", words(&pr.when, &plan, &uses))?;
             writeln!(
                 out,
                 "    candidates: {}",
@@ -101,7 +126,7 @@ pub(super) fn run(
                     .unwrap_or_else(|| "every event of its source".into())
             )?;
             for e in &pr.excepts {
-                writeln!(out, "    unless: {}", words(e, &plan.leaves, &uses))?;
+                writeln!(out, "    unless: {}", words(e, &plan, &uses))?;
             }
         }
     }
@@ -117,32 +142,38 @@ fn count_leaves(c: &PCond, uses: &mut [usize]) {
     }
 }
 
-fn words(c: &PCond, leaves: &[Cond], uses: &[usize]) -> String {
+fn words(c: &PCond, plan: &Plan, uses: &[usize]) -> String {
+    let leaves = &plan.leaves;
     match c {
         PCond::Const(b) => b.to_string(),
         PCond::Leaf(i) => {
-            let shared = if uses[*i] > 1 {
-                format!(" [#{i}, shared by {}]", uses[*i])
-            } else {
-                format!(" [#{i}]")
-            };
-            format!("{}{shared}", leaf(&leaves[*i]))
+            let mut notes = vec![format!("#{i}")];
+            if uses[*i] > 1 {
+                notes.push(format!("shared by {}", uses[*i]));
+            }
+            if let Some(g) = plan.leaf_group.get(*i).copied().flatten() {
+                notes.push(format!("group e{g}"));
+            }
+            if let Some((g, _)) = plan.leaf_str_group.get(*i).copied().flatten() {
+                notes.push(format!("group s{g}"));
+            }
+            format!("{} [{}]", leaf(&leaves[*i]), notes.join(", "))
         }
         PCond::And(v) => format!(
             "({})",
             v.iter()
-                .map(|x| words(x, leaves, uses))
+                .map(|x| words(x, plan, uses))
                 .collect::<Vec<_>>()
                 .join(" and ")
         ),
         PCond::Or(v) => format!(
             "({})",
             v.iter()
-                .map(|x| words(x, leaves, uses))
+                .map(|x| words(x, plan, uses))
                 .collect::<Vec<_>>()
                 .join(" or ")
         ),
-        PCond::Not(x) => format!("not {}", words(x, leaves, uses)),
+        PCond::Not(x) => format!("not {}", words(x, plan, uses)),
     }
 }
 
