@@ -205,6 +205,8 @@ const SAMPLES: usize = 10;
 pub struct Engine {
     cfg: Config,
     ops: Vec<Option<Op>>,
+    /// The rules whose sequence ends in a `not` step.
+    absences: Vec<usize>,
     active: bool,
     ids: Vec<String>,
     buffer: BinaryHeap<Reverse<Queued>>,
@@ -257,8 +259,18 @@ impl Engine {
                 None => None,
             })
             .collect();
+        let absences = ops
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| match op {
+                Some(Op::Sequence(s)) => s.negated.iter().any(|n| n.1 == s.steps.len()),
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
         Engine {
             cfg,
+            absences,
             active: ops.iter().any(Option::is_some),
             ops,
             ids: rules.rules.iter().map(|r| r.id.clone()).collect(),
@@ -447,8 +459,10 @@ impl Engine {
     }
 
     fn close(&mut self, out: &mut Vec<Out>) {
-        for (i, op) in self.ops.iter_mut().enumerate() {
-            if let Some(Op::Sequence(s)) = op {
+        // Only sequences ending in a `not` step have windows to close;
+        // time moves with every event, so skip the rest cheaply.
+        for &i in &self.absences {
+            if let Some(Some(Op::Sequence(s))) = self.ops.get_mut(i) {
                 s.close_until(i, self.now, out);
             }
         }
