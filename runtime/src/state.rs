@@ -195,7 +195,8 @@ pub struct StateStats {
     pub evicted: BTreeMap<String, u64>,
     /// Sequences still waiting for their window to close at the end.
     pub open_at_end: u64,
-    /// The most keys live at once, over all rules.
+    /// The most keys live at once, over all rules (sampled every 256
+    /// arrivals and at the end).
     pub peak_keys: usize,
 }
 
@@ -475,6 +476,7 @@ impl Engine {
         while let Some(Reverse(q)) = self.buffer.pop() {
             self.process(q, out);
         }
+        self.note_live_keys();
         self.stats.open_at_end = self
             .ops
             .iter()
@@ -519,6 +521,13 @@ impl Engine {
                 });
             }
         }
+        // Sampled, not per event: summing every rule's keys is O(rules).
+        if self.arrivals.is_multiple_of(256) {
+            self.note_live_keys();
+        }
+    }
+
+    fn note_live_keys(&mut self) {
         let live: usize = self
             .ops
             .iter()
