@@ -46,6 +46,20 @@ fn rule_texts() -> Vec<(String, String)> {
     texts
 }
 
+/// The matcher of rule files that must check without errors; `context` is
+/// shown if they do not.
+fn matcher(files: &[(&str, &str)], context: &str) -> Matcher {
+    let loaded = load::load_texts(files);
+    let report = check(&loaded, schema::bundled());
+    let errors: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{context}\n{errors:#?}");
+    Matcher::new(lower::lower(&loaded))
+}
+
 /// One matcher per rule set: the bundled library, and each language example
 /// alone, so that one rule set's projection cannot hide another's gaps.
 fn matchers() -> Vec<Matcher> {
@@ -64,18 +78,7 @@ fn matchers() -> Vec<Matcher> {
             .iter()
             .map(|(n, t)| vec![(n.as_str(), t.as_str())]),
     );
-    let mut out = Vec::new();
-    for refs in sets {
-        let loaded = load::load_texts(&refs);
-        let report = check(&loaded, schema::bundled());
-        let errors: Vec<_> = report
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity() == Severity::Error)
-            .collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        out.push(Matcher::new(lower::lower(&loaded)));
-    }
+    let out: Vec<Matcher> = sets.iter().map(|refs| matcher(refs, "")).collect();
     assert!(
         out.len() > 30,
         "the bundled rules and the language examples: {}",
@@ -327,15 +330,7 @@ fn odd_values() -> Vec<Option<Value>> {
 
 #[test]
 fn grouped_string_tests_agree() {
-    let loaded = load::load_texts(&[("grouped.ward", GROUPED)]);
-    let report = check(&loaded, schema::bundled());
-    let errors: Vec<_> = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity() == Severity::Error)
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    let m = Matcher::new(lower::lower(&loaded));
+    let m = matcher(&[("grouped.ward", GROUPED)], "");
     let grouped = m.plan.leaf_str_group.iter().flatten().count();
     assert!(
         m.plan.str_groups.len() >= 10 && grouped > 60,
@@ -490,15 +485,7 @@ fn random_grouped_string_tests_agree() {
                 pats.join(", ")
             ));
         }
-        let loaded = load::load_texts(&[("random.ward", text.as_str())]);
-        let report = check(&loaded, schema::bundled());
-        let errors: Vec<_> = report
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity() == Severity::Error)
-            .collect();
-        assert!(errors.is_empty(), "{text}\n{errors:#?}");
-        let m = Matcher::new(lower::lower(&loaded));
+        let m = matcher(&[("random.ward", text.as_str())], &text);
         let grouped = m.plan.leaf_str_group.iter().flatten().count();
         assert!(grouped > 40, "round {round}: {grouped} grouped\n{text}");
         let mut scratch = Scratch::default();

@@ -940,36 +940,34 @@ mod tests {
         );
     }
 
+    /// `a.b.0`: a path's segments joined by dots.
+    fn dotted(p: &FieldPath) -> String {
+        let segs: Vec<String> = p
+            .segs
+            .iter()
+            .map(|s| match s {
+                Seg::Key(k) => k.clone(),
+                Seg::Index(i) => i.to_string(),
+            })
+            .collect();
+        segs.join(".")
+    }
+
     /// The grouped tests, as `path[/i]: leaf ids`, sorted.
     fn str_groups(p: &Plan) -> Vec<String> {
         let mut out: Vec<String> = p
             .str_groups
             .iter()
             .map(|g| {
-                let name: Vec<String> = g
-                    .path
-                    .segs
-                    .iter()
-                    .map(|s| match s {
-                        Seg::Key(k) => k.clone(),
-                        Seg::Index(i) => i.to_string(),
-                    })
-                    .collect();
+                let name = dotted(&g.path);
                 let ids: Vec<String> = g.leaves.iter().map(|t| t.leaf.to_string()).collect();
-                let list = g.list.as_ref().map_or(String::new(), |l| {
-                    let keys: Vec<String> = l
-                        .segs
-                        .iter()
-                        .map(|s| match s {
-                            Seg::Key(k) => k.clone(),
-                            Seg::Index(i) => i.to_string(),
-                        })
-                        .collect();
-                    format!("{}[]/", keys.join("."))
-                });
+                let list = g
+                    .list
+                    .as_ref()
+                    .map_or(String::new(), |l| format!("{}[]/", dotted(l)));
                 format!(
                     "{list}{}{}: {}",
-                    name.join("."),
+                    name,
                     if g.folded { "/i" } else { "" },
                     ids.join(",")
                 )

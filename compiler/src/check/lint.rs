@@ -954,36 +954,12 @@ fn parse_allow(
     });
 }
 
-/// Every `#` comment in a file, with its byte offset; `#` inside string
-/// literals is not a comment.
+/// Every `#` comment in a file, with its byte offset.
 pub(crate) fn comments(text: &str) -> Vec<(usize, &str)> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'#' => {
-                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
-                out.push((i, &text[i..end]));
-                i = end;
-            }
-            b'"' => {
-                let raw = i > 0
-                    && bytes[i - 1] == b'r'
-                    && !(i > 1 && (bytes[i - 2].is_ascii_alphanumeric() || bytes[i - 2] == b'_'));
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    if bytes[i] == b'\\' && !raw {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    out
+    crate::syntax::comments(text)
+        .into_iter()
+        .map(|r| (r.start, &text[r]))
+        .collect()
 }
 
 #[cfg(test)]

@@ -78,40 +78,20 @@ struct Comment {
     trailing: bool,
 }
 
-/// Finds the comments of a file that parses: a `#` outside a string starts
-/// one. Strings are cooked (`"..."`, with `\` escapes, one line) or raw
-/// (`r"..."`, no escapes, may span lines).
+/// The comments of a file that parses, and whether each follows code on
+/// its line.
 fn comments(text: &str) -> Vec<Comment> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                let raw = i > 0
-                    && b[i - 1] == b'r'
-                    && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if !raw && b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
+    super::comments(text)
+        .into_iter()
+        .map(|r| {
+            let line_start = text[..r.start].rfind('\n').map_or(0, |n| n + 1);
+            Comment {
+                start: r.start,
+                end: r.end,
+                trailing: !text[line_start..r.start].trim().is_empty(),
             }
-            b'#' => {
-                let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
-                let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
-                let trailing = !text[line_start..i].trim().is_empty();
-                out.push(Comment {
-                    start: i,
-                    end,
-                    trailing,
-                });
-                i = end;
-            }
-            _ => i += 1,
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 /// Whether a new line may be preceded by a blank line kept from the source.

@@ -8,6 +8,38 @@ pub mod template;
 
 pub use parse::parse;
 
+/// The byte ranges of the `#` comments of `text`, in order (each up to, not
+/// including, its newline). A `#` inside a string is not a comment: cooked
+/// strings (`"..."`, `\` escapes) end at their quote or, unterminated, at
+/// the line's end; raw strings (`r"..."`, no escapes) may span lines.
+pub(crate) fn comments(text: &str) -> Vec<std::ops::Range<usize>> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                // `r"` opens a raw string unless the `r` ends a longer word.
+                let raw = i > 0
+                    && b[i - 1] == b'r'
+                    && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
+                i += 1;
+                while i < b.len() && b[i] != b'"' && (raw || b[i] != b'\n') {
+                    i += if !raw && b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'#' => {
+                let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                out.push(i..end);
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;
 

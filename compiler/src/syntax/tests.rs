@@ -272,3 +272,11 @@ fn item_and_clause_keywords_match_whole_words_only() {
     let keys: Vec<&str> = r.meta.iter().map(|m| m.key.name.as_str()).collect();
     assert_eq!(keys, ["whenever", "sources"]);
 }
+
+#[test]
+fn comments_are_found_outside_strings_only() {
+    let t = "a \"#x\" # one\nr\"two\n# not\" # three\n\"unterminated # four\n# five";
+    let got: Vec<&str> = super::comments(t).into_iter().map(|r| &t[r]).collect();
+    // A raw string spans lines; an unterminated cooked one ends at its line.
+    assert_eq!(got, ["# one", "# three", "# five"]);
+}
