@@ -506,3 +506,106 @@ fn random_grouped_string_tests_agree() {
         }
     }
 }
+
+/// The alerts a JSON line gets on the fast path (projected extraction,
+/// alerts rendered from a second extraction and the line's text) are byte
+/// for byte the alerts of the same event decoded in full: over every event
+/// of the bundled samples and the generated corpus, with the bundled
+/// stateless rules. Fields that are lists of objects (containers, volumes)
+/// must come out whole.
+#[test]
+fn fast_path_alerts_are_the_full_decoding_alerts() {
+    use ward_runtime::scan::{Output, Scan};
+    let texts: Vec<(&str, &str)> = ward_runtime::bundled::RULES.to_vec();
+    let loaded = load::load_texts(&texts);
+    let stateless = || {
+        let mut set = lower::lower(&loaded);
+        set.rules.retain(|r| r.stateful.is_none());
+        set
+    };
+    let out = Output {
+        text: false,
+        with_event: true,
+    };
+    let mut events: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut files = Vec::new();
+    for top in [
+        "rules/k8s/samples",
+        "rules/aws/samples",
+        "rules/calico/samples",
+    ] {
+        for rule in std::fs::read_dir(root().join(top)).expect("samples dir") {
+            for f in std::fs::read_dir(rule.expect("entry").path()).expect("rule samples") {
+                files.push(f.expect("entry").path());
+            }
+        }
+    }
+    for p in files {
+        if p.file_name().is_some_and(|n| n == "expected.jsonl") {
+            continue;
+        }
+        let bytes = std::fs::read(&p).expect("sample");
+        decode::read(
+            &bytes[..],
+            decode::Format::Auto,
+            &mut |ev| {
+                let text = serde_json::to_vec(&ev.value).expect("json");
+                events.push((format!("{}:{}", p.display(), ev.line), text));
+            },
+            &mut |_| {},
+        )
+        .expect("readable");
+    }
+    for (i, t) in corpus::k8s_events(2000, 11)
+        .into_iter()
+        .chain(corpus::cloudtrail_records(500, 11))
+        .enumerate()
+    {
+        events.push((format!("generated {i}"), t.into_bytes()));
+    }
+    let mut fast_out = Vec::new();
+    let mut full_out = Vec::new();
+    {
+        let mut fast = Scan::new(stateless(), &mut fast_out, out);
+        let mut full = Scan::new(stateless(), &mut full_out, out);
+        for (n, (what, text)) in events.iter().enumerate() {
+            assert!(fast.line("f", text, n), "{what}: the fast path takes it");
+            let value: Value = serde_json::from_slice(text).expect("json");
+            let source = source_of(&value).expect("a known source");
+            let via = decode::Via::Raw;
+            let (original, line) = (None, n);
+            full.event(
+                "f",
+                &decode::Event {
+                    source,
+                    value,
+                    original,
+                    line,
+                    via,
+                },
+            );
+        }
+        fast.finish();
+        full.finish();
+    }
+    let (fast_s, full_s) = (
+        String::from_utf8(fast_out).expect("utf-8"),
+        String::from_utf8(full_out).expect("utf-8"),
+    );
+    let (fast_l, full_l): (Vec<&str>, Vec<&str>) =
+        (fast_s.lines().collect(), full_s.lines().collect());
+    assert_eq!(fast_l.len(), full_l.len(), "as many alerts");
+    for (f, g) in fast_l.iter().zip(&full_l) {
+        let line: Value = serde_json::from_str(g).expect("alert json");
+        let what = &events[line["input"]["line"].as_u64().unwrap_or(0) as usize].0;
+        assert_eq!(f, g, "{what}");
+    }
+    let alerted = full_l.len();
+    let lists_of_objects = full_l
+        .iter()
+        .filter(|l| l.contains("\"requestObject.spec.volumes\":[{"))
+        .count();
+    assert!(events.len() > 2500, "{} events", events.len());
+    assert!(alerted > 300, "{alerted} alerts");
+    assert!(lists_of_objects > 0, "some alert shows a list of objects");
+}

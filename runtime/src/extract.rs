@@ -7,11 +7,15 @@
 //! a typical event costs a few allocations. Read through `Doc`, it gives the
 //! evaluator the same answers as the full event. Skipped values go through
 //! serde's `IgnoredAny`: the floor a JSON validator pays anyway.
+//!
+//! Matching needs a whole object only for its presence, so [`extract`]
+//! keeps it empty; alerts show whole values as they are, so
+//! [`extract_entire`] keeps each whole value entire (as a JSON tree).
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::plan::Projection;
 
@@ -36,15 +40,14 @@ enum Node<'t> {
     Str(Cow<'t, str>),
     Arr { first: u32, len: u32 },
     Obj { first: u32, len: u32 },
+    /// A whole value kept entire ([`extract_entire`]).
+    Json(Box<serde_json::Value>),
 }
 
 impl<'t> Sparse<'t> {
     /// The root value.
     pub fn root(&self) -> At<'_, 't> {
-        At {
-            doc: self,
-            i: self.nodes.len().saturating_sub(1) as u32,
-        }
+        At::node(self, self.nodes.len().saturating_sub(1) as u32)
     }
 
     fn push(&mut self, n: Node<'t>) -> u32 {
@@ -78,55 +81,73 @@ impl<'t> Sparse<'t> {
     }
 }
 
-/// A cursor into a [`Sparse`].
+/// A cursor into a [`Sparse`]: a node of the arena, or a place inside a
+/// value kept entire.
 #[derive(Clone, Copy, Debug)]
-pub struct At<'s, 't> {
-    doc: &'s Sparse<'t>,
-    i: u32,
+pub enum At<'s, 't> {
+    Node { doc: &'s Sparse<'t>, i: u32 },
+    Json(&'s serde_json::Value),
+}
+
+impl<'s, 't: 's> At<'s, 't> {
+    fn node(doc: &'s Sparse<'t>, i: u32) -> Self {
+        match &doc.nodes[i as usize] {
+            Node::Json(v) => At::Json(v),
+            _ => At::Node { doc, i },
+        }
+    }
 }
 
 impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     fn kind(self) -> Kind<'s> {
-        match &self.doc.nodes[self.i as usize] {
+        let (doc, i) = match self {
+            At::Node { doc, i } => (doc, i),
+            At::Json(v) => return v.kind(),
+        };
+        match &doc.nodes[i as usize] {
             Node::Null => Kind::Null,
             Node::Bool(b) => Kind::Bool(*b),
             Node::Num(n, int) => Kind::Num(*n, *int),
             Node::Str(s) => Kind::Str(s),
             Node::Arr { len, .. } => Kind::Arr(*len as usize),
             Node::Obj { .. } => Kind::Obj,
+            Node::Json(v) => v.kind(),
         }
     }
     fn key(self, k: &str) -> Option<Self> {
-        let Node::Obj { first, len } = self.doc.nodes[self.i as usize] else {
+        let (doc, i) = match self {
+            At::Node { doc, i } => (doc, i),
+            At::Json(v) => return v.key(k).map(At::Json),
+        };
+        let Node::Obj { first, len } = doc.nodes[i as usize] else {
             return None;
         };
-        let entries = &self.doc.entries[first as usize..(first + len) as usize];
-        entries.iter().find(|(key, _)| *key == k).map(|(_, i)| At {
-            doc: self.doc,
-            i: *i,
-        })
+        let entries = &doc.entries[first as usize..(first + len) as usize];
+        entries
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, i)| At::node(doc, *i))
     }
     fn at(self, idx: usize) -> Option<Self> {
-        let Node::Arr { first, len } = self.doc.nodes[self.i as usize] else {
+        let (doc, i) = match self {
+            At::Node { doc, i } => (doc, i),
+            At::Json(v) => return v.at(idx).map(At::Json),
+        };
+        let Node::Arr { first, len } = doc.nodes[i as usize] else {
             return None;
         };
-        (idx < len as usize).then(|| At {
-            doc: self.doc,
-            i: self.doc.elems[first as usize + idx],
-        })
+        (idx < len as usize).then(|| At::node(doc, doc.elems[first as usize + idx]))
     }
     fn each_entry(self, f: &mut dyn FnMut(&'s str, Self)) {
-        let Node::Obj { first, len } = self.doc.nodes[self.i as usize] else {
+        let (doc, i) = match self {
+            At::Node { doc, i } => (doc, i),
+            At::Json(v) => return v.each_entry(&mut |k, item| f(k, At::Json(item))),
+        };
+        let Node::Obj { first, len } = doc.nodes[i as usize] else {
             return;
         };
-        for (k, i) in &self.doc.entries[first as usize..(first + len) as usize] {
-            f(
-                k,
-                At {
-                    doc: self.doc,
-                    i: *i,
-                },
-            );
+        for (k, i) in &doc.entries[first as usize..(first + len) as usize] {
+            f(k, At::node(doc, *i));
         }
     }
 }
@@ -154,9 +175,18 @@ pub fn extract<'t>(text: &'t [u8], proj: &'t Projection) -> Option<Sparse<'t>> {
     extract_sized(text, proj, Sizes::default())
 }
 
+/// [`extract`], keeping each whole value entire: what alerts show.
+pub fn extract_entire<'t>(text: &'t [u8], proj: &'t Projection) -> Option<Sparse<'t>> {
+    run(text, proj, Sizes::default(), true)
+}
+
 /// [`extract`], allocating for `sizes` up front (the largest event seen so
 /// far, typically), so the arena does not grow piecemeal.
 pub fn extract_sized<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes) -> Option<Sparse<'t>> {
+    run(text, proj, sizes, false)
+}
+
+fn run<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes, entire: bool) -> Option<Sparse<'t>> {
     // Skipped strings are not checked for UTF-8 by serde_json; a full parse
     // would reject such a line, so this must too. Validation is SIMD-fast.
     let text = std::str::from_utf8(text).ok()?;
@@ -171,6 +201,7 @@ pub fn extract_sized<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes) -> 
     Seed {
         proj,
         out: &mut out,
+        entire,
     }
     .deserialize(&mut de)
     .ok()?;
@@ -179,15 +210,21 @@ pub fn extract_sized<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes) -> 
 }
 
 /// Builds one value into the arena, as `proj` says. Where a path ends
-/// (`whole`), objects keep only their presence: nothing reads inside them.
+/// (`whole`), objects keep only their presence (nothing reads inside them),
+/// or with `entire` the whole value.
 struct Seed<'o, 't> {
     proj: &'t Projection,
     out: &'o mut Sparse<'t>,
+    entire: bool,
 }
 
 impl<'o, 't> Seed<'o, 't> {
-    fn new(proj: &'t Projection, out: &'o mut Sparse<'t>) -> Self {
-        Seed { proj, out }
+    fn child(&mut self, proj: &'t Projection) -> Seed<'_, 't> {
+        Seed {
+            proj,
+            out: self.out,
+            entire: self.entire,
+        }
     }
 }
 
@@ -195,6 +232,10 @@ impl<'de: 't, 't> DeserializeSeed<'de> for Seed<'_, 't> {
     type Value = u32;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u32, D::Error> {
+        if self.entire && self.proj.whole {
+            let v = serde_json::Value::deserialize(d)?;
+            return Ok(self.out.push(Node::Json(Box::new(v))));
+        }
         d.deserialize_any(self)
     }
 }
@@ -230,7 +271,7 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
         Ok(self.out.push(Node::Null))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u32, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<u32, A::Error> {
         // A whole value keeps its elements (lists compared by `in`); an
         // element shape keeps them as projected; otherwise only the length
         // would be visible, and nothing reads it: skip.
@@ -242,7 +283,7 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
         let start = self.out.stack_elems.len();
         match elem_proj {
             Some(p) => {
-                while let Some(i) = seq.next_element_seed(Seed::new(p, self.out))? {
+                while let Some(i) = seq.next_element_seed(self.child(p))? {
                     self.out.stack_elems.push(i);
                 }
             }
@@ -255,12 +296,12 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
         Ok(self.out.push(Node::Arr { first, len }))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u32, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<u32, A::Error> {
         let start = self.out.stack_entries.len();
         while let Some(key) = map.next_key_seed(Key(self.proj))? {
             match key {
                 Some((name, child)) => {
-                    let i = map.next_value_seed(Seed::new(child, self.out))?;
+                    let i = map.next_value_seed(self.child(child))?;
                     self.out.stack_entries.push((name, i));
                 }
                 None => {
@@ -363,6 +404,33 @@ mod tests {
             sparse(br#"{"requestObject":{"a":1}}"#, &p),
             Some(json!({"requestObject": {}}))
         );
+    }
+
+    #[test]
+    fn entire_extraction_keeps_whole_values_whole() {
+        let p = proj(&[
+            &[Some("spec"), Some("volumes")],
+            &[Some("spec"), Some("volumes"), None, Some("hostPath"), Some("path")],
+            &[Some("verb")],
+        ]);
+        let text = br#"{"verb":"create","spec":{"volumes":[{"name":"h","hostPath":{"path":"/","type":""}},{"name":"e","emptyDir":{}}],"other":1}}"#;
+        let whole = json!({"verb": "create", "spec": {"volumes": [
+            {"name": "h", "hostPath": {"path": "/", "type": ""}}, {"name": "e", "emptyDir": {}}]}});
+        let entire = extract_entire(text, &p).map(|s| s.to_value());
+        assert_eq!(entire, Some(whole));
+        // Matching needs only the projected paths inside.
+        let matching = json!({"verb": "create", "spec": {"volumes": [{"hostPath": {"path": "/"}}, {}]}});
+        assert_eq!(sparse(text, &p), Some(matching));
+        // Paths read through a value kept entire.
+        let s = extract_entire(text, &p).expect("json");
+        let path = s
+            .root()
+            .key("spec")
+            .and_then(|v| v.key("volumes"))
+            .and_then(|v| v.at(0))
+            .and_then(|v| v.key("hostPath"))
+            .and_then(|v| v.key("type"));
+        assert_eq!(path.map(|v| v.kind()), Some(Kind::Str("")));
     }
 
     #[test]

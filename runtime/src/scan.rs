@@ -20,7 +20,7 @@ use ward_compiler::schema;
 use crate::alert::{self, EventJson};
 use crate::decode::{self, Event, Problem, Via};
 use crate::eval::get;
-use crate::extract::{extract, extract_sized, Sizes};
+use crate::extract::{extract_entire, extract_sized, Sizes};
 use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
 use crate::state::{self, Engine, Out, Payload};
 
@@ -262,7 +262,7 @@ impl<'w> Scan<'w> {
         line: usize,
         text: &[u8],
     ) -> Option<Vec<(usize, String)>> {
-        let sparse = extract(text, &self.matcher.alert_projection)?;
+        let sparse = extract_entire(text, &self.matcher.alert_projection)?;
         let doc = sparse.root();
         let raw = match self.out.with_event {
             true => Some(serde_json::from_slice::<&RawValue>(text).ok()?),
