@@ -1,7 +1,6 @@
 //! Alerts: what a matching rule emits, one JSON line each (spec/alerts.md).
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{OutPiece, Rule};
@@ -26,8 +25,26 @@ pub struct Alert<'a> {
     /// For a stateful rule: the key, count and contributing events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<crate::state::Window>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Written last; a line's text is spliced in by [`to_json`].
+    #[serde(skip_serializing_if = "not_a_value")]
     pub event: Option<EventJson<'a>>,
+}
+
+fn not_a_value(e: &Option<EventJson<'_>>) -> bool {
+    !matches!(e, Some(EventJson::Value(_)))
+}
+
+/// The alert as one line of JSON. An event given as its text goes out as
+/// that text, not parsed and serialised again.
+pub fn to_json(a: &Alert<'_>) -> String {
+    let mut out = serde_json::to_string(a).unwrap_or_default();
+    if let (Some(EventJson::Line(text)), Some(b'}')) = (&a.event, out.as_bytes().last()) {
+        out.pop();
+        out.push_str(",\"event\":");
+        out.push_str(text.trim_matches([' ', '\t', '\n', '\r']));
+        out.push('}');
+    }
+    out
 }
 
 #[derive(Debug, Serialize)]
@@ -37,18 +54,20 @@ pub struct Input<'a> {
     pub via: Via,
 }
 
-/// The event an alert carries: decoded, or the JSON text as read.
+/// The event an alert carries: decoded, or the text of a line that parsed
+/// as one JSON value (whitespace around it is dropped).
 #[derive(Debug)]
 pub enum EventJson<'a> {
     Value(&'a Value),
-    Raw(&'a RawValue),
+    Line(&'a str),
 }
 
 impl Serialize for EventJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             EventJson::Value(v) => v.serialize(s),
-            EventJson::Raw(r) => r.serialize(s),
+            // Never reached: `to_json` splices the text in.
+            EventJson::Line(_) => s.serialize_none(),
         }
     }
 }
@@ -145,4 +164,52 @@ pub fn render<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert<'a>(event: Option<EventJson<'a>>, tags: &'a [String]) -> Alert<'a> {
+        Alert {
+            rule: "r",
+            title: "t \"quoted\"",
+            severity: "high",
+            tags,
+            source: "k8s.audit",
+            time: Value::Null,
+            output: "o".into(),
+            fields: Map::new(),
+            input: Input {
+                file: "f",
+                line: 3,
+                via: Via::Raw,
+            },
+            window: None,
+            event,
+        }
+    }
+
+    #[test]
+    fn a_line_is_spliced_in_as_the_event() {
+        let line = " \t{\"verb\": \"get\", \"n\": [1, 2.50, {\"é\": \"\\u00e9\"}]}\r\n";
+        let tags = ["a".to_string()];
+        let out = to_json(&alert(Some(EventJson::Line(line)), &tags));
+        assert!(
+            out.ends_with(
+                ",\"event\":{\"verb\": \"get\", \"n\": [1, 2.50, {\"é\": \"\\u00e9\"}]}}"
+            ),
+            "the text as read, without the whitespace around it: {out}"
+        );
+        let v: Value = serde_json::from_str(&out).expect("one JSON object");
+        assert_eq!(v["event"]["n"][2]["é"], "é");
+        assert_eq!(v["title"], "t \"quoted\"");
+        // The same alert with the decoded event: the same JSON.
+        let decoded: Value = serde_json::from_str(line).expect("json");
+        let from_value = to_json(&alert(Some(EventJson::Value(&decoded)), &tags));
+        assert_eq!(serde_json::from_str::<Value>(&from_value).expect("json"), v);
+        // No event: no key.
+        let none: Value = serde_json::from_str(&to_json(&alert(None, &tags))).expect("json");
+        assert!(none.get("event").is_none());
+    }
 }

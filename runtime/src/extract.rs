@@ -10,12 +10,12 @@
 //!
 //! Matching needs a whole object only for its presence, so [`extract`]
 //! keeps it empty; alerts show whole values as they are, so
-//! [`extract_entire`] keeps each whole value entire (as a JSON tree).
+//! [`extract_entire`] keeps each whole value entire.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::plan::Projection;
 
@@ -23,12 +23,13 @@ use ward_compiler::plan::Projection;
 #[derive(Debug, Default)]
 pub struct Sparse<'t> {
     nodes: Vec<Node<'t>>,
-    /// Object entries, each object's contiguous.
-    entries: Vec<(&'t str, u32)>,
+    /// Object entries, each object's contiguous. A projected key is the
+    /// projection's; a key of a value kept entire is the text's.
+    entries: Vec<(Cow<'t, str>, u32)>,
     /// Array elements, each array's contiguous.
     elems: Vec<u32>,
     /// Children of the objects and arrays still open.
-    stack_entries: Vec<(&'t str, u32)>,
+    stack_entries: Vec<(Cow<'t, str>, u32)>,
     stack_elems: Vec<u32>,
 }
 
@@ -40,14 +41,15 @@ enum Node<'t> {
     Str(Cow<'t, str>),
     Arr { first: u32, len: u32 },
     Obj { first: u32, len: u32 },
-    /// A whole value kept entire ([`extract_entire`]).
-    Json(Box<serde_json::Value>),
 }
 
 impl<'t> Sparse<'t> {
     /// The root value.
     pub fn root(&self) -> At<'_, 't> {
-        At::node(self, self.nodes.len().saturating_sub(1) as u32)
+        At {
+            doc: self,
+            i: self.nodes.len().saturating_sub(1) as u32,
+        }
     }
 
     fn push(&mut self, n: Node<'t>) -> u32 {
@@ -57,97 +59,69 @@ impl<'t> Sparse<'t> {
 
     /// The extracted values as JSON (for tests and debugging).
     pub fn to_value(&self) -> serde_json::Value {
-        fn conv(a: At<'_, '_>) -> serde_json::Value {
-            match a.kind() {
-                Kind::Null => serde_json::Value::Null,
-                Kind::Bool(b) => serde_json::Value::Bool(b),
-                Kind::Num(n, true) => serde_json::Value::from(n as i64),
-                Kind::Num(n, false) => serde_json::Value::from(n),
-                Kind::Str(s) => serde_json::Value::from(s),
-                Kind::Arr(len) => (0..len).filter_map(|i| a.at(i)).map(conv).collect(),
-                Kind::Obj => {
-                    let mut m = serde_json::Map::new();
-                    a.each_entry(&mut |k, v| {
-                        m.insert(k.to_string(), conv(v));
-                    });
-                    serde_json::Value::Object(m)
-                }
-            }
-        }
         if self.nodes.is_empty() {
             return serde_json::Value::Null;
         }
-        conv(self.root())
+        self.root().to_json()
     }
 }
 
-/// A cursor into a [`Sparse`]: a node of the arena, or a place inside a
-/// value kept entire.
+/// A cursor into a [`Sparse`].
 #[derive(Clone, Copy, Debug)]
-pub enum At<'s, 't> {
-    Node { doc: &'s Sparse<'t>, i: u32 },
-    Json(&'s serde_json::Value),
+pub struct At<'s, 't> {
+    doc: &'s Sparse<'t>,
+    i: u32,
 }
 
 impl<'s, 't: 's> At<'s, 't> {
-    fn node(doc: &'s Sparse<'t>, i: u32) -> Self {
-        match &doc.nodes[i as usize] {
-            Node::Json(v) => At::Json(v),
-            _ => At::Node { doc, i },
+    fn entries(self) -> &'s [(Cow<'t, str>, u32)] {
+        match self.doc.nodes[self.i as usize] {
+            Node::Obj { first, len } => &self.doc.entries[first as usize..(first + len) as usize],
+            _ => &[],
         }
     }
 }
 
 impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     fn kind(self) -> Kind<'s> {
-        let (doc, i) = match self {
-            At::Node { doc, i } => (doc, i),
-            At::Json(v) => return v.kind(),
-        };
-        match &doc.nodes[i as usize] {
+        match &self.doc.nodes[self.i as usize] {
             Node::Null => Kind::Null,
             Node::Bool(b) => Kind::Bool(*b),
             Node::Num(n, int) => Kind::Num(*n, *int),
             Node::Str(s) => Kind::Str(s),
             Node::Arr { len, .. } => Kind::Arr(*len as usize),
             Node::Obj { .. } => Kind::Obj,
-            Node::Json(v) => v.kind(),
         }
     }
     fn key(self, k: &str) -> Option<Self> {
-        let (doc, i) = match self {
-            At::Node { doc, i } => (doc, i),
-            At::Json(v) => return v.key(k).map(At::Json),
-        };
-        let Node::Obj { first, len } = doc.nodes[i as usize] else {
-            return None;
-        };
-        let entries = &doc.entries[first as usize..(first + len) as usize];
-        entries
+        // The last of repeated keys, as a full parse keeps it.
+        self.entries()
             .iter()
-            .find(|(key, _)| *key == k)
-            .map(|(_, i)| At::node(doc, *i))
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, i)| At {
+                doc: self.doc,
+                i: *i,
+            })
     }
     fn at(self, idx: usize) -> Option<Self> {
-        let (doc, i) = match self {
-            At::Node { doc, i } => (doc, i),
-            At::Json(v) => return v.at(idx).map(At::Json),
-        };
-        let Node::Arr { first, len } = doc.nodes[i as usize] else {
+        let Node::Arr { first, len } = self.doc.nodes[self.i as usize] else {
             return None;
         };
-        (idx < len as usize).then(|| At::node(doc, doc.elems[first as usize + idx]))
+        (idx < len as usize).then(|| At {
+            doc: self.doc,
+            i: self.doc.elems[first as usize + idx],
+        })
     }
     fn each_entry(self, f: &mut dyn FnMut(&'s str, Self)) {
-        let (doc, i) = match self {
-            At::Node { doc, i } => (doc, i),
-            At::Json(v) => return v.each_entry(&mut |k, item| f(k, At::Json(item))),
-        };
-        let Node::Obj { first, len } = doc.nodes[i as usize] else {
-            return;
-        };
-        for (k, i) in &doc.entries[first as usize..(first + len) as usize] {
-            f(k, At::node(doc, *i));
+        for (k, i) in self.entries() {
+            f(
+                k,
+                At {
+                    doc: self.doc,
+                    i: *i,
+                },
+            );
         }
     }
 }
@@ -199,7 +173,7 @@ fn run<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes, entire: bool) -> 
     };
     let mut de = serde_json::Deserializer::from_str(text);
     Seed {
-        proj,
+        proj: Some(proj),
         out: &mut out,
         entire,
     }
@@ -209,17 +183,17 @@ fn run<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes, entire: bool) -> 
     Some(out)
 }
 
-/// Builds one value into the arena, as `proj` says. Where a path ends
-/// (`whole`), objects keep only their presence (nothing reads inside them),
-/// or with `entire` the whole value.
+/// Builds one value into the arena, as `proj` says (`None`: all of it).
+/// Where a path ends (`whole`), objects keep only their presence (nothing
+/// reads inside them), or with `entire` all of the value.
 struct Seed<'o, 't> {
-    proj: &'t Projection,
+    proj: Option<&'t Projection>,
     out: &'o mut Sparse<'t>,
     entire: bool,
 }
 
 impl<'o, 't> Seed<'o, 't> {
-    fn child(&mut self, proj: &'t Projection) -> Seed<'_, 't> {
+    fn child(&mut self, proj: Option<&'t Projection>) -> Seed<'_, 't> {
         Seed {
             proj,
             out: self.out,
@@ -231,10 +205,9 @@ impl<'o, 't> Seed<'o, 't> {
 impl<'de: 't, 't> DeserializeSeed<'de> for Seed<'_, 't> {
     type Value = u32;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u32, D::Error> {
-        if self.entire && self.proj.whole {
-            let v = serde_json::Value::deserialize(d)?;
-            return Ok(self.out.push(Node::Json(Box::new(v))));
+    fn deserialize<D: Deserializer<'de>>(mut self, d: D) -> Result<u32, D::Error> {
+        if self.entire && self.proj.is_some_and(|p| p.whole) {
+            self.proj = None;
         }
         d.deserialize_any(self)
     }
@@ -272,13 +245,17 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<u32, A::Error> {
-        // A whole value keeps its elements (lists compared by `in`); an
-        // element shape keeps them as projected; otherwise only the length
-        // would be visible, and nothing reads it: skip.
-        let elem_proj: Option<&'t Projection> = match (&self.proj.elems, self.proj.whole) {
-            (Some(e), _) => Some(e),
-            (None, true) => Some(self.proj),
-            (None, false) => None,
+        // All of a value keeps all of its elements; a whole value keeps its
+        // elements (lists compared by `in`); an element shape keeps them as
+        // projected; otherwise only the length would be visible, and
+        // nothing reads it: skip.
+        let elem_proj: Option<Option<&'t Projection>> = match self.proj {
+            None => Some(None),
+            Some(p) => match (&p.elems, p.whole) {
+                (Some(e), _) => Some(Some(e)),
+                (None, true) => Some(Some(p)),
+                (None, false) => None,
+            },
         };
         let start = self.out.stack_elems.len();
         match elem_proj {
@@ -291,8 +268,10 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
         }
         let first = self.out.elems.len() as u32;
         let len = (self.out.stack_elems.len() - start) as u32;
-        let done: Vec<u32> = self.out.stack_elems.drain(start..).collect();
-        self.out.elems.extend(done);
+        let Sparse {
+            elems, stack_elems, ..
+        } = &mut *self.out;
+        elems.extend(stack_elems.drain(start..));
         Ok(self.out.push(Node::Arr { first, len }))
     }
 
@@ -311,32 +290,53 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
         }
         let first = self.out.entries.len() as u32;
         let len = (self.out.stack_entries.len() - start) as u32;
-        let done: Vec<(&'t str, u32)> = self.out.stack_entries.drain(start..).collect();
-        self.out.entries.extend(done);
+        let Sparse {
+            entries,
+            stack_entries,
+            ..
+        } = &mut *self.out;
+        entries.extend(stack_entries.drain(start..));
         Ok(self.out.push(Node::Obj { first, len }))
     }
 }
 
-/// A key: the projected child it leads to (and the projection's copy of the
-/// name), or `None` to skip its value.
-struct Key<'t>(&'t Projection);
+/// A key under `proj` (`None`: all are kept): its name and the projection
+/// of its value, or `None` to skip the value.
+struct Key<'t>(Option<&'t Projection>);
 
-impl<'de, 't> DeserializeSeed<'de> for Key<'t> {
-    type Value = Option<(&'t str, &'t Projection)>;
+type KeyOut<'t> = Option<(Cow<'t, str>, Option<&'t Projection>)>;
+
+impl<'de: 't, 't> DeserializeSeed<'de> for Key<'t> {
+    type Value = KeyOut<'t>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de, 't> Visitor<'de> for Key<'t> {
-    type Value = Option<(&'t str, &'t Projection)>;
+impl<'de: 't, 't> Visitor<'de> for Key<'t> {
+    type Value = KeyOut<'t>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(match self.0 {
+            None => Some((Cow::Borrowed(v), None)),
+            Some(p) => p
+                .keys
+                .get_key_value(v)
+                .map(|(k, p)| (Cow::Borrowed(k.as_str()), Some(p))),
+        })
+    }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.0.keys.get_key_value(v).map(|(k, p)| (k.as_str(), p)))
+        Ok(match self.0 {
+            None => Some((Cow::Owned(v.to_string()), None)),
+            Some(p) => p
+                .keys
+                .get_key_value(v)
+                .map(|(k, p)| (Cow::Borrowed(k.as_str()), Some(p))),
+        })
     }
 }
 
@@ -410,7 +410,13 @@ mod tests {
     fn entire_extraction_keeps_whole_values_whole() {
         let p = proj(&[
             &[Some("spec"), Some("volumes")],
-            &[Some("spec"), Some("volumes"), None, Some("hostPath"), Some("path")],
+            &[
+                Some("spec"),
+                Some("volumes"),
+                None,
+                Some("hostPath"),
+                Some("path"),
+            ],
             &[Some("verb")],
         ]);
         let text = br#"{"verb":"create","spec":{"volumes":[{"name":"h","hostPath":{"path":"/","type":""}},{"name":"e","emptyDir":{}}],"other":1}}"#;
@@ -419,7 +425,8 @@ mod tests {
         let entire = extract_entire(text, &p).map(|s| s.to_value());
         assert_eq!(entire, Some(whole));
         // Matching needs only the projected paths inside.
-        let matching = json!({"verb": "create", "spec": {"volumes": [{"hostPath": {"path": "/"}}, {}]}});
+        let matching =
+            json!({"verb": "create", "spec": {"volumes": [{"hostPath": {"path": "/"}}, {}]}});
         assert_eq!(sparse(text, &p), Some(matching));
         // Paths read through a value kept entire.
         let s = extract_entire(text, &p).expect("json");

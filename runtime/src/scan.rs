@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::rc::Rc;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::RuleSet;
@@ -265,7 +264,8 @@ impl<'w> Scan<'w> {
         let sparse = extract_entire(text, &self.matcher.alert_projection)?;
         let doc = sparse.root();
         let raw = match self.out.with_event {
-            true => Some(serde_json::from_slice::<&RawValue>(text).ok()?),
+            // Extraction parsed it: valid UTF-8 and one JSON value.
+            true => Some(std::str::from_utf8(text).ok()?),
             false => None,
         };
         let time_path = schema::bundled()
@@ -292,7 +292,7 @@ impl<'w> Scan<'w> {
                 line,
                 via: Via::Raw,
             };
-            let a = alert::build_doc(rule, doc, time_path, from, raw.map(EventJson::Raw));
+            let a = alert::build_doc(rule, doc, time_path, from, raw.map(EventJson::Line));
             out.push((u, self.render(&a)));
         }
         Some(out)
@@ -396,7 +396,7 @@ impl<'w> Scan<'w> {
                 a.output
             )
         } else {
-            serde_json::to_string(a).unwrap_or_default()
+            alert::to_json(a)
         }
     }
 
