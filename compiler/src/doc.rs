@@ -59,6 +59,56 @@ pub trait Doc<'a>: Copy {
             }
         }
     }
+    /// Appends the value as compact JSON: the bytes `serde_json` writes
+    /// for `to_json()` (object keys sorted, a repeated key's last value),
+    /// without building it.
+    fn write_json(self, out: &mut Vec<u8>) {
+        match self.kind() {
+            Kind::Null => out.extend_from_slice(b"null"),
+            Kind::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+            Kind::Num(n, true) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                out.extend_from_slice((n as i64).to_string().as_bytes())
+            }
+            Kind::Num(n, _) if n.is_finite() => {
+                let _ = serde_json::to_writer(&mut *out, &n);
+            }
+            Kind::Num(..) => out.extend_from_slice(b"null"),
+            Kind::Str(s) => {
+                let _ = serde_json::to_writer(&mut *out, s);
+            }
+            Kind::Arr(len) => {
+                out.push(b'[');
+                for (n, item) in (0..len).filter_map(|i| self.at(i)).enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(b']');
+            }
+            Kind::Obj => {
+                let mut entries: Vec<(&'a str, Self)> = Vec::new();
+                self.each_entry(&mut |k, v| entries.push((k, v)));
+                // Stable: among repeated keys the last stays last.
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                let mut first = true;
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if entries.get(i + 1).is_some_and(|next| next.0 == *k) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    let _ = serde_json::to_writer(&mut *out, k);
+                    out.push(b':');
+                    v.write_json(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
     /// Whether `to_json` gives this value exactly: false for an integer
     /// too large for an f64 to hold, read from an extraction.
     fn exact_json(self) -> bool {
@@ -100,6 +150,9 @@ impl<'a> Doc<'a> for &'a serde_json::Value {
     }
     fn to_json(self) -> serde_json::Value {
         self.clone()
+    }
+    fn write_json(self, out: &mut Vec<u8>) {
+        let _ = serde_json::to_writer(out, self);
     }
     fn exact_json(self) -> bool {
         true

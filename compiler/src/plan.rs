@@ -140,6 +140,9 @@ impl Projection {
     }
 }
 
+/// A table from a field's text value, built from rules (so trusted keys).
+pub type ByValue<T> = HashMap<String, T, FastHash>;
+
 /// The rules that need one value of a dispatch field.
 #[derive(Debug, Default)]
 pub struct Bucket {
@@ -148,7 +151,7 @@ pub struct Bucket {
     /// Rules that also pin a second field, indexed by its value, so that
     /// (`objectRef.resource == "pods"`, `verb == "create"`) rules are not
     /// even visited for a pod `get`.
-    pub refine: Option<(FieldPath, HashMap<String, Vec<usize>>)>,
+    pub refine: Option<(FieldPath, ByValue<Vec<usize>>)>,
 }
 
 /// Rules of one source: how to find candidates and what to extract.
@@ -156,7 +159,7 @@ pub struct Bucket {
 pub struct SourcePlan {
     pub projection: Projection,
     /// For each dispatch field: value -> the rules that need it.
-    pub dispatch: Vec<(FieldPath, HashMap<String, Bucket>)>,
+    pub dispatch: Vec<(FieldPath, ByValue<Bucket>)>,
     /// Rules with no dispatch constraint: candidates for every event.
     pub always: Vec<usize>,
 }
@@ -242,7 +245,7 @@ impl StrGroup {
 pub struct EqGroup {
     pub path: FieldPath,
     /// Value -> the leaf that tests for it (leaves are distinct, so one).
-    pub leaves: HashMap<String, usize>,
+    pub leaves: ByValue<usize>,
 }
 
 /// Plans the enabled rules of `set`. `plan.rules[i]` is rule `i` itself
@@ -384,7 +387,7 @@ impl Planner {
 
 /// Groups `field == "literal"` leaves by field when a field has several.
 fn group_equalities(plan: &mut Plan) {
-    let mut by_path: Vec<(FieldPath, HashMap<String, usize>)> = Vec::new();
+    let mut by_path: Vec<(FieldPath, ByValue<usize>)> = Vec::new();
     for (id, leaf) in plan.leaves.iter().enumerate() {
         let Some((f, s)) = equality(leaf) else {
             continue;
@@ -393,7 +396,11 @@ fn group_equalities(plan: &mut Plan) {
             Some((_, m)) => {
                 m.insert(s.to_string(), id);
             }
-            None => by_path.push((f.clone(), HashMap::from([(s.to_string(), id)]))),
+            None => {
+                let mut m = HashMap::default();
+                m.insert(s.to_string(), id);
+                by_path.push((f.clone(), m));
+            }
         }
     }
     plan.leaf_group = vec![None; plan.leaves.len()];
@@ -760,7 +767,7 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
         }
     }
     for (path, by_value) in buckets {
-        let mut index = HashMap::new();
+        let mut index: ByValue<Bucket> = HashMap::default();
         for (value, members) in by_value {
             // The second field most members pin.
             let mut counts: Vec<(&FieldPath, usize)> = Vec::new();
@@ -777,7 +784,7 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
                 .max_by_key(|(_, n)| *n)
                 .map(|(p, _)| (*p).clone());
             let mut bucket = Bucket::default();
-            let mut refine: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut refine: ByValue<Vec<usize>> = HashMap::default();
             for (i, pin) in members {
                 match (pin, &second) {
                     (Some((p, vals)), Some(s)) if p == s => {

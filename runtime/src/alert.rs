@@ -9,6 +9,8 @@ use crate::decode::{Event, Via};
 use crate::eval::get;
 use crate::state::to_value;
 
+/// An alert as a value: what the harness compares with its goldens, and
+/// the shape [`write_line`] writes (the two are held equal by a test).
 #[derive(Debug, Serialize)]
 pub struct Alert<'a> {
     pub rule: &'a str,
@@ -25,26 +27,8 @@ pub struct Alert<'a> {
     /// For a stateful rule: the key, count and contributing events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<crate::state::Window>,
-    /// Written last; a line's text is spliced in by [`to_json`].
-    #[serde(skip_serializing_if = "not_a_value")]
-    pub event: Option<EventJson<'a>>,
-}
-
-fn not_a_value(e: &Option<EventJson<'_>>) -> bool {
-    !matches!(e, Some(EventJson::Value(_)))
-}
-
-/// The alert as one line of JSON. An event given as its text goes out as
-/// that text, not parsed and serialised again.
-pub fn to_json(a: &Alert<'_>) -> String {
-    let mut out = serde_json::to_string(a).unwrap_or_default();
-    if let (Some(EventJson::Line(text)), Some(b'}')) = (&a.event, out.as_bytes().last()) {
-        out.pop();
-        out.push_str(",\"event\":");
-        out.push_str(text.trim_matches([' ', '\t', '\n', '\r']));
-        out.push('}');
-    }
-    out
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,21 +39,11 @@ pub struct Input<'a> {
 }
 
 /// The event an alert carries: decoded, or the text of a line that parsed
-/// as one JSON value (whitespace around it is dropped).
-#[derive(Debug)]
+/// as one JSON value (written as it is, without the whitespace around it).
+#[derive(Clone, Copy, Debug)]
 pub enum EventJson<'a> {
     Value(&'a Value),
     Line(&'a str),
-}
-
-impl Serialize for EventJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            EventJson::Value(v) => v.serialize(s),
-            // Never reached: `to_json` splices the text in.
-            EventJson::Line(_) => s.serialize_none(),
-        }
-    }
 }
 
 /// Where an alert's event was read.
@@ -98,7 +72,7 @@ pub fn build<'a>(
             line: event.line,
             via: event.via,
         },
-        with_event.then(|| EventJson::Value(event.original.as_ref().unwrap_or(&event.value))),
+        with_event.then(|| event.original.as_ref().unwrap_or(&event.value)),
     )
 }
 
@@ -110,7 +84,7 @@ pub fn build_doc<'a, 'd, D: Doc<'d>>(
     doc: D,
     time_path: &str,
     from: From<'a>,
-    event: Option<EventJson<'a>>,
+    event: Option<&'a Value>,
 ) -> Alert<'a> {
     let mut time = Some(doc);
     for part in time_path.split('.') {
@@ -145,6 +119,87 @@ pub fn build_doc<'a, 'd, D: Doc<'d>>(
     }
 }
 
+/// The alert of `rule` on an event read through `doc`, as one line of JSON,
+/// written straight from the document: the bytes `to_json` gives for the
+/// [`build_doc`] alert (with `window` set), without building its values.
+pub fn write_line<'d, D: Doc<'d>>(
+    out: &mut Vec<u8>,
+    rule: &Rule,
+    doc: D,
+    time_path: &str,
+    from: From<'_>,
+    window: Option<&crate::state::Window>,
+    event: Option<EventJson<'_>>,
+) {
+    let str = |out: &mut Vec<u8>, s: &str| {
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    out.extend_from_slice(b"{\"rule\":");
+    str(out, &rule.id);
+    out.extend_from_slice(b",\"title\":");
+    str(out, &rule.title);
+    out.extend_from_slice(b",\"severity\":");
+    str(out, &rule.severity);
+    out.extend_from_slice(b",\"tags\":");
+    let _ = serde_json::to_writer(&mut *out, &rule.tags);
+    out.extend_from_slice(b",\"source\":");
+    str(out, from.source);
+    out.extend_from_slice(b",\"time\":");
+    let mut time = Some(doc);
+    for part in time_path.split('.') {
+        time = time.and_then(|t| t.key(part));
+    }
+    match time {
+        Some(t) => t.write_json(out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"output\":");
+    str(out, &render(&rule.output, doc));
+    out.extend_from_slice(b",\"fields\":{");
+    // In name order, a repeated name's last path winning: as a map keeps them.
+    let mut fields: Vec<&(String, ward_compiler::lower::FieldPath)> = rule.fields.iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut first = true;
+    for (i, (name, path)) in fields.iter().map(|f| (&f.0, &f.1)).enumerate() {
+        if fields.get(i + 1).is_some_and(|next| &next.0 == name) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        str(out, name);
+        out.push(b':');
+        match get(doc, &[], path) {
+            Some(v) => v.write_json(out),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b"},\"input\":{\"file\":");
+    str(out, from.file);
+    out.extend_from_slice(b",\"line\":");
+    out.extend_from_slice(from.line.to_string().as_bytes());
+    out.extend_from_slice(b",\"via\":");
+    let _ = serde_json::to_writer(&mut *out, &from.via);
+    out.push(b'}');
+    if let Some(w) = window {
+        out.extend_from_slice(b",\"window\":");
+        let _ = serde_json::to_writer(&mut *out, w);
+    }
+    match event {
+        Some(EventJson::Value(v)) => {
+            out.extend_from_slice(b",\"event\":");
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+        Some(EventJson::Line(text)) => {
+            out.extend_from_slice(b",\"event\":");
+            out.extend_from_slice(text.trim_matches([' ', '\t', '\n', '\r']).as_bytes());
+        }
+        None => {}
+    }
+    out.push(b'}');
+}
+
 /// Renders an output template: strings as text, missing and null as
 /// nothing, anything else as compact JSON.
 pub fn render<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D) -> String {
@@ -157,7 +212,9 @@ pub fn render<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D) -> String {
                 Some(Kind::Str(s)) => out.push_str(s),
                 Some(_) => {
                     if let Some(v) = get(event, &[], path) {
-                        out.push_str(&to_value(v).to_string());
+                        let mut json = Vec::new();
+                        v.write_json(&mut json);
+                        out.push_str(&String::from_utf8_lossy(&json));
                     }
                 }
             },
@@ -169,47 +226,118 @@ pub fn render<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use ward_compiler::{check, load, lower, schema};
 
-    fn alert<'a>(event: Option<EventJson<'a>>, tags: &'a [String]) -> Alert<'a> {
-        Alert {
-            rule: "r",
-            title: "t \"quoted\"",
-            severity: "high",
-            tags,
+    fn rule() -> Rule {
+        let text = r#"source k8s.audit
+rule r {
+  title "t \"quoted\" é"
+  severity high
+  tags ["a", "b"]
+  when verb == "get" and any c in requestObject.spec.containers: c.image != ""
+  output "{user.username} {requestObject.spec.containers} {responseStatus.code}"
+}
+"#;
+        let loaded = load::load_texts(&[("r.ward", text)]);
+        assert_eq!(check(&loaded, schema::bundled()).errors(), 0);
+        lower::lower(&loaded).rules.remove(0)
+    }
+
+    fn event() -> Value {
+        json!({"kind": "Event", "verb": "get", "user": {"username": "ä\u{1}\"x"},
+            "stageTimestamp": "2024-01-02T03:04:05Z", "responseStatus": {"code": 200.5},
+            "requestObject": {"spec": {"containers": [
+                {"zeta": 1, "image": "a", "alpha": [true, null, 1e300, -0.0, 12345678901234u64]},
+                {"image": "b\n", "env": {"b": 1, "a": 2}}]}}})
+    }
+
+    fn from() -> From<'static> {
+        From {
             source: "k8s.audit",
-            time: Value::Null,
-            output: "o".into(),
-            fields: Map::new(),
-            input: Input {
-                file: "f",
-                line: 3,
-                via: Via::Raw,
-            },
-            window: None,
-            event,
+            file: "f \"1\"",
+            line: 7,
+            via: Via::EksCloudwatch,
         }
     }
 
+    /// The written line is the serialised [`Alert`], byte for byte, from a
+    /// full event and from an extraction of the alert's fields.
     #[test]
-    fn a_line_is_spliced_in_as_the_event() {
+    fn written_lines_are_the_serialised_alert() {
+        let rule = rule();
+        let ev = event();
+        let want =
+            serde_json::to_string(&build_doc(&rule, &ev, "stageTimestamp", from(), Some(&ev)))
+                .expect("json");
+        let mut got = Vec::new();
+        write_line(
+            &mut got,
+            &rule,
+            &ev,
+            "stageTimestamp",
+            from(),
+            None,
+            Some(EventJson::Value(&ev)),
+        );
+        assert_eq!(String::from_utf8_lossy(&got), want);
+
+        let text = serde_json::to_vec(&ev).expect("json");
+        let mut proj = ward_compiler::plan::Projection::default();
+        for (_, f) in &rule.fields {
+            let steps: Vec<Option<&str>> = f
+                .segs
+                .iter()
+                .map(|s| match s {
+                    lower::Seg::Key(k) => Some(k.as_str()),
+                    lower::Seg::Index(_) => None,
+                })
+                .collect();
+            proj.insert(&steps);
+        }
+        proj.insert(&[Some("stageTimestamp")]);
+        let sparse = crate::extract::extract_entire(&text, &proj).expect("json");
+        let line = std::str::from_utf8(&text).expect("utf-8");
+        let mut got = Vec::new();
+        write_line(
+            &mut got,
+            &rule,
+            sparse.root(),
+            "stageTimestamp",
+            from(),
+            None,
+            Some(EventJson::Line(line)),
+        );
+        assert_eq!(String::from_utf8_lossy(&got), want);
+    }
+
+    #[test]
+    fn a_line_is_written_as_it_is() {
+        let rule = rule();
         let line = " \t{\"verb\": \"get\", \"n\": [1, 2.50, {\"é\": \"\\u00e9\"}]}\r\n";
-        let tags = ["a".to_string()];
-        let out = to_json(&alert(Some(EventJson::Line(line)), &tags));
+        let ev: Value = serde_json::from_str(line).expect("json");
+        let mut got = Vec::new();
+        write_line(
+            &mut got,
+            &rule,
+            &ev,
+            "stageTimestamp",
+            from(),
+            None,
+            Some(EventJson::Line(line)),
+        );
+        let got = String::from_utf8(got).expect("utf-8");
         assert!(
-            out.ends_with(
+            got.ends_with(
                 ",\"event\":{\"verb\": \"get\", \"n\": [1, 2.50, {\"é\": \"\\u00e9\"}]}}"
             ),
-            "the text as read, without the whitespace around it: {out}"
+            "the text as read, without the whitespace around it: {got}"
         );
-        let v: Value = serde_json::from_str(&out).expect("one JSON object");
-        assert_eq!(v["event"]["n"][2]["é"], "é");
-        assert_eq!(v["title"], "t \"quoted\"");
-        // The same alert with the decoded event: the same JSON.
-        let decoded: Value = serde_json::from_str(line).expect("json");
-        let from_value = to_json(&alert(Some(EventJson::Value(&decoded)), &tags));
-        assert_eq!(serde_json::from_str::<Value>(&from_value).expect("json"), v);
-        // No event: no key.
-        let none: Value = serde_json::from_str(&to_json(&alert(None, &tags))).expect("json");
+        let v: Value = serde_json::from_str(&got).expect("one JSON object");
+        assert_eq!(v["event"], ev);
+        let mut none = Vec::new();
+        write_line(&mut none, &rule, &ev, "stageTimestamp", from(), None, None);
+        let none: Value = serde_json::from_slice(&none).expect("json");
         assert!(none.get("event").is_none());
     }
 }

@@ -238,14 +238,21 @@ impl<'w> Scan<'w> {
             .iter()
             .filter(|&&u| plan[u].role == Role::Alert)
             .map(|&u| {
-                let a = alert::build(
-                    self.matcher.rule(u),
-                    ev,
-                    time_path,
+                let from = alert::From {
+                    source: ev.source,
                     file,
-                    self.out.with_event,
-                );
-                (u, self.render(&a))
+                    line: ev.line,
+                    via: ev.via,
+                };
+                let event = self
+                    .out
+                    .with_event
+                    .then(|| EventJson::Value(ev.original.as_ref().unwrap_or(&ev.value)));
+                let rule = self.matcher.rule(u);
+                (
+                    u,
+                    self.alert_line(rule, &ev.value, time_path, from, None, event),
+                )
             })
             .collect()
     }
@@ -292,8 +299,10 @@ impl<'w> Scan<'w> {
                 line,
                 via: Via::Raw,
             };
-            let a = alert::build_doc(rule, doc, time_path, from, raw.map(EventJson::Line));
-            out.push((u, self.render(&a)));
+            out.push((
+                u,
+                self.alert_line(rule, doc, time_path, from, None, raw.map(EventJson::Line)),
+            ));
         }
         Some(out)
     }
@@ -346,12 +355,19 @@ impl<'w> Scan<'w> {
                     let time_path = schema::bundled()
                         .get(event.source)
                         .map_or("", |s| s.timestamp.as_str());
-                    let mut a =
-                        alert::build(rule, &event, time_path, &trigger.file, self.out.with_event);
                     let mut window = window;
                     window.key = state::key_map(&event.value, rule);
-                    a.window = Some(window);
-                    self.render(&a)
+                    let from = alert::From {
+                        source: event.source,
+                        file: &trigger.file,
+                        line: event.line,
+                        via: event.via,
+                    };
+                    let shown = self
+                        .out
+                        .with_event
+                        .then(|| EventJson::Value(event.original.as_ref().unwrap_or(&event.value)));
+                    self.alert_line(rule, &event.value, time_path, from, Some(&window), shown)
                 }
                 Out::Evicted {
                     rule,
@@ -386,18 +402,32 @@ impl<'w> Scan<'w> {
         }
     }
 
-    fn render(&self, a: &alert::Alert<'_>) -> String {
+    /// One alert, as JSON or in the text form.
+    fn alert_line<'d, D: Doc<'d>>(
+        &self,
+        rule: &ward_compiler::lower::Rule,
+        doc: D,
+        time_path: &str,
+        from: alert::From<'_>,
+        window: Option<&state::Window>,
+        event: Option<EventJson<'_>>,
+    ) -> String {
         if self.out.text {
-            format!(
+            let mut time = Some(doc);
+            for part in time_path.split('.') {
+                time = time.and_then(|t| t.key(part));
+            }
+            return format!(
                 "{} [{}] {}: {}",
-                a.time.as_str().unwrap_or("-"),
-                a.severity,
-                a.rule,
-                a.output
-            )
-        } else {
-            alert::to_json(a)
+                time.and_then(|t| t.as_str()).unwrap_or("-"),
+                rule.severity,
+                rule.id,
+                alert::render(&rule.output, doc)
+            );
         }
+        let mut out = Vec::with_capacity(512);
+        alert::write_line(&mut out, rule, doc, time_path, from, window, event);
+        String::from_utf8(out).unwrap_or_default()
     }
 
     fn write(&mut self, line: &str) {
