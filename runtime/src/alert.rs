@@ -261,6 +261,12 @@ rule r {
         }
     }
 
+    fn written<'d, D: Doc<'d>>(rule: &Rule, doc: D, event: Option<EventJson<'_>>) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_line(&mut out, rule, doc, "stageTimestamp", from(), None, event);
+        out
+    }
+
     /// The written line is the serialised [`Alert`], byte for byte, from a
     /// full event and from an extraction of the alert's fields.
     #[test]
@@ -270,16 +276,7 @@ rule r {
         let want =
             serde_json::to_string(&build_doc(&rule, &ev, "stageTimestamp", from(), Some(&ev)))
                 .expect("json");
-        let mut got = Vec::new();
-        write_line(
-            &mut got,
-            &rule,
-            &ev,
-            "stageTimestamp",
-            from(),
-            None,
-            Some(EventJson::Value(&ev)),
-        );
+        let got = written(&rule, &ev, Some(EventJson::Value(&ev)));
         assert_eq!(String::from_utf8_lossy(&got), want);
 
         let text = serde_json::to_vec(&ev).expect("json");
@@ -298,16 +295,7 @@ rule r {
         proj.insert(&[Some("stageTimestamp")]);
         let sparse = crate::extract::extract_entire(&text, &proj).expect("json");
         let line = std::str::from_utf8(&text).expect("utf-8");
-        let mut got = Vec::new();
-        write_line(
-            &mut got,
-            &rule,
-            sparse.root(),
-            "stageTimestamp",
-            from(),
-            None,
-            Some(EventJson::Line(line)),
-        );
+        let got = written(&rule, sparse.root(), Some(EventJson::Line(line)));
         assert_eq!(String::from_utf8_lossy(&got), want);
     }
 
@@ -316,16 +304,7 @@ rule r {
         let rule = rule();
         let line = " \t{\"verb\": \"get\", \"n\": [1, 2.50, {\"é\": \"\\u00e9\"}]}\r\n";
         let ev: Value = serde_json::from_str(line).expect("json");
-        let mut got = Vec::new();
-        write_line(
-            &mut got,
-            &rule,
-            &ev,
-            "stageTimestamp",
-            from(),
-            None,
-            Some(EventJson::Line(line)),
-        );
+        let got = written(&rule, &ev, Some(EventJson::Line(line)));
         let got = String::from_utf8(got).expect("utf-8");
         assert!(
             got.ends_with(
@@ -335,9 +314,7 @@ rule r {
         );
         let v: Value = serde_json::from_str(&got).expect("one JSON object");
         assert_eq!(v["event"], ev);
-        let mut none = Vec::new();
-        write_line(&mut none, &rule, &ev, "stageTimestamp", from(), None, None);
-        let none: Value = serde_json::from_slice(&none).expect("json");
+        let none: Value = serde_json::from_slice(&written(&rule, &ev, None)).expect("json");
         assert!(none.get("event").is_none());
     }
 }

@@ -237,23 +237,7 @@ impl<'w> Scan<'w> {
             .candidates
             .iter()
             .filter(|&&u| plan[u].role == Role::Alert)
-            .map(|&u| {
-                let from = alert::From {
-                    source: ev.source,
-                    file,
-                    line: ev.line,
-                    via: ev.via,
-                };
-                let event = self
-                    .out
-                    .with_event
-                    .then(|| EventJson::Value(ev.original.as_ref().unwrap_or(&ev.value)));
-                let rule = self.matcher.rule(u);
-                (
-                    u,
-                    self.alert_line(rule, &ev.value, time_path, from, None, event),
-                )
-            })
+            .map(|&u| (u, self.decoded_alert(u, ev, file, time_path, None)))
             .collect()
     }
 
@@ -347,8 +331,8 @@ impl<'w> Scan<'w> {
                     trigger,
                     window,
                 } => {
-                    let rule = &self.matcher.rules.rules[rule];
-                    *self.stats.alerts.entry(rule.id.clone()).or_default() += 1;
+                    let id = &self.matcher.rules.rules[rule].id;
+                    *self.stats.alerts.entry(id.clone()).or_default() += 1;
                     let Some(event) = trigger.event() else {
                         continue;
                     };
@@ -356,18 +340,8 @@ impl<'w> Scan<'w> {
                         .get(event.source)
                         .map_or("", |s| s.timestamp.as_str());
                     let mut window = window;
-                    window.key = state::key_map(&event.value, rule);
-                    let from = alert::From {
-                        source: event.source,
-                        file: &trigger.file,
-                        line: event.line,
-                        via: event.via,
-                    };
-                    let shown = self
-                        .out
-                        .with_event
-                        .then(|| EventJson::Value(event.original.as_ref().unwrap_or(&event.value)));
-                    self.alert_line(rule, &event.value, time_path, from, Some(&window), shown)
+                    window.key = state::key_map(&event.value, &self.matcher.rules.rules[rule]);
+                    self.decoded_alert(rule, &event, &trigger.file, time_path, Some(&window))
                 }
                 Out::Evicted {
                     rule,
@@ -400,6 +374,29 @@ impl<'w> Scan<'w> {
             };
             self.write(&line);
         }
+    }
+
+    /// The alert of rule `r` on a decoded event.
+    fn decoded_alert(
+        &self,
+        r: usize,
+        ev: &Event,
+        file: &str,
+        time_path: &str,
+        window: Option<&state::Window>,
+    ) -> String {
+        let from = alert::From {
+            source: ev.source,
+            file,
+            line: ev.line,
+            via: ev.via,
+        };
+        let shown = self
+            .out
+            .with_event
+            .then(|| EventJson::Value(ev.original.as_ref().unwrap_or(&ev.value)));
+        let rule = &self.matcher.rules.rules[r];
+        self.alert_line(rule, &ev.value, time_path, from, window, shown)
     }
 
     /// One alert, as JSON or in the text form.
