@@ -507,6 +507,36 @@ fn random_grouped_string_tests_agree() {
     }
 }
 
+/// Every event of the bundled library's samples (wrappings unwrapped), with
+/// where it was read.
+fn library_sample_events() -> Vec<(String, Value)> {
+    let mut events = Vec::new();
+    for top in [
+        "rules/k8s/samples",
+        "rules/aws/samples",
+        "rules/calico/samples",
+    ] {
+        for rule in std::fs::read_dir(root().join(top)).expect("samples dir") {
+            for f in std::fs::read_dir(rule.expect("entry").path()).expect("rule samples") {
+                let p = f.expect("entry").path();
+                if p.file_name().is_some_and(|n| n == "expected.jsonl") {
+                    continue;
+                }
+                let bytes = std::fs::read(&p).expect("sample");
+                decode::read(
+                    &bytes[..],
+                    decode::Format::Auto,
+                    &mut |ev| events.push((format!("{}:{}", p.display(), ev.line), ev.value)),
+                    &mut |_| {},
+                )
+                .expect("readable");
+            }
+        }
+    }
+    assert!(events.len() > 400, "{} library sample events", events.len());
+    events
+}
+
 /// The alerts a JSON line gets on the fast path (projected extraction,
 /// alerts rendered from a second extraction and the line's text) are byte
 /// for byte the alerts of the same event decoded in full: over every event
@@ -527,35 +557,10 @@ fn fast_path_alerts_are_the_full_decoding_alerts() {
         text: false,
         with_event: true,
     };
-    let mut events: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut files = Vec::new();
-    for top in [
-        "rules/k8s/samples",
-        "rules/aws/samples",
-        "rules/calico/samples",
-    ] {
-        for rule in std::fs::read_dir(root().join(top)).expect("samples dir") {
-            for f in std::fs::read_dir(rule.expect("entry").path()).expect("rule samples") {
-                files.push(f.expect("entry").path());
-            }
-        }
-    }
-    for p in files {
-        if p.file_name().is_some_and(|n| n == "expected.jsonl") {
-            continue;
-        }
-        let bytes = std::fs::read(&p).expect("sample");
-        decode::read(
-            &bytes[..],
-            decode::Format::Auto,
-            &mut |ev| {
-                let text = serde_json::to_vec(&ev.value).expect("json");
-                events.push((format!("{}:{}", p.display(), ev.line), text));
-            },
-            &mut |_| {},
-        )
-        .expect("readable");
-    }
+    let mut events: Vec<(String, Vec<u8>)> = library_sample_events()
+        .into_iter()
+        .map(|(what, v)| (what, serde_json::to_vec(&v).expect("json")))
+        .collect();
     for (i, t) in corpus::k8s_events(2000, 11)
         .into_iter()
         .chain(corpus::cloudtrail_records(500, 11))
@@ -608,4 +613,92 @@ fn fast_path_alerts_are_the_full_decoding_alerts() {
     assert!(events.len() > 2500, "{} events", events.len());
     assert!(alerted > 300, "{alerted} alerts");
     assert!(lists_of_objects > 0, "some alert shows a list of objects");
+}
+
+/// Every place in a JSON value, as a path of keys and indices.
+fn places(v: &Value, at: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+    out.push(at.clone());
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                at.push(Value::from(k.as_str()));
+                places(x, at, out);
+                at.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                at.push(Value::from(i));
+                places(x, at, out);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn place_mut<'v>(v: &'v mut Value, path: &[Value]) -> Option<&'v mut Value> {
+    path.iter().try_fold(v, |v, step| match step {
+        Value::String(k) => v.get_mut(k.as_str()),
+        Value::Number(n) => v.get_mut(n.as_u64()? as usize),
+        _ => None,
+    })
+}
+
+/// The compiled drift check (`Drift::fits`, schema fields found by
+/// projection id) gives the schema validator's verdict on every event:
+/// the samples, the generated corpus, and the same events with values
+/// swapped for values of other types (numbers as text, text as numbers,
+/// objects, lists, floats where integers go, bad timestamps).
+#[test]
+fn compiled_drift_check_is_the_validator() {
+    let m = matchers().swap_remove(0);
+    let swaps = [
+        serde_json::json!("403"),
+        serde_json::json!(403),
+        serde_json::json!(4.5),
+        serde_json::json!(true),
+        serde_json::json!({"a": 1}),
+        serde_json::json!(["x", 1]),
+        serde_json::json!([{"image": 1}]),
+        serde_json::json!("not a time"),
+        serde_json::json!("2024-01-02T03:04:05Z"),
+        Value::Null,
+    ];
+    let mut events: Vec<String> = corpus::k8s_events(1500, 5);
+    events.extend(corpus::cloudtrail_records(500, 5));
+    events.extend(library_sample_events().iter().map(|(_, v)| v.to_string()));
+    let (mut drifted, mut checked) = (0, 0);
+    for (i, text) in events.iter().enumerate() {
+        let ev: Value = serde_json::from_str(text).expect("json");
+        let mut all = Vec::new();
+        places(&ev, &mut Vec::new(), &mut all);
+        // The event as it is, then with one, and with three, values swapped.
+        for round in 0..3 {
+            let mut ev = ev.clone();
+            for j in 0..[0, 1, 3][round] {
+                let k = (i * 31 + j * 17 + round * 7) % all.len().max(1);
+                if let Some(v) = all.get(k).and_then(|p| place_mut(&mut ev, p)) {
+                    *v = swaps[(i + j + round) % swaps.len()].clone();
+                }
+            }
+            let text = serde_json::to_vec(&ev).expect("json");
+            let Some(source) = source_of(&ev) else {
+                continue;
+            };
+            let sparse = extract(&text, &m.projection).expect("json");
+            let schema = schema::bundled().get(source).expect("schema");
+            let slow = schema::validate_event(schema, sparse.root());
+            let fast = m.drift.fits(source, sparse.root());
+            assert_eq!(
+                fast,
+                slow.is_empty(),
+                "event {i} round {round}: {slow:?}\n{ev}"
+            );
+            checked += 1;
+            drifted += usize::from(!slow.is_empty());
+        }
+    }
+    assert!(checked > 5000, "{checked} events checked");
+    assert!(drifted > 300, "{drifted} drifted events among them");
 }

@@ -78,6 +78,10 @@ pub struct Projection {
     pub keys: HashMap<String, Projection, FastHash>,
     pub elems: Option<Box<Projection>>,
     pub whole: bool,
+    /// This node's number in its tree, once [`Projection::number`] ran
+    /// (extraction records it on each value, so that a value's schema
+    /// field is found by number rather than by name).
+    pub id: u32,
 }
 
 impl Projection {
@@ -104,6 +108,45 @@ impl Projection {
             None => self.elems.get_or_insert_with(Default::default),
         };
         child.touch(rest);
+    }
+
+    /// Numbers the nodes of the tree from 0 (this one), depth first;
+    /// returns how many there are.
+    pub fn number(&mut self) -> u32 {
+        fn walk(p: &mut Projection, next: &mut u32) {
+            p.id = *next;
+            *next += 1;
+            for child in p.keys.values_mut() {
+                walk(child, next);
+            }
+            if let Some(e) = &mut p.elems {
+                walk(e, next);
+            }
+        }
+        let mut next = 0;
+        walk(self, &mut next);
+        next
+    }
+
+    /// Every node with its key (`None` for the element shape and the root),
+    /// depth first.
+    pub fn nodes(&self) -> Vec<(Option<&str>, &Projection)> {
+        fn walk<'p>(
+            p: &'p Projection,
+            key: Option<&'p str>,
+            out: &mut Vec<(Option<&'p str>, &'p Projection)>,
+        ) {
+            out.push((key, p));
+            for (k, child) in &p.keys {
+                walk(child, Some(k), out);
+            }
+            if let Some(e) = &p.elems {
+                walk(e, None, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, None, &mut out);
+        out
     }
 
     /// Number of paths kept, for `ward explain`.

@@ -23,6 +23,9 @@ use ward_compiler::plan::Projection;
 #[derive(Debug, Default)]
 pub struct Sparse<'t> {
     nodes: Vec<Node<'t>>,
+    /// Per node, the id of the projection node it was read under
+    /// ([`NO_ID`] inside a value kept entire).
+    ids: Vec<u32>,
     /// Object entries, each object's contiguous. A projected key is the
     /// projection's; a key of a value kept entire is the text's.
     entries: Vec<(Cow<'t, str>, u32)>,
@@ -52,8 +55,9 @@ impl<'t> Sparse<'t> {
         }
     }
 
-    fn push(&mut self, n: Node<'t>) -> u32 {
+    fn push(&mut self, n: Node<'t>, id: u32) -> u32 {
         self.nodes.push(n);
+        self.ids.push(id);
         (self.nodes.len() - 1) as u32
     }
 
@@ -66,6 +70,9 @@ impl<'t> Sparse<'t> {
     }
 }
 
+/// The projection id of a value kept entire.
+pub const NO_ID: u32 = u32::MAX;
+
 /// A cursor into a [`Sparse`].
 #[derive(Clone, Copy, Debug)]
 pub struct At<'s, 't> {
@@ -74,6 +81,20 @@ pub struct At<'s, 't> {
 }
 
 impl<'s, 't: 's> At<'s, 't> {
+    /// The id of the projection node this value was read under.
+    pub fn proj_id(self) -> u32 {
+        self.doc.ids[self.i as usize]
+    }
+
+    /// An object's entries, in the document's order (none for another
+    /// kind of value).
+    pub fn children(self) -> impl Iterator<Item = (&'s str, At<'s, 't>)> {
+        let doc = self.doc;
+        self.entries()
+            .iter()
+            .map(move |(k, i)| (k.as_ref(), At { doc, i: *i }))
+    }
+
     fn entries(self) -> &'s [(Cow<'t, str>, u32)] {
         match self.doc.nodes[self.i as usize] {
             Node::Obj { first, len } => &self.doc.entries[first as usize..(first + len) as usize],
@@ -166,6 +187,7 @@ fn run<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes, entire: bool) -> 
     let text = std::str::from_utf8(text).ok()?;
     let mut out = Sparse {
         nodes: Vec::with_capacity(sizes.nodes),
+        ids: Vec::with_capacity(sizes.nodes),
         entries: Vec::with_capacity(sizes.entries),
         elems: Vec::with_capacity(sizes.elems),
         stack_entries: Vec::with_capacity(sizes.entries),
@@ -213,6 +235,14 @@ impl<'de: 't, 't> DeserializeSeed<'de> for Seed<'_, 't> {
     }
 }
 
+impl<'t> Seed<'_, 't> {
+    /// Adds the value read under this seed's projection.
+    fn add<E>(self, n: Node<'t>) -> Result<u32, E> {
+        let id = self.proj.map_or(NO_ID, |p| p.id);
+        Ok(self.out.push(n, id))
+    }
+}
+
 impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
     type Value = u32;
 
@@ -220,28 +250,28 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
         f.write_str("a JSON value")
     }
     fn visit_bool<E>(self, v: bool) -> Result<u32, E> {
-        Ok(self.out.push(Node::Bool(v)))
+        self.add(Node::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<u32, E> {
-        Ok(self.out.push(Node::Num(v as f64, true)))
+        self.add(Node::Num(v as f64, true))
     }
     fn visit_u64<E>(self, v: u64) -> Result<u32, E> {
-        Ok(self.out.push(Node::Num(v as f64, true)))
+        self.add(Node::Num(v as f64, true))
     }
     fn visit_f64<E>(self, v: f64) -> Result<u32, E> {
-        Ok(self.out.push(Node::Num(v, false)))
+        self.add(Node::Num(v, false))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<u32, E> {
-        Ok(self.out.push(Node::Str(Cow::Borrowed(v))))
+        self.add(Node::Str(Cow::Borrowed(v)))
     }
     fn visit_str<E>(self, v: &str) -> Result<u32, E> {
-        Ok(self.out.push(Node::Str(Cow::Owned(v.to_string()))))
+        self.add(Node::Str(Cow::Owned(v.to_string())))
     }
     fn visit_unit<E>(self) -> Result<u32, E> {
-        Ok(self.out.push(Node::Null))
+        self.add(Node::Null)
     }
     fn visit_none<E>(self) -> Result<u32, E> {
-        Ok(self.out.push(Node::Null))
+        self.add(Node::Null)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<u32, A::Error> {
@@ -272,7 +302,7 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
             elems, stack_elems, ..
         } = &mut *self.out;
         elems.extend(stack_elems.drain(start..));
-        Ok(self.out.push(Node::Arr { first, len }))
+        self.add(Node::Arr { first, len })
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<u32, A::Error> {
@@ -296,7 +326,7 @@ impl<'de: 't, 't> Visitor<'de> for Seed<'_, 't> {
             ..
         } = &mut *self.out;
         entries.extend(stack_entries.drain(start..));
-        Ok(self.out.push(Node::Obj { first, len }))
+        self.add(Node::Obj { first, len })
     }
 }
 

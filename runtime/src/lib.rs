@@ -8,6 +8,7 @@ pub mod cli;
 pub mod corpus;
 pub mod decode;
 pub mod describe;
+pub mod drift;
 pub mod eval;
 pub mod extract;
 pub mod harness;

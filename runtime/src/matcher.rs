@@ -5,6 +5,7 @@ use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Rule, RuleSet, Seg};
 use ward_compiler::plan::{self, PCond, PatternSet, Plan, Projection};
 
+use crate::drift::Drift;
 use crate::eval;
 
 /// Top-level keys that mark a wrapper or a mapped format; a line holding one
@@ -50,6 +51,8 @@ pub struct Matcher {
     /// What alerts show, whole: every rule's fields (those its output
     /// names among them) and each source's time field.
     pub alert_projection: Projection,
+    /// The schemas' types by node of `projection`.
+    pub drift: Drift,
 }
 
 /// Per-event scratch space, reused across events.
@@ -115,11 +118,14 @@ impl Matcher {
             let steps: Vec<Option<&str>> = s.timestamp.split('.').map(Some).collect();
             alert_projection.insert(&steps);
         }
+        projection.number();
+        let drift = Drift::new(&projection);
         Matcher {
             rules,
             plan,
             projection,
             alert_projection,
+            drift,
         }
     }
 

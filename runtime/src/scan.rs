@@ -118,8 +118,13 @@ impl<'w> Scan<'w> {
             None
         };
         self.matcher.matching(source, root, &mut self.scratch);
+        // The compiled check first; the schema's validator says where.
+        let drift = match self.matcher.drift.fits(source, root) {
+            true => None,
+            false => first_drift(source, root),
+        };
         if self.scratch.candidates.is_empty() {
-            count(&mut self.stats, self.progress, file, source, root, line);
+            count(&mut self.stats, self.progress, file, source, drift, line);
             if stateful {
                 self.advance(time);
             }
@@ -154,7 +159,7 @@ impl<'w> Scan<'w> {
         } else {
             Vec::new()
         };
-        count(&mut self.stats, self.progress, file, source, root, line);
+        count(&mut self.stats, self.progress, file, source, drift, line);
         // Parts of stateful rules read their keys here; the line itself is
         // kept as text, parsed again only if it completes an alert.
         let arrival = (!units.is_empty()).then(|| {
@@ -173,12 +178,13 @@ impl<'w> Scan<'w> {
 
     /// A fully decoded event.
     pub fn event(&mut self, file: &str, ev: &Event) {
+        let drift = first_drift(ev.source, &ev.value);
         count(
             &mut self.stats,
             self.progress,
             file,
             ev.source,
-            &ev.value,
+            drift,
             ev.line,
         );
         if self.engine.active() {
@@ -443,13 +449,19 @@ impl<'w> Scan<'w> {
     }
 }
 
+/// The first field of `value` whose JSON type is not its schema's.
+fn first_drift<'a, D: Doc<'a>>(source: &str, value: D) -> Option<schema::Mismatch> {
+    let schema = schema::bundled().get(source)?;
+    schema::validate_event(schema, value).into_iter().next()
+}
+
 /// Counts an event, and whether the fields it has fit the schema's types.
-fn count<'a, D: Doc<'a>>(
+fn count(
     s: &mut Stats,
     progress: bool,
     file: &str,
     source: &'static str,
-    value: D,
+    drift: Option<schema::Mismatch>,
     line: usize,
 ) {
     s.events += 1;
@@ -461,16 +473,13 @@ fn count<'a, D: Doc<'a>>(
         );
     }
     *s.per_source.entry(source).or_default() += 1;
-    if let Some(schema) = schema::bundled().get(source) {
-        let drift = schema::validate_event(schema, value);
-        if let Some(first) = drift.first() {
-            s.type_drift += 1;
-            if s.drift_samples.len() < SAMPLES {
-                s.drift_samples.push(format!(
-                    "{file}:line {line}: `{}` is a JSON {}, the schema says {}",
-                    first.path, first.found, first.expected
-                ));
-            }
+    if let Some(first) = drift {
+        s.type_drift += 1;
+        if s.drift_samples.len() < SAMPLES {
+            s.drift_samples.push(format!(
+                "{file}:line {line}: `{}` is a JSON {}, the schema says {}",
+                first.path, first.found, first.expected
+            ));
         }
     }
 }

@@ -1,0 +1,200 @@
+//! Type drift, fast: whether an extraction's values have the JSON types
+//! their schema declares, with each value's schema field found by the id of
+//! the projection node it was read under instead of by its name.
+//!
+//! This answers yes or no only. On "no" the caller runs the schema's own
+//! validator ([`schema::validate_event`]) for the path and the message, so
+//! the check only has to be exactly as strict: it mirrors that validator
+//! case for case, and a test holds the two to the same verdicts.
+
+use std::collections::HashMap;
+
+use ward_compiler::doc::{Doc, Kind};
+use ward_compiler::plan::Projection;
+use ward_compiler::schema::{self, Field, Schema, Ty};
+
+use crate::extract::{At, NO_ID};
+
+/// The schemas of every source, compiled against one projection.
+pub struct Drift {
+    sources: HashMap<String, Compiled>,
+}
+
+struct Compiled {
+    /// The root record first, then the named records.
+    records: Vec<Record>,
+}
+
+struct Record {
+    fields: Vec<CField>,
+    /// Projection id -> index into `fields` (`NONE`: not a field here).
+    by_id: Vec<u32>,
+}
+
+struct CField {
+    ty: CTy,
+    narrow: Option<Narrow>,
+}
+
+/// The guard's path, and the type per set of guard values.
+struct Narrow {
+    on: Vec<String>,
+    cases: Vec<(Vec<String>, CTy)>,
+}
+
+enum CTy {
+    Json,
+    Str,
+    Time,
+    Int,
+    Float,
+    Bool,
+    List(Box<CTy>),
+    Map(Box<CTy>),
+    Record(usize),
+    /// A record the schema names but does not define: any object (the
+    /// validator cannot look inside).
+    Object,
+    /// Types no JSON value but null has (durations, the null literal's).
+    Never,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Drift {
+    /// Compiles each bundled schema for values read under `proj` (whose
+    /// nodes must be numbered).
+    pub fn new(proj: &Projection) -> Drift {
+        let nodes = proj.nodes();
+        let size = nodes
+            .iter()
+            .map(|(_, p)| p.id as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let schemas = schema::bundled();
+        let mut sources = HashMap::new();
+        for name in schemas.names() {
+            if let Some(s) = schemas.get(name) {
+                sources.insert(name.to_string(), compile(s, &nodes, size));
+            }
+        }
+        Drift { sources }
+    }
+
+    /// Whether every value of `root` (an extraction of an event of
+    /// `source`) has its schema's type; `true` for an unknown source.
+    pub fn fits(&self, source: &str, root: At<'_, '_>) -> bool {
+        let Some(c) = self.sources.get(source) else {
+            return true;
+        };
+        c.fits(root, &CTy::Record(0), root)
+    }
+}
+
+fn compile(s: &Schema, nodes: &[(Option<&str>, &Projection)], size: usize) -> Compiled {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    index.insert("", 0);
+    for (i, name) in s.types.keys().enumerate() {
+        index.insert(name, i + 1);
+    }
+    let records: Vec<&schema::Record> = std::iter::once(&s.root).chain(s.types.values()).collect();
+    let records = records
+        .into_iter()
+        .map(|r| {
+            let fields: Vec<CField> = r.fields.iter().map(|f| field(f, &index)).collect();
+            let mut by_id = vec![NONE; size];
+            for (key, p) in nodes {
+                // The last of repeated names, as the schema's index keeps it.
+                if let Some(pos) = key.and_then(|k| r.fields.iter().rposition(|f| f.name == k)) {
+                    by_id[p.id as usize] = pos as u32;
+                }
+            }
+            Record { fields, by_id }
+        })
+        .collect();
+    Compiled { records }
+}
+
+fn field(f: &Field, index: &HashMap<&str, usize>) -> CField {
+    CField {
+        ty: cty(&f.ty, index),
+        narrow: f.narrow.as_ref().map(|n| Narrow {
+            on: n.on.split('.').map(str::to_string).collect(),
+            cases: n
+                .cases
+                .iter()
+                .map(|c| (c.values.clone(), cty(&c.ty, index)))
+                .collect(),
+        }),
+    }
+}
+
+fn cty(t: &Ty, index: &HashMap<&str, usize>) -> CTy {
+    match t {
+        Ty::String | Ty::Ip => CTy::Str,
+        Ty::Int => CTy::Int,
+        Ty::Float => CTy::Float,
+        Ty::Bool => CTy::Bool,
+        Ty::Timestamp => CTy::Time,
+        Ty::Json => CTy::Json,
+        Ty::Duration | Ty::Null => CTy::Never,
+        Ty::List(inner) => CTy::List(Box::new(cty(inner, index))),
+        Ty::Map(inner) => CTy::Map(Box::new(cty(inner, index))),
+        Ty::Record(name) => index
+            .get(name.as_str())
+            .map_or(CTy::Object, |&i| CTy::Record(i)),
+    }
+}
+
+impl Compiled {
+    fn fits(&self, root: At<'_, '_>, ty: &CTy, v: At<'_, '_>) -> bool {
+        match (ty, v.kind()) {
+            (_, Kind::Null) | (CTy::Json, _) => true,
+            (CTy::Str, Kind::Str(_)) => true,
+            (CTy::Time, Kind::Str(t)) => ward_compiler::time::parse(t).is_some(),
+            (CTy::Time, Kind::Num(..)) => true,
+            (CTy::Int, Kind::Num(_, int)) => int,
+            (CTy::Float, Kind::Num(..)) => true,
+            (CTy::Bool, Kind::Bool(_)) => true,
+            (CTy::Object, Kind::Obj) => true,
+            (CTy::List(inner), Kind::Arr(n)) => {
+                (0..n).all(|i| v.at(i).is_none_or(|item| self.fits(root, inner, item)))
+            }
+            (CTy::Map(inner), Kind::Obj) => {
+                v.children().all(|(_, item)| self.fits(root, inner, item))
+            }
+            (CTy::Record(r), Kind::Obj) => {
+                let rec = &self.records[*r];
+                v.children().all(|(_, item)| {
+                    let id = item.proj_id();
+                    if id == NO_ID {
+                        // Not read under the projection: let the validator say.
+                        return false;
+                    }
+                    match rec.by_id.get(id as usize) {
+                        Some(&i) if i != NONE => {
+                            let f = &rec.fields[i as usize];
+                            self.fits(root, narrowed(root, f).unwrap_or(&f.ty), item)
+                        }
+                        _ => true,
+                    }
+                })
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The type a narrowed field takes in this event, from its guard's value.
+fn narrowed<'f>(root: At<'_, '_>, f: &'f CField) -> Option<&'f CTy> {
+    let n = f.narrow.as_ref()?;
+    let mut v = root;
+    for part in &n.on {
+        v = v.key(part)?;
+    }
+    let guard = v.as_str()?;
+    n.cases
+        .iter()
+        .find(|(values, _)| values.iter().any(|x| x == guard))
+        .map(|(_, t)| t)
+}
