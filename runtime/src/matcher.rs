@@ -118,6 +118,10 @@ impl Matcher {
             let steps: Vec<Option<&str>> = s.timestamp.split('.').map(Some).collect();
             alert_projection.insert(&steps);
         }
+        // What alerts show, for events whose shown values are all scalars
+        // (objects come out of this extraction with their projected keys
+        // only: those alerts take a second extraction).
+        merge(&mut projection, &alert_projection);
         projection.number();
         let drift = Drift::new(&projection);
         Matcher {
