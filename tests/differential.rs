@@ -60,6 +60,16 @@ fn matcher(files: &[(&str, &str)], context: &str) -> Matcher {
     Matcher::new(lower::lower(&loaded))
 }
 
+const SHARED: &str = r#"source k8s.audit
+rule s1 { when responseStatus.code >= 500 and userAgent startswith "kube" }
+rule s2 { when userAgent contains "/" and responseStatus.code >= 500 except user.username startswith "system:" }
+rule s3 { when responseStatus.code >= 500 and not (userAgent contains "kubectl") }
+rule s4 { when responseStatus.code >= 500 or userAgent contains "curl" }
+rule s5 { when user.username endswith "@example.com" and sourceIPs[0] in cidr ["10.0.0.0/8"] }
+rule s6 { when sourceIPs[0] in cidr ["10.0.0.0/8"] and responseStatus.code >= 400 }
+rule s7 { when responseStatus.code >= 400 and user.username endswith "@example.com" }
+"#;
+
 /// One matcher per rule set: the bundled library, and each language example
 /// alone, so that one rule set's projection cannot hide another's gaps.
 fn matchers() -> Vec<Matcher> {
@@ -78,6 +88,9 @@ fn matchers() -> Vec<Matcher> {
             .iter()
             .map(|(n, t)| vec![(n.as_str(), t.as_str())]),
     );
+    // Rules checked on every event that share required tests (planned
+    // behind them), with negations, ors and excepts around them.
+    sets.push(vec![("shared.ward", SHARED)]);
     let out: Vec<Matcher> = sets.iter().map(|refs| matcher(refs, "")).collect();
     assert!(
         out.len() > 30,

@@ -205,6 +205,9 @@ pub struct SourcePlan {
     pub dispatch: Vec<(FieldPath, ByValue<Bucket>)>,
     /// Rules with no dispatch constraint: candidates for every event.
     pub always: Vec<usize>,
+    /// Rules with no dispatch constraint that share a test their `when`
+    /// requires: candidates only when it holds (one answer for them all).
+    pub guarded: Vec<(usize, Vec<usize>)>,
 }
 
 #[derive(Debug, Default)]
@@ -342,6 +345,7 @@ pub fn plan(set: &RuleSet) -> Plan {
     }
     plan.leaves = p.leaves;
     plan.leaf_uses = p.uses;
+    guard_always(&mut plan);
     group_equalities(&mut plan);
     group_string_tests(&mut plan);
     plan
@@ -783,6 +787,48 @@ fn pins(source: &str, when: &Cond) -> Vec<Pin> {
     out
 }
 
+/// Puts the rules checked on every event behind a test their `when`
+/// requires (a leaf of its top-level `and`) when two or more share it: the
+/// test shared by the most such rules, for each rule.
+fn guard_always(plan: &mut Plan) {
+    fn required(c: &PCond) -> Vec<usize> {
+        match c {
+            PCond::Leaf(l) => vec![*l],
+            PCond::And(items) => items
+                .iter()
+                .filter_map(|i| match i {
+                    PCond::Leaf(l) => Some(*l),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+    let rules = &plan.rules;
+    for sp in plan.sources.values_mut() {
+        let mut uses: BTreeMap<usize, usize> = BTreeMap::new();
+        for &i in &sp.always {
+            for l in required(&rules[i].when) {
+                *uses.entry(l).or_default() += 1;
+            }
+        }
+        let mut always = Vec::new();
+        let mut guarded: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &i in &sp.always {
+            let best = required(&rules[i].when)
+                .into_iter()
+                .map(|l| (uses[&l], std::cmp::Reverse(l)))
+                .max();
+            match best {
+                Some((n, std::cmp::Reverse(l))) if n >= 2 => guarded.entry(l).or_default().push(i),
+                _ => always.push(i),
+            }
+        }
+        sp.always = always;
+        sp.guarded = guarded.into_iter().collect();
+    }
+}
+
 /// Indexes each rule under its first pin, and within a bucket under the
 /// second pin most of the bucket's rules share.
 fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
@@ -915,6 +961,30 @@ mod tests {
             p.rules[1].when,
             PCond::And(vec![PCond::Leaf(0), PCond::Leaf(2)])
         );
+    }
+
+    #[test]
+    fn rules_checked_on_every_event_share_a_required_test() {
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when responseStatus.code >= 500 and userAgent startswith \"a\" }\n\
+             rule b { when userAgent startswith \"b\" and responseStatus.code >= 500 }\n\
+             rule c { when responseStatus.code >= 500 or userAgent startswith \"c\" }\n\
+             rule d { when userAgent contains \"d\" and not (responseStatus.code >= 500) }\n\
+             rule e { when userAgent contains \"e\" }\n",
+        );
+        let sp = &p.sources["k8s.audit"];
+        // a and b require the shared test; c (an or), d (a negation) and e
+        // (a test of its own) are checked on every event.
+        assert_eq!(sp.guarded.len(), 1, "{:?}", sp.guarded);
+        let (leaf, rules) = &sp.guarded[0];
+        assert_eq!(rules, &[0, 1]);
+        let shared = format!("{:?}", p.leaves[*leaf]);
+        assert!(
+            shared.contains("responseStatus") && shared.contains("500"),
+            "{shared}"
+        );
+        assert_eq!(sp.always, [2, 3, 4]);
     }
 
     #[test]

@@ -174,16 +174,21 @@ impl Matcher {
                 }
             }
         }
+        let mut st = State {
+            event,
+            memo,
+            groups,
+            str_state,
+            found,
+            folded,
+        };
+        for (leaf, rules) in &sp.guarded {
+            if self.holds(&PCond::Leaf(*leaf), &mut st) {
+                admitted.extend_from_slice(rules);
+            }
+        }
         for &i in admitted.iter() {
             let r = &self.plan.rules[i];
-            let mut st = State {
-                event,
-                memo,
-                groups,
-                str_state,
-                found,
-                folded,
-            };
             if self.holds(&r.when, &mut st) && !r.excepts.iter().any(|e| self.holds(e, &mut st)) {
                 candidates.push(i);
             }

@@ -59,6 +59,18 @@ pub(super) fn run(
                 }
             )?;
             writeln!(out, "  checked on every event: {} rule(s)", sp.always.len())?;
+            if !sp.guarded.is_empty() {
+                let behind: usize = sp.guarded.iter().map(|(_, r)| r.len()).sum();
+                writeln!(
+                    out,
+                    "  behind a shared test: {behind} rule(s), checked when their test holds: {}",
+                    sp.guarded
+                        .iter()
+                        .map(|(l, r)| format!("{} ({})", leaf(&plan.leaves[*l]), r.len()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )?;
+            }
             writeln!(
                 out,
                 "  extracts {} path(s): {}",
@@ -180,6 +192,13 @@ fn words(c: &PCond, plan: &Plan, uses: &[usize]) -> String {
 /// Which events dispatch makes unit `unit` a candidate for; `None` for all.
 fn candidates(plan: &Plan, source: &str, unit: usize) -> Option<String> {
     plan.sources.get(source).and_then(|sp| {
+        let guard = sp.guarded.iter().find(|(_, rules)| rules.contains(&unit));
+        if let Some((l, _)) = guard {
+            return Some(format!(
+                "only events where {} holds",
+                leaf(&plan.leaves[*l])
+            ));
+        }
         sp.dispatch.iter().find_map(|(f, m)| {
             let mut vals: Vec<&str> = Vec::new();
             let mut second: Option<(String, Vec<&str>)> = None;
