@@ -147,52 +147,82 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     }
 }
 
-/// Sizes of a [`Sparse`], to allocate the next one at once.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Sizes {
-    nodes: usize,
-    entries: usize,
-    elems: usize,
+/// The storage of a [`Sparse`], kept from one event to the next: once warm,
+/// an extraction allocates nothing but the strings it must unescape.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    nodes: Vec<Node<'static>>,
+    ids: Vec<u32>,
+    entries: Vec<(Cow<'static, str>, u32)>,
+    elems: Vec<u32>,
+    stack_entries: Vec<(Cow<'static, str>, u32)>,
+    stack_elems: Vec<u32>,
 }
 
-impl Sizes {
-    /// Grows to cover `s`.
-    pub fn cover(&mut self, s: &Sparse<'_>) {
-        self.nodes = self.nodes.max(s.nodes.len());
-        self.entries = self.entries.max(s.entries.len());
-        self.elems = self.elems.max(s.elems.len());
+/// An emptied vector, as a vector of another element type; the allocation
+/// is kept when the two have the same layout (here: the same type but for
+/// a lifetime), as `collect` reuses a vector it iterates in place.
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+impl<'t> Sparse<'t> {
+    /// Gives the storage back for the next extraction.
+    pub fn into_buffers(self) -> Buffers {
+        Buffers {
+            nodes: reuse(self.nodes),
+            ids: reuse(self.ids),
+            entries: reuse(self.entries),
+            elems: reuse(self.elems),
+            stack_entries: reuse(self.stack_entries),
+            stack_elems: reuse(self.stack_elems),
+        }
+    }
+
+    fn from_buffers(b: Buffers) -> Sparse<'t> {
+        Sparse {
+            nodes: reuse(b.nodes),
+            ids: reuse(b.ids),
+            entries: reuse(b.entries),
+            elems: reuse(b.elems),
+            stack_entries: reuse(b.stack_entries),
+            stack_elems: reuse(b.stack_elems),
+        }
     }
 }
 
 /// Parses `text` keeping only what `proj` names; `None` when the text is
 /// not valid JSON (the caller's full parse then reports why).
 pub fn extract<'t>(text: &'t [u8], proj: &'t Projection) -> Option<Sparse<'t>> {
-    extract_sized(text, proj, Sizes::default())
+    run(text, proj, Buffers::default(), false)
 }
 
 /// [`extract`], keeping each whole value entire: what alerts show.
 pub fn extract_entire<'t>(text: &'t [u8], proj: &'t Projection) -> Option<Sparse<'t>> {
-    run(text, proj, Sizes::default(), true)
+    run(text, proj, Buffers::default(), true)
 }
 
-/// [`extract`], allocating for `sizes` up front (the largest event seen so
-/// far, typically), so the arena does not grow piecemeal.
-pub fn extract_sized<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes) -> Option<Sparse<'t>> {
-    run(text, proj, sizes, false)
+/// [`extract`] into the storage of an earlier extraction
+/// ([`Sparse::into_buffers`]).
+pub fn extract_reusing<'t>(
+    text: &'t [u8],
+    proj: &'t Projection,
+    bufs: Buffers,
+) -> Option<Sparse<'t>> {
+    run(text, proj, bufs, false)
 }
 
-fn run<'t>(text: &'t [u8], proj: &'t Projection, sizes: Sizes, entire: bool) -> Option<Sparse<'t>> {
+fn run<'t>(
+    text: &'t [u8],
+    proj: &'t Projection,
+    bufs: Buffers,
+    entire: bool,
+) -> Option<Sparse<'t>> {
     // Skipped strings are not checked for UTF-8 by serde_json; a full parse
     // would reject such a line, so this must too. Validation is SIMD-fast.
     let text = std::str::from_utf8(text).ok()?;
-    let mut out = Sparse {
-        nodes: Vec::with_capacity(sizes.nodes),
-        ids: Vec::with_capacity(sizes.nodes),
-        entries: Vec::with_capacity(sizes.entries),
-        elems: Vec::with_capacity(sizes.elems),
-        stack_entries: Vec::with_capacity(sizes.entries),
-        stack_elems: Vec::with_capacity(sizes.elems),
-    };
+    let mut out = Sparse::from_buffers(bufs);
     let mut de = serde_json::Deserializer::from_str(text);
     Seed {
         proj: Some(proj),
@@ -468,6 +498,28 @@ mod tests {
             .and_then(|v| v.key("hostPath"))
             .and_then(|v| v.key("type"));
         assert_eq!(path.map(|v| v.kind()), Some(Kind::Str("")));
+    }
+
+    #[test]
+    fn storage_is_reused_across_extractions() {
+        let p = proj(&[&[Some("a")], &[Some("b"), None, Some("c")]]);
+        let text = br#"{"a":"x","b":[{"c":1},{"c":2}]}"#;
+        let first = extract(text, &p).expect("json");
+        let want = first.to_value();
+        let bufs = first.into_buffers();
+        let caps = (bufs.nodes.capacity(), bufs.entries.capacity());
+        assert!(caps.0 >= 6 && caps.1 >= 3, "{caps:?}");
+        let other = b"{\"a\":\"y\"}".to_vec();
+        let second = extract_reusing(&other, &p, bufs).expect("json");
+        assert_eq!(second.to_value(), json!({"a": "y"}));
+        let bufs = second.into_buffers();
+        assert_eq!(
+            (bufs.nodes.capacity(), bufs.entries.capacity()),
+            caps,
+            "no new allocation"
+        );
+        let third = extract_reusing(text, &p, bufs).expect("json");
+        assert_eq!(third.to_value(), want);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use ward_compiler::schema;
 use crate::alert::{self, EventJson};
 use crate::decode::{self, Event, Problem, Via};
 use crate::eval::get;
-use crate::extract::{extract_entire, extract_sized, At, Sizes};
+use crate::extract::{extract_entire, extract_reusing, At, Buffers};
 use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
 use crate::state::{self, Engine, Out, Payload};
 
@@ -59,8 +59,8 @@ pub struct Scan<'w> {
     pub write_error: Option<std::io::Error>,
     /// Show a progress line on the terminal (stderr is one).
     pub progress: bool,
-    /// The largest extraction so far, to size the next at once.
-    sizes: Sizes,
+    /// The extraction arena's storage, reused from line to line.
+    bufs: Buffers,
     /// The stateful rules' operators.
     pub engine: Engine,
     /// The name of the file being read, shared by the events it holds.
@@ -94,16 +94,16 @@ impl<'w> Scan<'w> {
             out,
             write_error: None,
             progress: false,
-            sizes: Sizes::default(),
+            bufs: Buffers::default(),
         }
     }
 
     /// The fast path for one JSON line; `false` hands it to full decoding.
     pub fn line(&mut self, file: &str, text: &[u8], line: usize) -> bool {
-        let Some(sparse) = extract_sized(text, &self.matcher.projection, self.sizes) else {
+        let bufs = std::mem::take(&mut self.bufs);
+        let Some(sparse) = extract_reusing(text, &self.matcher.projection, bufs) else {
             return false;
         };
-        self.sizes.cover(&sparse);
         let root = sparse.root();
         if root.kind() != Kind::Obj || WRAPPER_KEYS.iter().any(|k| root.key(k).is_some()) {
             return false;
@@ -124,6 +124,7 @@ impl<'w> Scan<'w> {
             false => first_drift(source, root),
         };
         if self.scratch.candidates.is_empty() {
+            self.bufs = sparse.into_buffers();
             count(&mut self.stats, self.progress, file, source, drift, line);
             if stateful {
                 self.advance(time);
@@ -131,10 +132,6 @@ impl<'w> Scan<'w> {
             return true;
         }
         let units = self.stateful_units();
-        // A stateless rule fired: the alert carries the whole event. The
-        // text parsed above, so this parse fails only past serde_json's
-        // nesting limit (in a value no rule reads); then full decoding
-        // reports the line.
         // A stateless rule fired: render its alerts from the line. Should
         // that not be exact, parse the event; the text parsed above, so
         // this fails only past serde_json's nesting limit (in a value no
@@ -166,6 +163,7 @@ impl<'w> Scan<'w> {
             self.engine
                 .arrival(source, line, root, &units, Payload::Line(text.into()))
         });
+        self.bufs = sparse.into_buffers();
         if stateful {
             self.advance(time);
         }
