@@ -116,10 +116,12 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     }
     fn key(self, k: &str) -> Option<Self> {
         // The last of repeated keys, as a full parse keeps it.
+        // Length and first byte first: most keys differ there already.
+        let (len, first) = (k.len(), k.as_bytes().first());
         self.entries()
             .iter()
             .rev()
-            .find(|(key, _)| key == k)
+            .find(|(key, _)| key.len() == len && key.as_bytes().first() == first && key == k)
             .map(|(_, i)| At {
                 doc: self.doc,
                 i: *i,
