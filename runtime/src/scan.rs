@@ -1,10 +1,12 @@
 //! Scanning: events through the planned matcher, alerts out, with the
 //! counts the summary reports.
 //!
-//! A JSON line takes the fast path: only the fields rules read are
-//! extracted, the matcher runs on them, and the line is parsed in full only
-//! when a rule fires (for the alert). Documents, wrappings and lines the
-//! fast path declines are decoded in full and run through the same matcher.
+//! A JSON line takes the fast path: only the fields rules read (and alerts
+//! show) are extracted, into storage reused from line to line; the matcher
+//! and the compiled type check run on them, and an alert is written from
+//! them and the line's text (a second extraction keeps whole any object an
+//! alert shows). Documents, wrappings and lines the fast path declines are
+//! decoded in full and run through the same matcher.
 
 use std::collections::BTreeMap;
 use std::io::Write;
