@@ -34,93 +34,86 @@ pub trait Doc<'a>: Copy {
             _ => None,
         }
     }
-    /// The value as an owned JSON value. Integers beyond 2^53 come back
-    /// exactly only from a full document (`exact_json`).
+    /// The value as an owned JSON value.
     fn to_json(self) -> serde_json::Value {
-        use serde_json::Value;
-        match self.kind() {
-            Kind::Null => Value::Null,
-            Kind::Bool(b) => Value::Bool(b),
-            Kind::Num(n, true) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(n as i64),
-            Kind::Num(n, _) => serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
-            Kind::Str(s) => Value::from(s),
-            Kind::Arr(len) => Value::Array(
-                (0..len)
-                    .filter_map(|i| self.at(i))
-                    .map(Doc::to_json)
-                    .collect(),
-            ),
-            Kind::Obj => {
-                let mut m = serde_json::Map::new();
-                self.each_entry(&mut |k, v| {
-                    m.insert(k.to_string(), v.to_json());
-                });
-                Value::Object(m)
-            }
-        }
+        to_json(self)
     }
     /// Appends the value as compact JSON: the bytes `serde_json` writes
     /// for `to_json()` (object keys sorted, a repeated key's last value),
     /// without building it.
     fn write_json(self, out: &mut Vec<u8>) {
-        match self.kind() {
-            Kind::Null => out.extend_from_slice(b"null"),
-            Kind::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-            Kind::Num(n, true) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
-                out.extend_from_slice((n as i64).to_string().as_bytes())
-            }
-            Kind::Num(n, _) if n.is_finite() => {
-                let _ = serde_json::to_writer(&mut *out, &n);
-            }
-            Kind::Num(..) => out.extend_from_slice(b"null"),
-            Kind::Str(s) => {
-                let _ = serde_json::to_writer(&mut *out, s);
-            }
-            Kind::Arr(len) => {
-                out.push(b'[');
-                for (n, item) in (0..len).filter_map(|i| self.at(i)).enumerate() {
-                    if n > 0 {
-                        out.push(b',');
-                    }
-                    item.write_json(out);
-                }
-                out.push(b']');
-            }
-            Kind::Obj => {
-                let mut entries: Vec<(&'a str, Self)> = Vec::new();
-                self.each_entry(&mut |k, v| entries.push((k, v)));
-                // Stable: among repeated keys the last stays last.
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                out.push(b'{');
-                let mut first = true;
-                for (i, (k, v)) in entries.iter().enumerate() {
-                    if entries.get(i + 1).is_some_and(|next| next.0 == *k) {
-                        continue;
-                    }
-                    if !first {
-                        out.push(b',');
-                    }
-                    first = false;
-                    let _ = serde_json::to_writer(&mut *out, k);
-                    out.push(b':');
-                    v.write_json(out);
-                }
-                out.push(b'}');
-            }
+        write_json(self, out)
+    }
+}
+
+/// [`Doc::to_json`] from the cursor's methods; an integer beyond 2^53 is
+/// its nearest f64 (a document that knows its digits says so itself).
+pub fn to_json<'a, D: Doc<'a>>(d: D) -> serde_json::Value {
+    use serde_json::Value;
+    match d.kind() {
+        Kind::Null => Value::Null,
+        Kind::Bool(b) => Value::Bool(b),
+        Kind::Num(n, true) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(n as i64),
+        Kind::Num(n, _) => serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
+        Kind::Str(s) => Value::from(s),
+        Kind::Arr(len) => {
+            Value::Array((0..len).filter_map(|i| d.at(i)).map(Doc::to_json).collect())
+        }
+        Kind::Obj => {
+            let mut m = serde_json::Map::new();
+            d.each_entry(&mut |k, v| {
+                m.insert(k.to_string(), v.to_json());
+            });
+            Value::Object(m)
         }
     }
-    /// Whether `to_json` gives this value exactly: false for an integer
-    /// too large for an f64 to hold, read from an extraction.
-    fn exact_json(self) -> bool {
-        match self.kind() {
-            Kind::Num(n, true) => n.abs() < 9.0e15,
-            Kind::Arr(len) => (0..len).filter_map(|i| self.at(i)).all(Doc::exact_json),
-            Kind::Obj => {
-                let mut all = true;
-                self.each_entry(&mut |_, v| all &= v.exact_json());
-                all
+}
+
+/// [`Doc::write_json`] from the cursor's methods.
+pub fn write_json<'a, D: Doc<'a>>(d: D, out: &mut Vec<u8>) {
+    match d.kind() {
+        Kind::Null => out.extend_from_slice(b"null"),
+        Kind::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Kind::Num(n, true) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+            out.extend_from_slice((n as i64).to_string().as_bytes())
+        }
+        Kind::Num(n, _) if n.is_finite() => {
+            let _ = serde_json::to_writer(&mut *out, &n);
+        }
+        Kind::Num(..) => out.extend_from_slice(b"null"),
+        Kind::Str(s) => {
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+        Kind::Arr(len) => {
+            out.push(b'[');
+            for (n, item) in (0..len).filter_map(|i| d.at(i)).enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                item.write_json(out);
             }
-            _ => true,
+            out.push(b']');
+        }
+        Kind::Obj => {
+            let mut entries: Vec<(&'a str, D)> = Vec::new();
+            d.each_entry(&mut |k, v| entries.push((k, v)));
+            // Stable: among repeated keys the last stays last.
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            let mut first = true;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if entries.get(i + 1).is_some_and(|next| next.0 == *k) {
+                    continue;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.push(b':');
+                v.write_json(out);
+            }
+            out.push(b'}');
         }
     }
 }
@@ -153,8 +146,5 @@ impl<'a> Doc<'a> for &'a serde_json::Value {
     }
     fn write_json(self, out: &mut Vec<u8>) {
         let _ = serde_json::to_writer(out, self);
-    }
-    fn exact_json(self) -> bool {
-        true
     }
 }

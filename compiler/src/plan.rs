@@ -25,6 +25,9 @@ use crate::lower::{Cond, FieldPath, Lit, Operand, Pattern, Rule, RuleSet, Seg, S
 use crate::pattern;
 use crate::syntax::ast::{CmpOp, StrOp, StrOpKind};
 
+mod keys;
+pub use keys::Keys;
+
 /// Discriminating fields per source, most selective first.
 pub const DISPATCH_FIELDS: &[(&str, &[&str])] = &[
     (
@@ -75,7 +78,7 @@ pub enum Role {
 /// arrays, and whether to keep the whole value here.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Projection {
-    pub keys: HashMap<String, Projection, FastHash>,
+    pub keys: Keys,
     pub elems: Option<Box<Projection>>,
     pub whole: bool,
     /// This node's number in its tree, once [`Projection::number`] ran
@@ -92,7 +95,7 @@ impl Projection {
             return;
         };
         let child = match first {
-            Some(k) => self.keys.entry((*k).to_string()).or_default(),
+            Some(k) => self.keys.entry(k),
             None => self.elems.get_or_insert_with(Default::default),
         };
         child.insert(rest);
@@ -104,7 +107,7 @@ impl Projection {
             return;
         };
         let child = match first {
-            Some(k) => self.keys.entry((*k).to_string()).or_default(),
+            Some(k) => self.keys.entry(k),
             None => self.elems.get_or_insert_with(Default::default),
         };
         child.touch(rest);

@@ -248,7 +248,8 @@ rule r {
         json!({"kind": "Event", "verb": "get", "user": {"username": "ä\u{1}\"x"},
             "stageTimestamp": "2024-01-02T03:04:05Z", "responseStatus": {"code": 200.5},
             "requestObject": {"spec": {"containers": [
-                {"zeta": 1, "image": "a", "alpha": [true, null, 1e300, -0.0, 12345678901234u64]},
+                {"zeta": 1, "image": "a", "alpha": [true, null, 1e300, -0.0, 12345678901234u64,
+                    12345678901234567891u64, -9007199254740993i64]},
                 {"image": "b\n", "env": {"b": 1, "a": 2}}]}}})
     }
 
@@ -293,9 +294,21 @@ rule r {
             proj.insert(&steps);
         }
         proj.insert(&[Some("stageTimestamp")]);
-        let sparse = crate::extract::extract_entire(&text, &proj).expect("json");
         let line = std::str::from_utf8(&text).expect("utf-8");
-        let got = written(&rule, sparse.root(), Some(EventJson::Line(line)));
+        // Whole values built in the extraction, and read again whole from
+        // the text where the extraction kept only their projected keys.
+        let entire = crate::extract::extract_entire(&text, &proj).expect("json");
+        let got = written(&rule, entire.root(), Some(EventJson::Line(line)));
+        assert_eq!(String::from_utf8_lossy(&got), want);
+        proj.insert(&[
+            Some("requestObject"),
+            Some("spec"),
+            Some("containers"),
+            None,
+            Some("image"),
+        ]);
+        let matching = crate::extract::extract(&text, &proj).expect("json");
+        let got = written(&rule, matching.root(), Some(EventJson::Line(line)));
         assert_eq!(String::from_utf8_lossy(&got), want);
     }
 

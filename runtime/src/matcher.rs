@@ -46,11 +46,10 @@ pub struct Matcher {
     pub rules: RuleSet,
     pub plan: Plan,
     /// What to extract from a line of unknown source: every source's paths,
-    /// the detection fields, and the wrapper keys (presence only).
+    /// the detection fields, the wrapper keys (presence only), and what
+    /// alerts show: every rule's fields (those its output names among
+    /// them) and each source's time field.
     pub projection: Projection,
-    /// What alerts show, whole: every rule's fields (those its output
-    /// names among them) and each source's time field.
-    pub alert_projection: Projection,
     /// The schemas' types by node of `projection`.
     pub drift: Drift,
 }
@@ -91,15 +90,9 @@ impl Matcher {
         for k in WRAPPER_KEYS {
             projection.touch(&[Some(k)]);
         }
-        // Event time, for the windows of stateful rules.
-        if rules.rules.iter().any(|r| r.stateful.is_some()) {
-            let schemas = ward_compiler::schema::bundled();
-            for s in schemas.names().filter_map(|n| schemas.get(n)) {
-                let steps: Vec<Option<&str>> = s.timestamp.split('.').map(Some).collect();
-                projection.insert(&steps);
-            }
-        }
-        let mut alert_projection = Projection::default();
+        // What alerts show: their fields and the time (also the windows'
+        // clock), each whole (an object read only in part is read again
+        // whole from its text).
         for r in &rules.rules {
             for (_, f) in &r.fields {
                 let steps: Vec<Option<&str>> = f
@@ -110,25 +103,20 @@ impl Matcher {
                         Seg::Index(_) => None,
                     })
                     .collect();
-                alert_projection.insert(&steps);
+                projection.insert(&steps);
             }
         }
         let schemas = ward_compiler::schema::bundled();
         for s in schemas.names().filter_map(|n| schemas.get(n)) {
             let steps: Vec<Option<&str>> = s.timestamp.split('.').map(Some).collect();
-            alert_projection.insert(&steps);
+            projection.insert(&steps);
         }
-        // What alerts show, for events whose shown values are all scalars
-        // (objects come out of this extraction with their projected keys
-        // only: those alerts take a second extraction).
-        merge(&mut projection, &alert_projection);
         projection.number();
         let drift = Drift::new(&projection);
         Matcher {
             rules,
             plan,
             projection,
-            alert_projection,
             drift,
         }
     }
@@ -345,7 +333,7 @@ struct State<'s, D> {
 fn merge(into: &mut Projection, from: &Projection) {
     into.whole |= from.whole;
     for (k, p) in &from.keys {
-        merge(into.keys.entry(k.clone()).or_default(), p);
+        merge(into.keys.entry(k), p);
     }
     if let Some(e) = &from.elems {
         merge(into.elems.get_or_insert_with(Default::default), e);

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::rc::Rc;
 
-use serde_json::Value;
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::RuleSet;
 use ward_compiler::plan::Role;
@@ -20,8 +19,7 @@ use ward_compiler::schema;
 
 use crate::alert::{self, EventJson};
 use crate::decode::{self, Event, Problem, Via};
-use crate::eval::get;
-use crate::extract::{extract_entire, extract_reusing, At, Buffers};
+use crate::extract::{extract_reusing, At, Buffers};
 use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
 use crate::state::{self, Engine, Out, Payload};
 
@@ -139,22 +137,7 @@ impl<'w> Scan<'w> {
         // this fails only past serde_json's nesting limit (in a value no
         // rule reads), and then full decoding reports the line.
         let alerts = if units.len() < self.scratch.candidates.len() {
-            match self.alerts_from_line(file, source, line, text, root) {
-                Some(lines) => lines,
-                None => match serde_json::from_slice::<Value>(text) {
-                    Ok(value) => {
-                        let ev = Event {
-                            source,
-                            value,
-                            original: None,
-                            line,
-                            via: Via::Raw,
-                        };
-                        self.alerts_from_event(file, &ev)
-                    }
-                    Err(_) => return false,
-                },
-            }
+            self.alerts_from_line(file, source, line, text, root)
         } else {
             Vec::new()
         };
@@ -248,56 +231,30 @@ impl<'w> Scan<'w> {
     }
 
     /// The same from a JSON line without parsing it into a tree: from the
-    /// matching extraction `main` when it holds every value the alerts
-    /// show whole (no object in them), else from a second extraction that
-    /// keeps them entire; the event goes out as the text it came in.
-    /// `None` when that cannot give every value exactly (an integer too
-    /// large for an f64, a value too deep).
+    /// matching extraction, which holds what alerts show (an object read
+    /// in part is read whole from its text); the event goes out as the
+    /// text it came in.
     fn alerts_from_line(
         &self,
         file: &str,
         source: &'static str,
         line: usize,
         text: &[u8],
-        main: At<'_, '_>,
-    ) -> Option<Vec<(usize, String)>> {
+        doc: At<'_, '_>,
+    ) -> Vec<(usize, String)> {
         let time_path = schema::bundled()
             .get(source)
             .map_or("", |s| s.timestamp.as_str());
         let plan = &self.matcher.plan.rules;
-        let alerting = || {
-            self.scratch
-                .candidates
-                .iter()
-                .filter(|&&u| plan[u].role == Role::Alert)
-        };
-        // The output's fields are among the rule's fields.
-        let shown = |doc: At<'_, '_>, whole: fn(At<'_, '_>) -> bool| {
-            let time = time_path.split('.').try_fold(doc, |d, k| d.key(k));
-            time.is_none_or(whole)
-                && alerting().all(|&u| {
-                    let rule = self.matcher.rule(u);
-                    rule.fields
-                        .iter()
-                        .all(|(_, p)| get(doc, &[], p).is_none_or(whole))
-                })
-        };
-        let entire;
-        let doc = if shown(main, scalars) {
-            main
-        } else {
-            entire = extract_entire(text, &self.matcher.alert_projection)?;
-            if !shown(entire.root(), |v| v.exact_json()) {
-                return None;
-            }
-            entire.root()
-        };
+        // Extraction took it: UTF-8, one JSON value.
         let raw = match self.out.with_event {
-            // Extraction parsed it: valid UTF-8 and one JSON value.
-            true => Some(std::str::from_utf8(text).ok()?),
+            true => std::str::from_utf8(text).ok(),
             false => None,
         };
-        let lines = alerting()
+        self.scratch
+            .candidates
+            .iter()
+            .filter(|&&u| plan[u].role == Role::Alert)
             .map(|&u| {
                 let from = alert::From {
                     source,
@@ -309,8 +266,7 @@ impl<'w> Scan<'w> {
                 let shown = raw.map(EventJson::Line);
                 (u, self.alert_line(rule, doc, time_path, from, None, shown))
             })
-            .collect();
-        Some(lines)
+            .collect()
     }
 
     /// Counts and writes rendered alerts.
@@ -462,17 +418,6 @@ impl<'w> Scan<'w> {
         if self.stats.problem_samples.len() < SAMPLES {
             self.stats.problem_samples.push(format!("{file}:{p}"));
         }
-    }
-}
-
-/// Whether a value of the matching extraction is the value as written: no
-/// object in it (the extraction keeps only their projected keys), and no
-/// integer an f64 cannot hold.
-fn scalars(v: At<'_, '_>) -> bool {
-    match v.kind() {
-        Kind::Obj => false,
-        Kind::Arr(n) => (0..n).all(|i| v.at(i).is_none_or(scalars)),
-        _ => v.exact_json(),
     }
 }
 
