@@ -4,9 +4,9 @@
 //! A JSON line takes the fast path: only the fields rules read (and alerts
 //! show) are extracted, into storage reused from line to line; the matcher
 //! and the compiled type check run on them, and an alert is written from
-//! them and the line's text (a second extraction keeps whole any object an
-//! alert shows). Documents, wrappings and lines the fast path declines are
-//! decoded in full and run through the same matcher.
+//! them and the line's text (an object the extraction read only in part is
+//! read again whole from its span). Documents, wrappings and lines the fast
+//! path declines are decoded in full and run through the same matcher.
 
 use std::collections::BTreeMap;
 use std::io::Write;
