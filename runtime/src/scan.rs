@@ -217,7 +217,7 @@ impl<'w> Scan<'w> {
 
     /// The rendered alerts of the stateless rules among the candidates,
     /// from the decoded event.
-    fn alerts_from_event(&self, file: &str, ev: &Event) -> Vec<(usize, String)> {
+    fn alerts_from_event(&self, file: &str, ev: &Event) -> Vec<(usize, Vec<u8>)> {
         let time_path = schema::bundled()
             .get(ev.source)
             .map_or("", |s| s.timestamp.as_str());
@@ -241,7 +241,7 @@ impl<'w> Scan<'w> {
         line: usize,
         text: &[u8],
         doc: At<'_, '_>,
-    ) -> Vec<(usize, String)> {
+    ) -> Vec<(usize, Vec<u8>)> {
         let time_path = schema::bundled()
             .get(source)
             .map_or("", |s| s.timestamp.as_str());
@@ -270,7 +270,7 @@ impl<'w> Scan<'w> {
     }
 
     /// Counts and writes rendered alerts.
-    fn emit_lines(&mut self, lines: Vec<(usize, String)>) {
+    fn emit_lines(&mut self, lines: Vec<(usize, Vec<u8>)>) {
         for (u, line) in lines {
             let id = &self.matcher.rule(u).id;
             *self.stats.alerts.entry(id.clone()).or_default() += 1;
@@ -348,6 +348,7 @@ impl<'w> Scan<'w> {
                         })
                         .to_string()
                     }
+                    .into_bytes()
                 }
             };
             self.write(&line);
@@ -362,7 +363,7 @@ impl<'w> Scan<'w> {
         file: &str,
         time_path: &str,
         window: Option<&state::Window>,
-    ) -> String {
+    ) -> Vec<u8> {
         let from = alert::From {
             source: ev.source,
             file,
@@ -386,7 +387,7 @@ impl<'w> Scan<'w> {
         from: alert::From<'_>,
         window: Option<&state::Window>,
         event: Option<EventJson<'_>>,
-    ) -> String {
+    ) -> Vec<u8> {
         if self.out.text {
             let mut time = Some(doc);
             for part in time_path.split('.') {
@@ -398,16 +399,26 @@ impl<'w> Scan<'w> {
                 rule.severity,
                 rule.id,
                 alert::render(&rule.output, doc)
-            );
+            )
+            .into_bytes();
         }
-        let mut out = Vec::with_capacity(512);
+        // Room for the event and what comes before it, grown once at most.
+        let room = match event {
+            Some(EventJson::Line(text)) => text.len(),
+            _ => 1024,
+        };
+        let mut out = Vec::with_capacity(room + 1024);
         alert::write_line(&mut out, rule, doc, time_path, from, window, event);
-        String::from_utf8(out).unwrap_or_default()
+        out
     }
 
-    fn write(&mut self, line: &str) {
+    fn write(&mut self, line: &[u8]) {
         if self.write_error.is_none() {
-            if let Err(e) = writeln!(self.sink, "{line}") {
+            let written = self
+                .sink
+                .write_all(line)
+                .and_then(|()| self.sink.write_all(b"\n"));
+            if let Err(e) = written {
                 self.write_error = Some(e);
             }
         }
