@@ -46,6 +46,26 @@ impl std::hash::Hasher for Words {
 
 pub type FastHash = std::hash::BuildHasherDefault<Words>;
 
+/// Whether two short keys are equal, compared inline: first the lengths,
+/// then (for eight bytes or more) the first and the last eight bytes as
+/// words, then whatever lies between. A call to `memcmp` for each of the
+/// many keys compared per event costs more than the comparison.
+#[inline]
+pub fn same_key(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    match (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+        (Some(ah), Some(bh)) => {
+            let (Some(at), Some(bt)) = (a.last_chunk::<8>(), b.last_chunk::<8>()) else {
+                return false;
+            };
+            ah == bh && at == bt && (a.len() <= 16 || a[8..a.len() - 8] == b[8..b.len() - 8])
+        }
+        _ => a.iter().zip(b).all(|(x, y)| x == y),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +95,29 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for k in keys {
             assert!(seen.insert(h(k)), "{k:?} collides");
+        }
+    }
+
+    #[test]
+    fn same_key_is_equality() {
+        let mut words: Vec<String> = ["", "a", "b", "ab", "ba", "verb", "verB", "objectRef"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // Lengths around the 8 and 16 byte edges, differing at each place.
+        for len in [7, 8, 9, 15, 16, 17, 24, 40] {
+            let base = "k".repeat(len);
+            words.push(base.clone());
+            for at in 0..len {
+                let mut w = base.clone().into_bytes();
+                w[at] = b'x';
+                words.push(String::from_utf8(w).expect("ascii"));
+            }
+        }
+        for a in &words {
+            for b in &words {
+                assert_eq!(same_key(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
+            }
         }
     }
 }

@@ -18,6 +18,7 @@
 use std::borrow::Cow;
 
 use ward_compiler::doc::{self, Doc, Kind};
+use ward_compiler::hash::same_key;
 use ward_compiler::plan::Projection;
 
 mod lex;
@@ -204,12 +205,11 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     }
     fn key(self, k: &str) -> Option<Self> {
         // The last of repeated keys, as a full parse keeps it.
-        // Length and first byte first: most keys differ there already.
-        let (len, first) = (k.len(), k.as_bytes().first());
+        let k = k.as_bytes();
         self.entries()
             .iter()
             .rev()
-            .find(|(key, _)| key.len() == len && key.as_bytes().first() == first && key == k)
+            .find(|(key, _)| same_key(key.as_bytes(), k))
             .map(|(_, i)| At {
                 doc: self.doc,
                 i: *i,

@@ -50,7 +50,7 @@ impl Keys {
         loop {
             let i = *self.slots.get(at)?;
             let (k, p) = self.entries.get(i as usize)?;
-            if k.len() == b.len() && k.as_bytes() == b {
+            if crate::hash::same_key(k.as_bytes(), b) {
                 return Some((k, p));
             }
             at = (at + 1) & mask;
