@@ -14,28 +14,25 @@ pub fn parse(s: &str) -> Option<i128> {
     {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
+    // Read for every event (its time and the schema's type check): digits
+    // folded by hand rather than through `str::parse`.
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { digits(b.get(r)?) };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
     let mut rest = &s[19..];
-    let mut nanos: i128 = 0;
+    let mut nanos: i64 = 0;
     if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
             return None;
         }
-        for (i, c) in frac[..digits].bytes().take(9).enumerate() {
-            nanos += i128::from(c - b'0') * 10i128.pow(8 - i as u32);
-        }
-        rest = &frac[digits..];
+        // The first nine digits, scaled to nanoseconds; finer ones dropped.
+        let kept = n.min(9);
+        nanos = digits(&frac.as_bytes()[..kept])? * 10i64.pow(9 - kept as u32);
+        rest = &frac[n..];
     }
     let offset_s: i64 = match rest {
         "" | "Z" | "z" => 0,
@@ -52,7 +49,15 @@ pub fn parse(s: &str) -> Option<i128> {
     };
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
-    Some(i128::from(secs) * 1_000_000_000 + nanos)
+    Some(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
+}
+
+/// The number ASCII digits spell (at most 18 of them); `None` for any
+/// other byte.
+fn digits(b: &[u8]) -> Option<i64> {
+    b.iter().try_fold(0i64, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+    })
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -93,12 +98,21 @@ mod tests {
             parse("2024-02-29T00:00:00Z").map(|n| n / 1_000_000_000),
             Some(1_709_164_800)
         );
+        // Digits past nanoseconds are dropped, not rounded.
+        assert_eq!(
+            parse("1970-01-01T00:00:01.1234567899Z"),
+            Some(1_123_456_789)
+        );
+        assert_eq!(parse("1970-01-01T00:00:00.5Z"), Some(500_000_000));
         for bad in [
             "",
             "2023-13-01T00:00:00Z",
             "yesterday",
             "2023-12-07T14:44:53.Z",
             "2023-12-07T14:44:53+2",
+            "2023-1a-07T14:44:53Z",
+            "2023-12-07T14:44:5-Z",
+            "+023-12-07T14:44:53Z",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
