@@ -209,6 +209,37 @@ fn gzip_and_stdin() {
     );
 }
 
+/// Deep nesting in a value no rule reads: the line is what a full parse
+/// says it is (serde_json's limit is 127 levels), whichever path reads it.
+#[test]
+fn deep_values_no_rule_reads_are_judged_as_a_full_parse_judges_them() {
+    let dir = rules("deep", EXEC_RULE);
+    let with_depth = |n: usize| {
+        let mut ev = serde_json::to_string(&raw_exec()).expect("json");
+        ev.pop();
+        format!("{ev},\"x\":{}{}}}", "[".repeat(n), "]".repeat(n))
+    };
+    let input = format!("{}\n{}\n", with_depth(125), with_depth(200));
+    let f = temp("deep.jsonl", input.as_bytes());
+    let (code, out, err) = ward(&[
+        "scan",
+        "--rules",
+        &dir,
+        "--no-event",
+        f.to_str().expect("path"),
+    ]);
+    assert_eq!(code, 1);
+    let lines: Vec<Value> = alerts(&out)
+        .iter()
+        .map(|a| a["input"]["line"].clone())
+        .collect();
+    assert_eq!(lines, [json!(1)], "125 levels read; 200 refused");
+    assert!(
+        err.contains(":line 2: not JSON: recursion limit exceeded"),
+        "{err}"
+    );
+}
+
 fn flate2_writer() -> flate2::write::GzEncoder<Vec<u8>> {
     flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default())
 }
