@@ -23,6 +23,23 @@ fn temp(name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// `ward scan --no-event` of one file: the exit code, the input line of
+/// each alert, and what it wrote on stderr.
+fn alerted_lines(dir: &str, file: &std::path::Path) -> (u8, Vec<Value>, String) {
+    let (code, out, err) = ward(&[
+        "scan",
+        "--rules",
+        dir,
+        "--no-event",
+        file.to_str().expect("path"),
+    ]);
+    let lines = alerts(&out)
+        .iter()
+        .map(|a| a["input"]["line"].clone())
+        .collect();
+    (code, lines, err)
+}
+
 fn alerts(out: &str) -> Vec<Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).expect("each alert line is JSON"))
@@ -221,18 +238,8 @@ fn deep_values_no_rule_reads_are_judged_as_a_full_parse_judges_them() {
     };
     let input = format!("{}\n{}\n", with_depth(125), with_depth(200));
     let f = temp("deep.jsonl", input.as_bytes());
-    let (code, out, err) = ward(&[
-        "scan",
-        "--rules",
-        &dir,
-        "--no-event",
-        f.to_str().expect("path"),
-    ]);
+    let (code, lines, err) = alerted_lines(&dir, &f);
     assert_eq!(code, 1);
-    let lines: Vec<Value> = alerts(&out)
-        .iter()
-        .map(|a| a["input"]["line"].clone())
-        .collect();
     assert_eq!(lines, [json!(1)], "125 levels read; 200 refused");
     assert!(
         err.contains(":line 2: not JSON: recursion limit exceeded"),
@@ -266,18 +273,8 @@ fn bad_lines_are_counted_with_their_line_and_the_stream_goes_on() {
         .as_bytes(),
     );
     let f = temp("bad.jsonl", &input);
-    let (code, out, err) = ward(&[
-        "scan",
-        "--rules",
-        &dir,
-        "--no-event",
-        f.to_str().expect("path"),
-    ]);
+    let (code, lines, err) = alerted_lines(&dir, &f);
     assert_eq!(code, 1);
-    let lines: Vec<Value> = alerts(&out)
-        .iter()
-        .map(|a| a["input"]["line"].clone())
-        .collect();
     assert_eq!(
         lines,
         [json!(1), json!(7)],
