@@ -404,7 +404,7 @@ impl<'t> Build<'_, 't> {
             Some(b'-' | b'0'..=b'9') => {
                 let (end, int) = lex::number_end(b, i)?;
                 let text = self.text.get(i..end).ok_or(Bad)?;
-                if !lex::number_in_range(text) {
+                if !lex::number_in_range(text, int) {
                     return Err(Bad);
                 }
                 let (n, int) = lex::number_value(text, int)?;

@@ -185,8 +185,10 @@ fn digits_end(b: &[u8], mut i: usize) -> usize {
 /// Whether a full parse takes this number (`text` in JSON's grammar): it
 /// refuses those beyond f64's range, which need an exponent or more than
 /// 300 digits. Those few are handed to serde_json itself.
-pub fn number_in_range(text: &str) -> bool {
-    let long = text.len() > 300 || text.bytes().any(|c| c == b'e' || c == b'E');
+/// `int`: written as an integer ([`number_end`] says), so no exponent to
+/// look for.
+pub fn number_in_range(text: &str, int: bool) -> bool {
+    let long = text.len() > 300 || (!int && text.bytes().any(|c| c == b'e' || c == b'E'));
     !long || text.parse::<serde_json::Number>().is_ok()
 }
 
@@ -246,10 +248,11 @@ pub fn skip(b: &[u8], mut i: usize, depth: u32) -> Lexed<usize> {
             Some(b'n') => i = literal(b, i, b"null")?,
             Some(b'-' | b'0'..=b'9') => {
                 let start = i;
-                i = number_end(b, i)?.0;
+                let int;
+                (i, int) = number_end(b, i)?;
                 // Whole line checked for UTF-8: a number is ASCII.
                 let text = std::str::from_utf8(&b[start..i]).map_err(|_| Bad)?;
-                if !number_in_range(text) {
+                if !number_in_range(text, int) {
                     return Err(Bad);
                 }
             }
