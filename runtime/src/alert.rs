@@ -119,12 +119,64 @@ pub fn build_doc<'a, 'd, D: Doc<'d>>(
     }
 }
 
-/// The alert of `rule` on an event read through `doc`, as one line of JSON,
-/// written straight from the document: the bytes `to_json` gives for the
-/// [`build_doc`] alert (with `window` set), without building its values.
+/// What a rule's alert lines share, written once: the JSON up to the
+/// source, and the `fields` object's keys in the order written.
+#[derive(Debug)]
+pub struct Template {
+    /// `{"rule":…,"title":…,"severity":…,"tags":[…],"source":`
+    head: Vec<u8>,
+    /// Per field shown: its key as JSON with the colon after it, and its
+    /// index in the rule's `fields`. In name order, a repeated name's last
+    /// path winning: as a map keeps them.
+    fields: Vec<(Vec<u8>, usize)>,
+}
+
+impl Template {
+    pub fn new(rule: &Rule) -> Template {
+        let mut head = Vec::new();
+        let str = |out: &mut Vec<u8>, s: &str| {
+            let _ = serde_json::to_writer(&mut *out, s);
+        };
+        head.extend_from_slice(b"{\"rule\":");
+        str(&mut head, &rule.id);
+        head.extend_from_slice(b",\"title\":");
+        str(&mut head, &rule.title);
+        head.extend_from_slice(b",\"severity\":");
+        str(&mut head, &rule.severity);
+        head.extend_from_slice(b",\"tags\":");
+        let _ = serde_json::to_writer(&mut head, &rule.tags);
+        head.extend_from_slice(b",\"source\":");
+        let mut order: Vec<usize> = (0..rule.fields.len()).collect();
+        // Stable: among equal names the last stays last.
+        order.sort_by(|&a, &b| rule.fields[a].0.cmp(&rule.fields[b].0));
+        let fields = order
+            .iter()
+            .enumerate()
+            .filter(|&(k, &i)| {
+                order
+                    .get(k + 1)
+                    .is_none_or(|&next| rule.fields[next].0 != rule.fields[i].0)
+            })
+            .map(|(_, &i)| {
+                let mut key = Vec::new();
+                str(&mut key, &rule.fields[i].0);
+                key.push(b':');
+                (key, i)
+            })
+            .collect();
+        Template { head, fields }
+    }
+}
+
+/// The alert of `rule` on an event read through `doc`, as one line of JSON
+/// appended to `out`, written straight from the document: the bytes
+/// `to_json` gives for the [`build_doc`] alert (with `window` set), without
+/// building its values. `tpl` is the rule's [`Template`].
+#[allow(clippy::too_many_arguments)]
 pub fn write_line<'d, D: Doc<'d>>(
     out: &mut Vec<u8>,
     rule: &Rule,
+    tpl: &Template,
     doc: D,
     time_path: &str,
     from: From<'_>,
@@ -134,15 +186,7 @@ pub fn write_line<'d, D: Doc<'d>>(
     let str = |out: &mut Vec<u8>, s: &str| {
         let _ = serde_json::to_writer(&mut *out, s);
     };
-    out.extend_from_slice(b"{\"rule\":");
-    str(out, &rule.id);
-    out.extend_from_slice(b",\"title\":");
-    str(out, &rule.title);
-    out.extend_from_slice(b",\"severity\":");
-    str(out, &rule.severity);
-    out.extend_from_slice(b",\"tags\":");
-    let _ = serde_json::to_writer(&mut *out, &rule.tags);
-    out.extend_from_slice(b",\"source\":");
+    out.extend_from_slice(&tpl.head);
     str(out, from.source);
     out.extend_from_slice(b",\"time\":");
     let mut time = Some(doc);
@@ -156,21 +200,12 @@ pub fn write_line<'d, D: Doc<'d>>(
     out.extend_from_slice(b",\"output\":");
     str(out, &render(&rule.output, doc));
     out.extend_from_slice(b",\"fields\":{");
-    // In name order, a repeated name's last path winning: as a map keeps them.
-    let mut fields: Vec<&(String, ward_compiler::lower::FieldPath)> = rule.fields.iter().collect();
-    fields.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut first = true;
-    for (i, (name, path)) in fields.iter().map(|f| (&f.0, &f.1)).enumerate() {
-        if fields.get(i + 1).is_some_and(|next| &next.0 == name) {
-            continue;
-        }
-        if !first {
+    for (n, (key, i)) in tpl.fields.iter().enumerate() {
+        if n > 0 {
             out.push(b',');
         }
-        first = false;
-        str(out, name);
-        out.push(b':');
-        match get(doc, &[], path) {
+        out.extend_from_slice(key);
+        match get(doc, &[], &rule.fields[*i].1) {
             Some(v) => v.write_json(out),
             None => out.extend_from_slice(b"null"),
         }
@@ -264,7 +299,17 @@ rule r {
 
     fn written<'d, D: Doc<'d>>(rule: &Rule, doc: D, event: Option<EventJson<'_>>) -> Vec<u8> {
         let mut out = Vec::new();
-        write_line(&mut out, rule, doc, "stageTimestamp", from(), None, event);
+        let tpl = Template::new(rule);
+        write_line(
+            &mut out,
+            rule,
+            &tpl,
+            doc,
+            "stageTimestamp",
+            from(),
+            None,
+            event,
+        );
         out
     }
 

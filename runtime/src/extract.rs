@@ -79,6 +79,11 @@ impl<'t> Sparse<'t> {
         }
     }
 
+    /// The text it was read from (UTF-8, as extraction checked).
+    pub fn text(&self) -> &'t str {
+        self.text
+    }
+
     fn push(&mut self, n: Node<'t>, id: u32) -> u32 {
         self.nodes.push(n);
         self.ids.push(id);

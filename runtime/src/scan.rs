@@ -66,6 +66,27 @@ pub struct Scan<'w> {
     /// The name of the file being read, shared by the events it holds.
     file: Option<Rc<str>>,
     outs: Vec<Out>,
+    /// Per rule, what its alert lines share.
+    templates: Vec<alert::Template>,
+    /// Alert lines rendered and not yet written, kept from event to event.
+    pending: Pending,
+}
+
+/// Alert lines waiting to be written, one after another in one buffer,
+/// each with its newline.
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// Per line, the rule it alerts for.
+    rules: Vec<usize>,
+}
+
+impl Pending {
+    /// Ends the line just rendered, an alert of `rule`.
+    fn end(&mut self, rule: usize) {
+        self.bytes.push(b'\n');
+        self.rules.push(rule);
+    }
 }
 
 /// Events between two progress updates.
@@ -83,7 +104,10 @@ impl<'w> Scan<'w> {
         cfg: state::Config,
     ) -> Scan<'w> {
         let engine = Engine::new(&rules, cfg);
+        let templates = rules.rules.iter().map(alert::Template::new).collect();
         Scan {
+            templates,
+            pending: Pending::default(),
             engine,
             file: None,
             outs: Vec::new(),
@@ -132,15 +156,11 @@ impl<'w> Scan<'w> {
             return true;
         }
         let units = self.stateful_units();
-        // A stateless rule fired: render its alerts from the line. Should
-        // that not be exact, parse the event; the text parsed above, so
-        // this fails only past serde_json's nesting limit (in a value no
-        // rule reads), and then full decoding reports the line.
-        let alerts = if units.len() < self.scratch.candidates.len() {
-            self.alerts_from_line(file, source, line, text, root)
-        } else {
-            Vec::new()
-        };
+        // A stateless rule fired: its alerts are rendered from the line.
+        let mut pending = std::mem::take(&mut self.pending);
+        if units.len() < self.scratch.candidates.len() {
+            self.alerts_from_line(file, source, line, sparse.text(), root, &mut pending);
+        }
         count(&mut self.stats, self.progress, file, source, drift, line);
         // Parts of stateful rules read their keys here; the line itself is
         // kept as text, parsed again only if it completes an alert.
@@ -152,7 +172,8 @@ impl<'w> Scan<'w> {
         if stateful {
             self.advance(time);
         }
-        self.emit_lines(alerts);
+        self.emit(&mut pending);
+        self.pending = pending;
         if let Some(a) = arrival {
             self.offer(file, a);
         }
@@ -211,23 +232,20 @@ impl<'w> Scan<'w> {
 
     /// Alerts of the stateless rules among the candidates.
     fn emit_stateless(&mut self, file: &str, ev: &Event) {
-        let lines = self.alerts_from_event(file, ev);
-        self.emit_lines(lines);
-    }
-
-    /// The rendered alerts of the stateless rules among the candidates,
-    /// from the decoded event.
-    fn alerts_from_event(&self, file: &str, ev: &Event) -> Vec<(usize, Vec<u8>)> {
         let time_path = schema::bundled()
             .get(ev.source)
             .map_or("", |s| s.timestamp.as_str());
+        let mut pending = std::mem::take(&mut self.pending);
         let plan = &self.matcher.plan.rules;
-        self.scratch
-            .candidates
-            .iter()
-            .filter(|&&u| plan[u].role == Role::Alert)
-            .map(|&u| (u, self.decoded_alert(u, ev, file, time_path, None)))
-            .collect()
+        for &u in &self.scratch.candidates {
+            if plan[u].role == Role::Alert {
+                let rule = plan[u].rule;
+                self.decoded_alert(rule, ev, file, time_path, None, &mut pending.bytes);
+                pending.end(rule);
+            }
+        }
+        self.emit(&mut pending);
+        self.pending = pending;
     }
 
     /// The same from a JSON line without parsing it into a tree: from the
@@ -239,42 +257,52 @@ impl<'w> Scan<'w> {
         file: &str,
         source: &'static str,
         line: usize,
-        text: &[u8],
+        text: &str,
         doc: At<'_, '_>,
-    ) -> Vec<(usize, Vec<u8>)> {
+        pending: &mut Pending,
+    ) {
         let time_path = schema::bundled()
             .get(source)
             .map_or("", |s| s.timestamp.as_str());
         let plan = &self.matcher.plan.rules;
         // Extraction took it: UTF-8, one JSON value.
-        let raw = match self.out.with_event {
-            true => std::str::from_utf8(text).ok(),
-            false => None,
-        };
-        self.scratch
-            .candidates
-            .iter()
-            .filter(|&&u| plan[u].role == Role::Alert)
-            .map(|&u| {
-                let from = alert::From {
-                    source,
-                    file,
-                    line,
-                    via: Via::Raw,
-                };
-                let rule = self.matcher.rule(u);
-                let shown = raw.map(EventJson::Line);
-                (u, self.alert_line(rule, doc, time_path, from, None, shown))
-            })
-            .collect()
+        let raw = self.out.with_event.then_some(text);
+        // Room for the lines, grown once at most.
+        pending.bytes.reserve(raw.map_or(0, str::len) + 1024);
+        for &u in &self.scratch.candidates {
+            if plan[u].role != Role::Alert {
+                continue;
+            }
+            let from = alert::From {
+                source,
+                file,
+                line,
+                via: Via::Raw,
+            };
+            let rule = plan[u].rule;
+            let shown = raw.map(EventJson::Line);
+            self.alert_line(rule, doc, time_path, from, None, shown, &mut pending.bytes);
+            pending.end(rule);
+        }
     }
 
-    /// Counts and writes rendered alerts.
-    fn emit_lines(&mut self, lines: Vec<(usize, Vec<u8>)>) {
-        for (u, line) in lines {
-            let id = &self.matcher.rule(u).id;
-            *self.stats.alerts.entry(id.clone()).or_default() += 1;
-            self.write(&line);
+    /// Counts and writes the pending alert lines, in one write.
+    fn emit(&mut self, pending: &mut Pending) {
+        for &r in &pending.rules {
+            self.count_alert(r);
+        }
+        self.write(&pending.bytes);
+        pending.bytes.clear();
+        pending.rules.clear();
+    }
+
+    fn count_alert(&mut self, rule: usize) {
+        let id = &self.matcher.rules.rules[rule].id;
+        match self.stats.alerts.get_mut(id) {
+            Some(n) => *n += 1,
+            None => {
+                self.stats.alerts.insert(id.clone(), 1);
+            }
         }
     }
 
@@ -309,8 +337,7 @@ impl<'w> Scan<'w> {
                     trigger,
                     window,
                 } => {
-                    let id = &self.matcher.rules.rules[rule].id;
-                    *self.stats.alerts.entry(id.clone()).or_default() += 1;
+                    self.count_alert(rule);
                     let Some(event) = trigger.event() else {
                         continue;
                     };
@@ -319,7 +346,10 @@ impl<'w> Scan<'w> {
                         .map_or("", |s| s.timestamp.as_str());
                     let mut window = window;
                     window.key = state::key_map(&event.value, &self.matcher.rules.rules[rule]);
-                    self.decoded_alert(rule, &event, &trigger.file, time_path, Some(&window))
+                    let mut line = Vec::new();
+                    let (file, w) = (&trigger.file, Some(&window));
+                    self.decoded_alert(rule, &event, file, time_path, w, &mut line);
+                    line
                 }
                 Out::Evicted {
                     rule,
@@ -351,6 +381,8 @@ impl<'w> Scan<'w> {
                     .into_bytes()
                 }
             };
+            let mut line = line;
+            line.push(b'\n');
             self.write(&line);
         }
     }
@@ -363,7 +395,8 @@ impl<'w> Scan<'w> {
         file: &str,
         time_path: &str,
         window: Option<&state::Window>,
-    ) -> Vec<u8> {
+        out: &mut Vec<u8>,
+    ) {
         let from = alert::From {
             source: ev.source,
             file,
@@ -374,51 +407,46 @@ impl<'w> Scan<'w> {
             .out
             .with_event
             .then(|| EventJson::Value(ev.original.as_ref().unwrap_or(&ev.value)));
-        let rule = &self.matcher.rules.rules[r];
-        self.alert_line(rule, &ev.value, time_path, from, window, shown)
+        self.alert_line(r, &ev.value, time_path, from, window, shown, out);
     }
 
-    /// One alert, as JSON or in the text form.
+    /// One alert of rule `r`, as JSON or in the text form, appended to
+    /// `out`.
+    #[allow(clippy::too_many_arguments)]
     fn alert_line<'d, D: Doc<'d>>(
         &self,
-        rule: &ward_compiler::lower::Rule,
+        r: usize,
         doc: D,
         time_path: &str,
         from: alert::From<'_>,
         window: Option<&state::Window>,
         event: Option<EventJson<'_>>,
-    ) -> Vec<u8> {
+        out: &mut Vec<u8>,
+    ) {
+        let rule = &self.matcher.rules.rules[r];
         if self.out.text {
             let mut time = Some(doc);
             for part in time_path.split('.') {
                 time = time.and_then(|t| t.key(part));
             }
-            return format!(
+            let _ = write!(
+                out,
                 "{} [{}] {}: {}",
                 time.and_then(|t| t.as_str()).unwrap_or("-"),
                 rule.severity,
                 rule.id,
                 alert::render(&rule.output, doc)
-            )
-            .into_bytes();
+            );
+            return;
         }
-        // Room for the event and what comes before it, grown once at most.
-        let room = match event {
-            Some(EventJson::Line(text)) => text.len(),
-            _ => 1024,
-        };
-        let mut out = Vec::with_capacity(room + 1024);
-        alert::write_line(&mut out, rule, doc, time_path, from, window, event);
-        out
+        let tpl = &self.templates[r];
+        alert::write_line(out, rule, tpl, doc, time_path, from, window, event);
     }
 
-    fn write(&mut self, line: &[u8]) {
-        if self.write_error.is_none() {
-            let written = self
-                .sink
-                .write_all(line)
-                .and_then(|()| self.sink.write_all(b"\n"));
-            if let Err(e) = written {
+    /// Writes alert lines (each with its newline).
+    fn write(&mut self, lines: &[u8]) {
+        if self.write_error.is_none() && !lines.is_empty() {
+            if let Err(e) = self.sink.write_all(lines) {
                 self.write_error = Some(e);
             }
         }
