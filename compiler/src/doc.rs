@@ -24,6 +24,15 @@ pub trait Doc<'a>: Copy {
     fn at(self, i: usize) -> Option<Self>;
     /// Calls `f` with each entry of an object, in the document's order.
     fn each_entry(self, f: &mut dyn FnMut(&'a str, Self));
+    /// The value of a path whose [`FieldPath::slot`] is `slot`, called on
+    /// the root of the document the slots were numbered for: `Some` of
+    /// what walking the path's keys finds, or `None` when this document
+    /// cannot tell (the caller walks the keys).
+    ///
+    /// [`FieldPath::slot`]: crate::lower::FieldPath::slot
+    fn by_slot(self, _slot: u32) -> Option<Option<Self>> {
+        None
+    }
 
     fn is_null(self) -> bool {
         matches!(self.kind(), Kind::Null)

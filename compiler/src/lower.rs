@@ -110,12 +110,75 @@ pub enum OutPiece {
 }
 
 /// A path into the event, or into the element a quantifier bound.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct FieldPath {
     /// `None`: from the event root. `Some(n)`: from the n-th enclosing
     /// quantifier's element (0 = innermost).
     pub var: Option<usize>,
     pub segs: Vec<Seg>,
+    /// For a path from the root through keys only: the number of its node
+    /// in the projection a matcher extracts with, where the extraction
+    /// keeps its value (set by that matcher; `None` until then). Where
+    /// the path is found, not what it is: equality ignores it.
+    pub slot: Option<u32>,
+}
+
+impl PartialEq for FieldPath {
+    fn eq(&self, other: &FieldPath) -> bool {
+        self.var == other.var && self.segs == other.segs
+    }
+}
+
+impl FieldPath {
+    /// The keys of a path from the root through keys only.
+    pub fn rooted_keys(&self) -> Option<Vec<&str>> {
+        if self.var.is_some() {
+            return None;
+        }
+        self.segs
+            .iter()
+            .map(|s| match s {
+                Seg::Key(k) => Some(k.as_str()),
+                Seg::Index(_) => None,
+            })
+            .collect()
+    }
+}
+
+impl Cond {
+    /// Calls `f` with every field path the condition reads, quantifier
+    /// bodies included.
+    pub fn each_path_mut(&mut self, f: &mut dyn FnMut(&mut FieldPath)) {
+        let op = |o: &mut Operand, f: &mut dyn FnMut(&mut FieldPath)| {
+            if let Operand::Field(p) = o {
+                f(p);
+            }
+        };
+        match self {
+            Cond::Const(_) => {}
+            Cond::And(items) | Cond::Or(items) => {
+                for c in items {
+                    c.each_path_mut(f);
+                }
+            }
+            Cond::Not(inner) => inner.each_path_mut(f),
+            Cond::Quant { list, body, .. } => {
+                f(list);
+                body.each_path_mut(f);
+            }
+            Cond::Cmp { lhs, rhs, .. } | Cond::StrField { lhs, rhs, .. } => {
+                op(lhs, f);
+                op(rhs, f);
+            }
+            Cond::InSet { lhs, .. } | Cond::Cidr { lhs, .. } | Cond::Str { lhs, .. } => op(lhs, f),
+            Cond::InField { lhs, list, .. } => {
+                op(lhs, f);
+                f(list);
+            }
+            Cond::IsNull { operand, .. } | Cond::Truthy(operand) => op(operand, f),
+            Cond::Exists(p) => f(p),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -522,7 +585,11 @@ impl Lower<'_, '_> {
                 SegKind::Index(i) => Seg::Index(*i),
             });
         }
-        let fp = FieldPath { var, segs };
+        let fp = FieldPath {
+            var,
+            segs,
+            slot: None,
+        };
         if var.is_none() && !self.fields.iter().any(|(_, f)| *f == fp) {
             self.fields.push((p.to_string(), fp.clone()));
         }

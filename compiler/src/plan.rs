@@ -113,6 +113,16 @@ impl Projection {
         child.touch(rest);
     }
 
+    /// The number of the node a path from the root through keys only
+    /// leads to (once [`Projection::number`] ran).
+    pub fn slot_of(&self, path: &FieldPath) -> Option<u32> {
+        let mut p = self;
+        for k in path.rooted_keys()? {
+            p = p.keys.get(k)?;
+        }
+        Some(p.id)
+    }
+
     /// Numbers the nodes of the tree from 0 (this one), depth first;
     /// returns how many there are.
     pub fn number(&mut self) -> u32 {
@@ -764,6 +774,7 @@ fn pins(source: &str, when: &Cond) -> Vec<Pin> {
         .map(|f| FieldPath {
             var: None,
             segs: f.split('.').map(|k| Seg::Key(k.to_string())).collect(),
+            slot: None,
         })
         .collect();
     for (p, _) in &raw {

@@ -19,6 +19,9 @@ pub fn matches(rule: &Rule, event: &Value) -> bool {
 
 /// The value at a path; `None` when missing (a null is `Some`).
 pub fn get<'a, D: Doc<'a>>(event: D, vars: &[D], path: &FieldPath) -> Option<D> {
+    if let Some(found) = path.slot.and_then(|slot| event.by_slot(slot)) {
+        return found;
+    }
     let mut v = match path.var {
         None => event,
         Some(n) => *vars.get(vars.len().checked_sub(n + 1)?)?,

@@ -42,7 +42,17 @@ pub struct Sparse<'t> {
     /// Children of the objects and arrays still open.
     stack_entries: Vec<(Cow<'t, str>, u32)>,
     stack_elems: Vec<u32>,
+    /// Per projection node reached from the root through keys only: the
+    /// node read under it ([`NO_NODE`] where none), so that a rule's path
+    /// is one lookup (`Doc::by_slot`). Empty for a value read again whole.
+    slots: Vec<u32>,
+    /// A key repeated in some object on a slotted path: the slot holds one
+    /// of its values and the entries the last, so paths are walked.
+    repeated: bool,
 }
+
+/// No node read under a slot.
+const NO_NODE: u32 = u32::MAX;
 
 /// A byte range of the text.
 #[derive(Clone, Copy, Debug)]
@@ -88,6 +98,16 @@ impl<'t> Sparse<'t> {
         self.nodes.push(n);
         self.ids.push(id);
         (self.nodes.len() - 1) as u32
+    }
+
+    /// Records node `at` as the value of slot `id`.
+    fn slot(&mut self, id: u32, at: u32) {
+        let id = id as usize;
+        if self.slots.len() <= id {
+            self.slots.resize(id + 1, NO_NODE);
+        }
+        self.repeated |= self.slots[id] != NO_NODE;
+        self.slots[id] = at;
     }
 
     /// What was extracted, as JSON (objects with their projected keys
@@ -190,6 +210,7 @@ fn whole<R>(text: &str, f: impl FnOnce(At<'_, '_>) -> R) -> Option<R> {
         text,
         out: &mut out,
         entire: true,
+        arrays: 0,
     }
     .root(None);
     let r = read.ok().map(|()| f(out.root()));
@@ -228,6 +249,14 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
             doc: self.doc,
             i: self.doc.elems[first as usize + idx],
         })
+    }
+    fn by_slot(self, slot: u32) -> Option<Option<Self>> {
+        let doc = self.doc;
+        if doc.repeated || self.i as usize + 1 != doc.nodes.len() {
+            return None;
+        }
+        let i = doc.slots.get(slot as usize).copied().unwrap_or(NO_NODE);
+        Some((i != NO_NODE).then_some(At { doc, i }))
     }
     fn each_entry(self, f: &mut dyn FnMut(&'s str, Self)) {
         for (k, i) in self.entries() {
@@ -275,6 +304,7 @@ pub struct Buffers {
     elems: Vec<u32>,
     stack_entries: Vec<(Cow<'static, str>, u32)>,
     stack_elems: Vec<u32>,
+    slots: Vec<u32>,
 }
 
 /// An emptied vector, as a vector of another element type; the allocation
@@ -287,8 +317,15 @@ fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
 
 impl<'t> Sparse<'t> {
     /// Gives the storage back for the next extraction.
-    pub fn into_buffers(self) -> Buffers {
+    pub fn into_buffers(mut self) -> Buffers {
+        // Only slots of nodes read were set.
+        for &id in &self.ids {
+            if let Some(s) = self.slots.get_mut(id as usize) {
+                *s = NO_NODE;
+            }
+        }
         Buffers {
+            slots: self.slots,
             nodes: reuse(self.nodes),
             ids: reuse(self.ids),
             entries: reuse(self.entries),
@@ -307,6 +344,8 @@ impl<'t> Sparse<'t> {
             elems: reuse(b.elems),
             stack_entries: reuse(b.stack_entries),
             stack_elems: reuse(b.stack_elems),
+            slots: b.slots,
+            repeated: false,
         }
     }
 }
@@ -353,6 +392,7 @@ fn run<'t>(
         text,
         out: &mut out,
         entire,
+        arrays: 0,
     }
     .root(Some(proj))
     .ok()?;
@@ -366,6 +406,9 @@ struct Build<'o, 't> {
     out: &'o mut Sparse<'t>,
     /// Whole values are built entire rather than kept as their presence.
     entire: bool,
+    /// How many arrays enclose the value being read (a slot is a path of
+    /// keys from the root, so values inside arrays have none).
+    arrays: u32,
 }
 
 impl<'t> Build<'_, 't> {
@@ -380,7 +423,14 @@ impl<'t> Build<'_, 't> {
     }
 
     fn add(&mut self, n: Node<'t>, proj: Option<&Projection>) -> u32 {
-        self.out.push(n, proj.map_or(NO_ID, |p| p.id))
+        let Some(p) = proj else {
+            return self.out.push(n, NO_ID);
+        };
+        let at = self.out.push(n, p.id);
+        if self.arrays == 0 && !self.entire {
+            self.out.slot(p.id, at);
+        }
+        at
     }
 
     /// The value at `i` (whitespace skipped) as `proj` says (`None`: all of
@@ -520,6 +570,7 @@ impl<'t> Build<'_, 't> {
         }
         let mark = self.out.stack_elems.len();
         let mut i = ws(b, start + 1);
+        self.arrays += 1;
         let end = if b.get(i) == Some(&b']') {
             i + 1
         } else {
@@ -532,6 +583,7 @@ impl<'t> Build<'_, 't> {
                 }
             }
         };
+        self.arrays -= 1;
         let first = self.out.elems.len() as u32;
         let len = (self.out.stack_elems.len() - mark) as u32;
         let Sparse {
@@ -653,6 +705,112 @@ mod tests {
             .and_then(|v| v.key("hostPath"))
             .and_then(|v| v.key("type"));
         assert_eq!(path.map(|v| v.kind()), Some(Kind::Str("")));
+    }
+
+    /// A path's slot finds what walking its keys finds: over realistic
+    /// events, the same events with a key repeated (the last value counts,
+    /// as in a full parse), and in one reused storage from event to event
+    /// (a slot set by one event is unset for the next).
+    #[test]
+    fn slots_find_what_walking_the_keys_finds() {
+        let mut p = proj(&[
+            &[Some("verb")],
+            &[Some("user"), Some("username")],
+            &[Some("user"), Some("groups")],
+            &[Some("objectRef"), Some("resource")],
+            &[Some("objectRef"), Some("namespace")],
+            &[Some("requestObject"), Some("spec"), Some("hostNetwork")],
+            &[
+                Some("requestObject"),
+                Some("spec"),
+                Some("containers"),
+                None,
+                Some("image"),
+            ],
+            &[Some("responseStatus"), Some("code")],
+            &[Some("eventName")],
+            &[Some("userIdentity"), Some("arn")],
+            &[Some("requestParameters")],
+        ]);
+        p.number();
+        let mut paths: Vec<(Vec<&str>, u32)> = Vec::new();
+        fn walk<'p>(p: &'p Projection, at: Vec<&'p str>, out: &mut Vec<(Vec<&'p str>, u32)>) {
+            out.push((at.clone(), p.id));
+            for (k, child) in &p.keys {
+                let mut next = at.clone();
+                next.push(k);
+                walk(child, next, out);
+            }
+        }
+        walk(&p, Vec::new(), &mut paths);
+        let mut texts = crate::corpus::k8s_events(40, 3);
+        texts.extend(crate::corpus::cloudtrail_records(20, 3));
+        // Events without a repeated key are read by slot throughout.
+        let unrepeated = texts.len();
+        let repeated: Vec<String> = texts
+            .iter()
+            .flat_map(|t| {
+                let body = t.strip_prefix('{').unwrap_or(t);
+                [
+                    // Repeated before: the event's own value counts.
+                    format!(r#"{{"objectRef":{{"resource":"x"}},"verb":7,{body}"#),
+                    // Repeated after: a string where an object was.
+                    format!(
+                        r#"{}, "objectRef":"x","user":{{"groups":1}}}}"#,
+                        &t[..t.len() - 1]
+                    ),
+                    format!(
+                        r#"{}, "requestObject":{{"spec":null}}}}"#,
+                        &t[..t.len() - 1]
+                    ),
+                ]
+            })
+            .collect();
+        texts.extend(repeated);
+        texts.push(r#"{"verb":{"verb":1},"user":[{"username":"a"}]}"#.to_string());
+        texts.push("[1]".to_string());
+        let mut bufs = Buffers::default();
+        for (n, text) in texts.iter().enumerate() {
+            let s = extract_reusing(text.as_bytes(), &p, bufs).expect("json");
+            let root = s.root();
+            for (keys, id) in &paths {
+                let walked = keys.iter().try_fold(root, |v, k| v.key(k));
+                match root.by_slot(*id) {
+                    Some(found) => {
+                        assert_eq!(
+                            found.map(|v| v.i),
+                            walked.map(|v| v.i),
+                            "{keys:?} in {text}"
+                        )
+                    }
+                    None => assert!(n >= unrepeated, "not by slot: {keys:?} in {text}"),
+                }
+                let full: serde_json::Value = serde_json::from_str(text).expect("json");
+                let pointer: String = keys.iter().map(|k| format!("/{k}")).collect();
+                let by_path = crate::eval::get(
+                    root,
+                    &[],
+                    &ward_compiler::lower::FieldPath {
+                        var: None,
+                        segs: keys
+                            .iter()
+                            .map(|k| ward_compiler::lower::Seg::Key(k.to_string()))
+                            .collect(),
+                        slot: Some(*id),
+                    },
+                );
+                assert_eq!(
+                    by_path.map(|v| v.to_json()),
+                    full.pointer(&pointer).cloned(),
+                    "{keys:?} in {text}"
+                );
+            }
+            // Not on a value below the root.
+            if let Some(user) = root.key("user") {
+                assert!(user.by_slot(0).is_none());
+            }
+            bufs = s.into_buffers();
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! evaluated at most once per event, over the extracted fields.
 
 use ward_compiler::doc::{Doc, Kind};
-use ward_compiler::lower::{Rule, RuleSet, Seg};
+use ward_compiler::lower::{FieldPath, OutPiece, Rule, RuleSet, Seg};
 use ward_compiler::plan::{self, PCond, PatternSet, Plan, Projection};
 
 use crate::drift::Drift;
@@ -77,8 +77,8 @@ pub struct Scratch {
 }
 
 impl Matcher {
-    pub fn new(rules: RuleSet) -> Matcher {
-        let plan = plan::plan(&rules);
+    pub fn new(mut rules: RuleSet) -> Matcher {
+        let mut plan = plan::plan(&rules);
         let mut projection = Projection::default();
         for sp in plan.sources.values() {
             merge(&mut projection, &sp.projection);
@@ -112,6 +112,7 @@ impl Matcher {
             projection.insert(&steps);
         }
         projection.number();
+        slot_paths(&projection, &mut plan, &mut rules);
         let drift = Drift::new(&projection);
         Matcher {
             rules,
@@ -328,6 +329,44 @@ struct State<'s, D> {
     str_state: &'s mut [u8],
     found: &'s mut Vec<Found>,
     folded: &'s mut String,
+}
+
+/// Gives every path from the root through keys that the plan and the
+/// rules read its slot in `proj`, where extraction keeps its value.
+fn slot_paths(proj: &Projection, plan: &mut Plan, rules: &mut RuleSet) {
+    let set = &mut |p: &mut FieldPath| p.slot = proj.slot_of(p);
+    for leaf in &mut plan.leaves {
+        leaf.each_path_mut(set);
+    }
+    for g in &mut plan.eq_groups {
+        set(&mut g.path);
+    }
+    for g in &mut plan.str_groups {
+        set(&mut g.path);
+        if let Some(list) = &mut g.list {
+            set(list);
+        }
+    }
+    for sp in plan.sources.values_mut() {
+        for (path, index) in &mut sp.dispatch {
+            set(path);
+            for bucket in index.values_mut() {
+                if let Some((second, _)) = &mut bucket.refine {
+                    set(second);
+                }
+            }
+        }
+    }
+    for r in &mut rules.rules {
+        for (_, f) in &mut r.fields {
+            set(f);
+        }
+        for piece in &mut r.output {
+            if let OutPiece::Field(f) = piece {
+                set(f);
+            }
+        }
+    }
 }
 
 fn merge(into: &mut Projection, from: &Projection) {
