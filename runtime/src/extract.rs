@@ -422,6 +422,15 @@ impl<'t> Build<'_, 't> {
         }
     }
 
+    /// The string between `start` and `end`, its escapes undone.
+    fn string(&self, start: usize, end: usize, escaped: bool) -> Lexed<Cow<'t, str>> {
+        let raw = self.text.get(start..end).ok_or(Bad)?;
+        Ok(match escaped {
+            true => Cow::Owned(lex::unescape(raw)?),
+            false => Cow::Borrowed(raw),
+        })
+    }
+
     fn add(&mut self, n: Node<'t>, proj: Option<&Projection>) -> u32 {
         let Some(p) = proj else {
             return self.out.push(n, NO_ID);
@@ -446,12 +455,7 @@ impl<'t> Build<'_, 't> {
             Some(b'[') => return self.array(i, proj, depth),
             Some(b'"') => {
                 let (end, escaped) = lex::string_end(b, i + 1)?;
-                let raw = self.text.get(i + 1..end).ok_or(Bad)?;
-                let s = match escaped {
-                    true => Cow::Owned(lex::unescape(raw)?),
-                    false => Cow::Borrowed(raw),
-                };
-                (Node::Str(s), end + 1)
+                (Node::Str(self.string(i + 1, end, escaped)?), end + 1)
             }
             Some(b't') => (Node::Bool(true), lex::literal(b, i, b"true")?),
             Some(b'f') => (Node::Bool(false), lex::literal(b, i, b"false")?),
@@ -489,23 +493,26 @@ impl<'t> Build<'_, 't> {
                 if b.get(i) != Some(&b'"') {
                     return Err(Bad);
                 }
-                let (kend, escaped) = lex::string_end(b, i + 1)?;
-                let raw = self.text.get(i + 1..kend).ok_or(Bad)?;
-                let key = match escaped {
-                    true => Cow::Owned(lex::unescape(raw)?),
-                    false => Cow::Borrowed(raw),
-                };
+                let kstart = i + 1;
+                let (kend, escaped) = lex::string_end(b, kstart)?;
                 i = ws(b, kend + 1);
                 if b.get(i) != Some(&b':') {
                     return Err(Bad);
                 }
                 i = ws(b, i + 1);
                 let kept = match proj {
-                    None => Some((key, None)),
-                    Some(p) => p
+                    None => Some((self.string(kstart, kend, escaped)?, None)),
+                    // A key as written is looked up in place.
+                    Some(p) if !escaped => p
                         .keys
-                        .get_key_value(key.as_ref())
+                        .find_in(b, kstart, kend)
                         .map(|(k, child)| (Cow::Borrowed(k), Some(child))),
+                    Some(p) => {
+                        let k = self.string(kstart, kend, true)?;
+                        p.keys
+                            .get_key_value(&k)
+                            .map(|(k, child)| (Cow::Borrowed(k), Some(child)))
+                    }
                 };
                 i = match kept {
                     Some((name, child)) => {

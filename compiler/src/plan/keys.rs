@@ -1,11 +1,14 @@
 //! The keys of a projection node: the table extraction looks every key of
 //! a read object up in, so lookups are what it is built for.
 //!
-//! A key's slot comes from its length and its first and last eight bytes
-//! (two loads and one multiply, whatever its length); a slot holds the
-//! entry's index, and the key is confirmed by comparing lengths, then
-//! bytes. Object keys in events are few and chosen by schema authors, so
-//! keys sharing length and both ends are rare, and they cost a probe.
+//! A key is known by its length and its first and last eight bytes (the
+//! bytes past a short key's end zeroed): its slot is those three mixed by
+//! one multiply, and an entry keeps them, so a key of up to 16 bytes is
+//! confirmed by comparing three words, without reading the entry's
+//! string. A key read from an event's text is loaded from the text in
+//! place ([`Keys::find_in`]). Object keys in events are few and chosen by
+//! schema authors, so keys sharing length and both ends are rare, and they
+//! cost a probe.
 
 use super::Projection;
 
@@ -13,6 +16,8 @@ use super::Projection;
 #[derive(Clone, Debug, Default)]
 pub struct Keys {
     entries: Vec<(String, Projection)>,
+    /// Per entry: its key's words.
+    words: Vec<Words>,
     /// Open addressing over `entries`; `EMPTY` where none. A power of two
     /// at least twice as long as `entries`.
     slots: Vec<u32>,
@@ -20,38 +25,79 @@ pub struct Keys {
 
 const EMPTY: u32 = u32::MAX;
 
-/// Where `key` starts probing in a table of `len` slots (a power of two).
-#[inline]
-fn slot(key: &[u8], len: usize) -> usize {
-    let head = match key.first_chunk::<8>() {
-        Some(w) => u64::from_le_bytes(*w),
-        None => {
-            let mut w = [0u8; 8];
-            w[..key.len()].copy_from_slice(key);
-            u64::from_le_bytes(w)
-        }
-    };
-    let tail = key.last_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
-    let h = (head ^ tail.rotate_left(29) ^ (key.len() as u64) << 56)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 32) as usize & (len - 1)
+/// A key's length, its first eight bytes (zero past its end) and its last
+/// eight (zero if it is shorter than eight).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Words {
+    head: u64,
+    tail: u64,
+    len: usize,
+}
+
+impl Words {
+    /// The words of `text[start..end]`, loaded in place where the text
+    /// goes on for eight bytes.
+    #[inline]
+    fn of(text: &[u8], start: usize, end: usize) -> Words {
+        let len = end - start;
+        let head = match text.get(start..).and_then(|r| r.first_chunk::<8>()) {
+            Some(w) if len >= 8 => u64::from_le_bytes(*w),
+            Some(w) => u64::from_le_bytes(*w) & ((1u64 << (8 * len)) - 1),
+            None => {
+                let mut w = [0u8; 8];
+                let n = len.min(8);
+                w[..n].copy_from_slice(&text[start..start + n]);
+                u64::from_le_bytes(w)
+            }
+        };
+        let tail = match len >= 8 {
+            true => text[..end]
+                .last_chunk::<8>()
+                .map_or(0, |w| u64::from_le_bytes(*w)),
+            false => 0,
+        };
+        Words { head, tail, len }
+    }
+
+    /// Where probing starts in a table of `len` slots (a power of two).
+    #[inline]
+    fn slot(self, len: usize) -> usize {
+        let h = (self.head ^ self.tail.rotate_left(29) ^ (self.len as u64) << 56)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> 32) as usize & (len - 1)
+    }
 }
 
 impl Keys {
     /// The entry of `key` and its projection.
     #[inline]
     pub fn get_key_value(&self, key: &str) -> Option<(&str, &Projection)> {
+        let b = key.as_bytes();
+        self.find_in(b, 0, b.len())
+    }
+
+    /// The entry of the key `text[start..end]` (as it is: no escapes
+    /// undone) and its projection.
+    #[inline]
+    pub fn find_in(&self, text: &[u8], start: usize, end: usize) -> Option<(&str, &Projection)> {
         if self.entries.is_empty() {
             return None;
         }
-        let b = key.as_bytes();
+        let w = Words::of(text, start, end);
         let mask = self.slots.len() - 1;
-        let mut at = slot(b, self.slots.len());
+        let mut at = w.slot(self.slots.len());
         loop {
             let i = *self.slots.get(at)?;
-            let (k, p) = self.entries.get(i as usize)?;
-            if crate::hash::same_key(k.as_bytes(), b) {
-                return Some((k, p));
+            if i == EMPTY {
+                return None;
+            }
+            let i = i as usize;
+            if self.words.get(i) == Some(&w) {
+                let (k, p) = self.entries.get(i)?;
+                // Equal ends and length: only a long key's middle is left.
+                if w.len <= 16 || k.as_bytes().get(8..w.len - 8) == text.get(start + 8..end - 8) {
+                    return Some((k, p));
+                }
             }
             at = (at + 1) & mask;
         }
@@ -77,8 +123,13 @@ impl Keys {
     fn index(&mut self) {
         let len = (self.entries.len() * 2).next_power_of_two();
         self.slots = vec![EMPTY; len];
-        for (i, (k, _)) in self.entries.iter().enumerate() {
-            let mut at = slot(k.as_bytes(), len);
+        self.words = self
+            .entries
+            .iter()
+            .map(|(k, _)| Words::of(k.as_bytes(), 0, k.len()))
+            .collect();
+        for (i, w) in self.words.iter().enumerate() {
+            let mut at = w.slot(len);
             while self.slots[at] != EMPTY {
                 at = (at + 1) & (len - 1);
             }
@@ -162,6 +213,51 @@ mod tests {
             assert!(keys.get(absent).is_none(), "{absent}");
         }
         assert!(Keys::default().get("a").is_none());
+    }
+
+    /// A key read in place from a text (its words loaded with the bytes
+    /// after it, masked off) is found as the same key alone, and a key that
+    /// is a prefix or an extension of another is not taken for it.
+    #[test]
+    fn keys_in_a_text_are_found_in_place() {
+        let names = [
+            "",
+            "a",
+            "ab",
+            "verb",
+            "verbs",
+            "objectRef",
+            "objectRe",
+            "kind",
+            "k",
+            "user",
+            "username",
+            "usernames",
+            "authorization.k8s.io/decision",
+            "authorization.k8s.io/decisio",
+            "sixteen-bytes-ok",
+            "seventeen-bytes-x",
+        ];
+        let mut keys = Keys::default();
+        for (i, n) in names.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+            keys.entry(n).id = i as u32;
+        }
+        for (i, n) in names.iter().enumerate() {
+            for (before, after) in [
+                ("", ""),
+                ("{\"", "\":1}"),
+                ("xx\"", "\": {\"verb\": 12345678}"),
+            ] {
+                let text = format!("{before}{n}{after}");
+                let (start, end) = (before.len(), before.len() + n.len());
+                let found = keys.find_in(text.as_bytes(), start, end);
+                assert_eq!(found.map(|(k, _)| k), keys.get_key_value(n).map(|(k, _)| k));
+                match i % 2 == 0 {
+                    true => assert_eq!(found.map(|(k, p)| (k, p.id)), Some((*n, i as u32))),
+                    false => assert!(found.is_none(), "{n:?} in {text:?}"),
+                }
+            }
+        }
     }
 
     #[test]
