@@ -25,12 +25,12 @@ pub trait Doc<'a>: Copy {
     /// Calls `f` with each entry of an object, in the document's order.
     fn each_entry(self, f: &mut dyn FnMut(&'a str, Self));
     /// The value of a path whose [`FieldPath::slot`] is `slot`, called on
-    /// the root of the document the slots were numbered for: `Some` of
-    /// what walking the path's keys finds, or `None` when this document
-    /// cannot tell (the caller walks the keys).
+    /// a document's root: `Some` of what walking the path's keys finds, or
+    /// `None` when this document cannot tell (it was not extracted with
+    /// that numbering; the caller walks the keys).
     ///
     /// [`FieldPath::slot`]: crate::lower::FieldPath::slot
-    fn by_slot(self, _slot: u32) -> Option<Option<Self>> {
+    fn by_slot(self, _slot: crate::lower::Slot) -> Option<Option<Self>> {
         None
     }
 

@@ -116,11 +116,20 @@ pub struct FieldPath {
     /// quantifier's element (0 = innermost).
     pub var: Option<usize>,
     pub segs: Vec<Seg>,
-    /// For a path from the root through keys only: the number of its node
-    /// in the projection a matcher extracts with, where the extraction
-    /// keeps its value (set by that matcher; `None` until then). Where
-    /// the path is found, not what it is: equality ignores it.
-    pub slot: Option<u32>,
+    /// For a path from the root through keys only: where extraction with
+    /// the projection a matcher numbered keeps its value (set by that
+    /// matcher; `None` until then). Where the path is found, not what it
+    /// is: equality ignores it.
+    pub slot: Option<Slot>,
+}
+
+/// A path's node in one numbering of a projection
+/// ([`crate::plan::Projection::number`]). A document extracted with
+/// another projection (or another numbering) does not answer by slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub numbering: u32,
+    pub id: u32,
 }
 
 impl PartialEq for FieldPath {

@@ -21,7 +21,7 @@ pub use regex_automata::PatternSet;
 use regex_automata::{meta::Regex, Input, PatternID};
 
 pub use crate::hash::FastHash;
-use crate::lower::{Cond, FieldPath, Lit, Operand, Pattern, Rule, RuleSet, Seg, Stateful};
+use crate::lower::{Cond, FieldPath, Lit, Operand, Pattern, Rule, RuleSet, Seg, Slot, Stateful};
 use crate::pattern;
 use crate::syntax::ast::{CmpOp, StrOp, StrOpKind};
 
@@ -85,6 +85,9 @@ pub struct Projection {
     /// (extraction records it on each value, so that a value's schema
     /// field is found by number rather than by name).
     pub id: u32,
+    /// On the root: which numbering `number` gave the tree (distinct per
+    /// call; 0 before it), so that slots of another are told apart.
+    pub numbering: u32,
 }
 
 impl Projection {
@@ -113,14 +116,20 @@ impl Projection {
         child.touch(rest);
     }
 
-    /// The number of the node a path from the root through keys only
-    /// leads to (once [`Projection::number`] ran).
-    pub fn slot_of(&self, path: &FieldPath) -> Option<u32> {
+    /// The slot of the node a path from the root through keys only leads
+    /// to (once [`Projection::number`] ran on this root).
+    pub fn slot_of(&self, path: &FieldPath) -> Option<Slot> {
+        if self.numbering == 0 {
+            return None;
+        }
         let mut p = self;
         for k in path.rooted_keys()? {
             p = p.keys.get(k)?;
         }
-        Some(p.id)
+        Some(Slot {
+            numbering: self.numbering,
+            id: p.id,
+        })
     }
 
     /// Numbers the nodes of the tree from 0 (this one), depth first;
@@ -138,6 +147,8 @@ impl Projection {
         }
         let mut next = 0;
         walk(self, &mut next);
+        static NUMBERINGS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        self.numbering = NUMBERINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         next
     }
 

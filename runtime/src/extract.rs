@@ -19,6 +19,7 @@ use std::borrow::Cow;
 
 use ward_compiler::doc::{self, Doc, Kind};
 use ward_compiler::hash::same_key;
+use ward_compiler::lower::Slot;
 use ward_compiler::plan::Projection;
 
 mod lex;
@@ -49,6 +50,8 @@ pub struct Sparse<'t> {
     /// A key repeated in some object on a slotted path: the slot holds one
     /// of its values and the entries the last, so paths are walked.
     repeated: bool,
+    /// The numbering of the projection the slots are of (0: none).
+    numbering: u32,
 }
 
 /// No node read under a slot.
@@ -250,12 +253,13 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
             i: self.doc.elems[first as usize + idx],
         })
     }
-    fn by_slot(self, slot: u32) -> Option<Option<Self>> {
+    fn by_slot(self, slot: Slot) -> Option<Option<Self>> {
         let doc = self.doc;
-        if doc.repeated || self.i as usize + 1 != doc.nodes.len() {
+        let root = self.i as usize + 1 == doc.nodes.len();
+        if slot.numbering != doc.numbering || doc.repeated || !root {
             return None;
         }
-        let i = doc.slots.get(slot as usize).copied().unwrap_or(NO_NODE);
+        let i = doc.slots.get(slot.id as usize).copied().unwrap_or(NO_NODE);
         Some((i != NO_NODE).then_some(At { doc, i }))
     }
     fn each_entry(self, f: &mut dyn FnMut(&'s str, Self)) {
@@ -346,6 +350,7 @@ impl<'t> Sparse<'t> {
             stack_elems: reuse(b.stack_elems),
             slots: b.slots,
             repeated: false,
+            numbering: 0,
         }
     }
 }
@@ -387,6 +392,9 @@ fn run<'t>(
         return None;
     }
     let mut out = Sparse::from_buffers(text, bufs);
+    if !entire {
+        out.numbering = proj.numbering;
+    }
     Build {
         b: text.as_bytes(),
         text,
@@ -740,6 +748,13 @@ mod tests {
             &[Some("requestParameters")],
         ]);
         p.number();
+        // The same tree numbered again: its slots are not this one's.
+        let mut other = p.clone();
+        other.number();
+        let slot = |id: u32| Slot {
+            numbering: p.numbering,
+            id,
+        };
         let mut paths: Vec<(Vec<&str>, u32)> = Vec::new();
         fn walk<'p>(p: &'p Projection, at: Vec<&'p str>, out: &mut Vec<(Vec<&'p str>, u32)>) {
             out.push((at.clone(), p.id));
@@ -781,8 +796,27 @@ mod tests {
             let s = extract_reusing(text.as_bytes(), &p, bufs).expect("json");
             let root = s.root();
             for (keys, id) in &paths {
-                let walked = keys.iter().try_fold(root, |v, k| v.key(k));
-                match root.by_slot(*id) {
+                // Through the entries, the last of a repeated key.
+                let walked = keys.iter().try_fold(root, |v, k| {
+                    v.children()
+                        .filter(|(key, _)| key == k)
+                        .last()
+                        .map(|(_, v)| v)
+                });
+                if let [k] = keys[..] {
+                    // A key of the root, the last of repeated ones.
+                    assert_eq!(
+                        root.key(k).map(|v| v.i),
+                        walked.map(|v| v.i),
+                        "{k} in {text}"
+                    );
+                }
+                let elsewhere = Slot {
+                    numbering: other.numbering,
+                    id: *id,
+                };
+                assert!(root.by_slot(elsewhere).is_none());
+                match root.by_slot(slot(*id)) {
                     Some(found) => {
                         assert_eq!(
                             found.map(|v| v.i),
@@ -803,7 +837,7 @@ mod tests {
                             .iter()
                             .map(|k| ward_compiler::lower::Seg::Key(k.to_string()))
                             .collect(),
-                        slot: Some(*id),
+                        slot: Some(slot(*id)),
                     },
                 );
                 assert_eq!(
@@ -814,7 +848,7 @@ mod tests {
             }
             // Not on a value below the root.
             if let Some(user) = root.key("user") {
-                assert!(user.by_slot(0).is_none());
+                assert!(user.by_slot(slot(0)).is_none());
             }
             bufs = s.into_buffers();
         }
