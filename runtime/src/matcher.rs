@@ -170,6 +170,7 @@ impl Matcher {
             str_state,
             found,
             folded,
+            vars: Vec::new(),
         };
         for (leaf, rules) in &sp.guarded {
             if self.holds(&PCond::Leaf(*leaf), &mut st) {
@@ -202,7 +203,7 @@ impl Matcher {
                     _ => {
                         let r = match self.plan.leaf_str_group[*id] {
                             Some((g, k)) => self.str_hit(g, k, st),
-                            None => eval::eval(&self.plan.leaves[*id], st.event, &mut Vec::new()),
+                            None => eval::eval(&self.plan.leaves[*id], st.event, &mut st.vars),
                         };
                         st.memo[*id] = if r { 2 } else { 1 };
                         r
@@ -329,6 +330,9 @@ struct State<'s, D> {
     str_state: &'s mut [u8],
     found: &'s mut Vec<Found>,
     folded: &'s mut String,
+    /// The quantifiers' elements while a leaf is evaluated (empty between
+    /// leaves; one allocation per event at most).
+    vars: Vec<D>,
 }
 
 /// Gives every path from the root through keys that the plan and the
