@@ -681,6 +681,25 @@ fn compiled_drift_check_is_the_validator() {
     let mut events: Vec<String> = corpus::k8s_events(1500, 5);
     events.extend(corpus::cloudtrail_records(500, 5));
     events.extend(library_sample_events().iter().map(|(_, v)| v.to_string()));
+    // Values of a map, elements of a whole list (nested, too), a narrowed
+    // object's fields: drifted, and as they should be.
+    let pod = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"create","objectRef":{"resource":"pods"},
+        "annotations":{"authorization.k8s.io/decision":"allow"},"user":{"username":"u","groups":["g"]},
+        "requestObject":{"metadata":{"annotations":{"alb.ingress.kubernetes.io/certificate-arn":"a"}},
+        "spec":{"containers":[{"image":"i","securityContext":{"privileged":true}}]}}}"#;
+    for (from, to) in [
+        (r#"decision":"allow""#, r#"decision":1"#),
+        (r#"certificate-arn":"a""#, r#"certificate-arn":1"#),
+        (r#""groups":["g"]"#, r#""groups":[1]"#),
+        (r#""groups":["g"]"#, r#""groups":[["g"]]"#),
+        (r#""groups":["g"]"#, r#""groups":[null,"h"]"#),
+        (r#""image":"i""#, r#""image":5"#),
+        (r#""privileged":true"#, r#""privileged":"yes""#),
+        (r#""resource":"pods""#, r#""resource":"nodes""#),
+        ("", ""),
+    ] {
+        events.push(pod.replace(from, to).replace('\n', ""));
+    }
     let (mut drifted, mut checked) = (0, 0);
     for (i, text) in events.iter().enumerate() {
         let ev: Value = serde_json::from_str(text).expect("json");
