@@ -598,6 +598,41 @@ rule names_per_namespace {
     assert_eq!(fast[0]["window"]["count"], full[0]["window"]["count"]);
 }
 
+#[test]
+fn keys_are_values_not_spellings() {
+    // One user's name spelled three ways in the JSON text (plain, with a
+    // `\u` escape, with an escaped `/`): one key, so three refusals make
+    // one alert. The same letters in another case are another user.
+    let line = |t: i64, spelled: &str| {
+        let plain = refused(t, "mallory/").to_string();
+        plain.replace(r#""mallory/""#, spelled)
+    };
+    let input = [
+        line(0, r#""Mallory/""#),
+        line(10, r#""mallory/""#),
+        line(20, r#""mall\u006fry/""#),
+        line(30, r#""mallory\/""#),
+    ]
+    .join("\n");
+    let d = dir("key-spellings", &[("r.ward", FAILURES)]);
+    let r = d.join("r.ward").display().to_string();
+    let (code, out, err) = ward_in(
+        &["scan", "--no-event", "--rules", &r, "-"],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 1, "{err}");
+    let alerts: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{out}");
+    assert_eq!(
+        alerts[0]["window"]["key"],
+        json!({"user.username": "mallory/"})
+    );
+    assert_eq!(lines_of(&alerts), [vec![2, 3, 4]]);
+}
+
 /// Alerts as (rule, key, first, last, count): what does not depend on
 /// where in the input an event sat.
 fn summary(alerts: &[Value]) -> Vec<String> {

@@ -319,12 +319,14 @@ fn stream(
             .filter(|p| p.rule == rule)
             .map(|p| (p.rule, p.role))
             .collect();
-        engine.advance(state::doc_time(ev.source, &ev.value), &mut outs);
+        let time = matcher.time_of(ev.source, &ev.value);
+        engine.advance(time.and_then(state::time_ns), &mut outs);
         if !units.is_empty() {
             let a = engine.arrival(
                 ev.source,
                 ev.line,
                 &ev.value,
+                time,
                 &units,
                 state::Payload::Event(ev.clone()),
             );

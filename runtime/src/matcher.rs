@@ -2,7 +2,7 @@
 //! evaluated at most once per event, over the extracted fields.
 
 use ward_compiler::doc::{Doc, Kind};
-use ward_compiler::lower::{FieldPath, OutPiece, Rule, RuleSet, Seg};
+use ward_compiler::lower::{FieldPath, OutPiece, Rule, RuleSet, Seg, Stateful};
 use ward_compiler::plan::{self, PCond, PatternSet, Plan, Projection};
 
 use crate::drift::Drift;
@@ -52,6 +52,8 @@ pub struct Matcher {
     pub projection: Projection,
     /// The schemas' types by node of `projection`.
     pub drift: Drift,
+    /// Per source, the path of its time field.
+    times: Vec<(String, FieldPath)>,
 }
 
 /// Per-event scratch space, reused across events.
@@ -107,19 +109,43 @@ impl Matcher {
             }
         }
         let schemas = ward_compiler::schema::bundled();
-        for s in schemas.names().filter_map(|n| schemas.get(n)) {
-            let steps: Vec<Option<&str>> = s.timestamp.split('.').map(Some).collect();
+        let mut times: Vec<(String, FieldPath)> = schemas
+            .names()
+            .filter_map(|n| Some((n.to_string(), schemas.get(n)?)))
+            .map(|(n, s)| {
+                let segs = s.timestamp.split('.').map(|k| Seg::Key(k.into()));
+                let path = FieldPath {
+                    var: None,
+                    segs: segs.collect(),
+                    slot: None,
+                };
+                (n, path)
+            })
+            .collect();
+        for (_, path) in &times {
+            let keys = path.rooted_keys().unwrap_or_default();
+            let steps: Vec<Option<&str>> = keys.into_iter().map(Some).collect();
             projection.insert(&steps);
         }
         projection.number();
         slot_paths(&projection, &mut plan, &mut rules);
+        for (_, path) in &mut times {
+            path.slot = projection.slot_of(path);
+        }
         let drift = Drift::new(&projection);
         Matcher {
             rules,
             plan,
             projection,
             drift,
+            times,
         }
+    }
+
+    /// The time field of `event`, an event of `source`.
+    pub fn time_of<'a, D: Doc<'a>>(&self, source: &str, event: D) -> Option<D> {
+        let (_, path) = self.times.iter().find(|(s, _)| s == source)?;
+        eval::get(event, &[], path)
     }
 
     pub fn rule(&self, i: usize) -> &Rule {
@@ -364,6 +390,28 @@ fn slot_paths(proj: &Projection, plan: &mut Plan, rules: &mut RuleSet) {
     for r in &mut rules.rules {
         for (_, f) in &mut r.fields {
             set(f);
+        }
+        match &mut r.stateful {
+            Some(Stateful::Count(c)) => {
+                for k in c.by.iter_mut().chain(&mut c.distinct) {
+                    set(&mut k.path);
+                }
+            }
+            Some(Stateful::Sequence(q)) => {
+                for k in &mut q.by {
+                    set(&mut k.path);
+                }
+                for step in &mut q.steps {
+                    for k in &mut step.by {
+                        set(&mut k.path);
+                    }
+                    step.when.each_path_mut(set);
+                }
+                if let Some(until) = &mut q.until {
+                    until.each_path_mut(set);
+                }
+            }
+            None => {}
         }
         for piece in &mut r.output {
             if let OutPiece::Field(f) = piece {

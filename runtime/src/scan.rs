@@ -66,6 +66,8 @@ pub struct Scan<'w> {
     /// The name of the file being read, shared by the events it holds.
     file: Option<Rc<str>>,
     outs: Vec<Out>,
+    /// The parts of stateful rules an event matched, as (rule, role).
+    units: Vec<(usize, Role)>,
     /// Per rule, what its alert lines share.
     templates: Vec<alert::Template>,
     /// Alert lines rendered and not yet written, kept from event to event.
@@ -103,15 +105,17 @@ impl<'w> Scan<'w> {
         out: Output,
         cfg: state::Config,
     ) -> Scan<'w> {
-        let engine = Engine::new(&rules, cfg);
         let templates = rules.rules.iter().map(alert::Template::new).collect();
+        let matcher = Matcher::new(rules);
         Scan {
             templates,
             pending: Pending::default(),
-            engine,
+            // Of the matcher's rules: their paths have slots.
+            engine: Engine::new(&matcher.rules, cfg),
             file: None,
             outs: Vec::new(),
-            matcher: Matcher::new(rules),
+            units: Vec::new(),
+            matcher,
             stats: Stats::default(),
             scratch: Scratch::default(),
             sink,
@@ -136,11 +140,11 @@ impl<'w> Scan<'w> {
             return false;
         };
         let stateful = self.engine.active();
-        let time = if stateful {
-            state::doc_time(source, root)
-        } else {
-            None
+        let time_field = match stateful {
+            true => self.matcher.time_of(source, root),
+            false => None,
         };
+        let time = time_field.and_then(state::time_ns);
         self.matcher.matching(source, root, &mut self.scratch);
         // The compiled check first; the schema's validator says where.
         let drift = match self.matcher.drift.fits(source, root) {
@@ -155,7 +159,8 @@ impl<'w> Scan<'w> {
             }
             return true;
         }
-        let units = self.stateful_units();
+        let mut units = std::mem::take(&mut self.units);
+        stateful_parts(&self.matcher, &self.scratch.candidates, &mut units);
         // A stateless rule fired: its alerts are rendered from the line.
         let mut pending = std::mem::take(&mut self.pending);
         if units.len() < self.scratch.candidates.len() {
@@ -165,9 +170,10 @@ impl<'w> Scan<'w> {
         // Parts of stateful rules read their keys here; the line itself is
         // kept as text, parsed again only if it completes an alert.
         let arrival = (!units.is_empty()).then(|| {
-            self.engine
-                .arrival(source, line, root, &units, Payload::Line(text.into()))
+            let payload = Payload::Line(text.into());
+            (self.engine).arrival(source, line, root, time_field, &units, payload)
         });
+        self.units = units;
         self.bufs = sparse.into_buffers();
         if stateful {
             self.advance(time);
@@ -191,35 +197,21 @@ impl<'w> Scan<'w> {
             drift,
             ev.line,
         );
+        let time = self.matcher.time_of(ev.source, &ev.value);
         if self.engine.active() {
-            self.advance(state::doc_time(ev.source, &ev.value));
+            self.advance(time.and_then(state::time_ns));
         }
         self.matcher
             .matching(ev.source, &ev.value, &mut self.scratch);
         self.emit_stateless(file, ev);
-        let units = self.stateful_units();
+        let mut units = std::mem::take(&mut self.units);
+        stateful_parts(&self.matcher, &self.scratch.candidates, &mut units);
         if !units.is_empty() {
-            let a = self.engine.arrival(
-                ev.source,
-                ev.line,
-                &ev.value,
-                &units,
-                Payload::Event(ev.clone()),
-            );
+            let payload = Payload::Event(ev.clone());
+            let a = (self.engine).arrival(ev.source, ev.line, &ev.value, time, &units, payload);
             self.offer(file, a);
         }
-    }
-
-    /// The parts of stateful rules among the candidates, as (rule, role).
-    fn stateful_units(&self) -> Vec<(usize, Role)> {
-        let plan = &self.matcher.plan.rules;
-        self.scratch
-            .candidates
-            .iter()
-            .map(|&u| &plan[u])
-            .filter(|p| p.role != Role::Alert)
-            .map(|p| (p.rule, p.role))
-            .collect()
+        self.units = units;
     }
 
     /// Event time moves on with every event, matching or not.
@@ -458,6 +450,18 @@ impl<'w> Scan<'w> {
             self.stats.problem_samples.push(format!("{file}:{p}"));
         }
     }
+}
+
+/// Into `units`, the parts of stateful rules among the `candidates`, as
+/// (rule, role).
+fn stateful_parts(m: &Matcher, candidates: &[usize], units: &mut Vec<(usize, Role)>) {
+    units.clear();
+    let parts = candidates.iter().map(|&u| &m.plan.rules[u]);
+    units.extend(
+        parts
+            .filter(|p| p.role != Role::Alert)
+            .map(|p| (p.rule, p.role)),
+    );
 }
 
 /// The first field of `value` whose JSON type is not its schema's.

@@ -23,7 +23,6 @@ use serde_json::{Map, Value};
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Count, FieldPath, Key, RuleSet, Sequence, Stateful};
 use ward_compiler::plan::Role;
-use ward_compiler::schema;
 
 use crate::decode::Event;
 use crate::eval::get;
@@ -289,29 +288,22 @@ impl Engine {
     }
 
     /// Reads what the stateful `units` (rule, role) that `doc` matched
-    /// need of it; `payload` is the event to keep for a possible alert.
+    /// need of it; `time` is its time field (`Matcher::time_of`),
+    /// `payload` the event to keep for a possible alert.
     pub fn arrival<'a, D: Doc<'a>>(
         &self,
         source: &'static str,
         line: usize,
         doc: D,
+        time: Option<D>,
         units: &[(usize, Role)],
         payload: Payload,
     ) -> Arrival {
-        let time_text = schema::bundled()
-            .get(source)
-            .and_then(|s| {
-                let mut v = doc;
-                for part in s.timestamp.split('.') {
-                    v = v.key(part)?;
-                }
-                Some(to_value(v))
-            })
-            .unwrap_or(Value::Null);
+        let time_text = time.map_or(Value::Null, to_value);
         let time = if self.cfg.processing_time {
             Some(now_ns())
         } else {
-            epoch_ns(&time_text)
+            time.and_then(time_ns)
         };
         let hits = units
             .iter()
@@ -547,31 +539,13 @@ fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// The time of an event of `source` read through any document (the
-/// runtime's sparse extraction included).
-pub fn doc_time<'a, D: Doc<'a>>(source: &str, doc: D) -> Option<i64> {
-    let schema = schema::bundled().get(source)?;
-    let mut v = doc;
-    for part in schema.timestamp.split('.') {
-        v = v.key(part)?;
-    }
+/// A time field's value (`Matcher::time_of`) in nanoseconds since the
+/// epoch: RFC 3339 text, or a number of epoch seconds (Calico's
+/// `end_time`).
+pub fn time_ns<'a, D: Doc<'a>>(v: D) -> Option<i64> {
     match v.kind() {
         Kind::Str(s) => ward_compiler::time::parse(s).and_then(|n| i64::try_from(n).ok()),
         Kind::Num(secs, _) => {
-            let ns = secs * 1e9;
-            (ns.is_finite() && ns.abs() < 9.2e18).then_some(ns as i64)
-        }
-        _ => None,
-    }
-}
-
-/// A time field's value in nanoseconds since the epoch: RFC 3339 text, or
-/// a number of epoch seconds (Calico's `end_time`).
-pub fn epoch_ns(v: &Value) -> Option<i64> {
-    match v {
-        Value::String(s) => ward_compiler::time::parse(s).and_then(|n| i64::try_from(n).ok()),
-        Value::Number(n) => {
-            let secs = n.as_f64()?;
             let ns = secs * 1e9;
             (ns.is_finite() && ns.abs() < 9.2e18).then_some(ns as i64)
         }
@@ -600,17 +574,20 @@ pub fn human(ns: i64) -> String {
 /// The values of `keys` in an event, as one map key; `None` when one is
 /// missing or null (such an event does not take part in the rule).
 fn key_of<'a, D: Doc<'a>>(event: D, keys: &[Key]) -> Option<String> {
-    let mut out = String::new();
+    let mut out = Vec::new();
     for k in keys {
         let v = get(event, &[], &k.path)?;
-        if v.is_null() {
-            return None;
-        }
+        // As `Value::to_string` writes it: the same value, the same key.
+        let written = match v.kind() {
+            Kind::Null => return None,
+            Kind::Str(s) => serde_json::to_writer(&mut out, s),
+            _ => serde_json::to_writer(&mut out, &to_value(v)),
+        };
+        written.ok()?;
         // JSON text never holds a raw NUL, so NUL separates values.
-        out.push_str(&to_value(v).to_string());
-        out.push('\0');
+        out.push(0);
     }
-    Some(out)
+    String::from_utf8(out).ok()
 }
 
 /// The values of a stateful rule's `by` keys in `event`, by name, for its
@@ -1174,17 +1151,17 @@ mod tests {
     #[test]
     fn times_are_text_or_epoch_seconds() {
         assert_eq!(
-            epoch_ns(&Value::from("1970-01-01T00:00:01.5Z")),
+            time_ns(&Value::from("1970-01-01T00:00:01.5Z")),
             Some(1_500_000_000)
         );
         assert_eq!(
-            epoch_ns(&Value::from(1_577_834_965)),
+            time_ns(&Value::from(1_577_834_965)),
             Some(1_577_834_965_000_000_000)
         );
-        assert_eq!(epoch_ns(&Value::from(1.5)), Some(1_500_000_000));
-        assert_eq!(epoch_ns(&Value::from("yesterday")), None);
-        assert_eq!(epoch_ns(&Value::from(1e300)), None);
-        assert_eq!(epoch_ns(&Value::Null), None);
+        assert_eq!(time_ns(&Value::from(1.5)), Some(1_500_000_000));
+        assert_eq!(time_ns(&Value::from("yesterday")), None);
+        assert_eq!(time_ns(&Value::from(1e300)), None);
+        assert_eq!(time_ns(&Value::Null), None);
     }
 
     #[test]
