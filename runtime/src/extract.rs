@@ -22,6 +22,7 @@ use ward_compiler::hash::same_key;
 use ward_compiler::lower::Slot;
 use ward_compiler::plan::Projection;
 
+mod canon;
 mod lex;
 
 use lex::{ws, Bad, Lexed, Then};
@@ -287,7 +288,11 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     }
     fn write_json(self, out: &mut Vec<u8>) {
         if let Some(text) = self.partial() {
-            if whole(text, |w| w.write_json(out)).is_none() {
+            // Read whole again from its text (it read once: not expected
+            // to fail).
+            let at = out.len();
+            if canon::write(text, out).is_err() {
+                out.truncate(at);
                 out.extend_from_slice(b"null");
             }
         } else if let Some(d) = self.digits() {
