@@ -17,7 +17,9 @@ use crate::extract::{At, NO_ID};
 
 /// The schemas of every source, compiled against one projection.
 pub struct Drift {
-    sources: HashMap<String, Compiled>,
+    /// By source name: a handful, compared by name for every event (a
+    /// hashed lookup costs more).
+    sources: Vec<(String, Compiled)>,
 }
 
 struct Compiled {
@@ -72,19 +74,17 @@ impl Drift {
             .max()
             .unwrap_or(0);
         let schemas = schema::bundled();
-        let mut sources = HashMap::new();
-        for name in schemas.names() {
-            if let Some(s) = schemas.get(name) {
-                sources.insert(name.to_string(), compile(s, &nodes, size));
-            }
-        }
+        let sources = schemas
+            .names()
+            .filter_map(|name| Some((name.to_string(), compile(schemas.get(name)?, &nodes, size))))
+            .collect();
         Drift { sources }
     }
 
     /// Whether every value of `root` (an extraction of an event of
     /// `source`) has its schema's type; `true` for an unknown source.
     pub fn fits(&self, source: &str, root: At<'_, '_>) -> bool {
-        let Some(c) = self.sources.get(source) else {
+        let Some((_, c)) = self.sources.iter().find(|(name, _)| name == source) else {
             return true;
         };
         c.fits(root, &CTy::Record(0), root)
