@@ -199,7 +199,7 @@ pub fn write_line<'d, D: Doc<'d>>(
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"output\":");
-    str(out, &render(&rule.output, doc));
+    write_output(out, &rule.output, doc);
     out.extend_from_slice(b",\"fields\":{");
     for (n, (key, i)) in tpl.fields.iter().enumerate() {
         if n > 0 {
@@ -259,6 +259,64 @@ pub fn render<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D) -> String {
     out
 }
 
+/// [`render`] as a JSON string, written straight into `out`: escaping
+/// text piece by piece is escaping it whole.
+fn write_output<'d, D: Doc<'d>>(out: &mut Vec<u8>, pieces: &[OutPiece], event: D) {
+    out.push(b'"');
+    for p in pieces {
+        match p {
+            OutPiece::Text(t) => escaped(out, t.as_bytes()),
+            OutPiece::Field(path) => match get(event, &[], path) {
+                None => {}
+                Some(v) => match v.kind() {
+                    Kind::Null => {}
+                    Kind::Str(s) => escaped(out, s.as_bytes()),
+                    _ => {
+                        let mut json = Vec::new();
+                        v.write_json(&mut json);
+                        escaped(out, &json);
+                    }
+                },
+            },
+        }
+    }
+    out.push(b'"');
+}
+
+/// The contents of a JSON string holding the UTF-8 text `s`, escaped as
+/// serde_json escapes: quote, backslash and control characters only.
+fn escaped(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut from = 0;
+    for (i, &c) in s.iter().enumerate() {
+        let short = match c {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\t' => b't',
+            b'\r' => b'r',
+            0x08 => b'b',
+            0x0c => b'f',
+            0..=0x1f => 0,
+            _ => continue,
+        };
+        out.extend_from_slice(&s[from..i]);
+        match short {
+            0 => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 15)],
+            ]),
+            e => out.extend_from_slice(&[b'\\', e]),
+        }
+        from = i + 1;
+    }
+    out.extend_from_slice(&s[from..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,7 +330,7 @@ rule r {
   severity high
   tags ["a", "b"]
   when verb == "get" and any c in requestObject.spec.containers: c.image != ""
-  output "{user.username} {requestObject.spec.containers} {responseStatus.code}"
+  output "{user.username} {requestObject.spec.containers} {responseStatus.code} [{user.uid}{objectRef.name}]"
 }
 "#;
         let loaded = load::load_texts(&[("r.ward", text)]);
@@ -281,7 +339,7 @@ rule r {
     }
 
     fn event() -> Value {
-        json!({"kind": "Event", "verb": "get", "user": {"username": "ä\u{1}\"x"},
+        json!({"kind": "Event", "verb": "get", "user": {"username": "ä\u{1}\"x\\\n\t\r\u{8}\u{c}\u{1f}\u{7f}/", "uid": null},
             "stageTimestamp": "2024-01-02T03:04:05Z", "responseStatus": {"code": 200.5},
             "requestObject": {"spec": {"containers": [
                 {"zeta": 1, "image": "a", "alpha": [true, null, 1e300, -0.0, 12345678901234u64,
