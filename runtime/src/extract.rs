@@ -199,29 +199,6 @@ impl<'s, 't: 's> At<'s, 't> {
     }
 }
 
-thread_local! {
-    /// Storage for values read again whole, kept from one to the next.
-    static SPARE: std::cell::Cell<Option<Buffers>> = const { std::cell::Cell::new(None) };
-}
-
-/// `f` of a value of the text read again whole; `None` if it does not
-/// read (it did once: not expected).
-fn whole<R>(text: &str, f: impl FnOnce(At<'_, '_>) -> R) -> Option<R> {
-    let bufs = SPARE.with(|s| s.take()).unwrap_or_default();
-    let mut out = Sparse::from_buffers(text, bufs);
-    let read = Build {
-        b: text.as_bytes(),
-        text,
-        out: &mut out,
-        entire: true,
-        arrays: 0,
-    }
-    .root(None);
-    let r = read.ok().map(|()| f(out.root()));
-    SPARE.with(|s| s.set(Some(out.into_buffers())));
-    r
-}
-
 impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     fn kind(self) -> Kind<'s> {
         match &self.doc.nodes[self.i as usize] {
@@ -276,7 +253,9 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     }
     fn to_json(self) -> serde_json::Value {
         if let Some(text) = self.partial() {
-            return whole(text, |w| w.to_json()).unwrap_or(serde_json::Value::Null);
+            // Read whole again from its text (it read once: not expected
+            // to fail).
+            return serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
         }
         if let Some(n) = self
             .digits()
@@ -631,6 +610,21 @@ fn span(start: usize, end: usize) -> Span {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `f` of the one value of `text` read entire; `None` if it does not
+    /// read.
+    fn whole<R>(text: &str, f: impl FnOnce(At<'_, '_>) -> R) -> Option<R> {
+        let mut out = Sparse::from_buffers(text, Buffers::default());
+        let read = Build {
+            b: text.as_bytes(),
+            text,
+            out: &mut out,
+            entire: true,
+            arrays: 0,
+        }
+        .root(None);
+        read.ok().map(|()| f(out.root()))
+    }
 
     fn proj(paths: &[&[Option<&str>]]) -> Projection {
         let mut p = Projection::default();
@@ -1011,6 +1005,11 @@ mod tests {
                     })
                 });
                 assert_eq!(read.is_some(), want.is_ok(), "{shown}");
+                let mut canonical = Vec::new();
+                let canon = std::str::from_utf8(&text)
+                    .ok()
+                    .and_then(|t| canon::write(t, &mut canonical).ok());
+                assert_eq!(canon.is_some(), want.is_ok(), "{shown}");
                 assert_eq!(extract(&text, &p).is_some(), want.is_ok(), "{shown}");
                 let (Some(read), Ok(want)) = (read, want) else {
                     bad += 1;
@@ -1022,6 +1021,10 @@ mod tests {
                 let serialised = serde_json::to_vec(&want).expect("json");
                 assert_eq!(
                     String::from_utf8_lossy(&bytes),
+                    String::from_utf8_lossy(&serialised)
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&canonical),
                     String::from_utf8_lossy(&serialised)
                 );
                 let Some(m) = extract(&text, &p) else {
