@@ -128,7 +128,7 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
             let Some(s) = value(lhs, event, vars).and_then(|v| str_of(&v)) else {
                 return false;
             };
-            let Ok(ip) = s.parse::<std::net::IpAddr>() else {
+            let Some(ip) = ward_compiler::pattern::parse_ip(s) else {
                 return false;
             };
             nets.iter().any(|n| n.contains(ip)) != *negated
