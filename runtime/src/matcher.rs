@@ -54,6 +54,8 @@ pub struct Matcher {
     pub drift: Drift,
     /// Per source, the path of its time field.
     times: Vec<(String, FieldPath)>,
+    /// The paths of `WRAPPER_KEYS`.
+    wrappers: Vec<FieldPath>,
 }
 
 /// Per-event scratch space, reused across events.
@@ -112,15 +114,7 @@ impl Matcher {
         let mut times: Vec<(String, FieldPath)> = schemas
             .names()
             .filter_map(|n| Some((n.to_string(), schemas.get(n)?)))
-            .map(|(n, s)| {
-                let segs = s.timestamp.split('.').map(|k| Seg::Key(k.into()));
-                let path = FieldPath {
-                    var: None,
-                    segs: segs.collect(),
-                    slot: None,
-                };
-                (n, path)
-            })
+            .map(|(n, s)| (n, key_path(s.timestamp.split('.'))))
             .collect();
         for (_, path) in &times {
             let keys = path.rooted_keys().unwrap_or_default();
@@ -132,6 +126,14 @@ impl Matcher {
         for (_, path) in &mut times {
             path.slot = projection.slot_of(path);
         }
+        let wrappers = WRAPPER_KEYS
+            .iter()
+            .map(|k| {
+                let mut path = key_path([*k].into_iter());
+                path.slot = projection.slot_of(&path);
+                path
+            })
+            .collect();
         let drift = Drift::new(&projection);
         Matcher {
             rules,
@@ -139,7 +141,15 @@ impl Matcher {
             projection,
             drift,
             times,
+            wrappers,
         }
+    }
+
+    /// Whether `event` holds one of the `WRAPPER_KEYS`.
+    pub fn wrapped<'a, D: Doc<'a>>(&self, event: D) -> bool {
+        self.wrappers
+            .iter()
+            .any(|p| eval::get(event, &[], p).is_some())
     }
 
     /// The time field of `event`, an event of `source`.
@@ -418,6 +428,15 @@ fn slot_paths(proj: &Projection, plan: &mut Plan, rules: &mut RuleSet) {
                 set(f);
             }
         }
+    }
+}
+
+/// The path from the root through `keys`.
+fn key_path<'k>(keys: impl Iterator<Item = &'k str>) -> FieldPath {
+    FieldPath {
+        var: None,
+        segs: keys.map(|k| Seg::Key(k.into())).collect(),
+        slot: None,
     }
 }
 

@@ -20,7 +20,7 @@ use ward_compiler::schema;
 use crate::alert::{self, EventJson};
 use crate::decode::{self, Event, Problem, Via};
 use crate::extract::{extract_reusing, At, Buffers};
-use crate::matcher::{Matcher, Scratch, WRAPPER_KEYS};
+use crate::matcher::{Matcher, Scratch};
 use crate::state::{self, Engine, Out, Payload};
 
 /// What a scan saw.
@@ -133,7 +133,7 @@ impl<'w> Scan<'w> {
             return false;
         };
         let root = sparse.root();
-        if root.kind() != Kind::Obj || WRAPPER_KEYS.iter().any(|k| root.key(k).is_some()) {
+        if root.kind() != Kind::Obj || self.matcher.wrapped(root) {
             return false;
         }
         let Some(source) = decode::source_of(root) else {
