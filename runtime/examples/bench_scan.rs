@@ -11,7 +11,9 @@
 //! and prints events/s, MB/s and the ratio to the floor. Single-threaded.
 //! Then a CloudTrail corpus with four CloudTrail rules of its own.
 //! `BENCH_ONLY=200` runs one rule-set size; `BENCH_DUMP=FILE` only writes
-//! the k8s corpus (to profile `ward scan FILE`).
+//! the k8s corpus (to profile `ward scan FILE`); `BENCH_STAGES=200` prints
+//! what each stage of the fast path costs per event with that many
+//! generated rules (each stage timed with the ones before it, best of 3).
 
 use std::time::Instant;
 
@@ -149,6 +151,82 @@ fn ward(
     Ok((best_s, alerts, n_rules))
 }
 
+/// Nanoseconds per event of each stage of a JSON line's fast path.
+fn stages(lines: &[String], extra: usize) -> Result<(), String> {
+    use ward_runtime::extract::{extract_reusing, Buffers};
+    use ward_runtime::matcher::{Matcher, Scratch};
+    let matcher = Matcher::new(lowered(&rules(extra))?.0);
+    let per = |s: f64| s * 1e9 / lines.len() as f64;
+    let mut bufs = Some(Buffers::default());
+    let mut scratch = Scratch::default();
+    // Extraction, then as much of the rest as `upto` says (1: source and
+    // matching, 2: also the drift check); how many events fit their schema.
+    let mut fast = |upto: u8| {
+        let mut fit = 0;
+        for l in lines {
+            let Some(s) = extract_reusing(
+                l.as_bytes(),
+                &matcher.projection,
+                bufs.take().unwrap_or_default(),
+            ) else {
+                continue;
+            };
+            let root = s.root();
+            if upto >= 1 {
+                let source = decode::source_of(root).unwrap_or("");
+                matcher.matching(source, root, &mut scratch);
+                if upto >= 2 && matcher.drift.fits(source, root) {
+                    fit += 1;
+                }
+            }
+            bufs = Some(s.into_buffers());
+        }
+        fit
+    };
+    let rows = [
+        ("floor: serde_json IgnoredAny", per(floor(lines))),
+        (
+            "UTF-8 check (first touch of the bytes)",
+            per(best(3, || {
+                for l in lines {
+                    let _ = std::hint::black_box(simdutf8::basic::from_utf8(l.as_bytes()).is_ok());
+                }
+            })),
+        ),
+        (
+            "extraction",
+            per(best(3, || {
+                std::hint::black_box(fast(0));
+            })),
+        ),
+        (
+            "+ source and matching",
+            per(best(3, || {
+                std::hint::black_box(fast(1));
+            })),
+        ),
+        (
+            "+ type drift check",
+            per(best(3, || {
+                std::hint::black_box(fast(2));
+            })),
+        ),
+    ];
+    let bytes: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| l.bytes().chain([b'\n']))
+        .collect();
+    let (scan_s, _, n_rules) = ward(lines, &bytes, &rules(extra), true)?;
+    println!("\nstages of the fast path, {n_rules} rules, ns/event (best of 3)");
+    for (label, ns) in rows
+        .iter()
+        .chain([&("whole scan (+ alerts, stateful)", per(scan_s))])
+    {
+        println!("  {label:<42} {ns:>8.0}");
+    }
+    Ok(())
+}
+
 fn report(name: &str, lines: &[String], floor_s: f64, rows: &[(String, f64, u64)]) {
     let mb = lines.iter().map(|l| l.len() + 1).sum::<usize>() as f64 / 1e6;
     let n = lines.len() as f64;
@@ -193,6 +271,12 @@ fn main() -> Result<(), String> {
     // BENCH_DUMP=FILE writes the corpus, to profile `ward scan FILE` alone.
     if let Ok(path) = std::env::var("BENCH_DUMP") {
         return std::fs::write(&path, &k8s_bytes).map_err(|e| format!("{path}: {e}"));
+    }
+    if let Some(extra) = std::env::var("BENCH_STAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return stages(&k8s, extra);
     }
     let floor_s = floor(&k8s);
     let mut rows = Vec::new();
