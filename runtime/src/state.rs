@@ -115,8 +115,9 @@ pub struct Hit {
     /// A sequence step's own `by` values.
     join: Option<String>,
     /// A positive sequence step: the values of the fields its condition
-    /// reads, in the order of `PosStep::fields`.
-    fields: Vec<Value>,
+    /// reads, in the order of `PosStep::fields`, as JSON text (read into
+    /// values only for an alert: most partial matches never complete).
+    fields: Vec<Box<str>>,
 }
 
 /// An event on its way to the operators: what `Engine::arrival` read of it.
@@ -327,12 +328,7 @@ impl Engine {
                     let by = step.and_then(|n| q.step_keys(n)).unwrap_or(&[]);
                     let fields = step
                         .and_then(|n| q.steps.iter().find(|s| s.index == n))
-                        .map(|s| {
-                            s.fields
-                                .iter()
-                                .map(|(_, p)| get(doc, &[], p).map_or(Value::Null, to_value))
-                                .collect()
-                        })
+                        .map(|s| s.fields.iter().map(|(_, p)| json_text(doc, p)).collect())
                         .unwrap_or_default();
                     Some(Hit {
                         rule,
@@ -608,6 +604,16 @@ pub fn key_map<'a, D: Doc<'a>>(event: D, rule: &ward_compiler::lower::Rule) -> M
         .collect()
 }
 
+/// The value at `path` as compact JSON text (`null` when missing).
+fn json_text<'a, D: Doc<'a>>(doc: D, path: &FieldPath) -> Box<str> {
+    let mut out = Vec::new();
+    match get(doc, &[], path) {
+        Some(v) => v.write_json(&mut out),
+        None => out.extend_from_slice(b"null"),
+    }
+    String::from_utf8(out).map_or_else(|_| "null".into(), String::into_boxed_str)
+}
+
 /// A document's value as an owned JSON value.
 pub fn to_value<'a, D: Doc<'a>>(d: D) -> Value {
     d.to_json()
@@ -819,7 +825,7 @@ struct PosStep {
     index: usize,
     name: String,
     by: Vec<Key>,
-    fields: Vec<(String, FieldPath)>,
+    fields: Vec<(Rc<str>, FieldPath)>,
 }
 
 /// The pending matches of one key (and one join value).
@@ -838,7 +844,29 @@ struct Machine {
 #[derive(Clone)]
 struct Partial {
     start: i64,
-    events: Vec<Ref>,
+    events: Vec<StepRef>,
+}
+
+/// A step's event in a partial match: its [`Ref`] but for the fields its
+/// condition reads, kept as (name, JSON text) until an alert shows them.
+#[derive(Clone)]
+struct StepRef {
+    at: Ref,
+    fields: Vec<(Rc<str>, Box<str>)>,
+}
+
+impl StepRef {
+    fn done(self) -> Ref {
+        let fields = self.fields.iter().map(|(name, text)| {
+            // Written by `json_text`: it reads.
+            let value = serde_json::from_str(text).unwrap_or(Value::Null);
+            (name.to_string(), value)
+        });
+        Ref {
+            fields: Some(fields.collect()),
+            ..self.at
+        }
+    }
 }
 
 impl Sequencer {
@@ -965,18 +993,17 @@ impl Sequencer {
                 continue;
             };
             let m = machine(machines, join, self.steps.len());
-            let here = Ref {
-                step: Some(step.name.clone()),
-                file: h.file.clone(),
-                line: h.line,
-                time: h.time_text.clone(),
-                fields: Some(
-                    step.fields
-                        .iter()
-                        .map(|(n, _)| n.clone())
-                        .zip(fields.iter().cloned())
-                        .collect(),
-                ),
+            let here = StepRef {
+                at: Ref {
+                    step: Some(step.name.clone()),
+                    file: h.file.clone(),
+                    line: h.line,
+                    time: h.time_text.clone(),
+                    fields: None,
+                },
+                fields: (step.fields.iter().map(|(n, _)| n.clone()))
+                    .zip(fields.iter().cloned())
+                    .collect(),
             };
             let partial = if j == 0 {
                 if m.leading_seen
@@ -1044,7 +1071,7 @@ fn alert(rule: usize, p: Partial, trigger: Rc<Held>) -> Out {
         distinct: None,
         first: rfc3339(p.start),
         last: rfc3339(trigger.time),
-        events: p.events,
+        events: p.events.into_iter().map(StepRef::done).collect(),
     };
     Out::Alert {
         rule,
@@ -1073,12 +1100,12 @@ fn machine<'m>(machines: &'m mut Vec<Machine>, join: &str, steps: usize) -> &'m 
 }
 
 /// The event fields a condition reads, named as in the rule's `fields`.
-fn collect_fields(c: &ward_compiler::lower::Cond, out: &mut Vec<(String, FieldPath)>) {
+fn collect_fields(c: &ward_compiler::lower::Cond, out: &mut Vec<(Rc<str>, FieldPath)>) {
     use ward_compiler::lower::{Cond, Operand};
     let mut push = |o: &Operand| {
         if let Operand::Field(f) = o {
             if f.var.is_none() && !out.iter().any(|(_, p)| p == f) {
-                out.push((crate::describe::path(f), f.clone()));
+                out.push((crate::describe::path(f).into(), f.clone()));
             }
         }
     };
