@@ -233,6 +233,35 @@ impl std::fmt::Debug for Pattern {
     }
 }
 
+/// Several regexes compiled into one ([`Cond::Str::any`]). Its `Debug` is
+/// empty: the patterns it is made of say what it is.
+#[derive(Clone)]
+pub struct AnyOf(pub Regex);
+
+impl std::fmt::Debug for AnyOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AnyOf")
+    }
+}
+
+impl AnyOf {
+    /// The regexes of `pats` as one, when there are two or more and
+    /// nothing else (and they fit the size limit together).
+    fn of(pats: &[Pattern], ci: bool) -> Option<AnyOf> {
+        let sources: Vec<(String, bool)> = pats
+            .iter()
+            .map(|p| match p {
+                Pattern::Regex(_, src) => Some((src.clone(), ci)),
+                Pattern::Text(_) => None,
+            })
+            .collect::<Option<_>>()?;
+        if sources.len() < 2 {
+            return None;
+        }
+        pattern::regex_set(&sources).ok().map(AnyOf)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Cond {
     Const(bool),
@@ -272,6 +301,9 @@ pub enum Cond {
         op: StrOp,
         lhs: Operand,
         pats: Vec<Pattern>,
+        /// Two or more regexes as one automaton: whether any matches, in
+        /// one pass over the text.
+        any: Option<AnyOf>,
     },
     /// String test against another field's value.
     StrField {
@@ -507,11 +539,12 @@ impl Lower<'_, '_> {
                                 Lit::Str(s) => compile(*op, &s),
                                 _ => None,
                             })
-                            .collect();
+                            .collect::<Vec<_>>();
                         Cond::Str {
                             negated: *negated,
                             op: *op,
                             lhs,
+                            any: AnyOf::of(&pats, op.ci),
                             pats,
                         }
                     }

@@ -75,6 +75,7 @@ pub fn leaf(c: &Cond) -> String {
             op,
             lhs,
             pats,
+            ..
         } => {
             let pats: Vec<String> = pats
                 .iter()

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use ward_compiler::doc::{Doc, Kind};
-use ward_compiler::lower::{Cond, FieldPath, Lit, Operand, Pattern, Rule, Seg};
+use ward_compiler::lower::{AnyOf, Cond, FieldPath, Lit, Operand, Pattern, Rule, Seg};
 use ward_compiler::syntax::ast::{CmpOp, StrOp, StrOpKind};
 
 use ward_compiler::time;
@@ -138,13 +138,18 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
             op,
             lhs,
             pats,
+            any,
         } => {
             let Some(s) = value(lhs, event, vars).and_then(|v| str_of(&v)) else {
                 return false;
             };
             let folded = if op.ci { Some(s.to_lowercase()) } else { None };
             let text = folded.as_deref().unwrap_or(s);
-            pats.iter().any(|p| pattern_matches(*op, p, text)) != *negated
+            let hit = match any {
+                Some(AnyOf(all)) => all.is_match(text),
+                None => pats.iter().any(|p| pattern_matches(*op, p, text)),
+            };
+            hit != *negated
         }
         Cond::StrField {
             negated,
@@ -418,5 +423,50 @@ mod tests {
         let alice = json!({"objectRef": {"subresource": "exec"}, "user": {"username": "alice"}});
         assert!(super::matches(&set.rules[0], &bob));
         assert!(!super::matches(&set.rules[0], &alice));
+    }
+
+    #[test]
+    fn several_regexes_run_as_one_with_the_same_answers() {
+        use ward_compiler::lower::{AnyOf, Cond};
+        let text = "source k8s.audit\nrule r { when userAgent imatches [r\"^curl/\", r\"wget\\b\", r\"\\bpy(thon)?-requests\"] or userAgent glob [\"*Go-http*\", \"k?bectl/*\"] or userAgent matches r\"^solo$\" }\n";
+        let loaded = load::load_texts(&[("t.ward", text)]);
+        assert_eq!(check(&loaded, schema::bundled()).errors(), 0);
+        let set = lower::lower(&loaded);
+        let Cond::Or(tests) = &set.rules[0].when else {
+            panic!("an or: {:?}", set.rules[0].when)
+        };
+        let mut combined = 0;
+        for t in tests {
+            let Cond::Str { op, pats, any, .. } = t else {
+                panic!("a string test: {t:?}")
+            };
+            let Some(AnyOf(all)) = any else {
+                assert_eq!(pats.len(), 1, "one regex stays alone");
+                continue;
+            };
+            combined += 1;
+            for ua in [
+                "curl/8.1",
+                "CURL/8.1",
+                "xcurl/1",
+                "wget",
+                "Wget/1.2 (linux)",
+                "wgetx",
+                "",
+                "python-requests/2.31",
+                "py-requests",
+                "Go-http-client/1.1",
+                "kubectl/v1.29",
+                "kobectl/x",
+                "solo",
+                "Solo",
+            ] {
+                let text = ua.to_lowercase();
+                let text = if op.ci { text.as_str() } else { ua };
+                let each = pats.iter().any(|p| super::pattern_matches(*op, p, text));
+                assert_eq!(all.is_match(text), each, "{ua:?} against {pats:?}");
+            }
+        }
+        assert_eq!(combined, 2);
     }
 }
