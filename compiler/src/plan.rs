@@ -208,7 +208,7 @@ impl Projection {
 }
 
 /// A table from a field's text value, built from rules (so trusted keys).
-pub type ByValue<T> = HashMap<String, T, FastHash>;
+pub type ByValue<T> = keys::Table<T>;
 
 /// The rules that need one value of a dispatch field.
 #[derive(Debug, Default)]
@@ -464,12 +464,10 @@ fn group_equalities(plan: &mut Plan) {
             continue;
         };
         match by_path.iter_mut().find(|(p, _)| p == f) {
-            Some((_, m)) => {
-                m.insert(s.to_string(), id);
-            }
+            Some((_, m)) => m.insert(s, id),
             None => {
-                let mut m = HashMap::default();
-                m.insert(s.to_string(), id);
+                let mut m = ByValue::default();
+                m.insert(s, id);
                 by_path.push((f.clone(), m));
             }
         }
@@ -881,7 +879,7 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
         }
     }
     for (path, by_value) in buckets {
-        let mut index: ByValue<Bucket> = HashMap::default();
+        let mut index: ByValue<Bucket> = ByValue::default();
         for (value, members) in by_value {
             // The second field most members pin.
             let mut counts: Vec<(&FieldPath, usize)> = Vec::new();
@@ -898,19 +896,19 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
                 .max_by_key(|(_, n)| *n)
                 .map(|(p, _)| (*p).clone());
             let mut bucket = Bucket::default();
-            let mut refine: ByValue<Vec<usize>> = HashMap::default();
+            let mut refine: ByValue<Vec<usize>> = ByValue::default();
             for (i, pin) in members {
                 match (pin, &second) {
                     (Some((p, vals)), Some(s)) if p == s => {
                         for v in vals {
-                            refine.entry(v.clone()).or_default().push(i);
+                            refine.entry(v).push(i);
                         }
                     }
                     _ => bucket.rules.push(i),
                 }
             }
             bucket.refine = second.map(|s| (s, refine));
-            index.insert(value, bucket);
+            index.insert(&value, bucket);
         }
         sp.dispatch.push((path, index));
     }

@@ -1,5 +1,7 @@
-//! The keys of a projection node: the table extraction looks every key of
-//! a read object up in, so lookups are what it is built for.
+//! Tables of short strings chosen by rule and schema authors, built for
+//! lookups: the keys of a projection node (extraction looks every key of a
+//! read object up in one) and the values dispatch and equality groups look
+//! an event's field up by.
 //!
 //! A key is known by its length and its first and last eight bytes (the
 //! bytes past a short key's end zeroed): its slot is those three mixed by
@@ -12,15 +14,28 @@
 
 use super::Projection;
 
-/// Keys and the projection under each, in insertion order.
-#[derive(Clone, Debug, Default)]
-pub struct Keys {
-    entries: Vec<(String, Projection)>,
+/// The keys of a projection node and the projection under each.
+pub type Keys = Table<Projection>;
+
+/// Strings and a value for each, in insertion order.
+#[derive(Clone, Debug)]
+pub struct Table<T> {
+    entries: Vec<(String, T)>,
     /// Per entry: its key's words.
     words: Vec<Words>,
     /// Open addressing over `entries`; `EMPTY` where none. A power of two
     /// at least twice as long as `entries`.
     slots: Vec<u32>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Table<T> {
+        Table {
+            entries: Vec::new(),
+            words: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
 }
 
 const EMPTY: u32 = u32::MAX;
@@ -68,18 +83,18 @@ impl Words {
     }
 }
 
-impl Keys {
-    /// The entry of `key` and its projection.
+impl<T> Table<T> {
+    /// The entry of `key` and its value.
     #[inline]
-    pub fn get_key_value(&self, key: &str) -> Option<(&str, &Projection)> {
+    pub fn get_key_value(&self, key: &str) -> Option<(&str, &T)> {
         let b = key.as_bytes();
         self.find_in(b, 0, b.len())
     }
 
     /// The entry of the key `text[start..end]` (as it is: no escapes
-    /// undone) and its projection.
+    /// undone) and its value.
     #[inline]
-    pub fn find_in(&self, text: &[u8], start: usize, end: usize) -> Option<(&str, &Projection)> {
+    pub fn find_in(&self, text: &[u8], start: usize, end: usize) -> Option<(&str, &T)> {
         if self.entries.is_empty() {
             return None;
         }
@@ -103,16 +118,19 @@ impl Keys {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&Projection> {
+    pub fn get(&self, key: &str) -> Option<&T> {
         self.get_key_value(key).map(|(_, p)| p)
     }
 
-    /// The projection under `key`, added empty if it is not there.
-    pub fn entry(&mut self, key: &str) -> &mut Projection {
+    /// The value of `key`, added as `T::default()` if it is not there.
+    pub fn entry(&mut self, key: &str) -> &mut T
+    where
+        T: Default,
+    {
         let i = match self.entries.iter().position(|(k, _)| k == key) {
             Some(i) => i,
             None => {
-                self.entries.push((key.to_string(), Projection::default()));
+                self.entries.push((key.to_string(), T::default()));
                 self.index();
                 self.entries.len() - 1
             }
@@ -120,21 +138,41 @@ impl Keys {
         &mut self.entries[i].1
     }
 
+    /// Sets the value of `key`.
+    pub fn insert(&mut self, key: &str, value: T)
+    where
+        T: Default,
+    {
+        *self.entry(key) = value;
+    }
+
+    /// Indexes the entry just pushed: in place while the table stays at
+    /// most half full, else by building a table twice as long (so that
+    /// adding n keys costs O(n)).
     fn index(&mut self) {
-        let len = (self.entries.len() * 2).next_power_of_two();
-        self.slots = vec![EMPTY; len];
-        self.words = self
-            .entries
-            .iter()
-            .map(|(k, _)| Words::of(k.as_bytes(), 0, k.len()))
-            .collect();
-        for (i, w) in self.words.iter().enumerate() {
-            let mut at = w.slot(len);
-            while self.slots[at] != EMPTY {
-                at = (at + 1) & (len - 1);
+        let Some((k, _)) = self.entries.last() else {
+            return;
+        };
+        self.words.push(Words::of(k.as_bytes(), 0, k.len()));
+        if self.slots.len() < self.entries.len() * 2 {
+            let len = (self.entries.len() * 2).next_power_of_two();
+            self.slots = vec![EMPTY; len];
+            for i in 0..self.words.len() {
+                self.place(i);
             }
-            self.slots[at] = i as u32;
+        } else {
+            self.place(self.words.len() - 1);
         }
+    }
+
+    /// Puts entry `i` in the first free slot from its own.
+    fn place(&mut self, i: usize) {
+        let len = self.slots.len();
+        let mut at = self.words[i].slot(len);
+        while self.slots[at] != EMPTY {
+            at = (at + 1) & (len - 1);
+        }
+        self.slots[at] = i as u32;
     }
 
     pub fn len(&self) -> usize {
@@ -145,33 +183,33 @@ impl Keys {
         self.entries.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Projection)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &T)> {
         self.entries.iter().map(|(k, p)| (k, p))
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &Projection> {
+    pub fn values(&self) -> impl Iterator<Item = &T> {
         self.entries.iter().map(|(_, p)| p)
     }
 
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Projection> {
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.entries.iter_mut().map(|(_, p)| p)
     }
 }
 
-impl<'k> IntoIterator for &'k Keys {
-    type Item = (&'k String, &'k Projection);
+impl<'k, T> IntoIterator for &'k Table<T> {
+    type Item = (&'k String, &'k T);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'k, (String, Projection)>,
-        fn(&'k (String, Projection)) -> (&'k String, &'k Projection),
+        std::slice::Iter<'k, (String, T)>,
+        fn(&'k (String, T)) -> (&'k String, &'k T),
     >;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter().map(|(k, p)| (k, p))
     }
 }
 
-/// The same keys with equal projections, in any order.
-impl PartialEq for Keys {
-    fn eq(&self, other: &Keys) -> bool {
+/// The same keys with equal values, in any order.
+impl<T: PartialEq> PartialEq for Table<T> {
+    fn eq(&self, other: &Table<T>) -> bool {
         self.len() == other.len() && self.iter().all(|(k, p)| other.get(k) == Some(p))
     }
 }
