@@ -853,10 +853,11 @@ fn guard_always(plan: &mut Plan) {
 }
 
 /// Indexes each rule under its first pin, and within a bucket under the
-/// second pin most of the bucket's rules share.
+/// one of the rules' other pins that leaves the fewest rules to check for
+/// an event (see [`refine_field`]).
 fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
-    // Per first field: value -> (rule, its second pin).
-    type Members<'r> = BTreeMap<String, Vec<(usize, Option<&'r Pin>)>>;
+    // Per first field: value -> (rule, its other pins).
+    type Members<'r> = BTreeMap<String, Vec<(usize, &'r [Pin])>>;
     let mut buckets: Vec<(FieldPath, Members<'_>)> = Vec::new();
     for (i, pins) in &rules {
         let Some((path, values)) = pins.first() else {
@@ -875,36 +876,24 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
                 .1
                 .entry(v.clone())
                 .or_default()
-                .push((*i, pins.get(1)));
+                .push((*i, &pins[1..]));
         }
     }
     for (path, by_value) in buckets {
         let mut index: ByValue<Bucket> = ByValue::default();
         for (value, members) in by_value {
-            // The second field most members pin.
-            let mut counts: Vec<(&FieldPath, usize)> = Vec::new();
-            for (_, pin) in &members {
-                if let Some((p, _)) = pin {
-                    match counts.iter_mut().find(|(q, _)| *q == p) {
-                        Some((_, n)) => *n += 1,
-                        None => counts.push((p, 1)),
-                    }
-                }
-            }
-            let second = counts
-                .iter()
-                .max_by_key(|(_, n)| *n)
-                .map(|(p, _)| (*p).clone());
+            let second = refine_field(&members);
             let mut bucket = Bucket::default();
             let mut refine: ByValue<Vec<usize>> = ByValue::default();
-            for (i, pin) in members {
-                match (pin, &second) {
-                    (Some((p, vals)), Some(s)) if p == s => {
+            for (i, rest) in members {
+                let pin = rest.iter().find(|(p, _)| Some(p) == second.as_ref());
+                match pin {
+                    Some((_, vals)) => {
                         for v in vals {
                             refine.entry(v).push(i);
                         }
                     }
-                    _ => bucket.rules.push(i),
+                    None => bucket.rules.push(i),
                 }
             }
             bucket.refine = second.map(|s| (s, refine));
@@ -912,6 +901,40 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
         }
         sp.dispatch.push((path, index));
     }
+}
+
+/// The field to index a bucket's rules by within it: of the fields their
+/// other pins name, the one that leaves the fewest rules to check per
+/// event: those not pinning it, plus those pinning it divided among its
+/// values (as if values were equally likely). A user name pinned by 250
+/// rules beats a verb pinned by all of them with two values. `None` when
+/// no rule pins another field. Ties go to the field met first.
+fn refine_field(members: &[(usize, &[Pin])]) -> Option<FieldPath> {
+    let mut fields: Vec<(&FieldPath, usize, BTreeSet<&str>)> = Vec::new();
+    for (_, rest) in members {
+        for (p, vals) in *rest {
+            let at = match fields.iter().position(|(q, _, _)| *q == p) {
+                Some(at) => at,
+                None => {
+                    fields.push((p, 0, BTreeSet::new()));
+                    fields.len() - 1
+                }
+            };
+            fields[at].1 += 1;
+            fields[at].2.extend(vals.iter().map(String::as_str));
+        }
+    }
+    let left = |(_, n, vals): &(&FieldPath, usize, BTreeSet<&str>)| {
+        (members.len() - n) as f64 + *n as f64 / vals.len().max(1) as f64
+    };
+    let mut best: Option<(&FieldPath, f64)> = None;
+    for f in &fields {
+        let cost = left(f);
+        if best.is_none_or(|(_, b)| cost < b) {
+            best = Some((f.0, cost));
+        }
+    }
+    best.map(|(p, _)| p.clone())
 }
 
 /// `event.field == "literal"` (either way round).
@@ -1017,16 +1040,8 @@ mod tests {
         assert_eq!(p.rules[1].when, PCond::Const(true));
     }
 
-    #[test]
-    fn dispatches_on_the_most_selective_field() {
-        let (_, p) = planned(
-            "source k8s.audit\n\
-             rule a { when verb == \"create\" and objectRef.resource in [\"pods\", \"deployments\"] }\n\
-             rule b { when verb in [\"get\", \"list\"] }\n\
-             rule c { when user.username == \"x\" or verb == \"get\" }\n\
-             rule d { when objectRef.subresource == \"exec\" and objectRef.resource == \"pods\" }\n",
-        );
-        let sp = &p.sources["k8s.audit"];
+    /// A source's dispatch as `field=value [and field=value] -> rules`.
+    fn dispatch_lines(sp: &SourcePlan) -> Vec<String> {
         let name = |f: &FieldPath| {
             f.segs
                 .iter()
@@ -1049,8 +1064,21 @@ mod tests {
             }
         }
         lines.sort();
+        lines
+    }
+
+    #[test]
+    fn dispatches_on_the_most_selective_field() {
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when verb == \"create\" and objectRef.resource in [\"pods\", \"deployments\"] }\n\
+             rule b { when verb in [\"get\", \"list\"] }\n\
+             rule c { when user.username == \"x\" or verb == \"get\" }\n\
+             rule d { when objectRef.subresource == \"exec\" and objectRef.resource == \"pods\" }\n",
+        );
+        let sp = &p.sources["k8s.audit"];
         assert_eq!(
-            lines,
+            dispatch_lines(sp),
             [
                 "objectRef.resource=deployments -> []",
                 "objectRef.resource=deployments and verb=create -> [0]",
@@ -1063,6 +1091,35 @@ mod tests {
             ]
         );
         assert_eq!(sp.always, [2], "an or cannot dispatch");
+    }
+
+    #[test]
+    fn a_bucket_is_refined_by_the_field_that_leaves_fewest_rules() {
+        // Secrets rules: three pin a user besides the verb, one only the
+        // verb. By verb, each read would check all four; by user, a read
+        // checks the verb-only rule and at most one other.
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when objectRef.resource == \"secrets\" and verb in [\"get\", \"list\"] and user.username == \"u1\" }\n\
+             rule b { when objectRef.resource == \"secrets\" and verb in [\"get\", \"list\"] and user.username == \"u2\" }\n\
+             rule c { when objectRef.resource == \"secrets\" and verb == \"get\" and user.username in [\"u3\", \"u4\"] }\n\
+             rule d { when objectRef.resource == \"secrets\" and verb == \"list\" }\n\
+             rule e { when objectRef.resource == \"pods\" and verb == \"create\" }\n\
+             rule f { when objectRef.resource == \"pods\" and verb == \"delete\" and user.username == \"u1\" }\n",
+        );
+        assert_eq!(
+            dispatch_lines(&p.sources["k8s.audit"]),
+            [
+                "objectRef.resource=pods -> []",
+                "objectRef.resource=pods and verb=create -> [4]",
+                "objectRef.resource=pods and verb=delete -> [5]",
+                "objectRef.resource=secrets -> [3]",
+                "objectRef.resource=secrets and user.username=u1 -> [0]",
+                "objectRef.resource=secrets and user.username=u2 -> [1]",
+                "objectRef.resource=secrets and user.username=u3 -> [2]",
+                "objectRef.resource=secrets and user.username=u4 -> [2]",
+            ]
+        );
     }
 
     #[test]
