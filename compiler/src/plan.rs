@@ -466,7 +466,7 @@ fn group_equalities(plan: &mut Plan) {
         match by_path.iter_mut().find(|(p, _)| p == f) {
             Some((_, m)) => m.insert(s, id),
             None => {
-                let mut m = ByValue::default();
+                let mut m = ByValue::of_values();
                 m.insert(s, id);
                 by_path.push((f.clone(), m));
             }
@@ -880,11 +880,11 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
         }
     }
     for (path, by_value) in buckets {
-        let mut index: ByValue<Bucket> = ByValue::default();
+        let mut index: ByValue<Bucket> = ByValue::of_values();
         for (value, members) in by_value {
             let second = refine_field(&members);
             let mut bucket = Bucket::default();
-            let mut refine: ByValue<Vec<usize>> = ByValue::default();
+            let mut refine: ByValue<Vec<usize>> = ByValue::of_values();
             for (i, rest) in members {
                 let pin = rest.iter().find(|(p, _)| Some(p) == second.as_ref());
                 match pin {
@@ -1120,6 +1120,27 @@ mod tests {
                 "objectRef.resource=secrets and user.username=u4 -> [2]",
             ]
         );
+    }
+
+    #[test]
+    fn value_tables_spread_values_alike_but_in_the_middle() {
+        let rules: String = (0..300)
+            .map(|i| {
+                format!(
+                    "rule r{i} {{ when user.username == \"system:serviceaccount:ns-{i:03}:default\" and objectRef.namespace == \"n{i}\" }}\n"
+                )
+            })
+            .collect();
+        let (_, p) = planned(&format!("source k8s.audit\n{rules}"));
+        assert_eq!(p.eq_groups.len(), 2);
+        for g in &p.eq_groups {
+            assert_eq!(g.leaves.len(), 300);
+            assert!(
+                g.leaves.longest_probe() <= 12,
+                "{}",
+                g.leaves.longest_probe()
+            );
+        }
     }
 
     #[test]

@@ -26,14 +26,44 @@ pub struct Table<T> {
     /// Open addressing over `entries`; `EMPTY` where none. A power of two
     /// at least twice as long as `entries`.
     slots: Vec<u32>,
+    /// Keys are also told apart by their middle bytes ([`Table::of_values`]).
+    middles: bool,
 }
 
+/// A table of object keys (projection nodes): few per node, chosen by
+/// schema and rule authors, so told apart by their ends; every key of every
+/// event read is looked up, so lookups stay at three words.
 impl<T> Default for Table<T> {
     fn default() -> Table<T> {
         Table {
             entries: Vec::new(),
             words: Vec::new(),
             slots: Vec::new(),
+            middles: false,
+        }
+    }
+}
+
+impl<T> Table<T> {
+    /// The most slots a lookup of a present key probes.
+    #[cfg(test)]
+    pub(crate) fn longest_probe(&self) -> usize {
+        let len = self.slots.len();
+        (self.slots.iter().enumerate())
+            .filter(|(_, &i)| i != EMPTY)
+            .map(|(at, &i)| (at + len - self.home(i as usize, len)) % len + 1)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// A table of field values (dispatch, equality groups): rules written
+    /// in bulk name values that often differ only in the middle (user
+    /// names, `system:serviceaccount:ns-01:default`), and an event looks
+    /// up only a few, so a long key's middle bytes are hashed too.
+    pub fn of_values() -> Table<T> {
+        Table {
+            middles: true,
+            ..Table::default()
         }
     }
 }
@@ -47,6 +77,24 @@ struct Words {
     head: u64,
     tail: u64,
     len: usize,
+}
+
+/// A hash of the bytes of `text[start..end]` between its first and last
+/// eight (zero up to sixteen bytes), for a table of values to start probing
+/// from: keys that differ only in the middle, such as
+/// `system:serviceaccount:ns-01:default` and `-02`, then take different
+/// slots rather than one long probe.
+fn middle(text: &[u8], start: usize, end: usize) -> u64 {
+    match text.get(start + 8..end.saturating_sub(8)) {
+        Some(middle) if end - start > 16 => middle.chunks(8).fold(0u64, |h, c| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            (h ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .rotate_left(31)
+        }),
+        _ => 0,
+    }
 }
 
 impl Words {
@@ -74,10 +122,11 @@ impl Words {
         Words { head, tail, len }
     }
 
-    /// Where probing starts in a table of `len` slots (a power of two).
+    /// Where probing starts in a table of `len` slots (a power of two),
+    /// given the key's [`middle`] (or zero).
     #[inline]
-    fn slot(self, len: usize) -> usize {
-        let h = (self.head ^ self.tail.rotate_left(29) ^ (self.len as u64) << 56)
+    fn slot(self, len: usize, middle: u64) -> usize {
+        let h = (self.head ^ self.tail.rotate_left(29) ^ middle ^ (self.len as u64) << 56)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (h >> 32) as usize & (len - 1)
     }
@@ -100,7 +149,11 @@ impl<T> Table<T> {
         }
         let w = Words::of(text, start, end);
         let mask = self.slots.len() - 1;
-        let mut at = w.slot(self.slots.len());
+        let mid = match self.middles {
+            true => middle(text, start, end),
+            false => 0,
+        };
+        let mut at = w.slot(self.slots.len(), mid);
         loop {
             let i = *self.slots.get(at)?;
             if i == EMPTY {
@@ -165,10 +218,20 @@ impl<T> Table<T> {
         }
     }
 
+    /// The slot entry `i` is looked up from in a table of `len` slots.
+    fn home(&self, i: usize, len: usize) -> usize {
+        let k = self.entries[i].0.as_bytes();
+        let mid = match self.middles {
+            true => middle(k, 0, k.len()),
+            false => 0,
+        };
+        self.words[i].slot(len, mid)
+    }
+
     /// Puts entry `i` in the first free slot from its own.
     fn place(&mut self, i: usize) {
         let len = self.slots.len();
-        let mut at = self.words[i].slot(len);
+        let mut at = self.home(i, len);
         while self.slots[at] != EMPTY {
             at = (at + 1) & (len - 1);
         }
@@ -217,6 +280,23 @@ impl<T: PartialEq> PartialEq for Table<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_alike_but_in_the_middle_spread_out() {
+        let mut t: Table<usize> = Table::of_values();
+        for i in 0..300 {
+            t.insert(&format!("system:serviceaccount:ns-{i:03}:default"), i);
+        }
+        for i in 0..300 {
+            assert_eq!(
+                t.get(&format!("system:serviceaccount:ns-{i:03}:default")),
+                Some(&i)
+            );
+        }
+        assert!(t.get("system:serviceaccount:ns-300:default").is_none());
+        let probe = t.longest_probe();
+        assert!(probe <= 12, "a lookup probes up to {probe} slots");
+    }
 
     #[test]
     fn finds_every_key_and_no_other() {
