@@ -3,7 +3,10 @@
 //! `cargo run --release -p ward --example bench_scan [EVENTS]` generates
 //! EVENTS (default 100,000) realistic Kubernetes audit events (~1.8 KB, pod
 //! specs, varied verbs, resources and users) as JSON lines, then in one run:
-//! - the floor: serde_json validating each line (`IgnoredAny`);
+//! - the floor: serde_json validating each line (`IgnoredAny`) of the very
+//!   buffer the scan reads, split at newlines as the scan splits it (this
+//!   runs about 15% faster than parsing the same lines held as separate
+//!   `String`s, the floor used before: a stricter yardstick);
 //! - `ward scan`'s engine (line splitting, extraction, dispatch, matching,
 //!   alert rendering into a sink) with the bundled rules, and with 20, 200
 //!   and 2,000 rules (the bundled ones plus generated variants);
@@ -88,10 +91,12 @@ fn best(runs: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-fn floor(lines: &[String]) -> f64 {
+fn floor(bytes: &[u8]) -> f64 {
     best(3, || {
-        for l in lines {
-            let _: IgnoredAny = serde_json::from_str(l).unwrap_or(IgnoredAny);
+        let mut rest = bytes;
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            let _: IgnoredAny = serde_json::from_slice(&rest[..end]).unwrap_or(IgnoredAny);
+            rest = &rest[end + 1..];
         }
     })
 }
@@ -183,8 +188,12 @@ fn stages(lines: &[String], extra: usize) -> Result<(), String> {
         }
         fit
     };
+    let bytes: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| l.bytes().chain([b'\n']))
+        .collect();
     let rows = [
-        ("floor: serde_json IgnoredAny", per(floor(lines))),
+        ("floor: serde_json IgnoredAny", per(floor(&bytes))),
         (
             "UTF-8 check (first touch of the bytes)",
             per(best(3, || {
@@ -212,10 +221,6 @@ fn stages(lines: &[String], extra: usize) -> Result<(), String> {
             })),
         ),
     ];
-    let bytes: Vec<u8> = lines
-        .iter()
-        .flat_map(|l| l.bytes().chain([b'\n']))
-        .collect();
     let (scan_s, _, n_rules) = ward(lines, &bytes, &rules(extra), true)?;
     println!("\nstages of the fast path, {n_rules} rules, ns/event (best of 3)");
     for (label, ns) in rows
@@ -278,7 +283,7 @@ fn main() -> Result<(), String> {
     {
         return stages(&k8s, extra);
     }
-    let floor_s = floor(&k8s);
+    let floor_s = floor(&k8s_bytes);
     let mut rows = Vec::new();
     // BENCH_ONLY=200 runs one configuration (for profiling).
     let only: Option<usize> = std::env::var("BENCH_ONLY")
@@ -307,7 +312,7 @@ fn main() -> Result<(), String> {
         .iter()
         .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
         .collect();
-    let floor_s = floor(&ct);
+    let floor_s = floor(&ct_bytes);
     let (secs, alerts, n_rules) = ward(&ct, &ct_bytes, &rules(0), true)?;
     report(
         "aws.cloudtrail",
