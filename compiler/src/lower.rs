@@ -139,6 +139,15 @@ impl PartialEq for FieldPath {
 }
 
 impl FieldPath {
+    /// The path from the root through `keys`.
+    pub fn from_keys<'k>(keys: impl IntoIterator<Item = &'k str>) -> FieldPath {
+        FieldPath {
+            var: None,
+            segs: keys.into_iter().map(|k| Seg::Key(k.to_string())).collect(),
+            slot: None,
+        }
+    }
+
     /// The keys of a path from the root through keys only.
     pub fn rooted_keys(&self) -> Option<Vec<&str>> {
         if self.var.is_some() {

@@ -780,11 +780,7 @@ fn pins(source: &str, when: &Cond) -> Vec<Pin> {
         .map_or(&[][..], |(_, f)| *f);
     let mut order: Vec<FieldPath> = known
         .iter()
-        .map(|f| FieldPath {
-            var: None,
-            segs: f.split('.').map(|k| Seg::Key(k.to_string())).collect(),
-            slot: None,
-        })
+        .map(|f| FieldPath::from_keys(f.split('.')))
         .collect();
     for (p, _) in &raw {
         if !order.contains(p) {

@@ -831,12 +831,8 @@ mod tests {
                     root,
                     &[],
                     &ward_compiler::lower::FieldPath {
-                        var: None,
-                        segs: keys
-                            .iter()
-                            .map(|k| ward_compiler::lower::Seg::Key(k.to_string()))
-                            .collect(),
                         slot: Some(slot(*id)),
+                        ..ward_compiler::lower::FieldPath::from_keys(keys.iter().copied())
                     },
                 );
                 assert_eq!(

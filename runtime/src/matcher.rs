@@ -114,7 +114,7 @@ impl Matcher {
         let mut times: Vec<(String, FieldPath)> = schemas
             .names()
             .filter_map(|n| Some((n.to_string(), schemas.get(n)?)))
-            .map(|(n, s)| (n, key_path(s.timestamp.split('.'))))
+            .map(|(n, s)| (n, FieldPath::from_keys(s.timestamp.split('.'))))
             .collect();
         for (_, path) in &times {
             let keys = path.rooted_keys().unwrap_or_default();
@@ -129,7 +129,7 @@ impl Matcher {
         let wrappers = WRAPPER_KEYS
             .iter()
             .map(|k| {
-                let mut path = key_path([*k].into_iter());
+                let mut path = FieldPath::from_keys([*k]);
                 path.slot = projection.slot_of(&path);
                 path
             })
@@ -428,15 +428,6 @@ fn slot_paths(proj: &Projection, plan: &mut Plan, rules: &mut RuleSet) {
                 set(f);
             }
         }
-    }
-}
-
-/// The path from the root through `keys`.
-fn key_path<'k>(keys: impl Iterator<Item = &'k str>) -> FieldPath {
-    FieldPath {
-        var: None,
-        segs: keys.map(|k| Seg::Key(k.into())).collect(),
-        slot: None,
     }
 }
 
