@@ -239,48 +239,39 @@ pub fn write_line<'d, D: Doc<'d>>(
 /// Renders an output template: strings as text, missing and null as
 /// nothing, anything else as compact JSON.
 pub fn render<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D) -> String {
-    let mut out = String::new();
-    for p in pieces {
-        match p {
-            OutPiece::Text(t) => out.push_str(t),
-            OutPiece::Field(path) => match get(event, &[], path).map(|v| v.kind()) {
-                None | Some(Kind::Null) => {}
-                Some(Kind::Str(s)) => out.push_str(s),
-                Some(_) => {
-                    if let Some(v) = get(event, &[], path) {
-                        let mut json = Vec::new();
-                        v.write_json(&mut json);
-                        out.push_str(&String::from_utf8_lossy(&json));
-                    }
-                }
-            },
-        }
-    }
-    out
+    let mut out = Vec::new();
+    each_piece(pieces, event, &mut |text| out.extend_from_slice(text));
+    // Pieces are UTF-8 text and JSON written from UTF-8 text.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// [`render`] as a JSON string, written straight into `out`: escaping
 /// text piece by piece is escaping it whole.
 fn write_output<'d, D: Doc<'d>>(out: &mut Vec<u8>, pieces: &[OutPiece], event: D) {
     out.push(b'"');
+    each_piece(pieces, event, &mut |text| escaped(out, text));
+    out.push(b'"');
+}
+
+/// The rendered text of each piece of an output template, in order.
+fn each_piece<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D, f: &mut dyn FnMut(&[u8])) {
     for p in pieces {
         match p {
-            OutPiece::Text(t) => escaped(out, t.as_bytes()),
+            OutPiece::Text(t) => f(t.as_bytes()),
             OutPiece::Field(path) => match get(event, &[], path) {
                 None => {}
                 Some(v) => match v.kind() {
                     Kind::Null => {}
-                    Kind::Str(s) => escaped(out, s.as_bytes()),
+                    Kind::Str(s) => f(s.as_bytes()),
                     _ => {
                         let mut json = Vec::new();
                         v.write_json(&mut json);
-                        escaped(out, &json);
+                        f(&json);
                     }
                 },
             },
         }
     }
-    out.push(b'"');
 }
 
 /// The contents of a JSON string holding the UTF-8 text `s`, escaped as
