@@ -2,10 +2,11 @@
 //! projected paths and skips everything else without building it.
 //!
 //! The result is a small arena ([`Sparse`]) holding exactly the values any
-//! rule reads (present, null or of a drifted type, as in the event); keys
-//! are borrowed from the projection and unescaped strings from the text, so
-//! once its storage is warm an extraction allocates nothing but the strings
-//! it must unescape. Read through `Doc`, it gives the evaluator the same
+//! rule reads (present, null or of a drifted type, as in the event). Its
+//! nodes are plain data: a string is borrowed from the text (a key from the
+//! projection), or where escapes were undone, a range of one buffer of
+//! such strings; so once its storage is warm an extraction allocates
+//! nothing, and giving the storage back drops nothing. Read through `Doc`, it gives the evaluator the same
 //! answers as the full event.
 //!
 //! The text is read by hand ([`lex`]), not through serde: skipping is what
@@ -14,8 +15,6 @@
 //! alerts show comes out as written: an object of which only some keys
 //! were projected is read again, whole, from its span; an integer is its
 //! digits. [`extract_entire`] builds whole values in the first pass.
-
-use std::borrow::Cow;
 
 use ward_compiler::doc::{self, Doc, Kind};
 use ward_compiler::hash::same_key;
@@ -36,14 +35,15 @@ pub struct Sparse<'t> {
     /// Per node, the id of the projection node it was read under
     /// ([`NO_ID`] inside a value kept entire).
     ids: Vec<u32>,
-    /// Object entries, each object's contiguous. A projected key is the
-    /// projection's; a key of a value kept entire is the text's.
-    entries: Vec<(Cow<'t, str>, u32)>,
+    /// Object entries (key, node), each object's contiguous.
+    entries: Vec<(Text<'t>, u32)>,
     /// Array elements, each array's contiguous.
     elems: Vec<u32>,
     /// Children of the objects and arrays still open.
-    stack_entries: Vec<(Cow<'t, str>, u32)>,
+    stack_entries: Vec<(Text<'t>, u32)>,
     stack_elems: Vec<u32>,
+    /// The strings and keys whose escapes were undone, one after another.
+    unescaped: String,
     /// Per projection node reached from the root through keys only: the
     /// node read under it ([`NO_NODE`] where none), so that a rule's path
     /// is one lookup (`Doc::by_slot`). Empty for a value read again whole.
@@ -65,13 +65,22 @@ struct Span {
     end: u32,
 }
 
-#[derive(Debug)]
+/// A string or key of the event: borrowed where it has no escapes (from
+/// the text, or a projected key from the projection), else a range of
+/// `Sparse::unescaped`.
+#[derive(Clone, Copy, Debug)]
+enum Text<'t> {
+    Str(&'t str),
+    Unescaped(Span),
+}
+
+#[derive(Clone, Copy, Debug)]
 enum Node<'t> {
     Null,
     Bool(bool),
     /// The value, whether serde_json reads it as an integer, and its text.
     Num(f64, bool, Span),
-    Str(Cow<'t, str>),
+    Str(Text<'t>),
     Arr {
         first: u32,
         len: u32,
@@ -102,6 +111,17 @@ impl<'t> Sparse<'t> {
         self.nodes.push(n);
         self.ids.push(id);
         (self.nodes.len() - 1) as u32
+    }
+
+    /// The string `t` stands for.
+    #[inline]
+    fn str(&self, t: Text<'t>) -> &str {
+        match t {
+            Text::Str(s) => s,
+            Text::Unescaped(at) => (self.unescaped)
+                .get(at.start as usize..at.end as usize)
+                .unwrap_or(""),
+        }
     }
 
     /// Records node `at` as the value of slot `id`.
@@ -160,10 +180,10 @@ impl<'s, 't: 's> At<'s, 't> {
         let doc = self.doc;
         self.entries()
             .iter()
-            .map(move |(k, i)| (k.as_ref(), At { doc, i: *i }))
+            .map(move |(k, i)| (doc.str(*k), At { doc, i: *i }))
     }
 
-    fn entries(self) -> &'s [(Cow<'t, str>, u32)] {
+    fn entries(self) -> &'s [(Text<'t>, u32)] {
         match self.doc.nodes[self.i as usize] {
             Node::Obj { first, len, .. } => {
                 &self.doc.entries[first as usize..(first + len) as usize]
@@ -205,7 +225,7 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
             Node::Null => Kind::Null,
             Node::Bool(b) => Kind::Bool(*b),
             Node::Num(n, int, _) => Kind::Num(*n, *int),
-            Node::Str(s) => Kind::Str(s),
+            Node::Str(s) => Kind::Str(self.doc.str(*s)),
             Node::Arr { len, .. } => Kind::Arr(*len as usize),
             Node::Obj { .. } => Kind::Obj,
         }
@@ -216,7 +236,7 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
         self.entries()
             .iter()
             .rev()
-            .find(|(key, _)| same_key(key.as_bytes(), k))
+            .find(|(key, _)| same_key(self.doc.str(*key).as_bytes(), k))
             .map(|(_, i)| At {
                 doc: self.doc,
                 i: *i,
@@ -243,7 +263,7 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
     fn each_entry(self, f: &mut dyn FnMut(&'s str, Self)) {
         for (k, i) in self.entries() {
             f(
-                k,
+                self.doc.str(*k),
                 At {
                     doc: self.doc,
                     i: *i,
@@ -283,22 +303,23 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
 }
 
 /// The storage of a [`Sparse`], kept from one event to the next: once warm,
-/// an extraction allocates nothing but the strings it must unescape.
+/// an extraction allocates nothing.
 #[derive(Debug, Default)]
 pub struct Buffers {
     nodes: Vec<Node<'static>>,
     ids: Vec<u32>,
-    entries: Vec<(Cow<'static, str>, u32)>,
+    entries: Vec<(Text<'static>, u32)>,
     elems: Vec<u32>,
-    stack_entries: Vec<(Cow<'static, str>, u32)>,
+    stack_entries: Vec<(Text<'static>, u32)>,
     stack_elems: Vec<u32>,
+    unescaped: String,
     slots: Vec<u32>,
 }
 
-/// An emptied vector, as a vector of another element type; the allocation
-/// is kept when the two have the same layout (here: the same type but for
-/// a lifetime), as `collect` reuses a vector it iterates in place.
-fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+/// An emptied vector of plain data, as one of the same type but for a
+/// lifetime: `collect` reuses the allocation of a vector it iterates in
+/// place (emptied first, so no element outlives its lifetime).
+fn reuse<T: Copy, U: Copy>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
 }
@@ -312,26 +333,33 @@ impl<'t> Sparse<'t> {
                 *s = NO_NODE;
             }
         }
+        self.ids.clear();
+        self.elems.clear();
+        self.stack_elems.clear();
+        self.unescaped.clear();
         Buffers {
             slots: self.slots,
             nodes: reuse(self.nodes),
-            ids: reuse(self.ids),
+            ids: self.ids,
             entries: reuse(self.entries),
-            elems: reuse(self.elems),
+            elems: self.elems,
             stack_entries: reuse(self.stack_entries),
-            stack_elems: reuse(self.stack_elems),
+            stack_elems: self.stack_elems,
+            unescaped: self.unescaped,
         }
     }
 
+    /// A `Sparse` of `text` in storage given back empty.
     fn from_buffers(text: &'t str, b: Buffers) -> Sparse<'t> {
         Sparse {
             text,
             nodes: reuse(b.nodes),
-            ids: reuse(b.ids),
+            ids: b.ids,
             entries: reuse(b.entries),
-            elems: reuse(b.elems),
+            elems: b.elems,
             stack_entries: reuse(b.stack_entries),
-            stack_elems: reuse(b.stack_elems),
+            stack_elems: b.stack_elems,
+            unescaped: b.unescaped,
             slots: b.slots,
             repeated: false,
             numbering: 0,
@@ -414,13 +442,18 @@ impl<'t> Build<'_, 't> {
         }
     }
 
-    /// The string between `start` and `end`, its escapes undone.
-    fn string(&self, start: usize, end: usize, escaped: bool) -> Lexed<Cow<'t, str>> {
+    /// The string between `start` and `end` (after an opening quote, before
+    /// a closing one, so on character boundaries), its escapes undone.
+    fn string(&mut self, start: usize, end: usize, escaped: bool) -> Lexed<Text<'t>> {
         let raw = self.text.get(start..end).ok_or(Bad)?;
-        Ok(match escaped {
-            true => Cow::Owned(lex::unescape(raw)?),
-            false => Cow::Borrowed(raw),
-        })
+        if !escaped {
+            return Ok(Text::Str(raw));
+        }
+        let out = &mut self.out.unescaped;
+        // Never longer than its text: the offsets fit 32 bits.
+        let from = out.len();
+        lex::unescape_into(raw, out)?;
+        Ok(Text::Unescaped(span(from, out.len())))
     }
 
     fn add(&mut self, n: Node<'t>, proj: Option<&Projection>) -> u32 {
@@ -498,12 +531,14 @@ impl<'t> Build<'_, 't> {
                     Some(p) if !escaped => p
                         .keys
                         .find_in(b, kstart, kend)
-                        .map(|(k, child)| (Cow::Borrowed(k), Some(child))),
+                        .map(|(k, child)| (Text::Str(k), Some(child))),
                     Some(p) => {
+                        let mark = self.out.unescaped.len();
                         let k = self.string(kstart, kend, true)?;
-                        p.keys
-                            .get_key_value(&k)
-                            .map(|(k, child)| (Cow::Borrowed(k), Some(child)))
+                        let found = p.keys.get_key_value(self.out.str(k));
+                        // The projection's key, the unescaped text dropped.
+                        self.out.unescaped.truncate(mark);
+                        found.map(|(k, child)| (Text::Str(k), Some(child)))
                     }
                 };
                 i = match kept {
@@ -878,6 +913,32 @@ mod tests {
             sparse(br#"{"a":"x\"y\u00e9"}"#, &p),
             Some(json!({"a": "x\"yé"}))
         );
+    }
+
+    #[test]
+    fn unescaped_strings_and_keys_share_one_buffer() {
+        // Escaped keys, projected or not, between escaped strings; a whole
+        // value read entire, with escaped keys of its own.
+        let text = br#"{"s1":"\u00e9\n","\u0073kip":"x\ty","\u0073\u0032":"a\"b","obj":{"k\u0031":"v\u0031","k2":["\/"]},"s3":"plain"}"#;
+        let p = proj(&[&[Some("s1")], &[Some("s2")], &[Some("s3")], &[Some("obj")]]);
+        let full: serde_json::Value = serde_json::from_slice(text).expect("json");
+        let mut want = full.clone();
+        want.as_object_mut().expect("object").remove("skip");
+        want["obj"] = json!({});
+        assert_eq!(sparse(text, &p), Some(want));
+        let entire = extract_entire(text, &p).expect("json");
+        assert_eq!(
+            entire.root().key("obj").map(|v| v.to_json()),
+            Some(full["obj"].clone())
+        );
+        assert_eq!(
+            entire.root().key("s2").and_then(|v| v.as_str()),
+            Some("a\"b")
+        );
+        // Reused storage starts empty: the next event's strings are its own.
+        let bufs = entire.into_buffers();
+        let next = extract_reusing(br#"{"s1":"\u0041"}"#, &p, bufs).expect("json");
+        assert_eq!(next.to_value(), json!({"s1": "A"}));
     }
 
     #[test]

@@ -100,8 +100,14 @@ fn hex4(b: &[u8], i: usize) -> Lexed<u32> {
 /// A string's text with its escapes decoded; `raw` is what lies between
 /// the quotes, already checked by [`string_end`].
 pub fn unescape(raw: &str) -> Lexed<String> {
-    let b = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
+    unescape_into(raw, &mut out)?;
+    Ok(out)
+}
+
+/// [`unescape`], appended to `out`.
+pub fn unescape_into(raw: &str, out: &mut String) -> Lexed<()> {
+    let b = raw.as_bytes();
     let mut i = 0;
     while let Some(at) = b[i..].iter().position(|&c| c == b'\\').map(|p| p + i) {
         out.push_str(raw.get(i..at).ok_or(Bad)?);
@@ -133,7 +139,7 @@ pub fn unescape(raw: &str) -> Lexed<String> {
         i = at + 2;
     }
     out.push_str(raw.get(i..).ok_or(Bad)?);
-    Ok(out)
+    Ok(())
 }
 
 /// A number's end, `i` at its first byte; whether it is written as an
