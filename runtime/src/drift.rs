@@ -10,9 +10,11 @@
 use std::collections::HashMap;
 
 use ward_compiler::doc::{Doc, Kind};
-use ward_compiler::plan::Projection;
+use ward_compiler::lower::FieldPath;
+use ward_compiler::plan::{ByValue, Projection};
 use ward_compiler::schema::{self, Field, Schema, Ty};
 
+use crate::eval;
 use crate::extract::{At, NO_ID};
 
 /// The schemas of every source, compiled against one projection.
@@ -38,10 +40,12 @@ struct CField {
     narrow: Option<Narrow>,
 }
 
-/// The guard's path, and the type per set of guard values.
+/// The guard's path (found by slot), and the type per guard value.
 struct Narrow {
-    on: Vec<String>,
-    cases: Vec<(Vec<String>, CTy)>,
+    on: FieldPath,
+    /// Guard value -> index into `types` (the first case naming it).
+    cases: ByValue<usize>,
+    types: Vec<CTy>,
 }
 
 enum CTy {
@@ -76,7 +80,10 @@ impl Drift {
         let schemas = schema::bundled();
         let sources = schemas
             .names()
-            .filter_map(|name| Some((name.to_string(), compile(schemas.get(name)?, &nodes, size))))
+            .filter_map(|name| {
+                let compiled = compile(schemas.get(name)?, proj, &nodes, size);
+                Some((name.to_string(), compiled))
+            })
             .collect();
         Drift { sources }
     }
@@ -91,7 +98,12 @@ impl Drift {
     }
 }
 
-fn compile(s: &Schema, nodes: &[(Option<&str>, &Projection)], size: usize) -> Compiled {
+fn compile(
+    s: &Schema,
+    proj: &Projection,
+    nodes: &[(Option<&str>, &Projection)],
+    size: usize,
+) -> Compiled {
     let mut index: HashMap<&str, usize> = HashMap::new();
     index.insert("", 0);
     for (i, name) in s.types.keys().enumerate() {
@@ -101,7 +113,7 @@ fn compile(s: &Schema, nodes: &[(Option<&str>, &Projection)], size: usize) -> Co
     let records = records
         .into_iter()
         .map(|r| {
-            let fields: Vec<CField> = r.fields.iter().map(|f| field(f, &index)).collect();
+            let fields: Vec<CField> = r.fields.iter().map(|f| field(f, &index, proj)).collect();
             let mut by_id = vec![NONE; size];
             for (key, p) in nodes {
                 // The last of repeated names, as the schema's index keeps it.
@@ -115,16 +127,22 @@ fn compile(s: &Schema, nodes: &[(Option<&str>, &Projection)], size: usize) -> Co
     Compiled { records }
 }
 
-fn field(f: &Field, index: &HashMap<&str, usize>) -> CField {
+fn field(f: &Field, index: &HashMap<&str, usize>, proj: &Projection) -> CField {
     CField {
         ty: cty(&f.ty, index),
-        narrow: f.narrow.as_ref().map(|n| Narrow {
-            on: n.on.split('.').map(str::to_string).collect(),
-            cases: n
-                .cases
-                .iter()
-                .map(|c| (c.values.clone(), cty(&c.ty, index)))
-                .collect(),
+        narrow: f.narrow.as_ref().map(|n| {
+            let mut on = FieldPath::from_keys(n.on.split('.'));
+            on.slot = proj.slot_of(&on);
+            let mut cases = ByValue::of_values();
+            for (i, c) in n.cases.iter().enumerate() {
+                for v in &c.values {
+                    if cases.get(v).is_none() {
+                        cases.insert(v, i);
+                    }
+                }
+            }
+            let types = n.cases.iter().map(|c| cty(&c.ty, index)).collect();
+            Narrow { on, cases, types }
         }),
     }
 }
@@ -160,12 +178,10 @@ impl Compiled {
             (CTy::List(inner), Kind::Arr(n)) => {
                 (0..n).all(|i| v.at(i).is_none_or(|item| self.fits(root, inner, item)))
             }
-            (CTy::Map(inner), Kind::Obj) => {
-                v.children().all(|(_, item)| self.fits(root, inner, item))
-            }
+            (CTy::Map(inner), Kind::Obj) => v.values().all(|item| self.fits(root, inner, item)),
             (CTy::Record(r), Kind::Obj) => {
                 let rec = &self.records[*r];
-                v.children().all(|(_, item)| {
+                v.values().all(|item| {
                     let id = item.proj_id();
                     if id == NO_ID {
                         // Not read under the projection: let the validator say.
@@ -188,13 +204,6 @@ impl Compiled {
 /// The type a narrowed field takes in this event, from its guard's value.
 fn narrowed<'f>(root: At<'_, '_>, f: &'f CField) -> Option<&'f CTy> {
     let n = f.narrow.as_ref()?;
-    let mut v = root;
-    for part in &n.on {
-        v = v.key(part)?;
-    }
-    let guard = v.as_str()?;
-    n.cases
-        .iter()
-        .find(|(values, _)| values.iter().any(|x| x == guard))
-        .map(|(_, t)| t)
+    let guard = eval::get(root, &[], &n.on)?.as_str()?;
+    n.cases.get(guard).and_then(|&i| n.types.get(i))
 }

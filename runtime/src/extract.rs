@@ -118,10 +118,16 @@ impl<'t> Sparse<'t> {
     fn str(&self, t: Text<'t>) -> &str {
         match t {
             Text::Str(s) => s,
-            Text::Unescaped(at) => (self.unescaped)
-                .get(at.start as usize..at.end as usize)
-                .unwrap_or(""),
+            Text::Unescaped(at) => self.unescaped(at),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unescaped(&self, at: Span) -> &str {
+        (self.unescaped)
+            .get(at.start as usize..at.end as usize)
+            .unwrap_or("")
     }
 
     /// Records node `at` as the value of slot `id`.
@@ -183,6 +189,12 @@ impl<'s, 't: 's> At<'s, 't> {
             .map(move |(k, i)| (doc.str(*k), At { doc, i: *i }))
     }
 
+    /// An object's values, in the document's order.
+    pub fn values(self) -> impl Iterator<Item = At<'s, 't>> {
+        let doc = self.doc;
+        self.entries().iter().map(move |&(_, i)| At { doc, i })
+    }
+
     fn entries(self) -> &'s [(Text<'t>, u32)] {
         match self.doc.nodes[self.i as usize] {
             Node::Obj { first, len, .. } => {
@@ -236,7 +248,10 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
         self.entries()
             .iter()
             .rev()
-            .find(|(key, _)| same_key(self.doc.str(*key).as_bytes(), k))
+            .find(|(key, _)| match key {
+                Text::Str(key) => same_key(key.as_bytes(), k),
+                Text::Unescaped(_) => same_key(self.doc.str(*key).as_bytes(), k),
+            })
             .map(|(_, i)| At {
                 doc: self.doc,
                 i: *i,
