@@ -148,6 +148,11 @@ fn agree(m: &Matcher, scratch: &mut Scratch, text: &[u8], what: &str) -> usize {
         Some(source),
         "{what}: detection survives projection"
     );
+    assert_eq!(
+        m.source_of(sparse.root()),
+        Some(source),
+        "{what}: detection by slot"
+    );
     m.matching(source, sparse.root(), scratch);
     assert_eq!(
         scratch.candidates, want,

@@ -5,6 +5,7 @@ use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{FieldPath, OutPiece, Rule, RuleSet, Seg, Stateful};
 use ward_compiler::plan::{self, PCond, PatternSet, Plan, Projection};
 
+use crate::decode::{self, Detect};
 use crate::drift::Drift;
 use crate::eval;
 
@@ -17,29 +18,6 @@ pub const WRAPPER_KEYS: &[&str] = &[
     "events",
     "awslogs",
     "protoPayload",
-];
-
-/// Fields `decode::source_of` reads to name an event's source.
-const DETECTION: &[&[&str]] = &[
-    &["kind"],
-    &["apiVersion"],
-    &["objectRef", "apiGroup"],
-    &["eventSource"],
-    &["eventName"],
-    &["eventVersion"],
-    &["awsRegion"],
-    &["qname"],
-    &["qtype"],
-    &["type"],
-    &["count"],
-    &["start_time"],
-    &["end_time"],
-    &["action"],
-    &["reporter"],
-    &["source_name_aggr"],
-    &["dest_name_aggr"],
-    &["source_ip"],
-    &["dest_ip"],
 ];
 
 pub struct Matcher {
@@ -56,6 +34,8 @@ pub struct Matcher {
     times: Vec<(String, FieldPath)>,
     /// The paths of `WRAPPER_KEYS`.
     wrappers: Vec<FieldPath>,
+    /// The paths of the fields that name a source, by `Detect`.
+    detection: Vec<FieldPath>,
 }
 
 /// Per-event scratch space, reused across events.
@@ -87,8 +67,8 @@ impl Matcher {
         for sp in plan.sources.values() {
             merge(&mut projection, &sp.projection);
         }
-        for path in DETECTION {
-            let steps: Vec<Option<&str>> = path.iter().map(|k| Some(*k)).collect();
+        for d in Detect::ALL {
+            let steps: Vec<Option<&str>> = d.path().iter().map(|k| Some(*k)).collect();
             projection.insert(&steps);
         }
         for k in WRAPPER_KEYS {
@@ -126,14 +106,13 @@ impl Matcher {
         for (_, path) in &mut times {
             path.slot = projection.slot_of(path);
         }
-        let wrappers = WRAPPER_KEYS
-            .iter()
-            .map(|k| {
-                let mut path = FieldPath::from_keys([*k]);
-                path.slot = projection.slot_of(&path);
-                path
-            })
-            .collect();
+        let slotted = |keys: &[&str]| {
+            let mut path = FieldPath::from_keys(keys.iter().copied());
+            path.slot = projection.slot_of(&path);
+            path
+        };
+        let wrappers = WRAPPER_KEYS.iter().map(|k| slotted(&[k])).collect();
+        let detection = Detect::ALL.iter().map(|d| slotted(d.path())).collect();
         let drift = Drift::new(&projection);
         Matcher {
             rules,
@@ -142,7 +121,14 @@ impl Matcher {
             drift,
             times,
             wrappers,
+            detection,
         }
+    }
+
+    /// The source of `event` ([`decode::source_of`]), its fields found by
+    /// slot.
+    pub fn source_of<'a, D: Doc<'a>>(&self, event: D) -> Option<&'static str> {
+        decode::source_by(|d| eval::get(event, &[], self.detection.get(d as usize)?))
     }
 
     /// Whether `event` holds one of the `WRAPPER_KEYS`.

@@ -18,7 +18,7 @@ use ward_compiler::plan::Role;
 use ward_compiler::schema;
 
 use crate::alert::{self, EventJson};
-use crate::decode::{self, Event, Problem, Via};
+use crate::decode::{Event, Problem, Via};
 use crate::extract::{extract_reusing, At, Buffers};
 use crate::matcher::{Matcher, Scratch};
 use crate::state::{self, Engine, Out, Payload};
@@ -136,7 +136,7 @@ impl<'w> Scan<'w> {
         if root.kind() != Kind::Obj || self.matcher.wrapped(root) {
             return false;
         }
-        let Some(source) = decode::source_of(root) else {
+        let Some(source) = self.matcher.source_of(root) else {
             return false;
         };
         let stateful = self.engine.active();

@@ -459,33 +459,106 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The fields [`source_of`] reads to name an event's source.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Detect {
+    Kind,
+    ApiVersion,
+    ApiGroup,
+    EventSource,
+    EventName,
+    EventVersion,
+    AwsRegion,
+    Qname,
+    Qtype,
+    Type,
+    Count,
+    StartTime,
+    EndTime,
+    Action,
+    Reporter,
+    SourceNameAggr,
+    DestNameAggr,
+    SourceIp,
+    DestIp,
+}
+
+impl Detect {
+    pub const ALL: [Detect; 19] = [
+        Detect::Kind,
+        Detect::ApiVersion,
+        Detect::ApiGroup,
+        Detect::EventSource,
+        Detect::EventName,
+        Detect::EventVersion,
+        Detect::AwsRegion,
+        Detect::Qname,
+        Detect::Qtype,
+        Detect::Type,
+        Detect::Count,
+        Detect::StartTime,
+        Detect::EndTime,
+        Detect::Action,
+        Detect::Reporter,
+        Detect::SourceNameAggr,
+        Detect::DestNameAggr,
+        Detect::SourceIp,
+        Detect::DestIp,
+    ];
+
+    /// The field's keys from the event's root.
+    pub fn path(self) -> &'static [&'static str] {
+        match self {
+            Detect::Kind => &["kind"],
+            Detect::ApiVersion => &["apiVersion"],
+            Detect::ApiGroup => &["objectRef", "apiGroup"],
+            Detect::EventSource => &["eventSource"],
+            Detect::EventName => &["eventName"],
+            Detect::EventVersion => &["eventVersion"],
+            Detect::AwsRegion => &["awsRegion"],
+            Detect::Qname => &["qname"],
+            Detect::Qtype => &["qtype"],
+            Detect::Type => &["type"],
+            Detect::Count => &["count"],
+            Detect::StartTime => &["start_time"],
+            Detect::EndTime => &["end_time"],
+            Detect::Action => &["action"],
+            Detect::Reporter => &["reporter"],
+            Detect::SourceNameAggr => &["source_name_aggr"],
+            Detect::DestNameAggr => &["dest_name_aggr"],
+            Detect::SourceIp => &["source_ip"],
+            Detect::DestIp => &["dest_ip"],
+        }
+    }
+}
+
 /// Names the source of a single event, by the fields only it has.
 pub fn source_of<'a, D: Doc<'a>>(v: D) -> Option<&'static str> {
-    let has = |k: &str| v.key(k).is_some();
-    let s = |k: &str| v.key(k).and_then(|x| x.as_str());
-    if s("kind") == Some("Event") && s("apiVersion").is_some_and(|a| a.starts_with("audit.k8s.io/"))
-    {
-        let group = v
-            .key("objectRef")
-            .and_then(|o| o.key("apiGroup"))
-            .and_then(|g| g.as_str());
-        let calico = group == Some("projectcalico.org");
+    source_by(|d| d.path().iter().try_fold(v, |v, k| v.key(k)))
+}
+
+/// [`source_of`], with `field` finding each field it reads in the event.
+pub fn source_by<'a, D: Doc<'a>>(field: impl Fn(Detect) -> Option<D>) -> Option<&'static str> {
+    use Detect::*;
+    let has = |d| field(d).is_some();
+    let s = |d| field(d).and_then(|x| x.as_str());
+    if s(Kind) == Some("Event") && s(ApiVersion).is_some_and(|a| a.starts_with("audit.k8s.io/")) {
+        let calico = s(ApiGroup) == Some("projectcalico.org");
         return Some(if calico { "calico.audit" } else { "k8s.audit" });
     }
-    if has("eventSource") && has("eventName") && (has("eventVersion") || has("awsRegion")) {
+    if has(EventSource) && has(EventName) && (has(EventVersion) || has(AwsRegion)) {
         return Some("aws.cloudtrail");
     }
-    if has("qname") && has("qtype") {
+    if has(Qname) && has(Qtype) {
         return Some("calico.dns");
     }
     // The record Calico writes when the per-node limit dropped DNS detail:
     // only the interval, the host and how many responses went unlogged.
-    if s("type") == Some("UNLOGGED") && has("count") && has("start_time") && has("end_time") {
+    if s(Type) == Some("UNLOGGED") && has(Count) && has(StartTime) && has(EndTime) {
         return Some("calico.dns");
     }
-    let flow_ends =
-        has("source_name_aggr") || has("dest_name_aggr") || has("source_ip") || has("dest_ip");
-    if has("action") && (has("reporter") || (has("start_time") && has("end_time"))) && flow_ends {
+    let flow_ends = has(SourceNameAggr) || has(DestNameAggr) || has(SourceIp) || has(DestIp);
+    if has(Action) && (has(Reporter) || (has(StartTime) && has(EndTime))) && flow_ends {
         return Some("calico.flow");
     }
     None
