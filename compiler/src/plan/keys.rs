@@ -87,11 +87,15 @@ struct Words {
 fn middle(text: &[u8], start: usize, end: usize) -> u64 {
     match text.get(start + 8..end.saturating_sub(8)) {
         Some(middle) if end - start > 16 => middle.chunks(8).fold(0u64, |h, c| {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            (h ^ u64::from_le_bytes(w))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                .rotate_left(31)
+            let w = match c.first_chunk::<8>() {
+                Some(w) => u64::from_le_bytes(*w),
+                None => {
+                    let mut w = [0u8; 8];
+                    w[..c.len()].copy_from_slice(c);
+                    u64::from_le_bytes(w)
+                }
+            };
+            (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31)
         }),
         _ => 0,
     }
