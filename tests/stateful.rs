@@ -722,3 +722,34 @@ fn disorder_below_the_lateness_never_changes_the_alerts() {
         assert!(err.contains("late event"), "round {round}: {err}");
     }
 }
+
+#[test]
+fn a_stateful_alert_shows_its_line_as_written() {
+    // Lines with their keys in reverse order and spaced out: the alert a
+    // line completes carries that line's text unchanged, as a stateless
+    // rule's alert does (spec/alerts.md), and reads its key from it.
+    let written = |t: i64| {
+        let v = refused(t, "mallory");
+        let members: Vec<String> = (v.as_object().expect("object").iter().rev())
+            .map(|(k, v)| format!("{}: {v}", json!(k)))
+            .collect();
+        format!("{{ {} }}", members.join(",  "))
+    };
+    let input: Vec<String> = (0..3).map(|i| written(i * 10)).collect();
+    let d = dir("stateful-line-as-written", &[("r.ward", FAILURES)]);
+    let r = d.join("r.ward").display().to_string();
+    let (code, out, err) = ward_in(&["scan", "--rules", &r, "-"], input.join("\n").as_bytes());
+    assert_eq!(code, 1, "{err}");
+    let alerts: Vec<&str> = out.lines().collect();
+    assert_eq!(alerts.len(), 1, "{out}");
+    assert!(
+        alerts[0].ends_with(&format!(r#""event":{}}}"#, input[2])),
+        "{}",
+        alerts[0]
+    );
+    let alert: Value = serde_json::from_str(alerts[0]).expect("JSON");
+    assert_eq!(alert["window"]["key"], json!({"user.username": "mallory"}));
+    assert_eq!(alert["fields"]["responseStatus.code"], 403);
+    assert_eq!(alert["input"]["line"], 3);
+    conforms(&alerts_schema("Ward alert"), &alert, "alert").unwrap_or_else(|e| panic!("{e}"));
+}

@@ -327,20 +327,21 @@ impl<'w> Scan<'w> {
                 Out::Alert {
                     rule,
                     trigger,
-                    window,
+                    mut window,
                 } => {
                     self.count_alert(rule);
-                    let Some(event) = trigger.event() else {
-                        continue;
-                    };
-                    let time_path = schema::bundled()
-                        .get(event.source)
-                        .map_or("", |s| s.timestamp.as_str());
-                    let mut window = window;
-                    window.key = state::key_map(&event.value, &self.matcher.rules.rules[rule]);
                     let mut line = Vec::new();
-                    let (file, w) = (&trigger.file, Some(&window));
-                    self.decoded_alert(rule, &event, file, time_path, w, &mut line);
+                    if !self.held_line_alert(rule, &trigger, &mut window, &mut line) {
+                        let Some(event) = trigger.event() else {
+                            continue;
+                        };
+                        let time_path = schema::bundled()
+                            .get(event.source)
+                            .map_or("", |s| s.timestamp.as_str());
+                        window.key = state::key_map(&event.value, &self.matcher.rules.rules[rule]);
+                        let (file, w) = (&trigger.file, Some(&window));
+                        self.decoded_alert(rule, &event, file, time_path, w, &mut line);
+                    }
                     line
                 }
                 Out::Evicted {
@@ -377,6 +378,41 @@ impl<'w> Scan<'w> {
             line.push(b'\n');
             self.write(&line);
         }
+    }
+
+    /// The alert of stateful rule `r` completed by a held JSON line, as a
+    /// stateless rule's from a line: from the line's extraction, the event
+    /// going out as the line's text. `false` for a held decoded event.
+    fn held_line_alert(
+        &mut self,
+        r: usize,
+        trigger: &state::Held,
+        window: &mut state::Window,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Payload::Line(bytes) = &trigger.payload else {
+            return false;
+        };
+        let bufs = std::mem::take(&mut self.bufs);
+        // It was extracted once already: not expected to fail.
+        let Some(sparse) = extract_reusing(bytes, &self.matcher.projection, bufs) else {
+            return false;
+        };
+        let root = sparse.root();
+        window.key = state::key_map(root, &self.matcher.rules.rules[r]);
+        let time_path = schema::bundled()
+            .get(trigger.source)
+            .map_or("", |s| s.timestamp.as_str());
+        let from = alert::From {
+            source: trigger.source,
+            file: &trigger.file,
+            line: trigger.line,
+            via: Via::Raw,
+        };
+        let shown = self.out.with_event.then(|| EventJson::Line(sparse.text()));
+        self.alert_line(r, root, time_path, from, Some(window), shown, out);
+        self.bufs = sparse.into_buffers();
+        true
     }
 
     /// The alert of rule `r` on a decoded event.
