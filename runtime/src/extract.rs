@@ -4,10 +4,10 @@
 //! The result is a small arena ([`Sparse`]) holding exactly the values any
 //! rule reads (present, null or of a drifted type, as in the event). Its
 //! nodes are plain data: a string is borrowed from the text (a key from the
-//! projection), or where escapes were undone, a range of one buffer of
+//! projection) or, where escapes were undone, is a range of one buffer of
 //! such strings; so once its storage is warm an extraction allocates
-//! nothing, and giving the storage back drops nothing. Read through `Doc`, it gives the evaluator the same
-//! answers as the full event.
+//! nothing, and giving the storage back drops nothing. Read through `Doc`,
+//! it gives the evaluator the same answers as the full event.
 //!
 //! The text is read by hand ([`lex`]), not through serde: skipping is what
 //! most of the bytes get, and a value no rule reads costs a scan to its end.
@@ -122,6 +122,8 @@ impl<'t> Sparse<'t> {
         }
     }
 
+    /// A string whose escapes were undone: rare, so kept out of the way
+    /// of [`Sparse::str`]'s common case.
     #[cold]
     #[inline(never)]
     fn unescaped(&self, at: Span) -> &str {

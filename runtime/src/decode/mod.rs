@@ -613,3 +613,19 @@ fn classify(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Detect::ALL` lists each field once, at its own index (the matcher
+    /// keeps the fields' paths by that index).
+    #[test]
+    fn detection_fields_are_listed_by_their_index() {
+        for (i, d) in Detect::ALL.iter().enumerate() {
+            assert_eq!(*d as usize, i, "{d:?}");
+        }
+        let paths: std::collections::BTreeSet<_> = Detect::ALL.iter().map(|d| d.path()).collect();
+        assert_eq!(paths.len(), Detect::ALL.len());
+    }
+}
