@@ -70,6 +70,22 @@ rule s6 { when sourceIPs[0] in cidr ["10.0.0.0/8"] and responseStatus.code >= 40
 rule s7 { when responseStatus.code >= 400 and user.username endswith "@example.com" }
 "#;
 
+/// Rules indexed by resource and refined by user or verb, and one that sits
+/// in a refined bucket unrefined: what dispatch answers is not checked
+/// again, what it does not is.
+const INDEXED: &str = r#"source k8s.audit
+rule a { when objectRef.resource == "secrets" and verb in ["get", "list"] and user.username == "alice@example.com" }
+rule b { when objectRef.resource == "secrets" and verb in ["get", "list"] and user.username == "bob@example.com" }
+rule c { when objectRef.resource == "secrets" and verb == "get" and user.username in ["carol@example.com", "system:admin"] }
+rule d { when objectRef.resource == "secrets" and verb == "list" }
+rule e { when objectRef.resource == "pods" and verb == "create" }
+rule f { when objectRef.resource == "pods" and verb == "delete" and user.username endswith "@example.com" }
+rule g { when objectRef.resource in ["pods", "secrets"] and verb == "get" and objectRef.namespace == "kube-system" }
+rule h { when objectRef.resource == "secrets" and verb == "get" and user.username == "dave@example.com" }
+rule i { when objectRef.resource == "secrets" and verb == "list" and user.username == "system:kube-controller-manager" }
+rule j { when objectRef.resource == "pods" and verb in ["get", "list"] and (verb == "list" and objectRef.namespace != "x") }
+"#;
+
 /// One matcher per rule set: the bundled library, and each language example
 /// alone, so that one rule set's projection cannot hide another's gaps.
 fn matchers() -> Vec<Matcher> {
@@ -91,6 +107,7 @@ fn matchers() -> Vec<Matcher> {
     // Rules checked on every event that share required tests (planned
     // behind them), with negations, ors and excepts around them.
     sets.push(vec![("shared.ward", SHARED)]);
+    sets.push(vec![("indexed.ward", INDEXED)]);
     let out: Vec<Matcher> = sets.iter().map(|refs| matcher(refs, "")).collect();
     assert!(
         out.len() > 30,
