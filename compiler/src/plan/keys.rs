@@ -28,6 +28,16 @@ pub struct Table<T> {
     slots: Vec<u32>,
     /// Keys are also told apart by their middle bytes ([`Table::of_values`]).
     middles: bool,
+    /// Bit `n` set when a key is `n` bytes long (bit 63: 63 or more), so
+    /// that most keys an event has and the table has not are turned away
+    /// before hashing.
+    lengths: u64,
+}
+
+/// A key length's bit in `Table::lengths`.
+#[inline]
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 /// A table of object keys (projection nodes): few per node, chosen by
@@ -40,6 +50,7 @@ impl<T> Default for Table<T> {
             words: Vec::new(),
             slots: Vec::new(),
             middles: false,
+            lengths: 0,
         }
     }
 }
@@ -148,7 +159,7 @@ impl<T> Table<T> {
     /// undone) and its value.
     #[inline]
     pub fn find_in(&self, text: &[u8], start: usize, end: usize) -> Option<(&str, &T)> {
-        if self.entries.is_empty() {
+        if self.lengths & length_bit(end.wrapping_sub(start)) == 0 {
             return None;
         }
         let w = Words::of(text, start, end);
@@ -211,6 +222,7 @@ impl<T> Table<T> {
             return;
         };
         self.words.push(Words::of(k.as_bytes(), 0, k.len()));
+        self.lengths |= length_bit(k.len());
         if self.slots.len() < self.entries.len() * 2 {
             let len = (self.entries.len() * 2).next_power_of_two();
             self.slots = vec![EMPTY; len];
@@ -304,7 +316,7 @@ mod tests {
 
     #[test]
     fn finds_every_key_and_no_other() {
-        let names: Vec<String> = (0..300)
+        let mut names: Vec<String> = (0..300)
             .map(|i| match i % 4 {
                 0 => format!("k{i}"),
                 1 => format!("authorization.k8s.io/{i}"),
@@ -312,6 +324,8 @@ mod tests {
                 _ => "x".repeat(i % 40 + 1),
             })
             .collect();
+        // Lengths past the last one told apart by length alone.
+        names.extend(["y".repeat(63), "y".repeat(64), "y".repeat(200)]);
         let mut keys = Keys::default();
         for (i, n) in names.iter().enumerate() {
             keys.entry(n).id = i as u32;
@@ -331,6 +345,9 @@ mod tests {
             "k1x",
             "authorization.k8s.io/",
             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            &"y".repeat(62),
+            &"y".repeat(65),
+            &"y".repeat(199),
         ] {
             assert!(keys.get(absent).is_none(), "{absent}");
         }
