@@ -107,6 +107,7 @@ impl<'t> Sparse<'t> {
         self.text
     }
 
+    #[inline(always)]
     fn push(&mut self, n: Node<'t>, id: u32) -> u32 {
         self.nodes.push(n);
         self.ids.push(id);
@@ -473,6 +474,7 @@ impl<'t> Build<'_, 't> {
         Ok(Text::Unescaped(span(from, out.len())))
     }
 
+    #[inline(always)]
     fn add(&mut self, n: Node<'t>, proj: Option<&Projection>) -> u32 {
         let Some(p) = proj else {
             return self.out.push(n, NO_ID);
