@@ -224,9 +224,7 @@ impl<'w> Scan<'w> {
 
     /// Alerts of the stateless rules among the candidates.
     fn emit_stateless(&mut self, file: &str, ev: &Event) {
-        let time_path = schema::bundled()
-            .get(ev.source)
-            .map_or("", |s| s.timestamp.as_str());
+        let time_path = time_path(ev.source);
         let mut pending = std::mem::take(&mut self.pending);
         let plan = &self.matcher.plan.rules;
         for &u in &self.scratch.candidates {
@@ -253,9 +251,7 @@ impl<'w> Scan<'w> {
         doc: At<'_, '_>,
         pending: &mut Pending,
     ) {
-        let time_path = schema::bundled()
-            .get(source)
-            .map_or("", |s| s.timestamp.as_str());
+        let time_path = time_path(source);
         let plan = &self.matcher.plan.rules;
         // Extraction took it: UTF-8, one JSON value.
         let raw = self.out.with_event.then_some(text);
@@ -335,9 +331,7 @@ impl<'w> Scan<'w> {
                         let Some(event) = trigger.event() else {
                             continue;
                         };
-                        let time_path = schema::bundled()
-                            .get(event.source)
-                            .map_or("", |s| s.timestamp.as_str());
+                        let time_path = time_path(event.source);
                         window.key = state::key_map(&event.value, &self.matcher.rules.rules[rule]);
                         let (file, w) = (&trigger.file, Some(&window));
                         self.decoded_alert(rule, &event, file, time_path, w, &mut line);
@@ -400,9 +394,7 @@ impl<'w> Scan<'w> {
         };
         let root = sparse.root();
         window.key = state::key_map(root, &self.matcher.rules.rules[r]);
-        let time_path = schema::bundled()
-            .get(trigger.source)
-            .map_or("", |s| s.timestamp.as_str());
+        let time_path = time_path(trigger.source);
         let from = alert::From {
             source: trigger.source,
             file: &trigger.file,
@@ -498,6 +490,13 @@ fn stateful_parts(m: &Matcher, candidates: &[usize], units: &mut Vec<(usize, Rol
             .filter(|p| p.role != Role::Alert)
             .map(|p| (p.rule, p.role)),
     );
+}
+
+/// The dotted path of `source`'s time field ("" for an unknown source).
+fn time_path(source: &str) -> &'static str {
+    schema::bundled()
+        .get(source)
+        .map_or("", |s| s.timestamp.as_str())
 }
 
 /// The first field of `value` whose JSON type is not its schema's.

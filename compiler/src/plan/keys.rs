@@ -324,7 +324,7 @@ mod tests {
                 _ => "x".repeat(i % 40 + 1),
             })
             .collect();
-        // Lengths past the last one told apart by length alone.
+        // Keys of 63 bytes and more share one length bit.
         names.extend(["y".repeat(63), "y".repeat(64), "y".repeat(200)]);
         let mut keys = Keys::default();
         for (i, n) in names.iter().enumerate() {
