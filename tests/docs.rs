@@ -1,7 +1,9 @@
 //! The docs are executable: every code in the registry has a page in
 //! `spec/diagnostics.md` whose example triggers it (and whose rendered
 //! diagnostics are snapshot-tested), and every example in
-//! `spec/language.md` checks as its fence says.
+//! `spec/language.md` checks as its fence says; README's commands run.
+
+mod common;
 
 use std::path::Path;
 
@@ -204,4 +206,53 @@ fn language_examples_check_as_their_fences_say() {
         checked >= 25,
         "only {checked} executable examples in spec/language.md"
     );
+}
+
+/// README's commands stay true: the first command scans a bundled sample
+/// with the bundled rules and finds alerts; the install command names the
+/// crate that holds the `ward` binary; a root `cargo build` builds it.
+#[test]
+fn readme_commands_stay_true() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = read("README.md");
+    let commands: Vec<&str> = readme.lines().filter(|l| l.starts_with("cargo ")).collect();
+    let scan = commands
+        .iter()
+        .find_map(|c| c.strip_prefix("cargo run --release -p ward -- "))
+        .expect("README runs ward with cargo run");
+    let args: Vec<&str> = scan.split_whitespace().collect();
+    assert_eq!(args[0], "scan", "{scan}");
+    for a in &args[1..] {
+        assert!(
+            root.join(a).exists(),
+            "README scans {a}, which does not exist"
+        );
+    }
+    let paths: Vec<String> = args[1..]
+        .iter()
+        .map(|a| root.join(a).display().to_string())
+        .collect();
+    let mut argv = vec!["scan", "--no-event", "--strict"];
+    argv.extend(paths.iter().map(String::as_str));
+    let (code, out, err) = common::ward(&argv);
+    assert_eq!(code, 1, "alerts expected, and no problem line: {err}");
+    assert!(!out.is_empty() && !err.contains("warning"), "{err}");
+    assert!(commands.contains(&"cargo test --workspace"), "{commands:?}");
+
+    let install = commands
+        .iter()
+        .find_map(|c| c.strip_prefix("cargo install --path "))
+        .expect("README has an install command");
+    let krate = install.split_whitespace().next().unwrap_or_default();
+    let manifest = std::fs::read_to_string(root.join(krate).join("Cargo.toml")).expect("crate");
+    assert!(
+        manifest.contains("[[bin]]\nname = \"ward\""),
+        "{krate} holds no ward binary"
+    );
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).expect("manifest");
+    let defaults = workspace
+        .lines()
+        .find(|l| l.starts_with("default-members"))
+        .expect("default-members");
+    assert!(defaults.contains(&format!("\"{krate}\"")), "{defaults}");
 }

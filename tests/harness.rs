@@ -228,3 +228,38 @@ rule exec_in_prod {
         .collect();
     assert_eq!(kinds, ["leaf", "leaf", "leaf", "macro", "except"]);
 }
+
+/// A sample file named `*.k8s.audit.*` is read as k8s.audit events
+/// whatever their shape; named plainly, the same lines are of unknown
+/// source and fail the rule.
+#[test]
+fn a_sample_name_forces_its_source() {
+    // A trace that kept neither apiVersion, kind, user, auditID nor stage.
+    let odd = r#"{"verb":"create","objectRef":{"resource":"pods","namespace":"prod","name":"web-1","subresource":"exec"},"actor":"alice"}"#;
+    let golden = "{\"sample\":\"alert-trace.k8s.audit.jsonl\",\"line\":1,\"time\":null,\"output\":\" exec web-1\",\"fields\":{\"objectRef.subresource\":\"exec\",\"objectRef.namespace\":\"prod\",\"user.username\":null,\"objectRef.name\":\"web-1\"}}\n{\"sample\":\"alert.jsonl\",\"line\":1,\"time\":\"2024-01-02T03:04:05Z\",\"output\":\"alice exec web-1\",\"fields\":{\"objectRef.subresource\":\"exec\",\"objectRef.namespace\":\"prod\",\"user.username\":\"alice\",\"objectRef.name\":\"web-1\"}}\n";
+    let files = |name: &'static str| {
+        [
+            ("rules.ward", RULE),
+            ("samples/exec_in_prod/alert.jsonl", ALERT),
+            ("samples/exec_in_prod/quiet.jsonl", QUIET),
+            ("samples/exec_in_prod/expected.jsonl", golden),
+            (name, odd),
+        ]
+    };
+    let d = dir(
+        "forced",
+        &files("samples/exec_in_prod/alert-trace.k8s.audit.jsonl"),
+    );
+    let (code, out, _) = ward(&["test", d.to_str().expect("path")]);
+    assert_eq!(code, 0, "{out}");
+    let d = dir(
+        "not-forced",
+        &files("samples/exec_in_prod/alert-trace.jsonl"),
+    );
+    let (code, out, _) = ward(&["test", d.to_str().expect("path")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("alert-trace.jsonl:line 1: not an event of a known source"),
+        "{out}"
+    );
+}

@@ -377,7 +377,8 @@ fn text_format_and_output_file() {
     let text = std::fs::read_to_string(&out_file).expect("alerts written");
     assert_eq!(
         text,
-        "- [high] k8s_anonymous_request_allowed: anonymous  /api/v1/namespaces/default/pods/test-pod allowed from [\"8.8.8.8\"]\n"
+        // No stageTimestamp: the time is the v1beta1-era `timestamp`.
+        "2022-11-29 00:09:04.38 [high] k8s_anonymous_request_allowed: anonymous  /api/v1/namespaces/default/pods/test-pod allowed from [\"8.8.8.8\"]\n"
     );
 }
 

@@ -183,10 +183,16 @@ fn late_events_are_counted_and_reported_not_dropped_silently() {
 #[test]
 fn events_without_a_time_are_placed_at_the_latest_time_and_reported() {
     let mut untimed = refused(0, "a");
-    untimed
-        .as_object_mut()
-        .expect("object")
-        .remove("stageTimestamp");
+    // Neither the event time nor the fields it falls back to.
+    let fields = untimed.as_object_mut().expect("object");
+    for time in [
+        "stageTimestamp",
+        "requestReceivedTimestamp",
+        "timestamp",
+        "metadata",
+    ] {
+        fields.remove(time);
+    }
     let events = [refused(0, "a"), refused(10, "a"), untimed];
     let (_, alerts, err) = scan("untimed", FAILURES, &events, &[]);
     assert_eq!(alerts.len(), 1, "{err}");

@@ -151,6 +151,10 @@ pub struct Schema {
     pub doc: String,
     /// Dotted path of the event-time field.
     pub timestamp: String,
+    /// The paths an event's time is read from, in order: `timestamp`, then
+    /// the fields older shapes of the source hold it in (v1beta1 audit
+    /// events have a top-level `timestamp`); the first present wins.
+    pub times: Vec<String>,
     pub root: Record,
     pub types: BTreeMap<String, Record>,
 }
@@ -238,6 +242,8 @@ struct RawSchema {
     source: String,
     doc: String,
     timestamp: String,
+    #[serde(default)]
+    timestamp_fallbacks: Vec<String>,
     fields: serde_yaml::Mapping,
     #[serde(default)]
     types: serde_yaml::Mapping,
@@ -295,10 +301,14 @@ pub fn load(yaml: &str) -> Result<Schema, String> {
             record(r.doc, &r.fields).map_err(|e| format!("type {name}: {e}"))?,
         );
     }
+    let times = std::iter::once(raw.timestamp.clone())
+        .chain(raw.timestamp_fallbacks)
+        .collect();
     let schema = Schema {
         source: raw.source,
         doc: raw.doc,
         timestamp: raw.timestamp,
+        times,
         root,
         types,
     };
@@ -386,11 +396,10 @@ fn validate(s: &Schema) -> Result<(), String> {
             }
         }
     }
-    if s.field_at(&s.timestamp).is_none() {
-        return Err(format!(
-            "timestamp field `{}` is not in the schema",
-            s.timestamp
-        ));
+    for t in &s.times {
+        if s.field_at(t).is_none() {
+            return Err(format!("timestamp field `{t}` is not in the schema"));
+        }
     }
     Ok(())
 }

@@ -54,18 +54,27 @@ pub struct From<'a> {
     pub via: Via,
 }
 
+/// The time of an event: the first of its source's time fields (the
+/// schema's `times`, dotted paths) that it holds, not null.
+pub fn event_time<'d, D: Doc<'d>>(doc: D, times: &[String]) -> Option<D> {
+    times.iter().find_map(|path| {
+        let t = path.split('.').try_fold(doc, |t, part| t.key(part))?;
+        (!t.is_null()).then_some(t)
+    })
+}
+
 /// Builds the alert of `rule` on `event`.
 pub fn build<'a>(
     rule: &'a Rule,
     event: &'a Event,
-    time_path: &str,
+    times: &[String],
     file: &'a str,
     with_event: bool,
 ) -> Alert<'a> {
     build_doc(
         rule,
         &event.value,
-        time_path,
+        times,
         From {
             source: event.source,
             file,
@@ -82,14 +91,11 @@ pub fn build<'a>(
 pub fn build_doc<'a, 'd, D: Doc<'d>>(
     rule: &'a Rule,
     doc: D,
-    time_path: &str,
+    times: &[String],
     from: From<'a>,
     event: Option<&'a Value>,
 ) -> Alert<'a> {
-    let mut time = Some(doc);
-    for part in time_path.split('.') {
-        time = time.and_then(|t| t.key(part));
-    }
+    let time = event_time(doc, times);
     let fields = rule
         .fields
         .iter()
@@ -181,7 +187,7 @@ pub fn write_line<'d, D: Doc<'d>>(
     rule: &Rule,
     tpl: &Template,
     doc: D,
-    time_path: &str,
+    times: &[String],
     from: From<'_>,
     window: Option<&crate::state::Window>,
     event: Option<EventJson<'_>>,
@@ -190,11 +196,7 @@ pub fn write_line<'d, D: Doc<'d>>(
     out.extend_from_slice(&tpl.head);
     str(out, from.source);
     out.extend_from_slice(b",\"time\":");
-    let mut time = Some(doc);
-    for part in time_path.split('.') {
-        time = time.and_then(|t| t.key(part));
-    }
-    match time {
+    match event_time(doc, times) {
         Some(t) => t.write_json(out),
         None => out.extend_from_slice(b"null"),
     }
@@ -355,7 +357,7 @@ rule r {
             rule,
             &tpl,
             doc,
-            "stageTimestamp",
+            &["stageTimestamp".to_string()],
             from(),
             None,
             event,
@@ -369,9 +371,14 @@ rule r {
     fn written_lines_are_the_serialised_alert() {
         let rule = rule();
         let ev = event();
-        let want =
-            serde_json::to_string(&build_doc(&rule, &ev, "stageTimestamp", from(), Some(&ev)))
-                .expect("json");
+        let want = serde_json::to_string(&build_doc(
+            &rule,
+            &ev,
+            &["stageTimestamp".to_string()],
+            from(),
+            Some(&ev),
+        ))
+        .expect("json");
         let got = written(&rule, &ev, Some(EventJson::Value(&ev)));
         assert_eq!(String::from_utf8_lossy(&got), want);
 

@@ -15,7 +15,6 @@ use serde::Serialize;
 use serde_json::Value;
 use ward_compiler::diagnostic::SourceMap;
 use ward_compiler::lower::RuleSet;
-use ward_compiler::schema;
 
 use ward_compiler::plan::PCond;
 
@@ -166,12 +165,13 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
             };
             let mut events = Vec::new();
             let mut problems = Vec::new();
-            if let Err(e) = decode::read(
-                &bytes[..],
-                Format::Auto,
-                &mut |ev| events.push(ev),
-                &mut |p| problems.push(p),
-            ) {
+            let opts = decode::Options {
+                format: Format::Auto,
+                source: sample_source(name),
+            };
+            if let Err(e) = decode::read(&bytes[..], opts, &mut |ev| events.push(ev), &mut |p| {
+                problems.push(p)
+            }) {
                 report.failures.push(format!("{name}: {e}"));
             }
             for p in problems {
@@ -210,9 +210,7 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
                     _ => {}
                 }
                 if fired {
-                    let time_path = schema::bundled()
-                        .get(ev.source)
-                        .map_or("", |s| s.timestamp.as_str());
+                    let time_path = crate::scan::time_paths(ev.source);
                     let a = alert::build(rule, ev, time_path, name, false);
                     let g = Golden {
                         sample: name,
@@ -356,9 +354,7 @@ fn stream(
         let Some(event) = trigger.event() else {
             continue;
         };
-        let time_path = schema::bundled()
-            .get(event.source)
-            .map_or("", |s| s.timestamp.as_str());
+        let time_path = crate::scan::time_paths(event.source);
         let r = matcher.rule(rule);
         let a = alert::build(r, &event, time_path, name, false);
         let mut window = window.clone();
@@ -435,6 +431,19 @@ fn sample_files(dir: &Path) -> Vec<(String, PathBuf, bool)> {
 }
 
 /// Compares (or with `bless`, writes) the golden file.
+/// The source a sample's file name forces on its events, as `--source`
+/// does: `alert-siem.k8s.audit.jsonl` holds k8s.audit events whatever
+/// their shape.
+fn sample_source(name: &str) -> Option<&'static str> {
+    let mut parts = name.split('.');
+    parts.next();
+    let inner: Vec<&str> = parts.collect();
+    // Every run of the name's inner parts, as `a.b` of `x.a.b.jsonl`.
+    let last = inner.len().saturating_sub(1);
+    (0..last)
+        .find_map(|i| (i + 1..=last).find_map(|j| decode::source_named(&inner[i..j].join("."))))
+}
+
 fn golden(dir: &Path, actual: &[String], bless: bool, has_samples: bool, report: &mut RuleReport) {
     let path = dir.join(GOLDEN);
     if bless {
@@ -541,6 +550,25 @@ fn stale_dirs(known: &BTreeSet<PathBuf>, sources: &SourceMap) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sample_name_may_force_its_source() {
+        assert_eq!(
+            sample_source("alert-siem.k8s.audit.jsonl"),
+            Some("k8s.audit")
+        );
+        assert_eq!(
+            sample_source("quiet.aws.cloudtrail.json.gz"),
+            Some("aws.cloudtrail")
+        );
+        assert_eq!(
+            sample_source("alert.calico.flow.jsonl"),
+            Some("calico.flow")
+        );
+        assert_eq!(sample_source("alert-k8s.audit.jsonl"), None);
+        assert_eq!(sample_source("alert.jsonl"), None);
+        assert_eq!(sample_source("alert.k8s.jsonl"), None);
+    }
 
     #[test]
     fn diff_marks_changes() {

@@ -18,6 +18,8 @@ pub const WRAPPER_KEYS: &[&str] = &[
     "events",
     "awslogs",
     "protoPayload",
+    "records",
+    "properties",
 ];
 
 pub struct Matcher {
@@ -30,8 +32,8 @@ pub struct Matcher {
     pub projection: Projection,
     /// The schemas' types by node of `projection`.
     pub drift: Drift,
-    /// Per source, the path of its time field.
-    times: Vec<(String, FieldPath)>,
+    /// Per source, the paths of its time fields, in order.
+    times: Vec<(String, Vec<FieldPath>)>,
     /// The paths of `WRAPPER_KEYS`.
     wrappers: Vec<FieldPath>,
     /// The paths of the fields that name a source, by `Detect`.
@@ -69,7 +71,10 @@ impl Matcher {
         }
         for d in Detect::ALL {
             let steps: Vec<Option<&str>> = d.path().iter().map(|k| Some(*k)).collect();
-            projection.insert(&steps);
+            match d.presence_only() {
+                true => projection.touch(&steps),
+                false => projection.insert(&steps),
+            }
         }
         for k in WRAPPER_KEYS {
             projection.touch(&[Some(k)]);
@@ -91,19 +96,25 @@ impl Matcher {
             }
         }
         let schemas = ward_compiler::schema::bundled();
-        let mut times: Vec<(String, FieldPath)> = schemas
+        let mut times: Vec<(String, Vec<FieldPath>)> = schemas
             .names()
             .filter_map(|n| Some((n.to_string(), schemas.get(n)?)))
-            .map(|(n, s)| (n, FieldPath::from_keys(s.timestamp.split('.'))))
+            .map(|(n, s)| {
+                let paths = s.times.iter();
+                (
+                    n,
+                    paths.map(|t| FieldPath::from_keys(t.split('.'))).collect(),
+                )
+            })
             .collect();
-        for (_, path) in &times {
+        for path in times.iter().flat_map(|(_, paths)| paths) {
             let keys = path.rooted_keys().unwrap_or_default();
             let steps: Vec<Option<&str>> = keys.into_iter().map(Some).collect();
             projection.insert(&steps);
         }
         projection.number();
         slot_paths(&projection, &mut plan, &mut rules);
-        for (_, path) in &mut times {
+        for path in times.iter_mut().flat_map(|(_, paths)| paths) {
             path.slot = projection.slot_of(path);
         }
         let slotted = |keys: &[&str]| {
@@ -140,8 +151,10 @@ impl Matcher {
 
     /// The time field of `event`, an event of `source`.
     pub fn time_of<'a, D: Doc<'a>>(&self, source: &str, event: D) -> Option<D> {
-        let (_, path) = self.times.iter().find(|(s, _)| s == source)?;
-        eval::get(event, &[], path)
+        let (_, paths) = self.times.iter().find(|(s, _)| s == source)?;
+        paths
+            .iter()
+            .find_map(|p| eval::get(event, &[], p).filter(|t| !t.is_null()))
     }
 
     pub fn rule(&self, i: usize) -> &Rule {

@@ -30,12 +30,97 @@ pub struct Stats {
     pub bytes: u64,
     pub per_source: BTreeMap<&'static str, u64>,
     pub alerts: BTreeMap<String, u64>,
+    /// Lines (or documents) that held no event, of all kinds.
     pub problems: u64,
-    /// The first problems, as `file:line: message`.
-    pub problem_samples: Vec<String>,
+    /// JSON of no known source.
+    pub unknown: u64,
+    /// Not JSON.
+    pub malformed: u64,
+    /// Longer than the line limit.
+    pub too_long: u64,
+    /// The first problems.
+    pub problem_samples: Vec<ProblemSample>,
     /// Events with a field whose JSON type is not the schema's.
     pub type_drift: u64,
     pub drift_samples: Vec<String>,
+    /// Per input file, in the order read.
+    pub files: Vec<FileStats>,
+}
+
+/// What one input file held.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct FileStats {
+    pub file: String,
+    pub events: u64,
+    pub unknown: u64,
+    pub malformed: u64,
+    pub too_long: u64,
+    pub drifted: u64,
+    /// Its first problem, to say why a file gave no event.
+    #[serde(skip)]
+    pub first_problem: Option<String>,
+}
+
+impl FileStats {
+    pub fn problems(&self) -> u64 {
+        self.unknown + self.malformed + self.too_long
+    }
+
+    /// A file of which nothing was read: why, and what to do.
+    pub fn warning(&self) -> Option<String> {
+        if self.events > 0 || self.problems() == 0 {
+            return None;
+        }
+        let mut w = format!(
+            "{}: no event read; {} line(s) held none",
+            self.file,
+            self.problems()
+        );
+        w += &format!(
+            " ({})",
+            problem_kinds(self.unknown, self.malformed, self.too_long)
+        );
+        if let Some(first) = &self.first_problem {
+            w += &format!("; the first: {first}");
+        }
+        if self.unknown > 0 {
+            w += ". If these are events of one source in a shape Ward does not \
+                  recognise, name it with --source SOURCE (spec/inputs.md)";
+        }
+        Some(w)
+    }
+}
+
+/// Counts of problem lines by kind, as the summary words them (`3 of
+/// unknown source, 1 not JSON`); kinds with none left out.
+pub fn problem_kinds(unknown: u64, malformed: u64, too_long: u64) -> String {
+    let kinds = [
+        (unknown, "of unknown source"),
+        (malformed, "not JSON"),
+        (too_long, "too long"),
+    ];
+    let kinds: Vec<String> = kinds
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    kinds.join(", ")
+}
+
+/// One problem line, as the summary lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProblemSample {
+    pub file: String,
+    pub line: usize,
+    /// `unknown`, `malformed` or `too-long`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ProblemSample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.message)
+    }
 }
 
 /// How many problems the summary lists one by one.
@@ -59,6 +144,8 @@ pub struct Scan<'w> {
     pub write_error: Option<std::io::Error>,
     /// Show a progress line on the terminal (stderr is one).
     pub progress: bool,
+    /// The source every event is taken as (`--source`), whatever its shape.
+    pub source: Option<&'static str>,
     /// The extraction arena's storage, reused from line to line.
     bufs: Buffers,
     /// The stateful rules' operators.
@@ -122,6 +209,7 @@ impl<'w> Scan<'w> {
             out,
             write_error: None,
             progress: false,
+            source: None,
             bufs: Buffers::default(),
         }
     }
@@ -136,7 +224,7 @@ impl<'w> Scan<'w> {
         if root.kind() != Kind::Obj || self.matcher.wrapped(root) {
             return false;
         }
-        let Some(source) = self.matcher.source_of(root) else {
+        let Some(source) = self.source.or_else(|| self.matcher.source_of(root)) else {
             return false;
         };
         let stateful = self.engine.active();
@@ -224,7 +312,7 @@ impl<'w> Scan<'w> {
 
     /// Alerts of the stateless rules among the candidates.
     fn emit_stateless(&mut self, file: &str, ev: &Event) {
-        let time_path = time_path(ev.source);
+        let time_path = time_paths(ev.source);
         let mut pending = std::mem::take(&mut self.pending);
         let plan = &self.matcher.plan.rules;
         for &u in &self.scratch.candidates {
@@ -251,7 +339,7 @@ impl<'w> Scan<'w> {
         doc: At<'_, '_>,
         pending: &mut Pending,
     ) {
-        let time_path = time_path(source);
+        let time_path = time_paths(source);
         let plan = &self.matcher.plan.rules;
         // Extraction took it: UTF-8, one JSON value.
         let raw = self.out.with_event.then_some(text);
@@ -331,7 +419,7 @@ impl<'w> Scan<'w> {
                         let Some(event) = trigger.event() else {
                             continue;
                         };
-                        let time_path = time_path(event.source);
+                        let time_path = time_paths(event.source);
                         window.key = state::key_map(&event.value, &self.matcher.rules.rules[rule]);
                         let (file, w) = (&trigger.file, Some(&window));
                         self.decoded_alert(rule, &event, file, time_path, w, &mut line);
@@ -394,7 +482,7 @@ impl<'w> Scan<'w> {
         };
         let root = sparse.root();
         window.key = state::key_map(root, &self.matcher.rules.rules[r]);
-        let time_path = time_path(trigger.source);
+        let time_path = time_paths(trigger.source);
         let from = alert::From {
             source: trigger.source,
             file: &trigger.file,
@@ -413,7 +501,7 @@ impl<'w> Scan<'w> {
         r: usize,
         ev: &Event,
         file: &str,
-        time_path: &str,
+        time_path: &[String],
         window: Option<&state::Window>,
         out: &mut Vec<u8>,
     ) {
@@ -437,7 +525,7 @@ impl<'w> Scan<'w> {
         &self,
         r: usize,
         doc: D,
-        time_path: &str,
+        time_path: &[String],
         from: alert::From<'_>,
         window: Option<&state::Window>,
         event: Option<EventJson<'_>>,
@@ -445,10 +533,7 @@ impl<'w> Scan<'w> {
     ) {
         let rule = &self.matcher.rules.rules[r];
         if self.out.text {
-            let mut time = Some(doc);
-            for part in time_path.split('.') {
-                time = time.and_then(|t| t.key(part));
-            }
+            let time = alert::event_time(doc, time_path);
             let _ = write!(
                 out,
                 "{} [{}] {}: {}",
@@ -472,10 +557,40 @@ impl<'w> Scan<'w> {
         }
     }
 
+    /// From here on, lines are of the input file `name`.
+    pub fn begin_file(&mut self, name: &str) {
+        self.stats.files.push(FileStats {
+            file: name.to_string(),
+            ..FileStats::default()
+        });
+    }
+
     pub fn problem(&mut self, file: &str, p: &Problem) {
-        self.stats.problems += 1;
-        if self.stats.problem_samples.len() < SAMPLES {
-            self.stats.problem_samples.push(format!("{file}:{p}"));
+        let s = &mut self.stats;
+        s.problems += 1;
+        let (kind, total) = match p {
+            Problem::UnknownShape { .. } => ("unknown", &mut s.unknown),
+            Problem::Malformed { .. } => ("malformed", &mut s.malformed),
+            Problem::TooLong { .. } => ("too-long", &mut s.too_long),
+        };
+        *total += 1;
+        if let Some(f) = s.files.last_mut() {
+            match p {
+                Problem::UnknownShape { .. } => f.unknown += 1,
+                Problem::Malformed { .. } => f.malformed += 1,
+                Problem::TooLong { .. } => f.too_long += 1,
+            }
+            if f.first_problem.is_none() {
+                f.first_problem = Some(p.to_string());
+            }
+        }
+        if s.problem_samples.len() < SAMPLES {
+            s.problem_samples.push(ProblemSample {
+                file: file.to_string(),
+                line: p.line(),
+                kind,
+                message: p.to_string(),
+            });
         }
     }
 }
@@ -492,11 +607,12 @@ fn stateful_parts(m: &Matcher, candidates: &[usize], units: &mut Vec<(usize, Rol
     );
 }
 
-/// The dotted path of `source`'s time field ("" for an unknown source).
-fn time_path(source: &str) -> &'static str {
+/// The dotted paths of `source`'s time fields, in order (none for an
+/// unknown source).
+pub fn time_paths(source: &str) -> &'static [String] {
     schema::bundled()
         .get(source)
-        .map_or("", |s| s.timestamp.as_str())
+        .map_or(&[], |s| s.times.as_slice())
 }
 
 /// The first field of `value` whose JSON type is not its schema's.
@@ -515,6 +631,10 @@ fn count(
     line: usize,
 ) {
     s.events += 1;
+    if let Some(f) = s.files.last_mut() {
+        f.events += 1;
+        f.drifted += u64::from(drift.is_some());
+    }
     if progress && s.events.is_multiple_of(PROGRESS_EVERY) {
         let alerts: u64 = s.alerts.values().sum();
         eprint!(

@@ -78,6 +78,18 @@ enum Command {
         /// Force the input format instead of detecting it
         #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
         input_format: InputFormat,
+        /// Take every event as one of SOURCE, whatever its shape (wrappings
+        /// such as Records, EventList, CloudWatch and AKS are still opened)
+        #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
+        source: Option<&'static str>,
+        /// Exit 2 when any line is not an event (unknown source, not JSON,
+        /// too long), even if all else went well
+        #[arg(long)]
+        strict: bool,
+        /// Also write the summary as JSON to FILE (counts per source, per
+        /// file and per kind of problem; spec/inputs.md)
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
         /// Leave the original event out of each alert
         #[arg(long)]
         no_event: bool,
@@ -284,6 +296,9 @@ where
             format,
             output,
             input_format,
+            source,
+            strict,
+            summary_json,
             no_event,
             exit_zero,
             lateness,
@@ -301,6 +316,9 @@ where
                 text: format == AlertFormat::Text,
                 output,
                 input_format,
+                source,
+                strict,
+                summary_json,
                 no_event,
                 exit_zero,
                 state: crate::state::Config {
@@ -348,4 +366,11 @@ where
             EXIT_USAGE
         }
     }
+}
+
+/// `--source`: one of the bundled sources.
+fn parse_source(s: &str) -> Result<&'static str, String> {
+    crate::decode::source_named(s).ok_or_else(|| {
+        format!("unknown source `{s}`; the sources are k8s.audit, aws.cloudtrail, calico.flow, calico.dns, calico.audit")
+    })
 }

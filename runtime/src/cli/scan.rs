@@ -16,6 +16,9 @@ pub(super) struct Options {
     pub text: bool,
     pub output: Option<PathBuf>,
     pub input_format: Format,
+    pub source: Option<&'static str>,
+    pub strict: bool,
+    pub summary_json: Option<PathBuf>,
     pub no_event: bool,
     pub exit_zero: bool,
     pub state: crate::state::Config,
@@ -44,6 +47,7 @@ pub(super) fn run(
     let mut scan = Scan::with_state(rules, &mut sink, output, opts.state);
     // A progress line only where a person watches (not in pipes or tests).
     scan.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    scan.source = opts.source;
     let scan = RefCell::new(scan);
     let mut failed = false;
     let start = Instant::now();
@@ -70,10 +74,15 @@ pub(super) fn run(
             inner: input,
             bytes: 0,
         };
+        scan.borrow_mut().begin_file(&name);
+        let read = decode::Options {
+            format: opts.input_format,
+            source: opts.source,
+        };
         // The three callbacks share the scan; they never run at once.
         let result = decode::read_with(
             &mut counted,
-            opts.input_format,
+            read,
             decode::Handlers {
                 line: Some(&mut |text, line| scan.borrow_mut().line(&name, text, line)),
                 event: &mut |ev| scan.borrow_mut().event(&name, &ev),
@@ -100,15 +109,74 @@ pub(super) fn run(
     let stats = scan.stats;
     let state = scan.engine.stats;
     sink.flush()?;
-    summary(&stats, start.elapsed().as_secs_f64(), err)?;
+    let secs = start.elapsed().as_secs_f64();
+    summary(&stats, secs, err)?;
     state_summary(&state, &opts.state, err)?;
     let alerts: u64 = stats.alerts.values().sum();
-    Ok(if failed {
+    let strict_failed = opts.strict && stats.problems > 0;
+    if strict_failed {
+        writeln!(
+            err,
+            "ward scan: --strict: {} line(s) held no event; exit {EXIT_USAGE}",
+            stats.problems
+        )?;
+    }
+    let code = if failed || strict_failed {
         EXIT_USAGE
     } else if alerts > 0 && !opts.exit_zero {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
+    };
+    if let Some(path) = &opts.summary_json {
+        let json = summary_json(&stats, &state, secs, code);
+        let text = serde_json::to_string_pretty(&json)? + "\n";
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(code)
+}
+
+/// The summary as JSON (`--summary-json`; spec/inputs.md).
+fn summary_json(
+    s: &Stats,
+    state: &crate::state::StateStats,
+    secs: f64,
+    exit: u8,
+) -> serde_json::Value {
+    let files: Vec<serde_json::Value> = s
+        .files
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            v["warning"] = f.warning().into();
+            v
+        })
+        .collect();
+    let warnings: Vec<String> = s.files.iter().filter_map(|f| f.warning()).collect();
+    serde_json::json!({
+        "counts": {
+            "known": s.events,
+            "unknown": s.unknown,
+            "malformed": s.malformed,
+            "too_long": s.too_long,
+            "drifted": s.type_drift,
+            "alerts": s.alerts.values().sum::<u64>(),
+        },
+        "sources": s.per_source,
+        "alerts": s.alerts,
+        "files": files,
+        "problems": s.problem_samples,
+        "drift": s.drift_samples,
+        "warnings": warnings,
+        "state": {
+            "late": state.late,
+            "untimed": state.untimed,
+            "evicted": state.evicted,
+            "open_at_end": state.open_at_end,
+        },
+        "bytes": s.bytes,
+        "seconds": secs,
+        "exit": exit,
     })
 }
 
@@ -133,9 +201,16 @@ fn summary(s: &Stats, secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     let alerts: u64 = s.alerts.values().sum();
+    let problems = match s.problems {
+        0 => "0 problem lines".to_string(),
+        n => format!(
+            "{n} problem line(s): {}",
+            crate::scan::problem_kinds(s.unknown, s.malformed, s.too_long)
+        ),
+    };
     writeln!(
         err,
-        "ward scan: {} event(s) ({}), {} alert(s), {} problem line(s), {:.0} events/s, {:.1} MB/s",
+        "ward scan: {} event(s) ({}), {} alert(s), {problems}, {} drifted, {:.0} events/s, {:.1} MB/s",
         s.events,
         if per_source.is_empty() {
             "none".to_string()
@@ -143,7 +218,7 @@ fn summary(s: &Stats, secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
             per_source.join(", ")
         },
         alerts,
-        s.problems,
+        s.type_drift,
         s.events as f64 / secs.max(1e-9),
         s.bytes as f64 / 1e6 / secs.max(1e-9),
     )?;
@@ -159,6 +234,19 @@ fn summary(s: &Stats, secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
             "  ... and {} more problem line(s)",
             s.problems as usize - s.problem_samples.len()
         )?;
+    }
+    // Per file, where a file held lines that are not events.
+    if s.files.len() > 1 {
+        for f in s.files.iter().filter(|f| f.problems() > 0) {
+            writeln!(
+                err,
+                "  {}: {} event(s), {} of unknown source, {} not JSON, {} too long",
+                f.file, f.events, f.unknown, f.malformed, f.too_long
+            )?;
+        }
+    }
+    for w in s.files.iter().filter_map(|f| f.warning()) {
+        writeln!(err, "warning: {w}")?;
     }
     if s.type_drift > 0 {
         writeln!(

@@ -8,11 +8,20 @@
 
 use serde_json::{json, Map, Value};
 
-/// Whether a LogEntry is a GKE Kubernetes API audit entry.
+/// Whether a LogEntry is a GKE Kubernetes API audit entry: of service
+/// `k8s.io`, or, where an export dropped `serviceName`, of a Kubernetes
+/// method (`io.k8s.core.v1.pods.create`).
 pub fn is_gke_k8s(v: &Value) -> bool {
-    v.pointer("/protoPayload/serviceName")
-        .and_then(Value::as_str)
-        == Some("k8s.io")
+    let Some(p) = v.get("protoPayload") else {
+        return false;
+    };
+    match p.get("serviceName").and_then(Value::as_str) {
+        Some(service) => service == "k8s.io",
+        None => p
+            .get("methodName")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("io.k8s.")),
+    }
 }
 
 /// HTTP status for a gRPC code (google.rpc.Code).
@@ -48,7 +57,16 @@ pub fn to_audit_event(entry: &Value) -> Value {
         .pointer("/status/code")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let mut code = http_status(grpc);
+    // Allowed entries log an empty status; a refusal the authorizer logged
+    // without one is still a refusal.
+    let refused = p
+        .get("authorizationInfo")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|i| i.get("granted") == Some(&json!(false))));
+    let mut code = match (grpc, refused) {
+        (0, true) => 403,
+        _ => http_status(grpc),
+    };
     if grpc == 0
         && matches!(
             subresource.as_deref(),
@@ -57,7 +75,11 @@ pub fn to_audit_event(entry: &Value) -> Value {
     {
         code = 101;
     }
-    let time = entry["timestamp"].clone();
+    let time = ["timestamp", "receiveTimestamp"]
+        .into_iter()
+        .find_map(|k| entry.get(k).filter(|t| !t.is_null()))
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut ev = Map::new();
     ev.insert("kind".into(), json!("Event"));
     ev.insert("apiVersion".into(), json!("audit.k8s.io/v1"));
@@ -77,8 +99,14 @@ pub fn to_audit_event(entry: &Value) -> Value {
         json!(request_uri(resource_name, &object_ref)),
     );
     ev.insert("verb".into(), json!(verb));
-    ev.insert("user".into(), json!({"username": p.pointer("/authenticationInfo/principalEmail").cloned().unwrap_or(Value::Null)}));
-    if let Some(ip) = p.pointer("/requestMetadata/callerIp") {
+    let (user, impersonated) = users(&p["authenticationInfo"]);
+    ev.insert("user".into(), user);
+    if let Some(target) = impersonated {
+        ev.insert("impersonatedUser".into(), target);
+    }
+    // `callerIP` in some SIEM re-exports.
+    let meta = &p["requestMetadata"];
+    if let Some(ip) = meta.get("callerIp").or_else(|| meta.get("callerIP")) {
         ev.insert("sourceIPs".into(), json!([ip]));
     }
     if let Some(ua) = p.pointer("/requestMetadata/callerSuppliedUserAgent") {
@@ -99,7 +127,9 @@ pub fn to_audit_event(entry: &Value) -> Value {
     for (from, to) in [("request", "requestObject"), ("response", "responseObject")] {
         if let Some(Value::Object(o)) = p.get(from) {
             let mut o = o.clone();
+            // Panther writes `@type` as `at_sign_type`.
             o.remove("@type");
+            o.remove("at_sign_type");
             ev.insert(to.into(), Value::Object(o));
         }
     }
@@ -109,6 +139,44 @@ pub fn to_audit_event(entry: &Value) -> Value {
         ev.insert("annotations".into(), labels.clone());
     }
     Value::Object(ev)
+}
+
+/// The caller, and whom they acted as.
+///
+/// An entry without a principal is an anonymous request (GKE logs
+/// `system:anonymous` as the principal, or only an `authoritySelector`);
+/// it gets the user and group the API server gives anonymous requests.
+/// With `serviceAccountDelegationInfo`, the principal is the service
+/// account acted as and the first delegation the caller who did it: in
+/// audit terms the user and the impersonated user.
+fn users(auth: &Value) -> (Value, Option<Value>) {
+    let principal = auth
+        .get("principalEmail")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty());
+    let Some(principal) = principal else {
+        let anonymous = json!({
+            "username": "system:anonymous",
+            "groups": ["system:unauthenticated"],
+        });
+        return (anonymous, None);
+    };
+    let delegator = auth
+        .get("serviceAccountDelegationInfo")
+        .and_then(Value::as_array)
+        .and_then(|d| d.first())
+        .and_then(|d| {
+            let first = d.pointer("/firstPartyPrincipal/principalEmail");
+            first.or_else(|| d.get("principalSubject"))?.as_str()
+        });
+    let mut user = json!({ "username": principal });
+    if principal == "system:anonymous" {
+        user["groups"] = json!(["system:unauthenticated"]);
+    }
+    match delegator {
+        Some(caller) => (json!({ "username": caller }), Some(user)),
+        None => (user, None),
+    }
 }
 
 /// `core/v1/namespaces/ns/pods/name/exec` or `rbac.authorization.k8s.io/v1/clusterrolebindings/name`.
@@ -190,6 +258,98 @@ mod tests {
         assert_eq!(ev["user"]["username"], "alice@example.com");
         assert_eq!(ev["sourceIPs"], json!(["203.0.113.7"]));
         assert_eq!(ev["annotations"]["authorization.k8s.io/decision"], "allow");
+    }
+
+    #[test]
+    fn anonymous_requests() {
+        for auth in [
+            json!({"principalEmail": "system:anonymous"}),
+            json!({"authoritySelector": "system:anonymous"}),
+            json!({"principalEmail": ""}),
+            json!({}),
+        ] {
+            let entry = json!({"protoPayload": {
+                "serviceName": "k8s.io", "methodName": "io.k8s.core.v1.secrets.list",
+                "resourceName": "core/v1/secrets", "authenticationInfo": auth, "status": {}
+            }});
+            let ev = to_audit_event(&entry);
+            assert_eq!(
+                ev["user"],
+                json!({"username": "system:anonymous", "groups": ["system:unauthenticated"]}),
+                "{auth}"
+            );
+        }
+    }
+
+    #[test]
+    fn health_probes_keep_their_paths() {
+        for (resource, uri) in [
+            ("readyz", "/readyz"),
+            ("healthz", "/healthz"),
+            ("livez", "/livez"),
+            ("version", "/version"),
+            ("healthz/etcd", "/healthz/etcd"),
+            ("api/v1", "/api/v1"),
+        ] {
+            let entry = json!({"protoPayload": {
+                "serviceName": "k8s.io", "methodName": "io.k8s.get", "resourceName": resource,
+                "authenticationInfo": {"principalEmail": "system:anonymous"}, "status": {}
+            }});
+            let ev = to_audit_event(&entry);
+            assert_eq!(ev["requestURI"], uri);
+            assert_eq!(ev["verb"], "get");
+            assert!(ev.get("objectRef").is_none(), "{ev}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_without_a_status_is_403() {
+        let entry = |granted: bool, status: Value| {
+            json!({"protoPayload": {
+                "serviceName": "k8s.io", "methodName": "io.k8s.get", "resourceName": "HNAP1",
+                "authorizationInfo": [{"granted": granted, "permission": "io.k8s.get"}],
+                "status": status
+            }})
+        };
+        let code = |e: &Value| to_audit_event(e)["responseStatus"]["code"].clone();
+        assert_eq!(code(&entry(false, json!({}))), 403);
+        assert_eq!(code(&entry(false, json!({"code": 7}))), 403);
+        assert_eq!(code(&entry(false, json!({"code": 5}))), 404);
+        assert_eq!(code(&entry(true, json!({}))), 200);
+    }
+
+    #[test]
+    fn delegation_is_impersonation() {
+        let entry = json!({"protoPayload": {
+            "serviceName": "k8s.io", "methodName": "io.k8s.core.v1.secrets.get",
+            "resourceName": "core/v1/namespaces/prod/secrets/db",
+            "authenticationInfo": {
+                "principalEmail": "deployer@proj.iam.gserviceaccount.com",
+                "serviceAccountDelegationInfo": [
+                    {"firstPartyPrincipal": {"principalEmail": "mallory@example.com"}}
+                ]
+            },
+            "requestMetadata": {"callerIP": "198.51.100.4"},
+            "status": {}
+        }});
+        let ev = to_audit_event(&entry);
+        assert_eq!(ev["user"], json!({"username": "mallory@example.com"}));
+        assert_eq!(
+            ev["impersonatedUser"],
+            json!({"username": "deployer@proj.iam.gserviceaccount.com"})
+        );
+        assert_eq!(ev["sourceIPs"], json!(["198.51.100.4"]));
+    }
+
+    #[test]
+    fn entries_without_service_name_are_known_by_method() {
+        let no_service = json!({"protoPayload": {"methodName": "io.k8s.core.v1.pods.create"}});
+        assert!(is_gke_k8s(&no_service));
+        let other = json!({"protoPayload": {"methodName": "google.container.v1.ClusterManager.CreateCluster"}});
+        assert!(!is_gke_k8s(&other));
+        let named = json!({"protoPayload": {"serviceName": "container.googleapis.com",
+                                            "methodName": "io.k8s.core.v1.pods.create"}});
+        assert!(!is_gke_k8s(&named));
     }
 
     #[test]

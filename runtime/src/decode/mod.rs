@@ -1,19 +1,24 @@
 //! Decoding: bytes in the formats users have (JSON lines, gzip, JSON
 //! documents: CloudTrail `Records`, audit `EventList`, the three EKS
-//! CloudWatch Logs wrappings, GKE LogEntries) to events of a known source.
+//! CloudWatch Logs wrappings, GKE LogEntries, AKS diagnostic records,
+//! events held as JSON strings by log shippers) to events of a known
+//! source (spec/inputs.md).
 //!
 //! Bad input never stops a stream: each malformed line, over-long line or
 //! event of unknown shape is reported with its line and reading goes on.
 //! Memory is bounded by [`MAX_LINE`] per line and [`MAX_DOCUMENT`] per
 //! whole-file document.
 
+pub mod aks;
+pub mod detect;
 pub mod gke;
+
+pub use detect::{source_by, source_of, Detect};
 
 use std::io::{BufRead, Read};
 
 use base64::Engine as _;
 use serde_json::Value;
-use ward_compiler::doc::Doc;
 
 /// Longest JSON line accepted; longer lines are skipped and reported.
 pub const MAX_LINE: usize = 16 << 20;
@@ -31,6 +36,8 @@ pub enum Via {
     CloudtrailRecords,
     EksCloudwatch,
     Gke,
+    Aks,
+    Embedded,
 }
 
 /// One decoded event.
@@ -40,7 +47,8 @@ pub struct Event {
     pub source: &'static str,
     /// In the canonical shape of its source.
     pub value: Value,
-    /// The event as it arrived, when `value` was mapped from it (GKE).
+    /// The event as it arrived, when `value` was mapped from it (GKE) or
+    /// unwrapped from a record that carries it as a string (AKS).
     pub original: Option<Value>,
     /// 1-based line of the input where the event (or its document) starts.
     pub line: usize,
@@ -91,6 +99,35 @@ pub enum Format {
     Document,
 }
 
+/// How a stream is read: its format, and the source its events are taken
+/// as (`--source`) instead of the one their shape names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub format: Format,
+    pub source: Option<&'static str>,
+}
+
+impl From<Format> for Options {
+    fn from(format: Format) -> Options {
+        Options {
+            format,
+            source: None,
+        }
+    }
+}
+
+/// The sources `--source` may name (those with a bundled schema).
+pub fn source_named(name: &str) -> Option<&'static str> {
+    const SOURCES: [&str; 5] = [
+        "k8s.audit",
+        "aws.cloudtrail",
+        "calico.flow",
+        "calico.dns",
+        "calico.audit",
+    ];
+    SOURCES.into_iter().find(|s| *s == name)
+}
+
 /// A fast path offered each JSON line: (bytes, line number) -> handled?
 pub type LineHook<'h> = &'h mut dyn FnMut(&[u8], usize) -> bool;
 
@@ -108,13 +145,13 @@ pub struct Handlers<'h> {
 /// error); it says how many lines were read before it.
 pub fn read(
     input: impl Read,
-    format: Format,
+    opts: impl Into<Options>,
     on_event: &mut dyn FnMut(Event),
     on_problem: &mut dyn FnMut(Problem),
 ) -> Result<(), ReadError> {
     read_with(
         input,
-        format,
+        opts,
         Handlers {
             line: None,
             event: on_event,
@@ -124,21 +161,33 @@ pub fn read(
 }
 
 /// [`read`] with a fast path for JSON lines.
-pub fn read_with(input: impl Read, format: Format, h: Handlers<'_>) -> Result<(), ReadError> {
+pub fn read_with(
+    input: impl Read,
+    opts: impl Into<Options>,
+    h: Handlers<'_>,
+) -> Result<(), ReadError> {
     let Handlers {
         mut line,
         event,
         problem,
     } = h;
-    read_dyn(Box::new(input), format, &mut line, event, problem)
+    let opts = opts.into();
+    let mut dec = Decoder {
+        source: opts.source,
+        on_event: event,
+        on_problem: problem,
+    };
+    read_dyn(Box::new(input), opts.format, &mut line, &mut dec)
 }
 
-fn read_dyn(
+/// The UTF-8 byte-order mark that files saved on Windows start with.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn read_dyn<'h>(
     input: Box<dyn Read + '_>,
     format: Format,
-    on_line: &mut Option<LineHook<'_>>,
-    on_event: &mut dyn FnMut(Event),
-    on_problem: &mut dyn FnMut(Problem),
+    on_line: &mut Option<LineHook<'h>>,
+    dec: &mut Decoder<'h>,
 ) -> Result<(), ReadError> {
     let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
     let head = reader
@@ -146,8 +195,14 @@ fn read_dyn(
         .map_err(|e| ReadError { line: 0, error: e })?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let gz = flate2::read::MultiGzDecoder::new(reader);
-        return read_dyn(Box::new(gz), format, on_line, on_event, on_problem);
+        return read_dyn(Box::new(gz), format, on_line, dec);
     }
+    if head.starts_with(BOM) {
+        reader.consume(BOM.len());
+    }
+    let head = reader
+        .fill_buf()
+        .map_err(|e| ReadError { line: 0, error: e })?;
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
     let mut line_no = 0;
     let mut buf = Vec::new();
@@ -156,8 +211,7 @@ fn read_dyn(
         format,
         first,
         on_line,
-        on_event,
-        on_problem,
+        dec,
     };
     loop {
         let err = |line_no, e| ReadError {
@@ -187,7 +241,7 @@ fn read_dyn(
         }
         line_no += 1;
         if too_long {
-            (ctx.on_problem)(Problem::TooLong {
+            (ctx.dec.on_problem)(Problem::TooLong {
                 line: line_no,
                 bytes: n,
             });
@@ -198,19 +252,15 @@ fn read_dyn(
             break;
         }
     }
-    let LineCtx {
-        on_event,
-        on_problem,
-        ..
-    } = ctx;
+    let dec = ctx.dec;
     if let Some((mut doc, line)) = first_line {
         (&mut reader)
             .take(MAX_DOCUMENT as u64)
             .read_to_end(&mut doc)
             .map_err(|e| ReadError { line, error: e })?;
         match serde_json::from_slice::<Value>(&doc) {
-            Ok(v) => expand(v, line, Via::Raw, 0, on_event, on_problem),
-            Err(e) => on_problem(Problem::Malformed {
+            Ok(v) => dec.expand(v, line, Via::Raw, 0),
+            Err(e) => (dec.on_problem)(Problem::Malformed {
                 line: e.line().max(1),
                 error: e.to_string(),
             }),
@@ -238,8 +288,7 @@ struct LineCtx<'c, 'h> {
     /// The file's first non-blank byte.
     first: Option<u8>,
     on_line: &'c mut Option<LineHook<'h>>,
-    on_event: &'c mut dyn FnMut(Event),
-    on_problem: &'c mut dyn FnMut(Problem),
+    dec: &'c mut Decoder<'h>,
 }
 
 impl LineCtx<'_, '_> {
@@ -258,7 +307,7 @@ impl LineCtx<'_, '_> {
             }
         }
         match serde_json::from_slice::<Value>(text) {
-            Ok(v) => expand(v, line_no, Via::Raw, 0, self.on_event, self.on_problem),
+            Ok(v) => self.dec.expand(v, line_no, Via::Raw, 0),
             Err(e) => {
                 let document = self.format == Format::Document
                     || (self.format == Format::Auto
@@ -268,7 +317,7 @@ impl LineCtx<'_, '_> {
                 if document {
                     return true;
                 }
-                (self.on_problem)(Problem::Malformed {
+                (self.dec.on_problem)(Problem::Malformed {
                     line: line_no,
                     error: e.to_string(),
                 });
@@ -320,120 +369,184 @@ fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<(usize,
     }
 }
 
-/// Unwraps documents and wrappings down to events.
-fn expand(
-    v: Value,
-    line: usize,
-    via: Via,
-    depth: usize,
-    on_event: &mut dyn FnMut(Event),
-    on_problem: &mut dyn FnMut(Problem),
-) {
-    if depth > MAX_WRAP {
-        on_problem(Problem::UnknownShape {
-            line,
-            hint: "wrapped too deeply".into(),
-        });
-        return;
+/// Unwraps documents and wrappings down to events and names their
+/// source, reporting what is none.
+struct Decoder<'h> {
+    /// The source every event is taken as (`--source`).
+    source: Option<&'static str>,
+    on_event: &'h mut dyn FnMut(Event),
+    on_problem: &'h mut dyn FnMut(Problem),
+}
+
+impl Decoder<'_> {
+    fn unknown(&mut self, line: usize, hint: String) {
+        (self.on_problem)(Problem::UnknownShape { line, hint })
     }
-    let each = |items: Vec<Value>,
-                via: Via,
-                on_event: &mut dyn FnMut(Event),
-                on_problem: &mut dyn FnMut(Problem)| {
-        for item in items {
-            expand(item, line, via, depth + 1, on_event, on_problem);
+
+    /// Unwraps documents and wrappings down to events.
+    fn expand(&mut self, v: Value, line: usize, via: Via, depth: usize) {
+        if depth > MAX_WRAP {
+            return self.unknown(line, "wrapped too deeply".into());
         }
-    };
-    match v {
-        Value::Array(items) => each(items, via, on_event, on_problem),
-        Value::Object(mut m) => {
-            if let Some(Value::Array(records)) = m.remove("Records") {
-                return each(records, Via::CloudtrailRecords, on_event, on_problem);
-            }
-            if m.get("kind").and_then(Value::as_str) == Some("EventList") {
-                if let Some(Value::Array(items)) = m.remove("items") {
-                    return each(items, Via::EventList, on_event, on_problem);
+        let mut m = match v {
+            Value::Array(items) => {
+                for item in items {
+                    self.expand(item, line, via, depth + 1);
                 }
-            }
-            // CloudWatch Logs: FilterLogEvents output (`events`) and the
-            // subscription DATA_MESSAGE (`logEvents`) hold JSON messages.
-            for key in ["logEvents", "events"] {
-                if let Some(Value::Array(items)) = m.get(key) {
-                    if items
-                        .iter()
-                        .all(|i| i.get("message").is_some_and(Value::is_string))
-                    {
-                        let Some(Value::Array(items)) = m.remove(key) else {
-                            return;
-                        };
-                        for item in items {
-                            let msg = item
-                                .get("message")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default();
-                            let parsed =
-                                serde_json::from_str::<Value>(msg).map_err(|e| e.to_string());
-                            wrapped(
-                                parsed,
-                                "CloudWatch message",
-                                line,
-                                depth,
-                                on_event,
-                                on_problem,
-                            );
-                        }
-                        return;
-                    }
-                }
-            }
-            // A Lambda subscription event: base64(gzip(DATA_MESSAGE)).
-            if let Some(data) = m
-                .get("awslogs")
-                .and_then(|a| a.get("data"))
-                .and_then(Value::as_str)
-            {
-                wrapped(
-                    unpack_awslogs(data),
-                    "awslogs.data",
-                    line,
-                    depth,
-                    on_event,
-                    on_problem,
-                );
                 return;
             }
-            classify(Value::Object(m), line, via, on_event, on_problem);
+            Value::Object(m) => m,
+            other => return self.unknown(line, format!("a JSON {}", kind(&other))),
+        };
+        if let Some(Value::Array(records)) = m.remove("Records") {
+            for r in records {
+                self.expand(r, line, Via::CloudtrailRecords, depth + 1);
+            }
+            return;
         }
-        other => on_problem(Problem::UnknownShape {
-            line,
-            hint: format!("a JSON {}", kind(&other)),
-        }),
+        if m.get("kind").and_then(Value::as_str) == Some("EventList") {
+            if let Some(Value::Array(items)) = m.remove("items") {
+                for item in items {
+                    self.expand(item, line, Via::EventList, depth + 1);
+                }
+                return;
+            }
+        }
+        // CloudWatch Logs: FilterLogEvents output (`events`) and the
+        // subscription DATA_MESSAGE (`logEvents`) hold JSON messages.
+        for key in ["logEvents", "events"] {
+            let messages = |items: &Vec<Value>| {
+                items
+                    .iter()
+                    .all(|i| i.get("message").is_some_and(Value::is_string))
+            };
+            if let Some(Value::Array(items)) =
+                m.get(key).filter(|v| v.as_array().is_some_and(messages))
+            {
+                for item in items {
+                    let msg = item
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let parsed = serde_json::from_str::<Value>(msg).map_err(|e| e.to_string());
+                    self.wrapped(
+                        parsed,
+                        "CloudWatch message",
+                        line,
+                        Via::EksCloudwatch,
+                        depth,
+                    );
+                }
+                return;
+            }
+        }
+        // A Lambda subscription event: base64(gzip(DATA_MESSAGE)).
+        if let Some(data) = m
+            .get("awslogs")
+            .and_then(|a| a.get("data"))
+            .and_then(Value::as_str)
+        {
+            let parsed = unpack_awslogs(data);
+            return self.wrapped(parsed, "awslogs.data", line, Via::EksCloudwatch, depth);
+        }
+        // Azure Monitor: a `records` array (Event Hubs, storage exports) of
+        // diagnostic records, or one record.
+        if let Some(Value::Array(records)) = m.get("records") {
+            if records
+                .iter()
+                .all(|r| r.as_object().is_some_and(aks::is_record))
+            {
+                let Some(Value::Array(records)) = m.remove("records") else {
+                    return;
+                };
+                for r in records {
+                    self.expand(r, line, Via::Aks, depth + 1);
+                }
+                return;
+            }
+        }
+        if aks::is_record(&m) {
+            return match aks::audit_event(&m) {
+                Ok(inner) => self.wrapped(inner, "properties.log", line, Via::Aks, depth),
+                Err(hint) => self.unknown(line, hint),
+            };
+        }
+        self.classify(Value::Object(m), line, via, depth)
+    }
+
+    /// An event unwrapped from a wrapping that holds it as a string, or
+    /// why it is not one.
+    fn wrapped(
+        &mut self,
+        parsed: Result<Value, String>,
+        what: &str,
+        line: usize,
+        via: Via,
+        depth: usize,
+    ) {
+        match parsed {
+            Ok(inner) => self.expand(inner, line, via, depth + 1),
+            Err(e) => (self.on_problem)(Problem::Malformed {
+                line,
+                error: format!("{what}: {e}"),
+            }),
+        }
+    }
+
+    /// Names the source of one object, or says why it has none.
+    fn classify(&mut self, v: Value, line: usize, via: Via, depth: usize) {
+        let gke = gke::is_gke_k8s(&v);
+        if gke && self.source.is_none_or(|s| s == "k8s.audit") {
+            let value = gke::to_audit_event(&v);
+            return (self.on_event)(Event {
+                source: "k8s.audit",
+                value,
+                original: Some(v),
+                line,
+                via: Via::Gke,
+            });
+        }
+        if let Some(source) = self.source.or_else(|| source_of(&v)) {
+            return (self.on_event)(Event {
+                source,
+                value: v,
+                original: None,
+                line,
+                via,
+            });
+        }
+        let Value::Object(m) = v else {
+            return self.unknown(line, format!("a JSON {}", kind(&v)));
+        };
+        // Log shippers (Fluent Bit, Fluentd, Vector, syslog relays) keep
+        // the line they read as a string.
+        if let Some((key, inner)) = embedded(&m) {
+            let parsed = serde_json::from_str::<Value>(inner).map_err(|e| e.to_string());
+            return self.wrapped(parsed, key, line, Via::Embedded, depth);
+        }
+        let hint = match m.get("protoPayload") {
+            Some(p) => {
+                let service = p.get("serviceName").and_then(Value::as_str);
+                let method = p.get("methodName").and_then(Value::as_str);
+                format!(
+                    "a Cloud Audit Log entry of {} ({}); only Kubernetes entries (serviceName \
+                     k8s.io, methodName io.k8s.*) map to k8s.audit",
+                    service.unwrap_or("no serviceName"),
+                    method.unwrap_or("no methodName"),
+                )
+            }
+            None => detect::why_unknown(&m),
+        };
+        self.unknown(line, hint)
     }
 }
 
-/// An event unwrapped from a CloudWatch Logs delivery, or why it is not one.
-fn wrapped(
-    parsed: Result<Value, String>,
-    what: &str,
-    line: usize,
-    depth: usize,
-    on_event: &mut dyn FnMut(Event),
-    on_problem: &mut dyn FnMut(Problem),
-) {
-    match parsed {
-        Ok(inner) => expand(
-            inner,
-            line,
-            Via::EksCloudwatch,
-            depth + 1,
-            on_event,
-            on_problem,
-        ),
-        Err(e) => on_problem(Problem::Malformed {
-            line,
-            error: format!("{what}: {e}"),
-        }),
-    }
+/// A string member, `log` or `message`, that holds a JSON object.
+fn embedded(m: &serde_json::Map<String, Value>) -> Option<(&'static str, &str)> {
+    ["log", "message"].into_iter().find_map(|key| {
+        let s = m.get(key)?.as_str()?;
+        s.trim_start().starts_with('{').then_some((key, s))
+    })
 }
 
 fn unpack_awslogs(data: &str) -> Result<Value, String> {
@@ -459,173 +572,106 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// The fields [`source_of`] reads to name an event's source.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Detect {
-    Kind,
-    ApiVersion,
-    ApiGroup,
-    EventSource,
-    EventName,
-    EventVersion,
-    AwsRegion,
-    Qname,
-    Qtype,
-    Type,
-    Count,
-    StartTime,
-    EndTime,
-    Action,
-    Reporter,
-    SourceNameAggr,
-    DestNameAggr,
-    SourceIp,
-    DestIp,
-}
-
-impl Detect {
-    pub const ALL: [Detect; 19] = [
-        Detect::Kind,
-        Detect::ApiVersion,
-        Detect::ApiGroup,
-        Detect::EventSource,
-        Detect::EventName,
-        Detect::EventVersion,
-        Detect::AwsRegion,
-        Detect::Qname,
-        Detect::Qtype,
-        Detect::Type,
-        Detect::Count,
-        Detect::StartTime,
-        Detect::EndTime,
-        Detect::Action,
-        Detect::Reporter,
-        Detect::SourceNameAggr,
-        Detect::DestNameAggr,
-        Detect::SourceIp,
-        Detect::DestIp,
-    ];
-
-    /// The field's keys from the event's root.
-    pub fn path(self) -> &'static [&'static str] {
-        match self {
-            Detect::Kind => &["kind"],
-            Detect::ApiVersion => &["apiVersion"],
-            Detect::ApiGroup => &["objectRef", "apiGroup"],
-            Detect::EventSource => &["eventSource"],
-            Detect::EventName => &["eventName"],
-            Detect::EventVersion => &["eventVersion"],
-            Detect::AwsRegion => &["awsRegion"],
-            Detect::Qname => &["qname"],
-            Detect::Qtype => &["qtype"],
-            Detect::Type => &["type"],
-            Detect::Count => &["count"],
-            Detect::StartTime => &["start_time"],
-            Detect::EndTime => &["end_time"],
-            Detect::Action => &["action"],
-            Detect::Reporter => &["reporter"],
-            Detect::SourceNameAggr => &["source_name_aggr"],
-            Detect::DestNameAggr => &["dest_name_aggr"],
-            Detect::SourceIp => &["source_ip"],
-            Detect::DestIp => &["dest_ip"],
-        }
-    }
-}
-
-/// Names the source of a single event, by the fields only it has.
-pub fn source_of<'a, D: Doc<'a>>(v: D) -> Option<&'static str> {
-    source_by(|d| d.path().iter().try_fold(v, |v, k| v.key(k)))
-}
-
-/// [`source_of`], with `field` finding each field it reads in the event.
-pub fn source_by<'a, D: Doc<'a>>(field: impl Fn(Detect) -> Option<D>) -> Option<&'static str> {
-    use Detect::*;
-    let has = |d| field(d).is_some();
-    let s = |d| field(d).and_then(|x| x.as_str());
-    if s(Kind) == Some("Event") && s(ApiVersion).is_some_and(|a| a.starts_with("audit.k8s.io/")) {
-        let calico = s(ApiGroup) == Some("projectcalico.org");
-        return Some(if calico { "calico.audit" } else { "k8s.audit" });
-    }
-    if has(EventSource) && has(EventName) && (has(EventVersion) || has(AwsRegion)) {
-        return Some("aws.cloudtrail");
-    }
-    if has(Qname) && has(Qtype) {
-        return Some("calico.dns");
-    }
-    // The record Calico writes when the per-node limit dropped DNS detail:
-    // only the interval, the host and how many responses went unlogged.
-    if s(Type) == Some("UNLOGGED") && has(Count) && has(StartTime) && has(EndTime) {
-        return Some("calico.dns");
-    }
-    let flow_ends = has(SourceNameAggr) || has(DestNameAggr) || has(SourceIp) || has(DestIp);
-    if has(Action) && (has(Reporter) || (has(StartTime) && has(EndTime))) && flow_ends {
-        return Some("calico.flow");
-    }
-    None
-}
-
-fn classify(
-    v: Value,
-    line: usize,
-    via: Via,
-    on_event: &mut dyn FnMut(Event),
-    on_problem: &mut dyn FnMut(Problem),
-) {
-    if gke::is_gke_k8s(&v) {
-        let value = gke::to_audit_event(&v);
-        return on_event(Event {
-            source: "k8s.audit",
-            value,
-            original: Some(v),
-            line,
-            via: Via::Gke,
-        });
-    }
-    match source_of(&v) {
-        Some(source) => on_event(Event {
-            source,
-            value: v,
-            original: None,
-            line,
-            via,
-        }),
-        None if v.pointer("/protoPayload/serviceName").is_some() => {
-            let service = v
-                .pointer("/protoPayload/serviceName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            on_problem(Problem::UnknownShape {
-                line,
-                hint: format!(
-                    "a Cloud Audit Log entry of {service}; only k8s.io entries map to k8s.audit"
-                ),
-            })
-        }
-        None => {
-            let keys: Vec<&str> = v
-                .as_object()
-                .map(|m| m.keys().take(5).map(String::as_str).collect())
-                .unwrap_or_default();
-            on_problem(Problem::UnknownShape {
-                line,
-                hint: format!("keys: {}", keys.join(", ")),
-            })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `Detect::ALL` lists each field once, at its own index (the matcher
-    /// keeps the fields' paths by that index).
+    /// Events and problems of `text` read with `opts`.
+    fn decode(text: &[u8], opts: impl Into<Options>) -> (Vec<Event>, Vec<Problem>) {
+        let (mut events, mut problems) = (Vec::new(), Vec::new());
+        let read = read(text, opts, &mut |e| events.push(e), &mut |p| {
+            problems.push(p)
+        });
+        assert!(read.is_ok());
+        (events, problems)
+    }
+
+    const AUDIT: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","requestURI":"/api","user":{"username":"u"}}"#;
+
     #[test]
-    fn detection_fields_are_listed_by_their_index() {
-        for (i, d) in Detect::ALL.iter().enumerate() {
-            assert_eq!(*d as usize, i, "{d:?}");
-        }
-        let paths: std::collections::BTreeSet<_> = Detect::ALL.iter().map(|d| d.path()).collect();
-        assert_eq!(paths.len(), Detect::ALL.len());
+    fn a_byte_order_mark_is_skipped() {
+        let text = [
+            b"\xEF\xBB\xBF".as_slice(),
+            AUDIT.as_bytes(),
+            b"\r\n",
+            AUDIT.as_bytes(),
+        ]
+        .concat();
+        let (events, problems) = decode(&text, Format::Auto);
+        assert_eq!((events.len(), problems), (2, vec![]));
+        assert_eq!(events[0].line, 1);
+        // Before a pretty-printed document too.
+        let doc = "\u{feff}{\n\"Records\": [{\"eventSource\": \"s\", \"eventName\": \"n\", \"awsRegion\": \"r\"}]\n}\n";
+        let (events, problems) = decode(doc.as_bytes(), Format::Auto);
+        assert_eq!((events.len(), problems), (1, vec![]));
+        assert_eq!(events[0].via, Via::CloudtrailRecords);
+    }
+
+    #[test]
+    fn aks_records_one_per_line_and_in_an_array() {
+        let record = serde_json::json!({"category": "kube-audit", "properties": {"log": AUDIT}});
+        let other = serde_json::json!({"category": "guard", "properties": {"log": "x"}});
+        let text = format!(
+            "{record}\n{}\n",
+            serde_json::json!({"records": [record, other]})
+        );
+        let (events, problems) = decode(text.as_bytes(), Format::Auto);
+        let vias: Vec<_> = events.iter().map(|e| (e.source, e.via, e.line)).collect();
+        assert_eq!(
+            vias,
+            [("k8s.audit", Via::Aks, 1), ("k8s.audit", Via::Aks, 2)]
+        );
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].to_string().contains("category guard"),
+            "{}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn events_a_log_shipper_kept_as_a_string() {
+        let line = serde_json::json!({"log": format!("{AUDIT}\n"), "stream": "stdout"});
+        let (events, problems) = decode(line.to_string().as_bytes(), Format::Auto);
+        assert_eq!(problems, vec![]);
+        assert_eq!(
+            (events[0].source, events[0].via),
+            ("k8s.audit", Via::Embedded)
+        );
+        let bad = serde_json::json!({"message": "{not json"});
+        let (_, problems) = decode(bad.to_string().as_bytes(), Format::Auto);
+        assert!(
+            matches!(problems[..], [Problem::Malformed { line: 1, .. }]),
+            "{problems:?}"
+        );
+        // A string that does not look like JSON is not a wrapping.
+        let plain = serde_json::json!({"message": "GET /healthz 200"});
+        let (_, problems) = decode(plain.to_string().as_bytes(), Format::Auto);
+        assert!(matches!(
+            problems[..],
+            [Problem::UnknownShape { line: 1, .. }]
+        ));
+    }
+
+    #[test]
+    fn a_forced_source_names_every_event() {
+        let odd = r#"{"who":"alice","what":"get"}"#;
+        let (_, problems) = decode(odd.as_bytes(), Format::Auto);
+        assert_eq!(problems.len(), 1);
+        let opts = Options {
+            format: Format::Auto,
+            source: Some("k8s.audit"),
+        };
+        let wrapped = format!("{odd}\n{{\"Records\":[{odd}]}}\n");
+        let (events, problems) = decode(wrapped.as_bytes(), opts);
+        assert_eq!(problems, vec![]);
+        let got: Vec<_> = events.iter().map(|e| (e.source, e.via)).collect();
+        assert_eq!(
+            got,
+            [
+                ("k8s.audit", Via::Raw),
+                ("k8s.audit", Via::CloudtrailRecords)
+            ]
+        );
     }
 }

@@ -1,0 +1,332 @@
+//! End-to-end tests of reading input (spec/inputs.md): public events in
+//! the shapes other tools write them are read, not skipped; lines of no
+//! known source are counted, listed, warned about and, with `--strict`,
+//! fail the scan; `--source` names the source of odd exports; the summary
+//! counts known, unknown, malformed and drifted lines in text and JSON.
+
+mod common;
+
+use common::ward;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+fn shapes(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/samples/k8s-audit/shapes")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("ward-inputs-{}-{name}", std::process::id()));
+    std::fs::write(&p, bytes).expect("write temp file");
+    p
+}
+
+/// `ward scan ARGS --summary-json`: exit code, alerts, stderr, summary.
+fn scan(args: &[&str], tag: &str) -> (u8, Vec<Value>, String, Value) {
+    let summary = std::env::temp_dir().join(format!(
+        "ward-inputs-{}-{tag}-summary.json",
+        std::process::id()
+    ));
+    let mut all = vec!["scan", "--no-event", "--summary-json"];
+    all.push(summary.to_str().expect("path"));
+    all.extend_from_slice(args);
+    let (code, out, err) = ward(&all);
+    let alerts = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("alert line"))
+        .collect();
+    let text = std::fs::read_to_string(&summary).expect("summary written");
+    let _ = std::fs::remove_file(&summary);
+    (
+        code,
+        alerts,
+        err,
+        serde_json::from_str(&text).expect("summary JSON"),
+    )
+}
+
+/// (input line, rule) of each alert.
+fn fired(alerts: &[Value]) -> Vec<(u64, String)> {
+    alerts
+        .iter()
+        .map(|a| {
+            let line = a["input"]["line"].as_u64().unwrap_or_default();
+            (line, a["rule"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+fn pairs(list: &[(u64, &str)]) -> Vec<(u64, String)> {
+    list.iter().map(|(l, r)| (*l, r.to_string())).collect()
+}
+
+/// A sample file: events read, lines of unknown source, (line, rule) of
+/// each alert.
+type Case = (&'static str, u64, u64, &'static [(u64, &'static str)]);
+
+/// Every public sample of an unusual shape is read as events, and the
+/// detections that concern them fire. Reviewed against each event: see
+/// tests/samples/k8s-audit/shapes/README.md for what each line is.
+#[test]
+fn public_events_in_every_shape_are_read() {
+    let cases: &[Case] = &[
+        // Falco traces without apiVersion (exec, attach, binding), the
+        // Kubernetes docs' v1alpha1 EventList item without kind, a
+        // detection repository's event with `kind` only.
+        (
+            "no_apiversion.jsonl",
+            5,
+            0,
+            &[
+                (1, "k8s_exec_into_pod"),
+                (2, "k8s_exec_into_pod"),
+                (3, "k8s_rbac_binding_changed"),
+            ],
+        ),
+        // Anonymous namespace create, a privileged pod.
+        (
+            "v1beta1.jsonl",
+            3,
+            0,
+            &[
+                (1, "k8s_anonymous_request_allowed"),
+                (3, "k8s_privileged_container"),
+                (3, "k8s_image_from_disallowed_registry"),
+            ],
+        ),
+        ("v1alpha1.jsonl", 2, 0, &[]),
+        // Panther re-exports: SIEM times, p_* keys, `at_sign_type`.
+        (
+            "siem_panther.jsonl",
+            7,
+            0,
+            &[
+                (1, "k8s_anonymous_request_allowed"),
+                (6, "k8s_privileged_container"),
+                (6, "k8s_image_from_disallowed_registry"),
+            ],
+        ),
+        (
+            "gke_no_servicename.jsonl",
+            4,
+            0,
+            &[
+                (1, "k8s_exec_into_pod"),
+                (2, "k8s_exec_into_pod"),
+                (3, "k8s_exec_into_pod"),
+                (4, "k8s_sensitive_host_path"),
+                (4, "k8s_image_from_disallowed_registry"),
+            ],
+        ),
+        // HNAP1 refused, a readyz probe (excepted), discovery by a
+        // controller, and two entries with only an authoritySelector.
+        (
+            "gke_anonymous.jsonl",
+            5,
+            0,
+            &[
+                (4, "k8s_anonymous_request_allowed"),
+                (5, "k8s_anonymous_request_allowed"),
+            ],
+        ),
+        // Line 2 is Elastic's stub record whose log is `{"kind":"Event"}`:
+        // no event, and said so.
+        (
+            "aks_diagnostic.jsonl",
+            5,
+            1,
+            &[
+                (5, "k8s_anonymous_request_allowed"),
+                (6, "k8s_exec_into_pod"),
+            ],
+        ),
+        ("constructed_aks_records.json", 3, 0, &[]),
+    ];
+    for (file, known, unknown, want) in cases {
+        let (_, alerts, err, summary) = scan(&[&shapes(file)], file);
+        assert_eq!(summary["counts"]["known"], json!(known), "{file}: {err}");
+        assert_eq!(
+            summary["counts"]["unknown"],
+            json!(unknown),
+            "{file}: {err}"
+        );
+        assert_eq!(summary["counts"]["malformed"], json!(0), "{file}: {err}");
+        let mut got = fired(&alerts);
+        let mut want = pairs(want);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{file}");
+    }
+}
+
+/// The time of an event without `stageTimestamp` is its v1beta1
+/// `timestamp`; a SIEM's time without `T` and zone is read as UTC.
+#[test]
+fn older_and_re_exported_times_are_event_times() {
+    let (_, alerts, _, _) = scan(&[&shapes("v1alpha1.jsonl")], "alpha");
+    assert!(alerts.is_empty());
+    let ev = json!({"verb": "create", "user": {"username": "system:anonymous", "groups": ["system:unauthenticated"]},
+        "requestURI": "/api/v1/namespaces", "objectRef": {"resource": "namespaces"},
+        "responseStatus": {"code": 201}, "timestamp": "2018-10-25T13:58:49Z",
+        "annotations": {"authorization.k8s.io/decision": "allow"}});
+    let f = temp("beta-time.jsonl", format!("{ev}\n").as_bytes());
+    let (_, alerts, _, summary) = scan(&[f.to_str().expect("path")], "beta-time");
+    assert_eq!(summary["counts"]["known"], json!(1));
+    assert_eq!(alerts[0]["time"], json!("2018-10-25T13:58:49Z"));
+    assert_eq!(summary["state"]["untimed"], json!(0));
+}
+
+/// A file of lines of no known source: every line listed with its reason
+/// (the first ten), a warning that names the likely cause and --source,
+/// exit 0 (nothing fired) but exit 2 under --strict.
+#[test]
+fn unknown_lines_are_loud() {
+    let mut text = String::new();
+    for i in 0..12 {
+        // A trace that kept only who did what: no requestURI or objectRef.
+        text += &format!(
+            "{}\n",
+            json!({"verb": "get", "user": {"username": format!("u{i}")}, "ts": i})
+        );
+    }
+    let f = temp("unknown.jsonl", text.as_bytes());
+    let path = f.to_str().expect("path");
+    let (code, alerts, err, summary) = scan(&[path], "unknown");
+    assert_eq!((code, alerts.len()), (0, 0), "{err}");
+    assert!(
+        err.contains("0 event(s) (none), 0 alert(s), 12 problem line(s): 12 of unknown source"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("not an event of a known source").count(),
+        10 + 1,
+        "{err}"
+    );
+    assert!(err.contains("... and 2 more problem line(s)"), "{err}");
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("warning: "))
+        .expect("a warning");
+    assert!(
+        warning
+            .contains("unknown.jsonl: no event read; 12 line(s) held none (12 of unknown source)"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("has `verb`, `user` of k8s.audit, which needs a string `verb`, `requestURI` or `objectRef`"),
+        "the likely cause: {warning}"
+    );
+    assert!(warning.contains("--source SOURCE"), "{warning}");
+    assert_eq!(summary["counts"]["unknown"], json!(12));
+    assert_eq!(
+        summary["files"][0]["warning"].as_str(),
+        Some(&warning["warning: ".len()..])
+    );
+    assert_eq!(summary["problems"].as_array().map(Vec::len), Some(10));
+    assert_eq!(summary["problems"][0]["kind"], json!("unknown"));
+    assert_eq!(summary["problems"][3]["line"], json!(4));
+    assert_eq!(summary["exit"], json!(0));
+
+    let (code, _, err, summary) = scan(&["--strict", path], "unknown-strict");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--strict: 12 line(s) held no event"), "{err}");
+    assert_eq!(summary["exit"], json!(2));
+}
+
+/// `--source` takes every event as the named source: the same trace
+/// lines are then read and matched.
+#[test]
+fn a_forced_source_reads_an_odd_export() {
+    let line = json!({"verb": "create", "user": {"username": "alice"},
+        "objectRef": {"resource": "pods", "subresource": "exec", "namespace": "prod", "name": "web"},
+        "requestURI": "/api/v1/namespaces/prod/pods/web/exec?command=sh",
+        "responseStatus": {"code": 101}});
+    // Without `user`, `auditID`, `stage` or `kind`, its shape is unsure.
+    let mut odd = line.clone();
+    odd.as_object_mut().expect("object").remove("user");
+    odd["actor"] = json!("alice");
+    let f = temp("odd.jsonl", format!("{odd}\n{odd}\n").as_bytes());
+    let path = f.to_str().expect("path");
+    let (_, alerts, _, summary) = scan(&[path], "odd");
+    assert_eq!(
+        (alerts.len(), summary["counts"]["unknown"].clone()),
+        (0, json!(2))
+    );
+    let (code, alerts, err, summary) = scan(&["--source", "k8s.audit", path], "odd-forced");
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(summary["counts"]["known"], json!(2));
+    assert_eq!(summary["sources"], json!({"k8s.audit": 2}));
+    assert_eq!(
+        fired(&alerts),
+        pairs(&[(1, "k8s_exec_into_pod"), (2, "k8s_exec_into_pod")])
+    );
+    let (code, _, err) = ward(&["scan", "--source", "k8s", path]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown source `k8s`"), "{err}");
+}
+
+/// The summary's counts of known, unknown, malformed, over-long and
+/// drifted lines, per file and in all, in text and JSON.
+#[test]
+fn the_summary_counts_every_kind_of_line() {
+    let good = json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": "get",
+        "requestURI": "/api/v1/pods", "user": {"username": "u"}, "stageTimestamp": "2024-01-01T00:00:00Z"});
+    let mut drifted = good.clone();
+    // A SIEM flattened the status code to a string.
+    drifted["responseStatus"] = json!({"code": "200"});
+    let a = temp(
+        "counts-a.jsonl",
+        format!("\u{feff}{good}\nnot json\n{drifted}\n{{\"x\": 1}}\n").as_bytes(),
+    );
+    let b = temp("counts-b.jsonl", b"[1, 2]\n");
+    let (code, _, err, summary) = scan(
+        &[a.to_str().expect("path"), b.to_str().expect("path")],
+        "counts",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        summary["counts"],
+        json!({"known": 2, "unknown": 3, "malformed": 1, "too_long": 0, "drifted": 1, "alerts": 0})
+    );
+    let files: Vec<Value> = summary["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            json!([
+                f["events"],
+                f["unknown"],
+                f["malformed"],
+                f["drifted"],
+                f["warning"].is_string()
+            ])
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [json!([2, 1, 1, 1, false]), json!([0, 2, 0, 0, true])]
+    );
+    assert!(
+        err.contains("2 event(s) (k8s.audit 2), 0 alert(s), 4 problem line(s): 3 of unknown source, 1 not JSON, 1 drifted"),
+        "{err}"
+    );
+    assert!(
+        err.contains("counts-a.jsonl: 2 event(s), 1 of unknown source, 1 not JSON, 0 too long"),
+        "{err}"
+    );
+    assert!(
+        err.contains("counts-b.jsonl: 0 event(s), 2 of unknown source"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: ") && err.contains("counts-b.jsonl: no event read"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`responseStatus.code` is a JSON string, the schema says int"),
+        "{err}"
+    );
+}
