@@ -330,3 +330,28 @@ fn the_summary_counts_every_kind_of_line() {
         "{err}"
     );
 }
+
+/// Shapes told apart by fields the fast path does not extract (an audit
+/// event with neither `user` nor `kind`, a CloudTrail record with only
+/// `eventTime`) are still read, through full decoding, and match.
+#[test]
+fn rarer_shapes_are_read_off_the_fast_path() {
+    let failed_auth = json!({"auditID": "1f0c", "stage": "ResponseStarted", "verb": "list",
+        "requestURI": "/api/v1/secrets", "responseStatus": {"code": 401},
+        "stageTimestamp": "2024-01-01T00:00:00Z"});
+    let trail = json!({"eventSource": "eks.amazonaws.com", "eventName": "UpdateClusterConfig",
+        "eventTime": "2024-01-01T00:00:00Z", "requestParameters": {"name": "prod",
+        "logging": {"clusterLogging": [{"types": ["audit"], "enabled": false}]}}});
+    let f = temp("rare.jsonl", format!("{failed_auth}\n{trail}\n").as_bytes());
+    let (_, alerts, err, summary) = scan(&[f.to_str().expect("path")], "rare");
+    assert_eq!(
+        summary["sources"],
+        json!({"k8s.audit": 1, "aws.cloudtrail": 1}),
+        "{err}"
+    );
+    assert_eq!(
+        fired(&alerts),
+        pairs(&[(2, "eks_cluster_logging_disabled")]),
+        "{err}"
+    );
+}

@@ -69,7 +69,7 @@ impl Matcher {
         for sp in plan.sources.values() {
             merge(&mut projection, &sp.projection);
         }
-        for d in Detect::ALL {
+        for d in Detect::ALL.into_iter().filter(|d| d.fast()) {
             let steps: Vec<Option<&str>> = d.path().iter().map(|k| Some(*k)).collect();
             match d.presence_only() {
                 true => projection.touch(&steps),
@@ -107,7 +107,9 @@ impl Matcher {
                 )
             })
             .collect();
-        for path in times.iter().flat_map(|(_, paths)| paths) {
+        // Only each source's first time field: a line without it is
+        // decoded in full (`Matcher::needs_full`).
+        for path in times.iter().filter_map(|(_, paths)| paths.first()) {
             let keys = path.rooted_keys().unwrap_or_default();
             let steps: Vec<Option<&str>> = keys.into_iter().map(Some).collect();
             projection.insert(&steps);
@@ -140,6 +142,18 @@ impl Matcher {
     /// slot.
     pub fn source_of<'a, D: Doc<'a>>(&self, event: D) -> Option<&'static str> {
         decode::source_by(|d| eval::get(event, &[], self.detection.get(d as usize)?))
+    }
+
+    /// Whether a line of `source` must be decoded in full because its time
+    /// is in a fallback field (the fast path extracts only the first).
+    pub fn needs_full<'a, D: Doc<'a>>(&self, source: &str, event: D) -> bool {
+        let Some((_, paths)) = self.times.iter().find(|(s, _)| s == source) else {
+            return false;
+        };
+        paths.len() > 1
+            && paths
+                .first()
+                .is_some_and(|p| eval::get(event, &[], p).is_none_or(|t| t.is_null()))
     }
 
     /// Whether `event` holds one of the `WRAPPER_KEYS`.

@@ -227,6 +227,10 @@ impl<'w> Scan<'w> {
         let Some(source) = self.source.or_else(|| self.matcher.source_of(root)) else {
             return false;
         };
+        if self.matcher.needs_full(source, root) {
+            self.bufs = sparse.into_buffers();
+            return false;
+        }
         let stateful = self.engine.active();
         let time_field = match stateful {
             true => self.matcher.time_of(source, root),

@@ -105,6 +105,19 @@ impl Detect {
         }
     }
 
+    /// Whether the scan's fast path extracts the field from every line.
+    /// The rest only tell rarer shapes apart (an audit event with neither
+    /// `user` nor `kind`, a CloudTrail record with neither `eventVersion`
+    /// nor `awsRegion`): a line the fast path finds no source for is
+    /// decoded in full, where every field is seen, so leaving them out
+    /// costs those lines time, never their source.
+    pub fn fast(self) -> bool {
+        !matches!(
+            self,
+            Detect::AuditId | Detect::Stage | Detect::EventTime | Detect::UserIdentity
+        )
+    }
+
     /// Whether only the field's presence is read (an object: extracting
     /// it whole for detection would cost every event).
     pub fn presence_only(self) -> bool {
