@@ -355,3 +355,38 @@ fn rarer_shapes_are_read_off_the_fast_path() {
         "{err}"
     );
 }
+
+/// A number written with a fraction or an exponent but integral (`101.0`,
+/// `1.01e2`) is the int the schema asks for: the rule fires on it and the
+/// summary does not call it drift; a string `"101"` is drift and does not
+/// fire.
+#[test]
+fn drift_reporting_agrees_with_evaluation() {
+    let rules = common::dir(
+        "drift-rules",
+        &[(
+            "r.ward",
+            "source k8s.audit\nrule upgraded { when responseStatus.code == 101 }\n",
+        )],
+    );
+    let line = |code: &str| {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"create","requestURI":"/x","user":{{}},"responseStatus":{{"code":{code}}},"stageTimestamp":"2024-01-01T00:00:00Z"}}"#
+        ) + "\n"
+    };
+    let text = ["101.0", "1.01e2", "101", "\"101\""].map(line).concat();
+    let f = temp("numbers.jsonl", text.as_bytes());
+    let dir = rules.display().to_string();
+    let (code, alerts, err, summary) =
+        scan(&["--rules", &dir, f.to_str().expect("path")], "numbers");
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        fired(&alerts),
+        pairs(&[(1, "upgraded"), (2, "upgraded"), (3, "upgraded")])
+    );
+    assert_eq!(summary["counts"]["drifted"], json!(1), "{err}");
+    assert!(
+        err.contains("line 4: `responseStatus.code` is a JSON string"),
+        "{err}"
+    );
+}

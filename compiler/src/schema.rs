@@ -534,7 +534,8 @@ fn value_matches<'a, D: Doc<'a>>(
         // UTC form some EKS exports write); numbers are epoch seconds.
         (Ty::Timestamp, Kind::Str(t)) => crate::time::parse(t).is_some(),
         (Ty::Timestamp, Kind::Num(..)) => true,
-        (Ty::Int, Kind::Num(_, int)) => int,
+        // An integral float (`101.0`, `1.01e2`) compares as the int it is.
+        (Ty::Int, Kind::Num(n, int)) => int || (n.is_finite() && n.fract() == 0.0),
         (Ty::Float, Kind::Num(..)) => true,
         (Ty::Bool, Kind::Bool(_)) => true,
         (Ty::List(inner), Kind::Arr(n)) => {

@@ -171,7 +171,7 @@ impl Compiled {
             (CTy::Str, Kind::Str(_)) => true,
             (CTy::Time, Kind::Str(t)) => ward_compiler::time::parse(t).is_some(),
             (CTy::Time, Kind::Num(..)) => true,
-            (CTy::Int, Kind::Num(_, int)) => int,
+            (CTy::Int, Kind::Num(n, int)) => int || (n.is_finite() && n.fract() == 0.0),
             (CTy::Float, Kind::Num(..)) => true,
             (CTy::Bool, Kind::Bool(_)) => true,
             (CTy::Object, Kind::Obj) => true,

@@ -258,13 +258,7 @@ fn read_dyn<'h>(
             .take(MAX_DOCUMENT as u64)
             .read_to_end(&mut doc)
             .map_err(|e| ReadError { line, error: e })?;
-        match serde_json::from_slice::<Value>(&doc) {
-            Ok(v) => dec.expand(v, line, Via::Raw, 0),
-            Err(e) => (dec.on_problem)(Problem::Malformed {
-                line: e.line().max(1),
-                error: e.to_string(),
-            }),
-        }
+        dec.values(&doc, line);
     }
     Ok(())
 }
@@ -308,6 +302,11 @@ impl LineCtx<'_, '_> {
         }
         match serde_json::from_slice::<Value>(text) {
             Ok(v) => self.dec.expand(v, line_no, Via::Raw, 0),
+            // Values back to back on one line (`cat` of files without a
+            // final newline).
+            Err(e) if e.to_string().starts_with("trailing characters") => {
+                self.dec.values(text, line_no)
+            }
             Err(e) => {
                 let document = self.format == Format::Document
                     || (self.format == Format::Auto
@@ -379,6 +378,38 @@ struct Decoder<'h> {
 }
 
 impl Decoder<'_> {
+    /// JSON values one after another from line `line` on: a pretty-printed
+    /// document, several (`jq .` output, `cat a.json b.json`), or values
+    /// back to back on one line. Each is read as it ends, at the line it
+    /// starts on; the first error ends the reading, as nothing after it
+    /// can be trusted to start a value.
+    fn values(&mut self, bytes: &[u8], line: usize) {
+        let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+        // Lines counted up to `counted`, as the stream moves on.
+        let (mut counted, mut at) = (0, line);
+        loop {
+            let start = stream.byte_offset();
+            let begins = start
+                + bytes[start..]
+                    .iter()
+                    .position(|b| !b.is_ascii_whitespace())
+                    .unwrap_or(bytes.len() - start);
+            at += memchr::memchr_iter(b'\n', &bytes[counted..begins]).count();
+            counted = begins;
+            match stream.next() {
+                None => return,
+                Some(Ok(v)) => self.expand(v, at, Via::Raw, 0),
+                Some(Err(e)) => {
+                    let unread = bytes.len() - begins;
+                    return (self.on_problem)(Problem::Malformed {
+                        line: line + e.line().saturating_sub(1),
+                        error: format!("{e}; the {unread} bytes from line {at} on were not read"),
+                    });
+                }
+            }
+        }
+    }
+
     fn unknown(&mut self, line: usize, hint: String) {
         (self.on_problem)(Problem::UnknownShape { line, hint })
     }
@@ -651,6 +682,44 @@ mod tests {
             problems[..],
             [Problem::UnknownShape { line: 1, .. }]
         ));
+    }
+
+    /// `jq .` output: one pretty-printed event after another.
+    #[test]
+    fn pretty_printed_values_one_after_another() {
+        let one: Value = serde_json::from_str(AUDIT).unwrap_or_default();
+        let pretty = serde_json::to_string_pretty(&one).unwrap_or_default();
+        let lines = pretty.lines().count();
+        let text = format!("{pretty}\n{pretty}\n\n{pretty}\n");
+        let (events, problems) = decode(text.as_bytes(), Format::Auto);
+        assert_eq!(problems, vec![]);
+        let at: Vec<usize> = events.iter().map(|e| e.line).collect();
+        assert_eq!(at, [1, 1 + lines, 2 + 2 * lines]);
+        // A broken one ends the reading, and says where and how much.
+        let text = format!("{pretty}\n{{\"kind\": oops}}\n{pretty}\n");
+        let (events, problems) = decode(text.as_bytes(), Format::Auto);
+        assert_eq!(events.len(), 1);
+        let [Problem::Malformed { line, error }] = &problems[..] else {
+            panic!("{problems:?}");
+        };
+        assert_eq!(*line, lines + 1);
+        assert!(error.contains("bytes from line"), "{error}");
+    }
+
+    /// `cat a.json b.json` of files without a final newline: documents
+    /// back to back, on one line or pretty-printed.
+    #[test]
+    fn documents_back_to_back() {
+        let doc = r#"{"Records":[{"eventSource":"s","eventName":"n","awsRegion":"r"}]}"#;
+        let (events, problems) = decode(format!("{doc}{doc}\n{doc}").as_bytes(), Format::Auto);
+        assert_eq!(problems, vec![]);
+        let at: Vec<usize> = events.iter().map(|e| e.line).collect();
+        assert_eq!(at, [1, 1, 2]);
+        let pretty = "{\n \"Records\": [\n  {\"eventSource\": \"s\", \"eventName\": \"n\", \"awsRegion\": \"r\"}\n ]\n}";
+        let (events, problems) = decode(format!("{pretty}{pretty}").as_bytes(), Format::Auto);
+        assert_eq!(problems, vec![]);
+        let at: Vec<usize> = events.iter().map(|e| e.line).collect();
+        assert_eq!(at, [1, 5]);
     }
 
     #[test]
