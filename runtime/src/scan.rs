@@ -552,6 +552,15 @@ impl<'w> Scan<'w> {
         alert::write_line(out, rule, tpl, doc, time_path, from, window, event);
     }
 
+    /// Sends the alerts written so far on to the sink's destination.
+    pub fn flush(&mut self) {
+        if self.write_error.is_none() {
+            if let Err(e) = self.sink.flush() {
+                self.write_error = Some(e);
+            }
+        }
+    }
+
     /// Writes alert lines (each with its newline).
     fn write(&mut self, lines: &[u8]) {
         if self.write_error.is_none() && !lines.is_empty() {

@@ -7,6 +7,7 @@ mod fmt;
 pub mod sarif;
 mod scan;
 mod schema;
+mod signals;
 mod test;
 
 use std::ffi::OsString;
@@ -258,8 +259,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    STOP_ON_SIGNAL.store(true, std::sync::atomic::Ordering::Relaxed);
     run_io(args, &mut std::io::stdin().lock(), out, err)
 }
+
+/// Whether `ward scan` ends on SIGINT/SIGTERM as at end of input (set by
+/// [`run`], the binary's entry; not for in-process runs).
+static STOP_ON_SIGNAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// [`run`] with an explicit standard input.
 pub fn run_io<I, T>(args: I, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> u8
@@ -329,6 +335,9 @@ where
                     processing_time: time == TimeMode::Processing,
                 },
             };
+            if STOP_ON_SIGNAL.load(std::sync::atomic::Ordering::Relaxed) {
+                signals::install();
+            }
             scan::run(opts, stdin, out, err)
         }
         Command::Test {

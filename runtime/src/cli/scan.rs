@@ -70,9 +70,14 @@ pub(super) fn run(
                 }
             }
         };
+        if super::signals::stopped() {
+            break;
+        }
+        let flush = || scan.borrow_mut().flush();
         let mut counted = Counting {
             inner: input,
             bytes: 0,
+            before_read: &flush,
         };
         scan.borrow_mut().begin_file(&name);
         let read = decode::Options {
@@ -109,6 +114,12 @@ pub(super) fn run(
     let stats = scan.stats;
     let state = scan.engine.stats;
     sink.flush()?;
+    if super::signals::stopped() {
+        writeln!(
+            err,
+            "ward scan: stopped by a signal; what was read before it is scanned and its windows closed"
+        )?;
+    }
     let secs = start.elapsed().as_secs_f64();
     summary(&stats, secs, err)?;
     state_summary(&state, &opts.state, err)?;
@@ -180,17 +191,34 @@ fn summary_json(
     })
 }
 
-/// Counts the bytes read, for throughput.
-struct Counting<R> {
+/// The input as the scan reads it: bytes counted for throughput; alerts
+/// written so far flushed before each read, so that they go out before
+/// the scan waits for more input (on a pipe, as soon as the event that
+/// raised them is read; from a file, every 64 KiB read); the end of input
+/// when a signal asked the scan to stop.
+struct Counting<'f, R> {
     inner: R,
     bytes: u64,
+    before_read: &'f dyn Fn(),
 }
 
-impl<R: Read> Read for Counting<R> {
+impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
+        (self.before_read)();
+        loop {
+            if super::signals::stopped() {
+                return Ok(0);
+            }
+            match self.inner.read(buf) {
+                Ok(n) => {
+                    self.bytes += n as u64;
+                    return Ok(n);
+                }
+                // A signal: stop if it asked to, else read on.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 

@@ -1,0 +1,65 @@
+//! `ward scan -` on a live pipe, as `tail -F file | ward scan -` runs it:
+//! an alert goes out as soon as its event is read, not when input ends;
+//! SIGINT and SIGTERM end the scan as the end of input would (alerts
+//! written, summary printed, exit status as usual). Runs the real binary.
+
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const EXEC: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"a1","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/prod/pods/web/exec?command=sh","verb":"create","user":{"username":"alice"},"sourceIPs":["198.51.100.7"],"objectRef":{"resource":"pods","namespace":"prod","name":"web","subresource":"exec","apiVersion":"v1"},"responseStatus":{"code":101},"stageTimestamp":"2024-01-01T00:00:00Z","annotations":{"authorization.k8s.io/decision":"allow"}}"#;
+
+fn stops_on(signal: libc::c_int) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["scan", "--no-event", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ward runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    writeln!(stdin, "{EXEC}").expect("write an event");
+    stdin.flush().expect("flush");
+    // The input stays open: the alert must come anyway.
+    let alert = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("an alert while the input is still open");
+    assert!(alert.contains("\"rule\":\"k8s_exec_into_pod\""), "{alert}");
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: a signal to our own child.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let status = child.wait().expect("ward exits");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    drop(stdin);
+    assert_eq!(status.code(), Some(1), "alerts were found: {err}");
+    assert!(err.contains("stopped by a signal"), "{err}");
+    assert!(err.contains("1 event(s) (k8s.audit 1), "), "{err}");
+}
+
+#[test]
+fn sigint_ends_a_scan_as_end_of_input_does() {
+    stops_on(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_ends_a_scan_as_end_of_input_does() {
+    stops_on(libc::SIGTERM);
+}
