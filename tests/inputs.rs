@@ -390,3 +390,59 @@ fn drift_reporting_agrees_with_evaluation() {
         "{err}"
     );
 }
+
+/// A CloudTrail file as CloudTrail writes it, one line, here past the
+/// 16 MiB line limit: every record is read, plain, gzipped and with
+/// `--input-format document`; with a smaller `--max-document-bytes` it is
+/// reported with the limit, not dropped silently.
+#[test]
+fn a_cloudtrail_file_of_one_long_line_is_read() {
+    let record = |i: usize| {
+        json!({"eventVersion": "1.08", "eventSource": "eks.amazonaws.com",
+            "eventName": "UpdateClusterConfig", "awsRegion": "eu-west-1",
+            "eventTime": "2024-01-01T00:00:00Z", "eventID": format!("{i:08}"),
+            "requestParameters": {"name": format!("c{i}"), "padding": "p".repeat(2000),
+                "logging": {"clusterLogging": [{"types": ["audit"], "enabled": !i.is_multiple_of(1000)}]}}})
+    };
+    let records: Vec<Value> = (0..8500).map(record).collect();
+    let doc = json!({ "Records": records }).to_string();
+    assert!(doc.len() > 16 << 20, "{} bytes", doc.len());
+    let plain = temp("trail.json", doc.as_bytes());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, doc.as_bytes()).expect("gzip");
+    let gzipped = temp("trail.json.gz", &gz.finish().expect("gzip"));
+    for (args, tag) in [
+        (vec![plain.to_str().expect("path")], "long-plain"),
+        (vec![gzipped.to_str().expect("path")], "long-gz"),
+        (
+            vec!["--input-format", "document", plain.to_str().expect("path")],
+            "long-doc",
+        ),
+    ] {
+        let (code, alerts, err, summary) = scan(&args, tag);
+        assert_eq!(code, 1, "{tag}: {err}");
+        assert_eq!(summary["counts"]["known"], json!(8500), "{tag}: {err}");
+        assert_eq!(summary["counts"]["too_long"], json!(0), "{tag}: {err}");
+        // Logging disabled in records 0, 1000, ..., 8000.
+        assert_eq!(alerts.len(), 9, "{tag}");
+    }
+    let (code, _, err, summary) = scan(
+        &[
+            "--max-line-bytes",
+            "64KiB",
+            "--max-document-bytes",
+            "1MiB",
+            plain.to_str().expect("path"),
+        ],
+        "long-limited",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary["counts"]["too_long"], json!(1));
+    assert!(err.contains("longer than 1048576; skipped"), "{err}");
+    assert!(
+        err.contains("warning: "),
+        "no event read from the file: {err}"
+    );
+    let _ = std::fs::remove_file(plain);
+    let _ = std::fs::remove_file(gzipped);
+}

@@ -166,8 +166,8 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
             let mut events = Vec::new();
             let mut problems = Vec::new();
             let opts = decode::Options {
-                format: Format::Auto,
                 source: sample_source(name),
+                ..Format::Auto.into()
             };
             if let Err(e) = decode::read(&bytes[..], opts, &mut |ev| events.push(ev), &mut |p| {
                 problems.push(p)

@@ -83,6 +83,14 @@ enum Command {
         /// such as Records, EventList, CloudWatch and AKS are still opened)
         #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
         source: Option<&'static str>,
+        /// Longest line read as a line; a longer one that starts a JSON
+        /// object or array is read as a document, else skipped and reported
+        #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+        max_line_bytes: usize,
+        /// Largest document read (a pretty-printed file, or a CloudTrail
+        /// file written as one line); CloudTrail records are read one by one
+        #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+        max_document_bytes: usize,
         /// Exit 2 when any line is not an event (unknown source, not JSON,
         /// too long), even if all else went well
         #[arg(long)]
@@ -303,6 +311,8 @@ where
             output,
             input_format,
             source,
+            max_line_bytes,
+            max_document_bytes,
             strict,
             summary_json,
             no_event,
@@ -323,6 +333,8 @@ where
                 output,
                 input_format,
                 source,
+                max_line: max_line_bytes,
+                max_document: max_document_bytes,
                 strict,
                 summary_json,
                 no_event,
@@ -382,4 +394,24 @@ fn parse_source(s: &str) -> Result<&'static str, String> {
     crate::decode::source_named(s).ok_or_else(|| {
         format!("unknown source `{s}`; the sources are k8s.audit, aws.cloudtrail, calico.flow, calico.dns, calico.audit")
     })
+}
+
+/// `16MiB`, `1GiB`, `512KiB` (or K, M, G, the same powers of 1024), or bytes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (16MiB, 1GiB, 4096)"))?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        u => return Err(format!("unknown size unit `{u}` (KiB, MiB, GiB)")),
+    };
+    n.checked_mul(1 << shift)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is out of range"))
 }

@@ -17,6 +17,8 @@ pub(super) struct Options {
     pub output: Option<PathBuf>,
     pub input_format: Format,
     pub source: Option<&'static str>,
+    pub max_line: usize,
+    pub max_document: usize,
     pub strict: bool,
     pub summary_json: Option<PathBuf>,
     pub no_event: bool,
@@ -83,6 +85,8 @@ pub(super) fn run(
         let read = decode::Options {
             format: opts.input_format,
             source: opts.source,
+            max_line: opts.max_line,
+            max_document: opts.max_document,
         };
         // The three callbacks share the scan; they never run at once.
         let result = decode::read_with(

@@ -6,11 +6,12 @@
 //!
 //! Bad input never stops a stream: each malformed line, over-long line or
 //! event of unknown shape is reported with its line and reading goes on.
-//! Memory is bounded by [`MAX_LINE`] per line and [`MAX_DOCUMENT`] per
-//! whole-file document.
+//! Memory is bounded by the line limit ([`MAX_LINE`] by default) per line
+//! and the document limit ([`MAX_DOCUMENT`]) per document.
 
 pub mod aks;
 pub mod detect;
+mod document;
 pub mod gke;
 
 pub use detect::{source_by, source_of, Detect};
@@ -18,12 +19,15 @@ pub use detect::{source_by, source_of, Detect};
 use std::io::{BufRead, Read};
 
 use base64::Engine as _;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
-/// Longest JSON line accepted; longer lines are skipped and reported.
+/// Longest JSON line read as a line by default (`--max-line-bytes`); a
+/// longer one is read as a document, or skipped and reported.
 pub const MAX_LINE: usize = 16 << 20;
-/// Largest file read as one JSON document (a pretty-printed `Records` file).
-pub const MAX_DOCUMENT: usize = 256 << 20;
+/// Largest JSON document read by default (`--max-document-bytes`): a
+/// pretty-printed `Records` file, or a CloudTrail file written as one line.
+pub const MAX_DOCUMENT: usize = 1 << 30;
 /// Deepest wrapping followed (a CloudWatch message holding a document...).
 const MAX_WRAP: usize = 4;
 
@@ -60,8 +64,13 @@ pub struct Event {
 pub enum Problem {
     /// Not JSON (the parser's message).
     Malformed { line: usize, error: String },
-    /// Longer than [`MAX_LINE`].
-    TooLong { line: usize, bytes: usize },
+    /// Longer than the limit (the line limit, or for a line that could be
+    /// a document, the document limit).
+    TooLong {
+        line: usize,
+        bytes: usize,
+        limit: usize,
+    },
     /// JSON, but no known event shape.
     UnknownShape { line: usize, hint: String },
 }
@@ -80,9 +89,9 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Problem::Malformed { line, error } => write!(f, "line {line}: not JSON: {error}"),
-            Problem::TooLong { line, bytes } => write!(
+            Problem::TooLong { line, bytes, limit } => write!(
                 f,
-                "line {line}: {bytes} bytes, longer than {MAX_LINE}; skipped"
+                "line {line}: {bytes} bytes, longer than {limit}; skipped"
             ),
             Problem::UnknownShape { line, hint } => {
                 write!(f, "line {line}: not an event of a known source ({hint})")
@@ -105,6 +114,11 @@ pub enum Format {
 pub struct Options {
     pub format: Format,
     pub source: Option<&'static str>,
+    /// Longest line read as a line.
+    pub max_line: usize,
+    /// Largest document read (a line longer than `max_line` that starts a
+    /// JSON object or array is read as one).
+    pub max_document: usize,
 }
 
 impl From<Format> for Options {
@@ -112,6 +126,8 @@ impl From<Format> for Options {
         Options {
             format,
             source: None,
+            max_line: MAX_LINE,
+            max_document: MAX_DOCUMENT,
         }
     }
 }
@@ -177,7 +193,7 @@ pub fn read_with(
         on_event: event,
         on_problem: problem,
     };
-    read_dyn(Box::new(input), opts.format, &mut line, &mut dec)
+    read_dyn(Box::new(input), &opts, &mut line, &mut dec)
 }
 
 /// The UTF-8 byte-order mark that files saved on Windows start with.
@@ -185,17 +201,18 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 fn read_dyn<'h>(
     input: Box<dyn Read + '_>,
-    format: Format,
+    opts: &Options,
     on_line: &mut Option<LineHook<'h>>,
     dec: &mut Decoder<'h>,
 ) -> Result<(), ReadError> {
+    let format = opts.format;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
     let head = reader
         .fill_buf()
         .map_err(|e| ReadError { line: 0, error: e })?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let gz = flate2::read::MultiGzDecoder::new(reader);
-        return read_dyn(Box::new(gz), format, on_line, dec);
+        return read_dyn(Box::new(gz), opts, on_line, dec);
     }
     if head.starts_with(BOM) {
         reader.consume(BOM.len());
@@ -224,8 +241,19 @@ fn read_dyn<'h>(
         if chunk.is_empty() {
             break;
         }
+        // A line past the line limit may be a document (CloudTrail writes
+        // each file as one line): kept up to the document limit.
+        let keep = match format {
+            Format::JsonLines => opts.max_line,
+            _ => opts.max_document.max(opts.max_line),
+        };
         if let Some(i) = memchr::memchr(b'\n', chunk) {
             line_no += 1;
+            if i + 1 > opts.max_line {
+                ctx.long_line(&chunk[..=i], i + 1, i + 1 > keep, line_no, keep);
+                reader.consume(i + 1);
+                continue;
+            }
             if ctx.line(&chunk[..i], line_no) {
                 first_line = Some((chunk[..=i].to_vec(), line_no));
                 reader.consume(i + 1);
@@ -235,16 +263,14 @@ fn read_dyn<'h>(
             continue;
         }
         buf.clear();
-        let (n, too_long) = read_line(&mut reader, &mut buf).map_err(|e| err(line_no, e))?;
+        let (n, cut) =
+            read_line(&mut reader, &mut buf, opts.max_line, keep).map_err(|e| err(line_no, e))?;
         if n == 0 {
             break;
         }
         line_no += 1;
-        if too_long {
-            (ctx.dec.on_problem)(Problem::TooLong {
-                line: line_no,
-                bytes: n,
-            });
+        if n > opts.max_line {
+            ctx.long_line(&buf, n, cut, line_no, keep);
             continue;
         }
         if ctx.line(&buf, line_no) {
@@ -254,10 +280,19 @@ fn read_dyn<'h>(
     }
     let dec = ctx.dec;
     if let Some((mut doc, line)) = first_line {
+        let limit = opts.max_document as u64;
         (&mut reader)
-            .take(MAX_DOCUMENT as u64)
+            .take(limit + 1)
             .read_to_end(&mut doc)
             .map_err(|e| ReadError { line, error: e })?;
+        if doc.len() as u64 > limit {
+            (dec.on_problem)(Problem::TooLong {
+                line,
+                bytes: doc.len(),
+                limit: opts.max_document,
+            });
+            return Ok(());
+        }
         dec.values(&doc, line);
     }
     Ok(())
@@ -286,6 +321,21 @@ struct LineCtx<'c, 'h> {
 }
 
 impl LineCtx<'_, '_> {
+    /// A line longer than the line limit (`n` bytes, `cut` when past
+    /// `keep`): a document if it starts one and was kept whole, else
+    /// skipped and reported.
+    fn long_line(&mut self, raw: &[u8], n: usize, cut: bool, line_no: usize, keep: usize) {
+        let text = trim(raw);
+        if !cut && self.format != Format::JsonLines && matches!(text.first(), Some(b'{' | b'[')) {
+            return self.dec.values(text, line_no);
+        }
+        (self.dec.on_problem)(Problem::TooLong {
+            line: line_no,
+            bytes: n,
+            limit: keep,
+        });
+    }
+
     /// Handles one line; `true` when the file turns out to be one
     /// pretty-printed document (its first line is an incomplete value).
     fn line(&mut self, raw: &[u8], line_no: usize) -> bool {
@@ -338,10 +388,17 @@ fn trim(b: &[u8]) -> &[u8] {
     &b[start..end]
 }
 
-/// Reads one line into `buf`, keeping at most [`MAX_LINE`] bytes; returns
-/// the line's full length and whether it was cut.
-fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+/// Reads one line into `buf`, keeping at most `line_limit` bytes, or
+/// `keep` if it starts a JSON object or array; returns the line's full
+/// length and whether it was cut.
+fn read_line(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    line_limit: usize,
+    keep: usize,
+) -> std::io::Result<(usize, bool)> {
     let mut total = 0;
+    let mut limit = keep;
     loop {
         let chunk = match r.fill_buf() {
             Ok(c) => c,
@@ -349,13 +406,17 @@ fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<(usize,
             Err(e) => return Err(e),
         };
         if chunk.is_empty() {
-            return Ok((total, total > MAX_LINE));
+            return Ok((total, total > limit));
         }
         let (take, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
-        if total + take <= MAX_LINE {
+        // Past the line limit only what may be a document is kept.
+        if total + take > line_limit && !matches!(trim(buf).first(), Some(b'{' | b'[')) {
+            limit = limit.min(line_limit);
+        }
+        if total + take <= limit {
             buf.extend_from_slice(&chunk[..take]);
         } else {
             buf.clear();
@@ -363,7 +424,7 @@ fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<(usize,
         total += take;
         r.consume(take);
         if done {
-            return Ok((total, total > MAX_LINE));
+            return Ok((total, total > limit));
         }
     }
 }
@@ -384,7 +445,9 @@ impl Decoder<'_> {
     /// starts on; the first error ends the reading, as nothing after it
     /// can be trusted to start a value.
     fn values(&mut self, bytes: &[u8], line: usize) {
-        let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+        // Where each value ends, found by skipping (nothing is built); each
+        // is then read for its events, a `Records` array record by record.
+        let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<IgnoredAny>();
         // Lines counted up to `counted`, as the stream moves on.
         let (mut counted, mut at) = (0, line);
         loop {
@@ -396,17 +459,28 @@ impl Decoder<'_> {
                     .unwrap_or(bytes.len() - start);
             at += memchr::memchr_iter(b'\n', &bytes[counted..begins]).count();
             counted = begins;
-            match stream.next() {
+            // An error's line counts from the start of what was parsed.
+            let (error, from) = match stream.next() {
                 None => return,
-                Some(Ok(v)) => self.expand(v, at, Via::Raw, 0),
-                Some(Err(e)) => {
-                    let unread = bytes.len() - begins;
-                    return (self.on_problem)(Problem::Malformed {
-                        line: line + e.line().saturating_sub(1),
-                        error: format!("{e}; the {unread} bytes from line {at} on were not read"),
-                    });
+                Some(Ok(_)) => {
+                    let value = &bytes[begins..stream.byte_offset()];
+                    let mut de = serde_json::Deserializer::from_slice(value);
+                    let top = document::Top {
+                        dec: &mut *self,
+                        line: at,
+                    };
+                    match serde::de::DeserializeSeed::deserialize(top, &mut de) {
+                        Ok(()) => continue,
+                        Err(e) => (e, at),
+                    }
                 }
-            }
+                Some(Err(e)) => (e, line),
+            };
+            let unread = bytes.len() - begins;
+            return (self.on_problem)(Problem::Malformed {
+                line: from + error.line().saturating_sub(1),
+                error: format!("{error}; the {unread} bytes from line {at} on were not read"),
+            });
         }
     }
 
@@ -722,14 +796,86 @@ mod tests {
         assert_eq!(at, [1, 5]);
     }
 
+    /// A CloudTrail file written as one line longer than the line limit is
+    /// a document, read record by record; past the document limit, or not
+    /// a document, a long line is skipped and reported with its limit.
+    #[test]
+    fn a_line_past_the_line_limit_is_a_document() {
+        let record = r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","requestParameters":{"key":"PADDING"}}"#;
+        let records: Vec<String> = (0..50)
+            .map(|i| record.replace("PADDING", &"x".repeat(i * 10)))
+            .collect();
+        let doc = format!("{{\"Records\":[{}]}}", records.join(","));
+        let text = format!("{doc}\n{AUDIT}\n{doc}\n");
+        let opts = Options {
+            max_line: 1000,
+            ..Format::Auto.into()
+        };
+        let (events, problems) = decode(text.as_bytes(), opts);
+        assert_eq!(problems, vec![]);
+        let lines: Vec<(usize, Via)> = events.iter().map(|e| (e.line, e.via)).collect();
+        assert_eq!(lines.len(), 101);
+        assert_eq!(lines[0], (1, Via::CloudtrailRecords));
+        assert_eq!(lines[50], (2, Via::Raw));
+        assert_eq!(lines[100], (3, Via::CloudtrailRecords));
+        // Records in order, each whole.
+        assert_eq!(
+            events[49].value["requestParameters"]["key"],
+            "x".repeat(490)
+        );
+
+        let small = Options {
+            max_line: 1000,
+            max_document: 2000,
+            ..Format::Auto.into()
+        };
+        let (events, problems) = decode(text.as_bytes(), small);
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            problems.iter().map(Problem::line).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert!(
+            problems[0].to_string().contains("longer than 2000"),
+            "{}",
+            problems[0]
+        );
+        // Forced JSON lines: the line limit holds.
+        let lines_only = Options {
+            max_line: 1000,
+            ..Format::JsonLines.into()
+        };
+        let (events, problems) = decode(text.as_bytes(), lines_only);
+        assert_eq!((events.len(), problems.len()), (1, 2));
+        assert!(problems[0].to_string().contains("longer than 1000"));
+    }
+
+    /// A `Records` document's other keys, and a `Records` that is not an
+    /// array, are as before: the other keys hold no event; a non-array
+    /// leaves an object of no known source.
+    #[test]
+    fn records_streamed_as_the_tree_reads_them() {
+        let (events, problems) = decode(
+            br#"{"x": 1, "Records": [{"eventSource":"s","eventName":"n","awsRegion":"r"}], "y": [1]}"#,
+            Format::Document,
+        );
+        assert_eq!((events.len(), problems), (1, vec![]));
+        let (events, problems) = decode(br#"{"Records": {"a": 1}}"#, Format::Document);
+        assert_eq!(events.len(), 0);
+        assert!(matches!(
+            problems[..],
+            [Problem::UnknownShape { line: 1, .. }]
+        ));
+    }
+
     #[test]
     fn a_forced_source_names_every_event() {
         let odd = r#"{"who":"alice","what":"get"}"#;
         let (_, problems) = decode(odd.as_bytes(), Format::Auto);
         assert_eq!(problems.len(), 1);
         let opts = Options {
-            format: Format::Auto,
             source: Some("k8s.audit"),
+            ..Format::Auto.into()
         };
         let wrapped = format!("{odd}\n{{\"Records\":[{odd}]}}\n");
         let (events, problems) = decode(wrapped.as_bytes(), opts);
