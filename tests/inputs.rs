@@ -232,7 +232,14 @@ fn unknown_lines_are_loud() {
 
     let (code, _, err, summary) = scan(&["--strict", path], "unknown-strict");
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--strict: 12 line(s) held no event"), "{err}");
+    assert!(
+        err.contains("12 line(s) held no event (--strict); their events are lost; exit 2"),
+        "{err}"
+    );
+    // --allow-problems and --strict contradict each other.
+    let (code, _, err) = ward(&["scan", "--strict", "--allow-problems", path]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be used with"), "{err}");
     assert_eq!(summary["exit"], json!(2));
 }
 
@@ -286,7 +293,14 @@ fn the_summary_counts_every_kind_of_line() {
         &[a.to_str().expect("path"), b.to_str().expect("path")],
         "counts",
     );
-    assert_eq!(code, 0, "{err}");
+    // A line that is not JSON is a lost event: exit 2.
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "1 line(s) could not be read (not JSON or too long); their events are lost; exit 2"
+        ),
+        "{err}"
+    );
     assert_eq!(
         summary["counts"],
         json!({"known": 2, "unknown": 3, "malformed": 1, "too_long": 0, "drifted": 1, "alerts": 0})
@@ -436,7 +450,7 @@ fn a_cloudtrail_file_of_one_long_line_is_read() {
         ],
         "long-limited",
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert_eq!(summary["counts"]["too_long"], json!(1));
     assert!(err.contains("longer than 1048576; skipped"), "{err}");
     assert!(

@@ -239,7 +239,8 @@ fn deep_values_no_rule_reads_are_judged_as_a_full_parse_judges_them() {
     let input = format!("{}\n{}\n", with_depth(125), with_depth(200));
     let f = temp("deep.jsonl", input.as_bytes());
     let (code, lines, err) = alerted_lines(&dir, &f);
-    assert_eq!(code, 1);
+    // A line refused is a lost event: exit 2, after the alerts.
+    assert_eq!(code, 2);
     assert_eq!(lines, [json!(1)], "125 levels read; 200 refused");
     assert!(
         err.contains(":line 2: not JSON: recursion limit exceeded"),
@@ -274,7 +275,8 @@ fn bad_lines_are_counted_with_their_line_and_the_stream_goes_on() {
     );
     let f = temp("bad.jsonl", &input);
     let (code, lines, err) = alerted_lines(&dir, &f);
-    assert_eq!(code, 1);
+    // Three lines could not be read: exit 2, the alerts all written.
+    assert_eq!(code, 2);
     assert_eq!(
         lines,
         [json!(1), json!(7)],
@@ -309,11 +311,16 @@ fn an_over_long_line_is_skipped_not_buffered() {
     let long = format!("\"{}\"", "x".repeat(ward_runtime::decode::MAX_LINE + 10));
     let f = temp("long.jsonl", format!("{long}\n{good}\n").as_bytes());
     let (code, out, err) = ward(&["scan", "--rules", &dir, f.to_str().expect("path")]);
-    assert_eq!((code, alerts(&out).len()), (1, 1), "{err}");
+    assert_eq!((code, alerts(&out).len()), (2, 1), "{err}");
     assert!(
-        err.contains(":line 1:") && err.contains("longer than"),
+        err.contains(":line 1:") && err.contains("longer than 16777216; skipped"),
         "{err}"
     );
+    // --allow-problems: the exit status is the alerts'.
+    let path = f.to_str().expect("path");
+    let (code, _, err) = ward(&["scan", "--allow-problems", "--rules", &dir, path]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("1 too long"), "{err}");
 }
 
 #[test]

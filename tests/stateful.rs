@@ -759,3 +759,59 @@ fn a_stateful_alert_shows_its_line_as_written() {
     assert_eq!(alert["input"]["line"], 3);
     conforms(&alerts_schema("Ward alert"), &alert, "alert").unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// Events held for ordering are bounded by --max-held-bytes: 3,000 events
+/// of one timestamp (none ever final by time alone) are released early
+/// past the bound, counted and listed; the count still fires once per key
+/// and window, as without the bound.
+#[test]
+fn events_held_for_ordering_are_bounded() {
+    let events: Vec<Value> = (0..3000)
+        .map(|i| refused(0, &format!("u{}", i % 3)))
+        .collect();
+    let summary = std::env::temp_dir().join(format!("ward-held-{}.json", std::process::id()));
+    let s = summary.to_str().expect("path");
+    let (_, unbounded, _) = scan("held-all", FAILURES, &events, &[]);
+    let flags = ["--max-held-bytes", "64KiB", "--summary-json", s];
+    let (code, alerts, err) = scan("held", FAILURES, &events, &flags);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(alerts.len(), 3, "one per user: {err}");
+    assert_eq!(alerts.len(), unbounded.len());
+    assert!(
+        err.contains("released to stateful rules before --lateness 5m ran out"),
+        "{err}"
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
+    let early = json["state"]["released_early"].as_u64().expect("count");
+    assert!(early > 2000, "{early}");
+    let peak = json["state"]["peak_held_bytes"].as_u64().expect("peak");
+    // The bound, and at most the one event that crossed it.
+    assert!(peak <= 64 * 1024 + 4096, "{peak}");
+    let _ = std::fs::remove_file(summary);
+}
+
+/// Events without a time before any with one are not held: on a stream
+/// that has no times at all, nothing waits for the end of input.
+#[test]
+fn untimed_events_on_an_untimed_stream_are_not_held() {
+    let untimed: Vec<Value> = (0..5)
+        .map(|_| {
+            let mut e = refused(0, "a");
+            e.as_object_mut().expect("object").remove("stageTimestamp");
+            e.as_object_mut()
+                .expect("object")
+                .remove("requestReceivedTimestamp");
+            e
+        })
+        .collect();
+    let summary = std::env::temp_dir().join(format!("ward-untimed-{}.json", std::process::id()));
+    let s = summary.to_str().expect("path");
+    let (_, alerts, err) = scan("untimed-stream", FAILURES, &untimed, &["--summary-json", s]);
+    assert_eq!(alerts.len(), 1, "{err}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
+    assert_eq!(json["state"]["peak_held_bytes"], json!(0));
+    assert_eq!(json["state"]["untimed"], json!(5));
+    let _ = std::fs::remove_file(summary);
+}

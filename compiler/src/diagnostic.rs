@@ -201,20 +201,79 @@ pub struct SourceMap {
 #[derive(Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
-    /// The text, named by its path for miette's snippet headers.
-    source: miette::NamedSource<String>,
+    /// The path as snippet headers show it.
+    name: String,
+    text: String,
+    /// Byte offset where each line starts: a span's line is found by
+    /// binary search, so ten thousand diagnostics in one file render in
+    /// linear time (miette's own lookup reads the text from its start for
+    /// every snippet).
+    line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     pub fn text(&self) -> &str {
-        self.source.inner()
+        &self.text
+    }
+
+    /// The 0-based line holding byte `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1)
+    }
+
+    /// The 1-based line holding byte `offset`, and the byte its line
+    /// starts at.
+    pub fn line_start(&self, offset: usize) -> (usize, usize) {
+        let line = self.line_of(offset);
+        (line + 1, self.line_starts[line])
+    }
+}
+
+impl miette::SourceCode for SourceFile {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        // miette's reading, over only the lines the snippet shows.
+        let first = self
+            .line_of(span.offset())
+            .saturating_sub(context_lines_before);
+        let last = self.line_of(span.offset() + span.len()) + context_lines_after + 1;
+        let start = self.line_starts[first];
+        let end = self
+            .line_starts
+            .get(last)
+            .copied()
+            .unwrap_or(self.text.len());
+        let window = &self.text.as_bytes()[start..end];
+        let local = miette::SourceSpan::new((span.offset() - start).into(), span.len());
+        let inner = window.read_span(&local, context_lines_before, context_lines_after)?;
+        let found = inner.span();
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            miette::SourceSpan::new((found.offset() + start).into(), found.len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count(),
+        )))
     }
 }
 
 impl SourceMap {
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
-        let source = miette::NamedSource::new(path.display().to_string(), text);
-        self.files.push(SourceFile { path, source });
+        let line_starts = std::iter::once(0).chain(memchr_lines(&text)).collect();
+        let name = path.display().to_string();
+        self.files.push(SourceFile {
+            path,
+            name,
+            text,
+            line_starts,
+        });
         FileId(self.files.len() - 1)
     }
     pub fn get(&self, id: FileId) -> &SourceFile {
@@ -232,12 +291,12 @@ impl SourceMap {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
-        let text = self.get(id).text();
-        let offset = offset.min(text.len());
-        let before = &text[..floor_char_boundary(text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let file = self.get(id);
+        let text = file.text();
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let line = file.line_of(offset);
+        let line_start = file.line_starts[line];
+        (line + 1, text[line_start..offset].chars().count() + 1)
     }
 
     /// A miette-renderable view of `diag`.
@@ -249,6 +308,14 @@ impl SourceMap {
             related: related(self, diag),
         }
     }
+}
+
+/// The offsets just past each newline of `text`.
+fn memchr_lines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -325,7 +392,7 @@ impl miette::Diagnostic for Rendered<'_> {
         Some(Box::new(help))
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.map.get(self.file).source as &dyn miette::SourceCode)
+        Some(self.map.get(self.file) as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let labels = self

@@ -342,6 +342,8 @@ pub fn lower(loaded: &Loaded) -> RuleSet {
                 scopes: Vec::new(),
                 fields: Vec::new(),
                 macros: Vec::new(),
+                memo: Default::default(),
+                depth: 0,
             }
             .rule(def),
         );
@@ -355,6 +357,10 @@ struct Lower<'p, 'a> {
     scopes: Vec<String>,
     fields: Vec<(String, FieldPath)>,
     macros: Vec<(String, Cond)>,
+    /// Macros lowered where no variable is bound, by name.
+    memo: std::collections::HashMap<String, Cond>,
+    /// Macros being lowered, one inside the other.
+    depth: usize,
 }
 
 impl Lower<'_, '_> {
@@ -471,6 +477,9 @@ impl Lower<'_, '_> {
 
     fn cond(&mut self, e: &ast::Expr) -> Cond {
         match &e.kind {
+            // `m and m`, `m or m`: one `m` (a generated chain of such
+            // macros would otherwise double at each level).
+            ExprKind::And(a, b) | ExprKind::Or(a, b) if self.same_macro(a, b) => self.cond(a),
             ExprKind::And(a, b) => flatten(true, self.cond(a), self.cond(b)),
             ExprKind::Or(a, b) => flatten(false, self.cond(a), self.cond(b)),
             ExprKind::Not(a) => Cond::Not(Box::new(self.cond(a))),
@@ -579,7 +588,20 @@ impl Lower<'_, '_> {
                         .name(p)
                         .and_then(|n| self.prog.macros.get(n).map(|d| (n, d)))
                     {
+                        // Lowered once per rule where no variable is bound.
+                        let memo = self.scopes.is_empty();
+                        if let Some(body) = self.memo.get(name).filter(|_| memo) {
+                            return body.clone();
+                        }
+                        if self.depth >= crate::resolve::MAX_MACRO_DEPTH {
+                            return Cond::Const(false); // an error already
+                        }
+                        self.depth += 1;
                         let body = self.cond(&def.item.body);
+                        self.depth -= 1;
+                        if memo {
+                            self.memo.insert(name.to_string(), body.clone());
+                        }
                         if self.scopes.is_empty() && !self.macros.iter().any(|(m, _)| m == name) {
                             self.macros.push((name.to_string(), body.clone()));
                         }
@@ -592,6 +614,18 @@ impl Lower<'_, '_> {
                 }
             }
         }
+    }
+
+    /// Whether `a` and `b` both name the same macro.
+    fn same_macro(&self, a: &ast::Expr, b: &ast::Expr) -> bool {
+        let named = |e: &ast::Expr| match &e.kind {
+            ExprKind::Value(AstOperand::Path(p)) => self
+                .name(p)
+                .filter(|n| self.prog.macros.contains_key(n))
+                .map(str::to_string),
+            _ => None,
+        };
+        named(a).is_some_and(|n| named(b) == Some(n))
     }
 
     /// A lone name that is not a bound variable: a list or macro candidate.

@@ -567,6 +567,9 @@ fn build_str_groups(
     ids: &[usize],
 ) {
     let mut patterns: Vec<(String, bool)> = Vec::new();
+    // Where each pattern is in `patterns`: a list of a million patterns is
+    // gathered in linear time.
+    let mut seen: std::collections::HashMap<(String, bool), usize> = Default::default();
     let mut leaves = Vec::new();
     for &id in ids {
         let (all, test) = match &plan.leaves[id] {
@@ -580,18 +583,16 @@ fn build_str_groups(
             continue;
         };
         let mut mine = Vec::new();
+        let mut taken = std::collections::HashSet::new();
         for p in pats {
             let Some(src) = pattern_source(*op, p) else {
                 continue;
             };
-            let pid = match patterns.iter().position(|q| *q == src) {
-                Some(pid) => pid,
-                None => {
-                    patterns.push(src);
-                    patterns.len() - 1
-                }
-            };
-            if !mine.contains(&pid) {
+            let pid = *seen.entry(src.clone()).or_insert_with(|| {
+                patterns.push(src);
+                patterns.len() - 1
+            });
+            if taken.insert(pid) {
                 mine.push(pid);
             }
         }

@@ -81,76 +81,123 @@ impl<'a> Program<'a> {
         prog
     }
 
-    /// Reports each macro cycle once, at the macro that closes it.
+    /// Reports each macro cycle once, at the macro that closes it, and
+    /// each macro that nests others more than [`MAX_MACRO_DEPTH`] deep.
+    ///
+    /// A depth-first walk with its own stack, not recursion: a generated
+    /// chain of ten thousand macros must not exhaust the thread's stack.
     fn find_cycles(&self, diags: &mut Vec<Diagnostic>) {
-        #[derive(Clone, Copy, PartialEq)]
-        enum Mark {
-            Active,
-            Done,
-        }
-        fn visit<'a>(
-            prog: &Program<'a>,
-            name: &'a str,
-            marks: &mut HashMap<&'a str, Mark>,
-            stack: &mut Vec<(&'a str, FileId, Span)>,
-            diags: &mut Vec<Diagnostic>,
-        ) {
-            match marks.get(name) {
-                Some(Mark::Done) => return,
-                Some(Mark::Active) => {
-                    let start = stack.iter().position(|(n, _, _)| *n == name).unwrap_or(0);
-                    let cycle = &stack[start..];
-                    let chain: Vec<&str> = cycle.iter().map(|(n, _, _)| *n).chain([name]).collect();
-                    let Some(def) = prog.macros.get(name) else {
-                        return;
-                    };
-                    let (last_name, last_file, last_span) = cycle[cycle.len() - 1];
-                    let mut d = Diagnostic::new(
-                        Code::MacroCycle,
-                        last_file,
-                        last_span,
-                        format!("macro `{name}` expands to itself"),
-                    )
-                    .label(format!("`{last_name}` uses `{name}` here"))
-                    .help(if chain.len() == 2 {
-                        format!("`{name}` refers to itself, so its expansion never ends")
-                    } else {
-                        format!(
-                            "the expansion never ends: {}; break the cycle",
-                            chain.join(" -> ")
-                        )
-                    });
-                    d = d.with_label(
-                        def.file,
-                        def.item.name.span,
-                        format!("`{name}` is defined here"),
-                    );
-                    diags.push(d);
-                    return;
-                }
-                None => {}
-            }
-            let Some(def) = prog.macros.get(name) else {
-                return;
-            };
-            marks.insert(name, Mark::Active);
+        // Per macro: `None` while on the walk, its nesting depth once done.
+        let mut depth: HashMap<&'a str, Option<usize>> = HashMap::new();
+        let frame = |name: &'a str| {
+            let def = self.macros.get(name)?;
             let mut refs = Vec::new();
             macro_refs(&def.item.body, &mut refs);
-            for r in refs {
-                if let Some((key, _)) = prog.macros.get_key_value(r.name.as_str()) {
-                    stack.push((name, def.file, r.span));
-                    visit(prog, key, marks, stack, diags);
+            Some(Frame {
+                name,
+                file: def.file,
+                refs,
+                next: 0,
+                below: 0,
+            })
+        };
+        for root in self.macros.keys() {
+            if depth.contains_key(root) {
+                continue;
+            }
+            let Some(f) = frame(root) else { continue };
+            depth.insert(root, None);
+            let mut stack = vec![f];
+            while let Some(top) = stack.last_mut() {
+                let Some(r) = top.refs.get(top.next).copied() else {
+                    let done = 1 + top.below;
+                    let (name, file) = (top.name, top.file);
                     stack.pop();
+                    if done == MAX_MACRO_DEPTH + 1 {
+                        diags.push(self.too_deep(name, file));
+                    }
+                    depth.insert(name, Some(done));
+                    if let Some(parent) = stack.last_mut() {
+                        parent.below = parent.below.max(done);
+                    }
+                    continue;
+                };
+                top.next += 1;
+                let Some((key, _)) = self.macros.get_key_value(r.name.as_str()) else {
+                    continue;
+                };
+                match depth.get(key) {
+                    Some(Some(d)) => top.below = top.below.max(*d),
+                    Some(None) => diags.push(self.cycle(&stack, key)),
+                    None => {
+                        if let Some(f) = frame(key) {
+                            depth.insert(key, None);
+                            stack.push(f);
+                        }
+                    }
                 }
             }
-            marks.insert(name, Mark::Done);
-        }
-        let mut marks = HashMap::new();
-        for name in self.macros.keys() {
-            visit(self, name, &mut marks, &mut Vec::new(), diags);
         }
     }
+
+    /// The cycle closed by following `name` from the top of `stack`.
+    fn cycle(&self, stack: &[Frame<'a>], name: &str) -> Diagnostic {
+        let start = stack.iter().position(|f| f.name == name).unwrap_or(0);
+        let cycle = &stack[start..];
+        let chain: Vec<&str> = cycle.iter().map(|f| f.name).chain([name]).collect();
+        let last = &cycle[cycle.len() - 1];
+        // The reference just followed: the one before `next`.
+        let span = last.refs[last.next - 1].span;
+        let mut d = Diagnostic::new(
+            Code::MacroCycle,
+            last.file,
+            span,
+            format!("macro `{name}` expands to itself"),
+        )
+        .label(format!("`{}` uses `{name}` here", last.name))
+        .help(if chain.len() == 2 {
+            format!("`{name}` refers to itself, so its expansion never ends")
+        } else {
+            format!(
+                "the expansion never ends: {}; break the cycle",
+                chain.join(" -> ")
+            )
+        });
+        if let Some(def) = self.macros.get(name) {
+            d = d.with_label(
+                def.file,
+                def.item.name.span,
+                format!("`{name}` is defined here"),
+            );
+        }
+        d
+    }
+
+    fn too_deep(&self, name: &str, file: FileId) -> Diagnostic {
+        let span = self.macros.get(name).map(|d| d.item.name.span);
+        Diagnostic::new(
+            Code::MacroCycle,
+            file,
+            span.unwrap_or_default(),
+            format!("macro `{name}` nests macros more than {MAX_MACRO_DEPTH} deep"),
+        )
+        .label("its expansion goes this deep")
+        .help("a chain this long is usually generated; join the conditions into fewer macros")
+    }
 }
+
+/// A macro on the walk of [`Program::find_cycles`]: its references, the
+/// next to follow, and the deepest nesting found below it.
+struct Frame<'a> {
+    name: &'a str,
+    file: FileId,
+    refs: Vec<&'a Ident>,
+    next: usize,
+    below: usize,
+}
+
+/// The deepest nesting of macros in macros that is expanded.
+pub const MAX_MACRO_DEPTH: usize = 128;
 
 fn define<'a>(
     names: &mut HashMap<&'a str, (FileId, Span, &'static str)>,

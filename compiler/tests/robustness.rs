@@ -222,3 +222,107 @@ fn deep_nesting_does_not_overflow() {
     );
     check_text(&nots);
 }
+
+/// Macros nested past the limit are an E012 at the macro where the limit
+/// is passed, at once, from any order of definition: a generated chain of
+/// thousands is not followed down the stack (it overflowed it before).
+/// Up to the limit, a chain checks and lowers.
+#[test]
+fn macro_nesting_has_a_limit_with_a_diagnostic() {
+    let chain = |n: usize, reversed: bool| {
+        let mut defs: Vec<String> = (1..n)
+            .map(|i| format!("macro m{i} = m{}\n", i - 1))
+            .collect();
+        if reversed {
+            defs.reverse();
+        }
+        format!(
+            "source k8s.audit\nmacro m0 = verb == \"get\"\n{}rule r {{ when m{} }}\n",
+            defs.concat(),
+            n - 1
+        )
+    };
+    let limit = ward_compiler::resolve::MAX_MACRO_DEPTH;
+    assert_eq!(codes(&chain(limit, false)), Vec::<&str>::new());
+    let loaded = load::load_texts(&[("t.ward", chain(limit, false).as_str())]);
+    assert_eq!(ward_compiler::lower::lower(&loaded).rules.len(), 1);
+    assert_eq!(codes(&chain(limit + 1, false)), ["E012"]);
+    for reversed in [false, true] {
+        let text = chain(5_000, reversed);
+        let loaded = load::load_texts(&[("t.ward", text.as_str())]);
+        let report = check(&loaded, schema::bundled());
+        let codes: Vec<&str> = report.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(codes, ["E012"]);
+        assert!(
+            report.diagnostics[0].message.contains(&format!(
+                "macro `m{limit}` nests macros more than {limit} deep"
+            )),
+            "{}",
+            report.diagnostics[0].message
+        );
+    }
+}
+
+/// A macro using a macro twice, 40 levels deep, is checked and lowered
+/// once per macro, not 2^40 times.
+#[test]
+fn macros_used_twice_are_expanded_once() {
+    let mut text = String::from("source k8s.audit\nmacro b0 = verb == \"get\"\n");
+    for i in 1..=40 {
+        text += &format!(
+            "macro b{i} = b{} and b{}\nmacro c{i} = c{} or b{i}\n",
+            i - 1,
+            i - 1,
+            i - 1
+        );
+    }
+    text = text.replace("c0 or", "b0 or");
+    text +=
+        "rule r { when b40 and c40 }\nrule s { when any g in user.groups: g == \"x\" and b40 }\n";
+    assert_eq!(codes(&text), Vec::<&str>::new());
+    let loaded = load::load_texts(&[("t.ward", text.as_str())]);
+    let rules = ward_compiler::lower::lower(&loaded);
+    assert_eq!(rules.rules.len(), 2);
+}
+
+/// Ten thousand diagnostics in one file render in linear time, with the
+/// lines and columns a scan from the start gives.
+#[test]
+fn many_diagnostics_render_with_their_lines() {
+    let mut text = String::from("source k8s.audit\n");
+    for i in 0..10_000 {
+        text += &format!("rule r{i} {{ when verb == \"get\" or not verb == \"get\" }}\n");
+    }
+    let loaded = load::load_texts(&[("t.ward", text.as_str())]);
+    let report = check(&loaded, schema::bundled());
+    assert_eq!(report.diagnostics.len(), 10_000);
+    let rendered =
+        ward_compiler::diagnostic::render_plain(&loaded.sources, &report.diagnostics, 100);
+    assert!(rendered.contains("[t.ward:10001:"), "the last rule's line");
+    for d in report.diagnostics.iter().step_by(997) {
+        let file = d.file();
+        let start = d.labels[0].span.start;
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        assert_eq!(loaded.sources.line_col(file, start), (line, col));
+    }
+}
+
+/// A list of 100,000 values is planned in linear time (adding each value
+/// scanned every value before it).
+#[test]
+fn a_long_list_is_planned() {
+    let users: Vec<String> = (0..100_000)
+        .map(|i| format!("\"user{i}@example.com\""))
+        .collect();
+    let text = format!(
+        "source k8s.audit\nlist users = [{}]\nrule r {{ when user.username in users or user.username startswith users }}\n",
+        users.join(", ")
+    );
+    let loaded = load::load_texts(&[("t.ward", text.as_str())]);
+    assert_eq!(codes(&text), Vec::<&str>::new());
+    let rules = ward_compiler::lower::lower(&loaded);
+    let plan = ward_compiler::plan::plan(&rules);
+    assert_eq!(plan.sources.len(), 1);
+}

@@ -37,12 +37,17 @@ pub struct Config {
     pub max_keys: usize,
     /// Stamp events with the time they are read instead of their own.
     pub processing_time: bool,
+    /// Bytes of events held for ordering (`--lateness`) at most; past it
+    /// the oldest are released early, and counted.
+    pub max_held_bytes: usize,
 }
 
 /// Default allowed lateness: CloudTrail delivers within about 5 minutes.
 pub const DEFAULT_LATENESS_NS: i64 = 5 * 60 * 1_000_000_000;
 /// Default cap on live keys per rule.
 pub const DEFAULT_MAX_KEYS: usize = 100_000;
+/// Default bound on the events held for ordering.
+pub const DEFAULT_MAX_HELD_BYTES: usize = 256 << 20;
 /// Contributing events an alert lists.
 pub const SAMPLE_EVENTS: usize = 10;
 
@@ -52,6 +57,7 @@ impl Default for Config {
             lateness_ns: DEFAULT_LATENESS_NS,
             max_keys: DEFAULT_MAX_KEYS,
             processing_time: false,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
     }
 }
@@ -82,6 +88,15 @@ pub enum Payload {
 }
 
 impl Held {
+    /// About what holding it costs in memory.
+    fn bytes(&self) -> usize {
+        let payload = match &self.payload {
+            Payload::Line(bytes) => bytes.len(),
+            Payload::Event(e) => value_bytes(&e.value) + e.original.as_ref().map_or(0, value_bytes),
+        };
+        std::mem::size_of::<Held>() + payload
+    }
+
     /// The event, for an alert. A held line parsed once already, so this
     /// fails only past serde_json's nesting limit; then `None`.
     pub fn event(&self) -> Option<std::borrow::Cow<'_, Event>> {
@@ -118,6 +133,34 @@ pub struct Hit {
     /// reads, in the order of `PosStep::fields`, as JSON text (read into
     /// values only for an alert: most partial matches never complete).
     fields: Vec<Box<str>>,
+}
+
+impl Hit {
+    /// About what holding it costs in memory.
+    fn bytes(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        std::mem::size_of::<Hit>()
+            + text(&self.key)
+            + text(&self.join)
+            + self.distinct.as_ref().map_or(0, value_bytes)
+            + self.fields.iter().map(|f| f.len() + 16).sum::<usize>()
+    }
+}
+
+/// About the memory a JSON value takes: its strings, and a node each.
+fn value_bytes(v: &Value) -> usize {
+    const NODE: usize = std::mem::size_of::<Value>();
+    match v {
+        Value::String(s) => NODE + s.len(),
+        Value::Array(items) => NODE + items.iter().map(value_bytes).sum::<usize>(),
+        Value::Object(m) => {
+            NODE + m
+                .iter()
+                .map(|(k, v)| k.len() + 32 + value_bytes(v))
+                .sum::<usize>()
+        }
+        _ => NODE,
+    }
 }
 
 /// An event on its way to the operators: what `Engine::arrival` read of it.
@@ -198,6 +241,12 @@ pub struct StateStats {
     /// The most keys live at once, over all rules (sampled every 256
     /// arrivals and at the end).
     pub peak_keys: usize,
+    /// Events released before their lateness allowed, because the events
+    /// held reached `max_held_bytes`.
+    pub released_early: u64,
+    pub released_early_samples: Vec<String>,
+    /// The most bytes of events held at once.
+    pub peak_held_bytes: usize,
 }
 
 const SAMPLES: usize = 10;
@@ -211,6 +260,8 @@ pub struct Engine {
     active: bool,
     ids: Vec<String>,
     buffer: BinaryHeap<Reverse<Queued>>,
+    /// Bytes of the events in `buffer` (as [`Held::bytes`] counts them).
+    held_bytes: usize,
     arrivals: u64,
     /// Latest event time offered.
     max_time: Option<i64>,
@@ -221,6 +272,8 @@ pub struct Engine {
 
 struct Queued {
     time: i64,
+    /// What holding it costs, about.
+    bytes: usize,
     arrival: u64,
     held: Rc<Held>,
     hits: Vec<Hit>,
@@ -276,6 +329,7 @@ impl Engine {
             ops,
             ids: rules.rules.iter().map(|r| r.id.clone()).collect(),
             buffer: BinaryHeap::new(),
+            held_bytes: 0,
             arrivals: 0,
             max_time: None,
             now: i64::MIN,
@@ -392,7 +446,12 @@ impl Engine {
                 return;
             }
         }
-        self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
+        // An event with no time before any event with one: nothing to order
+        // it against, so holding it (forever, on a stream) serves nothing.
+        let first_untimed = stamp.is_none() && self.max_time.is_none();
+        if !first_untimed {
+            self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
+        }
         self.arrivals += 1;
         let held = Rc::new(Held {
             payload: a.payload,
@@ -402,13 +461,36 @@ impl Engine {
             time,
             time_text: a.time_text,
         });
-        self.buffer.push(Reverse(Queued {
+        let bytes = held.bytes() + a.hits.iter().map(Hit::bytes).sum::<usize>();
+        let q = Queued {
             time,
+            bytes,
             arrival: self.arrivals,
             held,
             hits: a.hits,
-        }));
+        };
+        if first_untimed {
+            return self.process(q, out);
+        }
+        self.held_bytes += bytes;
+        self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(self.held_bytes);
+        self.buffer.push(Reverse(q));
         self.release(out);
+        // Past the bound, the oldest go to the operators before their
+        // lateness ran out: a later event older than them is then late.
+        while self.held_bytes > self.cfg.max_held_bytes {
+            let Some(Reverse(q)) = self.buffer.pop() else {
+                break;
+            };
+            self.stats.released_early += 1;
+            if self.stats.released_early_samples.len() < SAMPLES {
+                let h = &q.held;
+                self.stats
+                    .released_early_samples
+                    .push(format!("{}:line {}", h.file, h.line));
+            }
+            self.process(q, out);
+        }
     }
 
     /// Moves event time to `time` (any event of the stream, matching or
@@ -477,6 +559,7 @@ impl Engine {
     }
 
     fn process(&mut self, q: Queued, out: &mut Vec<Out>) {
+        self.held_bytes = self.held_bytes.saturating_sub(q.bytes);
         self.now = self.now.max(q.time);
         // Windows that closed before this event fire first.
         self.close(out);

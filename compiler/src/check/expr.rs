@@ -22,6 +22,8 @@ pub(crate) struct Cx<'c, 'a> {
     /// `case_insensitive` (DNS names) whose elements it ranges over.
     ci_elements: Vec<(String, Option<&'a crate::schema::Field>)>,
     expanding: Vec<String>,
+    /// Macros checked in this rule, with the variables bound at the time.
+    expanded: std::collections::HashSet<(&'a str, String)>,
 }
 
 impl<'c, 'a> Cx<'c, 'a> {
@@ -39,7 +41,17 @@ impl<'c, 'a> Cx<'c, 'a> {
             bindings: Vec::new(),
             ci_elements: Vec::new(),
             expanding: Vec::new(),
+            expanded: Default::default(),
         }
+    }
+
+    /// The variables bound here and their types, as one string.
+    fn binding_key(&self) -> String {
+        let mut key = String::new();
+        for ((name, ty), (_, ci)) in self.bindings.iter().zip(&self.ci_elements) {
+            key += &format!("{name}:{ty}:{}|", ci.map_or("", |f| f.name.as_str()));
+        }
+        key
     }
 
     pub(crate) fn binding(&self, name: &str) -> Option<&Ty> {
@@ -271,8 +283,18 @@ impl<'c, 'a> Cx<'c, 'a> {
 
     fn expand(&mut self, name: &'a str, def: &'a Def<'a, MacroDecl>) {
         self.ck.used.insert(name);
-        if self.expanding.iter().any(|n| n == name) {
-            return; // a cycle, reported by resolution
+        // A cycle, or nesting past the limit: reported by resolution.
+        if self.expanding.len() >= crate::resolve::MAX_MACRO_DEPTH
+            || self.expanding.iter().any(|n| n == name)
+        {
+            return;
+        }
+        // Checked once per rule and set of bound variables: a macro used
+        // twice by a macro used twice... is not checked exponentially often
+        // (its diagnostics would be the same).
+        let key = (name, self.binding_key());
+        if !self.expanded.insert(key) {
+            return;
         }
         let saved = std::mem::replace(&mut self.file, def.file);
         self.expanding.push(name.to_string());

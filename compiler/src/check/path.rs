@@ -36,14 +36,27 @@ pub(crate) fn gather_facts(
     out: &mut Facts,
     depth: usize,
 ) {
+    let _ = file;
+    gather(prog, e, out, depth, &mut Default::default());
+}
+
+/// [`gather_facts`], each macro visited once: its facts are the same at
+/// every use, and a macro used twice by a macro used twice... would be
+/// visited exponentially often.
+fn gather<'a>(
+    prog: &Program<'a>,
+    e: &Expr,
+    out: &mut Facts,
+    depth: usize,
+    seen: &mut std::collections::HashSet<&'a str>,
+) {
     if depth > 32 {
         return;
     }
-    let _ = file;
     match &e.kind {
         ExprKind::And(a, b) => {
-            gather_facts(prog, file, a, out, depth);
-            gather_facts(prog, file, b, out, depth);
+            gather(prog, a, out, depth, seen);
+            gather(prog, b, out, depth, seen);
         }
         ExprKind::Compare {
             op: CmpOp::Eq,
@@ -87,8 +100,13 @@ pub(crate) fn gather_facts(
             }
         }
         ExprKind::Value(Operand::Path(p)) => {
-            if let Some(def) = p.as_name().and_then(|n| prog.macros.get(n.name.as_str())) {
-                gather_facts(prog, def.file, &def.item.body, out, depth + 1);
+            let found = p
+                .as_name()
+                .and_then(|n| prog.macros.get_key_value(n.name.as_str()));
+            if let Some((name, def)) = found {
+                if seen.insert(name) {
+                    gather(prog, &def.item.body, out, depth + 1, seen);
+                }
             }
         }
         _ => {}

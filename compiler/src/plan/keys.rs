@@ -159,6 +159,13 @@ impl<T> Table<T> {
     /// undone) and its value.
     #[inline]
     pub fn find_in(&self, text: &[u8], start: usize, end: usize) -> Option<(&str, &T)> {
+        let (k, p) = self.entries.get(self.index_in(text, start, end)?)?;
+        Some((k, p))
+    }
+
+    /// The index in `entries` of the key `text[start..end]`.
+    #[inline]
+    fn index_in(&self, text: &[u8], start: usize, end: usize) -> Option<usize> {
         if self.lengths & length_bit(end.wrapping_sub(start)) == 0 {
             return None;
         }
@@ -176,10 +183,10 @@ impl<T> Table<T> {
             }
             let i = i as usize;
             if self.words.get(i) == Some(&w) {
-                let (k, p) = self.entries.get(i)?;
+                let (k, _) = self.entries.get(i)?;
                 // Equal ends and length: only a long key's middle is left.
                 if w.len <= 16 || k.as_bytes().get(8..w.len - 8) == text.get(start + 8..end - 8) {
-                    return Some((k, p));
+                    return Some(i);
                 }
             }
             at = (at + 1) & mask;
@@ -195,7 +202,14 @@ impl<T> Table<T> {
     where
         T: Default,
     {
-        let i = match self.entries.iter().position(|(k, _)| k == key) {
+        // Through the index: a list of a million values is added in
+        // linear time.
+        let b = key.as_bytes();
+        let found = match self.slots.is_empty() {
+            true => None,
+            false => self.index_in(b, 0, b.len()),
+        };
+        let i = match found {
             Some(i) => i,
             None => {
                 self.entries.push((key.to_string(), T::default()));

@@ -63,7 +63,8 @@ enum Command {
     /// Audit Logs, detecting the format per file; `-` or no file reads stdin.
     /// Alerts go to stdout (or --output) as JSON lines; a summary goes to
     /// stderr. Exit code 1 if any rule fired (0 with --exit-zero), 2 on a
-    /// read error or rules with errors.
+    /// read error, lines that could not be read (--allow-problems: not), or
+    /// rules with errors.
     Scan {
         /// Event files, or - for stdin
         files: Vec<PathBuf>,
@@ -91,10 +92,15 @@ enum Command {
         /// file written as one line); CloudTrail records are read one by one
         #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
         max_document_bytes: usize,
-        /// Exit 2 when any line is not an event (unknown source, not JSON,
-        /// too long), even if all else went well
-        #[arg(long)]
+        /// Exit 2 when any line is not an event, lines of unknown source
+        /// included (without it, only lines that could not be read: not
+        /// JSON, too long)
+        #[arg(long, conflicts_with = "allow_problems")]
         strict: bool,
+        /// Exit by alerts alone, even when lines could not be read (they
+        /// are still counted and listed)
+        #[arg(long)]
+        allow_problems: bool,
         /// Also write the summary as JSON to FILE (counts per source, per
         /// file and per kind of problem; spec/inputs.md)
         #[arg(long, value_name = "FILE")]
@@ -112,6 +118,10 @@ enum Command {
         /// Which time windows of stateful rules use
         #[arg(long, value_enum, default_value_t = TimeMode::Event)]
         time: TimeMode,
+        /// Bytes of events held for stateful rules while their lateness
+        /// runs; beyond it the oldest are released early and counted
+        #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+        max_held_bytes: usize,
         /// Live keys per stateful rule; beyond it the least recently seen are evicted
         #[arg(long, value_name = "N", default_value_t = crate::state::DEFAULT_MAX_KEYS)]
         max_keys: usize,
@@ -314,11 +324,13 @@ where
             max_line_bytes,
             max_document_bytes,
             strict,
+            allow_problems,
             summary_json,
             no_event,
             exit_zero,
             lateness,
             time,
+            max_held_bytes,
             max_keys,
         } => {
             let input_format = match input_format {
@@ -336,6 +348,7 @@ where
                 max_line: max_line_bytes,
                 max_document: max_document_bytes,
                 strict,
+                allow_problems,
                 summary_json,
                 no_event,
                 exit_zero,
@@ -345,6 +358,7 @@ where
                         .saturating_mul(1_000_000),
                     max_keys: max_keys.max(1),
                     processing_time: time == TimeMode::Processing,
+                    max_held_bytes,
                 },
             };
             if STOP_ON_SIGNAL.load(std::sync::atomic::Ordering::Relaxed) {

@@ -104,9 +104,8 @@ fn result(map: &SourceMap, d: &Diagnostic, cwd: Option<&Path>) -> Value {
 
 fn location(map: &SourceMap, l: &Label, cwd: Option<&Path>) -> Value {
     let file = map.get(l.file);
-    let text = file.text();
-    let (sl, sc) = utf16_line_col(text, l.span.start);
-    let (el, ec) = utf16_line_col(text, l.span.end);
+    let (sl, sc) = utf16_position(file, l.span.start);
+    let (el, ec) = utf16_position(file, l.span.end);
     let mut artifact = json!({});
     let abs = absolute(&file.path, cwd);
     match cwd.and_then(|c| abs.strip_prefix(c).ok()) {
@@ -130,6 +129,19 @@ fn location(map: &SourceMap, l: &Label, cwd: Option<&Path>) -> Value {
             }
         }
     })
+}
+
+/// [`utf16_line_col`] through the file's line index: one line read, not
+/// the text up to the offset (ten thousand findings in one file).
+fn utf16_position(file: &ward_compiler::diagnostic::SourceFile, offset: usize) -> (usize, usize) {
+    let text = file.text();
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let (line, start) = file.line_start(offset);
+    let col: usize = text[start..offset].chars().map(char::len_utf16).sum();
+    (line, col + 1)
 }
 
 /// 1-based line, and 1-based column counted in UTF-16 code units, of a
@@ -197,6 +209,21 @@ mod tests {
         assert_eq!(utf16_line_col(t, 5), (2, 2));
         assert_eq!(utf16_line_col(t, 9), (2, 4));
         assert_eq!(utf16_line_col(t, 10), (2, 5));
+    }
+
+    /// Through the line index, the same positions as reading from the start.
+    #[test]
+    fn indexed_positions_agree() {
+        let t = "ab\né𝕏x\n\n  rule r {}\r\nlast";
+        let mut map = SourceMap::default();
+        let id = map.add("t.ward".into(), t.to_string());
+        for offset in 0..=t.len() + 2 {
+            assert_eq!(
+                utf16_position(map.get(id), offset),
+                utf16_line_col(t, offset),
+                "{offset}"
+            );
+        }
     }
 
     #[test]

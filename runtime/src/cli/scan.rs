@@ -20,6 +20,7 @@ pub(super) struct Options {
     pub max_line: usize,
     pub max_document: usize,
     pub strict: bool,
+    pub allow_problems: bool,
     pub summary_json: Option<PathBuf>,
     pub no_event: bool,
     pub exit_zero: bool,
@@ -128,15 +129,28 @@ pub(super) fn run(
     summary(&stats, secs, err)?;
     state_summary(&state, &opts.state, err)?;
     let alerts: u64 = stats.alerts.values().sum();
-    let strict_failed = opts.strict && stats.problems > 0;
-    if strict_failed {
+    // Lines that could not be read are lost events: exit 2 unless allowed.
+    // Lines of unknown source were read; with --strict they count too.
+    let unreadable = stats.malformed + stats.too_long;
+    let lost = if opts.allow_problems {
+        0
+    } else if opts.strict {
+        stats.problems
+    } else {
+        unreadable
+    };
+    if lost > 0 {
+        let why = match opts.strict {
+            true => "held no event (--strict)",
+            false => "could not be read (not JSON or too long)",
+        };
         writeln!(
             err,
-            "ward scan: --strict: {} line(s) held no event; exit {EXIT_USAGE}",
-            stats.problems
+            "ward scan: {lost} line(s) {why}; their events are lost; exit {EXIT_USAGE} \
+             (--allow-problems to exit by alerts alone)"
         )?;
     }
-    let code = if failed || strict_failed {
+    let code = if failed || lost > 0 {
         EXIT_USAGE
     } else if alerts > 0 && !opts.exit_zero {
         EXIT_FINDINGS
@@ -188,6 +202,8 @@ fn summary_json(
             "untimed": state.untimed,
             "evicted": state.evicted,
             "open_at_end": state.open_at_end,
+            "released_early": state.released_early,
+            "peak_held_bytes": state.peak_held_bytes,
         },
         "bytes": s.bytes,
         "seconds": secs,
@@ -317,6 +333,18 @@ fn state_summary(
             s.untimed
         )?;
         for l in &s.untimed_samples {
+            writeln!(err, "    {l}")?;
+        }
+    }
+    if s.released_early > 0 {
+        writeln!(
+            err,
+            "  {} event(s) released to stateful rules before --lateness {} ran out: the events held reached --max-held-bytes {}; a later event older than them counted as late:",
+            s.released_early,
+            crate::state::human(cfg.lateness_ns),
+            cfg.max_held_bytes
+        )?;
+        for l in &s.released_early_samples {
             writeln!(err, "    {l}")?;
         }
     }

@@ -226,6 +226,7 @@ fn read_dyn<'h>(
     let mut first_line: Option<(Vec<u8>, usize)> = None;
     let mut ctx = LineCtx {
         format,
+        max_line: opts.max_line,
         first,
         on_line,
         dec,
@@ -250,7 +251,12 @@ fn read_dyn<'h>(
         if let Some(i) = memchr::memchr(b'\n', chunk) {
             line_no += 1;
             if i + 1 > opts.max_line {
-                ctx.long_line(&chunk[..=i], i + 1, i + 1 > keep, line_no, keep);
+                let first = chunk[..i]
+                    .iter()
+                    .copied()
+                    .find(|b| !b.is_ascii_whitespace());
+                let long = Long::new(i + 1, keep, first);
+                ctx.long_line(&chunk[..=i], &long, line_no, keep);
                 reader.consume(i + 1);
                 continue;
             }
@@ -263,14 +269,14 @@ fn read_dyn<'h>(
             continue;
         }
         buf.clear();
-        let (n, cut) =
+        let long =
             read_line(&mut reader, &mut buf, opts.max_line, keep).map_err(|e| err(line_no, e))?;
-        if n == 0 {
+        if long.bytes == 0 {
             break;
         }
         line_no += 1;
-        if n > opts.max_line {
-            ctx.long_line(&buf, n, cut, line_no, keep);
+        if long.bytes > opts.max_line {
+            ctx.long_line(&buf, &long, line_no, keep);
             continue;
         }
         if ctx.line(&buf, line_no) {
@@ -314,6 +320,7 @@ impl std::fmt::Display for ReadError {
 /// What handling one JSON line needs.
 struct LineCtx<'c, 'h> {
     format: Format,
+    max_line: usize,
     /// The file's first non-blank byte.
     first: Option<u8>,
     on_line: &'c mut Option<LineHook<'h>>,
@@ -321,18 +328,19 @@ struct LineCtx<'c, 'h> {
 }
 
 impl LineCtx<'_, '_> {
-    /// A line longer than the line limit (`n` bytes, `cut` when past
-    /// `keep`): a document if it starts one and was kept whole, else
-    /// skipped and reported.
-    fn long_line(&mut self, raw: &[u8], n: usize, cut: bool, line_no: usize, keep: usize) {
-        let text = trim(raw);
-        if !cut && self.format != Format::JsonLines && matches!(text.first(), Some(b'{' | b'[')) {
-            return self.dec.values(text, line_no);
+    /// A line longer than the line limit: a document if it starts one and
+    /// was kept whole (up to `keep`), else skipped and reported.
+    fn long_line(&mut self, raw: &[u8], long: &Long, line_no: usize, keep: usize) {
+        let document = long.document && self.format != Format::JsonLines && keep > self.max_line;
+        if document && !long.cut {
+            return self.dec.values(trim(raw), line_no);
         }
+        // The limit it passed: the document limit for what may be one.
+        let limit = if document { keep } else { self.max_line };
         (self.dec.on_problem)(Problem::TooLong {
             line: line_no,
-            bytes: n,
-            limit: keep,
+            bytes: long.bytes,
+            limit,
         });
     }
 
@@ -396,9 +404,10 @@ fn read_line(
     buf: &mut Vec<u8>,
     line_limit: usize,
     keep: usize,
-) -> std::io::Result<(usize, bool)> {
+) -> std::io::Result<Long> {
     let mut total = 0;
     let mut limit = keep;
+    let mut first = None;
     loop {
         let chunk = match r.fill_buf() {
             Ok(c) => c,
@@ -406,14 +415,20 @@ fn read_line(
             Err(e) => return Err(e),
         };
         if chunk.is_empty() {
-            return Ok((total, total > limit));
+            return Ok(Long::new(total, limit, first));
         }
         let (take, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
+        if first.is_none() {
+            first = chunk[..take]
+                .iter()
+                .copied()
+                .find(|b| !b.is_ascii_whitespace());
+        }
         // Past the line limit only what may be a document is kept.
-        if total + take > line_limit && !matches!(trim(buf).first(), Some(b'{' | b'[')) {
+        if total + take > line_limit && !matches!(first, Some(b'{' | b'[')) {
             limit = limit.min(line_limit);
         }
         if total + take <= limit {
@@ -424,7 +439,27 @@ fn read_line(
         total += take;
         r.consume(take);
         if done {
-            return Ok((total, total > limit));
+            return Ok(Long::new(total, limit, first));
+        }
+    }
+}
+
+/// A line as [`read_line`] read it.
+struct Long {
+    /// Its length.
+    bytes: usize,
+    /// Longer than what was kept of it.
+    cut: bool,
+    /// It starts a JSON object or array.
+    document: bool,
+}
+
+impl Long {
+    fn new(bytes: usize, limit: usize, first: Option<u8>) -> Long {
+        Long {
+            bytes,
+            cut: bytes > limit,
+            document: matches!(first, Some(b'{' | b'[')),
         }
     }
 }
