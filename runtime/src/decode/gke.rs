@@ -47,8 +47,21 @@ pub fn to_audit_event(entry: &Value) -> Value {
     let p = &entry["protoPayload"];
     let method = p["methodName"].as_str().unwrap_or_default();
     let verb = method.rsplit('.').next().unwrap_or_default().to_string();
-    let resource_name = p["resourceName"].as_str().unwrap_or_default();
-    let object_ref = object_ref(resource_name);
+    let logged = p["resourceName"].as_str().filter(|r| !r.is_empty());
+    // No resourceName (some exports drop it): what the method names.
+    let derived = logged
+        .is_none()
+        .then(|| resource_of_method(method))
+        .flatten();
+    let resource_name = match (&logged, &derived) {
+        (Some(r), _) => r,
+        (None, Some((r, _))) => r.as_str(),
+        (None, None) => "",
+    };
+    let mut object_ref = object_ref(resource_name);
+    if let Some((_, Some(sub))) = &derived {
+        object_ref.insert("subresource".into(), json!(sub));
+    }
     let subresource = object_ref
         .get("subresource")
         .and_then(Value::as_str)
@@ -177,6 +190,48 @@ fn users(auth: &Value) -> (Value, Option<Value>) {
         Some(caller) => (json!({ "username": caller }), Some(user)),
         None => (user, None),
     }
+}
+
+/// The resource a Kubernetes method acts on, as a `resourceName` without
+/// namespace or name: `io.k8s.core.v1.pods.exec.create` ->
+/// `core/v1/pods` and subresource `exec`,
+/// `io.k8s.authorization.rbac.v1.clusterrolebindings.create` ->
+/// `rbac.authorization.k8s.io/v1/clusterrolebindings`. GKE writes a
+/// group's name reversed and without `k8s.io`; the groups whose names have
+/// no dots stay as they are.
+fn resource_of_method(method: &str) -> Option<(String, Option<String>)> {
+    let rest = method.strip_prefix("io.k8s.")?;
+    let parts: Vec<&str> = rest.split('.').collect();
+    let is_version = |p: &str| {
+        let Some(n) = p.strip_prefix('v') else {
+            return false;
+        };
+        let digits = n.bytes().take_while(u8::is_ascii_digit).count();
+        let tail = &n[digits..];
+        digits > 0
+            && (tail.is_empty()
+                || ["alpha", "beta"].iter().any(|s| {
+                    tail.strip_prefix(s)
+                        .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                }))
+    };
+    let v = parts.iter().position(|p| is_version(p))?;
+    // group . version . resource [. subresource] . verb
+    let (group, after) = (&parts[..v], &parts[v + 1..]);
+    if group.is_empty() || after.len() < 2 {
+        return None;
+    }
+    let group = match group {
+        ["core"] => "core".to_string(),
+        [g @ ("apps" | "batch" | "autoscaling" | "policy" | "extensions")] => g.to_string(),
+        more => {
+            let mut names: Vec<&str> = more.to_vec();
+            names.reverse();
+            format!("{}.k8s.io", names.join("."))
+        }
+    };
+    let sub = (after.len() > 2).then(|| after[1..after.len() - 1].join("/"));
+    Some((format!("{group}/{}/{}", parts[v], after[0]), sub))
 }
 
 /// `core/v1/namespaces/ns/pods/name/exec` or `rbac.authorization.k8s.io/v1/clusterrolebindings/name`.
@@ -350,6 +405,61 @@ mod tests {
         let named = json!({"protoPayload": {"serviceName": "container.googleapis.com",
                                             "methodName": "io.k8s.core.v1.pods.create"}});
         assert!(!is_gke_k8s(&named));
+    }
+
+    #[test]
+    fn the_method_names_the_resource_when_no_resource_name_is_logged() {
+        for (method, resource, group, sub, uri) in [
+            (
+                "io.k8s.core.v1.componentstatuses.list",
+                "componentstatuses",
+                "",
+                None,
+                "/api/v1/componentstatuses",
+            ),
+            (
+                "io.k8s.core.v1.pods.exec.create",
+                "pods",
+                "",
+                Some("exec"),
+                "/api/v1/pods",
+            ),
+            (
+                "io.k8s.authorization.rbac.v1.clusterrolebindings.create",
+                "clusterrolebindings",
+                "rbac.authorization.k8s.io",
+                None,
+                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            ),
+            (
+                "io.k8s.apps.v1.deployments.patch",
+                "deployments",
+                "apps",
+                None,
+                "/apis/apps/v1/deployments",
+            ),
+            (
+                "io.k8s.networking.v1beta1.ingresses.create",
+                "ingresses",
+                "networking.k8s.io",
+                None,
+                "/apis/networking.k8s.io/v1beta1/ingresses",
+            ),
+        ] {
+            let entry = json!({"protoPayload": {"methodName": method, "status": {}}});
+            let ev = to_audit_event(&entry);
+            assert_eq!(ev["objectRef"]["resource"], resource, "{method}");
+            assert_eq!(ev["objectRef"]["apiGroup"], group, "{method}");
+            assert_eq!(
+                ev["objectRef"].get("subresource").and_then(Value::as_str),
+                sub,
+                "{method}"
+            );
+            assert_eq!(ev["requestURI"], uri, "{method}");
+        }
+        // Not a resource method: nothing derived.
+        let entry = json!({"protoPayload": {"methodName": "io.k8s.get", "status": {}}});
+        assert!(to_audit_event(&entry).get("objectRef").is_none());
     }
 
     #[test]
