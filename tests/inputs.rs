@@ -105,6 +105,8 @@ fn public_events_in_every_shape_are_read() {
             0,
             &[
                 (1, "k8s_anonymous_request_allowed"),
+                // Panther's anonymous request refused (403, forbid).
+                (3, "k8s_anonymous_request_refused"),
                 (6, "k8s_privileged_container"),
                 (6, "k8s_image_from_disallowed_registry"),
             ],
@@ -128,6 +130,8 @@ fn public_events_in_every_shape_are_read() {
             5,
             0,
             &[
+                // The HNAP1 probe, refused.
+                (1, "k8s_anonymous_request_refused"),
                 (4, "k8s_anonymous_request_allowed"),
                 (5, "k8s_anonymous_request_allowed"),
             ],

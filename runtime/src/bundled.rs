@@ -47,8 +47,16 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../../rules/k8s/pods.ward"),
     ),
     (
+        "rules/k8s/probing.ward",
+        include_str!("../../rules/k8s/probing.ward"),
+    ),
+    (
         "rules/k8s/rbac.ward",
         include_str!("../../rules/k8s/rbac.ward"),
+    ),
+    (
+        "rules/k8s/rbac_sensitive.ward",
+        include_str!("../../rules/k8s/rbac_sensitive.ward"),
     ),
     (
         "rules/k8s/workloads.ward",
