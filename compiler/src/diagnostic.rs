@@ -223,11 +223,13 @@ impl SourceFile {
             .saturating_sub(1)
     }
 
-    /// The 1-based line holding byte `offset`, and the byte its line
-    /// starts at.
-    pub fn line_start(&self, offset: usize) -> (usize, usize) {
+    /// The 1-based line holding byte `offset` (clamped to the text and
+    /// to a character boundary), and its text up to the offset: what a
+    /// column is counted in, in characters or in UTF-16 units.
+    pub fn line_before(&self, offset: usize) -> (usize, &str) {
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
         let line = self.line_of(offset);
-        (line + 1, self.line_starts[line])
+        (line + 1, &self.text[self.line_starts[line]..offset])
     }
 }
 
@@ -266,7 +268,7 @@ impl miette::SourceCode for SourceFile {
 
 impl SourceMap {
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
-        let line_starts = std::iter::once(0).chain(memchr_lines(&text)).collect();
+        let line_starts = std::iter::once(0).chain(line_ends(&text)).collect();
         let name = path.display().to_string();
         self.files.push(SourceFile {
             path,
@@ -291,12 +293,8 @@ impl SourceMap {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
-        let file = self.get(id);
-        let text = file.text();
-        let offset = floor_char_boundary(text, offset.min(text.len()));
-        let line = file.line_of(offset);
-        let line_start = file.line_starts[line];
-        (line + 1, text[line_start..offset].chars().count() + 1)
+        let (line, before) = self.get(id).line_before(offset);
+        (line, before.chars().count() + 1)
     }
 
     /// A miette-renderable view of `diag`.
@@ -311,7 +309,7 @@ impl SourceMap {
 }
 
 /// The offsets just past each newline of `text`.
-fn memchr_lines(text: &str) -> impl Iterator<Item = usize> + '_ {
+fn line_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
     text.bytes()
         .enumerate()
         .filter(|(_, b)| *b == b'\n')

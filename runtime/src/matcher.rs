@@ -108,7 +108,7 @@ impl Matcher {
             })
             .collect();
         // Only each source's first time field: a line without it is
-        // decoded in full (`Matcher::needs_full`).
+        // decoded in full (`Matcher::line_time`).
         for path in times.iter().filter_map(|(_, paths)| paths.first()) {
             let keys = path.rooted_keys().unwrap_or_default();
             let steps: Vec<Option<&str>> = keys.into_iter().map(Some).collect();
@@ -144,16 +144,19 @@ impl Matcher {
         decode::source_by(|d| eval::get(event, &[], self.detection.get(d as usize)?))
     }
 
-    /// Whether a line of `source` must be decoded in full because its time
-    /// is in a fallback field (the fast path extracts only the first).
-    pub fn needs_full<'a, D: Doc<'a>>(&self, source: &str, event: D) -> bool {
+    /// The time of a line's extraction, which holds only each source's
+    /// first time field: that field (`None` inside when the source has no
+    /// other), or `None` when the line lacks it and the source has
+    /// fallbacks, so that the line must be decoded in full.
+    pub fn line_time<'a, D: Doc<'a>>(&self, source: &str, event: D) -> Option<Option<D>> {
         let Some((_, paths)) = self.times.iter().find(|(s, _)| s == source) else {
-            return false;
+            return Some(None);
         };
-        paths.len() > 1
-            && paths
-                .first()
-                .is_some_and(|p| eval::get(event, &[], p).is_none_or(|t| t.is_null()))
+        let first = paths.first().and_then(|p| eval::get(event, &[], p));
+        match first.filter(|t| !t.is_null()) {
+            None if paths.len() > 1 => None,
+            time => Some(time),
+        }
     }
 
     /// Whether `event` holds one of the `WRAPPER_KEYS`.

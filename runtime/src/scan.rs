@@ -30,8 +30,6 @@ pub struct Stats {
     pub bytes: u64,
     pub per_source: BTreeMap<&'static str, u64>,
     pub alerts: BTreeMap<String, u64>,
-    /// Lines (or documents) that held no event, of all kinds.
-    pub problems: u64,
     /// JSON of no known source.
     pub unknown: u64,
     /// Not JSON.
@@ -45,6 +43,13 @@ pub struct Stats {
     pub drift_samples: Vec<String>,
     /// Per input file, in the order read.
     pub files: Vec<FileStats>,
+}
+
+impl Stats {
+    /// Lines (or documents) that held no event, of all kinds.
+    pub fn problems(&self) -> u64 {
+        self.unknown + self.malformed + self.too_long
+    }
 }
 
 /// What one input file held.
@@ -227,15 +232,12 @@ impl<'w> Scan<'w> {
         let Some(source) = self.source.or_else(|| self.matcher.source_of(root)) else {
             return false;
         };
-        if self.matcher.needs_full(source, root) {
+        let Some(time_field) = self.matcher.line_time(source, root) else {
             self.bufs = sparse.into_buffers();
             return false;
-        }
-        let stateful = self.engine.active();
-        let time_field = match stateful {
-            true => self.matcher.time_of(source, root),
-            false => None,
         };
+        let stateful = self.engine.active();
+        let time_field = time_field.filter(|_| stateful);
         let time = time_field.and_then(state::time_ns);
         self.matcher.matching(source, root, &mut self.scratch);
         // The compiled check first; the schema's validator says where.
@@ -580,7 +582,6 @@ impl<'w> Scan<'w> {
 
     pub fn problem(&mut self, file: &str, p: &Problem) {
         let s = &mut self.stats;
-        s.problems += 1;
         let (kind, total) = match p {
             Problem::UnknownShape { .. } => ("unknown", &mut s.unknown),
             Problem::Malformed { .. } => ("malformed", &mut s.malformed),
@@ -652,7 +653,9 @@ fn count(
         let alerts: u64 = s.alerts.values().sum();
         eprint!(
             "\r\x1b[2K{} events, {} alerts, {} problem lines",
-            s.events, alerts, s.problems
+            s.events,
+            alerts,
+            s.problems()
         );
     }
     *s.per_source.entry(source).or_default() += 1;

@@ -470,7 +470,8 @@ impl Engine {
             hits: a.hits,
         };
         if first_untimed {
-            return self.process(q, out);
+            // Never held: nothing to give back.
+            return self.process(Queued { bytes: 0, ..q }, out);
         }
         self.held_bytes += bytes;
         self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(self.held_bytes);

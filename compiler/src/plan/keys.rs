@@ -205,11 +205,7 @@ impl<T> Table<T> {
         // Through the index: a list of a million values is added in
         // linear time.
         let b = key.as_bytes();
-        let found = match self.slots.is_empty() {
-            true => None,
-            false => self.index_in(b, 0, b.len()),
-        };
-        let i = match found {
+        let i = match self.index_in(b, 0, b.len()) {
             Some(i) => i,
             None => {
                 self.entries.push((key.to_string(), T::default()));

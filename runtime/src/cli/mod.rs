@@ -406,7 +406,8 @@ where
 /// `--source`: one of the bundled sources.
 fn parse_source(s: &str) -> Result<&'static str, String> {
     crate::decode::source_named(s).ok_or_else(|| {
-        format!("unknown source `{s}`; the sources are k8s.audit, aws.cloudtrail, calico.flow, calico.dns, calico.audit")
+        let names: Vec<&str> = ward_compiler::schema::bundled().names().collect();
+        format!("unknown source `{s}`; the sources are {}", names.join(", "))
     })
 }
 

@@ -131,31 +131,12 @@ fn location(map: &SourceMap, l: &Label, cwd: Option<&Path>) -> Value {
     })
 }
 
-/// [`utf16_line_col`] through the file's line index: one line read, not
-/// the text up to the offset (ten thousand findings in one file).
-fn utf16_position(file: &ward_compiler::diagnostic::SourceFile, offset: usize) -> (usize, usize) {
-    let text = file.text();
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let (line, start) = file.line_start(offset);
-    let col: usize = text[start..offset].chars().map(char::len_utf16).sum();
-    (line, col + 1)
-}
-
 /// 1-based line, and 1-based column counted in UTF-16 code units, of a
-/// byte offset (clamped to a character boundary).
-pub fn utf16_line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col: usize = before[start..].chars().map(char::len_utf16).sum();
-    (line, col + 1)
+/// byte offset (clamped to a character boundary), through the file's line
+/// index.
+fn utf16_position(file: &ward_compiler::diagnostic::SourceFile, offset: usize) -> (usize, usize) {
+    let (line, before) = file.line_before(offset);
+    (line, before.chars().map(char::len_utf16).sum::<usize>() + 1)
 }
 
 /// `path` made absolute against `cwd` (when known), with `.` and `..`
@@ -200,15 +181,31 @@ fn encode(path: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The position read from the start of the text, as the reference.
+    fn utf16_line_col(text: &str, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col: usize = before[start..].chars().map(char::len_utf16).sum();
+        (line, col + 1)
+    }
+
     #[test]
     fn columns_count_utf16_units() {
         // "é" is 2 bytes and 1 unit; "𝕏" 4 bytes and 2 units.
         let t = "ab\né𝕏x";
-        assert_eq!(utf16_line_col(t, 0), (1, 1));
-        assert_eq!(utf16_line_col(t, 3), (2, 1));
-        assert_eq!(utf16_line_col(t, 5), (2, 2));
-        assert_eq!(utf16_line_col(t, 9), (2, 4));
-        assert_eq!(utf16_line_col(t, 10), (2, 5));
+        let mut map = SourceMap::default();
+        let id = map.add("t.ward".into(), t.to_string());
+        let at = |offset| utf16_position(map.get(id), offset);
+        assert_eq!(at(0), (1, 1));
+        assert_eq!(at(3), (2, 1));
+        assert_eq!(at(5), (2, 2));
+        assert_eq!(at(9), (2, 4));
+        assert_eq!(at(10), (2, 5));
     }
 
     /// Through the line index, the same positions as reading from the start.

@@ -135,7 +135,7 @@ pub(super) fn run(
     let lost = if opts.allow_problems {
         0
     } else if opts.strict {
-        stats.problems
+        stats.problems()
     } else {
         unreadable
     };
@@ -249,7 +249,7 @@ fn summary(s: &Stats, secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     let alerts: u64 = s.alerts.values().sum();
-    let problems = match s.problems {
+    let problems = match s.problems() {
         0 => "0 problem lines".to_string(),
         n => format!(
             "{n} problem line(s): {}",
@@ -276,11 +276,11 @@ fn summary(s: &Stats, secs: f64, err: &mut dyn Write) -> std::io::Result<()> {
     for p in &s.problem_samples {
         writeln!(err, "  problem: {p}")?;
     }
-    if s.problems as usize > s.problem_samples.len() {
+    if s.problems() as usize > s.problem_samples.len() {
         writeln!(
             err,
             "  ... and {} more problem line(s)",
-            s.problems as usize - s.problem_samples.len()
+            s.problems() as usize - s.problem_samples.len()
         )?;
     }
     // Per file, where a file held lines that are not events.

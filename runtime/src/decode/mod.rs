@@ -132,16 +132,11 @@ impl From<Format> for Options {
     }
 }
 
-/// The sources `--source` may name (those with a bundled schema).
+/// The sources `--source` may name: those with a bundled schema.
 pub fn source_named(name: &str) -> Option<&'static str> {
-    const SOURCES: [&str; 5] = [
-        "k8s.audit",
-        "aws.cloudtrail",
-        "calico.flow",
-        "calico.dns",
-        "calico.audit",
-    ];
-    SOURCES.into_iter().find(|s| *s == name)
+    ward_compiler::schema::bundled()
+        .names()
+        .find(|s| *s == name)
 }
 
 /// A fast path offered each JSON line: (bytes, line number) -> handled?
@@ -529,27 +524,16 @@ impl Decoder<'_> {
             return self.unknown(line, "wrapped too deeply".into());
         }
         let mut m = match v {
-            Value::Array(items) => {
-                for item in items {
-                    self.expand(item, line, via, depth + 1);
-                }
-                return;
-            }
+            Value::Array(items) => return self.each(items, line, via, depth),
             Value::Object(m) => m,
             other => return self.unknown(line, format!("a JSON {}", kind(&other))),
         };
         if let Some(Value::Array(records)) = m.remove("Records") {
-            for r in records {
-                self.expand(r, line, Via::CloudtrailRecords, depth + 1);
-            }
-            return;
+            return self.each(records, line, Via::CloudtrailRecords, depth);
         }
         if m.get("kind").and_then(Value::as_str) == Some("EventList") {
             if let Some(Value::Array(items)) = m.remove("items") {
-                for item in items {
-                    self.expand(item, line, Via::EventList, depth + 1);
-                }
-                return;
+                return self.each(items, line, Via::EventList, depth);
             }
         }
         // CloudWatch Logs: FilterLogEvents output (`events`) and the
@@ -599,10 +583,7 @@ impl Decoder<'_> {
                 let Some(Value::Array(records)) = m.remove("records") else {
                     return;
                 };
-                for r in records {
-                    self.expand(r, line, Via::Aks, depth + 1);
-                }
-                return;
+                return self.each(records, line, Via::Aks, depth);
             }
         }
         if aks::is_record(&m) {
@@ -612,6 +593,13 @@ impl Decoder<'_> {
             };
         }
         self.classify(Value::Object(m), line, via, depth)
+    }
+
+    /// The elements of a wrapping's array, one level deeper.
+    fn each(&mut self, items: Vec<Value>, line: usize, via: Via, depth: usize) {
+        for item in items {
+            self.expand(item, line, via, depth + 1);
+        }
     }
 
     /// An event unwrapped from a wrapping that holds it as a string, or
