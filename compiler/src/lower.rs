@@ -6,6 +6,9 @@
 //! it too, so its semantics (spec/language.md, "Missing, null and empty")
 //! are fixed here in the types, not left to each evaluator.
 
+use std::sync::Arc;
+
+use hashbrown::HashTable;
 use regex_automata::meta::Regex;
 
 use crate::load::Loaded;
@@ -216,6 +219,121 @@ pub enum Lit {
     Duration(u64),
 }
 
+/// The literals of `x [not] in [...]` as written (in order, duplicates
+/// kept: what planning, display and `Debug` see), and their strings in a
+/// hash table, so that membership of a string is one lookup whatever the
+/// length: a feed of a million names costs an event what a short list does.
+/// Clones share one set.
+#[derive(Clone)]
+pub struct LitSet(Arc<SetInner>);
+
+struct SetInner {
+    lits: Vec<Lit>,
+    /// Indexes into `lits` of its distinct strings, by their hash.
+    strs: HashTable<usize>,
+    /// Indexes of the literals that are not strings.
+    others: Vec<usize>,
+    /// [`LitSet::digest`], once asked for.
+    digest: std::sync::OnceLock<(u64, u64)>,
+}
+
+fn str_hash(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    crate::hash::FastHash::default().hash_one(s)
+}
+
+impl LitSet {
+    pub fn new(lits: Vec<Lit>) -> LitSet {
+        let mut strs = HashTable::with_capacity(lits.len());
+        let mut others = Vec::new();
+        fn text(l: &Lit) -> &str {
+            match l {
+                Lit::Str(s) => s,
+                _ => "",
+            }
+        }
+        for (i, l) in lits.iter().enumerate() {
+            let Lit::Str(s) = l else {
+                others.push(i);
+                continue;
+            };
+            let h = str_hash(s);
+            if strs.find(h, |&j| text(&lits[j]) == s).is_none() {
+                strs.insert_unique(h, i, |&j| str_hash(text(&lits[j])));
+            }
+        }
+        LitSet(Arc::new(SetInner {
+            lits,
+            strs,
+            others,
+            digest: Default::default(),
+        }))
+    }
+
+    /// A digest of the literals in order, for telling sets apart without
+    /// comparing them: equal for equal lists; a randomly keyed (once per
+    /// process) SipHash and a fast hash, so unequal lists agree with
+    /// probability about 2^-64 even when chosen to.
+    pub fn digest(&self) -> (u64, u64) {
+        use std::hash::{BuildHasher, Hasher};
+        static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        *self.0.digest.get_or_init(|| {
+            let mut sip = KEYS.get_or_init(Default::default).build_hasher();
+            let mut fast = crate::hash::Words::default();
+            for l in &self.0.lits {
+                let (tag, word, text) = match l {
+                    Lit::Null => (0u8, 0u64, ""),
+                    Lit::Bool(b) => (1, u64::from(*b), ""),
+                    Lit::Int(i) => (2, *i as u64, ""),
+                    Lit::Float(f) => (3, f.to_bits(), ""),
+                    Lit::Str(s) => (4, s.len() as u64, s.as_str()),
+                    Lit::Duration(ms) => (5, *ms, ""),
+                };
+                for h in [&mut sip as &mut dyn Hasher, &mut fast] {
+                    h.write_u8(tag);
+                    h.write_u64(word);
+                    h.write(text.as_bytes());
+                }
+            }
+            (sip.finish(), fast.finish())
+        })
+    }
+
+    /// Whether any literal is a string.
+    pub fn has_str(&self) -> bool {
+        !self.0.strs.is_empty()
+    }
+
+    /// Whether the string `s` is one of the literals.
+    pub fn contains_str(&self, s: &str) -> bool {
+        let lits = &self.0.lits;
+        self.0
+            .strs
+            .find(str_hash(s), |&j| matches!(&lits[j], Lit::Str(t) if t == s))
+            .is_some()
+    }
+
+    /// The literals that are not strings.
+    pub fn others(&self) -> impl Iterator<Item = &Lit> {
+        self.0.others.iter().map(|&i| &self.0.lits[i])
+    }
+}
+
+impl std::ops::Deref for LitSet {
+    type Target = [Lit];
+    fn deref(&self) -> &[Lit] {
+        &self.0.lits
+    }
+}
+
+impl std::fmt::Debug for LitSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // As the list it is: `Debug` is the planner's identity of a leaf.
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Operand {
     Lit(Lit),
@@ -291,7 +409,7 @@ pub enum Cond {
     InSet {
         negated: bool,
         lhs: Operand,
-        set: Vec<Lit>,
+        set: LitSet,
     },
     /// `x [not] in some.list.field`
     InField {
@@ -335,6 +453,7 @@ pub fn lower(loaded: &Loaded) -> RuleSet {
     let mut sink = Vec::new();
     let prog = Program::resolve(loaded, &mut sink);
     let mut out = RuleSet::default();
+    let lists = std::cell::RefCell::new(std::collections::HashMap::new());
     for def in &prog.rules {
         out.rules.push(
             Lower {
@@ -344,6 +463,7 @@ pub fn lower(loaded: &Loaded) -> RuleSet {
                 macros: Vec::new(),
                 memo: Default::default(),
                 depth: 0,
+                lists: &lists,
             }
             .rule(def),
         );
@@ -361,6 +481,8 @@ struct Lower<'p, 'a> {
     memo: std::collections::HashMap<String, Cond>,
     /// Macros being lowered, one inside the other.
     depth: usize,
+    /// Named lists made sets, by name, for all rules.
+    lists: &'p std::cell::RefCell<std::collections::HashMap<String, LitSet>>,
 }
 
 impl Lower<'_, '_> {
@@ -506,7 +628,7 @@ impl Lower<'_, '_> {
             },
             ExprKind::In { negated, lhs, rhs } => {
                 let lhs = self.operand(lhs);
-                match self.literals(rhs) {
+                match self.set(rhs) {
                     Some(set) => Cond::InSet {
                         negated: *negated,
                         lhs,
@@ -521,7 +643,7 @@ impl Lower<'_, '_> {
                         Operand::Lit(l) => Cond::InSet {
                             negated: *negated,
                             lhs,
-                            set: vec![l],
+                            set: LitSet::new(vec![l]),
                         },
                     },
                 }
@@ -649,6 +771,23 @@ impl Lower<'_, '_> {
                 Some(def.item.items.iter().map(lit).collect())
             }
         }
+    }
+
+    /// [`Lower::literals`] as a set; a named list is made a set once, and
+    /// every rule that reads it shares it.
+    fn set(&mut self, op: &AstOperand) -> Option<LitSet> {
+        let named = match op {
+            AstOperand::Path(p) => self.name(p).filter(|n| self.prog.lists.contains_key(n)),
+            AstOperand::Lit(_) => None,
+        };
+        if let Some(set) = named.and_then(|n| self.lists.borrow().get(n).cloned()) {
+            return Some(set);
+        }
+        let set = LitSet::new(self.literals(op)?);
+        if let Some(n) = named {
+            self.lists.borrow_mut().insert(n.to_string(), set.clone());
+        }
+        Some(set)
     }
 
     fn operand(&mut self, op: &AstOperand) -> Operand {

@@ -15,7 +15,11 @@
 //! - Projection: the trie of paths any rule reads, so the runtime extracts
 //!   only those fields from each event.
 
+use std::borrow::Cow;
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
 
 pub use regex_automata::PatternSet;
 use regex_automata::{meta::Regex, Input, PatternID};
@@ -378,14 +382,14 @@ pub fn plan(set: &RuleSet) -> Plan {
 /// The conditions a rule needs answered per event, first its own. A
 /// sequence's `when` holds for every step and for `until`; `except` hides
 /// an event from every part of a rule.
-fn units(r: &Rule) -> Vec<(Role, Cond)> {
+fn units(r: &Rule) -> Vec<(Role, Cow<'_, Cond>)> {
     let Some(Stateful::Sequence(q)) = &r.stateful else {
         let role = if r.stateful.is_some() {
             Role::Count
         } else {
             Role::Alert
         };
-        return vec![(role, r.when.clone())];
+        return vec![(role, Cow::Borrowed(&r.when))];
     };
     // Flat, so that dispatch sees the pins of both.
     let both = |c: &Cond| match &r.when {
@@ -400,14 +404,14 @@ fn units(r: &Rule) -> Vec<(Role, Cond)> {
                 .collect(),
         ),
     };
-    let mut out: Vec<(Role, Cond)> = q
+    let mut out: Vec<(Role, Cow<'_, Cond>)> = q
         .steps
         .iter()
         .enumerate()
-        .map(|(n, s)| (Role::Step(n), both(&s.when)))
+        .map(|(n, s)| (Role::Step(n), Cow::Owned(both(&s.when))))
         .collect();
     if let Some(u) = &q.until {
-        out.push((Role::Until, both(u)));
+        out.push((Role::Until, Cow::Owned(both(u))));
     }
     out
 }
@@ -419,7 +423,7 @@ impl Planner {
         &mut self,
         rule: usize,
         role: Role,
-        cond: Cond,
+        cond: Cow<'_, Cond>,
         r: &Rule,
         sources: &mut BTreeMap<String, SourcePlan>,
         pending: &mut BTreeMap<String, Vec<(usize, Vec<Pin>)>>,
@@ -440,7 +444,7 @@ impl Planner {
         }
         let excepts = r.excepts.iter().map(|e| fold(self.cond(e))).collect();
         let sp = sources.entry(r.source.clone()).or_default();
-        for c in std::iter::once(&cond).chain(&r.excepts) {
+        for c in std::iter::once(&*cond).chain(&r.excepts) {
             project(c, &mut Vec::new(), &mut sp.projection);
         }
         pending
@@ -627,11 +631,54 @@ fn build_str_groups(
     }
 }
 
-#[derive(Default)]
 struct Planner {
     leaves: Vec<Cond>,
-    keys: HashMap<String, usize>,
+    keys: HashMap<Identity, usize>,
     uses: usize,
+    hashers: RandomState,
+}
+
+impl Default for Planner {
+    fn default() -> Planner {
+        Planner {
+            leaves: Vec::new(),
+            keys: HashMap::new(),
+            uses: 0,
+            hashers: RandomState::new(),
+        }
+    }
+}
+
+/// A leaf's identity: its `Debug` text (what it tests, regexes by their
+/// source; a set of literals by its [`crate::lower::LitSet::digest`]) hashed as it is written, by a randomly keyed SipHash and by a
+/// fast multiplicative hash, so that a leaf holding a list of a million
+/// values is not rendered to a string to be looked up. Equal texts give
+/// equal identities; different ones collide with probability about 2^-64
+/// even for texts chosen to collide in the second hash.
+type Identity = (u64, u64);
+
+fn identity(leaf: &Cond, hashers: &RandomState) -> Identity {
+    struct Both(DefaultHasher, crate::hash::Words);
+    impl std::fmt::Write for Both {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            self.1.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Both(hashers.build_hasher(), Default::default());
+    // Writing to a hasher cannot fail. A set is known by its digest: a
+    // feed of a million names is not written out for every rule reading it.
+    match leaf {
+        Cond::InSet { negated, lhs, set } => {
+            let (a, b) = set.digest();
+            let _ = write!(h, "\0InSet {negated:?} {lhs:?} {a:x} {b:x}");
+        }
+        other => {
+            let _ = write!(h, "{other:?}");
+        }
+    }
+    (h.0.finish(), h.1.finish())
 }
 
 impl Planner {
@@ -643,7 +690,7 @@ impl Planner {
             Cond::Not(inner) => PCond::Not(Box::new(self.cond(inner))),
             leaf => {
                 self.uses += 1;
-                let key = format!("{leaf:?}");
+                let key = identity(leaf, &self.hashers);
                 let next = self.leaves.len();
                 let id = *self.keys.entry(key).or_insert(next);
                 if id == next {
@@ -764,6 +811,12 @@ fn absolute(f: &FieldPath, scopes: &[Vec<Option<String>>]) -> Vec<Option<String>
 
 /// A field a rule's `when` requires to hold one of a set of strings.
 type Pin = (FieldPath, BTreeSet<String>);
+
+/// Largest set of values a rule is indexed under. A longer one (a
+/// threat-intel list of a million user names) would cost an index as large
+/// as the set test it stands for, which is one hash lookup per event
+/// either way, so the rule is indexed by its other pins or guarded.
+const MAX_PIN_VALUES: usize = 4096;
 
 /// The fields `when` pins, most selective first: the source's known
 /// discriminators, then any other pinned field (an annotation, a user
@@ -961,7 +1014,7 @@ fn pinned(c: &Cond) -> Option<(&FieldPath, BTreeSet<&str>)> {
             negated: false,
             lhs: Operand::Field(f),
             set,
-        } if f.var.is_none() => {
+        } if f.var.is_none() && set.len() <= MAX_PIN_VALUES => {
             let vals: Option<BTreeSet<&str>> = set
                 .iter()
                 .map(|l| match l {
@@ -1004,6 +1057,43 @@ mod tests {
             p.rules[1].when,
             PCond::And(vec![PCond::Leaf(0), PCond::Leaf(2)])
         );
+    }
+
+    /// Sets are known by their digest: a named list and an inline list of
+    /// the same values are one leaf; a different order, value, field or
+    /// negation is another. A set longer than [`MAX_PIN_VALUES`] does not
+    /// index its rule.
+    #[test]
+    fn sets_are_shared_by_their_values() {
+        let big: Vec<String> = (0..=MAX_PIN_VALUES).map(|i| format!("\"u{i}\"")).collect();
+        let big = big.join(", ");
+        let (_, p) = planned(&format!(
+            "source k8s.audit\nlist feed = [{big}]\nlist two = [\"a\", \"b\"]\n\
+             rule a {{ when user.username in feed }}\nrule b {{ when user.username in [{big}] }}\n\
+             rule c {{ when user.username not in feed }}\nrule d {{ when verb in feed }}\n\
+             rule e {{ when verb in two }}\nrule f {{ when verb in [\"a\", \"b\"] }}\n\
+             rule g {{ when verb in [\"b\", \"a\"] }}\nrule h {{ when verb in [\"a\", \"c\"] }}\n"
+        ));
+        let leaf = |r: usize| match &p.rules[r].when {
+            PCond::Leaf(l) => *l,
+            other => panic!("rule {r}: {other:?}"),
+        };
+        assert_eq!(leaf(0), leaf(1));
+        assert_eq!(leaf(4), leaf(5));
+        let distinct: BTreeSet<usize> = [0, 2, 3, 4, 6, 7].into_iter().map(leaf).collect();
+        assert_eq!(distinct.len(), 6, "{:#?}", p.leaves);
+        let sp = &p.sources["k8s.audit"];
+        let unindexed: Vec<usize> = (sp.always.iter().copied())
+            .chain(
+                sp.guarded
+                    .iter()
+                    .flat_map(|(_, rules)| rules.iter().copied()),
+            )
+            .collect();
+        for r in [0, 1, 2, 3] {
+            assert!(unindexed.contains(&r), "rule {r}: {unindexed:?}");
+        }
+        assert!(!unindexed.contains(&4), "a short list indexes its rule");
     }
 
     #[test]

@@ -326,3 +326,40 @@ fn a_long_list_is_planned() {
     let plan = ward_compiler::plan::plan(&rules);
     assert_eq!(plan.sources.len(), 1);
 }
+
+/// Lists of 200,000 values on one field, twice over (as two threat-intel
+/// feeds would be), are checked in linear time: the facts of `when` and the
+/// contradiction lint intersect them through hash sets, and a contradiction
+/// involving a long list names a few of its values, not all of them.
+#[test]
+fn long_lists_on_one_field_are_checked_in_linear_time() {
+    let list = |name: &str, from: usize| {
+        let items: Vec<String> = (from..from + 200_000)
+            .map(|i| format!("\"user{i}@example.com\""))
+            .collect();
+        format!("list {name} = [\n{}\n]\n", items.join(",\n"))
+    };
+    let text = format!(
+        "source k8s.audit\n{}{}{}\
+         rule both {{ when user.username in feed_a and user.username in feed_b }}\n\
+         rule allowed {{ when user.username in feed_a and user.username not in allow }}\n\
+         rule never {{ when user.username in feed_a and user.username == \"root\" }}\n",
+        list("feed_a", 0),
+        list("feed_b", 100_000),
+        list("allow", 300_000),
+    );
+    let loaded = load::load_texts(&[("t.ward", text.as_str())]);
+    let report = check(&loaded, schema::bundled());
+    let found: Vec<(&str, &str)> = report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(found, [("W012", "this condition is always false")]);
+    let label = &report.diagnostics[0].labels[0].message;
+    assert!(
+        label.contains("\"user0@example.com\" or ") && label.contains(" or 199992 other values"),
+        "{label}"
+    );
+    assert!(label.len() < 400, "{} bytes", label.len());
+}

@@ -99,9 +99,14 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
             let Some(v) = value(lhs, event, vars) else {
                 return false;
             };
+            // A string is looked up (only string literals compare with
+            // it); anything else is compared with the other literals.
+            if let Some(Scalar::Str(s)) = scalar(&v) {
+                return set.has_str() && (set.contains_str(s) != *negated);
+            }
             let mut typed = false;
             let mut hit = false;
-            for l in set {
+            for l in set.others() {
                 if let Some(eq) = equal(&v, &Val::Lit(l)) {
                     typed = true;
                     hit |= eq;
@@ -411,6 +416,33 @@ mod tests {
         assert!(!holds("responseStatus.code != 403", &drift));
         assert!(!holds("responseStatus.code in [403]", &drift));
         assert!(!holds("responseStatus.code not in [403]", &drift));
+        // And a number where the schema says string, against a set looked
+        // up by hash: false both ways too.
+        let drift = json!({"user": {"username": 5}});
+        assert!(!holds("user.username in [\"5\", \"x\"]", &drift));
+        assert!(!holds("user.username not in [\"5\", \"x\"]", &drift));
+        // A long set with duplicates: members, non-members, near misses.
+        let names: Vec<String> = (0..5000).map(|i| format!("\"u{}\"", i % 4000)).collect();
+        let set = format!("[{}]", names.join(", "));
+        for (name, member) in [
+            ("u0", true),
+            ("u3999", true),
+            ("u4000", false),
+            ("u", false),
+            ("", false),
+        ] {
+            let e = json!({"user": {"username": name}});
+            assert_eq!(
+                holds(&format!("user.username in {set}"), &e),
+                member,
+                "{name}"
+            );
+            assert_eq!(
+                holds(&format!("user.username not in {set}"), &e),
+                !member,
+                "{name}"
+            );
+        }
     }
 
     #[test]

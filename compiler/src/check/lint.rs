@@ -7,8 +7,9 @@
 //! that is fine. Where deciding needs more than the syntax tree and the
 //! schema, the lint stays quiet.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path as FsPath;
+use std::rc::Rc;
 
 use crate::diagnostic::{Code, Diagnostic, FileId, Severity};
 use crate::load::Loaded;
@@ -260,14 +261,14 @@ fn or_list(items: &[&str]) -> String {
 // constant-condition, dead-except
 
 /// A comparable value of a string, int or bool field.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Val {
-    Str(String),
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Val<'v> {
+    Str(&'v str),
     Int(i64),
     Bool(bool),
 }
 
-impl std::fmt::Display for Val {
+impl std::fmt::Display for Val<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Val::Str(s) => write!(f, "{s:?}"),
@@ -280,13 +281,40 @@ impl std::fmt::Display for Val {
 /// One test of a field against literals: `x == v`, `x != v`, `x [not] in [...]`.
 /// Every such test is false when `x` is missing (spec/language.md, section 6),
 /// so a set of them can contradict each other whatever the event.
+/// The values borrow from the rules, and are shared between the copies of
+/// an atom that every enclosing context takes: a threat-intel list may hold
+/// a million.
 #[derive(Clone, Debug)]
-struct Atom {
+struct Atom<'v> {
     field: String,
     file: FileId,
     span: Span,
     negated: bool,
-    vals: BTreeSet<Val>,
+    vals: Rc<Vals<'v>>,
+}
+
+/// A test's values as written, and as a set once a second test of the field
+/// needs one: most fields have one test, and a list may hold a million.
+#[derive(Debug)]
+struct Vals<'v> {
+    items: Vec<Val<'v>>,
+    set: std::cell::OnceCell<HashSet<Val<'v>>>,
+}
+
+impl<'v> Vals<'v> {
+    fn set(&self) -> &HashSet<Val<'v>> {
+        self.set
+            .get_or_init(|| self.items.iter().copied().collect())
+    }
+
+    fn contains(&self, v: &Val<'v>) -> bool {
+        self.set().contains(v)
+    }
+
+    /// Distinct values.
+    fn len(&self) -> usize {
+        self.set().len()
+    }
 }
 
 struct Contra<'p, 'a, 'd> {
@@ -302,7 +330,7 @@ struct Contra<'p, 'a, 'd> {
 /// A conjunction: its field tests, and the other conditions in it.
 #[derive(Default)]
 struct Chain<'e> {
-    atoms: Vec<Atom>,
+    atoms: Vec<Atom<'e>>,
     rest: Vec<(FileId, &'e Expr)>,
 }
 
@@ -372,7 +400,7 @@ impl<'a> Contra<'_, 'a, '_> {
     /// Reports contradictions in `chain` (given the tests `ctx` that hold
     /// around it) and in the conditions nested in it. Returns whether the
     /// chain itself is always false.
-    fn analyse<'e>(&mut self, ctx: &[Atom], chain: Chain<'e>, depth: usize) -> bool
+    fn analyse<'e>(&mut self, ctx: &[Atom<'e>], chain: Chain<'e>, depth: usize) -> bool
     where
         'a: 'e,
     {
@@ -400,8 +428,9 @@ impl<'a> Contra<'_, 'a, '_> {
                 {
                     let vals: Vec<String> = all[*j]
                         .vals
+                        .set()
                         .iter()
-                        .chain(&a.vals)
+                        .chain(a.vals.set())
                         .map(|v| v.to_string())
                         .collect();
                     format!(
@@ -549,7 +578,10 @@ impl<'a> Contra<'_, 'a, '_> {
 
     /// A field test against literals, if `e` is one on a string, int or
     /// bool field (whose equality is exact).
-    fn atom(&self, file: FileId, e: &Expr) -> Option<Atom> {
+    fn atom<'e>(&self, file: FileId, e: &'e Expr) -> Option<Atom<'e>>
+    where
+        'a: 'e,
+    {
         let (negated, field, vals) = match &e.kind {
             ExprKind::Compare {
                 op: op @ (CmpOp::Eq | CmpOp::Ne),
@@ -562,7 +594,7 @@ impl<'a> Contra<'_, 'a, '_> {
                     }
                     _ => return None,
                 };
-                (*op == CmpOp::Ne, p, vec![l.clone()])
+                (*op == CmpOp::Ne, p, std::slice::from_ref(l))
             }
             ExprKind::In {
                 negated,
@@ -573,10 +605,15 @@ impl<'a> Contra<'_, 'a, '_> {
                     Operand::Lit(Literal {
                         kind: LitKind::List(items),
                         ..
-                    }) => items.clone(),
+                    }) => items.as_slice(),
                     Operand::Path(l) => {
                         let name = l.as_name()?;
-                        self.prog.lists.get(name.name.as_str())?.item.items.clone()
+                        self.prog
+                            .lists
+                            .get(name.name.as_str())?
+                            .item
+                            .items
+                            .as_slice()
                     }
                     _ => return None,
                 };
@@ -585,10 +622,10 @@ impl<'a> Contra<'_, 'a, '_> {
             _ => return None,
         };
         let ty = self.field_ty(field)?;
-        let mut set = BTreeSet::new();
+        let mut items = Vec::with_capacity(vals.len());
         for l in vals {
-            set.insert(match (&ty, &l.kind) {
-                (Ty::String, LitKind::Str(s)) => Val::Str(s.value.clone()),
+            items.push(match (&ty, &l.kind) {
+                (Ty::String, LitKind::Str(s)) => Val::Str(&s.value),
                 (Ty::Int, LitKind::Int(i)) => Val::Int(*i),
                 (Ty::Bool, LitKind::Bool(b)) => Val::Bool(*b),
                 _ => return None,
@@ -599,7 +636,10 @@ impl<'a> Contra<'_, 'a, '_> {
             file,
             span: e.span,
             negated,
-            vals: set,
+            vals: Rc::new(Vals {
+                items,
+                set: Default::default(),
+            }),
         })
     }
 
@@ -637,22 +677,18 @@ fn dotted(p: &Path) -> Option<String> {
 fn contradiction(atoms: &[Atom], first_new: usize) -> Option<(usize, Vec<usize>)> {
     /// Per field: the values every positive test allows, those a negated
     /// test excludes, and the tests seen.
-    type State<'v> = (Option<BTreeSet<&'v Val>>, BTreeSet<&'v Val>, Vec<usize>);
-    let mut fields: BTreeMap<&str, State<'_>> = BTreeMap::new();
+    type State<'s, 'v> = (Option<Allowed<'s, 'v>>, Vec<&'s Vals<'v>>, Vec<usize>);
+    let mut fields: BTreeMap<&str, State<'_, '_>> = BTreeMap::new();
     for (i, a) in atoms.iter().enumerate() {
         let (allowed, excluded, seen) = fields.entry(&a.field).or_default();
         if a.negated {
-            excluded.extend(&a.vals);
+            excluded.push(&a.vals);
         } else {
-            let vals: BTreeSet<&Val> = a.vals.iter().collect();
-            *allowed = Some(match allowed.take() {
-                None => vals,
-                Some(prev) => prev.intersection(&vals).copied().collect(),
-            });
+            *allowed = Some(Allowed::and(allowed.take(), &a.vals));
         }
         let empty = allowed
             .as_ref()
-            .is_some_and(|s| s.iter().all(|v| excluded.contains(v)));
+            .is_some_and(|s| s.iter().all(|v| excluded.iter().any(|x| x.contains(v))));
         if empty {
             if i < first_new {
                 return None;
@@ -664,46 +700,75 @@ fn contradiction(atoms: &[Atom], first_new: usize) -> Option<(usize, Vec<usize>)
     None
 }
 
+/// The values the positive tests of a field allow together: the first
+/// test's own set until a second narrows it (a list of a million values is
+/// then not copied).
+enum Allowed<'s, 'v> {
+    One(&'s Vals<'v>),
+    Both(HashSet<&'s Val<'v>>),
+}
+
+impl<'s, 'v> Allowed<'s, 'v> {
+    fn and(prev: Option<Self>, vals: &'s Vals<'v>) -> Self {
+        match prev {
+            None => Allowed::One(vals),
+            Some(prev) => Allowed::Both(prev.iter().filter(|v| vals.contains(v)).collect()),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &'s Val<'v>> + '_> {
+        match self {
+            Allowed::One(s) => Box::new(s.items.iter()),
+            Allowed::Both(s) => Box::new(s.iter().copied()),
+        }
+    }
+}
+
 /// Why test `i` cannot hold with the earlier ones.
 fn explain(atoms: &[Atom], i: usize) -> String {
     let a = &atoms[i];
-    let mut allowed: Option<BTreeSet<&Val>> = None;
-    let mut excluded: BTreeSet<&Val> = BTreeSet::new();
+    let mut allowed: Option<Allowed> = None;
+    let mut excluded: HashSet<&Val> = HashSet::new();
     for b in atoms[..i].iter().filter(|b| b.field == a.field) {
         if b.negated {
-            excluded.extend(&b.vals);
+            excluded.extend(b.vals.set());
         } else {
-            let vals: BTreeSet<&Val> = b.vals.iter().collect();
-            allowed = Some(match allowed {
-                None => vals,
-                Some(prev) => prev.intersection(&vals).copied().collect(),
-            });
+            allowed = Some(Allowed::and(allowed, &b.vals));
         }
     }
-    if !a.negated && a.vals.is_empty() {
+    if !a.negated && a.vals.items.is_empty() {
         return format!("no value of `{}` is in an empty list", a.field);
     }
-    let either = |vals: &mut dyn Iterator<Item = &Val>| {
-        vals.map(Val::to_string).collect::<Vec<_>>().join(" or ")
-    };
-    match allowed.map(|s| {
-        s.into_iter()
-            .filter(|v| !excluded.contains(v))
-            .collect::<Vec<_>>()
-    }) {
+    let left: Option<Vec<&Val>> =
+        allowed.map(|s| s.iter().filter(|v| !excluded.contains(v)).collect());
+    match left {
         Some(left) if !left.is_empty() && !a.negated => format!(
             "`{}` is already {}, so it cannot be {}",
             a.field,
-            either(&mut left.into_iter()),
-            either(&mut a.vals.iter())
+            either(left),
+            either(a.vals.set().iter().collect())
         ),
         Some(left) if !left.is_empty() => format!(
             "`{}` is already {}, which this excludes",
             a.field,
-            either(&mut left.into_iter())
+            either(left)
         ),
         _ => format!("with the tests marked, no value of `{}` passes", a.field),
     }
+}
+
+/// `"a" or "b"`, in order; a long list by its first values and a count of
+/// the rest.
+fn either(mut vals: Vec<&Val>) -> String {
+    const SHOWN: usize = 8;
+    vals.sort_unstable();
+    vals.dedup();
+    let n = vals.len();
+    let mut out: Vec<String> = vals.into_iter().take(SHOWN).map(Val::to_string).collect();
+    if n > SHOWN {
+        out.push(format!("{} other values", n - SHOWN));
+    }
+    out.join(" or ")
 }
 
 // ---------------------------------------------------------------------------

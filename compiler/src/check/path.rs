@@ -1,7 +1,7 @@
 //! Field paths: walking a path through the schema, and narrowing free-form
 //! objects (`requestObject`) by the guards a condition establishes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::expr::Cx;
 use super::suggest;
@@ -20,6 +20,12 @@ pub struct Facts {
 impl Facts {
     fn add(&mut self, path: String, vals: Vec<String>) {
         match self.values.get_mut(&path) {
+            // A hash set for long lists: two threat-intel lists of a
+            // million names on one field must not take 10^12 steps.
+            Some(existing) if vals.len() > 16 => {
+                let vals: HashSet<&str> = vals.iter().map(String::as_str).collect();
+                existing.retain(|v| vals.contains(v.as_str()));
+            }
             Some(existing) => existing.retain(|v| vals.contains(v)),
             None => {
                 self.values.insert(path, vals);

@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod format;
+mod lists;
 pub mod parse;
 mod recover;
 pub mod template;

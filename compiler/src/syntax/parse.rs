@@ -8,10 +8,13 @@
 //! fails is re-parsed in chunks that start at top-level keywords in column 0;
 //! every chunk that parses contributes its items.
 
+use std::collections::HashMap;
+
 use pest::iterators::Pair;
 use pest::Parser as _;
 
 use super::ast::*;
+use super::lists::{plain_lists, Cuts, PlainList, MIN_ITEMS};
 use super::recover::{chunks, syntax_error, too_deep, MAX_NESTING};
 use crate::diagnostic::{Code, Diagnostic, FileId};
 
@@ -25,13 +28,21 @@ pub const MAX_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
 /// Parses one file. Never fails: problems are diagnostics, and the returned
 /// tree holds every item that parsed.
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    parse_with(file, text, MIN_ITEMS)
+}
+
+/// [`parse`], reading lists of at least `min_items` plain strings by hand.
+pub(super) fn parse_with(file: FileId, text: &str, min_items: usize) -> (File, Vec<Diagnostic>) {
     if let Some(d) = too_deep(file, text) {
         return (File::default(), vec![d]);
     }
-    let mut p = Parse {
-        file,
-        diags: Vec::new(),
-    };
+    let lists = plain_lists(text, min_items);
+    if !lists.is_empty() {
+        if let Some(parsed) = parse_cut(file, text, lists) {
+            return parsed;
+        }
+    }
+    let mut p = Parse::new(file);
     match Grammar::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let items = pairs.next().map(|f| p.items(f, 0)).unwrap_or_default();
@@ -56,6 +67,29 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     }
 }
 
+/// Parses `text` with the items of `lists` cut out and read by hand (see
+/// [`super::lists`]). `None` if the cut text does not parse as the whole
+/// text would: the caller then parses the whole text.
+fn parse_cut(file: FileId, text: &str, lists: Vec<PlainList>) -> Option<(File, Vec<Diagnostic>)> {
+    let (cut_text, cuts) = Cuts::new(text, &lists);
+    let mut pairs = Grammar::parse(Rule::file, &cut_text).ok()?;
+    let mut p = Parse::new(file);
+    let mut plain = HashMap::with_capacity(lists.len());
+    for (k, l) in lists.into_iter().enumerate() {
+        let items = l
+            .items
+            .into_iter()
+            .map(|(sp, raw)| p.plain_string(text, sp, raw))
+            .collect();
+        // The `[` of the k-th cut list, in the cut text.
+        plain.insert(cuts.start(k), items);
+    }
+    p.plain = plain;
+    p.cuts = Some(cuts);
+    let items = p.items(pairs.next()?, 0);
+    p.plain.is_empty().then_some((File { items }, p.diags))
+}
+
 /// Parses `text` as one field path (an output template's `{...}`); spans
 /// are offset by `base`. `None` if it is not exactly a path.
 pub fn parse_path(file: FileId, text: &str, base: usize) -> Option<Path> {
@@ -63,26 +97,56 @@ pub fn parse_path(file: FileId, text: &str, base: usize) -> Option<Path> {
     if pair.as_str().len() != text.len() {
         return None;
     }
-    Some(
-        Parse {
-            file,
-            diags: Vec::new(),
-        }
-        .path(pair, base),
-    )
+    Some(Parse::new(file).path(pair, base))
 }
 
 struct Parse {
     file: FileId,
     diags: Vec<Diagnostic>,
-}
-
-fn span(p: &Pair<'_, Rule>, base: usize) -> Span {
-    let s = p.as_span();
-    Span::new(base + s.start(), base + s.end())
+    /// Set when plain lists were cut out of the parsed text.
+    cuts: Option<Cuts>,
+    /// The items of the cut lists by the offset of their `[` in the cut
+    /// text, taken as their declarations are built.
+    plain: HashMap<usize, Vec<Literal>>,
 }
 
 impl Parse {
+    fn new(file: FileId) -> Parse {
+        Parse {
+            file,
+            diags: Vec::new(),
+            cuts: None,
+            plain: HashMap::new(),
+        }
+    }
+
+    /// A pair's span in the original text.
+    fn span(&self, p: &Pair<'_, Rule>, base: usize) -> Span {
+        let s = p.as_span();
+        match &self.cuts {
+            Some(c) => Span::new(base + c.original(s.start()), base + c.original(s.end())),
+            None => Span::new(base + s.start(), base + s.end()),
+        }
+    }
+
+    /// A string item of a list read by hand; `sp` covers it in `text`.
+    fn plain_string(&mut self, text: &str, sp: Span, raw: bool) -> Literal {
+        let lit = &text[sp.start..sp.end];
+        let value = if raw {
+            lit[2..lit.len() - 1].to_string()
+        } else {
+            self.unescape(lit, sp)
+        };
+        Literal {
+            kind: LitKind::Str(StrLit {
+                value,
+                span: sp,
+                raw,
+            }),
+            span: sp,
+        }
+    }
+
     fn items(&mut self, file: Pair<'_, Rule>, base: usize) -> Vec<Item> {
         let mut items = Vec::new();
         for p in file.into_inner().filter(meaningful) {
@@ -90,7 +154,7 @@ impl Parse {
                 Rule::source_decl => Item::Source(self.ident(first(p), base)),
                 Rule::import_decl => Item::Import(self.string(first(p), base)),
                 Rule::list_decl => {
-                    let sp = span(&p, base);
+                    let sp = self.span(&p, base);
                     let mut it = p.into_inner().filter(meaningful);
                     let (Some(name), Some(list)) = (it.next(), it.next()) else {
                         continue;
@@ -104,7 +168,7 @@ impl Parse {
                     })
                 }
                 Rule::macro_decl => {
-                    let sp = span(&p, base);
+                    let sp = self.span(&p, base);
                     let mut it = p.into_inner().filter(meaningful);
                     let (Some(name), Some(body)) = (it.next(), it.next()) else {
                         continue;
@@ -127,12 +191,12 @@ impl Parse {
     fn ident(&self, p: Pair<'_, Rule>, base: usize) -> Ident {
         Ident {
             name: p.as_str().to_string(),
-            span: span(&p, base),
+            span: self.span(&p, base),
         }
     }
 
     fn rule(&mut self, p: Pair<'_, Rule>, base: usize) -> RuleDecl {
-        let sp = span(&p, base);
+        let sp = self.span(&p, base);
         let mut it = p.into_inner().filter(meaningful);
         let name = it.next().map(|n| self.ident(n, base)).unwrap_or(Ident {
             name: String::new(),
@@ -150,7 +214,7 @@ impl Parse {
             span: sp,
         };
         for item in it {
-            let isp = span(&item, base);
+            let isp = self.span(&item, base);
             match item.as_rule() {
                 Rule::when_clause => rule.when.push(self.expr(first(item), base)),
                 Rule::except_clause => rule.excepts.push(self.expr(first(item), base)),
@@ -230,7 +294,7 @@ impl Parse {
     }
 
     fn meta_value(&mut self, p: Pair<'_, Rule>, base: usize) -> MetaValue {
-        let sp = span(&p, base);
+        let sp = self.span(&p, base);
         match p.as_rule() {
             Rule::string => MetaValue::Str(self.string(p, base)),
             Rule::bool_lit => MetaValue::Bool(p.as_str() == "true", sp),
@@ -244,7 +308,7 @@ impl Parse {
                         } else {
                             StrLit {
                                 value: inner.as_str().to_string(),
-                                span: span(&inner, base),
+                                span: self.span(&inner, base),
                                 raw: true,
                             }
                         }
@@ -256,7 +320,7 @@ impl Parse {
     }
 
     fn count(&mut self, p: Pair<'_, Rule>, base: usize) -> Count {
-        let sp = span(&p, base);
+        let sp = self.span(&p, base);
         let mut c = Count {
             distinct: None,
             by: Vec::new(),
@@ -285,7 +349,7 @@ impl Parse {
     }
 
     fn sequence(&mut self, p: Pair<'_, Rule>, base: usize) -> Sequence {
-        let sp = span(&p, base);
+        let sp = self.span(&p, base);
         let mut s = Sequence {
             by: Vec::new(),
             within: placeholder(sp),
@@ -294,7 +358,7 @@ impl Parse {
             span: sp,
         };
         for part in p.into_inner().filter(meaningful) {
-            let psp = span(&part, base);
+            let psp = self.span(&part, base);
             match part.as_rule() {
                 Rule::group_by => {
                     s.by = part
@@ -366,7 +430,7 @@ impl Parse {
     fn expr(&mut self, p: Pair<'_, Rule>, base: usize) -> Expr {
         match p.as_rule() {
             Rule::expr | Rule::and_expr => {
-                let sp = span(&p, base);
+                let sp = self.span(&p, base);
                 let is_or = p.as_rule() == Rule::expr;
                 let operands = p
                     .into_inner()
@@ -383,7 +447,7 @@ impl Parse {
                 let mut term = None;
                 for x in p.into_inner().filter(meaningful) {
                     match x.as_rule() {
-                        Rule::not_op => nots.push(span(&x, base)),
+                        Rule::not_op => nots.push(self.span(&x, base)),
                         _ => term = Some(self.expr(x, base)),
                     }
                 }
@@ -411,7 +475,7 @@ impl Parse {
                 e
             }
             Rule::quantifier => {
-                let sp = span(&p, base);
+                let sp = self.span(&p, base);
                 let mut it = p.into_inner().filter(meaningful);
                 let kind = match it.next().map(|k| k.as_str()) {
                     Some("all") => Quant::All,
@@ -436,14 +500,14 @@ impl Parse {
             }
             Rule::predicate => self.predicate(p, base),
             _ => {
-                let sp = span(&p, base);
+                let sp = self.span(&p, base);
                 bool_expr(sp)
             }
         }
     }
 
     fn predicate(&mut self, p: Pair<'_, Rule>, base: usize) -> Expr {
-        let sp = span(&p, base);
+        let sp = self.span(&p, base);
         let mut it = p.into_inner().filter(meaningful);
         let Some(head) = it.next() else {
             return bool_expr(sp);
@@ -456,7 +520,7 @@ impl Parse {
                     Diagnostic::new(
                         Code::Syntax,
                         self.file,
-                        span(&t, base),
+                        self.span(&t, base),
                         "a parenthesised condition is not a value",
                     )
                     .label("cannot apply this to a condition")
@@ -524,7 +588,7 @@ impl Parse {
             Rule::path => Operand::Path(self.path(p, base)),
             Rule::paren => {
                 // `x == (a)`: only a literal or a field can be compared.
-                let sp = span(&p, base);
+                let sp = self.span(&p, base);
                 self.diags.push(
                     Diagnostic::new(
                         Code::Syntax,
@@ -542,7 +606,7 @@ impl Parse {
     }
 
     fn path(&mut self, p: Pair<'_, Rule>, base: usize) -> Path {
-        let sp = span(&p, base);
+        let sp = self.span(&p, base);
         let mut it = p.into_inner().filter(meaningful);
         let root = it.next().map(|r| self.ident(r, base)).unwrap_or(Ident {
             name: String::new(),
@@ -550,7 +614,7 @@ impl Parse {
         });
         let mut segments = Vec::new();
         for s in it {
-            let ssp = span(&s, base);
+            let ssp = self.span(&s, base);
             let kind = match s.as_rule() {
                 Rule::ident_seg => SegKind::Field {
                     name: s.as_str().to_string(),
@@ -591,6 +655,9 @@ impl Parse {
     }
 
     fn list_items(&mut self, p: Pair<'_, Rule>, base: usize) -> Vec<Literal> {
+        if let Some(items) = self.plain.remove(&p.as_span().start()) {
+            return items;
+        }
         p.into_inner()
             .filter(meaningful)
             .map(|x| self.literal(x, base))
@@ -598,7 +665,7 @@ impl Parse {
     }
 
     fn literal(&mut self, p: Pair<'_, Rule>, base: usize) -> Literal {
-        let sp = span(&p, base);
+        let sp = self.span(&p, base);
         let text = p.as_str();
         let kind = match p.as_rule() {
             Rule::string => LitKind::Str(self.string(p, base)),
@@ -647,7 +714,7 @@ impl Parse {
     }
 
     fn string(&mut self, p: Pair<'_, Rule>, base: usize) -> StrLit {
-        let sp = span(&p, base);
+        let sp = self.span(&p, base);
         let inner = if p.as_rule() == Rule::string {
             first(p)
         } else {
@@ -675,6 +742,9 @@ impl Parse {
     /// Decodes a double-quoted literal (quotes included in `text`).
     fn unescape(&mut self, text: &str, sp: Span) -> String {
         let body = text.get(1..text.len().saturating_sub(1)).unwrap_or("");
+        if !body.contains('\\') {
+            return body.to_string();
+        }
         let mut out = String::with_capacity(body.len());
         let mut chars = body.char_indices().peekable();
         while let Some((i, c)) = chars.next() {

@@ -14,30 +14,32 @@ pub const MAX_NESTING: usize = 64;
 /// Finds the first bracket nested deeper than [`MAX_NESTING`], skipping
 /// strings and comments.
 pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
+    // Bytes, not chars: every byte looked at is ASCII, and no byte of a
+    // multi-byte UTF-8 character is.
+    let b = text.as_bytes();
     let mut depth = 0usize;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '#' => {
-                for (_, n) in chars.by_ref() {
-                    if n == '\n' {
-                        break;
-                    }
-                }
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                i += b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .unwrap_or(b.len() - i);
             }
-            '"' => {
-                let raw = i > 0 && text.as_bytes()[i - 1] == b'r';
-                while let Some((_, n)) = chars.next() {
-                    match n {
-                        '\\' if !raw => {
-                            chars.next();
-                        }
-                        '"' | '\n' => break,
+            b'"' => {
+                let raw = i > 0 && b[i - 1] == b'r';
+                i += 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' if !raw => i += 1,
+                        b'"' | b'\n' => break,
                         _ => {}
                     }
+                    i += 1;
                 }
             }
-            '(' | '[' => {
+            b'(' | b'[' => {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Some(
@@ -47,9 +49,10 @@ pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
                     );
                 }
             }
-            ')' | ']' => depth = depth.saturating_sub(1),
+            b')' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     None
 }

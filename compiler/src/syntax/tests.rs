@@ -280,3 +280,42 @@ fn comments_are_found_outside_strings_only() {
     // A raw string spans lines; an unterminated cooked one ends at its line.
     assert_eq!(got, ["# one", "# three", "# five"]);
 }
+
+/// Lists of plain strings read by hand ([`super::lists`]) give the tree and
+/// diagnostics pest gives, spans included: on every bundled rule file (all
+/// of their lists taken by hand), and on files where the hand-read lists sit
+/// before, between and after other items, hold escapes, bad escapes and raw
+/// strings, or where a later syntax error sends the file back to pest.
+#[test]
+fn lists_read_by_hand_parse_as_pest_does() {
+    use super::parse::parse_with;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let mut texts: Vec<String> = Vec::new();
+    for dir in ["k8s", "aws", "calico"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("rules dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "ward") {
+                texts.push(std::fs::read_to_string(&path).expect("rule file"));
+            }
+        }
+    }
+    assert!(texts.len() >= 10, "found {} rule files", texts.len());
+    let list =
+        "list big = [\n  \"a\\\"b\", r\"c\\d\", # comment\n  \"\\u{e9}t\u{e9}\", \"x\\qy\",\n]\n";
+    let rule = "rule r {\n  when user.username in big and verb == \"get\"\n}\n";
+    texts.extend([
+        format!("source k8s.audit\n{list}{rule}{list}"),
+        format!("{list}macro m = verb in [\"a\", \"b\"]\n{list}"),
+        format!("{list}{rule}rule broken {{ when == }}\n{list}"),
+        format!("{list}list small = [1, 2]\nlist nested = [[\"a\"]]\n"),
+        "list e = []\nlist f = [ ]\nlist g = [\"only\"]\n".to_string(),
+    ]);
+    let mut by_hand = 0;
+    for text in &texts {
+        let pest = parse_with(FileId(3), text, usize::MAX);
+        let hand = parse_with(FileId(3), text, 1);
+        assert_eq!(format!("{pest:?}"), format!("{hand:?}"), "{text}");
+        by_hand += super::lists::plain_lists(text, 1).len();
+    }
+    assert!(by_hand >= 20, "{by_hand} lists read by hand");
+}
