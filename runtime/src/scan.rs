@@ -573,6 +573,17 @@ impl<'w> Scan<'w> {
     }
 
     /// From here on, lines are of the input file `name`.
+    /// On a stream, releases the held events if event time has stood still
+    /// too long by the wall clock ([`state::Config::max_idle`]), writes
+    /// their alerts and flushes. Called while the input is idle.
+    pub fn idle(&mut self) {
+        let mut outs = std::mem::take(&mut self.outs);
+        self.engine.idle(&mut outs);
+        self.emit_state(&mut outs);
+        self.outs = outs;
+        self.flush();
+    }
+
     pub fn begin_file(&mut self, name: &str) {
         self.stats.files.push(FileStats {
             file: name.to_string(),

@@ -40,6 +40,11 @@ pub struct Config {
     /// Bytes of events held for ordering (`--lateness`) at most; past it
     /// the oldest are released early, and counted.
     pub max_held_bytes: usize,
+    /// On a stream ([`Engine::set_stream`]), how long by the wall clock
+    /// event time may stand still before the events held are released:
+    /// events without a time, and the last events before a quiet spell,
+    /// are then not held until more input comes (or forever).
+    pub max_idle: std::time::Duration,
 }
 
 /// Default allowed lateness: CloudTrail delivers within about 5 minutes.
@@ -58,6 +63,7 @@ impl Default for Config {
             max_keys: DEFAULT_MAX_KEYS,
             processing_time: false,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            max_idle: std::time::Duration::from_nanos(DEFAULT_LATENESS_NS as u64),
         }
     }
 }
@@ -247,6 +253,10 @@ pub struct StateStats {
     pub released_early_samples: Vec<String>,
     /// The most bytes of events held at once.
     pub peak_held_bytes: usize,
+    /// Events released before their lateness allowed, because event time
+    /// stood still for `max_idle` on a stream.
+    pub released_idle: u64,
+    pub released_idle_samples: Vec<String>,
 }
 
 const SAMPLES: usize = 10;
@@ -267,6 +277,12 @@ pub struct Engine {
     max_time: Option<i64>,
     /// Time of the last event released to the operators.
     now: i64,
+    /// Whether the input is a stream (stdin, a pipe): only then does the
+    /// wall clock release held events ([`Config::max_idle`]).
+    stream: bool,
+    /// When event time last moved on (or the engine last released on
+    /// idling), by the wall clock.
+    progress: std::time::Instant,
     pub stats: StateStats,
 }
 
@@ -333,6 +349,8 @@ impl Engine {
             arrivals: 0,
             max_time: None,
             now: i64::MIN,
+            stream: false,
+            progress: std::time::Instant::now(),
             stats: StateStats::default(),
         }
     }
@@ -340,6 +358,30 @@ impl Engine {
     /// True when some rule is stateful.
     pub fn active(&self) -> bool {
         self.active
+    }
+
+    /// Says whether the input now read is a stream (stdin, a pipe, a
+    /// socket) rather than a file: see [`Config::max_idle`].
+    pub fn set_stream(&mut self, stream: bool) {
+        self.stream = stream;
+        self.progress = std::time::Instant::now();
+    }
+
+    /// On a stream, releases every held event once event time has stood
+    /// still for [`Config::max_idle`] by the wall clock, in time order, as
+    /// at the end of input (windows stay open). Each is counted as released
+    /// early: a later event older than them is late. Called on every event
+    /// and while the input is idle.
+    pub fn idle(&mut self, out: &mut Vec<Out>) {
+        if !self.stream || self.buffer.is_empty() || self.progress.elapsed() < self.cfg.max_idle {
+            return;
+        }
+        self.progress = std::time::Instant::now();
+        while let Some(Reverse(q)) = self.buffer.pop() {
+            let s = &mut self.stats;
+            note(&mut s.released_idle, &mut s.released_idle_samples, &q.held);
+            self.process(q, out);
+        }
     }
 
     /// Reads what the stateful `units` (rule, role) that `doc` matched
@@ -450,7 +492,7 @@ impl Engine {
         // it against, so holding it (forever, on a stream) serves nothing.
         let first_untimed = stamp.is_none() && self.max_time.is_none();
         if !first_untimed {
-            self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
+            self.moved_to(time);
         }
         self.arrivals += 1;
         let held = Rc::new(Held {
@@ -483,14 +525,22 @@ impl Engine {
             let Some(Reverse(q)) = self.buffer.pop() else {
                 break;
             };
-            self.stats.released_early += 1;
-            if self.stats.released_early_samples.len() < SAMPLES {
-                let h = &q.held;
-                self.stats
-                    .released_early_samples
-                    .push(format!("{}:line {}", h.file, h.line));
-            }
+            let s = &mut self.stats;
+            note(
+                &mut s.released_early,
+                &mut s.released_early_samples,
+                &q.held,
+            );
             self.process(q, out);
+        }
+        self.idle(out);
+    }
+
+    /// Notes event time `time`: the latest seen, and (if it moved on) when.
+    fn moved_to(&mut self, time: i64) {
+        if self.max_time.is_none_or(|m| time > m) {
+            self.max_time = Some(time);
+            self.progress = std::time::Instant::now();
         }
     }
 
@@ -503,11 +553,13 @@ impl Engine {
         } else {
             time
         };
-        let Some(time) = time else { return };
+        let Some(time) = time else {
+            return self.idle(out);
+        };
         if self.max_time.is_some_and(|m| m >= time) {
-            return;
+            return self.idle(out);
         }
-        self.max_time = Some(time);
+        self.moved_to(time);
         self.release(out);
     }
 
@@ -610,6 +662,14 @@ impl Engine {
             })
             .sum();
         self.stats.peak_keys = self.stats.peak_keys.max(live);
+    }
+}
+
+/// Counts an event released early, and lists the first few.
+fn note(count: &mut u64, samples: &mut Vec<String>, h: &Held) {
+    *count += 1;
+    if samples.len() < SAMPLES {
+        samples.push(format!("{}:line {}", h.file, h.line));
     }
 }
 

@@ -63,3 +63,69 @@ fn sigint_ends_a_scan_as_end_of_input_does() {
 fn sigterm_ends_a_scan_as_end_of_input_does() {
     stops_on(libc::SIGTERM);
 }
+
+/// A stateful rule on a live pipe: the second event has no time, so it is
+/// placed at the first one's and held with it until event time moves 5m on,
+/// which on a quiet stream it never does. `--max-idle 1s` releases both
+/// once event time has stood still a second by the wall clock: the alert
+/// comes while the input is still open, and the summary counts the two
+/// events released early.
+#[test]
+fn held_events_are_released_when_a_stream_idles() {
+    let dir = std::env::temp_dir().join(format!("ward-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("twice.ward"),
+        "source k8s.audit\nrule exec_twice {\n  title \"Two execs\"\n  severity low\n  \
+         when objectRef.subresource == \"exec\"\n  count by user.username within 5m >= 2\n}\n",
+    )
+    .expect("rule file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["scan", "--no-event", "--max-idle", "1s", "--rules"])
+        .arg(&dir)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ward runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    let untimed = EXEC.replace(r#","stageTimestamp":"2024-01-01T00:00:00Z""#, "");
+    assert_ne!(untimed, EXEC);
+    writeln!(stdin, "{EXEC}\n{untimed}").expect("write events");
+    stdin.flush().expect("flush");
+    let start = std::time::Instant::now();
+    let alert = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("an alert while the input is still open");
+    assert!(alert.contains("\"rule\":\"exec_twice\""), "{alert}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "not before the stream idled"
+    );
+    drop(stdin);
+    let status = child.wait().expect("ward exits");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("2 event(s) released to stateful rules before --lateness 5m ran out: event time stood still for --max-idle 1s on a stream"),
+        "{err}"
+    );
+    assert!(err.contains("1 event(s) without a readable time"), "{err}");
+}

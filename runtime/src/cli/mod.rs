@@ -122,6 +122,12 @@ enum Command {
         /// runs; beyond it the oldest are released early and counted
         #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
         max_held_bytes: usize,
+        /// On stdin or a pipe: release the events held for stateful rules
+        /// once event time has stood still this long by the wall clock, so
+        /// that events without a time and the last ones before a quiet
+        /// spell are not held until more input comes [default: the lateness]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        max_idle: Option<u64>,
         /// Live keys per stateful rule; beyond it the least recently seen are evicted
         #[arg(long, value_name = "N", default_value_t = crate::state::DEFAULT_MAX_KEYS)]
         max_keys: usize,
@@ -278,8 +284,19 @@ where
     T: Into<OsString> + Clone,
 {
     STOP_ON_SIGNAL.store(true, std::sync::atomic::Ordering::Relaxed);
+    #[cfg(unix)]
+    {
+        PROCESS_STDIN.store(true, std::sync::atomic::Ordering::Relaxed);
+        run_io(args, &mut scan::RawStdin, out, err)
+    }
+    #[cfg(not(unix))]
     run_io(args, &mut std::io::stdin().lock(), out, err)
 }
+
+/// Whether the standard input given to [`run_io`] is the process's own
+/// (file descriptor 0, read unbuffered), so that `ward scan -` may wait on
+/// it with a timeout. Set by [`run`]; in-process runs pass their own.
+static PROCESS_STDIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether `ward scan` ends on SIGINT/SIGTERM as at end of input (set by
 /// [`run`], the binary's entry; not for in-process runs).
@@ -331,6 +348,7 @@ where
             lateness,
             time,
             max_held_bytes,
+            max_idle,
             max_keys,
         } => {
             let input_format = match input_format {
@@ -359,6 +377,7 @@ where
                     max_keys: max_keys.max(1),
                     processing_time: time == TimeMode::Processing,
                     max_held_bytes,
+                    max_idle: std::time::Duration::from_millis(max_idle.unwrap_or(lateness)),
                 },
             };
             if STOP_ON_SIGNAL.load(std::sync::atomic::Ordering::Relaxed) {

@@ -61,11 +61,18 @@ pub(super) fn run(
     };
     for file in &files {
         let name = file.display().to_string();
+        let mut waits = None;
         let input: Box<dyn Read + '_> = if name == "-" {
+            if super::PROCESS_STDIN.load(std::sync::atomic::Ordering::Relaxed) {
+                waits = stream_fd(&std::io::stdin());
+            }
             Box::new(&mut *stdin)
         } else {
             match std::fs::File::open(file) {
-                Ok(f) => Box::new(f),
+                Ok(f) => {
+                    waits = stream_fd(&f);
+                    Box::new(f)
+                }
                 Err(e) => {
                     writeln!(err, "ward: cannot read {name}: {e}")?;
                     failed = true;
@@ -77,12 +84,20 @@ pub(super) fn run(
             break;
         }
         let flush = || scan.borrow_mut().flush();
+        let idle = || scan.borrow_mut().idle();
+        let tick = (opts.state.max_idle / 2).clamp(MIN_TICK, MAX_TICK);
         let mut counted = Counting {
             inner: input,
             bytes: 0,
             before_read: &flush,
+            waits: waits.map(|fd| Waits {
+                fd,
+                tick,
+                on_idle: &idle,
+            }),
         };
         scan.borrow_mut().begin_file(&name);
+        scan.borrow_mut().engine.set_stream(waits.is_some());
         let read = decode::Options {
             format: opts.input_format,
             source: opts.source,
@@ -203,6 +218,7 @@ fn summary_json(
             "evicted": state.evicted,
             "open_at_end": state.open_at_end,
             "released_early": state.released_early,
+            "released_idle": state.released_idle,
             "peak_held_bytes": state.peak_held_bytes,
         },
         "bytes": s.bytes,
@@ -220,12 +236,85 @@ struct Counting<'f, R> {
     inner: R,
     bytes: u64,
     before_read: &'f dyn Fn(),
+    /// On a stream: wait for input in ticks, idling between them.
+    waits: Option<Waits<'f>>,
+}
+
+/// Waiting on a stream's descriptor for input, `tick` at a time, calling
+/// `on_idle` after each tick without input (held events of stateful rules
+/// are released on the wall clock: `--max-idle`).
+struct Waits<'f> {
+    fd: Fd,
+    tick: std::time::Duration,
+    on_idle: &'f dyn Fn(),
+}
+
+const MIN_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+const MAX_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[cfg(unix)]
+type Fd = std::os::fd::RawFd;
+#[cfg(not(unix))]
+type Fd = ();
+
+/// The descriptor of `input` if it is a stream (a pipe, socket or
+/// terminal) rather than a regular file: what `--max-idle` applies to.
+#[cfg(unix)]
+fn stream_fd(input: &impl std::os::fd::AsRawFd) -> Option<Fd> {
+    use std::os::unix::fs::FileTypeExt;
+    let fd = input.as_raw_fd();
+    // SAFETY: `input` keeps the descriptor open for the call; the File is
+    // not dropped (it does not own the descriptor).
+    let file = std::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd)
+    });
+    let kind = file.metadata().ok()?.file_type();
+    (kind.is_fifo() || kind.is_socket() || kind.is_char_device()).then_some(fd)
+}
+
+#[cfg(not(unix))]
+fn stream_fd<T>(_: &T) -> Option<Fd> {
+    None
+}
+
+impl<R> Counting<'_, R> {
+    /// Returns once input is ready (or the scan is asked to stop), idling
+    /// every tick until then.
+    #[cfg(unix)]
+    fn wait(&self) {
+        let Some(w) = &self.waits else { return };
+        let ms = libc::c_int::try_from(w.tick.as_millis()).unwrap_or(1000);
+        loop {
+            if super::signals::stopped() {
+                return;
+            }
+            let mut p = libc::pollfd {
+                fd: w.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the duration of the call.
+            match unsafe { libc::poll(&mut p, 1, ms) } {
+                0 => (w.on_idle)(),
+                // A signal: check for a stop, then wait on.
+                n if n < 0
+                    && std::io::Error::last_os_error().kind()
+                        == std::io::ErrorKind::Interrupted => {}
+                // Ready, at its end, or an error the read will report.
+                _ => return,
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn wait(&self) {}
 }
 
 impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         (self.before_read)();
         loop {
+            self.wait();
             if super::signals::stopped() {
                 return Ok(0);
             }
@@ -348,6 +437,18 @@ fn state_summary(
             writeln!(err, "    {l}")?;
         }
     }
+    if s.released_idle > 0 {
+        writeln!(
+            err,
+            "  {} event(s) released to stateful rules before --lateness {} ran out: event time stood still for --max-idle {} on a stream; a later event older than them counted as late:",
+            s.released_idle,
+            crate::state::human(cfg.lateness_ns),
+            crate::state::human(i64::try_from(cfg.max_idle.as_nanos()).unwrap_or(i64::MAX))
+        )?;
+        for l in &s.released_idle_samples {
+            writeln!(err, "    {l}")?;
+        }
+    }
     for (rule, n) in &s.evicted {
         writeln!(
             err,
@@ -363,4 +464,19 @@ fn state_summary(
         )?;
     }
     Ok(())
+}
+
+/// The process's standard input, unbuffered: `ward scan -` waits on its
+/// descriptor with `poll`, which a buffer in between would defeat (input
+/// already in the buffer would wait for the next tick).
+#[cfg(unix)]
+pub(super) struct RawStdin;
+
+#[cfg(unix)]
+impl Read for RawStdin {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // SAFETY: `buf` is valid for writes of its length.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
+    }
 }
