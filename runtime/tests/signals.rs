@@ -6,21 +6,23 @@
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 const EXEC: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"a1","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/prod/pods/web/exec?command=sh","verb":"create","user":{"username":"alice"},"sourceIPs":["198.51.100.7"],"objectRef":{"resource":"pods","namespace":"prod","name":"web","subresource":"exec","apiVersion":"v1"},"responseStatus":{"code":101},"stageTimestamp":"2024-01-01T00:00:00Z","annotations":{"authorization.k8s.io/decision":"allow"}}"#;
 
-fn stops_on(signal: libc::c_int) {
+/// Runs `ward ARGS` with piped input; its output lines arrive on the
+/// receiver as they are written.
+fn spawn(args: &[&std::ffi::OsStr]) -> (Child, ChildStdin, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(["scan", "--no-event", "-"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("ward runs");
-    let mut stdin = child.stdin.take().expect("stdin");
+    let stdin = child.stdin.take().expect("stdin");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -30,6 +32,11 @@ fn stops_on(signal: libc::c_int) {
             }
         }
     });
+    (child, stdin, rx)
+}
+
+fn stops_on(signal: libc::c_int) {
+    let (mut child, mut stdin, rx) = spawn(&["scan".as_ref(), "--no-event".as_ref(), "-".as_ref()]);
     writeln!(stdin, "{EXEC}").expect("write an event");
     stdin.flush().expect("flush");
     // The input stays open: the alert must come anyway.
@@ -80,25 +87,8 @@ fn held_events_are_released_when_a_stream_idles() {
          when objectRef.subresource == \"exec\"\n  count by user.username within 5m >= 2\n}\n",
     )
     .expect("rule file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(["scan", "--no-event", "--max-idle", "1s", "--rules"])
-        .arg(&dir)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ward runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap_or_default()).is_err() {
-                return;
-            }
-        }
-    });
+    let args = ["scan", "--no-event", "--max-idle", "1s", "--rules"].map(std::ffi::OsStr::new);
+    let (mut child, mut stdin, rx) = spawn(&[&args[..], &[dir.as_os_str(), "-".as_ref()]].concat());
     let untimed = EXEC.replace(r#","stageTimestamp":"2024-01-01T00:00:00Z""#, "");
     assert_ne!(untimed, EXEC);
     writeln!(stdin, "{EXEC}\n{untimed}").expect("write events");
