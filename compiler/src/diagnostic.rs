@@ -223,6 +223,12 @@ impl SourceFile {
             .saturating_sub(1)
     }
 
+    /// The length in bytes of 0-based `line`, its newline included.
+    fn line_len(&self, line: usize) -> usize {
+        let end = (self.line_starts.get(line + 1).copied()).unwrap_or(self.text.len());
+        end - self.line_starts[line]
+    }
+
     /// The 1-based line holding byte `offset` (clamped to the text and
     /// to a character boundary), and its text up to the offset: what a
     /// column is counted in, in characters or in UTF-16 units.
@@ -240,11 +246,21 @@ impl miette::SourceCode for SourceFile {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        // miette's reading, over only the lines the snippet shows.
-        let first = self
-            .line_of(span.offset())
-            .saturating_sub(context_lines_before);
-        let last = self.line_of(span.offset() + span.len()) + context_lines_after + 1;
+        // miette's reading, over only the lines the snippet shows: the
+        // context lines around the span, up to any too long to draw.
+        let (span_first, span_last) = (
+            self.line_of(span.offset()),
+            self.line_of(span.offset() + span.len()),
+        );
+        let long = |line: usize| self.line_len(line) > LONG_LINE;
+        let first = (span_first.saturating_sub(context_lines_before)..span_first)
+            .rev()
+            .find(|&l| long(l))
+            .map_or(span_first.saturating_sub(context_lines_before), |l| l + 1);
+        let last = (span_last + 1..span_last + 1 + context_lines_after)
+            .take_while(|&l| l < self.line_starts.len())
+            .find(|&l| long(l))
+            .unwrap_or(span_last + 1 + context_lines_after);
         let start = self.line_starts[first];
         let end = self
             .line_starts
@@ -253,6 +269,8 @@ impl miette::SourceCode for SourceFile {
             .unwrap_or(self.text.len());
         let window = &self.text.as_bytes()[start..end];
         let local = miette::SourceSpan::new((span.offset() - start).into(), span.len());
+        // The window holds no more lines than those: the counts asked for
+        // still tell miette to start at a line's start.
         let inner = window.read_span(&local, context_lines_before, context_lines_after)?;
         let found = inner.span();
         Ok(Box::new(miette::MietteSpanContents::new_named(
@@ -357,13 +375,54 @@ impl fmt::Debug for Rendered<'_> {
     }
 }
 
+/// Longest line drawn in a snippet. A label further along a line is
+/// reported by line and column instead: miette pads to the column with a
+/// width that must fit 16 bits (and a megabyte of one line helps no one).
+pub const LONG_LINE: usize = 4096;
+
+impl Rendered<'_> {
+    /// The labels in this file, each with where it starts, when one of them
+    /// lies on a line too long to draw; `None` when all can be drawn.
+    fn on_long_lines(&self) -> Option<Vec<(&Label, usize, usize)>> {
+        let src = self.map.get(self.file);
+        let labels: Vec<&Label> = self
+            .diag
+            .labels
+            .iter()
+            .filter(|l| l.file == self.file)
+            .collect();
+        let long = labels.iter().any(|l| {
+            [l.span.start, l.span.end]
+                .into_iter()
+                .any(|at| src.line_len(src.line_of(at.min(src.text.len()))) > LONG_LINE)
+        });
+        long.then(|| {
+            labels
+                .into_iter()
+                .map(|l| {
+                    let (line, before) = src.line_before(l.span.start);
+                    (l, line, before.chars().count() + 1)
+                })
+                .collect()
+        })
+    }
+}
+
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.file == self.diag.file() {
-            f.write_str(&self.diag.message)
+            f.write_str(&self.diag.message)?;
         } else {
-            write!(f, "see also {}", self.map.get(self.file).path.display())
+            write!(f, "see also {}", self.map.get(self.file).path.display())?;
         }
+        for (l, line, col) in self.on_long_lines().unwrap_or_default() {
+            let name = &self.map.get(self.file).name;
+            write!(f, "\n  at {name}:{line}:{col} (a line too long to show)")?;
+            if !l.message.is_empty() {
+                write!(f, ": {}", l.message)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -390,9 +449,15 @@ impl miette::Diagnostic for Rendered<'_> {
         Some(Box::new(help))
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        if self.on_long_lines().is_some() {
+            return None;
+        }
         Some(self.map.get(self.file) as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        if self.on_long_lines().is_some() {
+            return None;
+        }
         let labels = self
             .diag
             .labels

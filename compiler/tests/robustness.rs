@@ -363,3 +363,34 @@ fn long_lists_on_one_field_are_checked_in_linear_time() {
     );
     assert!(label.len() < 400, "{} bytes", label.len());
 }
+
+/// A label on a line longer than a snippet shows (here at column 108,000,
+/// beyond miette's 16-bit padding, which panicked) is reported by line and
+/// column, and the rest of the diagnostic renders as usual.
+#[test]
+fn labels_on_very_long_lines_render_by_line_and_column() {
+    let text = format!(
+        "source k8s.audit\nrule r {{ when {}objectRef.resourse == \"pods\" }}\nrule s {{ when objectRef.resourse == \"x\" }}\n",
+        "verb == \"get\" and ".repeat(6000)
+    );
+    let loaded = load::load_texts(&[("t.ward", text.as_str())]);
+    let report = check(&loaded, schema::bundled());
+    let rendered =
+        ward_compiler::diagnostic::render_plain(&loaded.sources, &report.diagnostics, 100);
+    assert!(
+        rendered.contains(
+            "at t.ward:2:108025 (a line too long to show): `objectRef` has no field `resourse`"
+        ),
+        "{}",
+        &rendered[..rendered.len().min(2000)]
+    );
+    assert!(
+        rendered.contains("╭─[t.ward:3:25]"),
+        "short lines keep their snippet"
+    );
+    assert!(
+        rendered.len() < 2000,
+        "the long line is not drawn as context: {} bytes",
+        rendered.len()
+    );
+}
