@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use ward_compiler::diagnostic::FileId;
 use ward_compiler::{check, load, lower, schema};
-use ward_runtime::decode::{self, Format};
+use ward_runtime::decode::Format;
 use ward_runtime::scan::{Output, Scan};
 
 fn root() -> &'static Path {
@@ -267,6 +267,9 @@ fn input(seed: u64, corpus: &[Vec<u8>], tokens: &[&str]) -> Vec<u8> {
     mutate(&mut Rng(seed), base, corpus, tokens)
 }
 
+/// A run this slow is reported and its input saved.
+const SLOW: Duration = Duration::from_secs(5);
+
 fn budget() -> Duration {
     let secs = std::env::var("WARD_FUZZ_SECS")
         .ok()
@@ -293,7 +296,22 @@ fn fuzz(
     while runs < min_runs || start.elapsed() < budget {
         let seed = first + runs;
         let bytes = input(seed);
-        if let Err(e) = catch_unwind(AssertUnwindSafe(|| test(&bytes))) {
+        let began = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| test(&bytes)));
+        if began.elapsed() > SLOW {
+            // Not a failure (machines differ), but worth a look: saved.
+            let dir = root().join("target/fuzz-failures");
+            let _ = std::fs::create_dir_all(&dir);
+            let path = dir.join(format!("slow-{target}-{seed}.bin"));
+            let _ = std::fs::write(&path, &bytes);
+            eprintln!(
+                "{target}: seed {seed} took {:.1} s ({} bytes), saved to {}",
+                began.elapsed().as_secs_f64(),
+                bytes.len(),
+                path.display()
+            );
+        }
+        if let Err(e) = result {
             let dir = root().join("target/fuzz-failures");
             let _ = std::fs::create_dir_all(&dir);
             let path = dir.join(format!("{target}-{seed}.bin"));
@@ -356,18 +374,8 @@ impl Scanner {
     /// Scans `bytes` to its end (stateful windows closed); every alert line
     /// written is JSON.
     fn scan(&mut self, bytes: &[u8]) {
-        let scan = RefCell::new(&mut self.scan);
-        scan.borrow_mut().begin_file("fuzz");
-        let _ = decode::read_with(
-            bytes,
-            self.format,
-            decode::Handlers {
-                line: Some(&mut |text, line| scan.borrow_mut().line("fuzz", text, line)),
-                event: &mut |ev| scan.borrow_mut().event("fuzz", &ev),
-                problem: &mut |p| scan.borrow_mut().problem("fuzz", &p),
-            },
-        );
-        scan.borrow_mut().finish();
+        let _ = self.scan.read_all("fuzz", bytes, self.format);
+        self.scan.finish();
         let written = std::mem::take(&mut *self.written.borrow_mut());
         for line in written.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             assert!(

@@ -18,7 +18,7 @@ use ward_compiler::plan::Role;
 use ward_compiler::schema;
 
 use crate::alert::{self, EventJson};
-use crate::decode::{Event, Problem, Via};
+use crate::decode::{self, Event, Problem, Via};
 use crate::extract::{extract_reusing, At, Buffers};
 use crate::matcher::{Matcher, Scratch};
 use crate::state::{self, Engine, Out, Payload};
@@ -582,6 +582,28 @@ impl<'w> Scan<'w> {
         self.emit_state(&mut outs);
         self.outs = outs;
         self.flush();
+    }
+
+    /// Reads all of `input` as the file `name` and scans it (without
+    /// closing stateful windows: [`Scan::finish`] does).
+    pub fn read_all(
+        &mut self,
+        name: &str,
+        input: impl std::io::Read,
+        opts: impl Into<decode::Options>,
+    ) -> Result<(), decode::ReadError> {
+        self.begin_file(name);
+        // The three callbacks share the scan; they never run at once.
+        let scan = std::cell::RefCell::new(self);
+        decode::read_with(
+            input,
+            opts,
+            decode::Handlers {
+                line: Some(&mut |text, line| scan.borrow_mut().line(name, text, line)),
+                event: &mut |ev| scan.borrow_mut().event(name, &ev),
+                problem: &mut |p| scan.borrow_mut().problem(name, &p),
+            },
+        )
     }
 
     pub fn begin_file(&mut self, name: &str) {

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and dispatch to one module per
 //! command. Exit codes: 0 clean, 1 findings, 2 usage or I/O error.
 
+mod baseline;
 mod check;
 mod explain;
 mod fmt;
@@ -153,6 +154,11 @@ enum Command {
         /// Fail a rule unless every leaf test of its when/except was seen true and false
         #[arg(long)]
         coverage: bool,
+        /// Instead of the samples, scan this file of benign events and report
+        /// each rule's alerts per million events against the false-positive
+        /// budget (medium and above: under 1; all: under 100); exit 1 if over
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["bless", "coverage"])]
+        baseline: Option<PathBuf>,
     },
     /// Print the compiled plan: dispatch, shared tests, extracted fields.
     ///
@@ -388,9 +394,16 @@ where
         Command::Test {
             paths,
             format,
+            baseline: Some(file),
+            ..
+        } => baseline::run(&paths, &file, format, out, err),
+        Command::Test {
+            paths,
+            format,
             bless,
             allow_missing_samples,
             coverage,
+            baseline: None,
         } => test::run(
             &paths,
             format,
