@@ -157,6 +157,8 @@ pub struct Schema {
     pub times: Vec<String>,
     pub root: Record,
     pub types: BTreeMap<String, Record>,
+    /// [`Schema::by_last_name`]'s index, built on first use.
+    by_last: std::sync::OnceLock<HashMap<String, String>>,
 }
 
 impl Schema {
@@ -185,6 +187,32 @@ impl Schema {
     /// Every field reachable from the root through records, lists and
     /// narrowed shapes, as `(dotted path, field)`, in schema order. Lists show
     /// as `path[]`. Cycles are impossible to loop on: depth is bounded.
+    /// The shallowest plain field path (no list element, no narrowed
+    /// shape) whose last name is `name`: `username` -> `user.username`, not
+    /// `impersonatedUser.username`; ties to the shortest, then the first in
+    /// order. Indexed once: a rule with thousands of unknown names asks for
+    /// each (it flattened the whole schema every time).
+    pub fn by_last_name(&self, name: &str) -> Option<&str> {
+        let index = self.by_last.get_or_init(|| {
+            let mut index: HashMap<String, String> = HashMap::new();
+            for (path, _) in self.flatten() {
+                if path.contains(['[', '<']) {
+                    continue;
+                }
+                let last = path.rsplit('.').next().unwrap_or_default().to_string();
+                let key = |p: &str| (p.matches('.').count(), p.len());
+                match index.get(&last) {
+                    Some(best) if key(best) <= key(&path) => {}
+                    _ => {
+                        index.insert(last, path);
+                    }
+                }
+            }
+            index
+        });
+        index.get(name).map(String::as_str)
+    }
+
     pub fn flatten(&self) -> Vec<(String, &Field)> {
         let mut out = Vec::new();
         self.flatten_into(&self.root, "", 0, &mut out);
@@ -311,6 +339,7 @@ pub fn load(yaml: &str) -> Result<Schema, String> {
         times,
         root,
         types,
+        by_last: Default::default(),
     };
     validate(&schema)?;
     Ok(schema)

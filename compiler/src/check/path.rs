@@ -327,14 +327,7 @@ impl<'a> Cx<'_, 'a> {
     /// A field anywhere in the schema whose last name is `name`:
     /// `username` -> `user.username`.
     pub(crate) fn deep_match(&self, name: &str) -> Option<String> {
-        // The shallowest wins: `username` -> `user.username`, not
-        // `impersonatedUser.username`.
-        self.schema
-            .flatten()
-            .into_iter()
-            .filter(|(path, _)| !path.contains(['[', '<']) && path.rsplit('.').next() == Some(name))
-            .map(|(p, _)| p)
-            .min_by_key(|p| (p.matches('.').count(), p.len()))
+        self.schema.by_last_name(name).map(str::to_string)
     }
 
     /// Resolves the rest of a path below a narrowed field, using the guard
