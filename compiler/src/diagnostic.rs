@@ -209,6 +209,19 @@ pub struct SourceFile {
     /// linear time (miette's own lookup reads the text from its start for
     /// every snippet).
     line_starts: Vec<usize>,
+    /// Every 4 KiB (at a char boundary): the offset, and the characters
+    /// and UTF-16 units before it; built when a column on a long line is
+    /// asked for, so that thousands of labels on one line of a megabyte do
+    /// not each count from the line's start.
+    marks: std::sync::OnceLock<Vec<(usize, usize, usize)>>,
+}
+
+/// What a column is counted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Chars,
+    /// UTF-16 code units (SARIF, the language server protocol).
+    Utf16,
 }
 
 impl SourceFile {
@@ -229,13 +242,38 @@ impl SourceFile {
         end - self.line_starts[line]
     }
 
-    /// The 1-based line holding byte `offset` (clamped to the text and
-    /// to a character boundary), and its text up to the offset: what a
-    /// column is counted in, in characters or in UTF-16 units.
-    pub fn line_before(&self, offset: usize) -> (usize, &str) {
+    /// The 1-based line and column of byte `offset` (clamped to the text
+    /// and to a character boundary), the column counted in `unit`.
+    pub fn position(&self, offset: usize, unit: Unit) -> (usize, usize) {
         let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
         let line = self.line_of(offset);
-        (line + 1, &self.text[self.line_starts[line]..offset])
+        let start = self.line_starts[line];
+        let count = |text: &str| match unit {
+            Unit::Chars => text.chars().count(),
+            Unit::Utf16 => text.chars().map(char::len_utf16).sum(),
+        };
+        if offset - start <= LONG_LINE {
+            return (line + 1, count(&self.text[start..offset]) + 1);
+        }
+        let marks = self.marks.get_or_init(|| {
+            let (mut marks, mut at, mut chars, mut units) = (vec![(0, 0, 0)], 0, 0, 0);
+            for (i, c) in self.text.char_indices() {
+                if i >= at + 4096 {
+                    marks.push((i, chars, units));
+                    at = i;
+                }
+                chars += 1;
+                units += c.len_utf16();
+            }
+            marks
+        });
+        let before = |x: usize| {
+            let k = marks.partition_point(|m| m.0 <= x).saturating_sub(1);
+            let (pos, chars, units) = marks[k];
+            let base = if unit == Unit::Chars { chars } else { units };
+            base + count(&self.text[pos..x])
+        };
+        (line + 1, before(offset) - before(start) + 1)
     }
 }
 
@@ -293,6 +331,7 @@ impl SourceMap {
             name,
             text,
             line_starts,
+            marks: Default::default(),
         });
         FileId(self.files.len() - 1)
     }
@@ -311,8 +350,7 @@ impl SourceMap {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
-        let (line, before) = self.get(id).line_before(offset);
-        (line, before.chars().count() + 1)
+        self.get(id).position(offset, Unit::Chars)
     }
 
     /// A miette-renderable view of `diag`.
@@ -400,8 +438,8 @@ impl Rendered<'_> {
             labels
                 .into_iter()
                 .map(|l| {
-                    let (line, before) = src.line_before(l.span.start);
-                    (l, line, before.chars().count() + 1)
+                    let (line, col) = src.position(l.span.start, Unit::Chars);
+                    (l, line, col)
                 })
                 .collect()
         })

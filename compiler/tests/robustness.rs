@@ -420,3 +420,44 @@ fn many_unknown_names_are_reported_in_linear_time() {
         .count();
     assert_eq!(deep, 3000, "{:?}", &helps[..2]);
 }
+
+/// Columns on a line of a megabyte, in characters and in UTF-16 units,
+/// agree with counting from the line's start (they are read from marks
+/// every 4 KiB, so that thousands of labels on one line cost linear time).
+#[test]
+fn columns_on_long_lines_count_chars_and_utf16_units() {
+    use ward_compiler::diagnostic::{SourceMap, Unit};
+    let line: String = (0..200_000)
+        .map(|i| match i % 7 {
+            0 => 'é',
+            3 => '😀',
+            _ => 'a',
+        })
+        .collect();
+    let text = format!("first\n{line}\nlast {line}");
+    let mut map = SourceMap::default();
+    let id = map.add("t.ward".into(), text.clone());
+    let file = map.get(id);
+    let offsets: Vec<usize> = (0..text.len()).step_by(7919).chain([text.len()]).collect();
+    for offset in offsets {
+        let mut at = offset;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let before = &text[..at];
+        let line_no = before.matches('\n').count() + 1;
+        let in_line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+        let chars = in_line.chars().count() + 1;
+        let units = in_line.chars().map(char::len_utf16).sum::<usize>() + 1;
+        assert_eq!(
+            file.position(offset, Unit::Chars),
+            (line_no, chars),
+            "{offset}"
+        );
+        assert_eq!(
+            file.position(offset, Unit::Utf16),
+            (line_no, units),
+            "{offset}"
+        );
+    }
+}

@@ -135,8 +135,7 @@ fn location(map: &SourceMap, l: &Label, cwd: Option<&Path>) -> Value {
 /// byte offset (clamped to a character boundary), through the file's line
 /// index.
 fn utf16_position(file: &ward_compiler::diagnostic::SourceFile, offset: usize) -> (usize, usize) {
-    let (line, before) = file.line_before(offset);
-    (line, before.chars().map(char::len_utf16).sum::<usize>() + 1)
+    file.position(offset, ward_compiler::diagnostic::Unit::Utf16)
 }
 
 /// `path` made absolute against `cwd` (when known), with `.` and `..`
