@@ -1,9 +1,11 @@
 //! Synthetic events for benchmarks and differential tests: realistic
 //! Kubernetes audit events and CloudTrail records, deterministic per seed.
 
+mod benign;
 mod cloudtrail;
 mod k8s;
 
+pub use benign::benign_k8s;
 pub use cloudtrail::cloudtrail_records;
 pub use k8s::k8s_events;
 
