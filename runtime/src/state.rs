@@ -540,7 +540,10 @@ impl Engine {
     fn moved_to(&mut self, time: i64) {
         if self.max_time.is_none_or(|m| time > m) {
             self.max_time = Some(time);
-            self.progress = std::time::Instant::now();
+            // Only streams read the clock: not once per event of a file.
+            if self.stream {
+                self.progress = std::time::Instant::now();
+            }
         }
     }
 

@@ -35,8 +35,21 @@ fn spawn(args: &[&std::ffi::OsStr]) -> (Child, ChildStdin, mpsc::Receiver<String
     (child, stdin, rx)
 }
 
+/// Waits for `child` to exit; its status and what it wrote on stderr.
+fn wait(mut child: Child) -> (std::process::ExitStatus, String) {
+    let status = child.wait().expect("ward exits");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    (status, err)
+}
+
 fn stops_on(signal: libc::c_int) {
-    let (mut child, mut stdin, rx) = spawn(&["scan".as_ref(), "--no-event".as_ref(), "-".as_ref()]);
+    let (child, mut stdin, rx) = spawn(&["scan".as_ref(), "--no-event".as_ref(), "-".as_ref()]);
     writeln!(stdin, "{EXEC}").expect("write an event");
     stdin.flush().expect("flush");
     // The input stays open: the alert must come anyway.
@@ -47,14 +60,7 @@ fn stops_on(signal: libc::c_int) {
     let pid = i32::try_from(child.id()).expect("pid");
     // SAFETY: a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    let status = child.wait().expect("ward exits");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("stderr");
+    let (status, err) = wait(child);
     drop(stdin);
     assert_eq!(status.code(), Some(1), "alerts were found: {err}");
     assert!(err.contains("stopped by a signal"), "{err}");
@@ -88,7 +94,7 @@ fn held_events_are_released_when_a_stream_idles() {
     )
     .expect("rule file");
     let args = ["scan", "--no-event", "--max-idle", "1s", "--rules"].map(std::ffi::OsStr::new);
-    let (mut child, mut stdin, rx) = spawn(&[&args[..], &[dir.as_os_str(), "-".as_ref()]].concat());
+    let (child, mut stdin, rx) = spawn(&[&args[..], &[dir.as_os_str(), "-".as_ref()]].concat());
     let untimed = EXEC.replace(r#","stageTimestamp":"2024-01-01T00:00:00Z""#, "");
     assert_ne!(untimed, EXEC);
     writeln!(stdin, "{EXEC}\n{untimed}").expect("write events");
@@ -103,14 +109,7 @@ fn held_events_are_released_when_a_stream_idles() {
         "not before the stream idled"
     );
     drop(stdin);
-    let status = child.wait().expect("ward exits");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("stderr");
+    let (status, err) = wait(child);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
