@@ -116,6 +116,7 @@ fn json_shape_is_stable() {
             "diagnostics",
             "errors",
             "files",
+            "inactive",
             "rules",
             "version",
             "warnings"

@@ -135,7 +135,7 @@ fn reference(m: &Matcher, source: &str, event: &Value) -> Vec<usize> {
                 eval::eval(&r.when, event, &mut Vec::new()) && eval::eval(c, event, &mut Vec::new())
             };
             r.source == source
-                && r.enabled
+                && r.active()
                 && !hidden
                 && match (p.role, &r.stateful) {
                     (Role::Step(n), Some(Stateful::Sequence(q))) => own(&q.steps[n].when),

@@ -94,7 +94,6 @@ fn public_events_in_every_shape_are_read() {
             &[
                 (1, "k8s_anonymous_request_allowed"),
                 (3, "k8s_privileged_container"),
-                (3, "k8s_image_from_disallowed_registry"),
             ],
         ),
         ("v1alpha1.jsonl", 2, 0, &[]),
@@ -108,7 +107,6 @@ fn public_events_in_every_shape_are_read() {
                 // Panther's anonymous request refused (403, forbid).
                 (3, "k8s_anonymous_request_refused"),
                 (6, "k8s_privileged_container"),
-                (6, "k8s_image_from_disallowed_registry"),
             ],
         ),
         (
@@ -120,7 +118,6 @@ fn public_events_in_every_shape_are_read() {
                 (2, "k8s_exec_into_pod"),
                 (3, "k8s_exec_into_pod"),
                 (4, "k8s_sensitive_host_path"),
-                (4, "k8s_image_from_disallowed_registry"),
             ],
         ),
         // HNAP1 refused, a readyz probe (excepted), discovery by a

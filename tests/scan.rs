@@ -73,7 +73,9 @@ fn bundled_rules_on_every_sample() {
     let mut report = String::new();
     for f in files {
         let (code, out, err) = ward(&["scan", "--no-event", &sample(f)]);
-        let summary = err.lines().next().unwrap_or_default();
+        let summary = (err.lines())
+            .find(|l| l.starts_with("ward scan:"))
+            .unwrap_or_default();
         let summary = summary.split(", ").take(3).collect::<Vec<_>>().join(", ");
         report.push_str(&format!("== {f} (exit {code})\n{summary}\n"));
         for a in alerts(&out) {

@@ -36,9 +36,20 @@ impl std::fmt::Display for LoadError {
 /// Imports are followed; each file is read and parsed once, so import cycles
 /// are harmless.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
-    let files = ward_files(paths)?;
+    load_layers(&[], paths)
+}
+
+/// Loads rules from memory (`(name, text)` pairs, say the bundled library),
+/// then the files and directories `paths`, as one rule set: the later
+/// layers extend lists of the earlier (`extend list`). Imports name other
+/// pairs or files on disk.
+pub fn load_layers(texts: &[(&str, &str)], paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
-    for path in files {
+    for (name, text) in texts {
+        let path = normalize(Path::new(name));
+        add_file(&mut loaded, path.clone(), path, text.as_bytes().to_vec());
+    }
+    for path in ward_files(paths)? {
         let key = identity(&path);
         if loaded.keys.contains(&key) {
             continue;
@@ -49,7 +60,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
         })?;
         add_file(&mut loaded, path, key, text);
     }
-    follow_imports(&mut loaded);
+    resolve_imports(&mut loaded, |p| std::fs::read(p).ok());
     Ok(loaded)
 }
 
@@ -132,10 +143,6 @@ fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>) ->
     loaded.diags.extend(diags);
     loaded.files.push((id, file));
     id
-}
-
-fn follow_imports(loaded: &mut Loaded) {
-    resolve_imports(loaded, |p| std::fs::read(p).ok());
 }
 
 /// Follows imports breadth-first; `read` returns a file's bytes, or `None`

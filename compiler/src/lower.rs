@@ -36,6 +36,9 @@ pub struct Rule {
     pub tags: Vec<String>,
     pub response: Option<String>,
     pub enabled: bool,
+    /// The `fill list`s the rule reads that no file filled: while any is
+    /// left, the rule is inactive (not run, and reported once).
+    pub unfilled: Vec<String>,
     pub source: String,
     pub when: Cond,
     pub excepts: Vec<Cond>,
@@ -48,6 +51,13 @@ pub struct Rule {
     /// through other macros), each with its lowered body, in first-use
     /// order: what `ward test --coverage` reports per macro use.
     pub macros: Vec<(String, Cond)>,
+}
+
+impl Rule {
+    /// Enabled, and every `fill list` it reads filled: the rule runs.
+    pub fn active(&self) -> bool {
+        self.enabled && self.unfilled.is_empty()
+    }
 }
 
 /// What a stateful rule keeps per key (spec/language.md, "Stateful rules").
@@ -531,6 +541,9 @@ impl Lower<'_, '_> {
             tags,
             response: text("response"),
             enabled,
+            unfilled: (self.prog.unfilled_lists(r).into_iter())
+                .map(str::to_string)
+                .collect(),
             source,
             when,
             excepts,
@@ -768,7 +781,7 @@ impl Lower<'_, '_> {
             AstOperand::Lit(l) => Some(vec![lit(l)]),
             AstOperand::Path(p) => {
                 let def = self.name(p).and_then(|n| self.prog.lists.get(n))?;
-                Some(def.item.items.iter().map(lit).collect())
+                Some(def.items.iter().map(lit).collect())
             }
         }
     }

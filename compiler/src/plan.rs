@@ -347,7 +347,7 @@ pub fn plan(set: &RuleSet) -> Plan {
         }
     }
     // Stateful rules also read their keys and counted fields.
-    for r in set.rules.iter().filter(|r| r.enabled) {
+    for r in set.rules.iter().filter(|r| r.active()) {
         let keys: Vec<&FieldPath> = match &r.stateful {
             Some(Stateful::Count(c)) => c.by.iter().chain(&c.distinct).map(|k| &k.path).collect(),
             Some(Stateful::Sequence(q)) => {
@@ -435,7 +435,7 @@ impl Planner {
             when: PCond::Const(false),
             excepts: Vec::new(),
         };
-        if !r.enabled {
+        if !r.active() {
             return off();
         }
         let when = fold(self.cond(&cond));

@@ -1,6 +1,7 @@
 //! Resolution: one namespace of lists, macros and rules over all loaded
 //! files; duplicates and macro cycles are reported with every span involved.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::{Code, Diagnostic, FileId};
@@ -16,10 +17,47 @@ pub struct Def<'a, T> {
     pub source: Option<&'a Ident>,
 }
 
+/// A list: its declaration, and its items with those of every
+/// `extend list` of it, in load order.
+#[derive(Debug, Clone)]
+pub struct ListDef<'a> {
+    pub file: FileId,
+    pub item: &'a ListDecl,
+    pub source: Option<&'a Ident>,
+    /// The declaration's items, then each extension's. Borrowed when
+    /// nothing extends the list (a million-item list is not copied).
+    pub items: Cow<'a, [Literal]>,
+    /// The extensions, in load order, each with its file.
+    pub extends: Vec<(FileId, &'a ListExtend)>,
+}
+
+impl ListDef<'_> {
+    /// The file that item `i` of [`ListDef::items`] is written in.
+    pub fn file_of(&self, i: usize) -> FileId {
+        let mut end = self.item.items.len();
+        if i < end {
+            return self.file;
+        }
+        for (file, e) in &self.extends {
+            end += e.items.len();
+            if i < end {
+                return *file;
+            }
+        }
+        self.file
+    }
+
+    /// A `fill list` that no file has filled: the rules that read it are
+    /// inactive.
+    pub fn unfilled(&self) -> bool {
+        self.item.fill && self.items.is_empty()
+    }
+}
+
 /// The resolved rule set: names to definitions.
 #[derive(Debug, Default)]
 pub struct Program<'a> {
-    pub lists: BTreeMap<&'a str, Def<'a, ListDecl>>,
+    pub lists: BTreeMap<&'a str, ListDef<'a>>,
     pub macros: BTreeMap<&'a str, Def<'a, MacroDecl>>,
     pub rules: Vec<Def<'a, RuleDecl>>,
 }
@@ -37,15 +75,17 @@ impl<'a> Program<'a> {
             for item in &f.items {
                 match item {
                     Item::Source(s) => source = Some(s),
-                    Item::Import(_) => {}
+                    Item::Import(_) | Item::Extend(_) => {}
                     Item::List(l) => {
                         if define(&mut names, &l.name, file, "list", diags) {
                             prog.lists.insert(
                                 &l.name.name,
-                                Def {
+                                ListDef {
                                     file,
                                     item: l,
                                     source,
+                                    items: Cow::Borrowed(&l.items),
+                                    extends: Vec::new(),
                                 },
                             );
                         }
@@ -77,8 +117,81 @@ impl<'a> Program<'a> {
                 }
             }
         }
+        prog.extend_lists(loaded, diags);
         prog.find_cycles(diags);
         prog
+    }
+
+    /// The unfilled `fill list`s rule `r` reads in what it matches (`when`,
+    /// sequence steps and `until`), directly or through macros, by name:
+    /// while any is left, the rule is inactive. An empty list read by an
+    /// `except` only excepts nothing.
+    pub fn unfilled_lists(&self, r: &'a RuleDecl) -> Vec<&'a str> {
+        let mut out: Vec<&'a str> = Vec::new();
+        let mut seen: std::collections::HashSet<&'a str> = Default::default();
+        let mut todo: Vec<&'a Expr> = r.when.iter().collect();
+        if let Some(s) = &r.sequence {
+            todo.extend(s.steps.iter().map(|st| &st.when).chain(&s.until));
+        }
+        while let Some(e) = todo.pop() {
+            names(e, &mut |n| {
+                if !seen.insert(n) {
+                    return;
+                }
+                if let Some(m) = self.macros.get(n) {
+                    todo.push(&m.item.body);
+                } else if let Some((key, l)) = self.lists.get_key_value(n) {
+                    if l.unfilled() {
+                        out.push(key);
+                    }
+                }
+            });
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Adds the items of every `extend list` to its list, wherever the two
+    /// are written. Extending a name that is no list is an error.
+    fn extend_lists(&mut self, loaded: &'a Loaded, diags: &mut Vec<Diagnostic>) {
+        for (file, f) in &loaded.files {
+            for item in &f.items {
+                let Item::Extend(e) = item else { continue };
+                let name = e.name.name.as_str();
+                if let Some(def) = self.lists.get_mut(name) {
+                    def.items.to_mut().extend(e.items.iter().cloned());
+                    def.extends.push((*file, e));
+                    continue;
+                }
+                let d = if let Some(m) = self.macros.get(name) {
+                    Diagnostic::new(
+                        Code::WrongKind,
+                        *file,
+                        e.name.span,
+                        format!("`{name}` is a macro, not a list"),
+                    )
+                    .label("only lists can be extended")
+                    .with_label(m.file, m.item.name.span, "defined here")
+                    .help("to change a macro, edit its definition")
+                } else {
+                    let near = crate::check::suggest::closest(name, self.lists.keys().copied());
+                    Diagnostic::new(
+                        Code::UnknownName,
+                        *file,
+                        e.name.span,
+                        format!("no list named `{name}` to extend"),
+                    )
+                    .label("not declared in any file of the rule set")
+                    .help(match near {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => format!(
+                            "declare it with `list {name} = [...]`, or load the file that does"
+                        ),
+                    })
+                };
+                diags.push(d);
+            }
+        }
     }
 
     /// Reports each macro cycle once, at the macro that closes it, and
@@ -238,6 +351,34 @@ fn duplicate(
     } else {
         "lists and macros share one namespace across the rule set; rename one of them"
     })
+}
+
+/// Calls `f` with every bare name in a condition: macros, lists (and
+/// quantifier variables).
+pub fn names<'e>(e: &'e Expr, f: &mut impl FnMut(&'e str)) {
+    fn name(o: &Operand) -> Option<&str> {
+        match o {
+            Operand::Path(p) => p.as_name().map(|n| n.name.as_str()),
+            Operand::Lit(_) => None,
+        }
+    }
+    match &e.kind {
+        ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+            names(a, f);
+            names(b, f);
+        }
+        ExprKind::Not(a) => names(a, f),
+        ExprKind::Quant { body, .. } => names(body, f),
+        ExprKind::Compare { lhs, rhs, .. }
+        | ExprKind::In { lhs, rhs, .. }
+        | ExprKind::Cidr { lhs, rhs, .. }
+        | ExprKind::Str { lhs, rhs, .. } => {
+            name(lhs).into_iter().chain(name(rhs)).for_each(f);
+        }
+        ExprKind::IsNull { operand, .. } | ExprKind::Exists(operand) | ExprKind::Value(operand) => {
+            name(operand).into_iter().for_each(f)
+        }
+    }
 }
 
 /// Bare names in a condition that may refer to macros (or lists).

@@ -95,6 +95,7 @@ module.exports = grammar({
       $.source_declaration,
       $.import_declaration,
       $.list_declaration,
+      $.extend_declaration,
       $.macro_declaration,
       $.rule_declaration,
     ),
@@ -105,10 +106,22 @@ module.exports = grammar({
 
     import_declaration: $ => seq('import', field('path', $.string)),
 
+    // pest `fill_mark`: a list each site fills (rules that read it are
+    // inactive while it is empty). `fill` and `extend` are not reserved: to
+    // pest they are idents, so they stay usable as list and macro names.
     list_declaration: $ => seq(
+      optional(field('fill', 'fill')),
       'list',
       field('name', $.identifier),
       '=',
+      field('value', $.list),
+    ),
+
+    // Adds items to a list declared in any file of the rule set; no `=`.
+    extend_declaration: $ => seq(
+      'extend',
+      'list',
+      field('name', $.identifier),
       field('value', $.list),
     ),
 

@@ -43,6 +43,10 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../../rules/k8s/lists.ward"),
     ),
     (
+        "rules/k8s/perimeter.ward",
+        include_str!("../../rules/k8s/perimeter.ward"),
+    ),
+    (
         "rules/k8s/pods.ward",
         include_str!("../../rules/k8s/pods.ward"),
     ),

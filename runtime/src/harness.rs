@@ -153,6 +153,15 @@ pub fn run(sources: &SourceMap, rules: RuleSet, require: Require, bless: bool) -
             reports.push(report);
             continue;
         }
+        if !rule.unfilled.is_empty() {
+            report.status = Status::Skip;
+            report.failures.push(format!(
+                "inactive until filled: {} (load a file that extends it to test the rule)",
+                rule.unfilled.join(", ")
+            ));
+            reports.push(report);
+            continue;
+        }
         let files = sample_files(&dir);
         let mut actual = Vec::new();
         for (name, path, must_fire) in &files {

@@ -323,7 +323,7 @@ impl Engine {
             .rules
             .iter()
             .map(|r| match &r.stateful {
-                _ if !r.enabled => None,
+                _ if !r.active() => None,
                 Some(Stateful::Count(c)) => Some(Op::Count(Counter::new(c, cfg.max_keys))),
                 Some(Stateful::Sequence(q)) => Some(Op::Sequence(Sequencer::new(q, cfg.max_keys))),
                 None => None,

@@ -5,7 +5,7 @@ use super::path::{Facts, Resolved};
 use super::{comparable, suggest, Checker};
 use crate::diagnostic::{Code, Diagnostic, FileId};
 use crate::pattern;
-use crate::resolve::Def;
+use crate::resolve::{Def, ListDef};
 use crate::schema::{Schema, Ty};
 use crate::syntax::ast::*;
 
@@ -171,7 +171,7 @@ impl<'c, 'a> Cx<'c, 'a> {
                 if let Some(name) = p.as_name().filter(|n| self.binding(&n.name).is_none()) {
                     if let Some(def) = self.ck.prog.lists.get(name.name.as_str()) {
                         self.ck.used.insert(def.item.name.name.as_str());
-                        let elem = list_elem_ty(&def.item.items);
+                        let elem = list_elem_ty(&def.items);
                         return Some(Resolved {
                             ty: Ty::List(Box::new(elem)),
                             field: None,
@@ -409,7 +409,7 @@ impl<'c, 'a> Cx<'c, 'a> {
                 .as_name()
                 .and_then(|n| self.ck.prog.lists.get(n.name.as_str()))
             {
-                Some(def) => def.item.items.iter().collect(),
+                Some(def) => def.items.iter().collect(),
                 None => return,
             },
         };
@@ -680,10 +680,10 @@ impl<'c, 'a> Cx<'c, 'a> {
                 {
                     self.ck.used.insert(def.item.name.name.as_str());
                     return def
-                        .item
                         .items
                         .iter()
-                        .map(|i| (i.clone(), def.file))
+                        .enumerate()
+                        .map(|(i, l)| (l.clone(), def.file_of(i)))
                         .collect();
                 }
                 let d = self
@@ -825,16 +825,18 @@ impl<'c, 'a> Cx<'c, 'a> {
     }
 }
 
-/// Checks a list definition: items are literals of one scalar type.
-pub(crate) fn list_items(ck: &mut Checker<'_>, def: &Def<'_, ListDecl>) {
-    let mut first: Option<(Ty, Span)> = None;
-    for item in &def.item.items {
+/// Checks a list definition with its extensions: items are literals of one
+/// scalar type.
+pub(crate) fn list_items(ck: &mut Checker<'_>, def: &ListDef<'_>) {
+    let mut first: Option<(Ty, FileId, Span)> = None;
+    for (i, item) in def.items.iter().enumerate() {
+        let file = def.file_of(i);
         let ty = lit_ty(item);
         if ty.is_list() || ty == Ty::Null {
             ck.diags.push(
                 Diagnostic::new(
                     Code::BadList,
-                    def.file,
+                    file,
                     item.span,
                     format!("a list item cannot be {}", ty_name(&ty)),
                 )
@@ -844,16 +846,16 @@ pub(crate) fn list_items(ck: &mut Checker<'_>, def: &Def<'_, ListDecl>) {
             continue;
         }
         match &first {
-            None => first = Some((ty, item.span)),
-            Some((t, s)) if !comparable(t, &ty) => ck.diags.push(
+            None => first = Some((ty, file, item.span)),
+            Some((t, f, s)) if !comparable(t, &ty) => ck.diags.push(
                 Diagnostic::new(
                     Code::BadList,
-                    def.file,
+                    file,
                     item.span,
                     "list items of different types",
                 )
                 .label(format!("this is {}", ty_name(&ty)))
-                .with_label(def.file, *s, format!("the first item is {}", ty_name(t)))
+                .with_label(*f, *s, format!("the first item is {}", ty_name(t)))
                 .help("a list holds values of one type"),
             ),
             _ => {}

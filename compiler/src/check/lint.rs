@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use crate::diagnostic::{Code, Diagnostic, FileId, Severity};
 use crate::load::Loaded;
-use crate::resolve::{Def, Program};
+use crate::resolve::{names, Def, Program};
 use crate::schema::{Schemas, Ty};
 use crate::syntax::ast::*;
 
@@ -155,33 +155,6 @@ fn unused(prog: &Program<'_>, diags: &mut Vec<Diagnostic>) {
             .label("defined here, used nowhere")
             .help("delete it, or use it in a rule; `ward check` the whole rule directory so rules in other files count"),
         );
-    }
-}
-
-/// Calls `f` with every bare name an expression mentions.
-fn names<'e>(e: &'e Expr, f: &mut impl FnMut(&'e str)) {
-    fn name(o: &Operand) -> Option<&str> {
-        match o {
-            Operand::Path(p) => p.as_name().map(|n| n.name.as_str()),
-            Operand::Lit(_) => None,
-        }
-    }
-    match &e.kind {
-        ExprKind::And(a, b) | ExprKind::Or(a, b) => {
-            names(a, f);
-            names(b, f);
-        }
-        ExprKind::Not(a) => names(a, f),
-        ExprKind::Quant { body, .. } => names(body, f),
-        ExprKind::Compare { lhs, rhs, .. }
-        | ExprKind::In { lhs, rhs, .. }
-        | ExprKind::Cidr { lhs, rhs, .. }
-        | ExprKind::Str { lhs, rhs, .. } => {
-            name(lhs).into_iter().chain(name(rhs)).for_each(f);
-        }
-        ExprKind::IsNull { operand, .. } | ExprKind::Exists(operand) | ExprKind::Value(operand) => {
-            name(operand).into_iter().for_each(f)
-        }
     }
 }
 
@@ -348,7 +321,7 @@ impl Contra<'_, '_, '_> {
     }
 }
 
-impl<'a> Contra<'_, 'a, '_> {
+impl<'p, 'a> Contra<'p, 'a, '_> {
     fn rule(&mut self, def: &Def<'a, RuleDecl>) {
         let r = def.item;
         let Some(when) = r.when.first() else { return };
@@ -403,6 +376,7 @@ impl<'a> Contra<'_, 'a, '_> {
     fn analyse<'e>(&mut self, ctx: &[Atom<'e>], chain: Chain<'e>, depth: usize) -> bool
     where
         'a: 'e,
+        'p: 'e,
     {
         let mut all = ctx.to_vec();
         all.extend(chain.atoms);
@@ -468,6 +442,7 @@ impl<'a> Contra<'_, 'a, '_> {
     fn chain<'e>(&self, file: FileId, e: &'e Expr, depth: usize, out: &mut Chain<'e>)
     where
         'a: 'e,
+        'p: 'e,
     {
         if !self.spend() {
             return;
@@ -501,6 +476,7 @@ impl<'a> Contra<'_, 'a, '_> {
         out: &mut Vec<(FileId, &'e Expr)>,
     ) where
         'a: 'e,
+        'p: 'e,
     {
         if !self.spend() {
             return;
@@ -581,6 +557,7 @@ impl<'a> Contra<'_, 'a, '_> {
     fn atom<'e>(&self, file: FileId, e: &'e Expr) -> Option<Atom<'e>>
     where
         'a: 'e,
+        'p: 'e,
     {
         let (negated, field, vals) = match &e.kind {
             ExprKind::Compare {
@@ -608,12 +585,13 @@ impl<'a> Contra<'_, 'a, '_> {
                     }) => items.as_slice(),
                     Operand::Path(l) => {
                         let name = l.as_name()?;
-                        self.prog
-                            .lists
-                            .get(name.name.as_str())?
-                            .item
-                            .items
-                            .as_slice()
+                        let def = self.prog.lists.get(name.name.as_str())?;
+                        // An empty `fill list` is no contradiction: its
+                        // rules are inactive until a site fills it.
+                        if def.unfilled() {
+                            return None;
+                        }
+                        def.items.as_ref()
                     }
                     _ => return None,
                 };
@@ -852,6 +830,7 @@ pub(crate) fn suppress(loaded: &Loaded, opts: &Options<'_>, diags: &mut Vec<Diag
                 Item::List(l) => Some(l.span),
                 Item::Macro(m) => Some(m.span),
                 Item::Rule(r) => Some(r.span),
+                Item::Extend(e) => Some(e.span),
                 Item::Source(_) | Item::Import(_) => None,
             })
             .collect();

@@ -59,6 +59,9 @@ pub struct Report {
     /// Every diagnostic (load, parse, resolve, check), sorted by place.
     pub diagnostics: Vec<Diagnostic>,
     pub rules: usize,
+    /// Rules inactive until the `fill list`s they read are filled, each
+    /// with those lists' names.
+    pub inactive: Vec<(String, Vec<String>)>,
 }
 
 impl Report {
@@ -100,9 +103,23 @@ pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Rep
     diags.dedup();
     lint::suppress(loaded, opts, &mut diags);
     diags.sort_by_key(|d| (d.file(), d.span(), d.code));
+    let inactive = (prog.rules.iter())
+        .filter(|r| {
+            !matches!(
+                r.item.meta("enabled").map(|m| &m.value),
+                Some(MetaValue::Bool(false, _))
+            )
+        })
+        .filter_map(|r| {
+            let lists = prog.unfilled_lists(r.item);
+            let names = lists.into_iter().map(str::to_string).collect::<Vec<_>>();
+            (!names.is_empty()).then(|| (r.item.name.name.clone(), names))
+        })
+        .collect();
     Report {
         diagnostics: diags,
         rules: prog.rules.len(),
+        inactive,
     }
 }
 

@@ -91,7 +91,7 @@ fn gather<'a>(
                 Operand::Path(name) => name
                     .as_name()
                     .and_then(|n| prog.lists.get(n.name.as_str()))
-                    .map(|d| d.item.items.as_slice()),
+                    .map(|d| d.items.as_ref()),
                 _ => None,
             };
             if let Some(items) = items {

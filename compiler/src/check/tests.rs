@@ -553,3 +553,101 @@ fn exponential_macros_stay_fast() {
     assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
     let _ = report;
 }
+
+/// Codes and messages for a rule set of several files.
+fn layered(files: &[(&str, &str)]) -> check::Report {
+    let loaded = load::load_texts(files);
+    check(&loaded, schema::bundled())
+}
+
+#[test]
+fn lists_are_extended_across_files() {
+    let base = "source k8s.audit\nlist verbs = [\"delete\"]\n\
+                rule r { title \"R\" when verb in verbs }\n";
+    let site = "extend list verbs [\"patch\"]\n";
+    let report = layered(&[("base.ward", base), ("site.ward", site)]);
+    assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+    // The extension's items are checked with the declaration's: a number
+    // among strings is reported in the extending file.
+    let report = layered(&[
+        ("base.ward", base),
+        ("site.ward", "extend list verbs [3]\n"),
+    ]);
+    let d: Vec<_> = report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.file()))
+        .collect();
+    assert_eq!(d.len(), 1, "{:?}", report.diagnostics);
+    assert_eq!(d[0].0, Code::BadList);
+    assert_eq!(report.diagnostics[0].file(), crate::diagnostic::FileId(1));
+    // A name that is no list: unknown (with a did-you-mean), or a macro.
+    let report = layered(&[
+        ("base.ward", base),
+        ("site.ward", "extend list verb [\"x\"]\n"),
+    ]);
+    assert_eq!(report.diagnostics.len(), 1);
+    assert_eq!(report.diagnostics[0].code, Code::UnknownName);
+    assert_eq!(
+        report.diagnostics[0].help.as_deref(),
+        Some("did you mean `verbs`?")
+    );
+    let with_macro = "source k8s.audit\nmacro m = verb == \"get\"\nrule r { title \"R\" when m }\n";
+    let report = layered(&[
+        ("base.ward", with_macro),
+        ("site.ward", "extend list m [\"x\"]\n"),
+    ]);
+    assert_eq!(report.diagnostics.len(), 1);
+    assert_eq!(report.diagnostics[0].code, Code::WrongKind);
+}
+
+#[test]
+fn fill_lists_make_their_rules_inactive_until_filled() {
+    let base = "source k8s.audit\nfill list bad = []\nmacro from_bad = any ip in sourceIPs: ip in cidr bad\n\
+                rule r { title \"R\" when from_bad }\n\
+                rule s { title \"S\" when verb == \"get\" and user.username not in bad }\n\
+                rule t { title \"T\" when verb == \"get\" }\n\
+                rule u { title \"U\" enabled false when from_bad }\n\
+                rule v { title \"V\" when verb == \"get\" except from_bad }\n";
+    // Empty and read: no always-false or always-true warning, and the two
+    // enabled rules that match on it (through a macro, or negated) are
+    // inactive; the one that reads it in an `except` runs (excepting nothing).
+    let report = layered(&[("base.ward", base)]);
+    assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+    assert_eq!(
+        report.inactive,
+        [
+            ("r".to_string(), vec!["bad".to_string()]),
+            ("s".to_string(), vec!["bad".to_string()]),
+        ]
+    );
+    // A plain empty list is still a contradiction.
+    assert_eq!(
+        codes("list empty = []\nrule r { title \"R\" when verb == \"get\" and verb in empty }"),
+        [Code::ConstantCondition]
+    );
+    // Filled from another file: active.
+    let report = layered(&[
+        ("base.ward", base),
+        ("site.ward", "extend list bad [\"192.0.2.0/24\"]\n"),
+    ]);
+    assert!(report.inactive.is_empty(), "{:?}", report.inactive);
+    let loaded = load::load_texts(&[("base.ward", base)]);
+    let set = crate::lower::lower(&loaded);
+    let active: Vec<(&str, bool)> = set
+        .rules
+        .iter()
+        .map(|r| (r.id.as_str(), r.active()))
+        .collect();
+    assert_eq!(
+        active,
+        [
+            ("r", false),
+            ("s", false),
+            ("t", true),
+            ("u", false),
+            ("v", true)
+        ]
+    );
+    assert_eq!(set.rules[0].unfilled, ["bad"]);
+}

@@ -52,13 +52,26 @@ pub enum Item {
     /// `import "common.ward"`: a path relative to the importing file.
     Import(StrLit),
     List(ListDecl),
+    /// `extend list name [...]`: more items for a list declared anywhere
+    /// in the rule set.
+    Extend(ListExtend),
     Macro(MacroDecl),
     Rule(Box<RuleDecl>),
 }
 
-/// `list name = [...]`
+/// `list name = [...]`, or `fill list name = [...]`: a list each site
+/// fills, whose rules are inactive while it is empty.
 #[derive(Clone, Debug)]
 pub struct ListDecl {
+    pub name: Ident,
+    pub items: Vec<Literal>,
+    pub fill: bool,
+    pub span: Span,
+}
+
+/// `extend list name [...]`
+#[derive(Clone, Debug)]
+pub struct ListExtend {
     pub name: Ident,
     pub items: Vec<Literal>,
     pub span: Span,

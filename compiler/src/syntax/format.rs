@@ -258,7 +258,7 @@ impl<'a> Printer<'a> {
             prev_rule = Some(is_rule);
             match item.as_rule() {
                 Rule::source_decl | Rule::import_decl => self.keyword_item(item),
-                Rule::list_decl => self.list_decl(item),
+                Rule::list_decl | Rule::extend_decl => self.list_decl(item),
                 Rule::macro_decl => self.macro_decl(item),
                 Rule::rule_decl => self.rule(item),
                 _ => self.tok(&item),
@@ -279,13 +279,22 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// `list NAME = [...]`, `fill list NAME = [...]`, `extend list NAME [...]`.
     fn list_decl(&mut self, item: Pair<'_, Rule>) {
-        self.push("list ");
-        for x in item.into_inner().filter(super::parse::meaningful) {
+        let extend = item.as_rule() == Rule::extend_decl;
+        let parts: Vec<_> = item.into_inner().filter(super::parse::meaningful).collect();
+        let fill = parts.iter().any(|x| x.as_rule() == Rule::fill_mark);
+        self.push(match (extend, fill) {
+            (true, _) => "extend list ",
+            (false, true) => "fill list ",
+            (false, false) => "list ",
+        });
+        for x in parts {
             match x.as_rule() {
+                Rule::fill_mark => {}
                 Rule::ident => {
                     self.tok(&x);
-                    self.push(" = ");
+                    self.push(if extend { " " } else { " = " });
                 }
                 _ => self.list(x, 0, 2, true),
             }

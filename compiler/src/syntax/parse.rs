@@ -153,19 +153,31 @@ impl Parse {
             let item = match p.as_rule() {
                 Rule::source_decl => Item::Source(self.ident(first(p), base)),
                 Rule::import_decl => Item::Import(self.string(first(p), base)),
-                Rule::list_decl => {
+                Rule::list_decl | Rule::extend_decl => {
                     let sp = self.span(&p, base);
-                    let mut it = p.into_inner().filter(meaningful);
+                    let extend = p.as_rule() == Rule::extend_decl;
+                    let parts: Vec<_> = p.into_inner().filter(meaningful).collect();
+                    let fill = parts.iter().any(|x| x.as_rule() == Rule::fill_mark);
+                    let mut it = parts.into_iter().filter(|x| x.as_rule() != Rule::fill_mark);
                     let (Some(name), Some(list)) = (it.next(), it.next()) else {
                         continue;
                     };
                     let name = self.ident(name, base);
                     let items = self.list_items(list, base);
-                    Item::List(ListDecl {
-                        name,
-                        items,
-                        span: sp,
-                    })
+                    if extend {
+                        Item::Extend(ListExtend {
+                            name,
+                            items,
+                            span: sp,
+                        })
+                    } else {
+                        Item::List(ListDecl {
+                            name,
+                            items,
+                            fill,
+                            span: sp,
+                        })
+                    }
                 }
                 Rule::macro_decl => {
                     let sp = self.span(&p, base);
@@ -898,6 +910,7 @@ pub(crate) fn meaningful(p: &Pair<'_, Rule>) -> bool {
         Rule::kw_source
             | Rule::kw_import
             | Rule::kw_list
+            | Rule::kw_extend
             | Rule::kw_macro
             | Rule::kw_rule
             | Rule::kw_when

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Mutation check: derives malformed and odd-but-valid inputs from the valid
-// ones (the corpus, the highlight test, rules/) by deleting, inserting,
-// replacing and swapping tokens, and checks that tree-sitter and `ward
-// check` agree on each (ERROR/MISSING exactly when E001), as
-// scripts/agreement.js does for the fixed inputs.
+// ones (the corpus, the highlight test, rules/, the site layer tests/site/)
+// by deleting, inserting, replacing and swapping tokens, and checks that
+// tree-sitter and `ward check` agree on each (ERROR/MISSING exactly when
+// E001), as scripts/agreement.js does for the fixed inputs.
 //
 // Deterministic: a fixed seed (MUTANT_SEED, default 1) and count
 // (MUTANT_COUNT, default 1000). Every mutant is compared: since ward.pest
@@ -46,7 +46,9 @@ function walk(dir, out) {
 }
 
 const seeds = [];
-for (const f of [...walk(path.join(repo, 'rules'), []), ...walk(path.join(here, 'test', 'highlight'), [])].sort()) {
+// tests/site/ holds the `extend list`s of the example site layer.
+const seedDirs = [path.join(repo, 'rules'), path.join(repo, 'tests', 'site'), path.join(here, 'test', 'highlight')];
+for (const f of seedDirs.filter(d => fs.existsSync(d)).flatMap(d => walk(d, [])).sort()) {
   seeds.push(fs.readFileSync(f, 'utf8'));
 }
 const corpusDir = path.join(here, 'test', 'corpus');
@@ -63,6 +65,7 @@ const extra = [
   'null', 'exists', 'any', 'all', ':', ',', '.', '[', ']', '(', ')', '{', '}', '"x"', '5m', '5',
   '-1', '1.5', 'x', 'a.b', '#c\n', '\n', 'contains', 'distinct', 'count', 'sequence', 'output',
   'except', 'r"z"', 'true', '_', 'a[0]', '."q"', 'true-x', '\\', '"',
+  'list', 'fill', 'extend', 'macro', '=',
 ];
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-mutants-'));

@@ -73,6 +73,9 @@ syn keyword wardSourceKeyword source nextgroup=wardSourceName skipwhite
 syn keyword wardImport import
 syn keyword wardDeclaration list nextgroup=wardListName skipwhite
 syn keyword wardDeclaration macro nextgroup=wardMacroName skipwhite
+" `fill list NAME = [...]` and `extend list NAME [...]`: these two words make
+" an item only before `list`; anywhere else they are names (`list fill = []`).
+execute 'syn match wardDeclaration "' . s:word_start . '\%(fill\|extend\)\ze\s\+list\>"'
 syn keyword wardDeclaration rule nextgroup=wardRuleName skipwhite
 execute 'syn match wardSourceName "' . s:not_reserved . '\h[[:alnum:]_.]*" contained'
 execute 'syn match wardListName "' . s:not_reserved . '\h\w*" contained nextgroup=wardAssign skipwhite'

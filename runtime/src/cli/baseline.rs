@@ -42,7 +42,7 @@ pub(super) fn run(
         return Ok(EXIT_USAGE);
     };
     let meta: Vec<(String, String, bool)> = (rules.rules.iter())
-        .map(|r| (r.id.clone(), r.severity.clone(), r.enabled))
+        .map(|r| (r.id.clone(), r.severity.clone(), r.active()))
         .collect();
     let input = std::fs::File::open(baseline)
         .map_err(|e| format!("cannot read {}: {e}", baseline.display()))?;

@@ -36,6 +36,9 @@ pub(super) fn run(
                 errors,
                 warnings
             )?;
+            if let Some(line) = super::inactive_line(&report.inactive) {
+                writeln!(err, "{line}")?;
+            }
         }
         Format::Json => {
             let doc = JsonReport {
@@ -44,6 +47,9 @@ pub(super) fn run(
                 rules: report.rules,
                 errors,
                 warnings,
+                inactive: (report.inactive.iter())
+                    .map(|(rule, lists)| Inactive { rule, lists })
+                    .collect(),
                 diagnostics: report
                     .diagnostics
                     .iter()
@@ -78,13 +84,21 @@ fn terminal_width() -> usize {
 
 /// The stable machine shape of `ward check --format json` (see spec/diagnostics.md).
 #[derive(Serialize)]
-struct JsonReport {
+struct JsonReport<'a> {
     version: u32,
     files: usize,
     rules: usize,
     errors: usize,
     warnings: usize,
+    /// Rules inactive until the `fill list`s they read are filled.
+    inactive: Vec<Inactive<'a>>,
     diagnostics: Vec<JsonDiag>,
+}
+
+#[derive(Serialize)]
+struct Inactive<'a> {
+    rule: &'a str,
+    lists: &'a [String],
 }
 
 #[derive(Serialize)]

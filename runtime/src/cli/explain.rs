@@ -11,7 +11,7 @@ use ward_compiler::plan::{self, PCond, Plan, Role};
 use super::{EXIT_CLEAN, EXIT_USAGE};
 
 pub(super) fn run(
-    rules: Option<PathBuf>,
+    rules: Vec<PathBuf>,
     only: Option<String>,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -111,6 +111,10 @@ pub(super) fn run(
         writeln!(out, "\nrule {} ({}, {})", r.id, r.source, r.severity)?;
         if !r.enabled {
             writeln!(out, "  disabled")?;
+            continue;
+        }
+        if !r.unfilled.is_empty() {
+            writeln!(out, "  inactive until filled: {}", r.unfilled.join(", "))?;
             continue;
         }
         if let Some(st) = &r.stateful {

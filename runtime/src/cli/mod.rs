@@ -69,9 +69,11 @@ enum Command {
     Scan {
         /// Event files, or - for stdin
         files: Vec<PathBuf>,
-        /// A rule file or directory [default: the bundled library]
+        /// A rule file or directory; repeat to layer files over others,
+        /// `bundled` naming the bundled library (`--rules bundled --rules
+        /// ./local`) [default: the bundled library]
         #[arg(long, value_name = "PATH")]
-        rules: Option<PathBuf>,
+        rules: Vec<PathBuf>,
         /// Alert format
         #[arg(long, value_enum, default_value_t = AlertFormat::Json)]
         format: AlertFormat,
@@ -166,9 +168,11 @@ enum Command {
     Explain {
         /// Only this rule
         rule: Option<String>,
-        /// A rule file or directory [default: the bundled library]
+        /// A rule file or directory; repeat to layer files over others,
+        /// `bundled` naming the bundled library (`--rules bundled --rules
+        /// ./local`) [default: the bundled library]
         #[arg(long, value_name = "PATH")]
-        rules: Option<PathBuf>,
+        rules: Vec<PathBuf>,
     },
     /// Rewrite rule files in the one canonical layout (spec/formatting.md).
     ///
@@ -250,17 +254,48 @@ enum Deny {
 }
 
 /// Loads rules: the paths given (the current directory when none), or with
-/// `bundled` and no paths, the library embedded in the binary.
+/// `bundled` and no paths, the library embedded in the binary. A path
+/// spelled `bundled` stands for that library, so that a local directory
+/// can be layered over it (`--rules bundled --rules ./local`); a directory
+/// of that name is `./bundled`.
 fn load_rules(
     paths: &[PathBuf],
     bundled: bool,
 ) -> Result<ward_compiler::load::Loaded, ward_compiler::load::LoadError> {
-    if paths.is_empty() && bundled {
-        return Ok(ward_compiler::load::load_texts(crate::bundled::RULES));
+    let library = |p: &PathBuf| p.as_os_str() == BUNDLED;
+    let texts = if paths.iter().any(library) || (paths.is_empty() && bundled) {
+        crate::bundled::RULES
+    } else {
+        &[]
+    };
+    let rest: Vec<PathBuf> = paths.iter().filter(|p| !library(p)).cloned().collect();
+    if rest.is_empty() && !texts.is_empty() {
+        return Ok(ward_compiler::load::load_texts(texts));
     }
     let cwd = [PathBuf::from(".")];
-    ward_compiler::load::load_paths(if paths.is_empty() { &cwd } else { paths })
+    let rest = if rest.is_empty() { &cwd[..] } else { &rest };
+    ward_compiler::load::load_layers(texts, rest)
 }
+
+/// One line on the rules that `fill list`s keep inactive, or `None`.
+pub(crate) fn inactive_line(inactive: &[(String, Vec<String>)]) -> Option<String> {
+    if inactive.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = inactive
+        .iter()
+        .map(|(rule, lists)| format!("{rule} ({})", lists.join(", ")))
+        .collect();
+    Some(format!(
+        "{} rule(s) inactive until their lists are filled: {}; fill a list with \
+         `extend list NAME [...]` in a file of your own (`--rules bundled --rules FILE`)",
+        inactive.len(),
+        each.join(", ")
+    ))
+}
+
+/// The path that names the bundled library in `--rules` and rule paths.
+pub const BUNDLED: &str = "bundled";
 
 /// Checks loaded rules before running them; on errors, shows them on `err`
 /// and returns `None` (the command then exits 2).

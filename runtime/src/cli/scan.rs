@@ -11,7 +11,7 @@ use crate::decode::{self, Format};
 use crate::scan::{Output, Scan, Stats};
 
 pub(super) struct Options {
-    pub rules: Option<PathBuf>,
+    pub rules: Vec<PathBuf>,
     pub files: Vec<PathBuf>,
     pub text: bool,
     pub output: Option<PathBuf>,
@@ -37,6 +37,13 @@ pub(super) fn run(
     let Some(rules) = super::runnable(&loaded, err)? else {
         return Ok(EXIT_USAGE);
     };
+    let inactive: Vec<(String, Vec<String>)> = (rules.rules.iter())
+        .filter(|r| r.enabled && !r.unfilled.is_empty())
+        .map(|r| (r.id.clone(), r.unfilled.clone()))
+        .collect();
+    if let Some(line) = super::inactive_line(&inactive) {
+        writeln!(err, "ward: {line}")?;
+    }
     let mut sink: Box<dyn Write> = match &opts.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?,

@@ -7,6 +7,8 @@
 [
   "source"
   "list"
+  "fill"
+  "extend"
   "macro"
   "rule"
   "when"
@@ -61,6 +63,9 @@
   name: (identifier) @function.macro)
 
 (list_declaration
+  name: (identifier) @constant)
+
+(extend_declaration
   name: (identifier) @constant)
 
 (source_name) @namespace
