@@ -39,6 +39,13 @@ pub struct Rule {
     /// The `fill list`s the rule reads that no file filled: while any is
     /// left, the rule is inactive (not run, and reported once).
     pub unfilled: Vec<String>,
+    /// The `tune rule` items applied to the rule (file, span), in load
+    /// order: their excepts follow the rule's own, their `enabled` and
+    /// `severity` replace the rule's (the last one written wins).
+    pub tunes: Vec<(crate::diagnostic::FileId, ast::Span)>,
+    /// Macros the rule uses that an `override macro` replaced: name, the
+    /// override's place, the original's place.
+    pub overrides: Vec<(String, Place, Place)>,
     pub source: String,
     pub when: Cond,
     pub excepts: Vec<Cond>,
@@ -52,6 +59,9 @@ pub struct Rule {
     /// order: what `ward test --coverage` reports per macro use.
     pub macros: Vec<(String, Cond)>,
 }
+
+/// A place in the rule files: a file and a span in it.
+pub type Place = (crate::diagnostic::FileId, ast::Span);
 
 impl Rule {
     /// Enabled, and every `fill list` it reads filled: the rule runs.
@@ -502,7 +512,16 @@ impl Lower<'_, '_> {
             Some(ast::MetaValue::Str(s)) => Some(s.value.clone()),
             _ => None,
         };
-        let severity = match r.meta("severity").map(|m| &m.value) {
+        let tunes = self.prog.tunes.get(r.name.name.as_str());
+        let tunes = tunes.map(Vec::as_slice).unwrap_or_default();
+        // The rule's own metadata, then each tune's, the last one winning.
+        let meta = |key: &str| {
+            (tunes.iter().rev())
+                .find_map(|t| t.item.meta(key))
+                .or_else(|| r.meta(key))
+                .map(|m| &m.value)
+        };
+        let severity = match meta("severity") {
             Some(ast::MetaValue::Word(w)) => w.name.clone(),
             _ => "medium".to_string(),
         };
@@ -510,12 +529,15 @@ impl Lower<'_, '_> {
             Some(ast::MetaValue::Tags(t)) => t.iter().map(|s| s.value.clone()).collect(),
             _ => Vec::new(),
         };
-        let enabled = !matches!(
-            r.meta("enabled").map(|m| &m.value),
-            Some(ast::MetaValue::Bool(false, _))
-        );
+        let enabled = !matches!(meta("enabled"), Some(ast::MetaValue::Bool(false, _)));
         let when = r.when.first().map_or(Cond::Const(true), |w| self.cond(w));
-        let excepts = r.excepts.iter().map(|e| self.cond(e)).collect();
+        let tuned_excepts = tunes.iter().flat_map(|t| &t.item.excepts);
+        let excepts = r
+            .excepts
+            .iter()
+            .chain(tuned_excepts)
+            .map(|e| self.cond(e))
+            .collect();
         let output = r
             .output
             .as_ref()
@@ -541,6 +563,18 @@ impl Lower<'_, '_> {
             tags,
             response: text("response"),
             enabled,
+            tunes: tunes.iter().map(|t| (t.file, t.item.span)).collect(),
+            overrides: (self.macros.iter())
+                .filter_map(|(name, _)| {
+                    let old = self.prog.overridden.get(name.as_str())?;
+                    let new = self.prog.macros.get(name.as_str())?;
+                    Some((
+                        name.clone(),
+                        (new.file, new.item.span),
+                        (old.file, old.item.span),
+                    ))
+                })
+                .collect(),
             unfilled: (self.prog.unfilled_lists(r).into_iter())
                 .map(str::to_string)
                 .collect(),

@@ -60,6 +60,10 @@ pub struct Program<'a> {
     pub lists: BTreeMap<&'a str, ListDef<'a>>,
     pub macros: BTreeMap<&'a str, Def<'a, MacroDecl>>,
     pub rules: Vec<Def<'a, RuleDecl>>,
+    /// Macros replaced by an `override macro`: the original definitions.
+    pub overridden: BTreeMap<&'a str, Def<'a, MacroDecl>>,
+    /// `tune rule` items by the id of the rule they tune, in load order.
+    pub tunes: BTreeMap<&'a str, Vec<Def<'a, RuleDecl>>>,
 }
 
 impl<'a> Program<'a> {
@@ -75,7 +79,7 @@ impl<'a> Program<'a> {
             for item in &f.items {
                 match item {
                     Item::Source(s) => source = Some(s),
-                    Item::Import(_) | Item::Extend(_) => {}
+                    Item::Import(_) | Item::Extend(_) | Item::Tune(_) => {}
                     Item::List(l) => {
                         if define(&mut names, &l.name, file, "list", diags) {
                             prog.lists.insert(
@@ -90,6 +94,7 @@ impl<'a> Program<'a> {
                             );
                         }
                     }
+                    Item::Macro(m) if m.overrides => {}
                     Item::Macro(m) => {
                         if define(&mut names, &m.name, file, "macro", diags) {
                             prog.macros.insert(
@@ -118,6 +123,8 @@ impl<'a> Program<'a> {
             }
         }
         prog.extend_lists(loaded, diags);
+        prog.tune_rules(loaded, diags);
+        prog.override_macros(loaded, diags);
         prog.find_cycles(diags);
         prog
     }
@@ -149,6 +156,122 @@ impl<'a> Program<'a> {
         }
         out.sort_unstable();
         out
+    }
+
+    /// Puts every `override macro` in place of the macro it names, keeping
+    /// the original in [`Program::overridden`]. One override per macro.
+    fn override_macros(&mut self, loaded: &'a Loaded, diags: &mut Vec<Diagnostic>) {
+        for (file, f) in &loaded.files {
+            let mut source = None;
+            for item in &f.items {
+                let m = match item {
+                    Item::Source(s) => {
+                        source = Some(s);
+                        continue;
+                    }
+                    Item::Macro(m) if m.overrides => m,
+                    _ => continue,
+                };
+                let name = m.name.name.as_str();
+                let new = Def {
+                    file: *file,
+                    item: m,
+                    source,
+                };
+                if let Some(first) = self.overridden.get(name) {
+                    let prev = self
+                        .macros
+                        .get(name)
+                        .map_or(first.item.name.span, |d| d.item.name.span);
+                    let prev_file = self.macros.get(name).map_or(first.file, |d| d.file);
+                    diags.push(
+                        Diagnostic::new(
+                            Code::Duplicate,
+                            *file,
+                            m.name.span,
+                            format!("macro `{name}` is overridden twice"),
+                        )
+                        .label("second override")
+                        .with_label(prev_file, prev, "first override")
+                        .help("one override per macro; merge the two"),
+                    );
+                    continue;
+                }
+                if let Some(old) = self.macros.insert(name, new) {
+                    self.overridden.insert(name, old);
+                    continue;
+                }
+                self.macros.remove(name);
+                let d = if let Some(l) = self.lists.get(name) {
+                    Diagnostic::new(
+                        Code::WrongKind,
+                        *file,
+                        m.name.span,
+                        format!("`{name}` is a list, not a macro"),
+                    )
+                    .label("only macros can be overridden")
+                    .with_label(l.file, l.item.name.span, "declared here")
+                    .help(format!("add items with `extend list {name} [...]`"))
+                } else {
+                    let near = crate::check::suggest::closest(name, self.macros.keys().copied());
+                    Diagnostic::new(
+                        Code::UnknownName,
+                        *file,
+                        m.name.span,
+                        format!("no macro `{name}` to override"),
+                    )
+                    .label("not declared in any file of the rule set")
+                    .help(match near {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => format!("to declare a new macro, write `macro {name} = ...`"),
+                    })
+                };
+                diags.push(d);
+            }
+        }
+    }
+
+    /// Files every `tune rule` under the rule it names; tuning a rule that
+    /// does not exist is an error.
+    fn tune_rules(&mut self, loaded: &'a Loaded, diags: &mut Vec<Diagnostic>) {
+        for (file, f) in &loaded.files {
+            let mut source = None;
+            for item in &f.items {
+                let t = match item {
+                    Item::Source(s) => {
+                        source = Some(s);
+                        continue;
+                    }
+                    Item::Tune(t) => t,
+                    _ => continue,
+                };
+                let id = t.name.name.as_str();
+                if let Some(r) = self.rules.iter().find(|r| r.item.name.name == id) {
+                    let key: &'a str = r.item.name.name.as_str();
+                    self.tunes.entry(key).or_default().push(Def {
+                        file: *file,
+                        item: t,
+                        source,
+                    });
+                    continue;
+                }
+                let ids = self.rules.iter().map(|r| r.item.name.name.as_str());
+                let near = crate::check::suggest::closest(id, ids);
+                diags.push(
+                    Diagnostic::new(
+                        Code::UnknownName,
+                        *file,
+                        t.name.span,
+                        format!("no rule `{id}` to tune"),
+                    )
+                    .label("not a rule of the rule set")
+                    .help(match near {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => "tune a rule of the files loaded with this one (`--rules bundled --rules FILE`)".to_string(),
+                    }),
+                );
+            }
+        }
     }
 
     /// Adds the items of every `extend list` to its list, wherever the two

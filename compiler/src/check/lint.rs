@@ -121,6 +121,9 @@ fn unused(prog: &Program<'_>, diags: &mut Vec<Diagnostic>) {
             todo.extend(s.until.iter());
         }
     }
+    for tunes in prog.tunes.values() {
+        todo.extend(tunes.iter().flat_map(|t| &t.item.excepts));
+    }
     while let Some(e) = todo.pop() {
         names(e, &mut |name| {
             if let Some((key, m)) = prog.macros.get_key_value(name) {
@@ -829,7 +832,7 @@ pub(crate) fn suppress(loaded: &Loaded, opts: &Options<'_>, diags: &mut Vec<Diag
             .filter_map(|i| match i {
                 Item::List(l) => Some(l.span),
                 Item::Macro(m) => Some(m.span),
-                Item::Rule(r) => Some(r.span),
+                Item::Rule(r) | Item::Tune(r) => Some(r.span),
                 Item::Extend(e) => Some(e.span),
                 Item::Source(_) | Item::Import(_) => None,
             })

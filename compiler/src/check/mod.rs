@@ -96,6 +96,9 @@ pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Rep
     for rule in &prog.rules {
         ck.rule(rule);
     }
+    for rule in &prog.rules {
+        ck.tunes(rule);
+    }
     ck.unused();
     let mut diags = ck.diags;
     lint::program(&prog, schemas, opts, loaded, &mut diags);
@@ -105,10 +108,12 @@ pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Rep
     diags.sort_by_key(|d| (d.file(), d.span(), d.code));
     let inactive = (prog.rules.iter())
         .filter(|r| {
-            !matches!(
-                r.item.meta("enabled").map(|m| &m.value),
-                Some(MetaValue::Bool(false, _))
-            )
+            // Enabled: by the rule, or by the last tune that says.
+            let tunes = prog.tunes.get(r.item.name.name.as_str());
+            let enabled = (tunes.into_iter().flatten().rev())
+                .find_map(|t| t.item.meta("enabled"))
+                .or_else(|| r.item.meta("enabled"));
+            !matches!(enabled.map(|m| &m.value), Some(MetaValue::Bool(false, _)))
         })
         .filter_map(|r| {
             let lists = prog.unfilled_lists(r.item);
@@ -221,6 +226,55 @@ impl<'a> Checker<'a> {
         }
         if let Some(s) = &r.sequence {
             cx.sequence(s);
+        }
+    }
+
+    /// Checks the `tune rule` items of `def`: their `except`s against the
+    /// rule's source (with the guards of its `when`), and that they set
+    /// nothing but `except`, `enabled` and `severity`.
+    fn tunes(&mut self, def: &Def<'a, RuleDecl>) {
+        let Some(tunes) = self.prog.tunes.get(def.item.name.name.as_str()) else {
+            return;
+        };
+        let r = def.item;
+        let source = r.source.as_ref().or(def.source);
+        let schema = source.and_then(|s| self.schemas.get(&s.name));
+        for t in tunes {
+            let (file, tune) = (t.file, t.item);
+            let mut wrong: Vec<(Span, &str)> = Vec::new();
+            wrong.extend(tune.when.iter().map(|w| (w.span, "when")));
+            wrong.extend(tune.output.iter().map(|o| (o.span, "output")));
+            wrong.extend(tune.source.iter().map(|s| (s.span, "source")));
+            wrong.extend(tune.count.iter().map(|c| (c.span, "count")));
+            wrong.extend(tune.sequence.iter().map(|q| (q.span, "sequence")));
+            for m in &tune.meta {
+                if !matches!(m.key.name.as_str(), "enabled" | "severity") {
+                    wrong.push((m.key.span, m.key.name.as_str()));
+                }
+            }
+            for (span, what) in wrong {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::BadRule,
+                        file,
+                        span,
+                        format!("a tune cannot set `{what}`"),
+                    )
+                    .label("not tunable")
+                    .help("a `tune rule` adds `except` clauses and sets `enabled` or `severity`; change anything else in a rule of your own"),
+                );
+            }
+            self.meta(file, tune);
+            let Some(schema) = schema else { continue };
+            let facts = r
+                .when
+                .first()
+                .map(|w| self.facts(def.file, w))
+                .unwrap_or_default();
+            let mut cx = expr::Cx::new(self, schema, file, facts);
+            for e in &tune.excepts {
+                cx.condition(e);
+            }
         }
     }
 

@@ -57,6 +57,9 @@ pub enum Item {
     Extend(ListExtend),
     Macro(MacroDecl),
     Rule(Box<RuleDecl>),
+    /// `tune rule name { ... }`: the entries a site adds to (or changes in)
+    /// a rule written elsewhere, parsed as a rule body named after it.
+    Tune(Box<RuleDecl>),
 }
 
 /// `list name = [...]`, or `fill list name = [...]`: a list each site
@@ -82,6 +85,8 @@ pub struct ListExtend {
 pub struct MacroDecl {
     pub name: Ident,
     pub body: Expr,
+    /// `override macro`: replaces the macro of that name declared elsewhere.
+    pub overrides: bool,
     pub span: Span,
 }
 

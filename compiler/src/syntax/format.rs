@@ -244,7 +244,7 @@ impl<'a> Printer<'a> {
             if item.as_rule() == Rule::EOI {
                 continue;
             }
-            let is_rule = item.as_rule() == Rule::rule_decl;
+            let is_rule = matches!(item.as_rule(), Rule::rule_decl | Rule::tune_decl);
             // A rule is set off by a blank line; if the author left one
             // anywhere between the items (say, between a file's header
             // comment and its first rule), that one will do.
@@ -260,7 +260,7 @@ impl<'a> Printer<'a> {
                 Rule::source_decl | Rule::import_decl => self.keyword_item(item),
                 Rule::list_decl | Rule::extend_decl => self.list_decl(item),
                 Rule::macro_decl => self.macro_decl(item),
-                Rule::rule_decl => self.rule(item),
+                Rule::rule_decl | Rule::tune_decl => self.rule(item),
                 _ => self.tok(&item),
             }
         }
@@ -302,9 +302,16 @@ impl<'a> Printer<'a> {
     }
 
     fn macro_decl(&mut self, item: Pair<'_, Rule>) {
-        self.push("macro ");
-        for x in item.into_inner().filter(super::parse::meaningful) {
+        let parts: Vec<_> = item.into_inner().filter(super::parse::meaningful).collect();
+        let overrides = parts.iter().any(|x| x.as_rule() == Rule::override_mark);
+        self.push(if overrides {
+            "override macro "
+        } else {
+            "macro "
+        });
+        for x in parts {
             match x.as_rule() {
+                Rule::override_mark => {}
                 Rule::ident => {
                     self.tok(&x);
                     self.push(" = ");
@@ -320,7 +327,11 @@ impl<'a> Printer<'a> {
     fn rule(&mut self, item: Pair<'_, Rule>) {
         let close = item.as_span().end().saturating_sub(1);
         let start = item.as_span().start();
-        self.push("rule ");
+        self.push(if item.as_rule() == Rule::tune_decl {
+            "tune rule "
+        } else {
+            "rule "
+        });
         let mut parts = item.into_inner().filter(super::parse::meaningful);
         if let Some(name) = parts.next() {
             self.tok(&name);

@@ -181,7 +181,11 @@ impl Parse {
                 }
                 Rule::macro_decl => {
                     let sp = self.span(&p, base);
-                    let mut it = p.into_inner().filter(meaningful);
+                    let parts: Vec<_> = p.into_inner().filter(meaningful).collect();
+                    let overrides = parts.iter().any(|x| x.as_rule() == Rule::override_mark);
+                    let mut it = parts
+                        .into_iter()
+                        .filter(|x| x.as_rule() != Rule::override_mark);
                     let (Some(name), Some(body)) = (it.next(), it.next()) else {
                         continue;
                     };
@@ -189,10 +193,12 @@ impl Parse {
                     Item::Macro(MacroDecl {
                         name,
                         body: self.expr(body, base),
+                        overrides,
                         span: sp,
                     })
                 }
                 Rule::rule_decl => Item::Rule(Box::new(self.rule(p, base))),
+                Rule::tune_decl => Item::Tune(Box::new(self.rule(p, base))),
                 _ => continue,
             };
             items.push(item);
@@ -911,6 +917,7 @@ pub(crate) fn meaningful(p: &Pair<'_, Rule>) -> bool {
             | Rule::kw_import
             | Rule::kw_list
             | Rule::kw_extend
+            | Rule::kw_tune
             | Rule::kw_macro
             | Rule::kw_rule
             | Rule::kw_when

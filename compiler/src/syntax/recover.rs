@@ -59,7 +59,9 @@ pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
 
 /// Byte ranges of the file that start at a top-level keyword in column 0.
 pub(super) fn chunks(text: &str) -> Vec<(usize, usize)> {
-    const TOP: [&str; 5] = ["rule", "list", "macro", "source", "import"];
+    const TOP: [&str; 8] = [
+        "rule", "list", "macro", "source", "import", "fill", "extend", "tune",
+    ];
     let mut starts = vec![0];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -150,6 +152,8 @@ fn rule_name(r: Rule) -> &'static str {
         | Rule::import_decl
         | Rule::list_decl
         | Rule::macro_decl
+        | Rule::extend_decl
+        | Rule::tune_decl
         | Rule::rule_decl => "`rule`, `list`, `macro`, `source` or `import`",
         Rule::EOI => "end of file",
         Rule::ident | Rule::ident_seg => "a name",

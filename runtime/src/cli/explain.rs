@@ -109,6 +109,33 @@ pub(super) fn run(
             continue;
         }
         writeln!(out, "\nrule {} ({}, {})", r.id, r.source, r.severity)?;
+        // Where the rule and each layer over it come from.
+        let place = |file, span: ward_compiler::syntax::ast::Span| {
+            let (line, _) = loaded.sources.line_col(file, span.start);
+            format!("{}:{line}", loaded.sources.get(file).path.display())
+        };
+        if !r.tunes.is_empty() || !r.overrides.is_empty() {
+            writeln!(
+                out,
+                "  written in {}",
+                loaded.sources.get(r.file).path.display()
+            )?;
+        }
+        for (name, (nf, ns), (of, os)) in &r.overrides {
+            writeln!(
+                out,
+                "  macro {name} from {} (overrides the one in {})",
+                place(*nf, *ns),
+                place(*of, *os)
+            )?;
+        }
+        for (file, span) in &r.tunes {
+            writeln!(
+                out,
+                "  tuned by {} (its excepts follow the rule's; its enabled/severity win)",
+                place(*file, *span)
+            )?;
+        }
         if !r.enabled {
             writeln!(out, "  disabled")?;
             continue;
