@@ -98,6 +98,7 @@ module.exports = grammar({
       $.extend_declaration,
       $.macro_declaration,
       $.rule_declaration,
+      $.tune_declaration,
     ),
 
     source_declaration: $ => seq('source', field('name', $.source_name)),
@@ -125,7 +126,10 @@ module.exports = grammar({
       field('value', $.list),
     ),
 
+    // pest `override_mark`: replaces a macro declared in another file.
+    // `override` is not reserved either (an ident to pest).
     macro_declaration: $ => seq(
+      optional(field('override', 'override')),
       'macro',
       field('name', $.identifier),
       '=',
@@ -133,6 +137,17 @@ module.exports = grammar({
     ),
 
     rule_declaration: $ => seq(
+      'rule',
+      field('name', $.rule_name),
+      field('body', $.rule_body),
+    ),
+
+    // `tune rule NAME { ... }`: more `except`s, `enabled` or `severity` for
+    // a rule written in another file. The body parses as a rule's (pest
+    // `tune_decl`); which entries a tune may hold is the checker's (E029).
+    // `tune` is not reserved: a name elsewhere, as `fill` and `extend`.
+    tune_declaration: $ => seq(
+      'tune',
       'rule',
       field('name', $.rule_name),
       field('body', $.rule_body),

@@ -59,8 +59,8 @@ pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
 
 /// Byte ranges of the file that start at a top-level keyword in column 0.
 pub(super) fn chunks(text: &str) -> Vec<(usize, usize)> {
-    const TOP: [&str; 8] = [
-        "rule", "list", "macro", "source", "import", "fill", "extend", "tune",
+    const TOP: [&str; 9] = [
+        "rule", "list", "macro", "source", "import", "fill", "extend", "tune", "override",
     ];
     let mut starts = vec![0];
     let mut offset = 0;

@@ -9,7 +9,9 @@
   "list"
   "fill"
   "extend"
+  "override"
   "macro"
+  "tune"
   "rule"
   "when"
   "except"
@@ -57,6 +59,9 @@
 
 ; Names at their definition
 (rule_declaration
+  name: (rule_name) @function)
+
+(tune_declaration
   name: (rule_name) @function)
 
 (macro_declaration

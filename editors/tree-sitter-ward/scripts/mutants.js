@@ -65,7 +65,7 @@ const extra = [
   'null', 'exists', 'any', 'all', ':', ',', '.', '[', ']', '(', ')', '{', '}', '"x"', '5m', '5',
   '-1', '1.5', 'x', 'a.b', '#c\n', '\n', 'contains', 'distinct', 'count', 'sequence', 'output',
   'except', 'r"z"', 'true', '_', 'a[0]', '."q"', 'true-x', '\\', '"',
-  'list', 'fill', 'extend', 'macro', '=',
+  'list', 'fill', 'extend', 'macro', '=', 'override', 'tune', 'rule r {', 'severity low',
 ];
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ward-mutants-'));

@@ -76,6 +76,10 @@ syn keyword wardDeclaration macro nextgroup=wardMacroName skipwhite
 " `fill list NAME = [...]` and `extend list NAME [...]`: these two words make
 " an item only before `list`; anywhere else they are names (`list fill = []`).
 execute 'syn match wardDeclaration "' . s:word_start . '\%(fill\|extend\)\ze\s\+list\>"'
+" `override macro NAME = ...` and `tune rule NAME { ... }` likewise: `override`
+" only before `macro`, `tune` only before `rule`.
+execute 'syn match wardDeclaration "' . s:word_start . 'override\ze\s\+macro\>"'
+execute 'syn match wardDeclaration "' . s:word_start . 'tune\ze\s\+rule\>"'
 syn keyword wardDeclaration rule nextgroup=wardRuleName skipwhite
 execute 'syn match wardSourceName "' . s:not_reserved . '\h[[:alnum:]_.]*" contained'
 execute 'syn match wardListName "' . s:not_reserved . '\h\w*" contained nextgroup=wardAssign skipwhite'
