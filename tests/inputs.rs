@@ -84,6 +84,7 @@ fn public_events_in_every_shape_are_read() {
                 (1, "k8s_exec_into_pod"),
                 (2, "k8s_exec_into_pod"),
                 (3, "k8s_rbac_binding_changed"),
+                (3, "k8s_role_binding_created_or_deleted"),
             ],
         ),
         // Anonymous namespace create, a privileged pod.
@@ -93,6 +94,8 @@ fn public_events_in_every_shape_are_read() {
             0,
             &[
                 (1, "k8s_anonymous_request_allowed"),
+                (1, "k8s_namespace_created_or_deleted"),
+                (2, "k8s_namespace_created_or_deleted"),
                 (3, "k8s_privileged_container"),
             ],
         ),

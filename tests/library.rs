@@ -45,6 +45,10 @@ const INACTIVE: &[(&str, &str)] = &[
         "k8s_namespace_created_outside_allowed",
         "allowed_namespaces",
     ),
+    ("k8s_user_outside_allowed", "allowed_k8s_users"),
+    ("k8s_full_admin_user_activity", "full_admin_k8s_users"),
+    ("k8s_untrusted_node_joined", "allowed_k8s_nodes"),
+    ("k8s_untrusted_node_join_refused", "allowed_k8s_nodes"),
 ];
 
 #[test]
@@ -56,7 +60,7 @@ fn bundled_rules_check_clean() {
         assert_eq!(out.matches(&format!("{rule} ({list})")).count(), 1, "{out}");
     }
     assert!(
-        out.contains("5 rule(s) inactive until their lists are filled"),
+        out.contains("9 rule(s) inactive until their lists are filled"),
         "{out}"
     );
     let (code, out) = ward(&["check", "--deny", "warnings", &rules(), &site()]);

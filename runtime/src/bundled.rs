@@ -31,8 +31,20 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../../rules/k8s/access.ward"),
     ),
     (
+        "rules/k8s/access_patterns.ward",
+        include_str!("../../rules/k8s/access_patterns.ward"),
+    ),
+    (
+        "rules/k8s/activity.ward",
+        include_str!("../../rules/k8s/activity.ward"),
+    ),
+    (
         "rules/k8s/correlation.ward",
         include_str!("../../rules/k8s/correlation.ward"),
+    ),
+    (
+        "rules/k8s/exec_and_config.ward",
+        include_str!("../../rules/k8s/exec_and_config.ward"),
     ),
     (
         "rules/k8s/identity.ward",
