@@ -24,6 +24,7 @@ bound=()
 if command -v timeout >/dev/null; then bound=(timeout 120); fi
 ${bound[@]+"${bound[@]}"} node_modules/.bin/vscode-tmgrammar-test --grammar syntaxes/ward.tmLanguage.json 'test/*.test.ward'
 node test/check-files.js
+node test/extension.test.js
 
 if [[ -n "${WARD:-}" ]]; then
   valid=()

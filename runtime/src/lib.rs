@@ -12,6 +12,7 @@ pub mod drift;
 pub mod eval;
 pub mod extract;
 pub mod harness;
+pub mod lsp;
 pub mod matcher;
 pub mod scan;
 pub mod state;

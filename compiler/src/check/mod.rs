@@ -22,6 +22,11 @@ pub use path::Facts;
 /// Severities a rule may declare, lowest first.
 pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 
+/// The metadata keys a rule may hold (for editors' completion).
+pub fn meta_keys() -> impl Iterator<Item = &'static str> {
+    META.iter().map(|(k, _)| *k)
+}
+
 /// Metadata keys and the kind of value each takes.
 const META: [(&str, MetaKind); 8] = [
     ("title", MetaKind::Str),

@@ -6,6 +6,7 @@ mod lists;
 pub mod parse;
 mod recover;
 pub mod template;
+pub mod tokens;
 
 pub use parse::parse;
 

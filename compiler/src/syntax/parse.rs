@@ -20,7 +20,7 @@ use crate::diagnostic::{Code, Diagnostic, FileId};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "syntax/ward.pest"]
-pub(super) struct Grammar;
+pub(crate) struct Grammar;
 
 /// Longest duration accepted anywhere: 30 days.
 pub const MAX_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
@@ -911,8 +911,13 @@ pub fn parse_duration(text: &str) -> Option<u64> {
 
 /// False for the pairs of item and clause keywords, which only delimit.
 pub(crate) fn meaningful(p: &Pair<'_, Rule>) -> bool {
-    !matches!(
-        p.as_rule(),
+    !item_keyword(p.as_rule())
+}
+
+/// The keywords of items and rule entries, whose pairs carry no meaning.
+pub(crate) fn item_keyword(r: Rule) -> bool {
+    matches!(
+        r,
         Rule::kw_source
             | Rule::kw_import
             | Rule::kw_list

@@ -174,6 +174,13 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         rules: Vec<PathBuf>,
     },
+    /// Serve the Language Server Protocol on stdin/stdout, for editors.
+    ///
+    /// Diagnostics as `ward check` gives them for every .ward file of the
+    /// workspace folders (open buffers in place of the disk), as you type;
+    /// hover, completion, go to definition, references, formatting and
+    /// quick fixes. editors/README.md shows the set-up per editor.
+    Lsp,
     /// Rewrite rule files in the one canonical layout (spec/formatting.md).
     ///
     /// Formats each .ward file given, and every .ward file below each
@@ -457,6 +464,7 @@ where
             fmt::run(&paths, mode, stdin, out, err)
         }
         Command::Explain { rule, rules } => explain::run(rules, rule, out, err),
+        Command::Lsp => crate::lsp::run().map(|()| 0).map_err(Into::into),
         Command::Schema { source, prefix } => {
             schema::run(source.as_deref(), prefix.as_deref(), out, err)
         }

@@ -1,0 +1,331 @@
+//! `ward lsp` driven over stdio as an editor drives it: initialize, the
+//! diagnostics of the workspace, didOpen/didChange, hover, completion,
+//! definition, references, formatting, code actions, shutdown and exit.
+//! Answers are snapshots with the workspace path replaced by `WS`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    rx: Receiver<Value>,
+    next: u64,
+    /// Notifications read while waiting for a response.
+    pending: Vec<Value>,
+}
+
+impl Client {
+    fn start() -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("ward lsp starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            loop {
+                let mut len = None;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("Content-Length: ") {
+                        len = v.parse::<usize>().ok();
+                    }
+                }
+                let mut body = vec![0; len.expect("Content-Length")];
+                if r.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let v: Value = serde_json::from_slice(&body).expect("JSON-RPC message");
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Client {
+            child,
+            stdin,
+            rx,
+            next: 1,
+            pending: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, msg: &Value) {
+        let body = msg.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let m = self
+                .rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no answer to {method}"));
+            if m["id"] == id {
+                assert!(m.get("error").is_none(), "{method}: {m}");
+                return m["result"].clone();
+            }
+            self.pending.push(m);
+        }
+    }
+
+    /// The next diagnostics published for a file whose URI ends with
+    /// `name`.
+    fn diagnostics(&mut self, name: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(i) = self.pending.iter().position(|m| {
+                m["method"] == "textDocument/publishDiagnostics"
+                    && m["params"]["uri"]
+                        .as_str()
+                        .is_some_and(|u| u.ends_with(name))
+            }) {
+                return self.pending.remove(i)["params"]["diagnostics"].clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let m = self
+                .rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no diagnostics for {name}"));
+            self.pending.push(m);
+        }
+    }
+}
+
+const LISTS: &str = "source k8s.audit\n\nlist admins = [\"alice\", \"bob\"]\n\nmacro pod_exec = objectRef.resource == \"pods\" and objectRef.subresource == \"exec\"\n";
+
+/// A typo'd field after non-ASCII text on the same line: columns count
+/// UTF-16 units (é is one, 𝄞 two).
+const RULES: &str = "source k8s.audit\n\nrule exec_by_admin {\n  title \"Exec by an admin\"\n  when  pod_exec and user.username in admins and \"é𝄞\" != objectRef.resorce\n}\n\nrule pod_images {\n  title \"Images\"\n  when  objectRef.resource == \"pods\" and any c in requestObject.spec.containers: c.image == \"x\"\n}\n";
+
+fn pos(text: &str, needle: &str, extra: usize) -> Value {
+    let at = text.find(needle).expect("needle") + extra;
+    let line = text[..at].matches('\n').count();
+    let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+    let col: usize = text[start..at].chars().map(char::len_utf16).sum();
+    json!({"line": line, "character": col})
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON")
+}
+
+fn redact(v: &Value, root: &str) -> Value {
+    serde_json::from_str(&v.to_string().replace(root, "WS")).expect("JSON")
+}
+
+#[test]
+fn an_editor_session() {
+    let ws = std::env::temp_dir().join(format!("ward-lsp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&ws);
+    std::fs::create_dir_all(&ws).expect("mkdir");
+    let ws = ws.canonicalize().expect("canonical");
+    std::fs::write(ws.join("lists.ward"), LISTS).expect("write");
+    std::fs::write(ws.join("rules.ward"), RULES).expect("write");
+    let root = format!("file://{}", ws.display());
+    let rules_uri = format!("{root}/rules.ward");
+
+    let mut c = Client::start();
+    let init = c.request(
+        "initialize",
+        json!({"processId": null, "capabilities": {}, "workspaceFolders": [{"uri": root, "name": "ws"}]}),
+    );
+    let caps = &init["capabilities"];
+    assert_eq!(caps["positionEncoding"], "utf-16");
+    for cap in [
+        "hoverProvider",
+        "completionProvider",
+        "definitionProvider",
+        "referencesProvider",
+        "documentFormattingProvider",
+        "codeActionProvider",
+    ] {
+        assert!(!caps[cap].is_null(), "{cap}: {caps}");
+    }
+    c.notify("initialized", json!({}));
+
+    // The whole workspace is checked: the typo is reported with its code,
+    // at its UTF-16 range, and the names of lists.ward resolve.
+    let diags = c.diagnostics("rules.ward");
+    insta::assert_snapshot!("lsp_diagnostics", pretty(&redact(&diags, &root)));
+    assert_eq!(diags[0]["range"]["start"], pos(RULES, "resorce", 0));
+    assert_eq!(c.diagnostics("lists.ward"), json!([]));
+
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": rules_uri, "languageId": "ward", "version": 1, "text": RULES}}),
+    );
+    let at = |needle: &str, extra: usize| json!({"textDocument": {"uri": rules_uri}, "position": pos(RULES, needle, extra)});
+
+    // Hover: a field (after the non-ASCII text), a list, a macro.
+    let hover = c.request("textDocument/hover", at("username in admins", 2));
+    insta::assert_snapshot!("lsp_hover_field", pretty(&hover));
+    let hover = c.request("textDocument/hover", at("admins and", 1));
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .is_some_and(|s| s.contains("list `admins`")),
+        "{hover}"
+    );
+    let hover = c.request("textDocument/hover", at("pod_exec and", 1));
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .is_some_and(|s| s.contains("objectRef.subresource == \"exec\"")),
+        "{hover}"
+    );
+
+    // Completion after a dot: the fields of `objectRef`; in a rule guarded
+    // on pods, a quantifier variable over containers completes to a
+    // container's fields.
+    let labels = |v: &Value| -> Vec<String> {
+        let mut l: Vec<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["label"].as_str().map(str::to_string))
+            .collect();
+        l.sort();
+        l
+    };
+    let done = c.request("textDocument/completion", at("objectRef.resorce", 10));
+    let got = labels(&done);
+    for want in ["resource", "namespace", "name", "subresource", "apiGroup"] {
+        assert!(got.iter().any(|g| g == want), "{want} in {got:?}");
+    }
+    let done = c.request("textDocument/completion", at("c.image", 2));
+    let got = labels(&done);
+    for want in ["image", "securityContext", "command", "args"] {
+        assert!(got.iter().any(|g| g == want), "{want} in {got:?}");
+    }
+    let done = c.request(
+        "textDocument/completion",
+        at("requestObject.spec.containers", 19),
+    );
+    let got = labels(&done);
+    for want in ["containers", "hostPID", "volumes"] {
+        assert!(got.iter().any(|g| g == want), "{want} in {got:?}");
+    }
+
+    // Semantic tokens: what each name is (decoded from the relative form).
+    let toks = c.request(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": {"uri": rules_uri}}),
+    );
+    let data: Vec<u64> = toks["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    let legend = &init["capabilities"]["semanticTokensProvider"]["legend"]["tokenTypes"];
+    let lines: Vec<&str> = RULES.lines().collect();
+    let (mut line, mut col) = (0usize, 0usize);
+    let mut seen = Vec::new();
+    for t in data.chunks(5) {
+        let (dl, ds, len, ty) = (t[0] as usize, t[1] as usize, t[2] as usize, t[3] as usize);
+        col = if dl == 0 { col + ds } else { ds };
+        line += dl;
+        let units: Vec<u16> = lines[line].encode_utf16().collect();
+        let word = String::from_utf16_lossy(&units[col..col + len]);
+        seen.push(format!("{word}:{}", legend[ty].as_str().unwrap_or("?")));
+    }
+    for want in [
+        "rule:keyword",
+        "exec_by_admin:class",
+        "title:property",
+        "pod_exec:function",
+        "admins:variable",
+        "username:property",
+        "\"é𝄞\":string",
+        "resorce:property",
+        "==:operator",
+    ] {
+        assert!(seen.iter().any(|s| s == want), "{want} in {seen:?}");
+    }
+
+    // Definition and references across files.
+    let def = c.request("textDocument/definition", at("pod_exec and", 2));
+    insta::assert_snapshot!("lsp_definition", pretty(&redact(&def, &root)));
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": rules_uri}, "position": pos(RULES, "admins and", 0), "context": {"includeDeclaration": true}}),
+    );
+    insta::assert_snapshot!("lsp_references", pretty(&redact(&refs, &root)));
+
+    // The did-you-mean as a quick fix.
+    let range = json!({"start": pos(RULES, "resorce", 0), "end": pos(RULES, "resorce", 7)});
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": rules_uri}, "range": range, "context": {"diagnostics": []}}),
+    );
+    insta::assert_snapshot!("lsp_code_actions", pretty(&redact(&actions, &root)));
+
+    // Formatting gives what `ward fmt` writes (here, the layout of the
+    // `when` entry the user just broke).
+    let messy = RULES.replacen("  when  pod_exec", "  when pod_exec", 1);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": rules_uri, "version": 2}, "contentChanges": [{"text": messy}]}),
+    );
+    let edits = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": rules_uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(edits[0]["newText"].as_str(), Some(RULES), "{edits}");
+
+    // A file that does not parse (a path left at its dot) still completes.
+    let broken = format!("{RULES}\nrule typing {{\n  when objectRef.\n");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": rules_uri, "version": 3}, "contentChanges": [{"text": broken}]}),
+    );
+    let done = c.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": rules_uri}, "position": pos(&broken, "when objectRef.\n", 15)}),
+    );
+    let got = labels(&done);
+    assert!(got.iter().any(|g| g == "resource"), "{got:?}");
+
+    // Fixing the typo clears the file's diagnostics.
+    let fixed = RULES.replace("resorce", "resource");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": rules_uri, "version": 4}, "contentChanges": [{"text": fixed}]}),
+    );
+    // (Diagnostics of the broken text may come first: the last word wins.)
+    let mut last = c.diagnostics("rules.ward");
+    while last != json!([]) {
+        last = c.diagnostics("rules.ward");
+    }
+
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    c.notify("exit", Value::Null);
+    let status = c.child.wait().expect("exits");
+    assert!(status.success(), "{status}");
+}
