@@ -19,6 +19,34 @@ use crate::syntax::ast::*;
 pub use lint::Options;
 pub use path::Facts;
 
+/// Statuses a rule may declare (Sigma's).
+pub const STATUSES: [&str; 4] = ["experimental", "test", "stable", "deprecated"];
+
+/// `2024-05-01` or `2024/05/01`, a real day of the Gregorian calendar.
+fn is_day(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(['-', '/']).collect();
+    let [y, m, d] = parts.as_slice() else {
+        return false;
+    };
+    let num = |t: &str, len: usize| {
+        (t.len() == len && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse::<u32>().ok())
+            .flatten()
+    };
+    let (Some(y), Some(m), Some(d)) = (num(y, 4), num(m, 2), num(d, 2)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
 /// Severities a rule may declare, lowest first.
 pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 
@@ -28,7 +56,12 @@ pub fn meta_keys() -> impl Iterator<Item = &'static str> {
 }
 
 /// Metadata keys and the kind of value each takes.
-const META: [(&str, MetaKind); 8] = [
+const META: [(&str, MetaKind); 13] = [
+    ("id", MetaKind::Str),
+    ("status", MetaKind::Status),
+    ("date", MetaKind::Date),
+    ("modified", MetaKind::Date),
+    ("false_positives", MetaKind::Tags),
     ("title", MetaKind::Str),
     ("description", MetaKind::Str),
     ("severity", MetaKind::Severity),
@@ -43,6 +76,10 @@ const META: [(&str, MetaKind); 8] = [
 enum MetaKind {
     Str,
     Severity,
+    /// experimental, test, stable, deprecated (Sigma's statuses).
+    Status,
+    /// A day, `2024-05-01` (Sigma's `2024/05/01` too).
+    Date,
     Tags,
     Bool,
 }
@@ -52,6 +89,8 @@ impl MetaKind {
         match self {
             MetaKind::Str => "a string",
             MetaKind::Severity => "one of info, low, medium, high, critical",
+            MetaKind::Status => "one of experimental, test, stable, deprecated",
+            MetaKind::Date => "a day as a string, \"2024-05-01\"",
             MetaKind::Tags => "a list `[...]`",
             MetaKind::Bool => "true or false",
         }
@@ -329,6 +368,38 @@ impl<'a> Checker<'a> {
                 (MetaValue::Str(_), MetaKind::Str) => true,
                 (MetaValue::Tags(_), MetaKind::Tags) => true,
                 (MetaValue::Bool(..), MetaKind::Bool) => true,
+                (MetaValue::Word(w), MetaKind::Status) => {
+                    if !STATUSES.contains(&w.name.as_str()) {
+                        let mut d = Diagnostic::new(
+                            Code::BadRule,
+                            file,
+                            w.span,
+                            format!("unknown status `{}`", w.name),
+                        )
+                        .label("not a status");
+                        d = match suggest::closest(&w.name, STATUSES) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => d.help("statuses: experimental, test, stable, deprecated"),
+                        };
+                        self.diags.push(d);
+                    }
+                    true
+                }
+                (MetaValue::Str(s), MetaKind::Date) => {
+                    if !is_day(&s.value) {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::BadRule,
+                                file,
+                                s.span,
+                                format!("`{}` is not a day", s.value),
+                            )
+                            .label("expected YYYY-MM-DD")
+                            .help("write the day as \"2024-05-01\""),
+                        );
+                    }
+                    true
+                }
                 (MetaValue::Word(w), MetaKind::Severity) => {
                     if !SEVERITIES.contains(&w.name.as_str()) {
                         let mut d = Diagnostic::new(
@@ -415,6 +486,9 @@ fn meta_example(key: &str) -> String {
         "tags" => "write `tags [attack.execution, attack.t1609]`".into(),
         "references" => "write `references [\"https://...\"]`".into(),
         "enabled" => "write `enabled false`".into(),
+        "status" => "write `status stable`".into(),
+        "date" | "modified" => format!("write `{key} \"2024-05-01\"`"),
+        "false_positives" => "write `false_positives [\"backup jobs\"]`".into(),
         _ => format!("write `{key} \"...\"`"),
     }
 }

@@ -651,3 +651,29 @@ fn fill_lists_make_their_rules_inactive_until_filled() {
     );
     assert_eq!(set.rules[0].unfilled, ["bad"]);
 }
+
+#[test]
+fn provenance_metadata() {
+    let rule = |meta: &str| {
+        codes(&format!(
+            "rule r {{\n  title \"R\"\n  {meta}\n  when verb == \"get\"\n}}"
+        ))
+    };
+    for ok in [
+        "id \"5b2e3c1a-7f7e-4a55-9d3f-0c1d7b2f4a11\"",
+        "status stable",
+        "date \"2024-02-29\"",
+        "modified \"2024/11/30\"",
+        "false_positives [\"backup jobs\"]",
+    ] {
+        assert_eq!(rule(ok), [], "{ok}");
+    }
+    assert_eq!(rule("status stabel"), [Code::BadRule]);
+    assert_eq!(rule("date \"2023-02-29\""), [Code::BadRule]);
+    assert_eq!(rule("modified \"30.11.2024\""), [Code::BadRule]);
+    assert_eq!(rule("date today"), [Code::BadRule]);
+    assert_eq!(
+        help("source k8s.audit\nrule r {\n  status stabel\n  when verb == \"get\"\n}\n"),
+        ["did you mean `stable`?"]
+    );
+}
