@@ -261,6 +261,10 @@ rule ua5 { when userAgent not contains "controller" }
 rule ua6 { when userAgent not icontains "LEADER" }
 rule ua7 { when userAgent endswith "leader-election" }
 rule ua8 { when userAgent iendswith ["ELECTION", "ς", "Σ"] }
+rule eq1 { when verb iequals ["GET", "List"] }
+rule eq2 { when user.username iequals "SYSTEM:KUBE-SCHEDULER" or user.username equals "system:anonymous" }
+rule eq3 { when objectRef.resource not iequals ["PODS", "ſecrets"] }
+rule eq4 { when any g in user.groups: g iequals "SYSTEM:MASTERS" }
 rule ua9 { when userAgent glob "kube-*/v1.*" }
 rule ua10 { when userAgent iglob "KUBE?CONTROLLER*" }
 rule ua11 { when userAgent matches r"^[a-z-]+/v\d+\.\d+" }

@@ -553,6 +553,7 @@ fn pattern_source(op: StrOp, p: &Pattern) -> Option<(String, bool)> {
                 StrOpKind::Contains => lit,
                 StrOpKind::StartsWith => format!(r"\A{lit}"),
                 StrOpKind::EndsWith => format!(r"{lit}\z"),
+                StrOpKind::Equals => format!(r"\A{lit}\z"),
                 StrOpKind::Glob | StrOpKind::Matches => return None,
             };
             (re, false)

@@ -15,6 +15,7 @@
 const STRING_OPERATORS = [
   'icontains', 'contains', 'istartswith', 'startswith',
   'iendswith', 'endswith', 'iglob', 'glob', 'imatches', 'matches',
+  'iequals', 'equals',
 ];
 
 // pest `keyword`: never an `ident` (a list, macro, step or quantifier

@@ -202,6 +202,7 @@ fn pattern_matches(op: StrOp, p: &Pattern, text: &str) -> bool {
             StrOpKind::Contains => text.contains(t.as_str()),
             StrOpKind::StartsWith => text.starts_with(t.as_str()),
             StrOpKind::EndsWith => text.ends_with(t.as_str()),
+            StrOpKind::Equals => text == t.as_str(),
             StrOpKind::Glob | StrOpKind::Matches => false,
         },
     }
@@ -351,6 +352,25 @@ mod tests {
                 (*m, *n, *e),
                 "{cond}: (missing, null, \"\")"
             );
+        }
+    }
+
+    #[test]
+    fn case_insensitive_equality_and_membership() {
+        let ev = json!({"kind": "Event", "verb": "get", "user": {"username": "Alice", "groups": []}, "objectRef": {"resource": "pods"}});
+        for (cond, want) in [
+            (r#"user.username iequals "alice""#, true),
+            (r#"user.username iequals "ALICE""#, true),
+            (r#"user.username iequals "alic""#, false),
+            (r#"user.username equals "alice""#, false),
+            (r#"user.username equals "Alice""#, true),
+            (r#"user.username iequals ["bob", "ALICE"]"#, true),
+            (r#"user.username iequals ["bob", "carol"]"#, false),
+            (r#"user.username not iequals ["bob", "ALICE"]"#, false),
+            (r#"user.username not iequals "bob""#, true),
+            (r#"objectRef.subresource iequals "exec""#, false),
+        ] {
+            assert_eq!(holds(cond, &ev), want, "{cond}");
         }
     }
 

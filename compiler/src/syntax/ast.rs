@@ -274,6 +274,9 @@ pub enum StrOpKind {
     EndsWith,
     Glob,
     Matches,
+    /// The whole string: `iequals` is case-insensitive equality (and, with
+    /// a list, membership).
+    Equals,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -291,6 +294,7 @@ impl fmt::Display for StrOp {
             StrOpKind::EndsWith => "endswith",
             StrOpKind::Glob => "glob",
             StrOpKind::Matches => "matches",
+            StrOpKind::Equals => "equals",
         };
         if self.ci {
             write!(f, "i{base}")

@@ -889,6 +889,7 @@ fn str_op(s: &str) -> StrOp {
         "endswith" => StrOpKind::EndsWith,
         "glob" => StrOpKind::Glob,
         "matches" => StrOpKind::Matches,
+        "equals" => StrOpKind::Equals,
         _ => StrOpKind::Contains,
     };
     StrOp { kind, ci }

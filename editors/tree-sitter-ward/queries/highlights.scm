@@ -51,6 +51,8 @@
   "iglob"
   "matches"
   "imatches"
+  "equals"
+  "iequals"
 ] @keyword.operator
 
 (comparison_operator) @operator

@@ -19,7 +19,7 @@ syn sync fromstart
 " Reserved words: never a name, but may follow a `.` in a path.
 let s:reserved = 'and\|or\|not\|in\|is\|null\|true\|false\|any\|all\|exists\|cidr\|'
       \ . 'icontains\|contains\|istartswith\|startswith\|iendswith\|endswith\|'
-      \ . 'iglob\|glob\|imatches\|matches'
+      \ . 'iglob\|glob\|imatches\|matches\|iequals\|equals'
 let s:clause = 'when\|except\|output\|count\|sequence\|source'
 let s:not_reserved = '\%(\%(' . s:reserved . '\)\>\)\@!'
 " What may follow a metadata key: a string, a tag list or a word.
@@ -59,7 +59,7 @@ syn match wardComparison "==\|!=\|<=\|>=\|<\|>"
 syn keyword wardOperator and or not in is exists cidr
 " `contains` is an argument of :syn keyword, so the string tests are a match.
 execute 'syn match wardOperator "' . s:word_start
-      \ . '\%(icontains\|contains\|istartswith\|startswith\|iendswith\|endswith\|iglob\|glob\|imatches\|matches\)\>"'
+      \ . '\%(icontains\|contains\|istartswith\|startswith\|iendswith\|endswith\|iglob\|glob\|imatches\|matches\|iequals\|equals\)\>"'
 syn keyword wardQuantifier any all nextgroup=wardBoundVariable skipwhite
 execute 'syn match wardBoundVariable "' . s:not_reserved . '\h\w*" contained'
 
@@ -106,7 +106,7 @@ syn match wardSeverityError ~\%(r"\)\@!\h[[:alnum:]_.-]*~ contained
 syn match wardSeverity "\%(info\|low\|medium\|high\|critical\)[[:alnum:]_.-]\@!" contained
 execute 'syn match wardMetaKeyUnknown ~' . s:word_start . '\%(\%(' . s:clause . '\|' . s:reserved . '\)\>\)\@!\h\w*' . s:value_ahead . '~'
       \ . ' contained nextgroup=wardTagList,wardBoolean,wardMetaWord skipwhite'
-execute 'syn match wardMetaKey ~' . s:word_start . '\%(title\|description\|tags\|references\|author\|enabled\|response\)\>' . s:value_ahead . '~'
+execute 'syn match wardMetaKey ~' . s:word_start . '\%(title\|description\|tags\|references\|author\|enabled\|response\|id\|status\|date\|modified\|false_positives\)\>' . s:value_ahead . '~'
       \ . ' contained nextgroup=wardTagList,wardBoolean,wardMetaWord skipwhite'
 execute 'syn match wardMetaKey ~' . s:word_start . 'severity\>' . s:value_ahead . '~'
       \ . ' contained nextgroup=wardSeverity,wardSeverityError skipwhite'
