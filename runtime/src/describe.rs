@@ -2,11 +2,18 @@
 
 use ward_compiler::lower::{Cond, FieldPath, Lit, Operand, Pattern, Seg};
 
-/// A field path as written (`$0` is the innermost quantifier's element).
+/// A field path as written, outside any quantifier.
 pub fn path(f: &FieldPath) -> String {
+    path_at(f, 0)
+}
+
+/// A field path as written at `depth` quantifiers deep: the elements of
+/// quantifiers are named by nesting level, `$0` the outermost's, `$1` the
+/// one inside it.
+fn path_at(f: &FieldPath, depth: usize) -> String {
     let mut s = match f.var {
         None => String::new(),
-        Some(n) => format!("${n}"),
+        Some(n) => format!("${}", depth.saturating_sub(1 + n)),
     };
     for seg in &f.segs {
         match seg {
@@ -32,10 +39,10 @@ fn lit(l: &Lit) -> String {
     }
 }
 
-fn operand(o: &Operand) -> String {
+fn operand(o: &Operand, depth: usize) -> String {
     match o {
         Operand::Lit(l) => lit(l),
-        Operand::Field(f) => path(f),
+        Operand::Field(f) => path_at(f, depth),
     }
 }
 
@@ -48,22 +55,36 @@ fn not(negated: bool) -> &'static str {
 }
 
 pub fn leaf(c: &Cond) -> String {
+    leaf_at(c, 0)
+}
+
+fn leaf_at(c: &Cond, depth: usize) -> String {
     match c {
-        Cond::Cmp { op, lhs, rhs } => format!("{} {} {}", operand(lhs), op.as_str(), operand(rhs)),
+        Cond::Cmp { op, lhs, rhs } => format!(
+            "{} {} {}",
+            operand(lhs, depth),
+            op.as_str(),
+            operand(rhs, depth)
+        ),
         Cond::InSet { negated, lhs, set } => {
             format!(
                 "{} {}in [{}]",
-                operand(lhs),
+                operand(lhs, depth),
                 not(*negated),
                 set.iter().map(lit).collect::<Vec<_>>().join(", ")
             )
         }
         Cond::InField { negated, lhs, list } => {
-            format!("{} {}in {}", operand(lhs), not(*negated), path(list))
+            format!(
+                "{} {}in {}",
+                operand(lhs, depth),
+                not(*negated),
+                path_at(list, depth)
+            )
         }
         Cond::Cidr { negated, lhs, nets } => format!(
             "{} {}in cidr [{}]",
-            operand(lhs),
+            operand(lhs, depth),
             not(*negated),
             nets.iter()
                 .map(|n| format!("{}/{}", n.addr, n.prefix))
@@ -86,7 +107,7 @@ pub fn leaf(c: &Cond) -> String {
                 .collect();
             format!(
                 "{} {}{op} [{}]",
-                operand(lhs),
+                operand(lhs, depth),
                 not(*negated),
                 pats.join(", ")
             )
@@ -96,33 +117,67 @@ pub fn leaf(c: &Cond) -> String {
             op,
             lhs,
             rhs,
-        } => format!("{} {}{op} {}", operand(lhs), not(*negated), operand(rhs)),
+        } => format!(
+            "{} {}{op} {}",
+            operand(lhs, depth),
+            not(*negated),
+            operand(rhs, depth)
+        ),
         Cond::IsNull {
             negated,
             operand: o,
-        } => format!("{} is {}null", operand(o), not(*negated)),
-        Cond::Exists(f) => format!("{} exists", path(f)),
-        Cond::Truthy(o) => operand(o),
+        } => format!("{} is {}null", operand(o, depth), not(*negated)),
+        Cond::Exists(f) => format!("{} exists", path_at(f, depth)),
+        Cond::Truthy(o) => operand(o, depth),
         Cond::Quant { all, list, body } => {
             let kind = if *all { "all" } else { "any" };
-            format!("{kind} element $0 of {}: {}", path(list), quant_body(body))
+            format!(
+                "{kind} element ${depth} of {}: {}",
+                path_at(list, depth),
+                quant_body(body, depth + 1)
+            )
         }
         Cond::Const(b) => b.to_string(),
-        Cond::And(_) | Cond::Or(_) | Cond::Not(_) => quant_body(c),
+        Cond::And(_) | Cond::Or(_) | Cond::Not(_) => quant_body(c, depth),
     }
 }
 
-fn quant_body(c: &Cond) -> String {
+fn quant_body(c: &Cond, depth: usize) -> String {
     match c {
         Cond::And(v) => format!(
             "({})",
-            v.iter().map(quant_body).collect::<Vec<_>>().join(" and ")
+            v.iter()
+                .map(|x| quant_body(x, depth))
+                .collect::<Vec<_>>()
+                .join(" and ")
         ),
         Cond::Or(v) => format!(
             "({})",
-            v.iter().map(quant_body).collect::<Vec<_>>().join(" or ")
+            v.iter()
+                .map(|x| quant_body(x, depth))
+                .collect::<Vec<_>>()
+                .join(" or ")
         ),
-        Cond::Not(x) => format!("not {}", quant_body(x)),
-        other => leaf(other),
+        Cond::Not(x) => format!("not {}", quant_body(x, depth)),
+        other => leaf_at(other, depth),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ward_compiler::{load, lower};
+
+    /// Quantifier elements are named by nesting level, so that an inner
+    /// body can name both its own element and the outer one.
+    #[test]
+    fn nested_quantifiers_name_each_element() {
+        let text = "source k8s.audit\nrule r { when any c in requestObject.spec.containers: \
+                    any p in c.ports: (p.hostPort > 0 and c.image contains \"x\") }\n";
+        let set = lower::lower(&load::load_texts(&[("r.ward", text)]));
+        assert_eq!(
+            super::leaf(&set.rules[0].when),
+            "any element $0 of requestObject.spec.containers: any element $1 of $0.ports: \
+             ($1.hostPort > 0 and $0.image contains [\"x\"])"
+        );
     }
 }
