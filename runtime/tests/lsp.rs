@@ -185,6 +185,15 @@ fn an_editor_session() {
     // Hover: a field (after the non-ASCII text), a list, a macro.
     let hover = c.request("textDocument/hover", at("username in admins", 2));
     insta::assert_snapshot!("lsp_hover_field", pretty(&hover));
+    // After the non-ASCII text on that line (é is one UTF-16 unit, 𝄞 two).
+    let hover = c.request("textDocument/hover", at("objectRef.resorce", 3));
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("**`objectRef`**")),
+        "{hover}"
+    );
+    assert_eq!(hover["range"]["start"], pos(RULES, "objectRef.resorce", 0));
     let hover = c.request("textDocument/hover", at("admins and", 1));
     assert!(
         hover["contents"]["value"]
