@@ -103,6 +103,10 @@ struct T {
     ns: Option<String>,
     name: Option<String>,
     sub: Option<&'static str>,
+    /// The request addresses the collection (a create, a watch with a
+    /// `metadata.name` field selector): the name is not in the URI, but the
+    /// API server still records it in objectRef.name.
+    collection: bool,
 }
 
 fn t(res: &'static str, group: &'static str, ns: Option<&str>, name: Option<&str>) -> T {
@@ -112,6 +116,7 @@ fn t(res: &'static str, group: &'static str, ns: Option<&str>, name: Option<&str
         ns: ns.map(str::to_string),
         name: name.map(str::to_string),
         sub: None,
+        collection: false,
     }
 }
 
@@ -130,7 +135,8 @@ impl T {
             s += "/namespaces/";
             s += ns;
         }
-        for part in [Some(self.res), self.name.as_deref(), self.sub]
+        let name = self.name.as_deref().filter(|_| !self.collection);
+        for part in [Some(self.res), name, self.sub]
             .into_iter()
             .flatten()
         {
@@ -536,7 +542,10 @@ impl Gen {
                 if self.r.odds(500) {
                     self.req(&w, "get", &t, "")
                 } else {
-                    let t = T { name: None, ..t };
+                    let t = T {
+                        collection: true,
+                        ..t
+                    };
                     let q = format!("fieldSelector=metadata.name%3D{n}&{}", self.watch_query());
                     self.req(&w, "watch", &t, &q)
                 }
@@ -636,16 +645,14 @@ impl Gen {
             "*" => Some(self.name(res)),
             n => Some(n.to_string()),
         };
-        let mut t = T {
+        let t = T {
             res,
             group,
             ns,
             name,
             sub: Some(sub).filter(|s| !s.is_empty()),
+            collection: verb == "create",
         };
-        if verb == "create" {
-            t.name = None;
-        }
         let ev = match verb {
             "watch" => {
                 let q = self.watch_query();
@@ -704,13 +711,14 @@ impl Gen {
             let rev = Rng::of(app).range(3, 60) + self.r.range(0, 2);
             let (verb, name) = self.r.weighted(&[
                 (40, ("list", None)),
-                (25, ("create", None)),
+                (25, ("create", Some(rev))),
                 (20, ("update", Some(rev - 1))),
                 (15, ("delete", Some(rev.saturating_sub(10)))),
             ]);
             let name = name.map(|v| format!("sh.helm.release.v1.{app}.v{v}"));
             let t = T {
                 name,
+                collection: verb != "update" && verb != "delete",
                 ..t("secrets", "", Some(ns), None)
             };
             let q = if verb == "list" {
