@@ -44,10 +44,46 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 /// layers extend lists of the earlier (`extend list`). Imports name other
 /// pairs or files on disk.
 pub fn load_layers(texts: &[(&str, &str)], paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    load_layers_cached(texts, paths, &mut ParseCache::default())
+}
+
+/// Parsed files by path and text, reused across loads: the language server
+/// checks the whole workspace after each change, and only the edited file
+/// needs parsing again.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    files: std::collections::HashMap<PathBuf, (String, File, Vec<Diagnostic>)>,
+}
+
+/// [`load_layers`] reusing (and filling) `cache` for the in-memory texts.
+pub fn load_layers_cached(
+    texts: &[(&str, &str)],
+    paths: &[PathBuf],
+    cache: &mut ParseCache,
+) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     for (name, text) in texts {
         let path = normalize(Path::new(name));
-        add_file(&mut loaded, path.clone(), path, text.as_bytes().to_vec());
+        let id = loaded.sources.add(path.clone(), text.to_string());
+        loaded.keys.push(path.clone());
+        match cache.files.get(&path) {
+            Some((t, file, diags)) if t == text => {
+                loaded.files.push((id, file.clone()));
+                // Parse diagnostics name their own file only.
+                loaded.diags.extend(diags.iter().cloned().map(|mut d| {
+                    d.labels.iter_mut().for_each(|l| l.file = id);
+                    d
+                }));
+            }
+            _ => {
+                let (file, diags) = parse(id, text);
+                cache
+                    .files
+                    .insert(path, (text.to_string(), file.clone(), diags.clone()));
+                loaded.diags.extend(diags);
+                loaded.files.push((id, file));
+            }
+        }
     }
     for path in ward_files(paths)? {
         let key = identity(&path);

@@ -31,6 +31,8 @@ pub struct Workspace {
     roots: Vec<PathBuf>,
     disk: BTreeMap<PathBuf, String>,
     open: BTreeMap<PathBuf, Doc>,
+    /// Files parsed by earlier checks, reused when their text is unchanged.
+    parsed: load::ParseCache,
 }
 
 impl Workspace {
@@ -89,7 +91,7 @@ impl Workspace {
 
     /// Every file of the rule set (disk files under the roots, and open
     /// buffers anywhere), checked together.
-    pub fn analyze(&self) -> Analysis {
+    pub fn analyze(&mut self) -> Analysis {
         let mut texts: BTreeMap<&Path, &str> = BTreeMap::new();
         for (p, t) in &self.disk {
             texts.insert(p, t);
@@ -103,7 +105,8 @@ impl Workspace {
             .collect();
         let pairs: Vec<(&str, &str)> = names.iter().map(|(p, t)| (p.as_str(), *t)).collect();
         // Imports of files outside the workspace are read from disk.
-        let loaded = load::load_layers(&pairs, &[]).unwrap_or_else(|_| load::load_texts(&pairs));
+        let loaded = load::load_layers_cached(&pairs, &[], &mut self.parsed)
+            .unwrap_or_else(|_| load::load_texts(&pairs));
         let probe = crate::harness::has_samples;
         let opts = check::Options {
             require_metadata: false,
@@ -261,6 +264,28 @@ pub fn position_at(text: &str, offset: usize) -> Position {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reused parse keeps its diagnostics on its own file when the files
+    /// around it change (ids are given in path order on every check).
+    #[test]
+    fn reused_parses_keep_their_diagnostics_on_their_file() {
+        let mut ws = Workspace::new(Vec::new());
+        let (b, c) = (Path::new("/ws-test/b.ward"), Path::new("/ws-test/c.ward"));
+        ws.open(b, "source k8s.audit\nrule b { when verb == }\n".into(), 1);
+        ws.open(
+            c,
+            "source k8s.audit\nrule c { title \"C\" when verb == \"get\" }\n".into(),
+            1,
+        );
+        let first = ws.analyze().diagnostics();
+        assert_eq!(first[&canonical(b)].len(), 1, "{first:?}");
+        assert!(first[&canonical(c)].is_empty());
+        // A file sorting first shifts every id; b.ward's parse is reused.
+        ws.open(Path::new("/ws-test/a.ward"), "source k8s.audit\n".into(), 1);
+        let second = ws.analyze().diagnostics();
+        assert_eq!(second[&canonical(b)], first[&canonical(b)]);
+        assert!(second[&canonical(c)].is_empty(), "{second:?}");
+    }
 
     #[test]
     fn utf16_positions_round_trip() {
