@@ -32,7 +32,7 @@ fn main() {
         );
     }
     // Where the time goes: loading (parsing) against checking.
-    let texts: Vec<(String, String)> = ward_compiler::load::ward_files(&[root.clone()])
+    let texts: Vec<(String, String)> = ward_compiler::load::ward_files(std::slice::from_ref(&root))
         .unwrap_or_default()
         .iter()
         .filter_map(|p| Some((p.display().to_string(), std::fs::read_to_string(p).ok()?)))
