@@ -433,6 +433,13 @@ fn alerts_conform_to_the_documented_schema() {
     let schema = common::alerts_schema("Ward alert");
     let mut seen = 0;
     let dir = rules("schema", EXEC_RULE);
+    let meta_dir = rules(
+        "schema-meta",
+        &EXEC_RULE.replace(
+            "  severity high",
+            "  id \"k8s-exec\"\n  status test\n  severity high",
+        ),
+    );
     let f = temp(
         "schema-exec.json",
         serde_json::to_string(&raw_exec()).expect("json").as_bytes(),
@@ -448,6 +455,8 @@ fn alerts_conform_to_the_documented_schema() {
             &sample("k8s-audit/eks-cloudwatch/filter_log_events_output.json"),
         ]),
         ward(&["scan", "--rules", &dir, f.to_str().expect("path")]),
+        // With provenance metadata: `id` and `status` in the alert.
+        ward(&["scan", "--rules", &meta_dir, f.to_str().expect("path")]),
     ];
     for (_, out, _) in runs {
         for a in alerts(&out) {
@@ -455,7 +464,7 @@ fn alerts_conform_to_the_documented_schema() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 5);
+    assert_eq!(seen, 6);
     // The checker itself can fail.
     assert!(common::conforms(&schema, &json!({"rule": 1}), "x").is_err());
 }

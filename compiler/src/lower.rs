@@ -35,6 +35,9 @@ pub struct Rule {
     pub severity: String,
     pub tags: Vec<String>,
     pub response: Option<String>,
+    /// Provenance metadata: the stable `id` and the `status`, if written.
+    pub meta_id: Option<String>,
+    pub status: Option<String>,
     pub enabled: bool,
     /// The `fill list`s the rule reads that no file filled: while any is
     /// left, the rule is inactive (not run, and reported once).
@@ -562,6 +565,11 @@ impl Lower<'_, '_> {
             severity,
             tags,
             response: text("response"),
+            meta_id: text("id"),
+            status: match r.meta("status").map(|m| &m.value) {
+                Some(ast::MetaValue::Word(w)) => Some(w.name.clone()),
+                _ => None,
+            },
             enabled,
             tunes: tunes.iter().map(|t| (t.file, t.item.span)).collect(),
             overrides: (self.macros.iter())

@@ -15,6 +15,11 @@ use crate::state::to_value;
 pub struct Alert<'a> {
     pub rule: &'a str,
     pub title: &'a str,
+    /// The rule's stable `id` and `status` metadata, when written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'a str>,
     pub severity: &'a str,
     pub tags: &'a [String],
     pub source: &'a str,
@@ -109,6 +114,8 @@ pub fn build_doc<'a, 'd, D: Doc<'d>>(
     Alert {
         rule: &rule.id,
         title: &rule.title,
+        id: rule.meta_id.as_deref(),
+        status: rule.status.as_deref(),
         severity: &rule.severity,
         tags: &rule.tags,
         source: from.source,
@@ -150,6 +157,14 @@ impl Template {
         str(&mut head, &rule.id);
         head.extend_from_slice(b",\"title\":");
         str(&mut head, &rule.title);
+        if let Some(id) = &rule.meta_id {
+            head.extend_from_slice(b",\"id\":");
+            str(&mut head, id);
+        }
+        if let Some(status) = &rule.status {
+            head.extend_from_slice(b",\"status\":");
+            str(&mut head, status);
+        }
         head.extend_from_slice(b",\"severity\":");
         str(&mut head, &rule.severity);
         head.extend_from_slice(b",\"tags\":");
@@ -320,6 +335,8 @@ mod tests {
         let text = r#"source k8s.audit
 rule r {
   title "t \"quoted\" é"
+  id "5b2e3c1a-7f7e-4a55-9d3f-0c1d7b2f4a11"
+  status stable
   severity high
   tags ["a", "b"]
   when verb == "get" and any c in requestObject.spec.containers: c.image != ""
@@ -381,6 +398,12 @@ rule r {
         .expect("json");
         let got = written(&rule, &ev, Some(EventJson::Value(&ev)));
         assert_eq!(String::from_utf8_lossy(&got), want);
+        assert!(
+            want.contains(
+                r#""id":"5b2e3c1a-7f7e-4a55-9d3f-0c1d7b2f4a11","status":"stable","severity":"high""#
+            ),
+            "{want}"
+        );
 
         let text = serde_json::to_vec(&ev).expect("json");
         let mut proj = ward_compiler::plan::Projection::default();
