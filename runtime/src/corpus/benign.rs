@@ -136,10 +136,7 @@ impl T {
             s += ns;
         }
         let name = self.name.as_deref().filter(|_| !self.collection);
-        for part in [Some(self.res), name, self.sub]
-            .into_iter()
-            .flatten()
-        {
+        for part in [Some(self.res), name, self.sub].into_iter().flatten() {
             s.push('/');
             s += part;
         }
