@@ -12,6 +12,7 @@ pub mod drift;
 pub mod eval;
 pub mod extract;
 pub mod harness;
+pub mod import;
 pub mod lsp;
 pub mod matcher;
 pub mod scan;

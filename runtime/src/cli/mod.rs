@@ -174,6 +174,27 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         rules: Vec<PathBuf>,
     },
+    /// Convert Sigma or Falco rules into .ward files, and check them.
+    ///
+    /// Writes formatted .ward files under --out, checks them as one rule
+    /// set, and reports per source rule: converted, partial (what was left
+    /// out) or skipped (why), with the checker's findings on the output
+    /// (often defects of the originals). Exit code 1 if a rule was skipped
+    /// or has findings.
+    Import {
+        /// The source language
+        #[arg(value_enum)]
+        language: ImportLanguage,
+        /// Rule files (Sigma YAML rules; Falco rules files)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directory to write the .ward files into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Report format
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        report: ReportFormat,
+    },
     /// Serve the Language Server Protocol on stdin/stdout, for editors.
     ///
     /// Diagnostics as `ward check` gives them for every .ward file of the
@@ -206,6 +227,18 @@ enum Command {
         /// Only fields whose path starts with this
         prefix: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ImportLanguage {
+    Sigma,
+    Falco,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Human,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -465,6 +498,25 @@ where
         }
         Command::Explain { rule, rules } => explain::run(rules, rule, out, err),
         Command::Lsp => crate::lsp::run().map(|()| 0).map_err(Into::into),
+        Command::Import {
+            language,
+            files,
+            out: dir,
+            report,
+        } => {
+            let language = match language {
+                ImportLanguage::Sigma => crate::import::Language::Sigma,
+                ImportLanguage::Falco => crate::import::Language::Falco,
+            };
+            crate::import::run(
+                language,
+                &files,
+                &dir,
+                report == ReportFormat::Json,
+                out,
+                err,
+            )
+        }
         Command::Schema { source, prefix } => {
             schema::run(source.as_deref(), prefix.as_deref(), out, err)
         }
