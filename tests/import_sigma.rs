@@ -58,7 +58,9 @@ fn figures_and_clean_check() {
         (converted + partial) * 100 >= n * 95,
         "at least 95% converted or partial: {converted}+{partial} of {n}"
     );
-    assert!(converted >= 50, "most rules convert fully: {converted}");
+    // 49 converted; 9 partial: 6 defects of the originals, 3 whole-object
+    // string tests kept as written; 1 skipped.
+    assert_eq!((converted, partial, skipped), (49, 9, 1));
 
     // The checker's findings: none is an error; the warnings are listed.
     assert_eq!(r["other_findings"], serde_json::json!([]));
@@ -95,9 +97,9 @@ fn figures_and_clean_check() {
                 assert!(!reasons.is_empty(), "skipped without reason: {d}");
             }
             "partial" => assert!(
-                reasons
-                    .iter()
-                    .any(|r| r.as_str().is_some_and(|r| r.contains("dropped"))),
+                reasons.iter().any(|r| r
+                    .as_str()
+                    .is_some_and(|r| r.contains("dropped") || r.contains("kept as written"))),
                 "partial without what was dropped: {d}"
             ),
             _ => assert!(d["ward_rule"].is_string()),
@@ -144,11 +146,16 @@ fn figures_and_clean_check() {
         .filter_map(|r| r.as_str())
         .filter(|r| r.starts_with("note: "))
         .collect();
+    assert!(
+        partial_reasons
+            .iter()
+            .any(|r| r
+                .contains("`requestParameters|contains` tests the whole of `requestParameters`"))
+    );
     for want in [
         "Sigma id `597a7e84-187d-458b-9e4f-2f5a0e676711` is also the id of",
         "Sigma needs `|fieldref` to compare with the field",
         "`apiGroup` is not a field of audit events; mapped to `objectRef.apiGroup`",
-        "`requestParameters|contains` tests the whole of `requestParameters`",
     ] {
         assert!(
             notes.iter().any(|n| n.contains(want)),

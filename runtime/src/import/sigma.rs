@@ -638,8 +638,10 @@ fn field_test(cx: &mut Ctx, key: &str, value: &Value, sel: &str) -> Result<C, St
         && !path_str.contains('.')
         && (has("contains") || has("startswith") || has("endswith") || has("re") || mods.is_empty())
     {
-        cx.notes.push(format!(
-            "`{key}` tests the whole of `{path}`, a JSON object in real events: Ward's string tests hold only for string values (they do not search the object's text as some Sigma backends do), so this test matches only if `{path}` is a string; test a member path instead"
+        // Written as the original says, but it will not behave as the
+        // original means on real records: a partial conversion.
+        cx.dropped.push(format!(
+            "`{key}` tests the whole of `{path}`, a JSON object in real events: Ward's string tests hold only for string values (they do not search the object's text as some Sigma backends do), so this test, kept as written, matches only if `{path}` is a string; test a member path instead"
         ));
     }
     let numeric = ty.is_numeric();
