@@ -121,6 +121,7 @@ fn public_events_in_every_shape_are_read() {
                 (2, "k8s_exec_into_pod"),
                 (3, "k8s_exec_into_pod"),
                 (4, "k8s_sensitive_host_path"),
+                (4, "k8s_host_path_volume"),
             ],
         ),
         // HNAP1 refused, a readyz probe (excepted), discovery by a

@@ -47,6 +47,10 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../../rules/k8s/exec_and_config.ward"),
     ),
     (
+        "rules/k8s/gaps.ward",
+        include_str!("../../rules/k8s/gaps.ward"),
+    ),
+    (
         "rules/k8s/identity.ward",
         include_str!("../../rules/k8s/identity.ward"),
     ),
