@@ -10,6 +10,45 @@ pub mod tokens;
 
 pub use parse::parse;
 
+/// The reserved words of the grammar (`keyword` in ward.pest): never a
+/// name, a list, a macro or a path's first segment.
+pub const RESERVED: [&str; 24] = [
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "null",
+    "true",
+    "false",
+    "any",
+    "all",
+    "exists",
+    "cidr",
+    "icontains",
+    "contains",
+    "istartswith",
+    "startswith",
+    "iendswith",
+    "endswith",
+    "iglob",
+    "glob",
+    "imatches",
+    "matches",
+    "iequals",
+    "equals",
+];
+
+/// Whether `s` may be written bare as a name or path segment (`ident` in
+/// ward.pest): ASCII letters, digits and `_`, not starting with a digit,
+/// and not reserved.
+pub fn is_plain_name(s: &str) -> bool {
+    let mut cs = s.chars();
+    matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&s)
+}
+
 /// The byte ranges of the `#` comments of `text`, in order (each up to, not
 /// including, its newline). A `#` inside a string is not a comment: cooked
 /// strings (`"..."`, `\` escapes) end at their quote or, unterminated, at

@@ -319,3 +319,36 @@ fn lists_read_by_hand_parse_as_pest_does() {
     }
     assert!(by_hand >= 20, "{by_hand} lists read by hand");
 }
+
+/// `RESERVED` is the grammar's `keyword` rule, word for word, and
+/// `is_plain_name` agrees with the parser on names.
+#[test]
+fn reserved_words_are_the_grammars() {
+    let pest = include_str!("ward.pest");
+    let rule = pest
+        .split("keyword = @{")
+        .nth(1)
+        .and_then(|r| r.split('}').next())
+        .expect("keyword rule");
+    let mut grammar: Vec<&str> = rule.split('"').skip(1).step_by(2).collect();
+    let mut ours = super::RESERVED.to_vec();
+    grammar.sort_unstable();
+    ours.sort_unstable();
+    assert_eq!(grammar, ours);
+    for w in super::RESERVED
+        .iter()
+        .copied()
+        .chain(["x-y", "1a", "a.b", ""])
+    {
+        assert!(!super::is_plain_name(w), "{w}");
+    }
+    for w in ["andx", "_in", "verb", "equals_2"] {
+        assert!(super::is_plain_name(w), "{w}");
+        let (_, diags) = super::parse(crate::diagnostic::FileId(0), &format!("list {w} = []\n"));
+        assert!(diags.is_empty(), "{w}: {diags:?}");
+    }
+    for w in super::RESERVED {
+        let (_, diags) = super::parse(crate::diagnostic::FileId(0), &format!("list {w} = []\n"));
+        assert!(!diags.is_empty(), "{w} parsed as a name");
+    }
+}
