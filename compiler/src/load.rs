@@ -44,7 +44,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 /// layers extend lists of the earlier (`extend list`). Imports name other
 /// pairs or files on disk.
 pub fn load_layers(texts: &[(&str, &str)], paths: &[PathBuf]) -> Result<Loaded, LoadError> {
-    load_layers_cached(texts, paths, &mut ParseCache::default())
+    load_with(texts, paths, None)
 }
 
 /// Parsed files by path and text, reused across loads: the language server
@@ -61,12 +61,20 @@ pub fn load_layers_cached(
     paths: &[PathBuf],
     cache: &mut ParseCache,
 ) -> Result<Loaded, LoadError> {
+    load_with(texts, paths, Some(cache))
+}
+
+fn load_with(
+    texts: &[(&str, &str)],
+    paths: &[PathBuf],
+    mut cache: Option<&mut ParseCache>,
+) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     for (name, text) in texts {
         let path = normalize(Path::new(name));
         let id = loaded.sources.add(path.clone(), text.to_string());
         loaded.keys.push(path.clone());
-        match cache.files.get(&path) {
+        match cache.as_ref().and_then(|c| c.files.get(&path)) {
             Some((t, file, diags)) if t == text => {
                 loaded.files.push((id, file.clone()));
                 // Parse diagnostics name their own file only.
@@ -77,9 +85,9 @@ pub fn load_layers_cached(
             }
             _ => {
                 let (file, diags) = parse(id, text);
-                cache
-                    .files
-                    .insert(path, (text.to_string(), file.clone(), diags.clone()));
+                if let Some(c) = cache.as_deref_mut() {
+                    (c.files).insert(path, (text.to_string(), file.clone(), diags.clone()));
+                }
                 loaded.diags.extend(diags);
                 loaded.files.push((id, file));
             }

@@ -517,13 +517,7 @@ impl Lower<'_, '_> {
         };
         let tunes = self.prog.tunes.get(r.name.name.as_str());
         let tunes = tunes.map(Vec::as_slice).unwrap_or_default();
-        // The rule's own metadata, then each tune's, the last one winning.
-        let meta = |key: &str| {
-            (tunes.iter().rev())
-                .find_map(|t| t.item.meta(key))
-                .or_else(|| r.meta(key))
-                .map(|m| &m.value)
-        };
+        let meta = |key: &str| self.prog.meta(r, key);
         let severity = match meta("severity") {
             Some(ast::MetaValue::Word(w)) => w.name.clone(),
             _ => "medium".to_string(),

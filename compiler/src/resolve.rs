@@ -129,6 +129,16 @@ impl<'a> Program<'a> {
         prog
     }
 
+    /// Metadata entry `key` of rule `r` as in force: the last `tune rule`
+    /// that sets it, else the rule's own.
+    pub fn meta(&self, r: &'a RuleDecl, key: &str) -> Option<&'a MetaValue> {
+        let tunes = self.tunes.get(r.name.name.as_str());
+        (tunes.into_iter().flatten().rev())
+            .find_map(|t| t.item.meta(key))
+            .or_else(|| r.meta(key))
+            .map(|m| &m.value)
+    }
+
     /// The unfilled `fill list`s rule `r` reads in what it matches (`when`,
     /// sequence steps and `until`), directly or through macros, by name:
     /// while any is left, the rule is inactive. An empty list read by an
@@ -142,6 +152,7 @@ impl<'a> Program<'a> {
         }
         while let Some(e) = todo.pop() {
             names(e, &mut |n| {
+                let n = n.name.as_str();
                 if !seen.insert(n) {
                     return;
                 }
@@ -478,10 +489,10 @@ fn duplicate(
 
 /// Calls `f` with every bare name in a condition: macros, lists (and
 /// quantifier variables).
-pub fn names<'e>(e: &'e Expr, f: &mut impl FnMut(&'e str)) {
-    fn name(o: &Operand) -> Option<&str> {
+pub fn names<'e>(e: &'e Expr, f: &mut impl FnMut(&'e Ident)) {
+    fn name(o: &Operand) -> Option<&Ident> {
         match o {
-            Operand::Path(p) => p.as_name().map(|n| n.name.as_str()),
+            Operand::Path(p) => p.as_name(),
             Operand::Lit(_) => None,
         }
     }

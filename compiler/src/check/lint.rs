@@ -126,6 +126,7 @@ fn unused(prog: &Program<'_>, diags: &mut Vec<Diagnostic>) {
     }
     while let Some(e) = todo.pop() {
         names(e, &mut |name| {
+            let name = name.name.as_str();
             if let Some((key, m)) = prog.macros.get_key_value(name) {
                 if reached.insert(key) {
                     todo.push(&m.item.body);

@@ -152,12 +152,10 @@ pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Rep
     diags.sort_by_key(|d| (d.file(), d.span(), d.code));
     let inactive = (prog.rules.iter())
         .filter(|r| {
-            // Enabled: by the rule, or by the last tune that says.
-            let tunes = prog.tunes.get(r.item.name.name.as_str());
-            let enabled = (tunes.into_iter().flatten().rev())
-                .find_map(|t| t.item.meta("enabled"))
-                .or_else(|| r.item.meta("enabled"));
-            !matches!(enabled.map(|m| &m.value), Some(MetaValue::Bool(false, _)))
+            !matches!(
+                prog.meta(r.item, "enabled"),
+                Some(MetaValue::Bool(false, _))
+            )
         })
         .filter_map(|r| {
             let lists = prog.unfilled_lists(r.item);
@@ -329,6 +327,26 @@ impl<'a> Checker<'a> {
         f
     }
 
+    /// Reports `w` unless it is one of `allowed` (a severity, a status),
+    /// with the nearest as a did-you-mean.
+    fn one_of(&mut self, file: FileId, w: &Ident, what: &str, plural: &str, allowed: &[&str]) {
+        if allowed.contains(&w.name.as_str()) {
+            return;
+        }
+        let d = Diagnostic::new(
+            Code::BadRule,
+            file,
+            w.span,
+            format!("unknown {what} `{}`", w.name),
+        )
+        .label(format!("not a {what}"));
+        self.diags
+            .push(match suggest::closest(&w.name, allowed.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("{plural}: {}", allowed.join(", "))),
+            });
+    }
+
     fn meta(&mut self, file: FileId, r: &RuleDecl) {
         let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
         for m in &r.meta {
@@ -369,20 +387,7 @@ impl<'a> Checker<'a> {
                 (MetaValue::Tags(_), MetaKind::Tags) => true,
                 (MetaValue::Bool(..), MetaKind::Bool) => true,
                 (MetaValue::Word(w), MetaKind::Status) => {
-                    if !STATUSES.contains(&w.name.as_str()) {
-                        let mut d = Diagnostic::new(
-                            Code::BadRule,
-                            file,
-                            w.span,
-                            format!("unknown status `{}`", w.name),
-                        )
-                        .label("not a status");
-                        d = match suggest::closest(&w.name, STATUSES) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help("statuses: experimental, test, stable, deprecated"),
-                        };
-                        self.diags.push(d);
-                    }
+                    self.one_of(file, w, "status", "statuses", &STATUSES);
                     true
                 }
                 (MetaValue::Str(s), MetaKind::Date) => {
@@ -401,20 +406,7 @@ impl<'a> Checker<'a> {
                     true
                 }
                 (MetaValue::Word(w), MetaKind::Severity) => {
-                    if !SEVERITIES.contains(&w.name.as_str()) {
-                        let mut d = Diagnostic::new(
-                            Code::BadRule,
-                            file,
-                            w.span,
-                            format!("unknown severity `{}`", w.name),
-                        )
-                        .label("not a severity");
-                        d = match suggest::closest(&w.name, SEVERITIES) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help("severities: info, low, medium, high, critical"),
-                        };
-                        self.diags.push(d);
-                    }
+                    self.one_of(file, w, "severity", "severities", &SEVERITIES);
                     true
                 }
                 _ => false,

@@ -13,7 +13,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_yaml::Value;
 
-use super::{Output, RuleReport, Status};
+use super::{string_lit as quote, Output, RuleReport, Status};
+use ward_compiler::syntax::{is_plain_name, RESERVED};
 
 // ---------------------------------------------------------------------------
 // Falco condition syntax
@@ -326,7 +327,7 @@ fn pointer_path(ptr: &str) -> Option<String> {
                 return None;
             }
             out.push_str(&format!("[{seg}]"));
-        } else if is_ident(&seg) && !is_keyword(&seg) {
+        } else if is_plain_name(&seg) {
             if !out.is_empty() {
                 out.push('.');
             }
@@ -483,60 +484,6 @@ fn output_path(name: &str) -> Result<(String, Option<String>), String> {
 
 // ---------------------------------------------------------------------------
 // Translation to Ward
-
-fn is_ident(s: &str) -> bool {
-    let mut cs = s.chars();
-    matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn is_keyword(s: &str) -> bool {
-    [
-        "and",
-        "or",
-        "not",
-        "in",
-        "is",
-        "null",
-        "true",
-        "false",
-        "any",
-        "all",
-        "exists",
-        "cidr",
-        "contains",
-        "icontains",
-        "startswith",
-        "istartswith",
-        "endswith",
-        "iendswith",
-        "glob",
-        "iglob",
-        "matches",
-        "imatches",
-        "equals",
-        "iequals",
-    ]
-    .contains(&s)
-}
-
-/// A Ward string literal.
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// A literal of type `ty`, or `None` when the Falco value is not one.
 fn literal(v: &str, ty: Ty) -> Option<String> {
@@ -1059,7 +1006,7 @@ fn ward_ident(name: &str, taken: &mut BTreeSet<String>) -> String {
         "metadata",
         "job",
     ];
-    if is_keyword(&s) || top.contains(&s.as_str()) {
+    if RESERVED.contains(&s.as_str()) || top.contains(&s.as_str()) {
         s = format!("falco_{s}");
     }
     let mut out = s.clone();
@@ -1071,21 +1018,9 @@ fn ward_ident(name: &str, taken: &mut BTreeSet<String>) -> String {
     out
 }
 
+/// A rule id for `name`, unique among `taken`.
 fn slug(name: &str, taken: &mut BTreeSet<String>) -> String {
-    let mut s = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            s.push(c.to_ascii_lowercase());
-        } else if !s.ends_with('_') {
-            s.push('_');
-        }
-    }
-    let s = s.trim_matches('_').to_string();
-    let s = if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("falco_{s}")
-    } else {
-        s
-    };
+    let s = super::slug(name, "falco");
     let mut out = s.clone();
     let mut n = 2;
     while !taken.insert(out.clone()) {

@@ -71,6 +71,45 @@ pub fn convert(language: Language, inputs: &[(String, String)]) -> Output {
     }
 }
 
+/// A Ward string literal of `s`, escaped as spec/language.md says.
+pub(crate) fn string_lit(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A `[a-z0-9_]` slug of `name` for an id: `prefix` when nothing is left of
+/// it, `prefix_` before one that starts with a digit.
+pub(crate) fn slug(name: &str, prefix: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_matches('_');
+    if out.is_empty() {
+        prefix.to_string()
+    } else if out.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("{prefix}_{out}")
+    } else {
+        out.to_string()
+    }
+}
+
 /// The summary `--report json` prints.
 #[derive(Serialize)]
 pub struct Report<'a> {

@@ -16,7 +16,12 @@ use serde::Deserialize;
 use serde_yaml::Value;
 use ward_compiler::schema::{Schema, Ty};
 
-use super::{Output, RuleReport, Status};
+use super::{string_lit as lit, Output, RuleReport, Status};
+use ward_compiler::syntax::is_plain_name;
+
+fn slug(s: &str) -> String {
+    super::slug(s, "sigma")
+}
 
 /// Converts Sigma YAML files, given as (path, text).
 pub fn convert(inputs: &[(String, String)]) -> Output {
@@ -193,89 +198,28 @@ fn not(c: C) -> C {
 
 /// Renders `c`; `level` 0 = or-level, 1 = and-level, 2 = operand of `not`.
 fn render(c: &C, level: u8) -> String {
-    let paren = |s: String| format!("({s})");
-    match c {
-        C::True => "true".into(),
-        C::False => "false".into(),
-        C::Test(t) => {
-            if level >= 2 {
-                paren(t.clone())
-            } else {
-                t.clone()
-            }
-        }
-        C::Ref(r) => r.clone(),
-        C::Or(items) => {
-            let s = items
-                .iter()
-                .map(|i| render(i, 1))
-                .collect::<Vec<_>>()
-                .join(" or ");
-            if level >= 1 {
-                paren(s)
-            } else {
-                s
-            }
-        }
-        C::And(items) => {
-            let s = items
-                .iter()
-                .map(|i| render(i, 1))
-                .collect::<Vec<_>>()
-                .join(" and ");
-            if level >= 2 {
-                paren(s)
-            } else {
-                s
-            }
-        }
-        C::Not(inner) => {
-            let s = format!("not {}", render(inner, 2));
-            if level >= 2 {
-                paren(s)
-            } else {
-                s
-            }
-        }
-    }
-}
-
-/// `[a-z0-9_]` slug of `s`, starting with a letter.
-fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for ch in s.chars().flat_map(char::to_lowercase) {
-        if ch.is_ascii_alphanumeric() {
-            out.push(ch);
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    let out = out.trim_matches('_').to_string();
-    if out.is_empty() {
-        "sigma".into()
-    } else if out.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("sigma_{out}")
+    let join = |items: &[C], sep: &str| {
+        items
+            .iter()
+            .map(|i| render(i, 1))
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    // The text, and the level from which it needs parentheses.
+    let (s, from) = match c {
+        C::True => ("true".to_string(), u8::MAX),
+        C::False => ("false".to_string(), u8::MAX),
+        C::Ref(r) => (r.clone(), u8::MAX),
+        C::Test(t) => (t.clone(), 2),
+        C::Or(items) => (join(items, " or "), 1),
+        C::And(items) => (join(items, " and "), 2),
+        C::Not(inner) => (format!("not {}", render(inner, 2)), 2),
+    };
+    if level >= from {
+        format!("({s})")
     } else {
-        out
+        s
     }
-}
-
-/// A Ward string literal.
-fn lit(s: &str) -> String {
-    let mut out = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A regex as a raw string when it can be one.
@@ -295,50 +239,18 @@ fn list_or_one(items: &[String]) -> String {
     }
 }
 
-const KEYWORDS: &[&str] = &[
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "null",
-    "true",
-    "false",
-    "any",
-    "all",
-    "exists",
-    "cidr",
-    "contains",
-    "icontains",
-    "startswith",
-    "istartswith",
-    "endswith",
-    "iendswith",
-    "glob",
-    "iglob",
-    "matches",
-    "imatches",
-];
-
-fn is_ident(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !KEYWORDS.contains(&s)
-}
-
 /// A Sigma field name (a dotted JSON path) as a Ward path.
 fn ward_path(field: &str) -> Result<String, String> {
     let mut out = String::new();
     for (i, seg) in field.split('.').enumerate() {
         if i == 0 {
-            if !is_ident(seg) {
+            if !is_plain_name(seg) {
                 return Err(format!(
                     "field `{field}`: a first segment `{seg}` cannot be written as a Ward path"
                 ));
             }
             out.push_str(seg);
-        } else if is_ident(seg) {
+        } else if is_plain_name(seg) {
             out.push('.');
             out.push_str(seg);
         } else {

@@ -16,8 +16,9 @@ use tower_lsp_server::ls_types::{
     SemanticTokenType, TextEdit, Uri, WorkspaceEdit,
 };
 use ward_compiler::diagnostic::{Code, FileId};
+use ward_compiler::resolve::names as bare_names;
 use ward_compiler::schema::{self, Field, Record, Schema, Ty};
-use ward_compiler::syntax::ast::{self, Expr, ExprKind, Item, Operand, Span};
+use ward_compiler::syntax::ast::{self, Item, Span};
 
 use super::analysis::{offset_at, position_at, Analysis};
 
@@ -317,34 +318,10 @@ fn floor(s: &str, mut i: usize) -> usize {
 
 // ---- completion ----------------------------------------------------------------
 
-const KEYWORDS: [&str; 27] = [
-    "when",
-    "except",
-    "output",
-    "count",
-    "sequence",
-    "distinct",
-    "by",
-    "within",
-    "until",
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "null",
-    "true",
-    "false",
-    "any",
-    "all",
-    "exists",
-    "cidr",
-    "contains",
-    "startswith",
-    "endswith",
-    "glob",
-    "matches",
-    "icontains",
+/// Clause words; the reserved words come from the grammar
+/// (`ward_compiler::syntax::RESERVED`).
+const CLAUSES: [&str; 9] = [
+    "when", "except", "output", "count", "sequence", "distinct", "by", "within", "until",
 ];
 
 pub fn completion(a: &Analysis, file: FileId, offset: usize) -> Vec<CompletionItem> {
@@ -412,8 +389,9 @@ pub fn completion(a: &Analysis, file: FileId, offset: usize) -> Vec<CompletionIt
         );
     }
     out.extend(
-        KEYWORDS
+        CLAUSES
             .iter()
+            .chain(&ward_compiler::syntax::RESERVED)
             .map(|k| item(k, CompletionItemKind::KEYWORD, "keyword", None)),
     );
     for v in cx.vars.keys() {
@@ -526,19 +504,19 @@ pub fn references(a: &Analysis, name: &str) -> Vec<(FileId, Span)> {
                 Item::Extend(e) => push(&e.name),
                 Item::Macro(m) => {
                     push(&m.name);
-                    idents(&m.body, &mut push);
+                    bare_names(&m.body, &mut push);
                 }
                 Item::Rule(r) | Item::Tune(r) => {
                     push(&r.name);
                     for e in r.when.iter().chain(&r.excepts) {
-                        idents(e, &mut push);
+                        bare_names(e, &mut push);
                     }
                     if let Some(s) = &r.sequence {
                         for st in &s.steps {
-                            idents(&st.when, &mut push);
+                            bare_names(&st.when, &mut push);
                         }
                         if let Some(u) = &s.until {
-                            idents(u, &mut push);
+                            bare_names(u, &mut push);
                         }
                     }
                 }
@@ -547,35 +525,6 @@ pub fn references(a: &Analysis, name: &str) -> Vec<(FileId, Span)> {
         }
     }
     out
-}
-
-/// Calls `f` with every bare name in `e` (macros, lists).
-fn idents<'e>(e: &'e Expr, f: &mut impl FnMut(&'e ast::Ident)) {
-    let op = |o: &'e Operand, f: &mut dyn FnMut(&'e ast::Ident)| {
-        if let Operand::Path(p) = o {
-            if let Some(n) = p.as_name() {
-                f(n);
-            }
-        }
-    };
-    match &e.kind {
-        ExprKind::And(x, y) | ExprKind::Or(x, y) => {
-            idents(x, f);
-            idents(y, f);
-        }
-        ExprKind::Not(x) => idents(x, f),
-        ExprKind::Quant { body, .. } => idents(body, f),
-        ExprKind::Compare { lhs, rhs, .. }
-        | ExprKind::In { lhs, rhs, .. }
-        | ExprKind::Cidr { lhs, rhs, .. }
-        | ExprKind::Str { lhs, rhs, .. } => {
-            op(lhs, f);
-            op(rhs, f);
-        }
-        ExprKind::IsNull { operand, .. } | ExprKind::Exists(operand) | ExprKind::Value(operand) => {
-            op(operand, f)
-        }
-    }
 }
 
 /// The bare name under the cursor, if any.
