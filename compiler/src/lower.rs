@@ -20,12 +20,12 @@ use crate::syntax::ast::{
 use crate::syntax::template::{self, Piece};
 
 /// A rule set ready to run.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Rule {
     pub id: String,
     /// The file the rule is written in.
@@ -74,14 +74,14 @@ impl Rule {
 }
 
 /// What a stateful rule keeps per key (spec/language.md, "Stateful rules").
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Stateful {
     Count(Count),
     Sequence(Sequence),
 }
 
 /// `count [distinct FIELD] [by KEYS] within DURATION OP N`
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Count {
     pub distinct: Option<Key>,
     pub by: Vec<Key>,
@@ -104,7 +104,7 @@ impl Count {
 }
 
 /// `sequence [by KEYS] within DURATION { step: cond [by KEYS] ... until: cond }`
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Sequence {
     pub by: Vec<Key>,
     pub within_ms: u64,
@@ -112,7 +112,7 @@ pub struct Sequence {
     pub until: Option<Cond>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Step {
     pub name: String,
     /// `not step`: no such event may occur at this point of the sequence.
@@ -129,7 +129,7 @@ pub struct Key {
     pub path: FieldPath,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum OutPiece {
     Text(String),
     Field(FieldPath),

@@ -15,5 +15,6 @@ pub mod harness;
 pub mod import;
 pub mod lsp;
 pub mod matcher;
+pub mod parallel;
 pub mod scan;
 pub mod state;

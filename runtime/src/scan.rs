@@ -50,6 +50,42 @@ impl Stats {
     pub fn problems(&self) -> u64 {
         self.unknown + self.malformed + self.too_long
     }
+
+    /// Adds the counts of a part of the input read after what these
+    /// counts cover (a batch of a parallel scan, of the input file
+    /// `files[file]`): the totals add up and the samples are the first in
+    /// input order, as if one scan had read both.
+    pub fn absorb(&mut self, part: Stats, file: usize) {
+        self.events += part.events;
+        self.bytes += part.bytes;
+        for (source, n) in part.per_source {
+            *self.per_source.entry(source).or_default() += n;
+        }
+        for (rule, n) in part.alerts {
+            *self.alerts.entry(rule).or_default() += n;
+        }
+        self.unknown += part.unknown;
+        self.malformed += part.malformed;
+        self.too_long += part.too_long;
+        let room = SAMPLES.saturating_sub(self.problem_samples.len());
+        (self.problem_samples).extend(part.problem_samples.into_iter().take(room));
+        self.type_drift += part.type_drift;
+        let room = SAMPLES.saturating_sub(self.drift_samples.len());
+        (self.drift_samples).extend(part.drift_samples.into_iter().take(room));
+        let Some(into) = self.files.get_mut(file) else {
+            return;
+        };
+        for f in part.files {
+            into.events += f.events;
+            into.unknown += f.unknown;
+            into.malformed += f.malformed;
+            into.too_long += f.too_long;
+            into.drifted += f.drifted;
+            if into.first_problem.is_none() {
+                into.first_problem = f.first_problem;
+            }
+        }
+    }
 }
 
 /// What one input file held.
@@ -164,6 +200,32 @@ pub struct Scan<'w> {
     templates: Vec<alert::Template>,
     /// Alert lines rendered and not yet written, kept from event to event.
     pending: Pending,
+    /// In a worker of a parallel scan: what the events of a batch leave to
+    /// the merging thread, in order, instead of doing it here.
+    lane: Option<Lane>,
+}
+
+/// What a worker of a parallel scan leaves to the thread that merges, per
+/// batch of events: the steps that must run in input order (event time
+/// moving on, alert lines written, events offered to the stateful rules),
+/// in the order a single-threaded scan takes them. Extraction, matching
+/// and the rendering of stateless alerts are done.
+#[derive(Default)]
+pub struct Lane {
+    /// Alert lines, each with its newline.
+    bytes: Vec<u8>,
+    /// Per line, its rule.
+    rules: Vec<usize>,
+    ops: Vec<LaneOp>,
+}
+
+enum LaneOp {
+    /// [`Engine::advance`] to the event's time.
+    Advance(Option<i64>),
+    /// Alert lines up to these ends of `bytes` and `rules`.
+    Alerts { bytes: usize, rules: usize },
+    /// An event for the stateful operators.
+    Offer(Box<state::Arrival>),
 }
 
 /// Alert lines waiting to be written, one after another in one buffer,
@@ -216,6 +278,43 @@ impl<'w> Scan<'w> {
             progress: false,
             source: None,
             bufs: Buffers::default(),
+            lane: None,
+        }
+    }
+
+    /// Makes this scan a worker of a parallel one: the steps that must
+    /// run in input order are kept (see [`Lane`]) for [`Scan::replay`] on
+    /// the merging thread's scan, and the sink is not written.
+    pub fn into_lane(mut self) -> Self {
+        self.lane = Some(Lane::default());
+        self
+    }
+
+    /// A worker's batch done: what it leaves to the merging thread, and
+    /// its counts (one file's, begun with [`Scan::begin_file`]).
+    pub fn take_lane(&mut self) -> (Lane, Stats) {
+        let lane = self.lane.replace(Lane::default()).unwrap_or_default();
+        (lane, std::mem::take(&mut self.stats))
+    }
+
+    /// On the merging thread, a worker's batch of the file `file`, in
+    /// input order: event time moves on, alert lines are counted and
+    /// written, stateful rules see their events, as if this scan had read
+    /// the batch itself.
+    pub fn replay(&mut self, file: &str, lane: Lane) {
+        let (mut bytes, mut rules) = (0, 0);
+        for op in lane.ops {
+            match op {
+                LaneOp::Advance(time) => self.advance(time),
+                LaneOp::Alerts { bytes: b, rules: r } => {
+                    for &rule in &lane.rules[rules..r] {
+                        self.count_alert(rule);
+                    }
+                    self.write(&lane.bytes[bytes..b]);
+                    (bytes, rules) = (b, r);
+                }
+                LaneOp::Offer(a) => self.offer(file, *a),
+            }
         }
     }
 
@@ -310,6 +409,9 @@ impl<'w> Scan<'w> {
 
     /// Event time moves on with every event, matching or not.
     fn advance(&mut self, time: Option<i64>) {
+        if let Some(lane) = &mut self.lane {
+            return lane.ops.push(LaneOp::Advance(time));
+        }
         let mut outs = std::mem::take(&mut self.outs);
         self.engine.advance(time, &mut outs);
         self.emit_state(&mut outs);
@@ -370,6 +472,17 @@ impl<'w> Scan<'w> {
 
     /// Counts and writes the pending alert lines, in one write.
     fn emit(&mut self, pending: &mut Pending) {
+        if let Some(lane) = &mut self.lane {
+            if !pending.rules.is_empty() {
+                lane.bytes.extend_from_slice(&pending.bytes);
+                lane.rules.extend_from_slice(&pending.rules);
+                let (bytes, rules) = (lane.bytes.len(), lane.rules.len());
+                lane.ops.push(LaneOp::Alerts { bytes, rules });
+            }
+            pending.bytes.clear();
+            pending.rules.clear();
+            return;
+        }
         for &r in &pending.rules {
             self.count_alert(r);
         }
@@ -390,6 +503,9 @@ impl<'w> Scan<'w> {
 
     /// An event for the stateful operators.
     fn offer(&mut self, file: &str, a: state::Arrival) {
+        if let Some(lane) = &mut self.lane {
+            return lane.ops.push(LaneOp::Offer(Box::new(a)));
+        }
         let name = match &self.file {
             Some(f) if &**f == file => f.clone(),
             _ => {

@@ -134,6 +134,14 @@ enum Command {
         /// Live keys per stateful rule; beyond it the least recently seen are evicted
         #[arg(long, value_name = "N", default_value_t = crate::state::DEFAULT_MAX_KEYS)]
         max_keys: usize,
+        /// Threads that extract and match events [default: the number of
+        /// cores]. The output is the same for any number, in the same order;
+        /// stdin and other streams are read on one thread
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Input bytes per batch handed to a worker thread (for tests)
+        #[arg(long, value_name = "BYTES", default_value_t = crate::parallel::BATCH_BYTES, hide = true)]
+        batch_bytes: usize,
     },
     /// Run every rule's samples and compare its alerts with the golden file.
     ///
@@ -431,6 +439,8 @@ where
             max_held_bytes,
             max_idle,
             max_keys,
+            threads,
+            batch_bytes,
         } => {
             let input_format = match input_format {
                 InputFormat::Auto => crate::decode::Format::Auto,
@@ -460,6 +470,10 @@ where
                     max_held_bytes,
                     max_idle: std::time::Duration::from_millis(max_idle.unwrap_or(lateness)),
                 },
+                threads: threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+                    .max(1),
+                batch_bytes,
             };
             if STOP_ON_SIGNAL.load(std::sync::atomic::Ordering::Relaxed) {
                 signals::install();

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 
 use super::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE};
 use crate::decode::{self, Format};
+use crate::parallel;
 use crate::scan::{Output, Scan, Stats};
 
 pub(super) struct Options {
@@ -25,6 +26,10 @@ pub(super) struct Options {
     pub no_event: bool,
     pub exit_zero: bool,
     pub state: crate::state::Config,
+    /// Workers (`--threads`); 1 scans on the reading thread alone.
+    pub threads: usize,
+    /// Input bytes per batch handed to a worker.
+    pub batch_bytes: usize,
 }
 
 pub(super) fn run(
@@ -54,11 +59,90 @@ pub(super) fn run(
         text: opts.text,
         with_event: !opts.no_event,
     };
-    let mut scan = Scan::with_state(rules, &mut sink, output, opts.state);
+    let setup = (opts.threads > 1).then(|| parallel::Setup {
+        rules: rules.clone(),
+        out: output,
+        state: opts.state,
+        source: opts.source,
+        format: opts.input_format,
+        threads: opts.threads,
+        batch_bytes: opts.batch_bytes.max(1),
+    });
+    let scan = Scan::with_state(rules, &mut sink, output, opts.state);
+    let scanned = std::thread::scope(|s| {
+        let pool = setup.map(|setup| parallel::Pool::new(s, setup));
+        scan_files(&opts, scan, pool, stdin, err)
+    })?;
+    let Scanned {
+        stats,
+        state,
+        secs,
+        failed,
+    } = scanned;
+    sink.flush()?;
+    summary(&stats, secs, err)?;
+    state_summary(&state, &opts.state, err)?;
+    let alerts: u64 = stats.alerts.values().sum();
+    // Lines that could not be read are lost events: exit 2 unless allowed.
+    // Lines of unknown source were read; with --strict they count too.
+    let unreadable = stats.malformed + stats.too_long;
+    let lost = if opts.allow_problems {
+        0
+    } else if opts.strict {
+        stats.problems()
+    } else {
+        unreadable
+    };
+    if lost > 0 {
+        let why = match opts.strict {
+            true => "held no event (--strict)",
+            false => "could not be read (not JSON or too long)",
+        };
+        writeln!(
+            err,
+            "ward scan: {lost} line(s) {why}; their events are lost; exit {EXIT_USAGE} \
+             (--allow-problems to exit by alerts alone)"
+        )?;
+    }
+    let code = if failed || lost > 0 {
+        EXIT_USAGE
+    } else if alerts > 0 && !opts.exit_zero {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    };
+    if let Some(path) = &opts.summary_json {
+        let json = summary_json(&stats, &state, secs, code);
+        let text = serde_json::to_string_pretty(&json)? + "\n";
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(code)
+}
+
+/// What reading the inputs gave.
+struct Scanned {
+    stats: Stats,
+    state: crate::state::StateStats,
+    secs: f64,
+    /// An input could not be opened or read to its end.
+    failed: bool,
+}
+
+/// Reads every input through `scan`, with the workers of `pool` if there
+/// are (streams are read on this thread alone, so that their alerts go out
+/// as soon as their events come in).
+fn scan_files(
+    opts: &Options,
+    mut scan: Scan<'_>,
+    pool: Option<parallel::Pool<'_, '_>>,
+    stdin: &mut dyn Read,
+    err: &mut dyn Write,
+) -> Result<Scanned, Box<dyn std::error::Error>> {
     // A progress line only where a person watches (not in pipes or tests).
     scan.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     scan.source = opts.source;
     let scan = RefCell::new(scan);
+    let pool = RefCell::new(pool);
     let mut failed = false;
     let start = Instant::now();
     let files = if opts.files.is_empty() {
@@ -105,22 +189,66 @@ pub(super) fn run(
         };
         scan.borrow_mut().begin_file(&name);
         scan.borrow_mut().engine.set_stream(waits.is_some());
+        let index = scan.borrow().stats.files.len() - 1;
+        // A stream is read here alone: what the workers hold goes first.
+        let parallel = waits.is_none() && pool.borrow().is_some();
+        if let Some(p) = pool.borrow_mut().as_mut() {
+            match parallel {
+                true => p.begin_file(&mut scan.borrow_mut(), &name, index),
+                false => p.drain(&mut scan.borrow_mut()),
+            }
+        }
         let read = decode::Options {
             format: opts.input_format,
             source: opts.source,
             max_line: opts.max_line,
             max_document: opts.max_document,
         };
-        // The three callbacks share the scan; they never run at once.
-        let result = decode::read_with(
-            &mut counted,
-            read,
-            decode::Handlers {
-                line: Some(&mut |text, line| scan.borrow_mut().line(&name, text, line)),
-                event: &mut |ev| scan.borrow_mut().event(&name, &ev),
-                problem: &mut |p| scan.borrow_mut().problem(&name, &p),
-            },
-        );
+        // The callbacks share the scan and the pool; they never run at once.
+        let result = if parallel {
+            let with_pool = |f: &mut dyn FnMut(&mut parallel::Pool, &mut Scan) -> bool| {
+                let mut pool = pool.borrow_mut();
+                pool.as_mut().is_some_and(|p| f(p, &mut scan.borrow_mut()))
+            };
+            decode::read_with(
+                &mut counted,
+                read,
+                decode::Handlers {
+                    line: Some(&mut |text, line| with_pool(&mut |p, s| p.line(s, text, line))),
+                    event: &mut |ev| {
+                        let mut ev = Some(ev);
+                        with_pool(&mut |p, s| {
+                            ev.take().is_some_and(|ev| {
+                                p.event(s, ev);
+                                true
+                            })
+                        });
+                    },
+                    problem: &mut |pr| {
+                        let mut pr = Some(pr);
+                        with_pool(&mut |p, _| {
+                            pr.take().is_some_and(|pr| {
+                                p.problem(pr);
+                                true
+                            })
+                        });
+                    },
+                },
+            )
+        } else {
+            decode::read_with(
+                &mut counted,
+                read,
+                decode::Handlers {
+                    line: Some(&mut |text, line| scan.borrow_mut().line(&name, text, line)),
+                    event: &mut |ev| scan.borrow_mut().event(&name, &ev),
+                    problem: &mut |p| scan.borrow_mut().problem(&name, &p),
+                },
+            )
+        };
+        if let (true, Some(p)) = (parallel, pool.borrow_mut().as_mut()) {
+            p.end_file(&mut scan.borrow_mut());
+        }
         scan.borrow_mut().stats.bytes += counted.bytes;
         if let Some(e) = scan.borrow_mut().write_error.take() {
             return Err(format!("cannot write alerts: {e}").into());
@@ -131,6 +259,12 @@ pub(super) fn run(
         }
     }
     let mut scan = scan.into_inner();
+    if let Some(mut p) = pool.into_inner() {
+        p.drain(&mut scan);
+        if let Some(e) = p.failure.take() {
+            return Err(format!("ward scan: {e}").into());
+        }
+    }
     scan.finish();
     if let Some(e) = scan.write_error.take() {
         return Err(format!("cannot write alerts: {e}").into());
@@ -138,53 +272,18 @@ pub(super) fn run(
     if scan.progress && scan.stats.events >= 1 << 17 {
         eprint!("\r\x1b[2K");
     }
-    let stats = scan.stats;
-    let state = scan.engine.stats;
-    sink.flush()?;
     if super::signals::stopped() {
         writeln!(
             err,
             "ward scan: stopped by a signal; what was read before it is scanned and its windows closed"
         )?;
     }
-    let secs = start.elapsed().as_secs_f64();
-    summary(&stats, secs, err)?;
-    state_summary(&state, &opts.state, err)?;
-    let alerts: u64 = stats.alerts.values().sum();
-    // Lines that could not be read are lost events: exit 2 unless allowed.
-    // Lines of unknown source were read; with --strict they count too.
-    let unreadable = stats.malformed + stats.too_long;
-    let lost = if opts.allow_problems {
-        0
-    } else if opts.strict {
-        stats.problems()
-    } else {
-        unreadable
-    };
-    if lost > 0 {
-        let why = match opts.strict {
-            true => "held no event (--strict)",
-            false => "could not be read (not JSON or too long)",
-        };
-        writeln!(
-            err,
-            "ward scan: {lost} line(s) {why}; their events are lost; exit {EXIT_USAGE} \
-             (--allow-problems to exit by alerts alone)"
-        )?;
-    }
-    let code = if failed || lost > 0 {
-        EXIT_USAGE
-    } else if alerts > 0 && !opts.exit_zero {
-        EXIT_FINDINGS
-    } else {
-        EXIT_CLEAN
-    };
-    if let Some(path) = &opts.summary_json {
-        let json = summary_json(&stats, &state, secs, code);
-        let text = serde_json::to_string_pretty(&json)? + "\n";
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(code)
+    Ok(Scanned {
+        secs: start.elapsed().as_secs_f64(),
+        state: scan.engine.stats,
+        stats: scan.stats,
+        failed,
+    })
 }
 
 /// The summary as JSON (`--summary-json`; spec/inputs.md).

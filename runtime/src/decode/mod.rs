@@ -353,27 +353,19 @@ impl LineCtx<'_, '_> {
                 }
             }
         }
-        match serde_json::from_slice::<Value>(text) {
-            Ok(v) => self.dec.expand(v, line_no, Via::Raw, 0),
-            // Values back to back on one line (`cat` of files without a
-            // final newline).
-            Err(e) if e.to_string().starts_with("trailing characters") => {
-                self.dec.values(text, line_no)
+        if let Some(e) = self.dec.line(text, line_no) {
+            let document = self.format == Format::Document
+                || (self.format == Format::Auto
+                    && line_no == 1
+                    && matches!(self.first, Some(b'{' | b'['))
+                    && e.is_eof());
+            if document {
+                return true;
             }
-            Err(e) => {
-                let document = self.format == Format::Document
-                    || (self.format == Format::Auto
-                        && line_no == 1
-                        && matches!(self.first, Some(b'{' | b'['))
-                        && e.is_eof());
-                if document {
-                    return true;
-                }
-                (self.dec.on_problem)(Problem::Malformed {
-                    line: line_no,
-                    error: e.to_string(),
-                });
-            }
+            (self.dec.on_problem)(Problem::Malformed {
+                line: line_no,
+                error: e.to_string(),
+            });
         }
         false
     }
@@ -468,7 +460,52 @@ struct Decoder<'h> {
     on_problem: &'h mut dyn FnMut(Problem),
 }
 
+/// Decodes one JSON line in full, as a line the fast path declined: its
+/// events (a wrapping expanded) to `on_event`, a line that is not JSON to
+/// `on_problem`. What [`read_with`] does with such a line, except that a
+/// first line that opens a pretty-printed document is not detected: the
+/// caller offers only lines that are complete values or not documents.
+pub fn decode_line(
+    text: &[u8],
+    line: usize,
+    source: Option<&'static str>,
+    on_event: &mut dyn FnMut(Event),
+    on_problem: &mut dyn FnMut(Problem),
+) {
+    let mut dec = Decoder {
+        source,
+        on_event,
+        on_problem,
+    };
+    if let Some(e) = dec.line(text, line) {
+        (dec.on_problem)(Problem::Malformed {
+            line,
+            error: e.to_string(),
+        });
+    }
+}
+
+/// Whether a file's first line (trimmed) opens a JSON document that runs
+/// past it (a pretty-printed object or array): then the file is read as
+/// one document, not as lines.
+pub fn opens_document(first_line: &[u8]) -> bool {
+    matches!(first_line.first(), Some(b'{' | b'['))
+        && serde_json::from_slice::<IgnoredAny>(first_line).is_err_and(|e| e.is_eof())
+}
+
 impl Decoder<'_> {
+    /// One JSON line: its events, or the error that made it no JSON value.
+    fn line(&mut self, text: &[u8], line: usize) -> Option<serde_json::Error> {
+        match serde_json::from_slice::<Value>(text) {
+            Ok(v) => self.expand(v, line, Via::Raw, 0),
+            // Values back to back on one line (`cat` of files without a
+            // final newline).
+            Err(e) if e.to_string().starts_with("trailing characters") => self.values(text, line),
+            Err(e) => return Some(e),
+        }
+        None
+    }
+
     /// JSON values one after another from line `line` on: a pretty-printed
     /// document, several (`jq .` output, `cat a.json b.json`), or values
     /// back to back on one line. Each is read as it ends, at the line it

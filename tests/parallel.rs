@@ -1,0 +1,181 @@
+//! `ward scan --threads N`: the output of a parallel scan is the
+//! single-threaded scan's, byte for byte and in the same order, stateful
+//! rules included, whatever the number of threads and the size of the
+//! batches the input is cut into.
+
+mod common;
+
+use common::{dir, ward};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Every sample event file the repository holds.
+fn sample_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for root in ["tests/samples", "rules"] {
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(root),
+            &mut files,
+        );
+    }
+    files.sort();
+    files
+}
+
+fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(d) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p
+            .extension()
+            .is_some_and(|x| ["json", "jsonl", "gz", "log"].contains(&x.to_str().unwrap_or("")))
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// `ward scan` with `flags` over `files`: exit code, alerts, and the
+/// summary JSON without its timing.
+fn scan(flags: &[&str], files: &[PathBuf], summary: &Path) -> (u8, String, serde_json::Value) {
+    let mut args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    args.push("--summary-json".into());
+    args.push(summary.display().to_string());
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let mut argv = vec!["scan"];
+    argv.extend(args.iter().map(String::as_str));
+    let (code, out, err) = ward(&argv);
+    let text = std::fs::read_to_string(summary).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("summary JSON");
+    json["seconds"] = serde_json::Value::Null;
+    (code, out, json)
+}
+
+/// Compares scans at 2, 4 and 8 threads, each with batches of one line,
+/// of a few KiB and of the default size, with the scan on one thread.
+fn same_at_every_thread_count(rules: &[&str], files: &[PathBuf], tmp: &Path) -> String {
+    let summary = tmp.join("summary.json");
+    let mut one_flags = rules.to_vec();
+    one_flags.extend(["--threads", "1"]);
+    let (code, alerts, counts) = scan(&one_flags, files, &summary);
+    for threads in ["2", "4", "8"] {
+        for batch in ["1", "4096", "524288"] {
+            let mut flags = rules.to_vec();
+            flags.extend(["--threads", threads, "--batch-bytes", batch]);
+            let (c, a, s) = scan(&flags, files, &summary);
+            let at = format!("--threads {threads} --batch-bytes {batch}");
+            assert_eq!(c, code, "exit code at {at}");
+            if a != alerts {
+                let first = (a.lines().zip(alerts.lines()))
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(a.lines().count().min(alerts.lines().count()));
+                panic!(
+                    "alerts differ at {at}, from alert line {}: {} lines against {} on one thread",
+                    first + 1,
+                    a.lines().count(),
+                    alerts.lines().count()
+                );
+            }
+            assert_eq!(s, counts, "summary at {at}");
+        }
+    }
+    alerts
+}
+
+#[test]
+fn every_sample_gives_the_same_alerts_on_any_number_of_threads() {
+    let files = sample_files();
+    assert!(files.len() > 100, "samples found: {}", files.len());
+    let tmp = dir("parallel-samples", &[("README", "summaries\n")]);
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/site");
+    let site = site.display().to_string();
+    let rules = ["--rules", "bundled", "--rules", &site];
+    let alerts = same_at_every_thread_count(&rules, &files, &tmp);
+    // The samples fire stateless and stateful rules alike.
+    let ids: std::collections::BTreeSet<&str> = alerts
+        .lines()
+        .filter_map(|l| l.split("\"rule\":\"").nth(1)?.split('"').next())
+        .collect();
+    assert!(ids.len() > 80, "rules that fired: {}", ids.len());
+    assert!(
+        alerts.contains("\"window\""),
+        "no stateful alert in the samples"
+    );
+}
+
+const STATEFUL: &str = r#"source k8s.audit
+
+rule refused_burst {
+  severity medium
+  when     responseStatus.code in [401, 403]
+  count    by user.username within 5m > 5
+  output   "refused burst by {user.username}"
+}
+
+rule secrets_read_by_one {
+  severity medium
+  when     objectRef.resource == "secrets" and verb in ["get", "list"]
+  count    distinct objectRef.name by user.username within 10m >= 3
+  output   "{user.username} read secrets"
+}
+
+rule refused_then_write {
+  severity high
+  sequence by user.username within 10m {
+    refused: responseStatus.code == 403
+    write:   responseStatus.code < 300 and verb in ["create", "patch", "update", "delete"]
+  }
+  output   "refused then a write by {user.username}"
+}
+
+rule exec_anywhere {
+  severity low
+  when     objectRef.subresource == "exec"
+  output   "exec in {objectRef.namespace}"
+}
+"#;
+
+#[test]
+fn generated_corpora_with_stateful_rules_give_the_same_alerts_in_the_same_order() {
+    let tmp = dir("parallel-corpus", &[("rules/stateful.ward", STATEFUL)]);
+    let rules_dir = tmp.join("rules").display().to_string();
+    // JSON lines (two files, one of them gzip) and a CloudTrail document.
+    let events = ward_runtime::corpus::k8s_events(30_000, 7);
+    let (a, b) = events.split_at(18_000);
+    std::fs::write(tmp.join("a.jsonl"), a.join("\n") + "\n").expect("write");
+    let gz = std::fs::File::create(tmp.join("b.jsonl.gz")).expect("create");
+    let mut gz = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+    gz.write_all((b.join("\n") + "\n").as_bytes())
+        .expect("gzip");
+    gz.finish().expect("gzip");
+    let records = ward_runtime::corpus::cloudtrail_records(3_000, 7);
+    let doc = format!("{{\"Records\":[{}]}}", records.join(","));
+    std::fs::write(tmp.join("trail.json"), doc).expect("write");
+    let files = [
+        tmp.join("a.jsonl"),
+        tmp.join("trail.json"),
+        tmp.join("b.jsonl.gz"),
+    ];
+    let rules = ["--rules", "bundled", "--rules", &rules_dir];
+    let alerts = same_at_every_thread_count(&rules, &files, &tmp);
+    for rule in [
+        "refused_burst",
+        "secrets_read_by_one",
+        "refused_then_write",
+        "exec_anywhere",
+    ] {
+        let n = alerts.matches(&format!("\"rule\":\"{rule}\"")).count();
+        assert!(
+            n > 0,
+            "{rule} never fired: the comparison would prove nothing"
+        );
+    }
+    assert!(
+        alerts.contains("\"source\":\"aws.cloudtrail\""),
+        "no CloudTrail alert"
+    );
+}
