@@ -71,6 +71,8 @@ struct Done {
     file_index: usize,
     lane: Lane,
     stats: Stats,
+    /// The batch's storage, emptied, for a batch to come.
+    spare: (Vec<u8>, Vec<Item>),
 }
 
 /// The workers and the batches in flight, driven by the reading thread.
@@ -88,6 +90,8 @@ pub struct Pool<'scope, 'env> {
     merged: u64,
     /// Batches done out of order, until those before them are.
     waiting: BTreeMap<u64, Done>,
+    /// Storage of batches done, reused.
+    spares: Vec<(Vec<u8>, Vec<Item>)>,
     /// A worker failed (a bug): the message, reported by [`Pool::finish`].
     pub failure: Option<String>,
 }
@@ -110,6 +114,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             sent: 0,
             merged: 0,
             waiting: BTreeMap::new(),
+            spares: Vec::new(),
             failure: None,
         }
     }
@@ -175,12 +180,13 @@ impl<'scope, 'env> Pool<'scope, 'env> {
     }
 
     fn take_batch(&mut self) -> Batch {
+        let (bytes, items) = self.spares.pop().unwrap_or_default();
         let fresh = Batch {
             seq: 0,
             file: self.batch.file.clone(),
             file_index: self.batch.file_index,
-            bytes: Vec::with_capacity(self.setup.batch_bytes + (1 << 12)),
-            items: Vec::new(),
+            bytes,
+            items,
         };
         std::mem::replace(&mut self.batch, fresh)
     }
@@ -252,6 +258,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             }
         }
         while let Some(done) = self.waiting.remove(&self.merged) {
+            self.spares.push(done.spare);
             scan.replay(&done.file, done.lane);
             scan.stats.absorb(done.stats, done.file_index);
             self.merged += 1;
@@ -278,7 +285,7 @@ fn work(
     let mut null = std::io::sink();
     let mut scan = Scan::with_state(rules, &mut null, out, cfg).into_lane();
     scan.source = source;
-    for batch in jobs {
+    for mut batch in jobs {
         let run = std::panic::AssertUnwindSafe(|| {
             scan.begin_file(&batch.file);
             run_batch(&mut scan, &batch, source);
@@ -291,6 +298,11 @@ fn work(
                 file_index: batch.file_index,
                 lane,
                 stats,
+                spare: {
+                    batch.bytes.clear();
+                    batch.items.clear();
+                    (batch.bytes, batch.items)
+                },
             }),
             Err(_) => Err(format!(
                 "a scan worker failed on {} (a bug: please report it with the input)",
