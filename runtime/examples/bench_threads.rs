@@ -62,12 +62,57 @@ fn main() -> std::io::Result<()> {
         per(floor_s),
         bytes.len() as f64 / 1e6 / floor_s
     );
-    let file = path.display().to_string();
+    let k8s = [path.display().to_string()];
+    run(&k8s, events, bytes.len(), floor_s, &threads);
+    let _ = std::fs::remove_file(&path);
+
+    // CloudTrail as delivered: gzip files of 1,000 records each, one
+    // `Records` document per file.
+    let dir = std::env::temp_dir().join(format!("ward-bench-threads-ct-{events}"));
+    std::fs::create_dir_all(&dir)?;
+    let records = ward_runtime::corpus::cloudtrail_records(events, 1);
+    let (mut files, mut raw, mut lines) = (Vec::new(), 0, Vec::new());
+    for (k, chunk) in records.chunks(1000).enumerate() {
+        let doc = format!("{{\"Records\":[{}]}}", chunk.join(","));
+        raw += doc.len();
+        lines.extend(chunk.iter().map(|r| r.as_bytes().to_vec()));
+        let f = dir.join(format!("trail-{k:05}.json.gz"));
+        let mut gz =
+            flate2::write::GzEncoder::new(std::fs::File::create(&f)?, flate2::Compression::fast());
+        gz.write_all(doc.as_bytes())?;
+        gz.finish()?;
+        files.push(f.display().to_string());
+    }
+    println!(
+        "\n{events} CloudTrail records in {} gzip files ({:.1} MB of JSON), bundled rules",
+        files.len(),
+        raw as f64 / 1e6
+    );
+    let floor_s = best(|| {
+        let t = Instant::now();
+        for l in &lines {
+            let _: IgnoredAny = serde_json::from_slice(l).unwrap_or(IgnoredAny);
+        }
+        t.elapsed().as_secs_f64()
+    });
+    println!(
+        "{:<28} {:>12.0} events/s",
+        "floor: serde_json IgnoredAny",
+        events as f64 / floor_s
+    );
+    run(&files, events, raw, floor_s, &threads);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// `ward scan` over `files` at each thread count.
+fn run(files: &[String], events: usize, bytes: usize, floor_s: f64, threads: &[usize]) {
+    let per = |s: f64| events as f64 / s;
     let mut one = None;
-    for &n in &threads {
+    for &n in threads {
         let n_text = n.to_string();
         let secs = best(|| {
-            let args = [
+            let mut args = vec![
                 "ward",
                 "scan",
                 "--exit-zero",
@@ -75,8 +120,8 @@ fn main() -> std::io::Result<()> {
                 "/dev/null",
                 "--threads",
                 &n_text,
-                &file,
             ];
+            args.extend(files.iter().map(String::as_str));
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let t = Instant::now();
             let code = ward_runtime::cli::run_io(args, &mut &b""[..], &mut out, &mut err);
@@ -90,12 +135,10 @@ fn main() -> std::io::Result<()> {
             "{:<28} {:>12.0} events/s  {:>7.1} MB/s  {:.2} of floor  x{:.2} over 1 thread ({:.0}% per thread)",
             format!("ward scan --threads {n}"),
             per(secs),
-            bytes.len() as f64 / 1e6 / secs,
+            bytes as f64 / 1e6 / secs,
             floor_s / secs,
             speedup,
             100.0 * speedup / n as f64
         );
     }
-    let _ = std::fs::remove_file(&path);
-    Ok(())
 }
