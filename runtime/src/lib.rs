@@ -3,6 +3,7 @@
 //! around [`cli::run`], so tests drive the CLI in-process.
 
 pub mod alert;
+pub mod batch;
 pub mod bundled;
 pub mod cli;
 pub mod corpus;

@@ -408,7 +408,7 @@ impl<'w> Scan<'w> {
     }
 
     /// Event time moves on with every event, matching or not.
-    fn advance(&mut self, time: Option<i64>) {
+    pub fn advance(&mut self, time: Option<i64>) {
         if let Some(lane) = &mut self.lane {
             return lane.ops.push(LaneOp::Advance(time));
         }

@@ -1,0 +1,5 @@
+import sys
+
+from ward_spark.job import main
+
+sys.exit(main())

@@ -1,0 +1,318 @@
+"""ward-spark: Ward rules over files of JSON lines, on Apache Spark.
+
+    spark-submit ward_spark/job.py --rules bundled --output out/ 's3a://logs/2024/*/*.gz'
+    python -m ward_spark --master 'local[*]' --rules rules/ --output out/ logs/*.jsonl
+
+Alerts are those `ward scan --rules ... FILES` writes, the same JSON lines,
+for stateful rules too (spec/spark.md says how the work is split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from urllib.parse import unquote, urlparse
+
+# Each Python worker loads and checks the rules once; keyed by the settings.
+_RULES: dict = {}
+
+# Sort key of an event without a time: before any other.
+NO_TIME = -(2**63)
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_UNIT_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+
+
+def duration_ns(text: str) -> int:
+    """`5m`, `90s`, `250ms`, `2h`, `7d` in nanoseconds (as `ward scan --lateness`)."""
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 5m, 90s, 250ms, 2h, 7d)")
+    return int(m.group(1)) * _UNIT_NS[m.group(2)]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="ward-spark",
+        description="Run Ward rules over files of JSON lines on Apache Spark; alerts as "
+        "`ward scan` writes them (spec/spark.md).",
+    )
+    p.add_argument("inputs", nargs="+", help="files, directories or globs: local paths or any "
+                   "Hadoop-compatible URI (s3a://, gs://, abfss://, hdfs://); text files of "
+                   "JSON lines, .gz and other Hadoop codecs read by Spark")
+    p.add_argument("--rules", action="append", default=[], metavar="PATH",
+                   help="rule file or directory, or `bundled` for the embedded library; repeat "
+                   "to layer (as `ward scan --rules`); default: bundled")
+    p.add_argument("--output", "-o", required=True, metavar="DIR",
+                   help="directory the alerts are written to (any Hadoop-compatible URI)")
+    p.add_argument("--format", choices=["json", "parquet"], default="json",
+                   help="json: text files of alert JSON lines; parquet: columns rule, severity, "
+                   "time, file, line and alert (the JSON line)")
+    p.add_argument("--no-event", action="store_true", help="alerts without the event")
+    p.add_argument("--source", help="take every event as of this source (`ward scan --source`)")
+    p.add_argument("--lateness", type=duration_ns, default=duration_ns("5m"), metavar="DURATION",
+                   help="the --lateness of the single scan the job stands for: where event time "
+                   "stands at the end of input (default 5m)")
+    p.add_argument("--max-keys", type=int, default=None, help="live keys per rule (--max-keys)")
+    p.add_argument("--partitions", type=int, default=None,
+                   help="partitions of the stateful stage (default: Spark's default parallelism)")
+    p.add_argument("--batch-lines", type=int, default=20000,
+                   help="lines per call into Ward (default 20000)")
+    p.add_argument("--file-names", choices=["path", "uri"], default="path",
+                   help="`file` of alerts: path (local files as paths, as `ward scan` names "
+                   "them; other URIs whole) or uri")
+    p.add_argument("--master", help="Spark master when not run by spark-submit (e.g. local[*])")
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark setting, e.g. spark.sql.files.maxPartitionBytes=64m")
+    p.add_argument("--summary-json", metavar="FILE", help="write the counts as JSON (local file)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output directory")
+    return p.parse_args(argv)
+
+
+def _rules(conf):
+    """The worker's rule set for `conf` (paths, with_event, source, lateness, max_keys)."""
+    r = _RULES.get(conf)
+    if r is None:
+        from ward_spark._ward import Rules
+
+        paths, with_event, source, lateness, max_keys = conf
+        r = Rules([_local_rules(p) for p in paths], with_event=with_event, source=source,
+                  lateness_ns=lateness, max_keys=max_keys)
+        _RULES[conf] = r
+    return r
+
+
+def _local_rules(path: str) -> str:
+    """Where a rule path shipped with `SparkContext.addFile` is on this worker."""
+    if not path.startswith("spark-file:"):
+        return path
+    from pyspark import SparkFiles
+
+    return SparkFiles.get(path[len("spark-file:"):])
+
+
+def file_name(uri: str, mode: str) -> str:
+    if mode == "path" and uri.startswith("file:"):
+        return unquote(urlparse(uri).path)
+    return uri
+
+
+def stage_one(conf, first_lines, batch_lines, names):
+    """Per partition of lines: stateless alerts ("A", line), stateful records
+    ("K", (sort key, (file, payload))), and one ("T", totals) at the end."""
+
+    def run(rows):
+        rules = _rules(conf)
+        totals = {"max_time": None, "max_keyed": None, "events": 0, "unknown": 0,
+                  "malformed": 0, "too_long": 0, "lines": 0}
+        split, lines, first = None, [], 1
+
+        def flush():
+            name, ford = names[split[0]]
+            out = rules.batch(name, first, lines)
+            for k in ("events", "unknown", "malformed", "too_long"):
+                totals[k] += out[k]
+            totals["lines"] += len(lines)
+            for k in ("max_time", "max_keyed"):
+                if out[k] is not None and (totals[k] is None or out[k] > totals[k]):
+                    totals[k] = out[k]
+            for a in out["alerts"]:
+                yield ("A", a)
+            for seq, (rule, key, t, line, payload) in enumerate(out["keyed"]):
+                sort = (rule, NO_TIME if t is None else t, ford, line, seq, key)
+                yield ("K", (sort, (name, payload)))
+
+        for value, path, start in rows:
+            here = (path, start)
+            if here != split or len(lines) >= batch_lines:
+                if lines:
+                    yield from flush()
+                    first += len(lines)
+                if here != split:
+                    split, first = here, first_lines[here]
+                lines = []
+            lines.append(value)
+        if lines:
+            yield from flush()
+        yield ("T", totals)
+
+    return run
+
+
+def stage_two(conf, end):
+    """Per partition of (rule, key) groups, sorted by rule then time: each
+    rule's records through a scan of that rule alone."""
+
+    def run(records):
+        rules = _rules(conf)
+        scan, rule, buf = None, None, []
+        for (r, _t, _ford, line, _seq, _key), (name, payload) in records:
+            if r != rule:
+                if scan is not None:
+                    yield from scan.feed(buf)
+                    yield from scan.finish()
+                scan, rule, buf = rules.rule_scan(r, end), r, []
+            buf.append((name, line, payload))
+            if len(buf) >= 5000:
+                yield from scan.feed(buf)
+                buf = []
+        if scan is not None:
+            yield from scan.feed(buf)
+            yield from scan.finish()
+
+    return run
+
+
+def _partition_of(n):
+    from pyspark.rdd import portable_hash
+
+    # By (rule, key): every event of a key of a rule in one partition.
+    return lambda k: portable_hash((k[0], k[5])) % n
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from ward_spark._ward import Rules, WardError
+
+    rule_paths = args.rules or ["bundled"]
+    # Checked on the driver first: errors end the job before Spark starts.
+    try:
+        driver_rules = Rules(rule_paths, with_event=not args.no_event, source=args.source,
+                             lateness_ns=args.lateness, max_keys=args.max_keys)
+    except WardError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    for rule, lists in driver_rules.inactive:
+        print(f"ward-spark: rule {rule} inactive until its lists are filled: {', '.join(lists)}",
+              file=sys.stderr)
+
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("ward-spark")
+    if args.master:
+        builder = builder.master(args.master)
+        # Local workers run this Python, which has ward_spark installed.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    for kv in args.conf:
+        key, _, value = kv.partition("=")
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    try:
+        return run(spark, args, driver_rules)
+    finally:
+        spark.stop()
+
+
+def run(spark, args, driver_rules=None) -> int:
+    """The job on a running session; `args` from `parse_args`. Returns 0, or
+    2 when the rules do not check."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from ward_spark._ward import Rules, WardError
+
+    rule_paths = args.rules or ["bundled"]
+    if driver_rules is None:
+        try:
+            driver_rules = Rules(rule_paths, with_event=not args.no_event, source=args.source,
+                                 lateness_ns=args.lateness, max_keys=args.max_keys)
+        except WardError as e:
+            print(str(e), file=sys.stderr)
+            return 2
+    sc = spark.sparkContext
+    start = time.monotonic()
+
+    # Rule files go to the workers with the job.
+    shipped = []
+    for p in rule_paths:
+        if p == "bundled" or "://" in p:
+            shipped.append(p)
+            continue
+        full = os.path.abspath(p)
+        sc.addFile(full, recursive=os.path.isdir(full))
+        shipped.append("spark-file:" + os.path.basename(full.rstrip("/")))
+    conf = (tuple(shipped), not args.no_event, args.source, args.lateness, args.max_keys)
+
+    df = spark.read.text(args.inputs).select(
+        F.col("value"),
+        F.col("_metadata.file_path").alias("path"),
+        F.col("_metadata.file_block_start").alias("start"),
+    )
+    # Line numbers: Spark splits large uncompressed files; each split's first
+    # line number is one more than the lines of the splits before it.
+    splits = sorted((r["path"], r["start"], r["count"])
+                    for r in df.groupBy("path", "start").count().collect())
+    first_lines, names, seen = {}, {}, 0
+    for path, split_start, count in splits:
+        if path not in names:
+            names[path] = (file_name(path, args.file_names), len(names))
+            seen = 0
+        first_lines[(path, split_start)] = seen + 1
+        seen += count
+    lines_total = sum(c for _, _, c in splits)
+
+    tagged = df.rdd.mapPartitions(
+        stage_one(conf, first_lines, args.batch_lines, names)
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    totals = tagged.filter(lambda t: t[0] == "T").map(lambda t: t[1]).collect()
+    max_time = max((t["max_time"] for t in totals if t["max_time"] is not None), default=None)
+    max_keyed = max((t["max_keyed"] for t in totals if t["max_keyed"] is not None), default=None)
+    counts = {k: sum(t[k] for t in totals) for k in ("events", "unknown", "malformed", "too_long")}
+    end = driver_rules.end_time(max_time, max_keyed)
+
+    stateless = tagged.filter(lambda t: t[0] == "A").map(lambda t: t[1])
+    alerts = stateless
+    if driver_rules.stateful:
+        n = args.partitions or sc.defaultParallelism
+        keyed = tagged.filter(lambda t: t[0] == "K").map(lambda t: t[1])
+        grouped = keyed.repartitionAndSortWithinPartitions(n, _partition_of(n))
+        alerts = stateless.union(grouped.mapPartitions(stage_two(conf, end)))
+    alerts = alerts.map(lambda b: b.decode("utf-8")).persist(StorageLevel.MEMORY_AND_DISK)
+
+    mode = "overwrite" if args.overwrite else "errorifexists"
+    if args.format == "json":
+        spark.createDataFrame(alerts.map(lambda s: (s,)), "value string") \
+            .write.mode(mode).text(args.output)
+    else:
+        spark.createDataFrame(alerts.map(_columns), _PARQUET_SCHEMA) \
+            .write.mode(mode).parquet(args.output)
+    per_rule = dict(sorted(alerts.map(lambda s: json.loads(s).get("rule", "?"))
+                           .countByValue().items()))
+    secs = time.monotonic() - start
+    n_alerts = sum(per_rule.values())
+    problems = counts["unknown"] + counts["malformed"] + counts["too_long"]
+    print(f"ward-spark: {counts['events']} event(s) in {lines_total} line(s) of {len(names)} "
+          f"file(s), {n_alerts} alert(s), {problems} problem line(s) "
+          f"({counts['unknown']} of unknown source, {counts['malformed']} not JSON, "
+          f"{counts['too_long']} too long), {secs:.1f} s, "
+          f"{counts['events'] / max(secs, 1e-9):.0f} events/s", file=sys.stderr)
+    for rule, n in per_rule.items():
+        print(f"  {n:>8}  {rule}", file=sys.stderr)
+    if args.summary_json:
+        with open(args.summary_json, "w") as f:
+            json.dump({"counts": dict(counts, alerts=n_alerts, lines=lines_total,
+                                      files=len(names)),
+                       "alerts": per_rule, "seconds": secs}, f, indent=2)
+            f.write("\n")
+    tagged.unpersist()
+    alerts.unpersist()
+    return 0
+
+
+_PARQUET_SCHEMA = "rule string, severity string, time string, file string, line long, alert string"
+
+
+def _columns(line: str):
+    a = json.loads(line)
+    t = a.get("time")
+    where = a.get("input") or {}
+    return (a.get("rule"), a.get("severity"), t if isinstance(t, str) else None,
+            where.get("file"), where.get("line"), line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
