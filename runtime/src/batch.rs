@@ -149,6 +149,9 @@ pub struct Hunt {
     keys: Matcher,
     scratch: Scratch,
     bufs: Buffers,
+    /// Finished stage-2 scans by rule, to run again ([`Hunt::recycle`]):
+    /// lowering and planning a rule costs more than its records.
+    pool: std::collections::HashMap<usize, Scan<'static>>,
 }
 
 /// What a batch gave.
@@ -228,6 +231,7 @@ impl Hunt {
             keys,
             scratch: Scratch::default(),
             bufs: Buffers::default(),
+            pool: std::collections::HashMap::new(),
         }
     }
 
@@ -339,21 +343,41 @@ impl Hunt {
 
     /// A scan of stateful rule `rule` alone, for its records in time order;
     /// `end` is the event time a single scan ends at ([`end_time`]).
-    pub fn rule_scan(&self, rule: usize, end: Option<i64>) -> RuleScan {
-        let output = Output {
-            text: false,
-            with_event: self.opts.with_event,
-        };
+    pub fn rule_scan(&mut self, rule: usize, end: Option<i64>) -> RuleScan {
         let cfg = state::Config {
             // Records come in time order: none waits for a later one.
             lateness_ns: 0,
             max_keys: self.opts.max_keys,
             ..state::Config::default()
         };
-        let set = lowered(&self.loaded, |i, _| i == rule);
-        let mut scan = Scan::with_state(set, sink(), output, cfg);
-        scan.source = self.opts.source;
-        RuleScan { scan, end }
+        let scan = self.pool.remove(&rule).unwrap_or_else(|| {
+            let output = Output {
+                text: false,
+                with_event: self.opts.with_event,
+            };
+            let set = lowered(&self.loaded, |i, _| i == rule);
+            let mut scan = Scan::with_state(set, sink(), output, cfg);
+            scan.source = self.opts.source;
+            scan
+        });
+        RuleScan {
+            scan,
+            end,
+            rule,
+            cfg,
+            finished: false,
+        }
+    }
+
+    /// Keeps a finished scan to run its rule again, afresh.
+    pub fn recycle(&mut self, mut done: RuleScan) {
+        if !done.finished {
+            return;
+        }
+        let scan = &mut done.scan;
+        scan.engine = state::Engine::new(&scan.matcher.rules, done.cfg);
+        scan.stats = crate::scan::Stats::default();
+        self.pool.insert(done.rule, done.scan);
     }
 }
 
@@ -497,6 +521,9 @@ pub fn end_time(max_time: Option<i64>, max_keyed: Option<i64>, lateness_ns: i64)
 pub struct RuleScan {
     scan: Scan<'static>,
     end: Option<i64>,
+    rule: usize,
+    cfg: state::Config,
+    finished: bool,
 }
 
 impl RuleScan {
@@ -551,12 +578,21 @@ impl RuleScan {
     /// Moves event time to where a single scan ends ([`end_time`]) and
     /// closes the windows as at the end of input; returns the last alert
     /// lines.
-    pub fn finish(mut self) -> Vec<u8> {
+    pub fn finish(&mut self) -> Vec<u8> {
+        if self.finished {
+            return Vec::new();
+        }
+        self.finished = true;
         if let Some(end) = self.end {
             self.scan.advance(Some(end));
         }
         self.scan.finish();
         take_written()
+    }
+
+    /// The rule it runs.
+    pub fn rule(&self) -> usize {
+        self.rule
     }
 }
 

@@ -151,14 +151,18 @@ impl Rules {
     /// A scan of stateful rule `rule` alone over its records, fed in the
     /// order of (time, file order, line); `end`: [`Rules::end_time`].
     #[pyo3(signature = (rule, end=None))]
-    fn rule_scan(&self, rule: usize, end: Option<i64>) -> PyResult<RuleScan> {
-        if !self.hunt.stateful.contains(&rule) {
+    fn rule_scan(slf: Bound<'_, Self>, rule: usize, end: Option<i64>) -> PyResult<RuleScan> {
+        let mut this = slf.borrow_mut();
+        if !this.hunt.stateful.contains(&rule) {
             return Err(WardError::new_err(format!(
                 "rule {rule} is not an active stateful rule"
             )));
         }
+        let scan = this.hunt.rule_scan(rule, end);
+        drop(this);
         Ok(RuleScan {
-            scan: Some(self.hunt.rule_scan(rule, end)),
+            scan: Some(scan),
+            rules: slf.unbind(),
         })
     }
 }
@@ -167,6 +171,8 @@ impl Rules {
 #[pyclass(unsendable, module = "ward_spark._ward")]
 struct RuleScan {
     scan: Option<batch::RuleScan>,
+    /// Where the scan goes back once finished, to run its rule again.
+    rules: Py<Rules>,
 }
 
 #[pymethods]
@@ -186,8 +192,11 @@ impl RuleScan {
 
     /// Ends the scan as at the end of input; returns the last alert lines.
     fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let scan = (self.scan.take()).ok_or_else(|| WardError::new_err("the scan is finished"))?;
-        Ok(lines_of(py, &scan.finish()))
+        let mut scan =
+            (self.scan.take()).ok_or_else(|| WardError::new_err("the scan is finished"))?;
+        let alerts = scan.finish();
+        self.rules.borrow_mut(py).hunt.recycle(scan);
+        Ok(lines_of(py, &alerts))
     }
 }
 

@@ -70,7 +70,7 @@ def spark_job(spark, files: list[str], lateness: str, work: str, name: str):
     without starting Spark)."""
     out = os.path.join(work, f"{name}.spark")
     summary = os.path.join(work, f"{name}.spark.json")
-    args = job.parse_args(["--rules", "bundled", "--lateness", lateness, "--overwrite",
+    args = job.parse_args(["--rules", "bundled", "-v", "--lateness", lateness, "--overwrite",
                            "--summary-json", summary, "-o", out, *files])
     t = time.monotonic()
     code = job.run(spark, args)
@@ -122,6 +122,7 @@ def main() -> int:
     t = time.monotonic()
     spark = (SparkSession.builder.master("local[2]").appName("ward-spark-test")
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "4")
              # Small splits, so that the large corpus file is read in several
              # and line numbers are carried across them.
@@ -137,6 +138,8 @@ def main() -> int:
                      glob.glob(os.path.join(args.samples, "**", "*.jsonl"), recursive=True))
     files = generate(args.work, args.events)
     runs = [("samples", samples, "30d"), ("corpus", files, "1d")]
+    if os.environ.get("ONLY"):
+        runs = [r for r in runs if r[0] == os.environ["ONLY"]]
     for name, inputs, lateness in runs:
         ref, ref_summary, ref_secs = ward_scan(args.ward, inputs, lateness, args.work, name)
         got, got_summary, got_secs = spark_job(spark, inputs, lateness, args.work, name)

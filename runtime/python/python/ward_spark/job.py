@@ -10,6 +10,7 @@ for stateful rules too (spec/spark.md says how the work is split).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -70,6 +71,7 @@ def parse_args(argv):
                    help="a Spark setting, e.g. spark.sql.files.maxPartitionBytes=64m")
     p.add_argument("--summary-json", metavar="FILE", help="write the counts as JSON (local file)")
     p.add_argument("--overwrite", action="store_true", help="replace the output directory")
+    p.add_argument("--verbose", "-v", action="store_true", help="time each stage")
     return p.parse_args(argv)
 
 
@@ -224,6 +226,13 @@ def run(spark, args, driver_rules=None) -> int:
             print(str(e), file=sys.stderr)
             return 2
     sc = spark.sparkContext
+    last = [time.monotonic()]
+
+    def lap(what):
+        if args.verbose:
+            now = time.monotonic()
+            print(f"ward-spark: {now - last[0]:6.2f} s  {what}", file=sys.stderr)
+            last[0] = now
     start = time.monotonic()
 
     # Rule files go to the workers with the job.
@@ -255,6 +264,7 @@ def run(spark, args, driver_rules=None) -> int:
         seen += count
     lines_total = sum(c for _, _, c in splits)
 
+    lap("lines counted per split")
     tagged = df.rdd.mapPartitions(
         stage_one(conf, first_lines, args.batch_lines, names)
     ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -263,6 +273,7 @@ def run(spark, args, driver_rules=None) -> int:
     max_keyed = max((t["max_keyed"] for t in totals if t["max_keyed"] is not None), default=None)
     counts = {k: sum(t[k] for t in totals) for k in ("events", "unknown", "malformed", "too_long")}
     end = driver_rules.end_time(max_time, max_keyed)
+    lap("stage 1: stateless alerts, stateful records")
 
     stateless = tagged.filter(lambda t: t[0] == "A").map(lambda t: t[1])
     alerts = stateless
@@ -271,17 +282,27 @@ def run(spark, args, driver_rules=None) -> int:
         keyed = tagged.filter(lambda t: t[0] == "K").map(lambda t: t[1])
         grouped = keyed.repartitionAndSortWithinPartitions(n, _partition_of(n))
         alerts = stateless.union(grouped.mapPartitions(stage_two(conf, end)))
-    alerts = alerts.map(lambda b: b.decode("utf-8")).persist(StorageLevel.MEMORY_AND_DISK)
+    # Alerts per rule, counted as they are written.
+    per_rule_acc = sc.accumulator(collections.Counter(), _CounterParam())
 
-    mode = "overwrite" if args.overwrite else "errorifexists"
+    def counted(lines):
+        seen = collections.Counter()
+        for b in lines:
+            seen[_rule_of(b)] += 1
+            yield b.decode("utf-8")
+        per_rule_acc.add(seen)
+
+    alerts = alerts.mapPartitions(counted)
     if args.format == "json":
-        spark.createDataFrame(alerts.map(lambda s: (s,)), "value string") \
-            .write.mode(mode).text(args.output)
+        if args.overwrite:
+            _remove(sc, args.output)
+        alerts.saveAsTextFile(args.output)
     else:
+        mode = "overwrite" if args.overwrite else "errorifexists"
         spark.createDataFrame(alerts.map(_columns), _PARQUET_SCHEMA) \
             .write.mode(mode).parquet(args.output)
-    per_rule = dict(sorted(alerts.map(lambda s: json.loads(s).get("rule", "?"))
-                           .countByValue().items()))
+    lap("stage 2: stateful rules; alerts written")
+    per_rule = dict(sorted(per_rule_acc.value.items()))
     secs = time.monotonic() - start
     n_alerts = sum(per_rule.values())
     problems = counts["unknown"] + counts["malformed"] + counts["too_long"]
@@ -299,8 +320,39 @@ def run(spark, args, driver_rules=None) -> int:
                        "alerts": per_rule, "seconds": secs}, f, indent=2)
             f.write("\n")
     tagged.unpersist()
-    alerts.unpersist()
     return 0
+
+
+def _rule_of(alert: bytes) -> str:
+    """The rule of an alert line (`{"rule":"ID",...`), or a diagnostic's kind."""
+    if alert.startswith(b'{"rule":"'):
+        end = alert.find(b'"', 9)
+        if end > 0 and b"\\" not in alert[9:end]:
+            return alert[9:end].decode("utf-8")
+    a = json.loads(alert)
+    if "diagnostic" in a:
+        return f"diagnostic {a['diagnostic']}"
+    return a.get("rule") or "?"
+
+
+class _CounterParam:
+    """An accumulator of per-rule counts."""
+
+    def zero(self, value):
+        return collections.Counter()
+
+    def addInPlace(self, a, b):
+        a.update(b)
+        return a
+
+
+def _remove(sc, uri: str) -> None:
+    """Deletes the output directory `uri` (--overwrite), on any Hadoop file system."""
+    jvm = sc._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(sc._jsc.hadoopConfiguration())
+    if fs.exists(path):
+        fs.delete(path, True)
 
 
 _PARQUET_SCHEMA = "rule string, severity string, time string, file string, line long, alert string"
