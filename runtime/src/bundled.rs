@@ -51,6 +51,10 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../../rules/k8s/gaps.ward"),
     ),
     (
+        "rules/k8s/gaps2.ward",
+        include_str!("../../rules/k8s/gaps2.ward"),
+    ),
+    (
         "rules/k8s/identity.ward",
         include_str!("../../rules/k8s/identity.ward"),
     ),
