@@ -49,6 +49,11 @@ const INACTIVE: &[(&str, &str)] = &[
     ("k8s_full_admin_user_activity", "full_admin_k8s_users"),
     ("k8s_untrusted_node_joined", "allowed_k8s_nodes"),
     ("k8s_untrusted_node_join_refused", "allowed_k8s_nodes"),
+    ("k8s_untrusted_node_create_failed", "allowed_k8s_nodes"),
+    (
+        "k8s_system_identity_from_public_address",
+        "known_public_cidrs",
+    ),
     (
         "k8s_config_written_by_helm_or_automation",
         "routine_config_writers",
@@ -68,7 +73,7 @@ fn bundled_rules_check_clean() {
         assert_eq!(out.matches(&format!("{rule} ({list})")).count(), 1, "{out}");
     }
     assert!(
-        out.contains("11 rule(s) inactive until their lists are filled"),
+        out.contains("13 rule(s) inactive until their lists are filled"),
         "{out}"
     );
     let (code, out) = ward(&["check", "--deny", "warnings", &rules(), &site()]);
