@@ -465,3 +465,54 @@ fn a_cloudtrail_file_of_one_long_line_is_read() {
     let _ = std::fs::remove_file(plain);
     let _ = std::fs::remove_file(gzipped);
 }
+
+/// The records of a CloudTrail `Records` document written on one line (as
+/// CloudTrail delivers them) take the fast path, record by record; those of
+/// a pretty-printed one are decoded whole. Both give the same alerts, with
+/// `via` and line alike; only the event's text differs (as written against
+/// re-serialised), so alerts are compared as JSON values.
+#[test]
+fn cloudtrail_records_on_the_fast_path_alert_as_decoded_records() {
+    let records: Vec<Value> = ward_runtime::corpus::cloudtrail_records(3_000, 11)
+        .iter()
+        .map(|r| serde_json::from_str(r).expect("generated record"))
+        .collect();
+    let doc = json!({ "Records": records });
+    // Keys in reverse order: an alert from the fast path carries the record
+    // as written, one from decoding re-serialises it (keys sorted).
+    let written: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let members = r.as_object().expect("a record is an object").iter().rev();
+            let members: Vec<String> = members.map(|(k, v)| format!("{}:{v}", json!(k))).collect();
+            format!("{{{}}}", members.join(","))
+        })
+        .collect();
+    let doc_text = format!("{{\"Records\":[{}]}}", written.join(","));
+    let compact = temp("records-compact.json", doc_text.as_bytes());
+    let pretty_text = serde_json::to_string_pretty(&doc).expect("pretty");
+    let pretty = temp("records-pretty.json", pretty_text.as_bytes());
+    let run = |p: &PathBuf, tag: &str| {
+        let (code, mut alerts, err, summary) = scan(&[&p.display().to_string()], tag);
+        for a in &mut alerts {
+            a["input"]["file"] = Value::Null;
+        }
+        (code, alerts, err, summary)
+    };
+    let (c1, fast, e1, s1) = run(&compact, "records-compact");
+    let (c2, decoded, e2, s2) = run(&pretty, "records-pretty");
+    assert_eq!(c1, c2, "{e1}\n{e2}");
+    assert!(fast.len() > 10, "alerts: {}\n{e1}", fast.len());
+    assert_eq!(fast.len(), decoded.len());
+    for (i, (a, b)) in fast.iter().zip(&decoded).enumerate() {
+        assert_eq!(a, b, "alert {i}");
+    }
+    assert!(fast
+        .iter()
+        .all(|a| a["input"]["via"] == "cloudtrail-records"));
+    // The fast path read them: the events go out as written.
+    let (_, out, _) = ward(&["scan", &compact.display().to_string()]);
+    let as_written = written.iter().filter(|w| out.contains(w.as_str())).count();
+    assert!(as_written > 10, "records shown as written: {as_written}");
+    assert_eq!(s1["counts"], s2["counts"]);
+}

@@ -134,6 +134,7 @@ fn ward(
                 Format::Auto,
                 Handlers {
                     line: Some(&mut |t, n| scan_cell.borrow_mut().line("bench", t, n)),
+                    record: None,
                     event: &mut |ev| scan_cell.borrow_mut().event("bench", &ev),
                     problem: &mut |p| scan_cell.borrow_mut().problem("bench", &p),
                 },

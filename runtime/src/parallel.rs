@@ -20,7 +20,7 @@ use std::thread::Scope;
 
 use ward_compiler::lower::RuleSet;
 
-use crate::decode::{self, Event, Format, Problem};
+use crate::decode::{self, Event, Format, Problem, Via};
 use crate::scan::{Lane, Output, Scan, Stats};
 use crate::state;
 
@@ -54,11 +54,13 @@ struct Batch {
 }
 
 enum Item {
-    /// A JSON line: `bytes[start..end]`, line number `line`.
+    /// A JSON line (or a CloudTrail record, `via` says):
+    /// `bytes[start..end]`, line number `line`.
     Line {
         start: usize,
         end: usize,
         line: usize,
+        via: Via,
     },
     Event(Event),
     Problem(Problem),
@@ -134,14 +136,34 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         if line == 1 && self.setup.format == Format::Auto && decode::opens_document(text) {
             return false;
         }
+        // A CloudTrail `Records` document on one line: the reader streams
+        // its records, which come back one by one through `record`.
+        if memchr::memmem::find(text, b"\"Records\"").is_some() {
+            return false;
+        }
+        self.text(scan, text, line, Via::Raw);
+        true
+    }
+
+    /// A record of a CloudTrail `Records` document, as written.
+    pub fn record(&mut self, scan: &mut Scan<'_>, text: &[u8], line: usize) -> bool {
+        self.text(scan, text, line, Via::CloudtrailRecords);
+        true
+    }
+
+    fn text(&mut self, scan: &mut Scan<'_>, text: &[u8], line: usize, via: Via) {
         let start = self.batch.bytes.len();
         self.batch.bytes.extend_from_slice(text);
         let end = self.batch.bytes.len();
-        self.batch.items.push(Item::Line { start, end, line });
+        self.batch.items.push(Item::Line {
+            start,
+            end,
+            line,
+            via,
+        });
         if end >= self.setup.batch_bytes {
             self.send(scan);
         }
-        true
     }
 
     /// An event decoded whole by the reader.
@@ -321,13 +343,22 @@ fn run_batch(scan: &mut Scan<'_>, batch: &Batch, source: Option<&'static str>) {
     let file = &*batch.file;
     for item in &batch.items {
         match item {
-            Item::Line { start, end, line } => {
+            Item::Line {
+                start,
+                end,
+                line,
+                via,
+            } => {
                 let text = &batch.bytes[*start..*end];
-                if scan.line(file, text, *line) {
+                if scan.line_via(file, text, *line, *via) {
                     continue;
                 }
+                let decode = match via {
+                    Via::CloudtrailRecords => decode::decode_record,
+                    _ => decode::decode_line,
+                };
                 let scan = std::cell::RefCell::new(&mut *scan);
-                decode::decode_line(
+                decode(
                     text,
                     *line,
                     source,

@@ -320,6 +320,12 @@ impl<'w> Scan<'w> {
 
     /// The fast path for one JSON line; `false` hands it to full decoding.
     pub fn line(&mut self, file: &str, text: &[u8], line: usize) -> bool {
+        self.line_via(file, text, line, Via::Raw)
+    }
+
+    /// [`Scan::line`] for a JSON text that came `via` a wrapping (a record
+    /// of a CloudTrail `Records` document), as its alerts say.
+    pub fn line_via(&mut self, file: &str, text: &[u8], line: usize, via: Via) -> bool {
         let bufs = std::mem::take(&mut self.bufs);
         let Some(sparse) = extract_reusing(text, &self.matcher.projection, bufs) else {
             return false;
@@ -357,13 +363,14 @@ impl<'w> Scan<'w> {
         // A stateless rule fired: its alerts are rendered from the line.
         let mut pending = std::mem::take(&mut self.pending);
         if units.len() < self.scratch.candidates.len() {
-            self.alerts_from_line(file, source, line, sparse.text(), root, &mut pending);
+            let at = (file, line, via);
+            self.alerts_from_line(at, source, sparse.text(), root, &mut pending);
         }
         count(&mut self.stats, self.progress, file, source, drift, line);
         // Parts of stateful rules read their keys here; the line itself is
         // kept as text, parsed again only if it completes an alert.
         let arrival = (!units.is_empty()).then(|| {
-            let payload = Payload::Line(text.into());
+            let payload = Payload::Line(text.into(), via);
             (self.engine).arrival(source, line, root, time_field, &units, payload)
         });
         self.units = units;
@@ -440,9 +447,8 @@ impl<'w> Scan<'w> {
     /// text it came in.
     fn alerts_from_line(
         &self,
-        file: &str,
+        (file, line, via): (&str, usize, Via),
         source: &'static str,
-        line: usize,
         text: &str,
         doc: At<'_, '_>,
         pending: &mut Pending,
@@ -461,7 +467,7 @@ impl<'w> Scan<'w> {
                 source,
                 file,
                 line,
-                via: Via::Raw,
+                via,
             };
             let rule = plan[u].rule;
             let shown = raw.map(EventJson::Line);
@@ -594,7 +600,7 @@ impl<'w> Scan<'w> {
         window: &mut state::Window,
         out: &mut Vec<u8>,
     ) -> bool {
-        let Payload::Line(bytes) = &trigger.payload else {
+        let Payload::Line(bytes, via) = &trigger.payload else {
             return false;
         };
         let bufs = std::mem::take(&mut self.bufs);
@@ -609,7 +615,7 @@ impl<'w> Scan<'w> {
             source: trigger.source,
             file: &trigger.file,
             line: trigger.line,
-            via: Via::Raw,
+            via: *via,
         };
         let shown = self.out.with_event.then(|| EventJson::Line(sparse.text()));
         self.alert_line(r, root, time_path, from, Some(window), shown, out);
@@ -716,6 +722,10 @@ impl<'w> Scan<'w> {
             opts,
             decode::Handlers {
                 line: Some(&mut |text, line| scan.borrow_mut().line(name, text, line)),
+                record: Some(&mut |text, line| {
+                    let records = Via::CloudtrailRecords;
+                    scan.borrow_mut().line_via(name, text, line, records)
+                }),
                 event: &mut |ev| scan.borrow_mut().event(name, &ev),
                 problem: &mut |p| scan.borrow_mut().problem(name, &p),
             },

@@ -87,8 +87,9 @@ pub struct Held {
 /// The event of a held match.
 #[derive(Debug)]
 pub enum Payload {
-    /// A JSON line as read; parsed again only for an alert.
-    Line(Box<[u8]>),
+    /// A JSON line (or a CloudTrail record) as read, and how it came;
+    /// parsed again only for an alert.
+    Line(Box<[u8]>, crate::decode::Via),
     /// A decoded event (from a wrapping, a document or a mapped format).
     Event(Event),
 }
@@ -97,7 +98,7 @@ impl Held {
     /// About what holding it costs in memory.
     fn bytes(&self) -> usize {
         let payload = match &self.payload {
-            Payload::Line(bytes) => bytes.len(),
+            Payload::Line(bytes, _) => bytes.len(),
             Payload::Event(e) => value_bytes(&e.value) + e.original.as_ref().map_or(0, value_bytes),
         };
         std::mem::size_of::<Held>() + payload
@@ -108,14 +109,14 @@ impl Held {
     pub fn event(&self) -> Option<std::borrow::Cow<'_, Event>> {
         match &self.payload {
             Payload::Event(e) => Some(std::borrow::Cow::Borrowed(e)),
-            Payload::Line(bytes) => {
+            Payload::Line(bytes, via) => {
                 let value = serde_json::from_slice(bytes).ok()?;
                 Some(std::borrow::Cow::Owned(Event {
                     source: self.source,
                     value,
                     original: None,
                     line: self.line,
-                    via: crate::decode::Via::Raw,
+                    via: *via,
                 }))
             }
         }

@@ -194,6 +194,7 @@ fn ward_run(set: ward_compiler::lower::RuleSet, bytes: &[u8]) -> Verdicts {
             Format::JsonLines,
             Handlers {
                 line: Some(&mut |t, n| cell.borrow_mut().line("bench", t, n)),
+                record: None,
                 event: &mut |ev| cell.borrow_mut().event("bench", &ev),
                 problem: &mut |p| cell.borrow_mut().problem("bench", &p),
             },

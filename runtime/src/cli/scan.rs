@@ -215,6 +215,7 @@ fn scan_files(
                 read,
                 decode::Handlers {
                     line: Some(&mut |text, line| with_pool(&mut |p, s| p.line(s, text, line))),
+                    record: Some(&mut |text, line| with_pool(&mut |p, s| p.record(s, text, line))),
                     event: &mut |ev| {
                         let mut ev = Some(ev);
                         with_pool(&mut |p, s| {
@@ -241,6 +242,10 @@ fn scan_files(
                 read,
                 decode::Handlers {
                     line: Some(&mut |text, line| scan.borrow_mut().line(&name, text, line)),
+                    record: Some(&mut |text, line| {
+                        let records = decode::Via::CloudtrailRecords;
+                        scan.borrow_mut().line_via(&name, text, line, records)
+                    }),
                     event: &mut |ev| scan.borrow_mut().event(&name, &ev),
                     problem: &mut |p| scan.borrow_mut().problem(&name, &p),
                 },

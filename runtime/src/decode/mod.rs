@@ -147,6 +147,11 @@ pub struct Handlers<'h> {
     /// Offered each JSON line first (bytes, line number); returns whether it
     /// handled the line. Lines it declines are decoded in full.
     pub line: Option<LineHook<'h>>,
+    /// Offered each record of a CloudTrail `Records` document first, as
+    /// the record's text (one line, as written) and the document's line;
+    /// returns whether it handled the record. Records it declines are
+    /// decoded in full (`Via::CloudtrailRecords`).
+    pub record: Option<LineHook<'h>>,
     pub event: &'h mut dyn FnMut(Event),
     pub problem: &'h mut dyn FnMut(Problem),
 }
@@ -165,6 +170,7 @@ pub fn read(
         opts,
         Handlers {
             line: None,
+            record: None,
             event: on_event,
             problem: on_problem,
         },
@@ -179,12 +185,14 @@ pub fn read_with(
 ) -> Result<(), ReadError> {
     let Handlers {
         mut line,
+        record,
         event,
         problem,
     } = h;
     let opts = opts.into();
     let mut dec = Decoder {
         source: opts.source,
+        on_record: record,
         on_event: event,
         on_problem: problem,
     };
@@ -456,6 +464,8 @@ impl Long {
 struct Decoder<'h> {
     /// The source every event is taken as (`--source`).
     source: Option<&'static str>,
+    /// The fast path offered each CloudTrail record first.
+    on_record: Option<LineHook<'h>>,
     on_event: &'h mut dyn FnMut(Event),
     on_problem: &'h mut dyn FnMut(Problem),
 }
@@ -474,6 +484,7 @@ pub fn decode_line(
 ) {
     let mut dec = Decoder {
         source,
+        on_record: None,
         on_event,
         on_problem,
     };
@@ -485,6 +496,24 @@ pub fn decode_line(
     }
 }
 
+/// Decodes one record of a CloudTrail `Records` document in full (given
+/// as its text), as a record the `record` hook of [`Handlers`] declined.
+pub fn decode_record(
+    text: &[u8],
+    line: usize,
+    source: Option<&'static str>,
+    on_event: &mut dyn FnMut(Event),
+    on_problem: &mut dyn FnMut(Problem),
+) {
+    let mut dec = Decoder {
+        source,
+        on_record: None,
+        on_event,
+        on_problem,
+    };
+    dec.record(text, line);
+}
+
 /// Whether a file's first line (trimmed) opens a JSON document that runs
 /// past it (a pretty-printed object or array): then the file is read as
 /// one document, not as lines.
@@ -494,8 +523,36 @@ pub fn opens_document(first_line: &[u8]) -> bool {
 }
 
 impl Decoder<'_> {
+    /// One record of a `Records` array, as written: offered to the fast
+    /// path if it is one line, else (or if declined) decoded in full.
+    fn record(&mut self, text: &[u8], line: usize) {
+        if let Some(hook) = self.on_record.as_mut() {
+            if !text.contains(&b'\n') && hook(text, line) {
+                return;
+            }
+        }
+        match serde_json::from_slice::<Value>(text) {
+            Ok(v) => self.expand(v, line, Via::CloudtrailRecords, 1),
+            Err(e) => (self.on_problem)(Problem::Malformed {
+                line,
+                error: e.to_string(),
+            }),
+        }
+    }
+
     /// One JSON line: its events, or the error that made it no JSON value.
     fn line(&mut self, text: &[u8], line: usize) -> Option<serde_json::Error> {
+        // A CloudTrail `Records` document on one line: streamed, so that
+        // its records are offered to the fast path one by one.
+        if self.on_record.is_some() && memchr::memmem::find(text, b"\"Records\"").is_some() {
+            return match serde_json::from_slice::<IgnoredAny>(text) {
+                Err(e) if !e.to_string().starts_with("trailing characters") => Some(e),
+                _ => {
+                    self.values(text, line);
+                    None
+                }
+            };
+        }
         match serde_json::from_slice::<Value>(text) {
             Ok(v) => self.expand(v, line, Via::Raw, 0),
             // Values back to back on one line (`cat` of files without a
