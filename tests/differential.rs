@@ -546,6 +546,127 @@ fn random_grouped_string_tests_agree() {
     }
 }
 
+/// Derived values beside the tests the planner groups and indexes on the
+/// same fields: calls are never grouped or indexed (their leaves run
+/// through the evaluator), but they read fields that extraction must keep.
+const DERIVED: &str = r#"source k8s.audit
+rule d1 { when "sh" in query(requestURI, "command") }
+rule d2 { when any v in query(requestURI, "command"): v icontains ["shadow", "BASH"] }
+rule d3 { when all v in query(requestURI, "command"): len(v) < 3 }
+rule d4 { when len(query(requestURI, "command")) >= 2 and requestURI contains "exec" }
+rule d5 { when "sh" not in query(requestURI, "command") and requestURI startswith "/api" }
+rule d6 { when lower(user.username) == "admin" or user.username == "admin" }
+rule d7 { when upper(user.username) startswith "SYSTEM:" and user.username startswith "system:" }
+rule d8 { when lower(user.username) != user.username }
+rule d9 { when len(user.groups) > 1 and "system:masters" in user.groups }
+rule d10 { when len(user.username) == 0 or lower(user.username) is null }
+rule d11 { when is_private(sourceIPs[0]) }
+rule d12 { when not is_private(sourceIPs[0]) and sourceIPs[0] not in cidr ["192.0.2.0/24"] }
+rule d13 { when is_private(sourceIPs[0]) == false }
+rule d14 { when any ip in sourceIPs: (is_loopback(ip) or is_private(ip) != true) }
+rule d15 { when verb == "create" and objectRef.resource == "pods" and any c in requestObject.spec.containers: registry(c.image) != "docker.io" }
+rule d16 { when objectRef.resource == "pods" and any c in requestObject.spec.containers: (tag(c.image) == "latest" or digest(c.image) is null) }
+rule d17 { when objectRef.resource == "pods" and all c in requestObject.spec.containers: repository(c.image) startswith "library/" }
+rule d18 { when objectRef.resource == "pods" and len(requestObject.spec.containers) >= 2 }
+rule d19 { when objectRef.resource == "pods" and any c in requestObject.spec.containers: c.image icontains "xmrig" }
+rule d20 { when verb == "get" except lower(user.username) endswith "@example.com" }
+rule d21 { when base64(userAgent) == "curl" or base64(userAgent) is not null }
+rule d22 { when any v in query(requestURI, "command"): any g in user.groups: lower(g) == lower(v) }
+rule d23 { when any g in user.groups: any v in query(requestURI, "command"): (v == g and len(g) > 0) }
+rule d24 { when objectRef.resource == "pods" and any c in requestObject.spec.containers: any v in query(requestURI, "container"): v == repository(c.image) }
+rule d25 { when requestURI contains lower(objectRef.name) and objectRef.subresource == "exec" }
+"#;
+
+#[test]
+fn derived_values_agree() {
+    let m = matcher(&[("derived.ward", DERIVED)], "");
+    let uris: &[Value] = &[
+        Value::String("/api/v1/namespaces/x/pods/y/exec?command=sh&command=-c&command=cat%20%2Fetc%2Fshadow&container=c".into()),
+        Value::String("/api/v1/namespaces/x/pods/y/exec?command=sh".into()),
+        Value::String("/api/v1/namespaces/x/pods/y/exec?command=BASH&container=library%2Fnginx".into()),
+        Value::String("/api/v1/pods?command=&command=%zz&command=a+b".into()),
+        Value::String("/api/v1/pods".into()),
+        Value::String("/api/v1/namespaces/x/pods/y/exec?command=dev&command=ops".into()),
+        Value::String("".into()),
+        Value::Null,
+        serde_json::json!(5),
+    ];
+    let names: &[Value] = &[
+        Value::String("admin".into()),
+        Value::String("ADMIN".into()),
+        Value::String("system:node:a".into()),
+        Value::String("Alice@Example.com".into()),
+        Value::String("".into()),
+        Value::String("ΣΑΣ".into()),
+        Value::Null,
+        serde_json::json!(7),
+    ];
+    let ips: &[Value] = &[
+        serde_json::json!(["10.1.2.3"]),
+        serde_json::json!(["8.8.8.8", "127.0.0.1"]),
+        serde_json::json!(["AWS Internal", "fd00::1"]),
+        serde_json::json!(["100.64.0.1"]),
+        serde_json::json!(["::ffff:192.168.0.1", "192.0.2.4"]),
+        serde_json::json!([]),
+        serde_json::json!([null, 5]),
+        Value::Null,
+    ];
+    let images: &[Value] = &[
+        serde_json::json!("nginx"),
+        serde_json::json!("ghcr.io/a/b:1.2@sha256:abc"),
+        serde_json::json!("localhost:5000/xmrig"),
+        serde_json::json!("nginx@sha256:abc"),
+        serde_json::json!(""),
+        serde_json::json!("docker.io/library/nginx:latest"),
+        Value::Null,
+        serde_json::json!(3),
+    ];
+    let groups: &[Value] = &[
+        serde_json::json!(["system:masters", "dev"]),
+        serde_json::json!(["sh", "ops"]),
+        serde_json::json!([]),
+        serde_json::json!(["OPS", null, 4]),
+        Value::Null,
+    ];
+    let mut scratch = Scratch::default();
+    let mut fired = 0;
+    let mut counts = vec![0; m.plan.rules.len()];
+    for (i, text) in corpus::k8s_events(1500, 13).iter().enumerate() {
+        let mut ev: Value = serde_json::from_str(text).expect("json");
+        let pick = |vals: &[Value], k: usize| vals[(i * (k + 3) + k) % vals.len()].clone();
+        if i % 4 != 0 {
+            ev["requestURI"] = pick(uris, 1);
+            ev["sourceIPs"] = pick(ips, 2);
+            ev["userAgent"] = match i % 3 {
+                0 => Value::String("Y3VybA==".into()),
+                1 => Value::String("/w==".into()),
+                _ => ev["userAgent"].take(),
+            };
+            if let Some(user) = ev["user"].as_object_mut() {
+                user.insert("username".into(), pick(names, 3));
+                user.insert("groups".into(), pick(groups, 4));
+            }
+        }
+        if i % 2 == 1 {
+            ev["objectRef"]["resource"] = Value::String("pods".into());
+            let containers: Vec<Value> = (0..i % 4)
+                .map(|j| serde_json::json!({"name": "c", "image": pick(images, 5 + j)}))
+                .collect();
+            ev["requestObject"] = serde_json::json!({"spec": {"containers": containers}});
+        }
+        let bytes = serde_json::to_vec(&ev).expect("json");
+        fired += agree(&m, &mut scratch, &bytes, &format!("event {i}: {ev}"));
+        for r in reference(&m, "k8s.audit", &ev) {
+            counts[r] += 1;
+        }
+    }
+    assert!(fired > 1000, "derived rules fire: {fired}");
+    // Each rule both fires and stays quiet on some events.
+    for (r, n) in counts.iter().enumerate() {
+        assert!(*n > 0 && *n < 1500, "rule d{}: fired {n} times", r + 1);
+    }
+}
+
 /// Every event of the bundled library's samples (wrappings unwrapped), with
 /// where it was read.
 fn library_sample_events() -> Vec<(String, Value)> {

@@ -192,6 +192,11 @@ const RULE_TOKENS: &[&str] = &[
     "\\",
     "#",
     "\n",
+    "lower(",
+    "len(",
+    "query(",
+    "is_private(",
+    "tag",
     "5m",
     "0s",
     "31d",
@@ -523,6 +528,27 @@ fn condition(rng: &mut Rng, lists: usize, macros: usize, depth: usize) -> String
             rng.pick(&["and", "or"]),
             condition(rng, lists, macros, depth + 1)
         ),
+        7 if rng.chance(30) => match rng.below(4) {
+            0 => format!(
+                "lower({}) {} \"w{}\"",
+                rng.pick(STRINGS),
+                rng.pick(&["==", "!=", "startswith"]),
+                rng.below(400)
+            ),
+            1 => format!(
+                "{} v in query(requestURI, \"w{}\"): v {} \"w{}\"",
+                rng.pick(&["any", "all"]),
+                rng.below(40),
+                rng.pick(&["==", "icontains"]),
+                rng.below(400)
+            ),
+            2 => format!("len(user.groups) > {}", rng.below(4)),
+            _ => format!(
+                "{}is_private(sourceIPs[{}])",
+                rng.pick(&["", "not "]),
+                rng.below(2)
+            ),
+        },
         7 => format!("not ({})", condition(rng, lists, macros, depth + 1)),
         _ => format!(
             "{} c in requestObject.spec.containers: c.image {} \"w{}\"",

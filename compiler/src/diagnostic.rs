@@ -21,8 +21,8 @@ pub enum Severity {
 macro_rules! codes {
     ($( $(#[doc = $doc:literal])* $variant:ident = $code:literal, $name:literal, $sev:ident; )*) => {
         /// Every diagnostic Ward can emit. Ranges: E00x syntax and files,
-        /// E01x names, E02x–E03x types and values, W00x checker warnings,
-        /// W010 and up lints and suppressions.
+        /// E01x names, E020–E030 types and values, E031–E032 functions,
+        /// W00x checker warnings, W010 and up lints and suppressions.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code { $( $(#[doc = $doc])* $variant, )* }
 
@@ -90,6 +90,10 @@ codes! {
     BadRule = "E029", "bad-rule", Error;
     /// A stateful clause whose key or counted field is not a scalar field.
     BadKey = "E030", "bad-key", Error;
+    /// A call to a function Ward does not have.
+    UnknownFunction = "E031", "unknown-function", Error;
+    /// A function called with the wrong number of arguments, or an argument of a type it does not take.
+    BadArguments = "E032", "bad-arguments", Error;
     /// A `requestObject` path used without a guard that fixes the object's kind.
     UnguardedPath = "W001", "unguarded-path", Warning;
     /// A path into free-form JSON that no known shape of the object has.

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod doc;
+pub mod func;
 pub mod hash;
 pub mod load;
 pub mod lower;

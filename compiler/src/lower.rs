@@ -11,6 +11,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 use regex_automata::meta::Regex;
 
+use crate::func::Func;
 use crate::load::Loaded;
 use crate::pattern::{self, Cidr};
 use crate::resolve::{Def, Program};
@@ -191,13 +192,8 @@ impl FieldPath {
 
 impl Cond {
     /// Calls `f` with every field path the condition reads, quantifier
-    /// bodies included.
+    /// bodies and call arguments included.
     pub fn each_path_mut(&mut self, f: &mut dyn FnMut(&mut FieldPath)) {
-        let op = |o: &mut Operand, f: &mut dyn FnMut(&mut FieldPath)| {
-            if let Operand::Field(p) = o {
-                f(p);
-            }
-        };
         match self {
             Cond::Const(_) => {}
             Cond::And(items) | Cond::Or(items) => {
@@ -207,20 +203,42 @@ impl Cond {
             }
             Cond::Not(inner) => inner.each_path_mut(f),
             Cond::Quant { list, body, .. } => {
-                f(list);
+                list.each_path_mut(f);
                 body.each_path_mut(f);
             }
-            Cond::Cmp { lhs, rhs, .. } | Cond::StrField { lhs, rhs, .. } => {
-                op(lhs, f);
-                op(rhs, f);
+            Cond::Cmp { lhs, rhs, .. }
+            | Cond::StrField { lhs, rhs, .. }
+            | Cond::InField { lhs, list: rhs, .. } => {
+                lhs.each_path_mut(f);
+                rhs.each_path_mut(f);
             }
-            Cond::InSet { lhs, .. } | Cond::Cidr { lhs, .. } | Cond::Str { lhs, .. } => op(lhs, f),
-            Cond::InField { lhs, list, .. } => {
-                op(lhs, f);
-                f(list);
-            }
-            Cond::IsNull { operand, .. } | Cond::Truthy(operand) => op(operand, f),
+            Cond::InSet { lhs, .. }
+            | Cond::Cidr { lhs, .. }
+            | Cond::Str { lhs, .. }
+            | Cond::IsNull { operand: lhs, .. }
+            | Cond::Truthy(lhs) => lhs.each_path_mut(f),
             Cond::Exists(p) => f(p),
+        }
+    }
+}
+
+impl Operand {
+    /// Calls `f` with every field path the operand reads: its own, or its
+    /// call's arguments'.
+    pub fn each_path_mut(&mut self, f: &mut dyn FnMut(&mut FieldPath)) {
+        match self {
+            Operand::Field(p) => f(p),
+            Operand::Call(c) => c.args.iter_mut().for_each(|a| a.each_path_mut(f)),
+            Operand::Lit(_) | Operand::Elem(_) => {}
+        }
+    }
+
+    /// Calls `f` with every field path the operand reads.
+    pub fn each_path<'o>(&'o self, f: &mut dyn FnMut(&'o FieldPath)) {
+        match self {
+            Operand::Field(p) => f(p),
+            Operand::Call(c) => c.args.iter().for_each(|a| a.each_path(f)),
+            Operand::Lit(_) | Operand::Elem(_) => {}
         }
     }
 }
@@ -361,6 +379,19 @@ impl std::fmt::Debug for LitSet {
 pub enum Operand {
     Lit(Lit),
     Field(FieldPath),
+    /// A derived value (spec/language.md, "Derived values").
+    Call(Box<Call>),
+    /// The element bound by the n-th enclosing quantifier (0 = innermost),
+    /// a quantifier over a derived list (its elements are computed strings,
+    /// not parts of the event, so no path reaches them).
+    Elem(usize),
+}
+
+/// `func(args...)`: the arguments are checked to fit the function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    pub func: Func,
+    pub args: Vec<Operand>,
 }
 
 /// A string pattern, compiled.
@@ -418,9 +449,10 @@ pub enum Cond {
     And(Vec<Cond>),
     Or(Vec<Cond>),
     Not(Box<Cond>),
+    /// `any`/`all` over a list field, or over a derived list (`query(...)`).
     Quant {
         all: bool,
-        list: FieldPath,
+        list: Operand,
         body: Box<Cond>,
     },
     Cmp {
@@ -434,11 +466,11 @@ pub enum Cond {
         lhs: Operand,
         set: LitSet,
     },
-    /// `x [not] in some.list.field`
+    /// `x [not] in some.list.field`, or in a derived list.
     InField {
         negated: bool,
         lhs: Operand,
-        list: FieldPath,
+        list: Operand,
     },
     Cidr {
         negated: bool,
@@ -496,8 +528,9 @@ pub fn lower(loaded: &Loaded) -> RuleSet {
 
 struct Lower<'p, 'a> {
     prog: &'p Program<'a>,
-    /// Names bound by enclosing quantifiers, innermost last.
-    scopes: Vec<String>,
+    /// Names bound by enclosing quantifiers, innermost last, each with
+    /// whether it ranges over a derived list.
+    scopes: Vec<(String, bool)>,
     fields: Vec<(String, FieldPath)>,
     macros: Vec<(String, Cond)>,
     /// Macros lowered where no variable is bound, by name.
@@ -660,8 +693,9 @@ impl Lower<'_, '_> {
                 list,
                 body,
             } => {
-                let list = self.path(list);
-                self.scopes.push(var.name.clone());
+                let list = self.operand(list);
+                let derived = matches!(list, Operand::Call(_));
+                self.scopes.push((var.name.clone(), derived));
                 let body = self.cond(body);
                 self.scopes.pop();
                 Cond::Quant {
@@ -684,15 +718,15 @@ impl Lower<'_, '_> {
                         set,
                     },
                     None => match self.operand(rhs) {
-                        Operand::Field(list) => Cond::InField {
-                            negated: *negated,
-                            lhs,
-                            list,
-                        },
                         Operand::Lit(l) => Cond::InSet {
                             negated: *negated,
                             lhs,
                             set: LitSet::new(vec![l]),
+                        },
+                        list => Cond::InField {
+                            negated: *negated,
+                            lhs,
+                            list,
                         },
                     },
                 }
@@ -751,7 +785,10 @@ impl Lower<'_, '_> {
             },
             ExprKind::Exists(o) => match self.operand(o) {
                 Operand::Field(f) => Cond::Exists(f),
-                Operand::Lit(_) => Cond::Const(true),
+                // An element of a derived list is always there.
+                Operand::Lit(_) | Operand::Elem(_) => Cond::Const(true),
+                // Rejected by the checker (a derived value has no key).
+                Operand::Call(_) => Cond::Const(false),
             },
             ExprKind::Value(op) => {
                 if let AstOperand::Path(p) = op {
@@ -803,7 +840,7 @@ impl Lower<'_, '_> {
     fn name<'n>(&self, p: &'n ast::Path) -> Option<&'n str> {
         p.as_name()
             .map(|n| n.name.as_str())
-            .filter(|n| !self.scopes.iter().any(|s| s == n))
+            .filter(|n| !self.scopes.iter().any(|(s, _)| s == n))
     }
 
     /// The literals an operand stands for: a literal, a list literal or a
@@ -819,6 +856,7 @@ impl Lower<'_, '_> {
                 let def = self.name(p).and_then(|n| self.prog.lists.get(n))?;
                 Some(def.items.iter().map(lit).collect())
             }
+            AstOperand::Call(_) => None,
         }
     }
 
@@ -827,7 +865,7 @@ impl Lower<'_, '_> {
     fn set(&mut self, op: &AstOperand) -> Option<LitSet> {
         let named = match op {
             AstOperand::Path(p) => self.name(p).filter(|n| self.prog.lists.contains_key(n)),
-            AstOperand::Lit(_) => None,
+            AstOperand::Lit(_) | AstOperand::Call(_) => None,
         };
         if let Some(set) = named.and_then(|n| self.lists.borrow().get(n).cloned()) {
             return Some(set);
@@ -842,12 +880,36 @@ impl Lower<'_, '_> {
     fn operand(&mut self, op: &AstOperand) -> Operand {
         match op {
             AstOperand::Lit(l) => Operand::Lit(lit(l)),
-            AstOperand::Path(p) => Operand::Field(self.path(p)),
+            AstOperand::Path(p) => {
+                let var = self
+                    .scopes
+                    .iter()
+                    .rev()
+                    .position(|(s, _)| *s == p.root.name);
+                match var {
+                    // The checker allows no segment on a derived element
+                    // (a string).
+                    Some(n) if self.scopes[self.scopes.len() - 1 - n].1 => Operand::Elem(n),
+                    _ => Operand::Field(self.path(p)),
+                }
+            }
+            AstOperand::Call(c) => match Func::by_name(&c.name.name) {
+                Some(func) => Operand::Call(Box::new(Call {
+                    func,
+                    args: c.args.iter().map(|a| self.operand(a)).collect(),
+                })),
+                // Rejected by the checker.
+                None => Operand::Lit(Lit::Null),
+            },
         }
     }
 
     fn path(&mut self, p: &ast::Path) -> FieldPath {
-        let var = self.scopes.iter().rev().position(|s| *s == p.root.name);
+        let var = self
+            .scopes
+            .iter()
+            .rev()
+            .position(|(s, _)| *s == p.root.name);
         let mut segs = Vec::new();
         if var.is_none() {
             segs.push(Seg::Key(p.root.name.clone()));

@@ -11,7 +11,9 @@
 //!   by one hash lookup; string tests (`contains`, `startswith`, `endswith`,
 //!   `glob`, `matches` and their `i`-forms) of one field, or quantifiers
 //!   whose body is one such test of the element, by one multi-pattern
-//!   automaton pass over the value per event.
+//!   automaton pass over the value per event. Tests of derived values
+//!   (calls, elements of derived lists) are neither grouped nor dispatch
+//!   keys: their leaves run through the evaluator.
 //! - Projection: the trie of paths any rule reads, so the runtime extracts
 //!   only those fields from each event.
 
@@ -516,7 +518,11 @@ fn group_string_tests(plan: &mut Plan) {
 /// makes): `(None, leaf)` for a test of its own.
 fn grouped_test(c: &Cond) -> Option<(Option<&FieldPath>, &Cond)> {
     match c {
-        Cond::Quant { list, body, .. } if list.var.is_none() => Some((Some(list), body)),
+        Cond::Quant {
+            list: Operand::Field(list),
+            body,
+            ..
+        } if list.var.is_none() => Some((Some(list), body)),
         Cond::Quant { .. } => None,
         other => Some((None, other)),
     }
@@ -756,15 +762,17 @@ fn project(c: &Cond, scopes: &mut Vec<Vec<Option<String>>>, proj: &mut Projectio
         proj.insert(&refs);
     };
     let operand = |o: &Operand, scopes: &Vec<Vec<Option<String>>>, proj: &mut Projection| {
-        if let Operand::Field(f) = o {
-            path(f, scopes, proj);
-        }
+        o.each_path(&mut |f| path(f, scopes, proj));
     };
     match c {
         Cond::Const(_) => {}
         Cond::And(items) | Cond::Or(items) => items.iter().for_each(|i| project(i, scopes, proj)),
         Cond::Not(inner) => project(inner, scopes, proj),
-        Cond::Quant { list, body, .. } => {
+        Cond::Quant {
+            list: Operand::Field(list),
+            body,
+            ..
+        } => {
             let mut elem = absolute(list, scopes);
             elem.push(None);
             // The elements must be kept (as empty shells at least) even if
@@ -772,6 +780,15 @@ fn project(c: &Cond, scopes: &mut Vec<Vec<Option<String>>>, proj: &mut Projectio
             let refs: Vec<Option<&str>> = elem.iter().map(|s| s.as_deref()).collect();
             proj.touch(&refs);
             scopes.push(elem);
+            project(body, scopes, proj);
+            scopes.pop();
+        }
+        Cond::Quant { list, body, .. } => {
+            // A derived list: its call reads fields; its elements are no
+            // part of the event (the body names them as `Operand::Elem`,
+            // never by path), so their scope is empty.
+            operand(list, scopes, proj);
+            scopes.push(Vec::new());
             project(body, scopes, proj);
             scopes.pop();
         }
@@ -784,7 +801,7 @@ fn project(c: &Cond, scopes: &mut Vec<Vec<Option<String>>>, proj: &mut Projectio
         }
         Cond::InField { lhs, list, .. } => {
             operand(lhs, scopes, proj);
-            operand(&Operand::Field(list.clone()), scopes, proj);
+            operand(list, scopes, proj);
         }
         Cond::IsNull { operand: o, .. } | Cond::Truthy(o) => operand(o, scopes, proj),
         Cond::Exists(f) => operand(&Operand::Field(f.clone()), scopes, proj),
@@ -1245,6 +1262,36 @@ mod tests {
                 "objectRef.resource",
                 "requestObject.spec.containers[].securityContext.privileged",
                 "sourceIPs[]"
+            ]
+        );
+    }
+
+    /// Calls read their arguments' fields, and are neither grouped nor
+    /// dispatch keys; the rules' plain guards still index them.
+    #[test]
+    fn derived_values_are_projected_but_not_grouped_or_indexed() {
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when lower(verb) == \"get\" }\n\
+             rule b { when lower(verb) == \"list\" }\n\
+             rule c { when lower(userAgent) contains \"curl\" }\n\
+             rule d { when lower(userAgent) contains \"wget\" }\n\
+             rule e { when objectRef.subresource == \"exec\" and any v in query(requestURI, \"command\"): v == \"sh\" }\n\
+             rule f { when len(user.groups) > 1 and \"x\" in query(requestURI, \"c\") }\n",
+        );
+        assert!(p.eq_groups.is_empty(), "{:#?}", p.eq_groups);
+        assert!(p.str_groups.is_empty(), "{:#?}", p.str_groups);
+        let sp = &p.sources["k8s.audit"];
+        assert_eq!(sp.dispatch.len(), 1, "only the subresource pin");
+        assert_eq!(dotted(&sp.dispatch[0].0), "objectRef.subresource");
+        assert_eq!(
+            sp.projection.paths(),
+            [
+                "objectRef.subresource",
+                "requestURI",
+                "user.groups",
+                "userAgent",
+                "verb"
             ]
         );
     }

@@ -488,12 +488,13 @@ fn duplicate(
 }
 
 /// Calls `f` with every bare name in a condition: macros, lists (and
-/// quantifier variables).
+/// quantifier variables), call arguments included.
 pub fn names<'e>(e: &'e Expr, f: &mut impl FnMut(&'e Ident)) {
-    fn name(o: &Operand) -> Option<&Ident> {
+    fn name<'e>(o: &'e Operand, f: &mut impl FnMut(&'e Ident)) {
         match o {
-            Operand::Path(p) => p.as_name(),
-            Operand::Lit(_) => None,
+            Operand::Path(p) => p.as_name().into_iter().for_each(f),
+            Operand::Call(c) => c.args.iter().for_each(|a| name(a, f)),
+            Operand::Lit(_) => {}
         }
     }
     match &e.kind {
@@ -502,15 +503,21 @@ pub fn names<'e>(e: &'e Expr, f: &mut impl FnMut(&'e Ident)) {
             names(b, f);
         }
         ExprKind::Not(a) => names(a, f),
-        ExprKind::Quant { body, .. } => names(body, f),
+        ExprKind::Quant { list, body, .. } => {
+            if let Operand::Call(_) = list {
+                name(list, f);
+            }
+            names(body, f)
+        }
         ExprKind::Compare { lhs, rhs, .. }
         | ExprKind::In { lhs, rhs, .. }
         | ExprKind::Cidr { lhs, rhs, .. }
         | ExprKind::Str { lhs, rhs, .. } => {
-            name(lhs).into_iter().chain(name(rhs)).for_each(f);
+            name(lhs, f);
+            name(rhs, f);
         }
         ExprKind::IsNull { operand, .. } | ExprKind::Exists(operand) | ExprKind::Value(operand) => {
-            name(operand).into_iter().for_each(f)
+            name(operand, f)
         }
     }
 }

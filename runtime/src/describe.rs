@@ -43,6 +43,16 @@ fn operand(o: &Operand, depth: usize) -> String {
     match o {
         Operand::Lit(l) => lit(l),
         Operand::Field(f) => path_at(f, depth),
+        Operand::Call(c) => format!(
+            "{}({})",
+            c.func.name(),
+            c.args
+                .iter()
+                .map(|a| operand(a, depth))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Operand::Elem(n) => format!("${}", depth.saturating_sub(1 + n)),
     }
 }
 
@@ -79,7 +89,7 @@ fn leaf_at(c: &Cond, depth: usize) -> String {
                 "{} {}in {}",
                 operand(lhs, depth),
                 not(*negated),
-                path_at(list, depth)
+                operand(list, depth)
             )
         }
         Cond::Cidr { negated, lhs, nets } => format!(
@@ -133,7 +143,7 @@ fn leaf_at(c: &Cond, depth: usize) -> String {
             let kind = if *all { "all" } else { "any" };
             format!(
                 "{kind} element ${depth} of {}: {}",
-                path_at(list, depth),
+                operand(list, depth),
                 quant_body(body, depth + 1)
             )
         }
@@ -178,6 +188,19 @@ mod tests {
             super::leaf(&set.rules[0].when),
             "any element $0 of requestObject.spec.containers: any element $1 of $0.ports: \
              ($1.hostPort > 0 and $0.image contains [\"x\"])"
+        );
+    }
+
+    /// A derived list's elements are named like a list field's.
+    #[test]
+    fn calls_and_derived_elements_are_written_out() {
+        let text = "source k8s.audit\nrule r { when any v in query(requestURI, \"command\"): \
+                    (lower(v) == \"sh\" and len(user.groups) > 1) }\n";
+        let set = lower::lower(&load::load_texts(&[("r.ward", text)]));
+        assert_eq!(
+            super::leaf(&set.rules[0].when),
+            "any element $0 of query(requestURI, \"command\"): \
+             (lower($0) == \"sh\" and len(user.groups) > 1)"
         );
     }
 }

@@ -6,9 +6,10 @@
 
 use serde_json::Value;
 use ward_compiler::doc::{Doc, Kind};
-use ward_compiler::lower::{AnyOf, Cond, FieldPath, Lit, Operand, Pattern, Rule, Seg};
+use ward_compiler::lower::{AnyOf, Call, Cond, FieldPath, Lit, Operand, Pattern, Rule, Seg};
 use ward_compiler::syntax::ast::{CmpOp, StrOp, StrOpKind};
 
+use crate::func::{self, Derived, Input};
 use ward_compiler::time;
 
 /// Whether `rule` fires on `event`: `when` holds and no `except` does.
@@ -45,35 +46,99 @@ pub fn get<'a, D: Doc<'a>>(event: D, vars: &[D], path: &FieldPath) -> Option<D> 
     Some(v)
 }
 
-/// An operand's value: a literal, or a present, non-null field.
+/// What a condition is evaluated against: the event, the elements the
+/// enclosing quantifiers bound (`docs`, what paths with a `var` start
+/// from), and the elements of those over derived lists, each with its
+/// quantifier's place in `docs` (where it has a stand-in no path reads).
+/// Quantifiers over the event's lists leave `elems` alone, so that they
+/// cost no allocation.
+struct Env<'v, D> {
+    event: D,
+    docs: &'v mut Vec<D>,
+    elems: Vec<(usize, String)>,
+}
+
+/// An operand's value: a literal, a present, non-null field, or a value a
+/// call computed.
 enum Val<'l, D> {
     Lit(&'l Lit),
     Doc(D),
+    Own(Derived),
 }
 
-fn value<'l, 'a, D: Doc<'a>>(op: &'l Operand, event: D, vars: &[D]) -> Option<Val<'l, D>> {
+fn value<'l, 'a, D: Doc<'a>>(op: &'l Operand, env: &Env<'_, D>) -> Option<Val<'l, D>> {
     match op {
         Operand::Lit(Lit::Null) => None,
         Operand::Lit(l) => Some(Val::Lit(l)),
-        Operand::Field(p) => get(event, vars, p).filter(|v| !v.is_null()).map(Val::Doc),
+        Operand::Field(p) => get(env.event, env.docs, p)
+            .filter(|v| !v.is_null())
+            .map(Val::Doc),
+        Operand::Call(c) => call(c, env).map(Val::Own),
+        Operand::Elem(n) => {
+            let at = env.docs.len().checked_sub(n + 1)?;
+            let (_, s) = env.elems.iter().rev().find(|(d, _)| *d == at)?;
+            Some(Val::Own(Derived::Str(s.clone())))
+        }
     }
 }
 
-fn str_of<'a, D: Doc<'a>>(v: &Val<'_, D>) -> Option<&'a str> {
+/// A call's value: missing when an argument is (a function of a missing or
+/// null value is missing), else what the function gives.
+fn call<'a, D: Doc<'a>>(c: &Call, env: &Env<'_, D>) -> Option<Derived> {
+    let vals = c
+        .args
+        .iter()
+        .map(|a| value(a, env))
+        .collect::<Option<Vec<_>>>()?;
+    let inputs: Vec<Input<'_>> = vals.iter().map(input).collect();
+    func::apply(c.func, &inputs)
+}
+
+fn input<'s, 'a: 's, D: Doc<'a>>(v: &'s Val<'_, D>) -> Input<'s> {
+    match v {
+        Val::Lit(Lit::Str(s)) => Input::Str(s),
+        Val::Doc(d) => match d.kind() {
+            Kind::Str(s) => Input::Str(s),
+            Kind::Arr(n) => Input::List(n),
+            _ => Input::Other,
+        },
+        Val::Own(Derived::Str(s)) => Input::Str(s),
+        Val::Own(Derived::List(l)) => Input::List(l.len()),
+        _ => Input::Other,
+    }
+}
+
+/// The string a test looks at: a field's or a derived value's (a literal
+/// on the left of a test is never one).
+fn str_of<'s, 'a: 's, D: Doc<'a>>(v: &'s Val<'_, D>) -> Option<&'s str> {
     match v {
         Val::Doc(d) => d.as_str(),
-        Val::Lit(_) => None,
+        Val::Own(Derived::Str(s)) => Some(s),
+        _ => None,
     }
 }
 
 pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
+    let mut env = Env {
+        event,
+        docs: vars,
+        elems: Vec::new(),
+    };
+    ev(c, &mut env)
+}
+
+fn ev<'a, D: Doc<'a>>(c: &Cond, env: &mut Env<'_, D>) -> bool {
     match c {
         Cond::Const(b) => *b,
-        Cond::And(items) => items.iter().all(|i| eval(i, event, vars)),
-        Cond::Or(items) => items.iter().any(|i| eval(i, event, vars)),
-        Cond::Not(inner) => !eval(inner, event, vars),
-        Cond::Quant { all, list, body } => {
-            let Some(l) = get(event, vars, list) else {
+        Cond::And(items) => items.iter().all(|i| ev(i, env)),
+        Cond::Or(items) => items.iter().any(|i| ev(i, env)),
+        Cond::Not(inner) => !ev(inner, env),
+        Cond::Quant {
+            all,
+            list: Operand::Field(list),
+            body,
+        } => {
+            let Some(l) = get(env.event, env.docs, list) else {
                 return false;
             };
             let Kind::Arr(len) = l.kind() else {
@@ -81,9 +146,9 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
             };
             let mut test = |i: usize| match l.at(i) {
                 Some(item) => {
-                    vars.push(item);
-                    let r = eval(body, event, vars);
-                    vars.pop();
+                    env.docs.push(item);
+                    let r = ev(body, env);
+                    env.docs.pop();
                     r
                 }
                 None => false,
@@ -94,9 +159,27 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
                 (0..len).any(&mut test)
             }
         }
-        Cond::Cmp { op, lhs, rhs } => compare(*op, lhs, rhs, event, vars),
+        Cond::Quant { all, list, body } => {
+            let Some(Val::Own(Derived::List(items))) = value(list, env) else {
+                return false;
+            };
+            let mut test = |s: String| {
+                env.elems.push((env.docs.len(), s));
+                env.docs.push(env.event);
+                let r = ev(body, env);
+                env.elems.pop();
+                env.docs.pop();
+                r
+            };
+            if *all {
+                items.into_iter().all(&mut test)
+            } else {
+                items.into_iter().any(&mut test)
+            }
+        }
+        Cond::Cmp { op, lhs, rhs } => compare(*op, lhs, rhs, env),
         Cond::InSet { negated, lhs, set } => {
-            let Some(v) = value(lhs, event, vars) else {
+            let Some(v) = value(lhs, env) else {
                 return false;
             };
             // A string is looked up (only string literals compare with
@@ -115,25 +198,35 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
             typed && (hit != *negated)
         }
         Cond::InField { negated, lhs, list } => {
-            let Some(v) = value(lhs, event, vars) else {
+            let Some(v) = value(lhs, env) else {
                 return false;
             };
-            let Some(l) = get(event, vars, list) else {
-                return false;
+            let hit = match value(list, env) {
+                Some(Val::Doc(l)) => {
+                    let Kind::Arr(len) = l.kind() else {
+                        return false;
+                    };
+                    (0..len)
+                        .filter_map(|i| l.at(i))
+                        .any(|item| equal(&v, &Val::Doc(item)) == Some(true))
+                }
+                Some(Val::Own(Derived::List(items))) => {
+                    let Some(want) = scalar(&v) else {
+                        return false;
+                    };
+                    items
+                        .iter()
+                        .any(|item| same(&want, &Scalar::Str(item)) == Some(true))
+                }
+                _ => return false,
             };
-            let Kind::Arr(len) = l.kind() else {
-                return false;
-            };
-            let hit = (0..len)
-                .filter_map(|i| l.at(i))
-                .any(|item| equal(&v, &Val::Doc(item)) == Some(true));
             hit != *negated
         }
         Cond::Cidr { negated, lhs, nets } => {
-            let Some(s) = value(lhs, event, vars).and_then(|v| str_of(&v)) else {
+            let Some(v) = value(lhs, env) else {
                 return false;
             };
-            let Some(ip) = ward_compiler::pattern::parse_ip(s) else {
+            let Some(ip) = str_of(&v).and_then(ward_compiler::pattern::parse_ip) else {
                 return false;
             };
             nets.iter().any(|n| n.contains(ip)) != *negated
@@ -145,7 +238,10 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
             pats,
             any,
         } => {
-            let Some(s) = value(lhs, event, vars).and_then(|v| str_of(&v)) else {
+            let Some(v) = value(lhs, env) else {
+                return false;
+            };
+            let Some(s) = str_of(&v) else {
                 return false;
             };
             let folded = if op.ci { Some(s.to_lowercase()) } else { None };
@@ -162,16 +258,19 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
             lhs,
             rhs,
         } => {
-            let Some(a) = value(lhs, event, vars).and_then(|v| str_of(&v)) else {
+            let Some(v) = value(lhs, env) else {
                 return false;
             };
-            let b = match value(rhs, event, vars) {
-                Some(Val::Doc(d)) => match d.as_str() {
+            let Some(a) = str_of(&v) else {
+                return false;
+            };
+            let b = match value(rhs, env) {
+                Some(Val::Lit(Lit::Str(b))) => b.clone(),
+                Some(w) => match str_of(&w) {
                     Some(b) => b.to_string(),
                     None => return false,
                 },
-                Some(Val::Lit(Lit::Str(b))) => b.clone(),
-                _ => return false,
+                None => return false,
             };
             let (a, b) = if op.ci {
                 (a.to_lowercase(), b.to_lowercase())
@@ -180,18 +279,22 @@ pub fn eval<'a, D: Doc<'a>>(c: &Cond, event: D, vars: &mut Vec<D>) -> bool {
             };
             pattern_matches(*op, &Pattern::Text(b), &a) != *negated
         }
-        Cond::IsNull { negated, operand } => is_null(operand, event, vars) != *negated,
-        Cond::Exists(p) => get(event, vars, p).is_some(),
-        Cond::Truthy(op) => {
-            matches!(value(op, event, vars), Some(Val::Doc(d)) if d.kind() == Kind::Bool(true))
-        }
+        Cond::IsNull { negated, operand } => is_null(operand, env) != *negated,
+        Cond::Exists(p) => get(env.event, env.docs, p).is_some(),
+        Cond::Truthy(op) => match value(op, env) {
+            Some(Val::Doc(d)) => d.kind() == Kind::Bool(true),
+            Some(Val::Own(Derived::Bool(b))) => b,
+            _ => false,
+        },
     }
 }
 
-fn is_null<'a, D: Doc<'a>>(op: &Operand, event: D, vars: &[D]) -> bool {
+fn is_null<'a, D: Doc<'a>>(op: &Operand, env: &Env<'_, D>) -> bool {
     match op {
         Operand::Lit(l) => *l == Lit::Null,
-        Operand::Field(p) => get(event, vars, p).is_none_or(|v| v.is_null()),
+        Operand::Field(p) => get(env.event, env.docs, p).is_none_or(|v| v.is_null()),
+        Operand::Call(c) => call(c, env).is_none(),
+        Operand::Elem(_) => false,
     }
 }
 
@@ -208,21 +311,21 @@ fn pattern_matches(op: StrOp, p: &Pattern, text: &str) -> bool {
     }
 }
 
-fn compare<'a, D: Doc<'a>>(op: CmpOp, lhs: &Operand, rhs: &Operand, event: D, vars: &[D]) -> bool {
+fn compare<'a, D: Doc<'a>>(op: CmpOp, lhs: &Operand, rhs: &Operand, env: &Env<'_, D>) -> bool {
     // `x == null` / `x != null`: presence tests, not comparisons.
     let null_side = match (lhs, rhs) {
         (other, Operand::Lit(Lit::Null)) | (Operand::Lit(Lit::Null), other) => Some(other),
         _ => None,
     };
     if let Some(other) = null_side {
-        let null = is_null(other, event, vars);
+        let null = is_null(other, env);
         return match op {
             CmpOp::Eq => null,
             CmpOp::Ne => !null,
             _ => false,
         };
     }
-    let (Some(a), Some(b)) = (value(lhs, event, vars), value(rhs, event, vars)) else {
+    let (Some(a), Some(b)) = (value(lhs, env), value(rhs, env)) else {
         return false;
     };
     match op {
@@ -261,13 +364,21 @@ fn scalar<'s, 'a: 's, D: Doc<'a>>(v: &'s Val<'s, D>) -> Option<Scalar<'s>> {
             Kind::Bool(b) => Scalar::Bool(b),
             _ => return None,
         },
+        Val::Own(Derived::Str(s)) => Scalar::Str(s),
+        Val::Own(Derived::Int(i)) => Scalar::Num(*i as f64),
+        Val::Own(Derived::Bool(b)) => Scalar::Bool(*b),
+        Val::Own(Derived::List(_)) => return None,
     })
 }
 
 /// `Some(eq)` when the two values have one type; `None` on type drift, so
 /// that both `==` and `!=` are false.
 fn equal<'a, D: Doc<'a>>(a: &Val<'_, D>, b: &Val<'_, D>) -> Option<bool> {
-    match (scalar(a)?, scalar(b)?) {
+    same(&scalar(a)?, &scalar(b)?)
+}
+
+fn same(a: &Scalar<'_>, b: &Scalar<'_>) -> Option<bool> {
+    match (a, b) {
         (Scalar::Num(x), Scalar::Num(y)) => Some(x == y),
         (Scalar::Str(x), Scalar::Str(y)) => Some(x == y),
         (Scalar::Bool(x), Scalar::Bool(y)) => Some(x == y),
@@ -462,6 +573,171 @@ mod tests {
                 !member,
                 "{name}"
             );
+        }
+    }
+
+    /// The derived-value rows of the table in spec/language.md: a function
+    /// of a missing or null value (or of a value it cannot take) is missing.
+    #[test]
+    fn derived_values_missing_null_and_empty() {
+        let missing = json!({"kind": "Event", "verb": "get", "user": {}});
+        let null = json!({"kind": "Event", "requestURI": null, "user": {"username": null, "groups": null}});
+        let number =
+            json!({"kind": "Event", "requestURI": 5, "user": {"username": 5, "groups": 5}});
+        let empty = json!({"kind": "Event", "requestURI": "/api?x=1", "user": {"username": "", "groups": []}});
+        let u = "lower(user.username)";
+        let q = "query(requestURI, \"command\")";
+        // (condition, missing, null, not a string, "" / [] / no such parameter)
+        let table: &[(String, [bool; 4])] = &[
+            (format!("{u} == \"a\""), [false, false, false, false]),
+            (format!("{u} != \"a\""), [false, false, false, true]),
+            (format!("{u} == \"\""), [false, false, false, true]),
+            (format!("{u} in [\"a\"]"), [false, false, false, false]),
+            (format!("{u} not in [\"a\"]"), [false, false, false, true]),
+            (format!("{u} contains \"\""), [false, false, false, true]),
+            (
+                format!("{u} not contains \"a\""),
+                [false, false, false, true],
+            ),
+            (format!("{u} is null"), [true, true, true, false]),
+            (format!("{u} == null"), [true, true, true, false]),
+            (format!("{u} is not null"), [false, false, false, true]),
+            (format!("not ({u} == \"a\")"), [true, true, true, true]),
+            (
+                "len(user.username) == 0".to_string(),
+                [false, false, false, true],
+            ),
+            (
+                "len(user.groups) == 0".to_string(),
+                [false, false, false, true],
+            ),
+            (
+                "len(user.groups) != 0".to_string(),
+                [false, false, false, false],
+            ),
+            (
+                "len(user.groups) > -1".to_string(),
+                [false, false, false, true],
+            ),
+            (format!("any v in {q}: true"), [false, false, false, false]),
+            (format!("all v in {q}: false"), [false, false, false, true]),
+            (format!("\"sh\" in {q}"), [false, false, false, false]),
+            (format!("\"sh\" not in {q}"), [false, false, false, true]),
+            (format!("len({q}) == 0"), [false, false, false, true]),
+            (format!("{q} is null"), [true, true, true, false]),
+            (
+                "is_private(user.username)".to_string(),
+                [false, false, false, false],
+            ),
+            (
+                "not is_private(user.username)".to_string(),
+                [true, true, true, true],
+            ),
+            (
+                "is_private(user.username) == false".to_string(),
+                [false, false, false, false],
+            ),
+            (
+                "is_private(user.username) != true".to_string(),
+                [false, false, false, false],
+            ),
+            (
+                "is_private(user.username) is null".to_string(),
+                [true, true, true, true],
+            ),
+        ];
+        for (cond, want) in table {
+            let got = [&missing, &null, &number, &empty].map(|e| holds(cond, e));
+            assert_eq!(&got, want, "{cond}: (missing, null, number, empty)");
+        }
+    }
+
+    #[test]
+    fn derived_values() {
+        let e = json!({
+            "requestURI": "/api/v1/namespaces/x/pods/y/exec?command=sh&command=-c&command=cat%20%2Fetc%2Fshadow&container=c",
+            "user": {"username": "Alice@Example.com", "groups": ["dev", "ops"]},
+            "sourceIPs": ["10.1.2.3", "::1", "AWS Internal"],
+            "objectRef": {"resource": "pods"},
+            "requestObject": {"spec": {"containers": [
+                {"image": "nginx"},
+                {"image": "ghcr.io/a/b:1.2@sha256:abc"},
+                {"image": "localhost:5000/tool"}
+            ]}}
+        });
+        for (cond, want) in [
+            (r#"lower(user.username) == "alice@example.com""#, true),
+            (r#"upper(user.username) endswith "EXAMPLE.COM""#, true),
+            (r#"lower(user.username) == user.username"#, false),
+            (
+                r#"len(user.groups) == 2 and len(user.username) == 17"#,
+                true,
+            ),
+            (r#"len(query(requestURI, "command")) == 3"#, true),
+            (r#""sh" in query(requestURI, "command")"#, true),
+            (r#""bash" in query(requestURI, "command")"#, false),
+            (r#""bash" not in query(requestURI, "command")"#, true),
+            (r#""c" in query(requestURI, "container")"#, true),
+            (
+                r#"any v in query(requestURI, "command"): v contains "/etc/shadow""#,
+                true,
+            ),
+            (
+                r#"all v in query(requestURI, "command"): len(v) < 20"#,
+                true,
+            ),
+            (r#"all v in query(requestURI, "command"): v != "sh""#, false),
+            (
+                r#"any v in query(requestURI, "command"): (v == "sh" and "sh" in query(requestURI, "command"))"#,
+                true,
+            ),
+            // Nested: a derived element beside and inside event lists.
+            (
+                r#"any v in query(requestURI, "command"): any g in user.groups: (g == "ops" and v == "-c")"#,
+                true,
+            ),
+            (
+                r#"any g in user.groups: any v in query(requestURI, "command"): (g == "dev" and v startswith "cat ")"#,
+                true,
+            ),
+            (
+                r#"any v in query(requestURI, "command"): any w in query(requestURI, "container"): (v == "sh" and w == "c")"#,
+                true,
+            ),
+            (
+                r#"any v in query(requestURI, "command"): any w in query(requestURI, "container"): v == w"#,
+                false,
+            ),
+            (
+                r#"is_private(sourceIPs[0]) and is_loopback(sourceIPs[1])"#,
+                true,
+            ),
+            (
+                r#"is_private(sourceIPs[0]) == true and is_loopback(sourceIPs[0]) == false"#,
+                true,
+            ),
+            (r#"any ip in sourceIPs: is_loopback(ip)"#, true),
+            (r#"all ip in sourceIPs: is_private(ip) is not null"#, false),
+            (
+                r#"any c in requestObject.spec.containers: registry(c.image) == "ghcr.io""#,
+                true,
+            ),
+            (
+                r#"any c in requestObject.spec.containers: (repository(c.image) == "library/nginx" and tag(c.image) == "latest")"#,
+                true,
+            ),
+            (
+                r#"any c in requestObject.spec.containers: (tag(c.image) == "1.2" and digest(c.image) == "sha256:abc")"#,
+                true,
+            ),
+            (
+                r#"all c in requestObject.spec.containers: registry(c.image) in ["docker.io", "ghcr.io", "localhost:5000"]"#,
+                true,
+            ),
+            (r#"requestURI contains lower("/API/")"#, true),
+            (r#"base64("YWRtaW4=") == "admin""#, true),
+        ] {
+            assert_eq!(holds(cond, &e), want, "{cond}");
         }
     }
 

@@ -12,6 +12,7 @@ pub mod describe;
 pub mod drift;
 pub mod eval;
 pub mod extract;
+pub mod func;
 pub mod harness;
 pub mod import;
 pub mod lsp;

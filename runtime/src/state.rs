@@ -1251,17 +1251,19 @@ fn machine<'m>(machines: &'m mut Vec<Machine>, join: &str, steps: usize) -> &'m 
 fn collect_fields(c: &ward_compiler::lower::Cond, out: &mut Vec<(Rc<str>, FieldPath)>) {
     use ward_compiler::lower::{Cond, Operand};
     let mut push = |o: &Operand| {
-        if let Operand::Field(f) = o {
+        o.each_path(&mut |f| {
             if f.var.is_none() && !out.iter().any(|(_, p)| p == f) {
                 out.push((crate::describe::path(f).into(), f.clone()));
             }
-        }
+        })
     };
     match c {
         Cond::And(v) | Cond::Or(v) => v.iter().for_each(|x| collect_fields(x, out)),
         Cond::Not(x) => collect_fields(x, out),
-        Cond::Quant { list, .. } => push(&Operand::Field(list.clone())),
-        Cond::Cmp { lhs, rhs, .. } | Cond::StrField { lhs, rhs, .. } => {
+        Cond::Quant { list, .. } => push(list),
+        Cond::Cmp { lhs, rhs, .. }
+        | Cond::StrField { lhs, rhs, .. }
+        | Cond::InField { lhs, list: rhs, .. } => {
             push(lhs);
             push(rhs);
         }
@@ -1270,10 +1272,6 @@ fn collect_fields(c: &ward_compiler::lower::Cond, out: &mut Vec<(Rc<str>, FieldP
         | Cond::Str { lhs, .. }
         | Cond::IsNull { operand: lhs, .. }
         | Cond::Truthy(lhs) => push(lhs),
-        Cond::InField { lhs, list, .. } => {
-            push(lhs);
-            push(&Operand::Field(list.clone()));
-        }
         Cond::Exists(f) => push(&Operand::Field(f.clone())),
         Cond::Const(_) => {}
     }

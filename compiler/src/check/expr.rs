@@ -103,8 +103,8 @@ impl<'c, 'a> Cx<'c, 'a> {
         }
     }
 
-    fn quantifier(&mut self, var: &Ident, list: &Path, body: &Expr) {
-        let resolved = self.operand(&Operand::Path(list.clone()));
+    fn quantifier(&mut self, var: &Ident, list: &Operand, body: &Expr) {
+        let resolved = self.operand(list);
         let ci_list = resolved
             .as_ref()
             .and_then(|r| r.field)
@@ -116,7 +116,11 @@ impl<'c, 'a> Cx<'c, 'a> {
             Some(Resolved { ty: Ty::Json, .. }) => Ty::Json,
             Some(r) => {
                 let d = self
-                    .err(Code::NotAList, list.span, format!("`{list}` is not a list"))
+                    .err(
+                        Code::NotAList,
+                        list.span(),
+                        format!("`{list}` is not a list"),
+                    )
                     .label(format!("this is {}", ty_name(&r.ty)))
                     .help(format!(
                         "`any`/`all` iterate over lists; test `{list}` directly instead"
@@ -167,6 +171,7 @@ impl<'c, 'a> Cx<'c, 'a> {
                 ty: lit_ty(l),
                 field: None,
             }),
+            Operand::Call(c) => self.call(c),
             Operand::Path(p) => {
                 if let Some(name) = p.as_name().filter(|n| self.binding(&n.name).is_none()) {
                     if let Some(def) = self.ck.prog.lists.get(name.name.as_str()) {
@@ -258,8 +263,8 @@ impl<'c, 'a> Cx<'c, 'a> {
             return;
         }
         let what = match op {
-            Operand::Path(p) => format!("`{p}`"),
             Operand::Lit(_) => "this literal".into(),
+            other => format!("`{other}`"),
         };
         let help = match (&r.ty, op) {
             (Ty::List(_), Operand::Path(p)) => {
@@ -267,6 +272,12 @@ impl<'c, 'a> Cx<'c, 'a> {
             }
             (_, Operand::Path(p)) => {
                 format!("compare it, as in `{p} == ...`, or test presence: `{p} exists`")
+            }
+            (Ty::List(_), Operand::Call(c)) => {
+                format!("test its elements: `any x in {c}: ...`, or its length: `len({c}) > 0`")
+            }
+            (_, Operand::Call(c)) => {
+                format!("compare it, as in `{c} == ...`, or test it: `{c} is not null`")
             }
             _ => "a condition is a comparison, a test, `true` or `false`".into(),
         };
@@ -306,6 +317,21 @@ impl<'c, 'a> Cx<'c, 'a> {
     fn presence(&mut self, e: &Expr, op: &Operand) {
         match op {
             Operand::Path(_) => {
+                self.operand(op);
+            }
+            Operand::Call(c) if matches!(e.kind, ExprKind::Exists(_)) => {
+                self.operand(op);
+                let d = self
+                    .err(
+                        Code::TypeMismatch,
+                        c.span,
+                        "`exists` tests a key, and a derived value has none",
+                    )
+                    .label("computed, not read from a key")
+                    .help(format!("test whether it has a value: `{c} is not null`"));
+                self.push(d);
+            }
+            Operand::Call(_) => {
                 self.operand(op);
             }
             Operand::Lit(l) => {
@@ -349,14 +375,14 @@ impl<'c, 'a> Cx<'c, 'a> {
         {
             let (list_side, scalar_side) = if l_list { (lhs, rhs) } else { (rhs, lhs) };
             let help = match (list_side, scalar_side) {
-                (Operand::Path(p), scalar) => format!(
-                    "test membership: `{} in {p}`, or the elements: `any x in {p}: x {} ...`",
-                    operand_text(scalar),
-                    op.as_str()
-                ),
                 (Operand::Lit(_), scalar) => format!(
                     "to test against several values write `{} in [...]`",
                     operand_text(scalar)
+                ),
+                (list, scalar) => format!(
+                    "test membership: `{} in {list}`, or the elements: `any x in {list}: x {} ...`",
+                    operand_text(scalar),
+                    op.as_str()
                 ),
             };
             let d = self
@@ -412,6 +438,7 @@ impl<'c, 'a> Cx<'c, 'a> {
                 Some(def) => def.items.iter().collect(),
                 None => return,
             },
+            Operand::Call(_) => return,
         };
         let cased = lits.iter().any(|l| match &l.kind {
             LitKind::Str(s) => s
@@ -699,6 +726,20 @@ impl<'c, 'a> Cx<'c, 'a> {
                 self.push(d);
                 Vec::new()
             }
+            Operand::Call(c) => {
+                let d = self
+                    .err(
+                        Code::TypeMismatch,
+                        c.span,
+                        format!("{what} must be literals"),
+                    )
+                    .label("a derived value is computed per event")
+                    .help(format!(
+                        "{what} are compiled once; write them in the rule or in a `list`"
+                    ));
+                self.push(d);
+                Vec::new()
+            }
         }
     }
 
@@ -736,26 +777,28 @@ impl<'c, 'a> Cx<'c, 'a> {
         }
         let pattern_op = matches!(op.kind, StrOpKind::Glob | StrOpKind::Matches);
         // Substring tests may compare two fields; patterns are compiled once.
-        if let Operand::Path(p) = rhs {
-            let is_list_name = p
+        let per_event = match rhs {
+            Operand::Path(p) => !p
                 .as_name()
-                .is_some_and(|n| self.ck.prog.lists.contains_key(n.name.as_str()));
-            if !is_list_name && !pattern_op {
-                if let Some(r) = self.operand(rhs) {
-                    if !(r.ty.is_stringy() || r.ty == Ty::Json) {
-                        let d = self
-                            .err(
-                                Code::TypeMismatch,
-                                rhs.span(),
-                                format!("`{op}` needs a string on its right"),
-                            )
-                            .label(format!("this is {}", ty_name(&r.ty)))
-                            .help("write a string literal, a list of them, or a string field");
-                        self.push(d);
-                    }
+                .is_some_and(|n| self.ck.prog.lists.contains_key(n.name.as_str())),
+            Operand::Call(_) => true,
+            Operand::Lit(_) => false,
+        };
+        if per_event && !pattern_op {
+            if let Some(r) = self.operand(rhs) {
+                if !(r.ty.is_stringy() || r.ty == Ty::Json) {
+                    let d = self
+                        .err(
+                            Code::TypeMismatch,
+                            rhs.span(),
+                            format!("`{op}` needs a string on its right"),
+                        )
+                        .label(format!("this is {}", ty_name(&r.ty)))
+                        .help("write a string literal, a list of them, or a string field");
+                    self.push(d);
                 }
-                return;
             }
+            return;
         }
         if let (Some(l), false) = (&lhs_resolved, op.ci) {
             let not = if negated { "not " } else { "" };
@@ -941,6 +984,7 @@ fn other_case(lits: &[&Literal]) -> String {
 fn operand_text(op: &Operand) -> String {
     match op {
         Operand::Path(p) => p.to_string(),
+        Operand::Call(c) => c.to_string(),
         Operand::Lit(Literal {
             kind: LitKind::Str(s),
             ..

@@ -1,7 +1,8 @@
 //! Checking: every rule against the schema of its source. Rule-level checks
 //! (source, metadata, clauses) live here; conditions in `expr`, field paths
-//! and narrowing in `path`.
+//! and narrowing in `path`, function calls in `call`.
 
+mod call;
 mod clause;
 mod expr;
 pub mod lint;

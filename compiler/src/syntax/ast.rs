@@ -193,11 +193,12 @@ pub enum ExprKind {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
-    /// `any c in path: body` / `all c in path: body`
+    /// `any c in list: body` / `all c in list: body`; the list is a path
+    /// or a call (`query(requestURI, "command")`).
     Quant {
         kind: Quant,
         var: Ident,
-        list: Path,
+        list: Operand,
         body: Box<Expr>,
     },
     Compare {
@@ -308,6 +309,8 @@ impl fmt::Display for StrOp {
 pub enum Operand {
     Lit(Literal),
     Path(Path),
+    /// A derived value: `lower(user.username)`.
+    Call(Call),
 }
 
 impl Operand {
@@ -315,8 +318,66 @@ impl Operand {
         match self {
             Operand::Lit(l) => l.span,
             Operand::Path(p) => p.span,
+            Operand::Call(c) => c.span,
         }
     }
+}
+
+/// As written, up to spacing and escapes: `lower(user.username)`.
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operand::Lit(l) => write!(f, "{l}"),
+            Operand::Path(p) => write!(f, "{p}"),
+            Operand::Call(c) => write!(f, "{c}"),
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.name.name)?;
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            LitKind::Str(s) if s.raw => write!(f, "r\"{}\"", s.value),
+            LitKind::Str(s) => write!(f, "{:?}", s.value),
+            LitKind::Int(i) => write!(f, "{i}"),
+            LitKind::Float(x) => write!(f, "{x:?}"),
+            LitKind::Bool(b) => write!(f, "{b}"),
+            LitKind::Null => f.write_str("null"),
+            LitKind::Duration(ms) => write!(f, "{ms}ms"),
+            LitKind::List(items) => {
+                f.write_str("[")?;
+                for (i, l) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{l}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// `name(arg, ...)`: a function of operands. The name is checked against
+/// [`crate::func::Func`] by the checker, not the parser.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub name: Ident,
+    pub args: Vec<Operand>,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -534,8 +534,9 @@ impl<'a> Printer<'a> {
             Rule::quantifier => {
                 let mut parts = p.into_inner().filter(super::parse::meaningful);
                 for x in parts.by_ref().take(4) {
-                    self.tok(&x);
-                    self.push(if x.as_rule() == Rule::path { ": " } else { " " });
+                    let list = matches!(x.as_rule(), Rule::path | Rule::call);
+                    self.operand(x);
+                    self.push(if list { ": " } else { " " });
                 }
                 if let Some(body) = parts.next() {
                     self.cond(body, indent, trail);
@@ -623,14 +624,53 @@ impl<'a> Printer<'a> {
         }
     }
 
-    /// A literal, path or keyword; a list literal with comments breaks.
+    /// A literal, path, call or keyword; a list literal or call with
+    /// comments breaks.
     fn operand(&mut self, x: Pair<'_, Rule>) {
-        if x.as_rule() == Rule::list_lit {
-            let indent = self.line_indent();
-            self.list(x, indent, indent + 2, false);
-        } else {
-            self.tok(&x);
+        match x.as_rule() {
+            Rule::list_lit => {
+                let indent = self.line_indent();
+                self.list(x, indent, indent + 2, false);
+            }
+            Rule::call => self.call(x),
+            _ => self.tok(&x),
         }
+    }
+
+    /// `name(arg, arg)` on one line, or, when a comment sits inside, one
+    /// argument per line (each followed by a comma but the last), indented
+    /// past the name's column, and `)` under the name.
+    fn call(&mut self, p: Pair<'_, Rule>) {
+        let span = p.as_span();
+        let close = span.end().saturating_sub(1);
+        if !self.has_comment(span.start(), close) {
+            self.push(&flat(&p));
+            self.last = self.last.max(span.end());
+            return;
+        }
+        let indent = self.column();
+        let mut parts = p.into_inner();
+        if let Some(head) = parts.next() {
+            self.push(&flat(&head));
+        }
+        let args: Vec<Pair<'_, Rule>> = parts.collect();
+        let n = args.len();
+        for (i, a) in args.into_iter().enumerate() {
+            self.brk(
+                a.as_span().start(),
+                indent + 2,
+                indent + 2,
+                Blank::Never,
+                false,
+            );
+            self.operand(a);
+            if i + 1 < n {
+                self.push(",");
+            }
+        }
+        self.brk(close, indent + 2, indent, Blank::Never, false);
+        self.push(")");
+        self.last = self.last.max(span.end());
     }
 
     /// A list literal or tag list: `[a, b]` on one line when it holds no
@@ -751,7 +791,8 @@ fn write_flat(p: &Pair<'_, Rule>, s: &mut String) {
         Rule::quantifier => {
             for x in parts() {
                 write_flat(&x, s);
-                s.push_str(if x.as_rule() == Rule::path { ": " } else { " " });
+                let list = matches!(x.as_rule(), Rule::path | Rule::call);
+                s.push_str(if list { ": " } else { " " });
             }
             let t = s.trim_end().len();
             s.truncate(t);
@@ -767,6 +808,15 @@ fn write_flat(p: &Pair<'_, Rule>, s: &mut String) {
             s.push(']');
         }
         Rule::tag => join(parts(), "", s),
+        Rule::call => {
+            let mut it = parts();
+            if let Some(head) = it.next() {
+                join(head.into_inner(), "", s);
+            }
+            s.push('(');
+            join(it, ", ", s);
+            s.push(')');
+        }
         _ => s.push_str(p.as_str()),
     }
 }

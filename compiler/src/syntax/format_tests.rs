@@ -173,3 +173,28 @@ rule r { tags [a, # t
  xs: c == 1 and y }
 "#));
 }
+
+#[test]
+fn calls_print_canonically() {
+    assert_eq!(
+        fmt("rule r { when lower(  user.username ) == \"a\" and len( query(requestURI ,\"c\") )>1 }\n"),
+        "rule r {\n  when lower(user.username) == \"a\" and len(query(requestURI, \"c\")) > 1\n}\n"
+    );
+    assert_eq!(
+        fmt("rule r { when any v in query( requestURI,\"command\" ):v==\"sh\" and is_private(sourceIPs[0]) }\n"),
+        "rule r {\n  when any v in query(requestURI, \"command\"): v == \"sh\" and is_private(sourceIPs[0])\n}\n"
+    );
+    assert_eq!(fmt("rule r { when f() }\n"), "rule r {\n  when f()\n}\n");
+}
+
+#[test]
+fn calls_holding_comments_break() {
+    insta::assert_snapshot!(fmt(r#"
+rule r {
+  when query( # the exec URI
+    requestURI, "command" # the parameter
+  ) == [] and lower(x # trailing
+  ) == "a"
+}
+"#));
+}

@@ -501,7 +501,7 @@ impl Parse {
                 };
                 let var = it.next().map(|v| self.ident(v, base));
                 let _in = it.next();
-                let list = it.next().map(|l| self.path(l, base));
+                let list = it.next().map(|l| self.operand(l, base));
                 let body = it.next().map(|b| self.expr(b, base));
                 match (var, list, body) {
                     (Some(var), Some(list), Some(body)) => Expr {
@@ -604,6 +604,20 @@ impl Parse {
     fn operand(&mut self, p: Pair<'_, Rule>, base: usize) -> Operand {
         match p.as_rule() {
             Rule::path => Operand::Path(self.path(p, base)),
+            Rule::call => {
+                let span = self.span(&p, base);
+                let mut it = p.into_inner();
+                let name = it
+                    .next()
+                    .and_then(|head| head.into_inner().next())
+                    .map(|n| self.ident(n, base))
+                    .unwrap_or(Ident {
+                        name: String::new(),
+                        span,
+                    });
+                let args = it.map(|a| self.operand(a, base)).collect();
+                Operand::Call(Call { name, args, span })
+            }
             Rule::paren => {
                 // `x == (a)`: only a literal or a field can be compared.
                 let sp = self.span(&p, base);
@@ -841,6 +855,7 @@ fn is_operand(r: Rule) -> bool {
     matches!(
         r,
         Rule::path
+            | Rule::call
             | Rule::paren
             | Rule::string
             | Rule::number

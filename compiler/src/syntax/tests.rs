@@ -31,7 +31,7 @@ fn sexp(e: &Expr) -> String {
             var,
             list,
             body,
-        } => format!("({kind:?} {} {list} {})", var.name, sexp(body)),
+        } => format!("({kind:?} {} {} {})", var.name, opnd(list), sexp(body)),
         ExprKind::Compare { op, lhs, rhs } => {
             format!("({} {} {})", op.as_str(), opnd(lhs), opnd(rhs))
         }
@@ -72,6 +72,14 @@ fn opnd(o: &Operand) -> String {
     match o {
         Operand::Path(p) => p.to_string(),
         Operand::Lit(l) => lit(l),
+        Operand::Call(c) => format!(
+            "({}{})",
+            c.name.name,
+            c.args
+                .iter()
+                .map(|a| format!(" {}", opnd(a)))
+                .collect::<String>()
+        ),
     }
 }
 
@@ -121,6 +129,42 @@ fn predicates() {
     );
     assert_eq!(when("x == null"), "(== x null)");
     assert_eq!(when("x >= -1.5"), "(>= x -1.5)");
+}
+
+#[test]
+fn calls_are_operands() {
+    assert_eq!(when("lower(x) == \"a\""), "(== (lower x) \"a\")");
+    assert_eq!(
+        when("len(query(requestURI, \"command\")) > 2"),
+        "(> (len (query requestURI \"command\")) 2)"
+    );
+    assert_eq!(
+        when("any v in query( u ,\"c\" ): v == \"sh\""),
+        "(Any v (query u \"c\") (== v \"sh\"))"
+    );
+    assert_eq!(
+        when("\"sh\" in query(u, \"c\")"),
+        "(in \"sh\" (query u \"c\"))"
+    );
+    assert_eq!(
+        when("is_private(ip) and not f()"),
+        "(and (is_private ip) (not (f)))"
+    );
+    // Function names are not reserved: alone, they are names.
+    assert_eq!(when("len == lower.upper"), "(== len lower.upper)");
+    // A keyword followed by `(` is the keyword.
+    assert_eq!(when("not(a)"), "(not a)");
+    // The name and `(` are one token: `len (x)` is no call.
+    let (_, diags) = parse(FileId(0), "rule r { when len (x) == 1 }");
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [Code::Syntax]
+    );
+    let (_, diags) = parse(FileId(0), "rule r { when a.len(x) == 1 }");
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [Code::Syntax]
+    );
 }
 
 #[test]

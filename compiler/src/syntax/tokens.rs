@@ -29,6 +29,8 @@ pub enum Kind {
     Property,
     /// A word value: a severity, a source name, a tag.
     Value,
+    /// A function's name in a call (`lower` in `lower(x)`).
+    Function,
 }
 
 /// The tokens of `text`, in order, none overlapping.
@@ -77,6 +79,7 @@ fn walk(p: Pair<'_, Rule>, base: usize, parent: Option<Rule>, out: &mut Vec<(Spa
         Rule::string => Some(Kind::String),
         Rule::number | Rule::duration => Some(Kind::Number),
         Rule::rule_name => Some(Kind::Rule),
+        Rule::call_name => Some(Kind::Function),
         Rule::meta_key => Some(Kind::Property),
         Rule::meta_word | Rule::tag_word | Rule::source_name => Some(Kind::Value),
         Rule::ident => Some(match parent {
@@ -104,7 +107,7 @@ mod tests {
     #[test]
     fn names_keywords_and_literals_are_classified() {
         let text = "source k8s.audit\n# note\nfill list bad = [\"x\"]\nmacro m = verb == \"get\"\n\
-                    rule r {\n  severity high\n  when m and user.username in bad\n}\n\
+                    rule r {\n  severity high\n  when m and user.username in bad and len(user.groups) > 1\n}\n\
                     rule broken {\n  when verb within\n}\n";
         let got: Vec<(&str, Kind)> = tokens(text)
             .into_iter()
@@ -124,6 +127,8 @@ mod tests {
             ("high", Kind::Value),
             ("user", Kind::Field),
             ("username", Kind::Field),
+            ("len", Kind::Function),
+            ("groups", Kind::Field),
         ] {
             assert!(got.contains(&want), "{want:?} in {got:?}");
         }

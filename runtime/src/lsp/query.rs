@@ -277,6 +277,12 @@ pub fn hover(a: &Analysis, file: FileId, offset: usize) -> Option<(String, Range
             range,
         ));
     }
+    // A function, where it is called.
+    if let Some(f) =
+        ward_compiler::func::Func::by_name(word).filter(|_| text[end..].starts_with('('))
+    {
+        return Some((func_doc(f), range));
+    }
     let prog_text = |f: FileId, span: Span| {
         a.text(f)
             .get(span.start..span.end)
@@ -307,6 +313,16 @@ pub fn hover(a: &Analysis, file: FileId, offset: usize) -> Option<(String, Range
     let path = names(&text[start..end]);
     let (field, _) = walk(schema, &path, &cx)?;
     Some((field_doc(&text[start..end], field?), range))
+}
+
+/// A function's signature and what it gives (spec/language.md, "Derived
+/// values").
+fn func_doc(f: ward_compiler::func::Func) -> String {
+    format!(
+        "**`{}`**\n\n{}\n\nspec/language.md, section \"Derived values\"",
+        f.signature(),
+        f.doc()
+    )
 }
 
 fn floor(s: &str, mut i: usize) -> usize {
@@ -394,6 +410,14 @@ pub fn completion(a: &Analysis, file: FileId, offset: usize) -> Vec<CompletionIt
             .chain(&ward_compiler::syntax::RESERVED)
             .map(|k| item(k, CompletionItemKind::KEYWORD, "keyword", None)),
     );
+    out.extend(ward_compiler::func::Func::ALL.into_iter().map(|f| {
+        item(
+            f.name(),
+            CompletionItemKind::FUNCTION,
+            &f.signature(),
+            Some(func_doc(f)),
+        )
+    }));
     for v in cx.vars.keys() {
         out.push(item(
             v,
@@ -649,7 +673,7 @@ pub fn semantic_tokens(a: &Analysis, file: FileId) -> Vec<SemanticToken> {
             Kind::Number => 3,
             Kind::Comment => 4,
             Kind::List => 5,
-            Kind::Macro => 6,
+            Kind::Macro | Kind::Function => 6,
             Kind::Rule => 7,
             Kind::Field => {
                 let bare = !text[..span.start].ends_with(['.', '"']);
@@ -693,6 +717,34 @@ pub fn pos(text: &str, offset: usize) -> Position {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn functions_hover_where_called_and_complete() {
+        let mut ws = super::super::analysis::Workspace::new(Vec::new());
+        let path = std::path::PathBuf::from("/nowhere/f.ward");
+        let text = "source k8s.audit\nrule r {\n  when len(user.groups) > 1 and len == 2\n}\n";
+        ws.open(&path, text.to_string(), 1);
+        let a = ws.analyze();
+        let file = a.file(&path).expect("open file");
+        let at = text.find("len(").expect("call") + 1;
+        let (doc, _) = hover(&a, file, at).expect("hover on a call");
+        assert!(
+            doc.starts_with("**`len(x: string or list) -> int`**"),
+            "{doc}"
+        );
+        // `len` alone is a name, not the function.
+        let at = text.find("len ==").expect("name") + 1;
+        assert!(hover(&a, file, at).is_none_or(|(d, _)| !d.contains("-> int")));
+        let items = completion(&a, file, text.find("> 1").expect("at"));
+        let q = items
+            .iter()
+            .find(|i| i.label == "query")
+            .expect("query offered");
+        assert_eq!(
+            q.detail.as_deref(),
+            Some("query(uri: string, name: string literal) -> list<string>")
+        );
+    }
 
     #[test]
     fn paths_and_context_are_read_from_text() {
