@@ -1,7 +1,8 @@
 //! The docs are executable: every code in the registry has a page in
 //! `spec/diagnostics.md` whose example triggers it (and whose rendered
-//! diagnostics are snapshot-tested), and every example in
-//! `spec/language.md` checks as its fence says; README's commands run.
+//! diagnostics are snapshot-tested), every example in `spec/language.md`
+//! checks as its fence says, its `ward-events` examples fire the rules they
+//! name; README's commands run.
 
 mod common;
 
@@ -205,6 +206,84 @@ fn language_examples_check_as_their_fences_say() {
     assert!(
         checked >= 25,
         "only {checked} executable examples in spec/language.md"
+    );
+}
+
+/// `ward-events` blocks of spec/language.md run: each line names the rules
+/// of the `ward` block before it that fire on an event (ids separated by
+/// commas, or `-` for none), then the event as one JSON object. The
+/// reference evaluator and the planned matcher (on the event and on its
+/// extraction) must both fire exactly those rules.
+#[test]
+fn language_event_examples_fire_as_written() {
+    use std::collections::BTreeSet;
+    use ward_runtime::extract::extract;
+    use ward_runtime::matcher::{Matcher, Scratch};
+
+    let md = read("spec/language.md");
+    let mut rules: Option<(usize, ward_compiler::lower::RuleSet)> = None;
+    let mut events = 0;
+    for (_, b) in blocks(&md) {
+        if b.info == "ward" {
+            let loaded = load::load_texts(&[("example.ward", b.body.as_str())]);
+            rules = Some((b.line, ward_compiler::lower::lower(&loaded)));
+            continue;
+        }
+        if b.info != "ward-events" {
+            continue;
+        }
+        let (at, set) = rules
+            .take()
+            .unwrap_or_else(|| panic!("spec/language.md:{}: no `ward` block before", b.line));
+        let ids: Vec<String> = set.rules.iter().map(|r| r.id.clone()).collect();
+        let sources: BTreeSet<String> = set.rules.iter().map(|r| r.source.clone()).collect();
+        let m = Matcher::new(set);
+        let mut scratch = Scratch::default();
+        for (k, line) in b.body.lines().enumerate() {
+            let place = format!("spec/language.md:{} (rules at line {at})", b.line + 1 + k);
+            let Some(brace) = line.find('{') else {
+                assert!(line.trim().is_empty(), "{place}: no event");
+                continue;
+            };
+            let want: BTreeSet<&str> = match line[..brace].trim() {
+                "-" => BTreeSet::new(),
+                names => names.split(',').map(str::trim).collect(),
+            };
+            for w in &want {
+                assert!(ids.iter().any(|i| i == w), "{place}: no rule `{w}`");
+            }
+            let text = &line[brace..];
+            let event: serde_json::Value =
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("{place}: not JSON: {e}"));
+            let reference: BTreeSet<&str> = m
+                .rules
+                .rules
+                .iter()
+                .filter(|r| r.active() && ward_runtime::eval::matches(r, &event))
+                .map(|r| r.id.as_str())
+                .collect();
+            assert_eq!(reference, want, "{place}: the evaluator");
+            let sparse = extract(text.as_bytes(), &m.projection).expect("extractable");
+            for (how, planned) in [("event", true), ("extraction", false)] {
+                let mut fired = BTreeSet::new();
+                for source in &sources {
+                    if planned {
+                        m.matching(source, &event, &mut scratch);
+                    } else {
+                        m.matching(source, sparse.root(), &mut scratch);
+                    }
+                    for &u in &scratch.candidates {
+                        fired.insert(m.rule(m.plan.rules[u].rule).id.as_str());
+                    }
+                }
+                assert_eq!(fired, want, "{place}: the planned matcher on the {how}");
+            }
+            events += 1;
+        }
+    }
+    assert!(
+        events >= 20,
+        "only {events} executed events in spec/language.md"
     );
 }
 

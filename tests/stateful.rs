@@ -1,6 +1,6 @@
 //! Stateful rules end to end: `ward scan` over ordered, disordered, late,
 //! untimed and high-cardinality streams, with the exact alerts that
-//! spec/language.md section 8 says they give.
+//! spec/language.md section 9 says they give.
 
 mod common;
 
