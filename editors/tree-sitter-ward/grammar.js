@@ -307,7 +307,7 @@ module.exports = grammar({
       field('kind', choice('any', 'all')),
       field('variable', $.identifier),
       'in',
-      field('collection', $.path),
+      field('collection', choice($.call, $.path)),
       ':',
       field('body', $._expression),
     )),
@@ -361,7 +361,19 @@ module.exports = grammar({
 
     exists_test: $ => seq(field('operand', $._operand), 'exists'),
 
-    _operand: $ => choice($._literal, $.path, $.parenthesized_expression),
+    _operand: $ => choice($._literal, $.call, $.path, $.parenthesized_expression),
+
+    // pest `call`: a derived value. The function's name is an identifier
+    // (not reserved) immediately followed by `(`: `len (x)` is no call.
+    call: $ => seq(
+      field('function', $.identifier),
+      token.immediate('('),
+      optional(seq(
+        field('argument', $._operand),
+        repeat(seq(',', field('argument', $._operand))),
+      )),
+      ')',
+    ),
 
     parenthesized_expression: $ => seq('(', $._expression, ')'),
 

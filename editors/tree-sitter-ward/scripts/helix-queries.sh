@@ -17,6 +17,7 @@ map='
 @variable.member variable.other.member
 @keyword.import keyword.control.import
 @keyword.repeat keyword.control.repeat
+@function.builtin function.builtin
 @function.macro function.macro
 @string.escape constant.character.escape
 @string.special string.special

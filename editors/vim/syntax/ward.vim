@@ -42,6 +42,12 @@ syn match wardDelimiter "[][(),:]"
 execute 'syn match wardIndex "' . s:after_path
       \ . '\%(\%(^\|[^[:alnum:]_.]\)\%(' . s:reserved . '\)\)\@<!\[-\=\d\+\]"'
 
+" ---- calls -------------------------------------------------------------------
+" A function's name right before `(` (spec/language.md, "Derived values");
+" alone, the same word is a name.
+execute 'syn match wardFunction "' . s:word_start
+      \ . '\%(lower\|upper\|len\|registry\|repository\|tag\|digest\|query\|is_private\|is_loopback\|base64\)\ze("'
+
 " ---- literals ----------------------------------------------------------------
 syn match wardEscapeError +\\.\=+ contained
 syn match wardEscape +\\\%(["\\nrt]\|u{\x\{1,6}}\)+ contained
@@ -64,7 +70,7 @@ syn keyword wardQuantifier any all nextgroup=wardBoundVariable skipwhite
 execute 'syn match wardBoundVariable "' . s:not_reserved . '\h\w*" contained'
 
 syn cluster wardPath contains=wardField,wardMember,wardQuotedSegment,wardIndex
-syn cluster wardExpr contains=wardComment,@wardPath,wardDelimiter,wardString,wardRawString,
+syn cluster wardExpr contains=wardComment,@wardPath,wardFunction,wardDelimiter,wardString,wardRawString,
       \ wardNumber,wardFloat,wardDuration,wardBoolean,wardNull,wardBadOperator,
       \ wardComparison,wardOperator,wardQuantifier
 
@@ -183,6 +189,7 @@ hi def link wardQuantifier             Operator
 hi def link wardComparison             Operator
 hi def link wardBadOperator            Error
 hi def link wardBoundVariable          Identifier
+hi def link wardFunction               Function
 hi def link wardField                  Identifier
 hi def link wardMember                 Identifier
 hi def link wardQuotedSegment          String

@@ -95,6 +95,10 @@
 (path
   root: (identifier) @variable)
 
+; Calls: the function's name (derived values)
+(call
+  function: (identifier) @function.builtin)
+
 (field) @variable.other.member
 
 (quoted_field) @variable.other.member
