@@ -6,12 +6,18 @@
 # Prints both throughputs; exits non-zero when the alerts differ.
 #
 # Needs python3 (3.9+) with venv, Java 17+, and cargo. The virtualenv (pyspark,
-# maturin) and the cargo target are kept under ~/.cache/ward/ (WARD_CACHE),
-# keyed by the versions below, so that a second run is quick.
+# pyarrow, pandas, maturin) and the cargo target are kept under ~/.cache/ward/
+# (WARD_CACHE), keyed by the versions below, so that a second run is quick.
+# WARD_SPARK_EVENTS=N: the size of the corpus; WARD_SPARK_TRANSFER=rows: the
+# job's --transfer rows (pickled rows) instead of arrow.
 set -euo pipefail
 
 PYSPARK_VERSION=4.1.1
 MATURIN_VERSION=1.9.6
+# DataFrame.mapInArrow (the job's default --transfer arrow) needs pyarrow on
+# the driver and the executors, and pandas on the driver (pyspark checks it).
+PYARROW_VERSION=22.0.0
+PANDAS_VERSION=2.3.3
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -22,12 +28,13 @@ command -v java >/dev/null || { echo "ward-spark test: java not found (Spark nee
 java -version 2>&1 | head -1
 
 py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-venv="$cache/spark-venv-py$py-pyspark$PYSPARK_VERSION-maturin$MATURIN_VERSION"
+venv="$cache/spark-venv-py$py-pyspark$PYSPARK_VERSION-pyarrow$PYARROW_VERSION-pandas$PANDAS_VERSION-maturin$MATURIN_VERSION"
 if [ ! -f "$venv/.complete" ]; then
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        "pyspark==$PYSPARK_VERSION" "maturin==$MATURIN_VERSION"
+        "pyspark==$PYSPARK_VERSION" "pyarrow==$PYARROW_VERSION" "pandas==$PANDAS_VERSION" \
+        "maturin==$MATURIN_VERSION"
     touch "$venv/.complete"
 fi
 
@@ -47,4 +54,5 @@ cargo build --release --locked --quiet --manifest-path "$here/Cargo.toml" -p war
     --ward "$CARGO_TARGET_DIR/release/ward" \
     --samples "$root/tests/samples" \
     --work "$work" \
-    --events "$events"
+    --events "$events" \
+    --transfer "${WARD_SPARK_TRANSFER:-arrow}"

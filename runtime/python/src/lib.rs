@@ -53,6 +53,58 @@ fn lines_of<'py>(py: Python<'py>, text: &[u8]) -> Vec<Bound<'py, PyBytes>> {
         .collect()
 }
 
+/// The values of an Arrow binary or string column: `offsets`, the column's
+/// offsets buffer from its first value on (`len + 1` of them, 32-bit, or
+/// 64-bit when `large`), little-endian; `data`, its data buffer from the
+/// first value's start on (offsets are taken relative to the first).
+fn arrow_values<'a>(offsets: &[u8], data: &'a [u8], large: bool) -> PyResult<Vec<&'a [u8]>> {
+    let at: Vec<usize> = match large {
+        false => (offsets.chunks_exact(4))
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as usize)
+            .collect(),
+        true => (offsets.chunks_exact(8))
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as usize)
+            .collect(),
+    };
+    let base = at.first().copied().unwrap_or(0);
+    (at.windows(2))
+        .map(|w| {
+            data.get(w[0].wrapping_sub(base)..w[1].wrapping_sub(base))
+                .ok_or_else(|| {
+                    pyo3::exceptions::PyValueError::new_err("Arrow offsets out of the data buffer")
+                })
+        })
+        .collect()
+}
+
+/// Values as the buffers of an Arrow binary column: `(len, offsets, data)`,
+/// 32-bit little-endian offsets.
+fn arrow_binary<'py, 'v>(
+    py: Python<'py>,
+    values: impl IntoIterator<Item = &'v [u8]>,
+) -> (usize, Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+    let (mut offsets, mut data) = (0i32.to_le_bytes().to_vec(), Vec::new());
+    let mut n = 0;
+    for v in values {
+        data.extend_from_slice(v);
+        offsets.extend_from_slice(&(data.len() as i32).to_le_bytes());
+        n += 1;
+    }
+    (n, PyBytes::new(py, &offsets), PyBytes::new(py, &data))
+}
+
+/// Alert lines (each with its newline) as an Arrow binary column
+/// ([`arrow_binary`]), one a line, without their newlines.
+fn arrow_lines<'py>(
+    py: Python<'py>,
+    text: &[u8],
+) -> (usize, Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+    arrow_binary(py, text.split(|&b| b == b'\n').filter(|l| !l.is_empty()))
+}
+
+/// Sort key of an event without a time: before any other.
+const NO_TIME: i64 = i64::MIN;
+
 #[pymethods]
 impl Rules {
     /// `paths`: rule files and directories, `bundled` for the library (none:
@@ -142,6 +194,55 @@ impl Rules {
         Ok(d)
     }
 
+    /// [`Rules::batch`] over an Arrow column of lines (string or binary):
+    /// `offsets` and `data` as [`arrow_values`] takes them. Returns a dict:
+    /// `alerts` (the alert lines as `(len, offsets, data)`, an Arrow binary
+    /// column's buffers), `keyed` (`len`), the records' columns `rule`
+    /// (int32), `time` (int64, ns; the least int64 when none) and `line`
+    /// (int64) as little-endian buffers, `key` and `payload` as
+    /// `(len, offsets, data)`; and `max_time`, `max_keyed` and the counts
+    /// as [`Rules::batch`].
+    #[pyo3(signature = (file, first_line, offsets, data, large=false))]
+    fn batch_arrow<'py>(
+        &mut self,
+        py: Python<'py>,
+        file: &str,
+        first_line: usize,
+        offsets: &[u8],
+        data: &[u8],
+        large: bool,
+    ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let lines = arrow_values(offsets, data, large)?;
+        let out = (self.hunt).batch(file, first_line.max(1), lines);
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("alerts", arrow_lines(py, &out.alerts))?;
+        let (mut rule, mut time, mut line) = (Vec::new(), Vec::new(), Vec::new());
+        for k in &out.keyed {
+            rule.extend_from_slice(&(k.rule as i32).to_le_bytes());
+            time.extend_from_slice(&k.time.unwrap_or(NO_TIME).to_le_bytes());
+            line.extend_from_slice(&(k.line as i64).to_le_bytes());
+        }
+        d.set_item("keyed", out.keyed.len())?;
+        d.set_item("rule", PyBytes::new(py, &rule))?;
+        d.set_item("time", PyBytes::new(py, &time))?;
+        d.set_item("line", PyBytes::new(py, &line))?;
+        d.set_item(
+            "key",
+            arrow_binary(py, out.keyed.iter().map(|k| k.key.as_bytes())),
+        )?;
+        d.set_item(
+            "payload",
+            arrow_binary(py, out.keyed.iter().map(|k| &k.payload[..])),
+        )?;
+        d.set_item("max_time", out.max_time)?;
+        d.set_item("max_keyed", out.max_keyed)?;
+        d.set_item("events", out.events)?;
+        d.set_item("unknown", out.unknown)?;
+        d.set_item("malformed", out.malformed)?;
+        d.set_item("too_long", out.too_long)?;
+        Ok(d)
+    }
+
     /// The event time where a single scan of the whole input ends, from
     /// the greatest `max_time` and `max_keyed` of all batches.
     fn end_time(&self, max_time: Option<i64>, max_keyed: Option<i64>) -> Option<i64> {
@@ -188,6 +289,52 @@ impl RuleScan {
             (self.scan.as_mut()).ok_or_else(|| WardError::new_err("the scan is finished"))?;
         let it = (records.iter()).map(|(f, l, p)| (f.as_str(), *l, p.as_slice()));
         Ok(lines_of(py, &scan.feed(it)))
+    }
+
+    /// [`RuleScan::feed`] over Arrow columns: the records' files by index
+    /// into `files`, `ford` (int32) and `line` (int64) as little-endian
+    /// buffers, `payload` as [`arrow_values`] takes it (64-bit offsets when
+    /// there are twice as many bytes of them). Returns the alert lines as
+    /// `(len, offsets, data)` (an Arrow binary column's buffers).
+    fn feed_arrow<'py>(
+        &mut self,
+        py: Python<'py>,
+        files: Vec<String>,
+        ford: &[u8],
+        line: &[u8],
+        offsets: &[u8],
+        data: &[u8],
+    ) -> PyResult<(usize, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let large = offsets.len() == 8 * (ford.len() / 4 + 1);
+        let scan =
+            (self.scan.as_mut()).ok_or_else(|| WardError::new_err("the scan is finished"))?;
+        let payloads = arrow_values(offsets, data, large)?;
+        let ford = ford
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()));
+        let line = line
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()));
+        let mut records = Vec::with_capacity(payloads.len());
+        for ((f, l), p) in ford.zip(line).zip(payloads) {
+            let file = (files.get(f as usize))
+                .ok_or_else(|| WardError::new_err(format!("no file {f}")))?;
+            records.push((file.as_str(), l as usize, p));
+        }
+        Ok(arrow_lines(py, &scan.feed(records)))
+    }
+
+    /// Ends the scan as at the end of input, its last alert lines as
+    /// `(len, offsets, data)` (an Arrow binary column's buffers).
+    fn finish_arrow<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<(usize, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let mut scan =
+            (self.scan.take()).ok_or_else(|| WardError::new_err("the scan is finished"))?;
+        let alerts = scan.finish();
+        self.rules.borrow_mut(py).hunt.recycle(scan);
+        Ok(arrow_lines(py, &alerts))
     }
 
     /// Ends the scan as at the end of input; returns the last alert lines.

@@ -65,12 +65,13 @@ def ward_scan(ward: str, files: list[str], lateness: str, work: str, name: str):
     return r.stdout.decode().splitlines(), s, secs
 
 
-def spark_job(spark, files: list[str], lateness: str, work: str, name: str):
+def spark_job(spark, files: list[str], lateness: str, work: str, name: str, transfer: str):
     """Alert lines of the Spark job, its summary, and its time (the job,
     without starting Spark)."""
     out = os.path.join(work, f"{name}.spark")
     summary = os.path.join(work, f"{name}.spark.json")
     args = job.parse_args(["--rules", "bundled", "-v", "--lateness", lateness, "--overwrite",
+                           "--transfer", transfer,
                            "--summary-json", summary, "-o", out, *files])
     t = time.monotonic()
     code = job.run(spark, args)
@@ -114,6 +115,7 @@ def main() -> int:
     p.add_argument("--samples", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--events", type=int, default=50000)
+    p.add_argument("--transfer", choices=["arrow", "rows"], default="arrow")
     args = p.parse_args()
 
     from pyspark.sql import SparkSession
@@ -129,7 +131,8 @@ def main() -> int:
              .config("spark.sql.files.maxPartitionBytes", str(8 << 20))
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
-    print(f"Spark {spark.version} local[2] started in {time.monotonic() - t:.1f} s")
+    print(f"Spark {spark.version} local[2] started in {time.monotonic() - t:.1f} s; "
+          f"--transfer {args.transfer}")
 
     rules = Rules(["bundled"])
     stateful_ids = {rules.rule_ids[i] for i in rules.stateful}
@@ -142,7 +145,8 @@ def main() -> int:
         runs = [r for r in runs if r[0] == os.environ["ONLY"]]
     for name, inputs, lateness in runs:
         ref, ref_summary, ref_secs = ward_scan(args.ward, inputs, lateness, args.work, name)
-        got, got_summary, got_secs = spark_job(spark, inputs, lateness, args.work, name)
+        got, got_summary, got_secs = spark_job(spark, inputs, lateness, args.work,
+                                                 name, args.transfer)
         ok = compare(name, ref, got, stateful_ids)
         events = ref_summary["counts"]["known"]
         if got_summary["counts"]["events"] != events:

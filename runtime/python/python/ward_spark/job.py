@@ -14,6 +14,7 @@ import collections
 import json
 import os
 import re
+import struct
 import sys
 import time
 from urllib.parse import unquote, urlparse
@@ -62,7 +63,12 @@ def parse_args(argv):
     p.add_argument("--partitions", type=int, default=None,
                    help="partitions of the stateful stage (default: Spark's default parallelism)")
     p.add_argument("--batch-lines", type=int, default=20000,
-                   help="lines per call into Ward (default 20000)")
+                   help="lines per call into Ward (default 20000); with --transfer arrow, "
+                   "Spark's Arrow batch size (spark.sql.execution.arrow.maxRecordsPerBatch)")
+    p.add_argument("--transfer", choices=["arrow", "rows"], default="arrow",
+                   help="arrow: lines and records move between Spark and Ward as Arrow batches "
+                   "(DataFrame.mapInArrow; the executors need pyarrow); rows: as pickled rows "
+                   "(RDD API; slower, no pyarrow)")
     p.add_argument("--file-names", choices=["path", "uri"], default="path",
                    help="`file` of alerts: path (local files as paths, as `ward scan` names "
                    "them; other URIs whole) or uri")
@@ -169,6 +175,162 @@ def stage_two(conf, end):
     return run
 
 
+# Arrow stage 1's rows: stateless alerts (tag A, `alert`), stateful records
+# (tag K: rule, key, time, file order, line, order within the batch,
+# payload) and each task's totals (tag T, JSON in `alert`).
+_STAGE_ONE_SCHEMA = ("tag string, alert binary, rule int, key string, t long, ford int, "
+                     "line long, seq long, payload binary")
+
+
+def _fixed(arr, width):
+    """The values of a fixed-width Arrow array without nulls, as bytes."""
+    return arr.buffers()[1].slice(arr.offset * width, len(arr) * width).to_pybytes()
+
+
+def _varlen(arr):
+    """(offsets, data, large) of an Arrow string or binary array without
+    nulls, as `Rules.batch_arrow` takes them: the offsets of its values
+    and the part of the data buffer they span (offsets relative to the
+    first)."""
+    import pyarrow as pa
+
+    large = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    w = 8 if large else 4
+    _, offsets, data = arr.buffers()
+    offs = offsets.slice(arr.offset * w, (len(arr) + 1) * w).to_pybytes()
+    fmt = "<q" if large else "<i"
+    lo, hi = struct.unpack_from(fmt, offs, 0)[0], struct.unpack_from(fmt, offs, len(arr) * w)[0]
+    return offs, (data.slice(lo, hi - lo).to_pybytes() if hi > lo else b""), large
+
+
+def _binary(pa, n, offsets, data, type_=None):
+    return pa.Array.from_buffers(type_ or pa.binary(), n,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def stage_one_arrow(conf, first_lines, names):
+    """mapInArrow over batches of (value, path, start): one call into Ward per
+    run of lines of one split in a batch; rows of _STAGE_ONE_SCHEMA."""
+
+    def run(batches):
+        import pyarrow as pa
+
+        rules = _rules(conf)
+        schema = _stage_one_pa_schema()
+        totals = {"max_time": None, "max_keyed": None, "events": 0, "unknown": 0,
+                  "malformed": 0, "too_long": 0, "lines": 0}
+        next_line = {}
+        seq = 0
+        for b in batches:
+            values, paths, starts = b.column(0), b.column(1), b.column(2)
+            n = len(values)
+            if n == 0:
+                continue
+            # Runs of one split: a task reads its splits one after another.
+            if paths[0] == paths[n - 1] and starts[0] == starts[n - 1]:
+                runs = [(0, n, paths[0].as_py(), starts[0].as_py())]
+            else:
+                ps, ss = paths.to_pylist(), starts.to_pylist()
+                runs, i = [], 0
+                for j in range(1, n + 1):
+                    if j == n or ps[j] != ps[i] or ss[j] != ss[i]:
+                        runs.append((i, j, ps[i], ss[i]))
+                        i = j
+            for i, j, path, start in runs:
+                here = (path, start)
+                first = next_line.get(here) or first_lines.get(here, 1)
+                next_line[here] = first + (j - i)
+                name, ford = names[path]
+                offs, data, large = _varlen(values.slice(i, j - i))
+                out = rules.batch_arrow(name, first, offs, data, large)
+                for k in ("events", "unknown", "malformed", "too_long"):
+                    totals[k] += out[k]
+                totals["lines"] += j - i
+                for k in ("max_time", "max_keyed"):
+                    if out[k] is not None and (totals[k] is None or out[k] > totals[k]):
+                        totals[k] = out[k]
+                na = out["alerts"][0]
+                if na:
+                    yield pa.RecordBatch.from_arrays([
+                        pa.array(["A"] * na, pa.string()),
+                        _binary(pa, *out["alerts"]),
+                        pa.nulls(na, pa.int32()), pa.nulls(na, pa.string()),
+                        pa.nulls(na, pa.int64()), pa.nulls(na, pa.int32()),
+                        pa.nulls(na, pa.int64()), pa.nulls(na, pa.int64()),
+                        pa.nulls(na, pa.binary()),
+                    ], schema=schema)
+                nk = out["keyed"]
+                if nk:
+                    yield pa.RecordBatch.from_arrays([
+                        pa.array(["K"] * nk, pa.string()),
+                        pa.nulls(nk, pa.binary()),
+                        pa.Array.from_buffers(pa.int32(), nk, [None, pa.py_buffer(out["rule"])]),
+                        _binary(pa, *out["key"], type_=pa.string()),
+                        pa.Array.from_buffers(pa.int64(), nk, [None, pa.py_buffer(out["time"])]),
+                        pa.array([ford] * nk, pa.int32()),
+                        pa.Array.from_buffers(pa.int64(), nk, [None, pa.py_buffer(out["line"])]),
+                        pa.array(range(seq, seq + nk), pa.int64()),
+                        _binary(pa, *out["payload"]),
+                    ], schema=schema)
+                    seq += nk
+        yield pa.RecordBatch.from_arrays([
+            pa.array(["T"], pa.string()), pa.array([json.dumps(totals).encode()], pa.binary()),
+            pa.nulls(1, pa.int32()), pa.nulls(1, pa.string()), pa.nulls(1, pa.int64()),
+            pa.nulls(1, pa.int32()), pa.nulls(1, pa.int64()), pa.nulls(1, pa.int64()),
+            pa.nulls(1, pa.binary()),
+        ], schema=schema)
+
+    return run
+
+
+def _stage_one_pa_schema():
+    import pyarrow as pa
+
+    return pa.schema([("tag", pa.string()), ("alert", pa.binary()), ("rule", pa.int32()),
+                          ("key", pa.string()), ("t", pa.int64()), ("ford", pa.int32()),
+                          ("line", pa.int64()), ("seq", pa.int64()), ("payload", pa.binary())])
+
+
+def stage_two_arrow(conf, end, files):
+    """mapInArrow over batches of (rule, ford, line, payload), sorted by rule
+    then time: each rule's records through a scan of that rule alone; rows
+    of (alert binary)."""
+
+    def run(batches):
+        import pyarrow as pa
+
+        rules = _rules(conf)
+        scan, rule = None, None
+        schema = pa.schema([("alert", pa.binary())])
+
+        def out(col):
+            return pa.RecordBatch.from_arrays([_binary(pa, *col)], schema=schema)
+
+        for b in batches:
+            n = len(b)
+            if n == 0:
+                continue
+            rs = b.column(0).to_pylist()
+            i = 0
+            for j in range(1, n + 1):
+                if j < n and rs[j] == rs[i]:
+                    continue
+                if rs[i] != rule:
+                    if scan is not None:
+                        yield out(scan.finish_arrow())
+                    scan, rule = rules.rule_scan(rs[i], end), rs[i]
+                offs, data, _ = _varlen(b.column(3).slice(i, j - i))
+                got = scan.feed_arrow(files, _fixed(b.column(1).slice(i, j - i), 4),
+                                      _fixed(b.column(2).slice(i, j - i), 8), offs, data)
+                if got[0]:
+                    yield out(got)
+                i = j
+        if scan is not None:
+            yield out(scan.finish_arrow())
+
+    return run
+
+
 def _partition_of(n):
     from pyspark.rdd import portable_hash
 
@@ -251,17 +413,57 @@ def run(spark, args, driver_rules=None) -> int:
         F.col("_metadata.file_path").alias("path"),
         F.col("_metadata.file_block_start").alias("start"),
     )
+    if args.transfer == "arrow":
+        counts, per_rule, lines_total, n_files, cached = _arrow_stages(
+            spark, args, conf, df, driver_rules, lap)
+    else:
+        counts, per_rule, lines_total, n_files, cached = _row_stages(
+            spark, args, conf, df, driver_rules, lap)
+    secs = time.monotonic() - start
+    n_alerts = sum(per_rule.values())
+    problems = counts["unknown"] + counts["malformed"] + counts["too_long"]
+    print(f"ward-spark: {counts['events']} event(s) in {lines_total} line(s) of {n_files} "
+          f"file(s), {n_alerts} alert(s), {problems} problem line(s) "
+          f"({counts['unknown']} of unknown source, {counts['malformed']} not JSON, "
+          f"{counts['too_long']} too long), {secs:.1f} s, "
+          f"{counts['events'] / max(secs, 1e-9):.0f} events/s", file=sys.stderr)
+    for rule, n in per_rule.items():
+        print(f"  {n:>8}  {rule}", file=sys.stderr)
+    if args.summary_json:
+        with open(args.summary_json, "w") as f:
+            json.dump({"counts": dict(counts, alerts=n_alerts, lines=lines_total,
+                                      files=n_files),
+                       "alerts": per_rule, "seconds": secs}, f, indent=2)
+            f.write("\n")
+    for c in cached:
+        c.unpersist()
+    return 0
+
+
+def _first_lines(splits, mode):
+    """Each split's first line number and each file's (name, order) from
+    sorted (path, start, lines) of splits: one more than the lines of the
+    splits of the file before it."""
+    first_lines, names, seen = {}, {}, 0
+    for path, split_start, count in splits:
+        if path not in names:
+            names[path] = (file_name(path, mode), len(names))
+            seen = 0
+        first_lines[(path, split_start)] = seen + 1
+        seen += count
+    return first_lines, names
+
+
+def _row_stages(spark, args, conf, df, driver_rules, lap):
+    """The job over pickled rows (`--transfer rows`): no pyarrow needed."""
+    from pyspark import StorageLevel
+
+    sc = spark.sparkContext
     # Line numbers: Spark splits large uncompressed files; each split's first
     # line number is one more than the lines of the splits before it.
     splits = sorted((r["path"], r["start"], r["count"])
                     for r in df.groupBy("path", "start").count().collect())
-    first_lines, names, seen = {}, {}, 0
-    for path, split_start, count in splits:
-        if path not in names:
-            names[path] = (file_name(path, args.file_names), len(names))
-            seen = 0
-        first_lines[(path, split_start)] = seen + 1
-        seen += count
+    first_lines, names = _first_lines(splits, args.file_names)
     lines_total = sum(c for _, _, c in splits)
 
     lap("lines counted per split")
@@ -303,24 +505,89 @@ def run(spark, args, driver_rules=None) -> int:
             .write.mode(mode).parquet(args.output)
     lap("stage 2: stateful rules; alerts written")
     per_rule = dict(sorted(per_rule_acc.value.items()))
-    secs = time.monotonic() - start
-    n_alerts = sum(per_rule.values())
-    problems = counts["unknown"] + counts["malformed"] + counts["too_long"]
-    print(f"ward-spark: {counts['events']} event(s) in {lines_total} line(s) of {len(names)} "
-          f"file(s), {n_alerts} alert(s), {problems} problem line(s) "
-          f"({counts['unknown']} of unknown source, {counts['malformed']} not JSON, "
-          f"{counts['too_long']} too long), {secs:.1f} s, "
-          f"{counts['events'] / max(secs, 1e-9):.0f} events/s", file=sys.stderr)
-    for rule, n in per_rule.items():
-        print(f"  {n:>8}  {rule}", file=sys.stderr)
-    if args.summary_json:
-        with open(args.summary_json, "w") as f:
-            json.dump({"counts": dict(counts, alerts=n_alerts, lines=lines_total,
-                                      files=len(names)),
-                       "alerts": per_rule, "seconds": secs}, f, indent=2)
-            f.write("\n")
-    tagged.unpersist()
-    return 0
+    return counts, per_rule, lines_total, len(names), [tagged]
+
+
+def _planned_splits(df):
+    """{path: [split start, ...]} of the splits Spark plans for reading `df`
+    (no data read), or None where the plan does not tell."""
+    try:
+        leaves = df._jdf.queryExecution().executedPlan().collectLeaves()
+        out = {}
+        for i in range(leaves.size()):
+            for part in leaves.apply(i).inputRDD().partitions():
+                for f in part.files():
+                    # As `_metadata.file_path` names it (a Hadoop Path).
+                    out.setdefault(f.toPath().toString(), []).append(f.start())
+        return out or None
+    except Exception:
+        return None
+
+
+def _arrow_stages(spark, args, conf, df, driver_rules, lap):
+    """The job over Arrow batches (`--transfer arrow`): lines to Ward a
+    batch at a time (`DataFrame.mapInArrow`), records grouped and sorted by
+    Spark SQL. Executors need pyarrow."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    sc = spark.sparkContext
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(args.batch_lines))
+    # Line numbers: Spark splits large uncompressed files; each split's first
+    # line number is one more than the lines of the splits before it. Only
+    # the files read in more than one split are counted.
+    planned = _planned_splits(df)
+    if planned is None:
+        split = df
+    else:
+        many = sorted(p for p, starts in planned.items() if len(set(starts)) > 1)
+        split = df.where(F.col("path").isin(many)) if many else None
+    splits = [] if split is None else sorted(
+        (r["path"], r["start"], r["count"]) for r in split.groupBy("path", "start").count().collect())
+    paths = sorted(set(planned or ()) | {p for p, _, _ in splits})
+    counted = {p for p, _, _ in splits}
+    splits = sorted(splits + [(p, 0, 0) for p in paths if p not in counted])
+    first_lines, names = _first_lines(splits, args.file_names)
+    files = [names[p][0] for p in sorted(names, key=lambda p: names[p][1])]
+    lap(f"lines counted in {len(counted)} split file(s) of {len(paths)}")
+
+    tagged = df.mapInArrow(stage_one_arrow(conf, first_lines, names), _STAGE_ONE_SCHEMA) \
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    totals = [json.loads(r["alert"]) for r in
+              tagged.where(F.col("tag") == "T").select("alert").collect()]
+    max_time = max((t["max_time"] for t in totals if t["max_time"] is not None), default=None)
+    max_keyed = max((t["max_keyed"] for t in totals if t["max_keyed"] is not None), default=None)
+    counts = {k: sum(t[k] for t in totals) for k in ("events", "unknown", "malformed", "too_long")}
+    lines_total = sum(t["lines"] for t in totals)
+    end = driver_rules.end_time(max_time, max_keyed)
+    lap("stage 1: stateless alerts, stateful records")
+
+    alerts = tagged.where(F.col("tag") == "A").select("alert")
+    if driver_rules.stateful:
+        n = args.partitions or sc.defaultParallelism
+        keyed = tagged.where(F.col("tag") == "K") \
+            .repartition(n, "rule", "key") \
+            .sortWithinPartitions("rule", "t", "ford", "line", "seq", "key") \
+            .select("rule", "ford", "line", "payload")
+        alerts = alerts.unionByName(keyed.mapInArrow(stage_two_arrow(conf, end, files),
+                                                     "alert binary"))
+    text = F.col("alert").cast("string")
+    rule = F.regexp_extract(text, r'^\{"rule":"([^"\\]*)"', 1)
+    alerts = alerts.select(
+        text.alias("value"),
+        F.when(rule != "", rule).otherwise(F.concat(
+            F.lit("diagnostic "), F.get_json_object(text, "$.diagnostic"))).alias("rule"),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    mode = "overwrite" if args.overwrite else "errorifexists"
+    if args.format == "json":
+        alerts.select("value").write.mode(mode).text(args.output)
+    else:
+        spark.createDataFrame(alerts.rdd.map(lambda r: _columns(r["value"])), _PARQUET_SCHEMA) \
+            .write.mode(mode).parquet(args.output)
+    per_rule = {r["rule"]: r["count"] for r in alerts.groupBy("rule").count().collect()}
+    per_rule = dict(sorted(per_rule.items()))
+    lap("stage 2: stateful rules; alerts written")
+    return counts, per_rule, lines_total, len(names), [alerts, tagged]
 
 
 def _rule_of(alert: bytes) -> str:
