@@ -19,4 +19,5 @@ pub mod lsp;
 pub mod matcher;
 pub mod parallel;
 pub mod scan;
+pub mod serve;
 pub mod state;

@@ -203,6 +203,20 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         report: ReportFormat,
     },
+    /// Run rules continuously on the Kubernetes audit webhook (spec/serve.md).
+    ///
+    /// Listens over HTTPS for the API server's audit webhook (POSTs of
+    /// audit.k8s.io/v1 EventLists, with a bearer token or a client
+    /// certificate), matches the events on one thread and writes alerts to
+    /// the sinks of the config file; /healthz, /readyz and /metrics for
+    /// probes and Prometheus. SIGTERM or SIGINT drains the queue, closes the
+    /// stateful windows, flushes and exits 0. Exit code 2 if the config or
+    /// the rules have errors.
+    Serve {
+        /// The YAML config file (spec/serve.md)
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Serve the Language Server Protocol on stdin/stdout, for editors.
     ///
     /// Diagnostics as `ward check` gives them for every .ward file of the
@@ -288,7 +302,7 @@ enum TimeMode {
 }
 
 /// A duration as rules write it (`30s`, `5m`, `0s`), in milliseconds.
-fn parse_duration(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() && text.parse() == Ok(0u64) {
         return Ok(0);
     }
@@ -511,6 +525,7 @@ where
             fmt::run(&paths, mode, stdin, out, err)
         }
         Command::Explain { rule, rules } => explain::run(rules, rule, out, err),
+        Command::Serve { config } => serve(&config, err),
         Command::Lsp => crate::lsp::run().map(|()| 0).map_err(Into::into),
         Command::Import {
             language,
@@ -544,6 +559,24 @@ where
     }
 }
 
+/// `ward serve`: the config, then the rules, checked before anything
+/// listens; an error in either is a startup error (exit 2).
+fn serve(config: &std::path::Path, err: &mut dyn Write) -> Result<u8, Box<dyn std::error::Error>> {
+    let cfg = crate::serve::config::load(config)?;
+    let loaded = load_rules(&cfg.rules, true)?;
+    let Some(rules) = runnable(&loaded, err)? else {
+        return Ok(EXIT_USAGE);
+    };
+    let inactive: Vec<(String, Vec<String>)> = (rules.rules.iter())
+        .filter(|r| r.enabled && !r.unfilled.is_empty())
+        .map(|r| (r.id.clone(), r.unfilled.clone()))
+        .collect();
+    if let Some(line) = inactive_line(&inactive) {
+        writeln!(err, "ward: {line}")?;
+    }
+    crate::serve::run(cfg, rules, err)
+}
+
 /// `--source`: one of the bundled sources.
 fn parse_source(s: &str) -> Result<&'static str, String> {
     crate::decode::source_named(s).ok_or_else(|| {
@@ -553,7 +586,7 @@ fn parse_source(s: &str) -> Result<&'static str, String> {
 }
 
 /// `16MiB`, `1GiB`, `512KiB` (or K, M, G, the same powers of 1024), or bytes.
-fn parse_size(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);

@@ -1,0 +1,361 @@
+//! The HTTP side of `ward serve`: the audit webhook (an `EventList` per
+//! POST), the probes and `/metrics`, served on our own accept loop so that
+//! each request knows whether its TLS peer showed a client certificate.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use serde_json::value::RawValue;
+use tokio::net::TcpListener;
+
+use super::metrics::Metrics;
+
+/// The events of one accepted request, each one compact JSON line.
+pub struct Batch {
+    pub events: Vec<Vec<u8>>,
+}
+
+/// What the handlers and the matching thread share.
+pub struct Shared {
+    pub metrics: Metrics,
+    /// Events sent to the matching thread and not yet matched.
+    pub queued: AtomicUsize,
+    pub max_queued: usize,
+    pub retry_after: u32,
+    /// `None` once shutting down: nothing more is accepted.
+    pub tx: Mutex<Option<mpsc::Sender<Batch>>>,
+    /// The last write to the sinks succeeded.
+    pub sink_ok: AtomicBool,
+    /// The matching thread runs.
+    pub matching: AtomicBool,
+    pub tokens: Vec<String>,
+    pub max_body: usize,
+}
+
+/// The TLS peer of a connection.
+#[derive(Clone, Copy)]
+pub struct Peer {
+    /// Showed a client certificate that verified against `client_ca`.
+    pub client_cert: bool,
+}
+
+/// The routes of the webhook listener: `/healthz` and `/readyz` open to
+/// probes; the webhook path and `/metrics` for authenticated clients.
+pub fn webhook_routes(path: &str, shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(path, post(audit))
+        .route("/metrics", get(metrics_authenticated))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(shared)
+}
+
+/// The routes of the plain metrics listener, all open.
+pub fn metrics_routes(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(shared)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<Arc<Shared>>) -> Response {
+    let mut not = Vec::new();
+    if !s.matching.load(Ordering::Relaxed) {
+        not.push("the matching thread has stopped");
+    }
+    if !s.sink_ok.load(Ordering::Relaxed) {
+        not.push("the last write to the alert sinks failed");
+    }
+    if s.queued.load(Ordering::Relaxed) >= s.max_queued {
+        not.push("the queue is full");
+    }
+    if s.tx.lock().map_or(true, |tx| tx.is_none()) {
+        not.push("shutting down");
+    }
+    match not.is_empty() {
+        true => "ready\n".into_response(),
+        false => (StatusCode::SERVICE_UNAVAILABLE, not.join("; ") + "\n").into_response(),
+    }
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], s.metrics.render()).into_response()
+}
+
+async fn metrics_authenticated(
+    State(s): State<Arc<Shared>>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(why) = authenticate(&s, peer, &headers) {
+        return unauthorized(why);
+    }
+    metrics(State(s)).await
+}
+
+/// `Ok` for a client with a known bearer token or a verified client
+/// certificate; else why it is refused.
+fn authenticate(s: &Shared, peer: Peer, headers: &HeaderMap) -> Result<(), &'static str> {
+    if peer.client_cert {
+        return Ok(());
+    }
+    let token = (headers.get(header::AUTHORIZATION))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let why = match token {
+        Some(t)
+            if s.tokens
+                .iter()
+                .any(|known| same(known.as_bytes(), t.as_bytes())) =>
+        {
+            return Ok(())
+        }
+        Some(_) => "the bearer token is not one this server accepts\n",
+        None => "credentials required: a bearer token or a client certificate\n",
+    };
+    Err(why)
+}
+
+/// The 401 for a refused client.
+fn unauthorized(why: &'static str) -> Response {
+    let bearer = [(header::WWW_AUTHENTICATE, "Bearer")];
+    (StatusCode::UNAUTHORIZED, bearer, why).into_response()
+}
+
+/// Compares without stopping at the first difference, so that the time
+/// taken does not tell how much of a token was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+async fn audit(
+    State(s): State<Arc<Shared>>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let response = accept(&s, peer, &headers, body).await;
+    s.metrics.request(response.status().as_u16());
+    response
+}
+
+/// Authenticates, reads and admits one EventList; 200 once its events
+/// are in the queue.
+async fn accept(s: &Shared, peer: Peer, headers: &HeaderMap, body: Body) -> Response {
+    if let Err(why) = authenticate(s, peer, headers) {
+        return unauthorized(why);
+    }
+    let too_large = || {
+        let text = format!("the body is larger than max_body_bytes ({})\n", s.max_body);
+        (StatusCode::PAYLOAD_TOO_LARGE, text).into_response()
+    };
+    let length = (headers.get(header::CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|n| n > s.max_body as u64) {
+        return too_large();
+    }
+    let bytes: Bytes = match Limited::new(body, s.max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => return too_large(),
+        Err(e) => {
+            let text = format!("cannot read the body: {e}\n");
+            return (StatusCode::BAD_REQUEST, text).into_response();
+        }
+    };
+    let events = match event_list(&bytes) {
+        Ok(events) => events,
+        Err(why) => return (StatusCode::BAD_REQUEST, why + "\n").into_response(),
+    };
+    admit(s, events)
+}
+
+/// Sends the events to the matching thread if the queue has room.
+fn admit(s: &Shared, events: Vec<Vec<u8>>) -> Response {
+    let n = events.len();
+    let Ok(tx) = s.tx.lock() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "poisoned\n").into_response();
+    };
+    let Some(sender) = tx.as_ref() else {
+        let text = "shutting down; send again later\n";
+        return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
+    };
+    let queued = s.queued.load(Ordering::Relaxed);
+    // An empty queue takes any batch, so that one larger than the queue
+    // is not refused for ever.
+    if queued > 0 && queued + n > s.max_queued {
+        s.metrics.queue_full.inc();
+        s.metrics.refused_events.inc_by(n as u64);
+        let text = format!(
+            "the queue is full ({queued} of {} events waiting); send again later\n",
+            s.max_queued
+        );
+        let retry = s.retry_after.to_string();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry)],
+            text,
+        )
+            .into_response();
+    }
+    if n > 0 {
+        s.queued.fetch_add(n, Ordering::Relaxed);
+        if sender.send(Batch { events }).is_err() {
+            s.queued.fetch_sub(n, Ordering::Relaxed);
+            let text = "the matching thread has stopped\n";
+            return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
+        }
+        s.metrics.accepted.inc_by(n as u64);
+        s.metrics
+            .queue_depth
+            .set(s.queued.load(Ordering::Relaxed) as i64);
+    }
+    let body = format!("{{\"accepted\":{n}}}\n");
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The items of an `audit.k8s.io` `EventList`, each as one line of JSON.
+fn event_list(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    #[derive(serde::Deserialize)]
+    struct List<'a> {
+        kind: Option<String>,
+        #[serde(rename = "apiVersion")]
+        api_version: Option<String>,
+        #[serde(borrow)]
+        items: Option<Vec<&'a RawValue>>,
+    }
+    let list: List<'_> = serde_json::from_slice(body)
+        .map_err(|e| format!("not an audit EventList: not a JSON object of one: {e}"))?;
+    let api = list.api_version.as_deref().unwrap_or("");
+    if list.kind.as_deref() != Some("EventList") || !api.starts_with("audit.k8s.io/") {
+        return Err(format!(
+            "not an audit EventList: kind {:?}, apiVersion {:?} (expected kind EventList, apiVersion audit.k8s.io/v1)",
+            list.kind.as_deref().unwrap_or(""),
+            api
+        ));
+    }
+    let items = list.items.unwrap_or_default();
+    let events = items
+        .into_iter()
+        .map(|item| {
+            let text = item.get().as_bytes();
+            // The scan reads lines: a pretty-printed item is made compact.
+            match memchr::memchr2(b'\n', b'\r', text) {
+                None => text.to_vec(),
+                Some(_) => serde_json::from_str::<serde_json::Value>(item.get())
+                    .map(|v| v.to_string().into_bytes())
+                    .unwrap_or_else(|_| text.to_vec()),
+            }
+        })
+        .collect();
+    Ok(events)
+}
+
+/// Serves `app` on `listener` (over TLS with `tls`) until `stop` turns
+/// true; the connections are watched by `graceful` to drain them.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: Router,
+    graceful: Arc<GracefulShutdown>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                // Out of descriptors and the like: wait, then go on.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let (app, tls, watcher) = (app.clone(), tls.clone(), graceful.watcher());
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            match tls {
+                None => {
+                    let peer = Peer { client_cert: false };
+                    connection(TokioIo::new(tcp), app, peer, watcher).await;
+                }
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(tcp);
+                    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE, handshake).await else {
+                        return;
+                    };
+                    let certs = stream.get_ref().1.peer_certificates();
+                    let peer = Peer {
+                        client_cert: certs.is_some_and(|c| !c.is_empty()),
+                    };
+                    connection(TokioIo::new(stream), app, peer, watcher).await;
+                }
+            }
+        });
+    }
+}
+
+/// Time a client has to finish the TLS handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// Serves one HTTP/1.1 connection with `app`, each request carrying
+/// `peer`, until it closes or a graceful shutdown ends it.
+async fn connection<I>(io: I, app: Router, peer: Peer, watcher: Watcher)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(peer);
+        let mut app = app.clone();
+        async move { tower_service::Service::call(&mut app, req.map(Body::new)).await }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(io, service);
+    let _ = watcher.watch(conn).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_list_items_become_lines() {
+        let body = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},
+            "items":[{"a":1},
+            {"b":
+              2}]}"#;
+        let events = event_list(body).unwrap();
+        assert_eq!(events, vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]);
+    }
+
+    #[test]
+    fn other_documents_are_refused_with_why() {
+        let e = event_list(br#"{"kind":"PodList","apiVersion":"v1","items":[]}"#).unwrap_err();
+        assert!(e.contains("kind \"PodList\""), "{e}");
+        let e = event_list(b"[1,2]").unwrap_err();
+        assert!(
+            e.starts_with("not an audit EventList: not a JSON object"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,527 @@
+//! `ward serve` end to end: the binary on an ephemeral port with a
+//! self-signed certificate made here, real HTTPS clients (curl), alerts
+//! read back from the file sink, SIGTERM to stop it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const TOKEN: &str = "s3cret-token";
+
+const RULES: &str = r#"source k8s.audit
+
+rule secret_read {
+  severity high
+  when     verb == "get" and objectRef.resource == "secrets" and responseStatus.code == 200
+  output   "secret {objectRef.namespace}/{objectRef.name} read by {user.username}"
+}
+
+rule refused_thrice {
+  severity medium
+  when     responseStatus.code == 403
+  count    by user.username within 5m > 2
+  output   "{user.username} refused"
+}
+"#;
+
+/// A k8s audit event at `secs` seconds after 2024-05-01T10:00:00Z.
+fn audit(secs: i64, verb: &str, resource: &str, user: &str, code: i64) -> Value {
+    let t = format!(
+        "2024-05-01T10:{:02}:{:02}.000000Z",
+        secs / 60 % 60,
+        secs % 60
+    );
+    json!({
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": format!("00000000-0000-0000-0000-{secs:012}"),
+        "stage": "ResponseComplete",
+        "requestURI": format!("/api/v1/namespaces/prod/{resource}/web"),
+        "verb": verb,
+        "user": {"username": user, "groups": ["system:authenticated"]},
+        "sourceIPs": ["203.0.113.7"],
+        "userAgent": "kubectl/v1.29.0 (linux/amd64) kubernetes/3f7a50f",
+        "objectRef": {"resource": resource, "namespace": "prod", "name": "web", "apiVersion": "v1"},
+        "responseStatus": {"metadata": {}, "code": code},
+        "requestReceivedTimestamp": t,
+        "stageTimestamp": t,
+    })
+}
+
+fn event_list(items: &[Value]) -> String {
+    json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items})
+        .to_string()
+}
+
+fn curl_missing() -> bool {
+    let found = Command::new("sh")
+        .args(["-c", "command -v curl"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: curl is not on PATH");
+    }
+    !found
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ward-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A CA and a server certificate it signed, for localhost and 127.0.0.1,
+/// written as PEM files into `dir`: `ca.pem`, `cert.pem`, `key.pem`.
+fn certificates(dir: &Path) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "ward test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    (ca_cert, issuer)
+}
+
+/// A running `ward serve`.
+struct Server {
+    child: Child,
+    dir: PathBuf,
+    webhook: String,
+    metrics: Option<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `ward serve` in `dir` (which holds the certificates) with
+    /// `extra` appended to the config, and waits for it to listen.
+    fn start(dir: &Path, extra: &str, env: &[(&str, &Path)]) -> Server {
+        Server::start_with(dir, &format!("{{bearer_tokens: [{TOKEN}]}}"), extra, env)
+    }
+
+    /// [`Server::start`] with the `webhook.auth` given.
+    fn start_with(dir: &Path, auth: &str, extra: &str, env: &[(&str, &Path)]) -> Server {
+        std::fs::write(dir.join("rules.ward"), RULES).unwrap();
+        let config = format!(
+            "rules: [{d}/rules.ward]\n\
+             webhook:\n  listen: 127.0.0.1:0\n  tls: {{cert: {d}/cert.pem, key: {d}/key.pem}}\n  \
+             auth: {auth}\n  max_body_bytes: 64KiB\n\
+             sinks:\n  file: {{path: {d}/alerts.jsonl}}\n\
+             alerts: {{event: false}}\n\
+             state: {{max_idle: 1h}}\n{extra}",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("ward.yaml"), config).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
+        cmd.args(["serve", "--config"])
+            .arg(dir.join("ward.yaml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("ward runs");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (mut webhook, mut metrics, mut seen) = (None, None, String::new());
+        let want_metrics = extra.contains("metrics:");
+        while webhook.is_none() || (want_metrics && metrics.is_none()) {
+            let Some(Ok(line)) = lines.next() else {
+                panic!("ward serve ended before listening:\n{seen}");
+            };
+            seen += &line;
+            seen.push('\n');
+            if let Some(url) = line.strip_prefix("ward serve: webhook on ") {
+                webhook = Some(url.to_string());
+            }
+            if let Some(url) = line.strip_prefix("ward serve: metrics on ") {
+                metrics = Some(url.trim_end_matches("/metrics").to_string());
+            }
+        }
+        let stderr = Arc::new(Mutex::new(seen));
+        let rest = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut s = rest.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Server {
+            child,
+            dir: dir.to_path_buf(),
+            webhook: webhook.unwrap(),
+            metrics,
+            stderr,
+        }
+    }
+
+    /// The origin of the webhook listener (`https://127.0.0.1:PORT`).
+    fn origin(&self) -> String {
+        self.webhook.trim_end_matches("/audit").to_string()
+    }
+
+    /// POSTs `body` to the webhook with curl; (status, response body).
+    fn post(&self, body: &str, token: Option<&str>) -> (u16, String) {
+        let file = self.dir.join(format!("body-{}.json", body.len()));
+        std::fs::write(&file, body).unwrap();
+        let mut args = vec!["-X".to_string(), "POST".into(), "--data-binary".into()];
+        args.push(format!("@{}", file.display()));
+        args.extend(["-H".into(), "Content-Type: application/json".into()]);
+        if let Some(t) = token {
+            args.extend(["-H".into(), format!("Authorization: Bearer {t}")]);
+        }
+        args.push(self.webhook.clone());
+        curl(&self.dir, &args)
+    }
+
+    /// GETs `path` of `origin`.
+    fn get(&self, origin: &str, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut args = Vec::new();
+        if let Some(t) = token {
+            args.extend(["-H".into(), format!("Authorization: Bearer {t}")]);
+        }
+        args.push(format!("{origin}{path}"));
+        curl(&self.dir, &args)
+    }
+
+    fn alerts(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.dir.join("alerts.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits until `f` holds of the alerts written (a second at most).
+    fn wait_alerts(&self, f: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let alerts = self.alerts();
+            if f(&alerts) || start.elapsed() > Duration::from_secs(10) {
+                return alerts;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the exit code and stderr.
+    fn terminate(mut self) -> (i32, String) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        // Let the reader thread take the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        let err = self.stderr.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), err)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs curl against the test CA; (status, body).
+fn curl(dir: &Path, args: &[String]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(dir.join("ca.pem"))
+        .args(["-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let code = code.trim().parse().unwrap_or_else(|_| {
+        panic!(
+            "curl gave no status: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, body.to_string())
+}
+
+fn rules_of(alerts: &[Value]) -> Vec<&str> {
+    alerts.iter().map(|a| a["rule"].as_str().unwrap()).collect()
+}
+
+fn secret_read(secs: i64, user: &str) -> Value {
+    audit(secs, "get", "secrets", user, 200)
+}
+
+fn refused(secs: i64, user: &str) -> Value {
+    audit(secs, "get", "pods", user, 403)
+}
+
+#[test]
+fn tokens_guard_the_webhook_and_sigterm_flushes_the_windows() {
+    if curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("tokens");
+    certificates(&dir);
+    let server = Server::start(&dir, "", &[]);
+    let origin = server.origin();
+    assert_eq!(server.get(&origin, "/healthz", None).0, 200);
+    assert_eq!(server.get(&origin, "/readyz", None).0, 200);
+
+    // Refused credentials: 401, and nothing is evaluated.
+    let by_mallory = event_list(&[secret_read(1, "mallory")]);
+    let (code, body) = server.post(&by_mallory, None);
+    assert_eq!(code, 401, "{body}");
+    let (code, body) = server.post(&by_mallory, Some("not-the-token"));
+    assert_eq!(code, 401, "{body}");
+
+    let (code, body) = server.post(&event_list(&[secret_read(2, "alice")]), Some(TOKEN));
+    assert_eq!((code, body.trim()), (200, r#"{"accepted":1}"#));
+    let alerts = server.wait_alerts(|a| !a.is_empty());
+    assert_eq!(rules_of(&alerts), ["secret_read"]);
+    assert_eq!(alerts[0]["output"], "secret prod/web read by alice");
+
+    // Too large: 413; not an EventList: 400 with why.
+    let big = event_list(&vec![secret_read(3, "carol"); 200]);
+    assert!(big.len() > 64 << 10);
+    assert_eq!(server.post(&big, Some(TOKEN)).0, 413);
+    let (code, body) = server.post(r#"{"kind":"PodList","apiVersion":"v1"}"#, Some(TOKEN));
+    assert_eq!(code, 400);
+    assert!(body.contains("not an audit EventList"), "{body}");
+    let (code, body) = server.post("{not json", Some(TOKEN));
+    assert_eq!(code, 400, "{body}");
+
+    // Three refusals: the count completes once the lateness is over, here
+    // at the stop, when the held events are released.
+    let refusals: Vec<Value> = (10..13).map(|s| refused(s, "bob")).collect();
+    assert_eq!(server.post(&event_list(&refusals), Some(TOKEN)).0, 200);
+    // An item of no known source is counted, not dropped silently.
+    let odd = event_list(&[json!({"hello": "world"})]);
+    assert_eq!(server.post(&odd, Some(TOKEN)).0, 200);
+
+    // /metrics needs the token on the webhook's listener.
+    assert_eq!(server.get(&origin, "/metrics", None).0, 401);
+    let start = Instant::now();
+    let metrics = loop {
+        let (code, text) = server.get(&origin, "/metrics", Some(TOKEN));
+        assert_eq!(code, 200);
+        if text.contains(r#"ward_events_problems_total{kind="unknown"} 1"#)
+            || start.elapsed() > Duration::from_secs(10)
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for line in [
+        r#"ward_events_total{source="k8s.audit"} 4"#,
+        r#"ward_alerts_total{rule="secret_read"} 1"#,
+        r#"ward_webhook_requests_total{code="401"} 2"#,
+        r#"ward_webhook_requests_total{code="413"} 1"#,
+        r#"ward_webhook_requests_total{code="400"} 2"#,
+        r#"ward_webhook_requests_total{code="200"} 3"#,
+        "ward_webhook_events_accepted_total 5",
+        r#"ward_events_problems_total{kind="unknown"} 1"#,
+        "ward_queue_events 0",
+        "ward_webhook_queue_full_total 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in\n{metrics}"
+        );
+    }
+    assert_eq!(rules_of(&server.alerts()), ["secret_read"]);
+
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    let alerts = read_alerts(&dir);
+    assert_eq!(
+        rules_of(&alerts),
+        ["secret_read", "refused_thrice"],
+        "{err}"
+    );
+    assert_eq!(alerts[1]["output"], "bob refused");
+    let summary = "ward serve: stopped; 4 event(s) matched, 2 alert(s), 1 without a known source";
+    assert!(err.contains(summary), "{err}");
+}
+
+fn read_alerts(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("alerts.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_full_queue_answers_429_and_loses_nothing() {
+    if curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("queue");
+    certificates(&dir);
+    let hold = dir.join("hold");
+    std::fs::write(&hold, "").unwrap();
+    let extra = "queue: {max_events: 2, retry_after_secs: 3}\nmetrics: {listen: 127.0.0.1:0}\n";
+    let server = Server::start(&dir, extra, &[("WARD_SERVE_TEST_HOLD", &hold)]);
+    let metrics = server.metrics.clone().unwrap();
+
+    let two = event_list(&[secret_read(1, "alice"), secret_read(2, "bob")]);
+    assert_eq!(server.post(&two, Some(TOKEN)).0, 200);
+    let one = event_list(&[secret_read(3, "carol")]);
+    let (code, body) = server.post(&one, Some(TOKEN));
+    assert_eq!(code, 429, "{body}");
+    assert!(
+        body.contains("the queue is full (2 of 2 events waiting)"),
+        "{body}"
+    );
+    // The Retry-After the API server's buffered backend waits for.
+    let file = dir.join("one.json");
+    std::fs::write(&file, &one).unwrap();
+    let head = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-D", "-", "--cacert"])
+        .arg(dir.join("ca.pem"))
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(&server.webhook)
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).to_lowercase();
+    assert!(head.contains("retry-after: 3"), "{head}");
+
+    let (code, body) = server.get(&metrics, "/readyz", None);
+    assert_eq!((code, body.trim()), (503, "the queue is full"));
+    let (code, text) = server.get(&metrics, "/metrics", None);
+    assert_eq!(code, 200);
+    for line in [
+        "ward_webhook_queue_full_total 2",
+        "ward_webhook_events_refused_total 2",
+        "ward_queue_events 2",
+        r#"ward_webhook_requests_total{code="429"} 2"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    assert!(server.alerts().is_empty());
+
+    // The matching thread takes the queue again; the refused batch, sent
+    // again, is accepted.
+    std::fs::remove_file(&hold).unwrap();
+    server.wait_alerts(|a| a.len() == 2);
+    assert_eq!(server.get(&metrics, "/readyz", None).0, 200);
+    assert_eq!(server.post(&one, Some(TOKEN)).0, 200);
+    let alerts = server.wait_alerts(|a| a.len() == 3);
+    let outputs: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["output"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            "secret prod/web read by alice",
+            "secret prod/web read by bob",
+            "secret prod/web read by carol"
+        ]
+    );
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn client_certificates_signed_by_the_client_ca_are_accepted() {
+    if curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("mtls");
+    let (_, issuer) = certificates(&dir);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kube-apiserver");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("client.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("client-key.pem"), key.serialize_pem()).unwrap();
+    let auth = format!("{{client_ca: {}/ca.pem}}", dir.display());
+    let server = Server::start_with(&dir, &auth, "", &[]);
+    let list = event_list(&[secret_read(1, "alice")]);
+    std::fs::write(dir.join("list.json"), &list).unwrap();
+    let post = |cert: bool| {
+        let mut args: Vec<String> = [
+            "--data-binary".to_string(),
+            format!("@{}/list.json", dir.display()),
+        ]
+        .into();
+        if cert {
+            args.extend(["--cert".into(), format!("{}/client.pem", dir.display())]);
+            args.extend(["--key".into(), format!("{}/client-key.pem", dir.display())]);
+        }
+        args.push(server.webhook.clone());
+        curl(&dir, &args)
+    };
+    assert_eq!(post(false).0, 401);
+    assert_eq!(server.post(&list, Some(TOKEN)).0, 401);
+    let (code, body) = post(true);
+    assert_eq!(code, 200, "{body}");
+    let alerts = server.wait_alerts(|a| !a.is_empty());
+    assert_eq!(rules_of(&alerts), ["secret_read"]);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn rule_and_config_errors_stop_the_start() {
+    let dir = fresh_dir("errors");
+    certificates(&dir);
+    let bad_key = format!(
+        "webhook:\n  listen: 127.0.0.1:0\n  tls: {{cert: {d}/cert.pem, key: {d}/key.pem}}\n  \
+         auth: {{bearer_token: [x]}}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("bad.yaml"), bad_key).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["serve", "--config"])
+        .arg(dir.join("bad.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("webhook.auth.bearer_token: unknown field `bearer_token`"),
+        "{err}"
+    );
+
+    std::fs::write(
+        dir.join("rules.ward"),
+        "source k8s.audit\nrule r {\n  when objectRef.resorce == \"pods\"\n}\n",
+    )
+    .unwrap();
+    let config = format!(
+        "rules: [{d}/rules.ward]\nwebhook:\n  listen: 127.0.0.1:0\n  tls: {{cert: {d}/cert.pem, key: {d}/key.pem}}\n  \
+         auth: {{bearer_tokens: [x]}}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("ward.yaml"), config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["serve", "--config"])
+        .arg(dir.join("ward.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown field `objectRef.resorce`"), "{err}");
+    assert!(!err.contains("webhook on"), "{err}");
+}
