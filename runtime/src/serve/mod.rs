@@ -12,6 +12,7 @@
 pub mod config;
 pub mod metrics;
 pub mod sink;
+pub mod spool;
 pub mod tls;
 pub mod webhook;
 
