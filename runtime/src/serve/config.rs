@@ -107,7 +107,8 @@ impl Default for Queue {
     }
 }
 
-/// Where alerts go: stdout, a file, or both. With neither key, stdout.
+/// Where alerts go: stdout, a file, HTTP endpoints, syslog servers. With
+/// none of them, stdout.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sinks {
@@ -115,6 +116,23 @@ pub struct Sinks {
     pub stdout: Option<bool>,
     #[serde(default)]
     pub file: Option<FileSink>,
+    #[serde(default)]
+    pub http: Vec<HttpSink>,
+    #[serde(default)]
+    pub syslog: Vec<SyslogSink>,
+    /// Where the network sinks keep what they have not delivered.
+    #[serde(default)]
+    pub spool: Option<Spool>,
+    #[serde(default)]
+    pub retry: Retry,
+    /// At a stop, how long the network sinks may go on delivering what
+    /// is spooled before the process exits (the rest stays spooled).
+    #[serde(default = "default_drain", deserialize_with = "duration")]
+    pub drain_timeout: u64,
+}
+
+fn default_drain() -> u64 {
+    10_000
 }
 
 /// A file appended to, rotated by size.
@@ -129,6 +147,305 @@ pub struct FileSink {
     /// Rotated files kept.
     #[serde(default = "default_keep")]
     pub keep: usize,
+}
+
+/// Alerts POSTed in batches to an HTTP endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSink {
+    /// Names the spool directory and the metrics' `sink` label.
+    pub name: String,
+    /// `http://` or `https://`, with the path posted to.
+    pub url: String,
+    #[serde(default)]
+    pub format: HttpFormat,
+    /// Sent as `Authorization: Bearer TOKEN` (json) or `Splunk TOKEN`
+    /// (splunk_hec).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A file holding the token (read at start, trimmed).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub tls: Option<ClientTls>,
+    /// The `host` of Splunk HEC events [default: this machine's name].
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default = "default_batch_alerts")]
+    pub batch_max_alerts: usize,
+    #[serde(default = "default_batch_bytes", deserialize_with = "size")]
+    pub batch_max_bytes: usize,
+    /// For one attempt: connecting, sending and the response.
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpFormat {
+    /// The alert lines as they are, `application/x-ndjson`.
+    #[default]
+    Json,
+    /// Splunk HTTP Event Collector events, concatenated.
+    SplunkHec,
+}
+
+/// Alerts as RFC 5424 messages to a syslog server over TCP or TLS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogSink {
+    pub name: String,
+    /// `HOST:PORT`.
+    pub address: String,
+    /// TLS (RFC 5425) when given.
+    #[serde(default)]
+    pub tls: Option<ClientTls>,
+    #[serde(default)]
+    pub framing: Framing,
+    #[serde(default)]
+    pub facility: Facility,
+    /// HOSTNAME of the messages [default: this machine's name].
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default = "default_batch_alerts")]
+    pub batch_max_alerts: usize,
+    #[serde(default = "default_batch_bytes", deserialize_with = "size")]
+    pub batch_max_bytes: usize,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: u64,
+}
+
+/// How syslog messages are delimited on the stream (RFC 6587).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Framing {
+    /// `LENGTH SP MESSAGE`, as RFC 5425 requires over TLS.
+    #[default]
+    OctetCounting,
+    /// `MESSAGE LF`.
+    Newline,
+}
+
+/// The syslog facility of the messages.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Facility {
+    Kern,
+    User,
+    Mail,
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    Authpriv,
+    Ftp,
+    Ntp,
+    Security,
+    Console,
+    Solaris,
+    #[default]
+    Local0,
+    Local1,
+    Local2,
+    Local3,
+    Local4,
+    Local5,
+    Local6,
+    Local7,
+}
+
+impl Facility {
+    /// Its RFC 5424 code (0 to 23).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// A TLS client's trust and identity.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTls {
+    /// PEM file of the CAs trusted [default: the system's roots].
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// The name the server's certificate must show [default: the host].
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// A client certificate chain and key (PEM), for servers that ask.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+}
+
+fn default_batch_alerts() -> usize {
+    500
+}
+
+fn default_batch_bytes() -> usize {
+    1 << 20
+}
+
+fn default_timeout() -> u64 {
+    10_000
+}
+
+/// The network sinks' disk spool: a directory per sink under `dir`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spool {
+    pub dir: PathBuf,
+    /// Per sink: bytes not yet delivered at most; past it the matching
+    /// thread waits.
+    #[serde(default = "default_spool_bytes", deserialize_with = "size")]
+    pub max_bytes: usize,
+}
+
+fn default_spool_bytes() -> usize {
+    1 << 30
+}
+
+/// Backoff between attempts: `initial`, doubled after each failure up to
+/// `max`, each wait drawn at random between half of it and all of it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    #[serde(default = "default_initial", deserialize_with = "duration")]
+    pub initial: u64,
+    #[serde(default = "default_max_backoff", deserialize_with = "duration")]
+    pub max: u64,
+}
+
+fn default_initial() -> u64 {
+    500
+}
+
+fn default_max_backoff() -> u64 {
+    30_000
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            initial: default_initial(),
+            max: default_max_backoff(),
+        }
+    }
+}
+
+impl Sinks {
+    /// Checks what the types cannot: unique names, URLs, addresses.
+    fn check(&self, format: AlertFormat) -> Result<(), String> {
+        let mut names = std::collections::BTreeSet::new();
+        let http = self.http.iter().enumerate().map(|(i, h)| {
+            let batch = (h.batch_max_alerts, h.timeout);
+            (format!("sinks.http[{i}]"), &h.name, batch)
+        });
+        let syslog = self.syslog.iter().enumerate().map(|(i, s)| {
+            let batch = (s.batch_max_alerts, s.timeout);
+            (format!("sinks.syslog[{i}]"), &s.name, batch)
+        });
+        for (at, name, (batch, timeout)) in http.chain(syslog) {
+            let fine = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+            if name.is_empty() || !name.chars().all(fine) || name.starts_with('.') {
+                return Err(format!(
+                    "{at}.name: `{name}` must be letters, digits, `-`, `_` or `.` (it names a directory)"
+                ));
+            }
+            if !names.insert(name) {
+                return Err(format!("{at}.name: `{name}` names another sink too"));
+            }
+            if batch == 0 {
+                return Err(format!("{at}.batch_max_alerts: must be at least 1"));
+            }
+            if timeout == 0 {
+                return Err(format!("{at}.timeout: must be above 0"));
+            }
+            if format == AlertFormat::Text {
+                return Err(format!(
+                    "{at}: network sinks send JSON alerts; set alerts.format: json"
+                ));
+            }
+            if self.spool.is_none() {
+                return Err(format!(
+                    "sinks.spool: required by {at} (`{name}`): undelivered alerts are kept there"
+                ));
+            }
+        }
+        for (i, h) in self.http.iter().enumerate() {
+            let at = format!("sinks.http[{i}]");
+            let url = parse_url(&h.url).map_err(|e| format!("{at}.url: {e}"))?;
+            if h.tls.is_some() && url.scheme_str() != Some("https") {
+                return Err(format!("{at}.tls: given for a URL that is not https"));
+            }
+            if h.token.is_some() && h.token_file.is_some() {
+                return Err(format!("{at}: give token or token_file, not both"));
+            }
+            for (k, v) in &h.headers {
+                let name = axum::http::HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|e| format!("{at}.headers.{k}: {e}"))?;
+                axum::http::HeaderValue::from_str(v)
+                    .map_err(|e| format!("{at}.headers.{k}: {e}"))?;
+                let token = h.token.is_some() || h.token_file.is_some();
+                let own = name == axum::http::header::CONTENT_TYPE
+                    || (token && name == axum::http::header::AUTHORIZATION);
+                if own {
+                    return Err(format!("{at}.headers.{k}: set by the sink itself"));
+                }
+            }
+            check_tls(&at, h.tls.as_ref())?;
+        }
+        for (i, s) in self.syslog.iter().enumerate() {
+            let at = format!("sinks.syslog[{i}]");
+            split_address(&s.address).map_err(|e| format!("{at}.address: {e}"))?;
+            check_tls(&at, s.tls.as_ref())?;
+        }
+        if self.retry.initial == 0 || self.retry.initial > self.retry.max {
+            return Err("sinks.retry: initial must be above 0 and at most max".into());
+        }
+        Ok(())
+    }
+}
+
+fn check_tls(at: &str, tls: Option<&ClientTls>) -> Result<(), String> {
+    match tls {
+        Some(t) if t.cert.is_some() != t.key.is_some() => Err(format!(
+            "{at}.tls: a client certificate needs both cert and key"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An `http://` or `https://` URL with a host.
+pub fn parse_url(text: &str) -> Result<axum::http::Uri, String> {
+    let url: axum::http::Uri = text.parse().map_err(|e| format!("`{text}`: {e}"))?;
+    if !matches!(url.scheme_str(), Some("http" | "https")) {
+        return Err(format!("`{text}` is not an http:// or https:// URL"));
+    }
+    if url.host().is_none_or(str::is_empty) {
+        return Err(format!("`{text}` has no host"));
+    }
+    Ok(url)
+}
+
+/// `HOST:PORT` (an IPv6 host in brackets) as host and port.
+pub fn split_address(text: &str) -> Result<(String, u16), String> {
+    let (host, port) =
+        (text.rsplit_once(':')).ok_or_else(|| format!("`{text}` is not HOST:PORT"))?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("`{text}`: `{port}` is not a port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("`{text}` has no host"));
+    }
+    Ok((host.to_string(), port))
 }
 
 fn default_rotate() -> usize {
@@ -286,6 +603,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if config.queue.max_events == 0 {
         return Err("queue.max_events: must be at least 1".into());
     }
+    config.sinks.check(config.alerts.format)?;
     Ok(config)
 }
 
@@ -370,6 +688,89 @@ mod tests {
     fn anonymous_webhook_is_refused() {
         let e = parse(&MINIMAL.replace("{bearer_tokens: [t]}", "{}")).unwrap_err();
         assert!(e.contains("no credentials"), "{e}");
+    }
+
+    const NETWORK: &str = "sinks:\n  http:\n    - {name: siem, url: 'https://siem:8088/services/collector/event', format: splunk_hec, token: t}\n  syslog:\n    - {name: qradar, address: 'siem:6514', facility: local3, tls: {ca: ca.pem}}\n  spool: {dir: /tmp/spool, max_bytes: 1MiB}\n  retry: {initial: 100ms, max: 2s}\n";
+
+    #[test]
+    fn network_sinks_take_defaults() {
+        let c = parse(&format!("{MINIMAL}{NETWORK}")).unwrap();
+        let http = &c.sinks.http[0];
+        assert_eq!(http.format, HttpFormat::SplunkHec);
+        assert_eq!((http.batch_max_alerts, http.timeout), (500, 10_000));
+        let syslog = &c.sinks.syslog[0];
+        assert_eq!(syslog.framing, Framing::OctetCounting);
+        assert_eq!(syslog.facility.code(), 19);
+        assert_eq!((c.sinks.retry.initial, c.sinks.retry.max), (100, 2000));
+        assert_eq!(c.sinks.spool.unwrap().max_bytes, 1 << 20);
+        assert_eq!(c.sinks.drain_timeout, 10_000);
+    }
+
+    #[test]
+    fn network_sinks_are_checked() {
+        let bad = |from: &str, to: &str| {
+            let text = format!("{MINIMAL}{NETWORK}").replace(from, to);
+            parse(&text).unwrap_err()
+        };
+        let cases = [
+            (
+                "name: qradar",
+                "name: siem",
+                "sinks.syslog[0].name: `siem` names another sink too",
+            ),
+            (
+                "name: siem",
+                "name: ../x",
+                "sinks.http[0].name: `../x` must be",
+            ),
+            (
+                "'https://siem:8088",
+                "'ftp://siem:8088",
+                "sinks.http[0].url: `ftp://",
+            ),
+            (
+                "'siem:6514'",
+                "'siem'",
+                "sinks.syslog[0].address: `siem` is not HOST:PORT",
+            ),
+            (
+                "  spool: {dir: /tmp/spool, max_bytes: 1MiB}\n",
+                "",
+                "sinks.spool: required by sinks.http[0]",
+            ),
+            (
+                "local3",
+                "local9",
+                "sinks.syslog[0].facility: unknown variant `local9`",
+            ),
+            (
+                "format: splunk_hec",
+                "format: splunk",
+                "sinks.http[0].format: unknown variant `splunk`",
+            ),
+            (
+                "initial: 100ms",
+                "initial: 5s",
+                "sinks.retry: initial must be above 0 and at most max",
+            ),
+            (
+                "{ca: ca.pem}",
+                "{ca: ca.pem, cert: c.pem}",
+                "sinks.syslog[0].tls: a client certificate needs both",
+            ),
+            (
+                "token: t}",
+                "token: t, headers: {Authorization: x}}",
+                "sinks.http[0].headers.Authorization: set by the sink",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let e = bad(from, to);
+            assert!(e.starts_with(want), "{from} -> {to}: {e}");
+        }
+        let text = format!("{MINIMAL}{NETWORK}alerts: {{format: text}}\n");
+        let e = parse(&text).unwrap_err();
+        assert!(e.contains("network sinks send JSON alerts"), "{e}");
     }
 
     /// The example of spec/serve.md is a valid config.

@@ -33,6 +33,8 @@ pub struct Metrics {
     problems: Family<Labels, Counter>,
     drift: Counter,
     pub sink_errors: Counter,
+    /// The network sinks', by sink.
+    pub sinks: SinkFamilies,
 }
 
 impl Default for Metrics {
@@ -49,6 +51,7 @@ impl Default for Metrics {
             problems: Family::default(),
             drift: Counter::default(),
             sink_errors: Counter::default(),
+            sinks: SinkFamilies::default(),
             registry: Registry::default(),
         };
         // Each registered handle is a clone sharing the metric's atomics.
@@ -99,7 +102,86 @@ impl Default for Metrics {
             "Failed writes to the alert sinks (the alerts of that write are lost)",
             m.sink_errors.clone(),
         );
+        m.sinks.register(r);
         Metrics { registry, ..m }
+    }
+}
+
+/// The metrics of the network sinks, labelled `sink`.
+#[derive(Default)]
+pub struct SinkFamilies {
+    delivered: Family<Labels, Counter>,
+    failures: Family<Labels, Counter>,
+    retries: Family<Labels, Counter>,
+    rejected: Family<Labels, Counter>,
+    spool_bytes: Family<Labels, Gauge>,
+    spool_alerts: Family<Labels, Gauge>,
+    spool_waits: Family<Labels, Counter>,
+    up: Family<Labels, Gauge>,
+}
+
+/// One network sink's metrics (handles sharing the registered values).
+#[derive(Clone)]
+pub struct SinkMetrics {
+    pub delivered: Counter,
+    pub failures: Counter,
+    pub retries: Counter,
+    pub rejected: Counter,
+    pub spool: crate::serve::spool::Gauges,
+    pub up: Gauge,
+}
+
+impl SinkFamilies {
+    fn register(&self, r: &mut Registry) {
+        let families = [
+            ("sink_alerts_delivered", "Alerts the sink acknowledged (HTTP 2xx; written to the syslog connection)", &self.delivered),
+            ("sink_send_failures", "Attempts to send a batch that failed (connection errors, timeouts, HTTP 429, 5xx and rejections)", &self.failures),
+            ("sink_retries", "Batches sent again after a failed attempt", &self.retries),
+            ("sink_alerts_rejected", "Alerts of batches the sink refused (HTTP 4xx but 408 and 429), moved to the spool's dead-letter.jsonl", &self.rejected),
+            ("sink_spool_waits", "Times the matching thread waited for room in a full spool", &self.spool_waits),
+        ];
+        for (name, help, family) in families {
+            r.register(name, help, family.clone());
+        }
+        let gauges = [
+            (
+                "sink_spool_bytes",
+                "Bytes spooled and not yet acknowledged by the sink",
+                &self.spool_bytes,
+            ),
+            (
+                "sink_spool_alerts",
+                "Alerts spooled and not yet acknowledged by the sink",
+                &self.spool_alerts,
+            ),
+            (
+                "sink_up",
+                "1 unless the last attempt to send failed",
+                &self.up,
+            ),
+        ];
+        for (name, help, family) in gauges {
+            r.register(name, help, family.clone());
+        }
+    }
+
+    /// The metrics of the sink `name`, which starts up.
+    pub fn sink(&self, name: &str) -> SinkMetrics {
+        let labels = vec![("sink", name.to_string())];
+        let m = SinkMetrics {
+            delivered: self.delivered.get_or_create(&labels).clone(),
+            failures: self.failures.get_or_create(&labels).clone(),
+            retries: self.retries.get_or_create(&labels).clone(),
+            rejected: self.rejected.get_or_create(&labels).clone(),
+            spool: crate::serve::spool::Gauges {
+                bytes: self.spool_bytes.get_or_create(&labels).clone(),
+                alerts: self.spool_alerts.get_or_create(&labels).clone(),
+                waits: self.spool_waits.get_or_create(&labels).clone(),
+            },
+            up: self.up.get_or_create(&labels).clone(),
+        };
+        m.up.set(1);
+        m
     }
 }
 

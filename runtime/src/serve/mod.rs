@@ -9,9 +9,13 @@
 //! SIGINT: no new connection, in-flight requests finish, the queue is
 //! drained, stateful windows are closed (`finish`) and the sinks flushed.
 
+pub mod client;
 pub mod config;
+pub mod deliver;
 pub mod metrics;
 pub mod sink;
+pub mod sink_http;
+pub mod sink_syslog;
 pub mod spool;
 pub mod tls;
 pub mod webhook;
@@ -58,10 +62,11 @@ pub fn run(
                 .map(String::from),
         );
     }
-    let sinks = sink::Sinks::open(&cfg.sinks)?;
+    let metrics = Metrics::default();
+    let (sinks, delivery) = sink::Sinks::open(&cfg.sinks, &metrics)?;
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Shared {
-        metrics: Metrics::default(),
+        metrics,
         queued: AtomicUsize::new(0),
         max_queued: cfg.queue.max_events,
         retry_after: cfg.queue.retry_after_secs,
@@ -88,10 +93,14 @@ pub fn run(
         .build()?;
     let served = runtime.block_on(listen(&cfg, tls, shared.clone(), err));
     // Whatever ended the listening, the queue is closed: the matching
-    // thread drains it, closes the windows and flushes.
+    // thread drains it (into the spools past their bound), closes the
+    // windows and flushes; the network sinks then get their drain time.
+    delivery.lift_bounds();
     shared.tx.lock().map(|mut tx| tx.take()).ok();
     drop(runtime);
-    let stats = matcher.join().map_err(|_| "the matching thread panicked")?;
+    let stats = matcher.join().map_err(|_| "the matching thread panicked");
+    delivery.close();
+    let stats = stats?;
     served?;
     let alerts: u64 = stats.alerts.values().sum();
     writeln!(

@@ -1,12 +1,19 @@
-//! Alert sinks of `ward serve`: stdout and a file rotated by size.
+//! Alert sinks of `ward serve`: stdout, a file rotated by size, and the
+//! spools of the network sinks (serve/deliver.rs sends from them).
 //!
 //! The scan writes whole alert lines in each `write`; they are kept in a
 //! buffer and go out on `flush` (after each batch of events) or when the
-//! buffer is full, so a file is only ever rotated between lines.
+//! buffer is full, so a file is only ever rotated between lines. A flush
+//! syncs the spools: the batch is on disk before the next is taken.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::deliver::Delivery;
+use super::metrics::Metrics;
+use super::spool::Spool;
 
 /// Bytes buffered before they are written without waiting for a flush.
 const BUFFER: usize = 64 << 10;
@@ -15,23 +22,31 @@ const BUFFER: usize = 64 << 10;
 pub struct Sinks {
     stdout: Option<io::Stdout>,
     file: Option<Rotating>,
+    spools: Vec<Arc<Spool>>,
     buf: Vec<u8>,
 }
 
 impl Sinks {
-    /// Opens the sinks of the configuration; a file that cannot be opened
-    /// is a startup error.
-    pub fn open(cfg: &super::config::Sinks) -> Result<Sinks, String> {
+    /// Opens the sinks of the configuration and starts the network
+    /// sinks' senders; a file or spool that cannot be opened is a startup
+    /// error.
+    pub fn open(
+        cfg: &super::config::Sinks,
+        metrics: &Metrics,
+    ) -> Result<(Sinks, Delivery), String> {
         let file = match &cfg.file {
             Some(f) => Some(Rotating::open(&f.path, f.max_bytes as u64, f.keep)?),
             None => None,
         };
-        let stdout = cfg.stdout.unwrap_or(file.is_none());
-        Ok(Sinks {
+        let (delivery, spools) = Delivery::start(cfg, metrics)?;
+        let stdout = cfg.stdout.unwrap_or(file.is_none() && spools.is_empty());
+        let sinks = Sinks {
             stdout: stdout.then(io::stdout),
             file,
+            spools,
             buf: Vec::new(),
-        })
+        };
+        Ok((sinks, delivery))
     }
 
     fn write_out(&mut self) -> io::Result<()> {
@@ -47,6 +62,10 @@ impl Sinks {
         if let Some(f) = &mut self.file {
             let r = f.write_lines(&buf);
             result = result.and(r);
+        }
+        for spool in &self.spools {
+            // Waits while the spool is full: back-pressure on the queue.
+            result = result.and(spool.append(&buf));
         }
         self.buf = buf;
         self.buf.clear();
@@ -64,7 +83,11 @@ impl Write for Sinks {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.write_out()
+        let mut result = self.write_out();
+        for spool in &self.spools {
+            result = result.and(spool.sync());
+        }
+        result
     }
 }
 

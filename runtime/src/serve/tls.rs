@@ -54,7 +54,7 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(super) fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let bad = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
         .map_err(|e| bad(&e))?
