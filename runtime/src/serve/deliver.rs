@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::config;
+use super::log::log;
 use super::metrics::{Metrics, SinkMetrics};
 use super::sink_http::HttpSink;
 use super::sink_syslog::SyslogSink;
@@ -93,14 +94,14 @@ impl Delivery {
             let (spool, notes) = Spool::open(&dir, limits, metrics.spool.clone())
                 .map_err(|e| format!("sinks.spool.dir: {}: {e}", dir.display()))?;
             for note in notes {
-                eprintln!("ward serve: sink {name}: {note}");
+                log(format_args!("sink {name}: {note}"));
             }
             let (alerts, bytes) = spool.pending();
             if alerts > 0 {
-                eprintln!(
-                    "ward serve: sink {name}: {alerts} alert(s) ({bytes} bytes) in {} from before, sent first",
+                log(format_args!(
+                    "sink {name}: {alerts} alert(s) ({bytes} bytes) in {} from before, sent first",
                     dir.display()
-                );
+                ));
             }
             let spool = Arc::new(spool);
             let sender = Sender {
@@ -147,12 +148,12 @@ impl Delivery {
             }
             let (alerts, bytes) = r.spool.pending();
             if alerts > 0 {
-                eprintln!(
-                    "ward serve: sink {}: {alerts} alert(s) ({bytes} bytes) not delivered within {:?}; kept in {} for the next start",
+                log(format_args!(
+"sink {}: {alerts} alert(s) ({bytes} bytes) not delivered within {:?}; kept in {} for the next start",
                     r.name,
                     self.drain,
                     r.spool.dir().display()
-                );
+                ));
             }
         }
     }
@@ -179,7 +180,7 @@ impl Sender {
             .build();
         match runtime {
             Ok(r) => r.block_on(self.run()),
-            Err(e) => eprintln!("ward serve: sink {}: cannot start: {e}", self.name),
+            Err(e) => log(format_args!("sink {}: cannot start: {e}", self.name)),
         }
     }
 
@@ -199,7 +200,10 @@ impl Sender {
                     continue;
                 }
                 Err(e) => {
-                    eprintln!("ward serve: sink {}: cannot read the spool: {e}", self.name);
+                    log(format_args!(
+                        "sink {}: cannot read the spool: {e}",
+                        self.name
+                    ));
                     if !self.pause(self.max).await {
                         return;
                     }
@@ -210,10 +214,10 @@ impl Sender {
                 return;
             }
             if let Err(e) = self.spool.ack(chunk.end, chunk.alerts) {
-                eprintln!(
-                    "ward serve: sink {}: cannot record {} alert(s) as delivered: {e}; a restart sends them again",
+                log(format_args!(
+"sink {}: cannot record {} alert(s) as delivered: {e}; a restart sends them again",
                     self.name, chunk.alerts
-                );
+                ));
             }
             at = chunk.end;
         }
@@ -234,10 +238,10 @@ impl Sender {
                     self.metrics.delivered.inc_by(chunk.alerts);
                     self.metrics.up.set(1);
                     if failed > 0 {
-                        eprintln!(
-                            "ward serve: sink {}: delivered after {failed} failed attempt(s)",
+                        log(format_args!(
+                            "sink {}: delivered after {failed} failed attempt(s)",
                             self.name
-                        );
+                        ));
                     }
                     return true;
                 }
@@ -247,12 +251,12 @@ impl Sender {
                     match self.dead_letter(&chunk.lines) {
                         Ok(path) => {
                             self.metrics.rejected.inc_by(chunk.alerts);
-                            eprintln!(
-                                "ward serve: sink {}: REJECTED {} alert(s): {why}; not sent again, written to {}",
+                            log(format_args!(
+"sink {}: REJECTED {} alert(s): {why}; not sent again, written to {}",
                                 self.name,
                                 chunk.alerts,
                                 path.display()
-                            );
+                            ));
                             return true;
                         }
                         Err(e) => format!("{why}; and the dead-letter file cannot be written: {e}"),
@@ -268,12 +272,12 @@ impl Sender {
             let wait = jitter(delay);
             // The first failure of an outage, then one in ten.
             if failed % 10 == 1 {
-                eprintln!(
-                    "ward serve: sink {}: {why}; {} alert(s) kept in the spool, attempt {} in {wait:.1?}",
+                log(format_args!(
+                    "sink {}: {why}; {} alert(s) kept in the spool, attempt {} in {wait:.1?}",
                     self.name,
                     chunk.alerts,
                     failed + 1
-                );
+                ));
             }
             if !self.pause(wait).await {
                 return false;

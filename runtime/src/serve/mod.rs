@@ -12,6 +12,7 @@
 pub mod client;
 pub mod config;
 pub mod deliver;
+pub mod log;
 pub mod metrics;
 pub mod sink;
 pub mod sink_http;
@@ -289,7 +290,7 @@ fn report(scan: &mut Scan<'_>, shared: &Shared, seen: &mut Seen) {
         Some(e) => {
             shared.metrics.sink_errors.inc();
             if shared.sink_ok.swap(false, Ordering::Relaxed) {
-                eprintln!("ward serve: cannot write alerts: {e}");
+                log::log(format_args!("cannot write alerts: {e}"));
             }
         }
         None => shared.sink_ok.store(true, Ordering::Relaxed),
