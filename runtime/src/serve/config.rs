@@ -782,6 +782,9 @@ mod tests {
         let start = block.find("```yaml\n").unwrap() + "```yaml\n".len();
         let end = start + block[start..].find("```").unwrap();
         let c = parse(&block[start..end]).unwrap();
+        assert_eq!(c.sinks.http[0].format, HttpFormat::SplunkHec);
+        assert_eq!(c.sinks.syslog[0].framing, Framing::OctetCounting);
+        assert_eq!(c.sinks.spool.as_ref().unwrap().max_bytes, 1 << 30);
         assert_eq!(c.sinks.file.unwrap().max_bytes, 100 << 20);
         assert_eq!(c.metrics.unwrap().listen.port(), 9090);
         assert_eq!(c.rules.len(), 2);
