@@ -90,6 +90,8 @@ struct State {
     writer: Option<File>,
     /// A segment was created since the last sync: the directory needs one.
     created: bool,
+    /// Lines were appended since the last sync.
+    dirty: bool,
     acked: Position,
     /// Lines after `acked`.
     alerts: u64,
@@ -194,6 +196,7 @@ impl Spool {
             segments,
             writer,
             created: false,
+            dirty: false,
             acked,
             alerts,
             unbounded: false,
@@ -291,6 +294,7 @@ impl Spool {
             last.1 += len;
         }
         state.alerts += memchr::memchr_iter(b'\n', lines).count() as u64;
+        state.dirty = true;
         self.publish(&state);
         drop(state);
         self.appended.notify_one();
@@ -298,10 +302,17 @@ impl Spool {
     }
 
     /// Makes what was appended durable: the batch is done after this.
+    /// Without appends since the last sync, nothing to do.
     pub fn sync(&self) -> io::Result<()> {
         let mut state = self.lock();
+        if !std::mem::take(&mut state.dirty) {
+            return Ok(());
+        }
         if let Some(file) = &state.writer {
-            file.sync_data()?;
+            if let Err(e) = file.sync_data() {
+                state.dirty = true;
+                return Err(e);
+            }
         }
         if std::mem::take(&mut state.created) {
             sync_dir(&self.dir)?;
