@@ -595,3 +595,111 @@ fn a_full_spool_makes_the_webhook_answer_429_and_loses_nothing() {
     let (code, err) = server.terminate();
     assert_eq!(code, 0, "{err}");
 }
+
+/// `rsyslogd`, installed with apt-get when missing; `None` (the test is
+/// skipped, saying why) only when apt-get is not there or cannot install.
+fn rsyslogd() -> Option<&'static str> {
+    const PATH: &str = "/usr/sbin/rsyslogd";
+    if Path::new(PATH).exists() {
+        return Some(PATH);
+    }
+    let install = std::process::Command::new("apt-get")
+        .args(["install", "-y", "rsyslog"])
+        .output();
+    match install {
+        Ok(o) if o.status.success() && Path::new(PATH).exists() => Some(PATH),
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            eprintln!("SKIPPED: rsyslog is not installed and apt-get could not install it: {err}");
+            None
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: rsyslog is not installed and there is no apt-get: {e}");
+            None
+        }
+    }
+}
+
+/// A child process killed when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The syslog sink as rsyslog, a real syslog server, reads it: imtcp
+/// takes the octet-counted RFC 5424 frames, the properties it parsed are
+/// written out.
+#[test]
+fn rsyslog_receives_the_syslog_sink() {
+    if curl_missing() {
+        return;
+    }
+    let Some(rsyslogd) = rsyslogd() else {
+        return;
+    };
+    let dir = fresh_dir("sink-rsyslog");
+    certificates(&dir);
+    let port = free_port();
+    let conf = format!(
+        "global(workDirectory=\"{d}\")\n\
+         module(load=\"imtcp\")\n\
+         input(type=\"imtcp\" port=\"{port}\" address=\"127.0.0.1\")\n\
+         template(name=\"fields\" type=\"string\" string=\"%pri%|%hostname%|%app-name%|%msgid%|%timereported:::date-rfc3339%|%msg%\\n\")\n\
+         *.* action(type=\"omfile\" file=\"{d}/received.log\" template=\"fields\")\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("rsyslog.conf"), conf).unwrap();
+    let _rsyslog = Killed(
+        std::process::Command::new(rsyslogd)
+            .args(["-n", "-f"])
+            .arg(dir.join("rsyslog.conf"))
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "rsyslogd does not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sinks = format!(
+        "  syslog:\n    - {{name: rsyslog, address: '127.0.0.1:{port}', facility: local3, hostname: ward-test}}\n{}",
+        spool_and_retry(&dir)
+    );
+    let server = Server::start_sinks(&dir, &sinks, METRICS);
+    post_reads(&server, 1, &["alice", "bob", "carol"]);
+    let path = dir.join("received.log");
+    let start = Instant::now();
+    let received = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.lines().count() >= 3 || start.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let file = std::fs::read_to_string(dir.join("alerts.jsonl")).unwrap();
+    assert_eq!(received.lines().count(), 3, "{received}");
+    for (i, (line, alert)) in received.lines().zip(file.lines()).enumerate() {
+        let fields: Vec<&str> = line.splitn(6, '|').collect();
+        // local3 (19) * 8 + err (3).
+        assert_eq!(
+            fields[..4],
+            ["155", "ward-test", "ward", "secret_read"],
+            "{line}"
+        );
+        assert_eq!(fields[4], format!("2024-05-01T10:00:0{}Z", i + 1), "{line}");
+        let msg: Value = serde_json::from_str(fields[5].trim_start()).unwrap();
+        assert_eq!(msg, serde_json::from_str::<Value>(alert).unwrap());
+    }
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+}
