@@ -68,6 +68,10 @@ codes! {
     UnknownSource = "E014", "unknown-source", Error;
     /// A list item that is not a literal of one type.
     BadList = "E015", "bad-list", Error;
+    /// A macro called with the wrong number of arguments, a plain macro called, a parameterised one used without arguments, or an override that changes the parameters.
+    MacroArity = "E016", "macro-arity", Error;
+    /// A macro body naming a variable that the condition using the macro binds.
+    CapturedVariable = "E017", "captured-variable", Error;
     /// A field path the source's schema does not have.
     UnknownField = "E020", "unknown-field", Error;
     /// An operator applied to operands of types it does not accept.
@@ -126,6 +130,10 @@ codes! {
     BadSuppression = "W018", "bad-suppression", Warning;
     /// A `# ward:allow` comment that suppresses nothing.
     UnusedSuppression = "W019", "unused-suppression", Warning;
+    /// An `attack.` tag that is no ATT&CK Enterprise tactic or technique id.
+    UnknownAttackTag = "W020", "unknown-attack-tag", Warning;
+    /// An `attack.` tag naming a revoked or deprecated ATT&CK technique.
+    DeprecatedAttackTag = "W021", "deprecated-attack-tag", Warning;
 }
 
 impl fmt::Display for Code {

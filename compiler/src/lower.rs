@@ -790,6 +790,11 @@ impl Lower<'_, '_> {
                 // Rejected by the checker (a derived value has no key).
                 Operand::Call(_) => Cond::Const(false),
             },
+            ExprKind::Value(AstOperand::Call(c))
+                if self.prog.macros.contains_key(c.name.name.as_str()) =>
+            {
+                self.call(c)
+            }
             ExprKind::Value(op) => {
                 if let AstOperand::Path(p) = op {
                     if let Some((name, def)) = self
@@ -824,13 +829,48 @@ impl Lower<'_, '_> {
         }
     }
 
-    /// Whether `a` and `b` both name the same macro.
+    /// A call of a parameterised macro: its expansion, lowered in the
+    /// caller's scope (the arguments may name the caller's variables).
+    fn call(&mut self, c: &ast::Call) -> Cond {
+        let Some((name, def)) = self.prog.macros.get_key_value(c.name.name.as_str()) else {
+            return Cond::Const(false);
+        };
+        // Lowered once per rule and call where no variable is bound.
+        let key = c.to_string();
+        let memo = self.scopes.is_empty();
+        if let Some(body) = self.memo.get(&key).filter(|_| memo) {
+            return body.clone();
+        }
+        // A cycle, too deep, or a call the checker rejected: an error already.
+        let body = match crate::resolve::expand::substitute(def.item, &c.args) {
+            Ok(body) if self.depth < crate::resolve::MAX_MACRO_DEPTH => body,
+            _ => return Cond::Const(false),
+        };
+        self.depth += 1;
+        let cond = self.cond(&body);
+        self.depth -= 1;
+        if memo {
+            self.memo.insert(key, cond.clone());
+        }
+        if memo && !self.macros.iter().any(|(m, _)| m == name) {
+            self.macros.push((name.to_string(), cond.clone()));
+        }
+        cond
+    }
+
+    /// Whether `a` and `b` both name the same macro (or call it with the
+    /// same arguments).
     fn same_macro(&self, a: &ast::Expr, b: &ast::Expr) -> bool {
         let named = |e: &ast::Expr| match &e.kind {
             ExprKind::Value(AstOperand::Path(p)) => self
                 .name(p)
                 .filter(|n| self.prog.macros.contains_key(n))
                 .map(str::to_string),
+            ExprKind::Value(AstOperand::Call(c))
+                if self.prog.macros.contains_key(c.name.name.as_str()) =>
+            {
+                Some(c.to_string())
+            }
             _ => None,
         };
         named(a).is_some_and(|n| named(b) == Some(n))

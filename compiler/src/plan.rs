@@ -1077,6 +1077,28 @@ mod tests {
         );
     }
 
+    /// A macro call is expanded before planning: two rules calling one
+    /// macro share the expansion's tests with each other and with the
+    /// same test written out.
+    #[test]
+    fn macro_calls_share_predicates() {
+        let (_, p) = planned(
+            "source k8s.audit
+macro res(x, v) = objectRef.resource == x and verb == v
+             rule a { when res(\"pods\", \"create\") }
+rule b { when res(\"pods\", \"delete\") }
+             rule c { when objectRef.resource == \"pods\" and verb == \"create\" }
+",
+        );
+        assert_eq!(p.leaf_uses, 6);
+        assert_eq!(p.leaves.len(), 3, "three distinct tests: {:#?}", p.leaves);
+        assert_eq!(p.rules[0].when, p.rules[2].when);
+        assert_eq!(
+            p.rules[1].when,
+            PCond::And(vec![PCond::Leaf(0), PCond::Leaf(2)])
+        );
+    }
+
     /// Sets are known by their digest: a named list and an inline list of
     /// the same values are one leaf; a different order, value, field or
     /// negation is another. A set longer than [`MAX_PIN_VALUES`] does not

@@ -129,13 +129,17 @@ module.exports = grammar({
 
     // pest `override_mark`: replaces a macro declared in another file.
     // `override` is not reserved either (an ident to pest).
+    // `macro NAME(x, L) = ...`: pest `params`, called as `NAME(arg, ...)`.
     macro_declaration: $ => seq(
       optional(field('override', 'override')),
       'macro',
       field('name', $.identifier),
+      optional(field('parameters', $.parameters)),
       '=',
       field('body', $._expression),
     ),
+
+    parameters: $ => seq('(', $.identifier, repeat(seq(',', $.identifier)), ')'),
 
     rule_declaration: $ => seq(
       'rule',

@@ -13,6 +13,18 @@ use crate::syntax::ast::*;
 impl<'a> Cx<'_, 'a> {
     /// The type of `c`; `None` when something about it is already reported.
     pub(crate) fn call(&mut self, c: &Call) -> Option<Resolved<'a>> {
+        if self.ck.prog.macros.contains_key(c.name.name.as_str()) {
+            let d = self
+                .err(
+                    Code::WrongKind,
+                    c.span,
+                    format!("macro `{}` is a condition, not a value", c.name.name),
+                )
+                .label("a field, literal, list or function was expected")
+                .help("use the macro call on its own, as one term of a condition");
+            self.push(d);
+            return None;
+        }
         let Some(func) = Func::by_name(&c.name.name) else {
             let names = Func::ALL.map(Func::name);
             let d = self

@@ -5,7 +5,7 @@ use super::path::{Facts, Resolved};
 use super::{comparable, suggest, Checker};
 use crate::diagnostic::{Code, Diagnostic, FileId};
 use crate::pattern;
-use crate::resolve::{Def, ListDef};
+use crate::resolve::ListDef;
 use crate::schema::{Schema, Ty};
 use crate::syntax::ast::*;
 
@@ -17,13 +17,14 @@ pub(crate) struct Cx<'c, 'a> {
     pub(crate) schema: &'a Schema,
     pub(crate) file: FileId,
     pub(crate) facts: Facts,
-    bindings: Vec<(String, Ty)>,
+    pub(super) bindings: Vec<(String, Ty)>,
     /// For each binding, in step with `bindings`: the list field marked
     /// `case_insensitive` (DNS names) whose elements it ranges over.
-    ci_elements: Vec<(String, Option<&'a crate::schema::Field>)>,
-    expanding: Vec<String>,
-    /// Macros checked in this rule, with the variables bound at the time.
-    expanded: std::collections::HashSet<(&'a str, String)>,
+    pub(super) ci_elements: Vec<(String, Option<&'a crate::schema::Field>)>,
+    pub(super) expanding: Vec<String>,
+    /// Macros checked in this rule: plain ones by name, calls with their
+    /// arguments and the variables bound at the time.
+    pub(super) expanded: std::collections::HashSet<(&'a str, String)>,
 }
 
 impl<'c, 'a> Cx<'c, 'a> {
@@ -46,7 +47,7 @@ impl<'c, 'a> Cx<'c, 'a> {
     }
 
     /// The variables bound here and their types, as one string.
-    fn binding_key(&self) -> String {
+    pub(super) fn binding_key(&self) -> String {
         let mut key = String::new();
         for ((name, ty), (_, ci)) in self.bindings.iter().zip(&self.ci_elements) {
             key += &format!("{name}:{ty}:{}|", ci.map_or("", |f| f.name.as_str()));
@@ -237,11 +238,17 @@ impl<'c, 'a> Cx<'c, 'a> {
     }
 
     fn value_condition(&mut self, op: &Operand) {
+        if let Operand::Call(c) = op {
+            if let Some((key, def)) = self.ck.prog.macros.get_key_value(c.name.name.as_str()) {
+                self.macro_call(c, key, def);
+                return;
+            }
+        }
         if let Operand::Path(p) = op {
             if let Some(name) = p.as_name().filter(|n| self.binding(&n.name).is_none()) {
                 let prog = self.ck.prog;
                 if let Some((key, def)) = prog.macros.get_key_value(name.name.as_str()) {
-                    self.expand(key, def);
+                    self.macro_use(key, def, p.span);
                     return;
                 }
                 if prog.lists.contains_key(name.name.as_str()) {
@@ -290,28 +297,6 @@ impl<'c, 'a> Cx<'c, 'a> {
             .label(format!("this is {}, not a bool", ty_name(&r.ty)))
             .help(help);
         self.push(d);
-    }
-
-    fn expand(&mut self, name: &'a str, def: &'a Def<'a, MacroDecl>) {
-        self.ck.used.insert(name);
-        // A cycle, or nesting past the limit: reported by resolution.
-        if self.expanding.len() >= crate::resolve::MAX_MACRO_DEPTH
-            || self.expanding.iter().any(|n| n == name)
-        {
-            return;
-        }
-        // Checked once per rule and set of bound variables: a macro used
-        // twice by a macro used twice... is not checked exponentially often
-        // (its diagnostics would be the same).
-        let key = (name, self.binding_key());
-        if !self.expanded.insert(key) {
-            return;
-        }
-        let saved = std::mem::replace(&mut self.file, def.file);
-        self.expanding.push(name.to_string());
-        self.condition(&def.item.body);
-        self.expanding.pop();
-        self.file = saved;
     }
 
     fn presence(&mut self, e: &Expr, op: &Operand) {

@@ -2,10 +2,12 @@
 //! (source, metadata, clauses) live here; conditions in `expr`, field paths
 //! and narrowing in `path`, function calls in `call`.
 
+pub mod attack;
 mod call;
 mod clause;
 mod expr;
 pub mod lint;
+mod macros;
 mod path;
 pub mod suggest;
 
@@ -137,6 +139,7 @@ pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Rep
         sources: &loaded.sources,
         diags,
         used: HashSet::new(),
+        captured: HashSet::new(),
     };
     for rule in &prog.rules {
         ck.rule(rule);
@@ -144,6 +147,7 @@ pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Rep
     for rule in &prog.rules {
         ck.tunes(rule);
     }
+    ck.generic_macros();
     ck.unused();
     let mut diags = ck.diags;
     lint::program(&prog, schemas, opts, loaded, &mut diags);
@@ -178,6 +182,9 @@ pub(crate) struct Checker<'a> {
     pub(crate) diags: Vec<Diagnostic>,
     /// Lists and macros some rule reached.
     pub(crate) used: HashSet<&'a str>,
+    /// Where a macro body reads a caller's variable (`E017`): file and
+    /// offset of the name.
+    pub(crate) captured: HashSet<(FileId, usize)>,
 }
 
 impl<'a> Checker<'a> {
@@ -385,7 +392,13 @@ impl<'a> Checker<'a> {
             };
             let ok = match (&m.value, kind) {
                 (MetaValue::Str(_), MetaKind::Str) => true,
-                (MetaValue::Tags(_), MetaKind::Tags) => true,
+                (MetaValue::Tags(tags), MetaKind::Tags) => {
+                    if key == "tags" {
+                        let found = tags.iter().filter_map(|t| attack::check_tag(file, t));
+                        self.diags.extend(found);
+                    }
+                    true
+                }
                 (MetaValue::Bool(..), MetaKind::Bool) => true,
                 (MetaValue::Word(w), MetaKind::Status) => {
                     self.one_of(file, w, "status", "statuses", &STATUSES);
@@ -427,11 +440,27 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Each parameterised macro on its own, its parameters of any type:
+    /// what is wrong with it whatever the arguments.
+    fn generic_macros(&mut self) {
+        let prog = self.prog;
+        for (name, def) in &prog.macros {
+            if def.item.params.is_empty() {
+                continue;
+            }
+            if let Some(schema) = def.source.and_then(|s| self.schemas.get(&s.name)) {
+                let facts = self.facts(def.file, &def.item.body);
+                let mut cx = expr::Cx::new(self, schema, def.file, facts);
+                cx.macro_generic(name, def.item);
+            }
+        }
+    }
+
     /// Lists and macros no rule uses are still checked, standalone.
     fn unused(&mut self) {
         let prog = self.prog;
         for (name, def) in &prog.macros {
-            if self.used.contains(name) {
+            if self.used.contains(name) || !def.item.params.is_empty() {
                 continue;
             }
             if let Some(schema) = def.source.and_then(|s| self.schemas.get(&s.name)) {

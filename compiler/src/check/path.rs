@@ -54,7 +54,7 @@ fn gather<'a>(
     e: &Expr,
     out: &mut Facts,
     depth: usize,
-    seen: &mut std::collections::HashSet<&'a str>,
+    seen: &mut std::collections::HashSet<String>,
 ) {
     if depth > 32 {
         return;
@@ -110,9 +110,21 @@ fn gather<'a>(
                 .as_name()
                 .and_then(|n| prog.macros.get_key_value(n.name.as_str()));
             if let Some((name, def)) = found {
-                if seen.insert(name) {
+                if seen.insert(name.to_string()) {
                     gather(prog, &def.item.body, out, depth + 1, seen);
                 }
+            }
+        }
+        // A macro call's guards, its arguments in place.
+        ExprKind::Value(Operand::Call(c)) => {
+            let Some(def) = prog.macros.get(c.name.name.as_str()) else {
+                return;
+            };
+            if !seen.insert(c.to_string()) || def.item.params.len() != c.args.len() {
+                return;
+            }
+            if let Ok(body) = crate::resolve::expand::substitute(def.item, &c.args) {
+                gather(prog, &body, out, depth + 1, seen);
             }
         }
         _ => {}

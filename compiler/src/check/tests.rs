@@ -677,3 +677,132 @@ fn provenance_metadata() {
         ["did you mean `stable`?"]
     );
 }
+
+/// Parameterised macros: each misuse has its code, and a call is typed
+/// with its arguments in place.
+#[test]
+fn macro_parameters() {
+    let m = "list regs = [\"docker.io\"]\nmacro image_in(x, L) = registry(x) in L\n\
+             macro priv(c) = c.securityContext.privileged == true\nmacro plain = verb == \"get\"\n";
+    let pods = "objectRef.resource == \"pods\" and ";
+    let rule = |cond: &str| {
+        let mut c = codes(&format!("{m}rule r {{ when {pods}{cond} }}"));
+        c.retain(|c| *c != Code::UnusedDefinition);
+        c
+    };
+    // Clean: a field path, a quantifier variable, a path under it, a list.
+    assert_eq!(
+        rule("any c in requestObject.spec.containers: (image_in(c.image, regs) and priv(c)) and plain"),
+        []
+    );
+    assert_eq!(rule("image_in(user.username, [\"a\"]) and plain"), []);
+    // Arity, both ways, and a plain macro called.
+    assert_eq!(rule("image_in(verb)"), [Code::MacroArity]);
+    assert_eq!(rule("image_in"), [Code::MacroArity]);
+    assert_eq!(rule("plain(verb)"), [Code::MacroArity]);
+    // Typed per call: a string where `in` wants a list, an int for a bool.
+    assert_eq!(rule("image_in(verb, \"x\")"), [Code::TypeMismatch]);
+    assert_eq!(
+        rule("any c in requestObject.spec.containers: priv(c.name)"),
+        [Code::UnknownField]
+    );
+    // A literal has no fields; a macro is no value; arguments checked where written.
+    assert_eq!(rule("priv(\"x\")"), [Code::TypeMismatch]);
+    assert_eq!(rule("image_in(plain, regs)"), [Code::WrongKind]);
+    assert_eq!(rule("image_in(verbb, regs)"), [Code::UnknownName]);
+    // Recursion, direct and through another macro.
+    assert_eq!(
+        codes("macro f(x) = f(x)\nrule r { when f(verb) }"),
+        [Code::MacroCycle]
+    );
+    assert_eq!(
+        codes("macro f(x) = g(x)\nmacro g(y) = f(y)\nrule r { when f(verb) }"),
+        [Code::MacroCycle]
+    );
+    // A mistake that does not involve a parameter: once, in the body,
+    // however many calls.
+    assert_eq!(
+        codes("macro f(x) = x == \"get\" and verbb == \"b\"\nrule r { when f(verb) or f(user.username) }"),
+        [Code::UnknownName]
+    );
+    // A parameter named like a field; one named twice.
+    assert_eq!(
+        codes("macro f(verb) = verb == \"a\"\nrule r { when f(user.username) }"),
+        [Code::Shadowing]
+    );
+    assert_eq!(
+        codes("macro f(x, x) = x == \"a\"\nrule r { when f(user.username, user.username) }"),
+        [Code::Duplicate]
+    );
+    // A parameterised macro may not take a function's name.
+    assert_eq!(
+        codes("macro len(x) = x == \"a\"\nrule r { when len(user.username) }"),
+        [Code::Duplicate, Code::UnusedDefinition]
+    );
+}
+
+/// Hygiene: a macro body cannot read the caller's quantifier variable.
+#[test]
+fn macro_bodies_do_not_see_the_callers_variables() {
+    let cond = "objectRef.resource == \"pods\" and any c in requestObject.spec.containers:";
+    assert_eq!(
+        codes(&format!(
+            "macro m = c.name == \"x\"\nrule r {{ when {cond} m }}"
+        )),
+        [Code::CapturedVariable]
+    );
+    assert_eq!(
+        codes(&format!(
+            "macro m(x) = x == c.name\nrule r {{ when {cond} m(\"y\") }}"
+        )),
+        [Code::CapturedVariable]
+    );
+    // Passed as a parameter, it is fine; and the body's own variable does
+    // not capture an argument of the same name.
+    assert_eq!(
+        codes(&format!(
+            "macro m(c) = c.name == \"x\"\nrule r {{ when {cond} m(c) }}"
+        )),
+        []
+    );
+    assert_eq!(
+        codes(&format!(
+            "macro m(x) = any c in requestObject.spec.initContainers: c.name == x\n\
+             rule r {{ when {cond} m(c.name) }}"
+        )),
+        []
+    );
+    // Outside a quantifier the name is simply unknown.
+    assert_eq!(
+        codes("macro m = c.name == \"x\"\nrule r { when m }"),
+        [Code::UnknownField]
+    );
+}
+
+/// An override keeps the parameters of the macro it replaces.
+#[test]
+fn overrides_keep_the_parameters() {
+    let base =
+        "source k8s.audit\nmacro f(x) = x == \"a\"\nrule r { title \"R\" when f(user.username) }\n";
+    let run = |over: &str| {
+        let loaded = load::load_texts(&[("base.ward", base), ("site.ward", over)]);
+        check(&loaded, schema::bundled())
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        run("source k8s.audit\noverride macro f(y) = y == \"b\"\n"),
+        []
+    );
+    // The override, and the call it no longer fits.
+    assert_eq!(
+        run("source k8s.audit\noverride macro f(x, y) = x == y\n"),
+        [Code::MacroArity, Code::MacroArity]
+    );
+    assert_eq!(
+        run("source k8s.audit\noverride macro f = verb == \"get\"\n"),
+        [Code::MacroArity, Code::MacroArity]
+    );
+}

@@ -80,10 +80,13 @@ pub struct ListExtend {
     pub span: Span,
 }
 
-/// `macro name = condition`
+/// `macro name = condition`, or `macro name(x, L) = condition`.
 #[derive(Clone, Debug)]
 pub struct MacroDecl {
     pub name: Ident,
+    /// The parameters, in order; empty for a plain macro, which is used by
+    /// its bare name and never called.
+    pub params: Vec<Ident>,
     pub body: Expr,
     /// `override macro`: replaces the macro of that name declared elsewhere.
     pub overrides: bool,
@@ -445,6 +448,72 @@ impl fmt::Display for Segment {
             } => write!(f, ".{name}"),
             SegKind::Field { name, quoted: true } => write!(f, ".{name:?}"),
             SegKind::Index(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+/// As written, up to spacing, with the fewest parentheses that keep its
+/// meaning: what a macro call expands to, in messages and tests.
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Binding strength: or 1, and 2, not and quantifiers 3, tests 4.
+        fn level(e: &Expr) -> u8 {
+            match e.kind {
+                ExprKind::Or(..) => 1,
+                ExprKind::And(..) => 2,
+                ExprKind::Not(_) | ExprKind::Quant { .. } => 3,
+                _ => 4,
+            }
+        }
+        fn sub(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
+            if level(e) < min {
+                write!(f, "({e})")
+            } else {
+                write!(f, "{e}")
+            }
+        }
+        let neg = |n: bool| if n { "not " } else { "" };
+        match &self.kind {
+            ExprKind::Or(a, b) => {
+                sub(f, a, 1)?;
+                f.write_str(" or ")?;
+                sub(f, b, 2)
+            }
+            ExprKind::And(a, b) => {
+                sub(f, a, 2)?;
+                f.write_str(" and ")?;
+                sub(f, b, 3)
+            }
+            ExprKind::Not(a) => {
+                f.write_str("not ")?;
+                sub(f, a, 3)
+            }
+            ExprKind::Quant {
+                kind,
+                var,
+                list,
+                body,
+            } => {
+                let q = if *kind == Quant::Any { "any" } else { "all" };
+                write!(f, "{q} {} in {list}: ", var.name)?;
+                sub(f, body, 3)
+            }
+            ExprKind::Compare { op, lhs, rhs } => write!(f, "{lhs} {} {rhs}", op.as_str()),
+            ExprKind::In { negated, lhs, rhs } => write!(f, "{lhs} {}in {rhs}", neg(*negated)),
+            ExprKind::Cidr { negated, lhs, rhs } => {
+                write!(f, "{lhs} {}in cidr {rhs}", neg(*negated))
+            }
+            ExprKind::Str {
+                negated,
+                op,
+                lhs,
+                rhs,
+            } => write!(f, "{lhs} {}{op} {rhs}", neg(*negated)),
+            ExprKind::IsNull { negated, operand } => {
+                write!(f, "{operand} is {}null", neg(*negated))
+            }
+            ExprKind::Exists(o) => write!(f, "{o} exists"),
+            ExprKind::Value(o) => write!(f, "{o}"),
         }
     }
 }

@@ -312,11 +312,14 @@ impl<'a> Printer<'a> {
         for x in parts {
             match x.as_rule() {
                 Rule::override_mark => {}
-                Rule::ident => {
-                    self.tok(&x);
-                    self.push(" = ");
+                Rule::ident => self.tok(&x),
+                Rule::params => {
+                    self.last = self.last.max(x.as_span().end());
+                    let names: Vec<&str> = x.into_inner().map(|p| p.as_str()).collect();
+                    self.push(&format!("({})", names.join(", ")));
                 }
                 _ => {
+                    self.push(" = ");
                     let col = self.column();
                     self.cond(x, col, 0);
                 }

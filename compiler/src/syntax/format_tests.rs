@@ -198,3 +198,19 @@ rule r {
 }
 "#));
 }
+
+#[test]
+fn macro_parameters_and_calls() {
+    let out = fmt(r#"
+macro image_in( x ,L )=registry(x)in L
+override   macro  priv (c)= c.securityContext.privileged==true
+rule r { when any c in requestObject.spec.containers : image_in( c.image,allowed ) and priv(c) }
+"#);
+    assert_eq!(
+        out,
+        "macro image_in(x, L) = registry(x) in L\n\
+         override macro priv(c) = c.securityContext.privileged == true\n\
+         \n\
+         rule r {\n  when any c in requestObject.spec.containers: image_in(c.image, allowed) and priv(c)\n}\n"
+    );
+}

@@ -186,12 +186,18 @@ impl Parse {
                     let mut it = parts
                         .into_iter()
                         .filter(|x| x.as_rule() != Rule::override_mark);
-                    let (Some(name), Some(body)) = (it.next(), it.next()) else {
-                        continue;
-                    };
+                    let Some(name) = it.next() else { continue };
                     let name = self.ident(name, base);
+                    let mut params = Vec::new();
+                    let mut body = it.next();
+                    if let Some(ps) = body.take_if(|b| b.as_rule() == Rule::params) {
+                        params = ps.into_inner().map(|x| self.ident(x, base)).collect();
+                        body = it.next();
+                    }
+                    let Some(body) = body else { continue };
                     Item::Macro(MacroDecl {
                         name,
+                        params,
                         body: self.expr(body, base),
                         overrides,
                         span: sp,

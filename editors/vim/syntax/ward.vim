@@ -89,7 +89,11 @@ execute 'syn match wardDeclaration "' . s:word_start . 'tune\ze\s\+rule\>"'
 syn keyword wardDeclaration rule nextgroup=wardRuleName skipwhite
 execute 'syn match wardSourceName "' . s:not_reserved . '\h[[:alnum:]_.]*" contained'
 execute 'syn match wardListName "' . s:not_reserved . '\h\w*" contained nextgroup=wardAssign skipwhite'
-execute 'syn match wardMacroName "' . s:not_reserved . '\h\w*" contained nextgroup=wardAssign skipwhite'
+execute 'syn match wardMacroName "' . s:not_reserved . '\h\w*" contained nextgroup=wardMacroParams,wardAssign skipwhite'
+" `macro NAME(x, L) = ...`: the parameters.
+syn region wardMacroParams matchgroup=wardDelimiter start="(" end=")" contained oneline
+      \ contains=wardParameter,wardDelimiter nextgroup=wardAssign skipwhite
+syn match wardParameter "\h\w*" contained
 syn match wardRuleName "\h[[:alnum:]_.-]*" contained
 syn match wardAssign "=" contained
 
@@ -155,6 +159,7 @@ hi def link wardDeclaration            Structure
 hi def link wardSourceName             Type
 hi def link wardListName               Constant
 hi def link wardMacroName              Function
+hi def link wardParameter              Identifier
 hi def link wardRuleName               Function
 hi def link wardAssign                 Operator
 hi def link wardBrace                  Delimiter

@@ -1041,22 +1041,8 @@ fn severity(p: &str) -> Option<&'static str> {
     })
 }
 
-const TACTICS: &[&str] = &[
-    "reconnaissance",
-    "resource_development",
-    "initial_access",
-    "execution",
-    "persistence",
-    "privilege_escalation",
-    "defense_evasion",
-    "credential_access",
-    "discovery",
-    "lateral_movement",
-    "collection",
-    "command_and_control",
-    "exfiltration",
-    "impact",
-];
+/// ATT&CK's tactics, as Sigma and `ward check` write them.
+use ward_compiler::check::attack::TACTICS;
 
 fn tag(t: &str) -> String {
     let lower = t.to_ascii_lowercase();

@@ -69,6 +69,9 @@
 (macro_declaration
   name: (identifier) @function.macro)
 
+(parameters
+  (identifier) @variable.parameter)
+
 (list_declaration
   name: (identifier) @constant)
 

@@ -1,5 +1,6 @@
 //! Resolution: one namespace of lists, macros and rules over all loaded
-//! files; duplicates and macro cycles are reported with every span involved.
+//! files; duplicates and macro cycles are reported with every span involved,
+//! and macro calls are expanded ([`expand`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -7,6 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use crate::diagnostic::{Code, Diagnostic, FileId};
 use crate::load::Loaded;
 use crate::syntax::ast::*;
+
+pub mod expand;
 
 /// A definition and the file it sits in.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +99,9 @@ impl<'a> Program<'a> {
                     }
                     Item::Macro(m) if m.overrides => {}
                     Item::Macro(m) => {
+                        if let Some(d) = function_name(file, m) {
+                            diags.push(d);
+                        }
                         if define(&mut names, &m.name, file, "macro", diags) {
                             prog.macros.insert(
                                 &m.name.name,
@@ -209,6 +215,9 @@ impl<'a> Program<'a> {
                     continue;
                 }
                 if let Some(old) = self.macros.insert(name, new) {
+                    if old.item.params.len() != m.params.len() {
+                        diags.push(changed_params(*file, m, &old));
+                    }
                     self.overridden.insert(name, old);
                     continue;
                 }
@@ -446,6 +455,68 @@ struct Frame<'a> {
 /// The deepest nesting of macros in macros that is expanded.
 pub const MAX_MACRO_DEPTH: usize = 128;
 
+/// An `override macro` whose parameters are not as many as the
+/// original's: every call of it would break.
+fn changed_params(file: FileId, m: &MacroDecl, old: &Def<'_, MacroDecl>) -> Diagnostic {
+    let count = |n: usize| match n {
+        0 => "no parameters".to_string(),
+        1 => "1 parameter".to_string(),
+        n => format!("{n} parameters"),
+    };
+    let (was, now) = (old.item.params.len(), m.params.len());
+    Diagnostic::new(
+        Code::MacroArity,
+        file,
+        params_span(m),
+        format!(
+            "override of `{}` takes {}, the original {}",
+            m.name.name,
+            count(now),
+            count(was)
+        ),
+    )
+    .label("the override's parameters")
+    .with_label(old.file, params_span(old.item), "the original's")
+    .help(format!(
+        "an override keeps the macro's parameters, so that its calls still fit: `override macro {}`",
+        signature(old.item)
+    ))
+}
+
+/// The parameter list of `m` where written, or its name for a plain macro.
+pub fn params_span(m: &MacroDecl) -> Span {
+    match (m.params.first(), m.params.last()) {
+        (Some(a), Some(b)) => a.span.to(b.span),
+        _ => m.name.span,
+    }
+}
+
+/// `name(x, L)`, or `name` for a plain macro.
+pub fn signature(m: &MacroDecl) -> String {
+    if m.params.is_empty() {
+        return m.name.name.clone();
+    }
+    let ps: Vec<&str> = m.params.iter().map(|p| p.name.as_str()).collect();
+    format!("{}({})", m.name.name, ps.join(", "))
+}
+
+/// A parameterised macro named like a function: `len(x)` would mean both.
+fn function_name(file: FileId, m: &MacroDecl) -> Option<Diagnostic> {
+    if m.params.is_empty() || crate::func::Func::by_name(&m.name.name).is_none() {
+        return None;
+    }
+    Some(
+        Diagnostic::new(
+            Code::Duplicate,
+            file,
+            m.name.span,
+            format!("`{}` is a function", m.name.name),
+        )
+        .label("a macro called like a function cannot share its name")
+        .help("rename the macro"),
+    )
+}
+
 fn define<'a>(
     names: &mut HashMap<&'a str, (FileId, Span, &'static str)>,
     name: &'a Ident,
@@ -493,7 +564,13 @@ pub fn names<'e>(e: &'e Expr, f: &mut impl FnMut(&'e Ident)) {
     fn name<'e>(o: &'e Operand, f: &mut impl FnMut(&'e Ident)) {
         match o {
             Operand::Path(p) => p.as_name().into_iter().for_each(f),
-            Operand::Call(c) => c.args.iter().for_each(|a| name(a, f)),
+            Operand::Call(c) => {
+                // A call of a macro names it.
+                if crate::func::Func::by_name(&c.name.name).is_none() {
+                    f(&c.name);
+                }
+                c.args.iter().for_each(|a| name(a, f))
+            }
             Operand::Lit(_) => {}
         }
     }
@@ -522,7 +599,8 @@ pub fn names<'e>(e: &'e Expr, f: &mut impl FnMut(&'e Ident)) {
     }
 }
 
-/// Bare names in a condition that may refer to macros (or lists).
+/// Bare names and called names in a condition that may refer to macros
+/// (or lists).
 pub fn macro_refs<'e>(e: &'e Expr, out: &mut Vec<&'e Ident>) {
     match &e.kind {
         ExprKind::And(a, b) | ExprKind::Or(a, b) => {
@@ -532,6 +610,7 @@ pub fn macro_refs<'e>(e: &'e Expr, out: &mut Vec<&'e Ident>) {
         ExprKind::Not(a) => macro_refs(a, out),
         ExprKind::Quant { body, .. } => macro_refs(body, out),
         ExprKind::Value(Operand::Path(p)) => out.extend(p.as_name()),
+        ExprKind::Value(Operand::Call(c)) => out.push(&c.name),
         _ => {}
     }
 }
