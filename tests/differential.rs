@@ -575,6 +575,10 @@ rule d22 { when any v in query(requestURI, "command"): any g in user.groups: low
 rule d23 { when any g in user.groups: any v in query(requestURI, "command"): (v == g and len(g) > 0) }
 rule d24 { when objectRef.resource == "pods" and any c in requestObject.spec.containers: any v in query(requestURI, "container"): v == repository(c.image) }
 rule d25 { when requestURI contains lower(objectRef.name) and objectRef.subresource == "exec" }
+rule d26 { when any k in keys(requestObject.metadata.labels): k icontains "debug" }
+rule d27 { when len(values(requestObject.metadata.labels)) >= 2 and objectRef.resource == "pods" }
+rule d28 { when "ops" in values(requestObject.metadata.labels) or len(keys(requestObject.metadata.labels)) == 0 }
+rule d29 { when all v in values(requestObject.metadata.labels): v == lower(v) }
 "#;
 
 #[test]
@@ -628,6 +632,16 @@ fn derived_values_agree() {
         serde_json::json!(["OPS", null, 4]),
         Value::Null,
     ];
+    let labels: &[Value] = &[
+        serde_json::json!({"Debug-Session": "alice", "app": "ops"}),
+        serde_json::json!({"app": "web"}),
+        serde_json::json!({}),
+        serde_json::json!({"a": 1, "b": "ops", "c": null}),
+        serde_json::json!({"tier": "Front", "debugger": "no", "x": {"y": "ops"}}),
+        serde_json::json!("debug"),
+        serde_json::json!(["debug"]),
+        Value::Null,
+    ];
     let mut scratch = Scratch::default();
     let mut fired = 0;
     let mut counts = vec![0; m.plan.rules.len()];
@@ -653,6 +667,12 @@ fn derived_values_agree() {
                 .map(|j| serde_json::json!({"name": "c", "image": pick(images, 5 + j)}))
                 .collect();
             ev["requestObject"] = serde_json::json!({"spec": {"containers": containers}});
+        }
+        if i % 3 != 2 {
+            if !ev["requestObject"].is_object() {
+                ev["requestObject"] = serde_json::json!({});
+            }
+            ev["requestObject"]["metadata"] = serde_json::json!({"labels": pick(labels, 6)});
         }
         let bytes = serde_json::to_vec(&ev).expect("json");
         fired += agree(&m, &mut scratch, &bytes, &format!("event {i}: {ev}"));

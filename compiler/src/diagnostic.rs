@@ -134,6 +134,8 @@ codes! {
     UnknownAttackTag = "W020", "unknown-attack-tag", Warning;
     /// An `attack.` tag naming a revoked or deprecated ATT&CK technique.
     DeprecatedAttackTag = "W021", "deprecated-attack-tag", Warning;
+    /// An enabled rule reads a field the schema marks `opt_in`.
+    OptInField = "W022", "opt-in-field", Warning;
 }
 
 impl fmt::Display for Code {

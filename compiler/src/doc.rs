@@ -24,6 +24,12 @@ pub trait Doc<'a>: Copy {
     fn at(self, i: usize) -> Option<Self>;
     /// Calls `f` with each entry of an object, in the document's order.
     fn each_entry(self, f: &mut dyn FnMut(&'a str, Self));
+    /// Calls `f` with each entry of an object, its key and its value when
+    /// that is a string: all of them, also where the document kept the
+    /// object for its presence only (an extraction reads it again).
+    fn each_string_entry(self, f: &mut dyn FnMut(&str, Option<&str>)) {
+        self.each_entry(&mut |k, v| f(k, v.as_str()));
+    }
     /// The value of a path whose [`FieldPath::slot`] is `slot`, called on
     /// a document's root: `Some` of what walking the path's keys finds, or
     /// `None` when this document cannot tell (it was not extracted with

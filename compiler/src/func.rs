@@ -19,6 +19,8 @@ pub enum Func {
     IsPrivate,
     IsLoopback,
     Base64,
+    Keys,
+    Values,
 }
 
 /// What one argument may be.
@@ -30,6 +32,8 @@ pub enum Param {
     StrOrList,
     /// A string literal: fixed when the rule set loads.
     StrLit,
+    /// An object: a `map<T>` or `json` value.
+    Map,
 }
 
 impl Param {
@@ -39,12 +43,13 @@ impl Param {
             Param::Str => "string",
             Param::StrOrList => "string or list",
             Param::StrLit => "string literal",
+            Param::Map => "map",
         }
     }
 }
 
 impl Func {
-    pub const ALL: [Func; 11] = [
+    pub const ALL: [Func; 13] = [
         Func::Lower,
         Func::Upper,
         Func::Len,
@@ -56,6 +61,8 @@ impl Func {
         Func::IsPrivate,
         Func::IsLoopback,
         Func::Base64,
+        Func::Keys,
+        Func::Values,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +78,8 @@ impl Func {
             Func::IsPrivate => "is_private",
             Func::IsLoopback => "is_loopback",
             Func::Base64 => "base64",
+            Func::Keys => "keys",
+            Func::Values => "values",
         }
     }
 
@@ -88,6 +97,7 @@ impl Func {
             Func::Query => &[("uri", Param::Str), ("name", Param::StrLit)],
             Func::IsPrivate | Func::IsLoopback => &[("ip", Param::Str)],
             Func::Lower | Func::Upper | Func::Base64 => &[("s", Param::Str)],
+            Func::Keys | Func::Values => &[("m", Param::Map)],
         }
     }
 
@@ -95,7 +105,7 @@ impl Func {
     pub fn returns(self) -> Ty {
         match self {
             Func::Len => Ty::Int,
-            Func::Query => Ty::List(Box::new(Ty::String)),
+            Func::Query | Func::Keys | Func::Values => Ty::List(Box::new(Ty::String)),
             Func::IsPrivate | Func::IsLoopback => Ty::Bool,
             _ => Ty::String,
         }
@@ -130,6 +140,8 @@ impl Func {
             Func::IsPrivate => "Whether an IP address is private: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (RFC 1918) or fc00::/7 (RFC 4193); null if it is no address.",
             Func::IsLoopback => "Whether an IP address is a loopback address: 127.0.0.0/8 or ::1; null if it is no address.",
             Func::Base64 => "The standard base64 text decoded, as UTF-8; null if it is not valid base64 or does not decode to UTF-8.",
+            Func::Keys => "The keys of an object (a map such as `labels` or ConfigMap `data`), sorted, each once; null if it is not an object.",
+            Func::Values => "The string values of an object, in the order of their sorted keys (a repeated key's last value; values of other JSON types are left out); null if it is not an object.",
         }
     }
 }

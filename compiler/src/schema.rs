@@ -105,6 +105,10 @@ pub struct Field {
     pub values: Vec<String>,
     pub case_insensitive: bool,
     pub narrow: Option<Narrow>,
+    /// Why rules read this field only when a site opts in (`opt_in:` in
+    /// the schema): a rule that reads it and is not `enabled false` in its
+    /// own definition gets W022; a `tune rule` enables it.
+    pub opt_in: Option<String>,
 }
 
 /// A field whose shape depends on another field's value.
@@ -295,6 +299,7 @@ struct RawField {
     #[serde(default)]
     case_insensitive: bool,
     narrow: Option<RawNarrow>,
+    opt_in: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +394,7 @@ fn record(doc: String, fields: &serde_yaml::Mapping) -> Result<Record, String> {
             values,
             case_insensitive: raw.case_insensitive,
             narrow,
+            opt_in: raw.opt_in,
         });
     }
     Ok(Record::new(doc, out))

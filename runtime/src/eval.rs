@@ -85,6 +85,19 @@ fn value<'l, 'a, D: Doc<'a>>(op: &'l Operand, env: &Env<'_, D>) -> Option<Val<'l
 /// A call's value: missing when an argument is (a function of a missing or
 /// null value is missing), else what the function gives.
 fn call<'a, D: Doc<'a>>(c: &Call, env: &Env<'_, D>) -> Option<Derived> {
+    if func::takes_object(c.func) {
+        let Val::Doc(d) = value(c.args.first()?, env)? else {
+            return None;
+        };
+        if !matches!(d.kind(), Kind::Obj) {
+            return None;
+        }
+        let mut entries = std::collections::BTreeMap::new();
+        d.each_string_entry(&mut |k, v| {
+            entries.insert(k.to_string(), v.map(str::to_string));
+        });
+        return Some(func::of_object(c.func, entries));
+    }
     let vals = c
         .args
         .iter()

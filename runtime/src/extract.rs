@@ -289,6 +289,18 @@ impl<'s, 't: 's> Doc<'s> for At<'s, 't> {
             );
         }
     }
+    fn each_string_entry(self, f: &mut dyn FnMut(&str, Option<&str>)) {
+        let Some(text) = self.partial() else {
+            return self.each_entry(&mut |k, v| f(k, v.as_str()));
+        };
+        // Kept for its presence, or for some keys: read whole again from
+        // its text (it read once: not expected to fail).
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(text) {
+            for (k, v) in &m {
+                f(k, v.as_str());
+            }
+        }
+    }
     fn to_json(self) -> serde_json::Value {
         if let Some(text) = self.partial() {
             // Read whole again from its text (it read once: not expected

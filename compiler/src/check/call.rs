@@ -95,7 +95,7 @@ impl<'a> Cx<'_, 'a> {
             Operand::Lit(Literal {
                 kind: LitKind::Str(_),
                 ..
-            }) => return true,
+            }) if param != Param::Map => return true,
             Operand::Lit(l)
                 if param == Param::StrLit || matches!(l.kind, LitKind::List(_) | LitKind::Null) =>
             {
@@ -142,6 +142,7 @@ impl<'a> Cx<'_, 'a> {
             Param::Str => r.ty.is_stringy() || r.ty == Ty::Json,
             Param::StrOrList => r.ty.is_stringy() || r.ty == Ty::Json || r.ty.is_list(),
             Param::StrLit => false,
+            Param::Map => matches!(r.ty, Ty::Map(_) | Ty::Json),
         };
         if !fits {
             let mut d = bad(
@@ -151,6 +152,7 @@ impl<'a> Cx<'_, 'a> {
                     func.name(),
                     match param {
                         Param::StrOrList => "a string or a list",
+                        Param::Map => "a map (an object with arbitrary keys)",
                         _ => "a string",
                     },
                     ty_name(&r.ty)

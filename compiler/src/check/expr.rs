@@ -25,6 +25,10 @@ pub(crate) struct Cx<'c, 'a> {
     /// Macros checked in this rule: plain ones by name, calls with their
     /// arguments and the variables bound at the time.
     pub(super) expanded: std::collections::HashSet<(&'a str, String)>,
+    /// Fields the schema marks `opt_in` may be read without W022: the rule
+    /// ships `enabled false`, or this is a tune's `except` or a macro
+    /// checked on its own (its rules are checked with it).
+    pub(crate) opt_in_allowed: bool,
 }
 
 impl<'c, 'a> Cx<'c, 'a> {
@@ -43,6 +47,7 @@ impl<'c, 'a> Cx<'c, 'a> {
             ci_elements: Vec::new(),
             expanding: Vec::new(),
             expanded: Default::default(),
+            opt_in_allowed: true,
         }
     }
 

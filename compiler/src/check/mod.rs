@@ -262,6 +262,10 @@ impl<'a> Checker<'a> {
             .map(|w| self.facts(file, w))
             .unwrap_or_default();
         let mut cx = expr::Cx::new(self, schema, file, facts);
+        cx.opt_in_allowed = matches!(
+            r.meta("enabled").map(|m| &m.value),
+            Some(MetaValue::Bool(false, _))
+        );
         for w in &r.when {
             cx.condition(w);
         }

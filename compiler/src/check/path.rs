@@ -235,6 +235,37 @@ fn walk<'a>(
     Ok(Walked::Done(cur))
 }
 
+/// The first field along `segs` (from `ty`) that the schema marks
+/// `opt_in`, looking through every shape a narrowed field can take.
+fn opt_in<'a>(schema: &'a Schema, ty: Ty, segs: &[Seg<'_>]) -> Option<&'a Field> {
+    let mut tys = vec![ty];
+    for seg in segs {
+        let mut next = Vec::new();
+        for ty in &tys {
+            match (ty, seg) {
+                (Ty::Map(inner), Seg::Field(_)) | (Ty::List(inner), Seg::Index) => {
+                    next.push((**inner).clone())
+                }
+                (ty @ Ty::Record(_), Seg::Field(name)) => {
+                    let Some(f) = record(schema, ty).and_then(|r| r.field(name)) else {
+                        continue;
+                    };
+                    if f.opt_in.is_some() {
+                        return Some(f);
+                    }
+                    next.push(f.ty.clone());
+                    let cases = f.narrow.iter().flat_map(|n| &n.cases);
+                    next.extend(cases.map(|c| c.ty.clone()));
+                }
+                _ => {}
+            }
+        }
+        next.dedup();
+        tys = next;
+    }
+    None
+}
+
 /// The path's segments, its root included as the first.
 fn segs(p: &Path) -> (Vec<Seg<'_>>, Vec<Span>) {
     let mut s = vec![Seg::Field(p.root.name.as_str())];
@@ -285,6 +316,11 @@ impl<'a> Cx<'_, 'a> {
             Some(ty) => (ty.clone(), 1),
             None => (Ty::Record(String::new()), 0),
         };
+        if !self.opt_in_allowed {
+            if let Some(f) = opt_in(self.schema, start.clone(), &all[from..]) {
+                self.report_opt_in(p, f);
+            }
+        }
         match walk(self.schema, start, &all[from..], true) {
             Ok(Walked::Done(r)) => Some(r),
             Ok(Walked::Narrow { at, field }) => {
@@ -297,6 +333,19 @@ impl<'a> Cx<'_, 'a> {
                 None
             }
         }
+    }
+
+    fn report_opt_in(&mut self, p: &Path, f: &Field) {
+        let why = f.opt_in.as_deref().unwrap_or_default();
+        let d = Diagnostic::new(
+            Code::OptInField,
+            self.file,
+            p.span,
+            format!("`{p}` is opt-in: a rule that reads it ships disabled"),
+        )
+        .label(format!("the schema marks `{}` opt-in", f.name))
+        .help(format!("{why}; write `enabled false` in the rule, and `tune rule NAME {{ enabled true }}` in the layer of a site that opts in"));
+        self.push(d);
     }
 
     fn report_stop(&mut self, p: &Path, i: usize, span: Span, stop: Stop<'_>, code: Code) {

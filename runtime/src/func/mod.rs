@@ -55,6 +55,27 @@ pub fn apply(func: Func, args: &[Input<'_>]) -> Option<Derived> {
         Func::IsPrivate => Derived::Bool(ip::is_private(ip::parse(text(0)?)?)),
         Func::IsLoopback => Derived::Bool(ip::is_loopback(ip::parse(text(0)?)?)),
         Func::Base64 => Derived::Str(base64(text(0)?)?),
+        // Objects are read by `of_object`: no other input is one.
+        Func::Keys | Func::Values => return None,
+    })
+}
+
+/// Whether `func` takes an object, whose entries [`of_object`] reads.
+pub fn takes_object(func: Func) -> bool {
+    matches!(func, Func::Keys | Func::Values)
+}
+
+/// `keys` or `values` of an object given by its entries (key, and the
+/// value when it is a string; a repeated key's last value, as a full JSON
+/// parse keeps it): the keys in code-point order, or the string values in
+/// the order of their keys.
+pub fn of_object(
+    func: Func,
+    entries: std::collections::BTreeMap<String, Option<String>>,
+) -> Derived {
+    Derived::List(match func {
+        Func::Keys => entries.into_keys().collect(),
+        _ => entries.into_values().flatten().collect(),
     })
 }
 
@@ -89,6 +110,19 @@ mod tests {
         assert_eq!(one(Func::Len, Input::Str("")), Some(Derived::Int(0)));
         assert_eq!(one(Func::Len, Input::List(4)), Some(Derived::Int(4)));
         assert_eq!(one(Func::Len, Input::Other), None);
+        assert_eq!(one(Func::Keys, Input::Str("x")), None);
+        let entries: std::collections::BTreeMap<String, Option<String>> =
+            [("b", Some("4")), ("a", None), ("c", Some("3"))]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect();
+        let list = |v: &[&str]| Derived::List(v.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            of_object(Func::Keys, entries.clone()),
+            list(&["a", "b", "c"])
+        );
+        assert_eq!(of_object(Func::Values, entries), list(&["4", "3"]));
+        assert_eq!(of_object(Func::Keys, Default::default()), list(&[]));
         assert_eq!(one(Func::Upper, Input::List(1)), None);
     }
 

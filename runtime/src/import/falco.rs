@@ -429,7 +429,7 @@ fn field(name: &str) -> Field {
         "ka.req.service.ports" => multi("requestObject.spec.ports", "p", Some("port"), Int),
         "ka.req.configmap.name" => s("objectRef.name"),
         "ka.req.configmap.obj" => Field::Unsupported(
-            "ka.req.configmap.obj (the ConfigMap's data) is not expressible: ConfigMap data is not in the k8s.audit schema (ConfigMapMeta declares metadata only)".into(),
+            "ka.req.configmap.obj (the ConfigMap's data as JSON text) is not converted: Ward reads ConfigMap data as the opt-in map requestObject.data, through keys() and values(); the bundled rule k8s_configmap_with_credentials answers Falco's rule that reads it".into(),
         ),
         "jevt.rawtime" | "jevt.time" | "jevt.time.iso8601" => Field::Rawtime,
         _ => {
