@@ -17,7 +17,16 @@ pub struct Config {
     /// `bundled` naming the bundled library [default: the bundled library].
     #[serde(default)]
     pub rules: Vec<PathBuf>,
-    pub webhook: Webhook,
+    /// The Kubernetes audit webhook; optional when `inputs` has another.
+    #[serde(default)]
+    pub webhook: Option<Webhook>,
+    /// Files followed, syslog listeners, stdin.
+    #[serde(default)]
+    pub inputs: Inputs,
+    /// Where the followed files' checkpoints are kept
+    /// (`DATA_DIR/checkpoints.json`); required with `inputs.files`.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub queue: Queue,
     #[serde(default)]
@@ -52,6 +61,160 @@ fn default_path() -> String {
 
 fn default_max_body() -> usize {
     16 << 20
+}
+
+/// The inputs besides the webhook.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    #[serde(default)]
+    pub files: Vec<FileInput>,
+    #[serde(default)]
+    pub syslog: Vec<SyslogInput>,
+    #[serde(default, deserialize_with = "stdin")]
+    pub stdin: Option<StdinInput>,
+}
+
+/// Files followed as `tail -F` does.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileInput {
+    /// A path; its file name may be a glob (`*`, `?`, `[a-z]`).
+    pub path: PathBuf,
+    #[serde(default)]
+    pub format: InputFormat,
+    /// Every event taken as one of this source (as `ward scan --source`).
+    #[serde(default)]
+    pub source: Option<Source>,
+    /// Where a file with no checkpoint starts, if it is there at start
+    /// (a file that appears later is read from its beginning).
+    #[serde(default)]
+    pub start_at: StartAt,
+}
+
+/// As `ward scan --input-format`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// JSON lines, each one an event or a wrapping of events on one line;
+    /// a gzip file is read whole once.
+    #[default]
+    Auto,
+    /// JSON lines.
+    Jsonl,
+    /// Each file one JSON document, read whole once.
+    Document,
+}
+
+impl InputFormat {
+    pub fn decode(self) -> crate::decode::Format {
+        match self {
+            InputFormat::Auto => crate::decode::Format::Auto,
+            InputFormat::Jsonl => crate::decode::Format::JsonLines,
+            InputFormat::Document => crate::decode::Format::Document,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartAt {
+    #[default]
+    Beginning,
+    End,
+}
+
+/// A syslog listener (RFC 6587 over TCP, RFC 5425 over TLS).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogInput {
+    /// The input's name in alerts and metrics [default: `syslog:LISTEN`].
+    #[serde(default)]
+    pub name: Option<String>,
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub tls: Option<SyslogTls>,
+    /// Longest message; a longer frame is reported and skipped.
+    #[serde(default = "default_max_message", deserialize_with = "size")]
+    pub max_message_bytes: usize,
+    #[serde(default)]
+    pub source: Option<Source>,
+}
+
+fn default_max_message() -> usize {
+    1 << 20
+}
+
+impl SyslogInput {
+    /// The input's name.
+    pub fn input_name(&self) -> String {
+        (self.name.clone()).unwrap_or_else(|| format!("syslog:{}", self.listen))
+    }
+}
+
+/// The syslog listener's certificate, and the client certificates it takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// PEM file of the CAs whose client certificates are accepted.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// Refuse a client without a certificate (needs `client_ca`).
+    #[serde(default)]
+    pub require_client_cert: bool,
+}
+
+/// Lines of stdin.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdinInput {
+    #[serde(default)]
+    pub format: InputFormat,
+    #[serde(default)]
+    pub source: Option<Source>,
+}
+
+/// `stdin: true`, `stdin: false` or `stdin: {format, source}`.
+fn stdin<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StdinInput>, D::Error> {
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Option<StdinInput>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("true, false or a map of format and source")
+        }
+        fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Self::Value, E> {
+            Ok(on.then(StdinInput::default))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let de = serde::de::value::MapAccessDeserializer::new(map);
+            StdinInput::deserialize(de).map(Some)
+        }
+    }
+    d.deserialize_any(Visit)
+}
+
+/// A bundled source's name (as `ward scan --source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source(pub &'static str);
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Source, D::Error> {
+        let name = String::deserialize(d)?;
+        crate::decode::source_named(&name)
+            .map(Source)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ward_compiler::schema::bundled().names().collect();
+                serde::de::Error::custom(format!(
+                    "unknown source `{name}`; the sources are {}",
+                    names.join(", ")
+                ))
+            })
+    }
 }
 
 /// PEM files of the server's certificate chain and private key.
@@ -560,6 +723,79 @@ pub struct Metrics {
     pub listen: SocketAddr,
 }
 
+impl Webhook {
+    fn check(&self) -> Result<(), String> {
+        let auth = &self.auth;
+        if auth.bearer_tokens.is_empty() && auth.token_file.is_none() && auth.client_ca.is_none() {
+            return Err(
+                "webhook.auth: no credentials configured; give bearer_tokens, \
+                        token_file or client_ca (the webhook never accepts anonymous posts)"
+                    .into(),
+            );
+        }
+        if auth.bearer_tokens.iter().any(|t| t.trim().is_empty()) {
+            return Err("webhook.auth.bearer_tokens: a token is empty".into());
+        }
+        if !self.path.starts_with('/') {
+            return Err(format!("webhook.path: `{}` must start with /", self.path));
+        }
+        Ok(())
+    }
+}
+
+impl Inputs {
+    /// At least one input; what the types cannot say.
+    fn check(&self, webhook: bool, data_dir: bool) -> Result<(), String> {
+        if !webhook && self.files.is_empty() && self.syslog.is_empty() && self.stdin.is_none() {
+            return Err("no input configured: give webhook, or inputs with files, \
+                 syslog or stdin"
+                .into());
+        }
+        if !self.files.is_empty() && !data_dir {
+            return Err(
+                "data_dir: required by inputs.files (the files' checkpoints are kept there)".into(),
+            );
+        }
+        for (i, f) in self.files.iter().enumerate() {
+            let name = f.path.file_name().and_then(|n| n.to_str());
+            if name.is_none_or(str::is_empty) {
+                return Err(format!(
+                    "inputs.files[{i}].path: `{}` names no file",
+                    f.path.display()
+                ));
+            }
+            let parent = f
+                .path
+                .parent()
+                .map(|p| p.to_string_lossy())
+                .unwrap_or_default();
+            if parent.contains(['*', '?', '[']) {
+                return Err(format!(
+                    "inputs.files[{i}].path: `{}`: only the file name may be a glob",
+                    f.path.display()
+                ));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, s) in self.syslog.iter().enumerate() {
+            if !names.insert(s.input_name()) {
+                return Err(format!(
+                    "inputs.syslog[{i}]: `{}` names another syslog input too",
+                    s.input_name()
+                ));
+            }
+            if let Some(t) = &s.tls {
+                if t.require_client_cert && t.client_ca.is_none() {
+                    return Err(format!(
+                        "inputs.syslog[{i}].tls.require_client_cert: needs client_ca"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reads and checks the file at `path`.
 pub fn load(path: &Path) -> Result<Config, String> {
     let text = std::fs::read_to_string(path)
@@ -583,23 +819,12 @@ pub fn parse(text: &str) -> Result<Config, String> {
             _ => format!("{path}: {message}"),
         }
     })?;
-    let auth = &config.webhook.auth;
-    if auth.bearer_tokens.is_empty() && auth.token_file.is_none() && auth.client_ca.is_none() {
-        return Err(
-            "webhook.auth: no credentials configured; give bearer_tokens, \
-                    token_file or client_ca (the webhook never accepts anonymous posts)"
-                .into(),
-        );
+    if let Some(webhook) = &config.webhook {
+        webhook.check()?;
     }
-    if auth.bearer_tokens.iter().any(|t| t.trim().is_empty()) {
-        return Err("webhook.auth.bearer_tokens: a token is empty".into());
-    }
-    if !config.webhook.path.starts_with('/') {
-        return Err(format!(
-            "webhook.path: `{}` must start with /",
-            config.webhook.path
-        ));
-    }
+    config
+        .inputs
+        .check(config.webhook.is_some(), config.data_dir.is_some())?;
     if config.queue.max_events == 0 {
         return Err("queue.max_events: must be at least 1".into());
     }
@@ -655,8 +880,9 @@ mod tests {
     #[test]
     fn minimal_takes_defaults() {
         let c = parse(MINIMAL).unwrap();
-        assert_eq!(c.webhook.path, "/audit");
-        assert_eq!(c.webhook.max_body_bytes, 16 << 20);
+        let webhook = c.webhook.as_ref().unwrap();
+        assert_eq!(webhook.path, "/audit");
+        assert_eq!(webhook.max_body_bytes, 16 << 20);
         assert_eq!(c.queue.max_events, 100_000);
         assert_eq!(c.state.config().lateness_ns, 300_000_000_000);
         assert!(c.rules.is_empty() && c.metrics.is_none());
@@ -788,5 +1014,44 @@ mod tests {
         assert_eq!(c.sinks.file.unwrap().max_bytes, 100 << 20);
         assert_eq!(c.metrics.unwrap().listen.port(), 9090);
         assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.inputs.files[0].format, InputFormat::Auto);
+        assert_eq!(c.inputs.files[1].start_at, StartAt::End);
+        assert_eq!(c.inputs.syslog[0].input_name(), "syslog:0.0.0.0:6514");
+        assert!(c.inputs.syslog[0].tls.is_some());
+        assert!(c.inputs.stdin.is_none());
+    }
+
+    #[test]
+    fn inputs_take_defaults_and_are_checked() {
+        let text = "data_dir: /var/lib/ward\ninputs:\n  files: [{path: /var/log/k/*.log}]\n  syslog: [{listen: 127.0.0.1:514}]\n  stdin: true\n";
+        let c = parse(text).unwrap();
+        assert!(c.webhook.is_none());
+        let f = &c.inputs.files[0];
+        assert_eq!(
+            (f.format, f.start_at, f.source),
+            (InputFormat::Auto, StartAt::Beginning, None)
+        );
+        assert_eq!(c.inputs.syslog[0].max_message_bytes, 1 << 20);
+        assert!(c.inputs.stdin.is_some());
+        let c = parse("inputs: {stdin: {format: jsonl, source: k8s.audit}}\n").unwrap();
+        let stdin = c.inputs.stdin.unwrap();
+        assert_eq!(
+            (stdin.format, stdin.source),
+            (InputFormat::Jsonl, Some(Source("k8s.audit")))
+        );
+        let cases = [
+            ("queue: {max_events: 5}\n", "no input configured"),
+            ("inputs: {stdin: false}\n", "no input configured"),
+            ("inputs: {files: [{path: /a.log}]}\n", "data_dir: required by inputs.files"),
+            ("data_dir: /d\ninputs: {files: [{path: '/l*/a.log'}]}\n", "inputs.files[0].path: `/l*/a.log`: only the file name"),
+            ("data_dir: /d\ninputs: {files: [{path: /a.log, start_at: middle}]}\n", "inputs.files[0].start_at: unknown variant `middle`"),
+            ("inputs: {stdin: {source: k8s.audlt}}\n", "inputs.stdin.source: unknown source `k8s.audlt`"),
+            ("inputs: {syslog: [{listen: 127.0.0.1:1, tls: {cert: c, key: k, require_client_cert: true}}]}\n", "inputs.syslog[0].tls.require_client_cert: needs client_ca"),
+            ("inputs: {syslog: [{listen: 127.0.0.1:1, framing: x}]}\n", "inputs.syslog[0].framing: unknown field `framing`"),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with(want), "{text}: {e}");
+        }
     }
 }

@@ -35,6 +35,21 @@ pub struct Metrics {
     pub sink_errors: Counter,
     /// The network sinks', by sink.
     pub sinks: SinkFamilies,
+    /// By input.
+    events_in: Family<Labels, Counter>,
+    waits: Family<Labels, Counter>,
+    input_problems: Family<Labels, Counter>,
+}
+
+/// One input's metrics (handles sharing the registered values).
+#[derive(Clone)]
+pub struct InputMetrics {
+    /// Events (lines, messages) it put in the queue.
+    pub events_in: Counter,
+    /// Times it waited for room in a full queue.
+    pub waits: Counter,
+    /// Lines or messages of it that held no event.
+    pub problems: Counter,
 }
 
 impl Default for Metrics {
@@ -52,6 +67,9 @@ impl Default for Metrics {
             drift: Counter::default(),
             sink_errors: Counter::default(),
             sinks: SinkFamilies::default(),
+            events_in: Family::default(),
+            waits: Family::default(),
+            input_problems: Family::default(),
             registry: Registry::default(),
         };
         // Each registered handle is a clone sharing the metric's atomics.
@@ -101,6 +119,21 @@ impl Default for Metrics {
             "sink_errors",
             "Failed writes to the alert sinks (the alerts of that write are lost)",
             m.sink_errors.clone(),
+        );
+        r.register(
+            "events_in",
+            "Events (lines, messages, EventList items) an input put in the queue, by input",
+            m.events_in.clone(),
+        );
+        r.register(
+            "input_backpressure_waits",
+            "Times an input (file, syslog, stdin) waited for room in a full queue, by input",
+            m.waits.clone(),
+        );
+        r.register(
+            "input_problems",
+            "Lines or messages of an input that held no event (not JSON, too long, of no known source), by input",
+            m.input_problems.clone(),
         );
         m.sinks.register(r);
         Metrics { registry, ..m }
@@ -186,6 +219,16 @@ impl SinkFamilies {
 }
 
 impl Metrics {
+    /// The metrics of the input `name`.
+    pub fn input(&self, name: &str) -> InputMetrics {
+        let labels = vec![("input", name.to_string())];
+        InputMetrics {
+            events_in: self.events_in.get_or_create(&labels).clone(),
+            waits: self.waits.get_or_create(&labels).clone(),
+            problems: self.input_problems.get_or_create(&labels).clone(),
+        }
+    }
+
     /// Counts a webhook response.
     pub fn request(&self, code: u16) {
         self.requests

@@ -1,30 +1,40 @@
-//! `ward serve`: rules run continuously on the Kubernetes audit webhook
-//! (spec/serve.md).
+//! `ward serve`: rules run continuously on the Kubernetes audit webhook,
+//! followed files, syslog over TCP or TLS and stdin (spec/serve.md).
 //!
-//! The HTTP side (tokio, several tasks) authenticates each POST, reads its
-//! `EventList` and puts the events in a queue bounded by a count of
-//! events; ONE matching thread owns the [`Scan`], takes batches in order
-//! and writes alerts to the sinks. A request is answered 200 only once its
-//! events are in the queue, 429 when they would not fit. On SIGTERM or
-//! SIGINT: no new connection, in-flight requests finish, the queue is
-//! drained, stateful windows are closed (`finish`) and the sinks flushed.
+//! Every input puts what it reads in ONE queue bounded by a count of
+//! events (queue.rs): the webhook (tokio tasks) answers 429 when it is
+//! full, the followers (a thread per file pattern), the syslog
+//! connections (tokio tasks) and stdin (a thread) wait for room. ONE
+//! matching thread owns the [`Scan`], takes batches in order, writes
+//! alerts to the sinks and marks each batch done (a file's checkpoint
+//! waits for it). On SIGTERM or SIGINT: no new connection, in-flight
+//! requests finish, the inputs stop and the followers write their last
+//! checkpoints, the queue is drained, stateful windows are closed
+//! (`finish`) and the sinks flushed.
 
+pub mod checkpoint;
 pub mod client;
 pub mod config;
 pub mod deliver;
+pub mod follow;
+pub mod lines;
 pub mod log;
 pub mod metrics;
+pub mod queue;
 pub mod sink;
 pub mod sink_http;
 pub mod sink_syslog;
 pub mod spool;
+pub mod stdin;
+pub mod syslog;
 pub mod tls;
 pub mod webhook;
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use hyper_util::server::graceful::GracefulShutdown;
 use ward_compiler::lower::RuleSet;
@@ -32,7 +42,8 @@ use ward_compiler::lower::RuleSet;
 use crate::decode::{self, Problem};
 use crate::scan::{Output, Scan, Stats};
 use metrics::{Metrics, Seen};
-use webhook::{Batch, Shared};
+use queue::{Batch, Item, Queue};
+use webhook::Shared;
 
 /// The input name alerts and problems give for events of the webhook;
 /// their line is the event's number since the server started.
@@ -41,41 +52,65 @@ pub const INPUT: &str = "webhook";
 /// Time the in-flight requests have to finish once a stop is asked.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// What the matching thread counted of one input.
+#[derive(Default, Clone, Copy)]
+pub struct InputCount {
+    pub events: u64,
+    pub problems: u64,
+}
+
 /// Runs the server until a signal stops it; the exit code.
 pub fn run(
     cfg: config::Config,
     rules: RuleSet,
     err: &mut dyn Write,
 ) -> Result<u8, Box<dyn std::error::Error>> {
-    let tls = tls::server_config(&cfg.webhook.tls, cfg.webhook.auth.client_ca.as_deref())?;
-    let mut tokens = cfg.webhook.auth.bearer_tokens.clone();
-    if let Some(file) = &cfg.webhook.auth.token_file {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            format!(
-                "webhook.auth.token_file: cannot read {}: {e}",
-                file.display()
-            )
-        })?;
-        let lines = text.lines().map(str::trim);
-        tokens.extend(
-            lines
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(String::from),
-        );
+    let mut tokens = Vec::new();
+    let mut webhook_tls = None;
+    if let Some(webhook) = &cfg.webhook {
+        webhook_tls = Some(tls::server_config(
+            &webhook.tls,
+            webhook.auth.client_ca.as_deref(),
+        )?);
+        tokens = webhook.auth.bearer_tokens.clone();
+        if let Some(file) = &webhook.auth.token_file {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                format!(
+                    "webhook.auth.token_file: cannot read {}: {e}",
+                    file.display()
+                )
+            })?;
+            let lines = text.lines().map(str::trim);
+            tokens.extend(
+                lines
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
     }
+    let mut syslog_tls = Vec::new();
+    for (i, s) in cfg.inputs.syslog.iter().enumerate() {
+        let at = format!("inputs.syslog[{i}]");
+        syslog_tls.push(match &s.tls {
+            Some(t) => Some(tls::syslog_config(&at, t)?),
+            None => None,
+        });
+    }
+    let checkpoints = match (&cfg.data_dir, cfg.inputs.files.is_empty()) {
+        (Some(dir), false) => Some(Arc::new(checkpoint::Checkpoints::open(dir)?)),
+        _ => None,
+    };
     let metrics = Metrics::default();
     let (sinks, delivery) = sink::Sinks::open(&cfg.sinks, &metrics)?;
-    let (tx, rx) = mpsc::channel();
+    let (queue, rx) = Queue::new(cfg.queue.max_events);
     let shared = Arc::new(Shared {
         metrics,
-        queued: AtomicUsize::new(0),
-        max_queued: cfg.queue.max_events,
+        queue,
         retry_after: cfg.queue.retry_after_secs,
-        tx: Mutex::new(Some(tx)),
         sink_ok: AtomicBool::new(true),
         matching: AtomicBool::new(true),
         tokens,
-        max_body: cfg.webhook.max_body_bytes,
+        max_body: cfg.webhook.as_ref().map_or(0, |w| w.max_body_bytes),
     });
     let output = Output {
         text: cfg.alerts.format == config::AlertFormat::Text,
@@ -92,18 +127,79 @@ pub fn run(
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let served = runtime.block_on(listen(&cfg, tls, shared.clone(), err));
-    // Whatever ended the listening, the queue is closed: the matching
-    // thread drains it (into the spools past their bound), closes the
-    // windows and flushes; the network sinks then get their drain time.
+    // The files' followers, each on a thread.
+    let following = Arc::new(AtomicBool::new(false));
+    let mut followers = Vec::new();
+    for (f, checkpoints) in cfg.inputs.files.iter().zip(std::iter::repeat(checkpoints)) {
+        let Some(checkpoints) = checkpoints else {
+            break;
+        };
+        let cfg = config::FileInput {
+            path: f.path.clone(),
+            format: f.format,
+            source: f.source,
+            start_at: f.start_at,
+        };
+        let follower = follow::Follower::new(cfg, shared.clone(), checkpoints, following.clone());
+        followers.push(
+            std::thread::Builder::new()
+                .name("ward-follow".into())
+                .spawn(move || follower.run())?,
+        );
+        writeln!(err, "ward serve: following {}", f.path.display())?;
+    }
+    // stdin as the only input: its end stops the server as SIGTERM does.
+    let eof = Arc::new(tokio::sync::Notify::new());
+    if let Some(s) = &cfg.inputs.stdin {
+        let only =
+            cfg.webhook.is_none() && cfg.inputs.files.is_empty() && cfg.inputs.syslog.is_empty();
+        let input = config::StdinInput {
+            format: s.format,
+            source: s.source,
+        };
+        let (shared, eof) = (shared.clone(), eof.clone());
+        std::thread::Builder::new()
+            .name("ward-stdin".into())
+            .spawn(move || {
+                stdin::run(input, shared, || {
+                    if only {
+                        log::log(format_args!("stdin: end of input; stopping"));
+                        eof.notify_one();
+                    }
+                })
+            })?;
+        writeln!(err, "ward serve: reading stdin")?;
+    }
+    let how = Listen {
+        tls: webhook_tls,
+        syslog_tls,
+        eof,
+    };
+    let served = runtime.block_on(listen(&cfg, how, shared.clone(), err));
+    // Whatever ended the listening, the inputs stop: the followers wait
+    // for what they queued to be matched and write their checkpoints;
+    // then the queue is closed, and the matching thread drains it (into
+    // the spools past their bound), closes the windows and flushes; the
+    // network sinks then get their drain time.
     delivery.lift_bounds();
-    shared.tx.lock().map(|mut tx| tx.take()).ok();
+    following.store(true, Ordering::Relaxed);
+    for f in followers {
+        let _ = f.join();
+    }
+    shared.queue.close();
     drop(runtime);
-    let stats = matcher.join().map_err(|_| "the matching thread panicked");
+    let done = matcher.join().map_err(|_| "the matching thread panicked");
     delivery.close();
-    let stats = stats?;
+    let (stats, inputs) = done?;
     served?;
     let alerts: u64 = stats.alerts.values().sum();
+    for (input, n) in &inputs {
+        writeln!(
+            err,
+            "ward serve: input {input}: {} event(s), {} line(s) with no event",
+            n.events, n.problems
+        )?;
+    }
     writeln!(
         err,
         "ward serve: stopped; {} event(s) matched, {alerts} alert(s), {} without a known source, {} not JSON, {} drifted",
@@ -112,11 +208,20 @@ pub fn run(
     Ok(crate::cli::EXIT_CLEAN)
 }
 
-/// Binds the listeners, serves until SIGTERM or SIGINT, then stops
-/// accepting and lets in-flight requests finish.
+/// What [`listen`] serves with besides the config.
+struct Listen {
+    tls: Option<Arc<rustls::ServerConfig>>,
+    syslog_tls: Vec<Option<Arc<rustls::ServerConfig>>>,
+    /// Notified when stdin, the only input, has ended.
+    eof: Arc<tokio::sync::Notify>,
+}
+
+/// Binds the listeners, serves until SIGTERM or SIGINT (or the end of
+/// stdin when it is the only input), then stops accepting and lets
+/// in-flight requests and syslog connections finish.
 async fn listen(
     cfg: &config::Config,
-    tls: Arc<rustls::ServerConfig>,
+    how: Listen,
     shared: Arc<Shared>,
     err: &mut dyn Write,
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -124,19 +229,37 @@ async fn listen(
         (tokio::net::TcpListener::bind(addr).await)
             .map_err(|e| format!("cannot listen on {addr}: {e}"))
     };
-    let webhook = bind(cfg.webhook.listen).await?;
+    let webhook = match &cfg.webhook {
+        Some(w) => Some(bind(w.listen).await?),
+        None => None,
+    };
     let metrics = match &cfg.metrics {
         Some(m) => Some(bind(m.listen).await?),
         None => None,
     };
+    let mut syslog = Vec::new();
+    for s in &cfg.inputs.syslog {
+        syslog.push(bind(s.listen).await?);
+    }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    writeln!(
-        err,
-        "ward serve: webhook on https://{}{}",
-        webhook.local_addr()?,
-        cfg.webhook.path
-    )?;
+    if let (Some(listener), Some(w)) = (&webhook, &cfg.webhook) {
+        writeln!(
+            err,
+            "ward serve: webhook on https://{}{}",
+            listener.local_addr()?,
+            w.path
+        )?;
+    }
+    for ((listener, s), tls) in syslog.iter().zip(&cfg.inputs.syslog).zip(&how.syslog_tls) {
+        let scheme = if tls.is_some() { "tls" } else { "tcp" };
+        writeln!(
+            err,
+            "ward serve: syslog {} on {scheme}://{}",
+            s.input_name(),
+            listener.local_addr()?
+        )?;
+    }
     if let Some(m) = &metrics {
         writeln!(
             err,
@@ -144,28 +267,55 @@ async fn listen(
             m.local_addr()?
         )?;
     }
+    writeln!(err, "ward serve: started")?;
     err.flush()?;
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut servers = vec![tokio::spawn(webhook::serve(
-        webhook,
-        Some(tokio_rustls::TlsAcceptor::from(tls)),
-        webhook::webhook_routes(&cfg.webhook.path, shared.clone()),
-        graceful.clone(),
-        stopped.clone(),
-    ))];
+    let mut servers = Vec::new();
+    if let (Some(listener), Some(w), Some(tls)) = (webhook, &cfg.webhook, how.tls) {
+        servers.push(tokio::spawn(webhook::serve(
+            listener,
+            Some(tokio_rustls::TlsAcceptor::from(tls)),
+            webhook::webhook_routes(&w.path, shared.clone()),
+            graceful.clone(),
+            stopped.clone(),
+        )));
+    }
     if let Some(listener) = metrics {
         servers.push(tokio::spawn(webhook::serve(
             listener,
             None,
             webhook::metrics_routes(shared.clone()),
             graceful.clone(),
-            stopped,
+            stopped.clone(),
         )));
     }
+    // Each syslog connection holds a sender: all are done when recv ends.
+    let (alive, mut connections) = tokio::sync::mpsc::channel::<()>(1);
+    let listeners = syslog
+        .into_iter()
+        .zip(&cfg.inputs.syslog)
+        .zip(how.syslog_tls);
+    for ((listener, s), tls) in listeners {
+        let input = Arc::new(syslog::Listener {
+            input: Arc::from(s.input_name()),
+            source: s.source.map(|s| s.0),
+            max: s.max_message_bytes,
+        });
+        servers.push(tokio::spawn(syslog::serve(
+            listener,
+            tls.map(tokio_rustls::TlsAcceptor::from),
+            input,
+            shared.clone(),
+            stopped.clone(),
+            alive.clone(),
+        )));
+    }
+    drop(alive);
     tokio::select! {
         _ = terminate.recv() => {}
         _ = interrupt.recv() => {}
+        _ = how.eof.notified() => {}
     }
     writeln!(
         err,
@@ -174,6 +324,15 @@ async fn listen(
     let _ = stop.send(true);
     for s in servers {
         let _ = s.await;
+    }
+    if tokio::time::timeout(DRAIN, connections.recv())
+        .await
+        .is_err()
+    {
+        writeln!(
+            err,
+            "ward serve: syslog connections still open after {DRAIN:?} were cut"
+        )?;
     }
     // The accept loops are done: this is the last handle.
     if let Ok(graceful) = Arc::try_unwrap(graceful) {
@@ -192,7 +351,8 @@ async fn listen(
 
 /// The matching thread: batches from `rx` through one scan, in order,
 /// until the queue is closed and empty; then the stateful windows are
-/// closed and the sinks flushed. Returns the scan's counts.
+/// closed and the sinks flushed. Returns the scan's counts and each
+/// input's.
 fn matching(
     rules: RuleSet,
     mut sinks: sink::Sinks,
@@ -200,40 +360,118 @@ fn matching(
     state: crate::state::Config,
     shared: &Shared,
     rx: mpsc::Receiver<Batch>,
-) -> Stats {
+) -> (Stats, BTreeMap<Arc<str>, InputCount>) {
     let tick = (state.max_idle / 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
     let hold = std::env::var_os(HOLD).map(std::path::PathBuf::from);
     let mut scan = Scan::with_state(rules, &mut sinks, output, state);
     scan.engine.set_stream(true);
     scan.begin_file(INPUT);
     let mut seen = Seen::default();
-    let mut number = 0;
+    let mut webhook_number = 0;
+    let mut inputs: BTreeMap<Arc<str>, InputCount> = BTreeMap::new();
+    let mut problems = Problems::default();
     loop {
         while hold.as_ref().is_some_and(|h| h.exists()) {
             std::thread::sleep(Duration::from_millis(10));
         }
         match rx.recv_timeout(tick) {
             Ok(batch) => {
-                let n = batch.events.len();
-                for event in &batch.events {
-                    number += 1;
-                    one_event(&mut scan, event, number);
+                let n = batch.items.len();
+                scan.source = batch.source;
+                let (events, before) = (scan.stats.events, scan.stats.problems());
+                let file = &*batch.file;
+                for item in batch.items {
+                    match item {
+                        Item::Line(mut number, text) => {
+                            if number == 0 {
+                                webhook_number += 1;
+                                number = webhook_number;
+                            }
+                            let mut report = |scan: &mut Scan<'_>, p: Problem| {
+                                problems.note(&batch.input, file, &p);
+                                scan.problem(file, &p);
+                            };
+                            one_event(&mut scan, file, &text, number, batch.source, &mut report);
+                        }
+                        Item::Event(ev) => scan.event(file, &ev),
+                        Item::Problem(p) => {
+                            problems.note(&batch.input, file, &p);
+                            scan.problem(file, &p);
+                        }
+                    }
                 }
                 scan.flush();
-                shared.queued.fetch_sub(n, Ordering::Relaxed);
-                let depth = shared.queued.load(Ordering::Relaxed);
-                shared.metrics.queue_depth.set(depth as i64);
+                let count = inputs.entry(batch.input.clone()).or_default();
+                count.events += scan.stats.events - events;
+                let bad = scan.stats.problems() - before;
+                count.problems += bad;
+                if bad > 0 {
+                    shared.metrics.input(&batch.input).problems.inc_by(bad);
+                }
+                if let Some(done) = &batch.done {
+                    done.store(true, Ordering::Release);
+                }
+                shared.queue.taken(n);
+                shared.metrics.queue_depth.set(shared.queue.depth() as i64);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => scan.idle(),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
+        problems.tick(false);
         report(&mut scan, shared, &mut seen);
     }
     scan.finish();
     scan.flush();
+    problems.tick(true);
     report(&mut scan, shared, &mut seen);
     shared.matching.store(false, Ordering::Relaxed);
-    std::mem::take(&mut scan.stats)
+    (std::mem::take(&mut scan.stats), inputs)
+}
+
+/// Problems logged: the first ten of each input, then a count a minute.
+#[derive(Default)]
+struct Problems {
+    per_input: BTreeMap<Arc<str>, (usize, u64)>,
+    since: Option<Instant>,
+}
+
+/// Problems of an input logged one by one.
+const LOGGED: usize = 10;
+
+impl Problems {
+    fn note(&mut self, input: &Arc<str>, file: &str, p: &Problem) {
+        let (logged, more) = self.per_input.entry(input.clone()).or_default();
+        if *logged < LOGGED {
+            *logged += 1;
+            let then = match *logged == LOGGED {
+                true => " (further ones of this input are counted, one log line a minute)",
+                false => "",
+            };
+            log::log(format_args!("{file}: {p}{then}"));
+        } else {
+            *more += 1;
+            self.since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Logs the counts of the last minute (all of them at `last`).
+    fn tick(&mut self, last: bool) {
+        let due = self
+            .since
+            .is_some_and(|t| t.elapsed() >= Duration::from_secs(60));
+        if !(due || (last && self.since.is_some())) {
+            return;
+        }
+        self.since = None;
+        for (input, (_, more)) in &mut self.per_input {
+            if *more > 0 {
+                log::log(format_args!(
+                    "{input}: {more} more line(s) with no event since the last report"
+                ));
+                *more = 0;
+            }
+        }
+    }
 }
 
 /// For tests only: while the file this variable names exists, the
@@ -241,45 +479,27 @@ fn matching(
 /// it deterministically.
 pub const HOLD: &str = "WARD_SERVE_TEST_HOLD";
 
-/// One event (a compact JSON line): the scan's fast path, or full
-/// decoding when it declines the line.
-fn one_event(scan: &mut Scan<'_>, event: &[u8], number: usize) {
-    if scan.line(INPUT, event, number) {
+/// One event (a JSON line, numbered `number` in `file`): the scan's
+/// fast path, or full decoding when it declines the line.
+fn one_event(
+    scan: &mut Scan<'_>,
+    file: &str,
+    event: &[u8],
+    number: usize,
+    source: Option<&'static str>,
+    problem: &mut dyn FnMut(&mut Scan<'_>, Problem),
+) {
+    if event.trim_ascii().is_empty() || scan.line(file, event, number) {
         return;
     }
-    let opts = decode::Options {
-        format: decode::Format::JsonLines,
-        source: None,
-        max_line: event.len() + 1,
-        max_document: decode::MAX_DOCUMENT,
-    };
     let scan = std::cell::RefCell::new(scan);
-    // Reading from memory cannot fail.
-    let _ = decode::read(
+    decode::decode_line(
         event,
-        opts,
-        &mut |mut ev| {
-            ev.line = number;
-            scan.borrow_mut().event(INPUT, &ev);
-        },
-        &mut |p| scan.borrow_mut().problem(INPUT, &renumber(p, number)),
+        number,
+        source,
+        &mut |ev| scan.borrow_mut().event(file, &ev),
+        &mut |p| problem(&mut scan.borrow_mut(), p),
     );
-}
-
-/// A problem of the one-line input, at the event's number instead.
-fn renumber(p: Problem, number: usize) -> Problem {
-    match p {
-        Problem::Malformed { error, .. } => Problem::Malformed {
-            line: number,
-            error,
-        },
-        Problem::TooLong { bytes, limit, .. } => Problem::TooLong {
-            line: number,
-            bytes,
-            limit,
-        },
-        Problem::UnknownShape { hint, .. } => Problem::UnknownShape { line: number, hint },
-    }
 }
 
 /// Moves the scan's counts to the metrics, and a write error to stderr

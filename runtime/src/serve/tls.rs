@@ -1,5 +1,6 @@
-//! The webhook's TLS: the server's certificate and key, and the CAs whose
-//! client certificates are accepted (rustls, ring provider).
+//! The listeners' TLS (webhook, syslog input): the server's certificate
+//! and key, and the CAs whose client certificates are accepted (rustls,
+//! ring provider).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,16 +10,60 @@ use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// The server's TLS configuration; errors name the file at fault.
+/// The webhook's TLS configuration (ALPN `http/1.1`; a client
+/// certificate optional); errors name the file at fault.
 pub fn server_config(
     tls: &super::config::Tls,
     client_ca: Option<&Path>,
 ) -> Result<Arc<ServerConfig>, String> {
-    let certs = certificates(&tls.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| {
+    let server = Server {
+        at: "webhook",
+        cert: &tls.cert,
+        key: &tls.key,
+        client_ca,
+        ca_at: "webhook.auth.client_ca",
+        require_client_cert: false,
+        alpn: Some(b"http/1.1"),
+    };
+    build(&server)
+}
+
+/// A syslog listener's TLS configuration (no ALPN: RFC 5425 names none).
+pub fn syslog_config(
+    at: &str,
+    tls: &super::config::SyslogTls,
+) -> Result<Arc<ServerConfig>, String> {
+    let ca_at = format!("{at}.tls.client_ca");
+    let server = Server {
+        at: &format!("{at}.tls"),
+        cert: &tls.cert,
+        key: &tls.key,
+        client_ca: tls.client_ca.as_deref(),
+        ca_at: &ca_at,
+        require_client_cert: tls.require_client_cert,
+        alpn: None,
+    };
+    build(&server)
+}
+
+/// What a listener's TLS is made of; `at` and `ca_at` name the config keys.
+struct Server<'a> {
+    at: &'a str,
+    cert: &'a Path,
+    key: &'a Path,
+    client_ca: Option<&'a Path>,
+    ca_at: &'a str,
+    require_client_cert: bool,
+    alpn: Option<&'static [u8]>,
+}
+
+fn build(s: &Server<'_>) -> Result<Arc<ServerConfig>, String> {
+    let certs = certificates(s.cert).map_err(|e| format!("{}.cert: {e}", s.at))?;
+    let key = PrivateKeyDer::from_pem_file(s.key).map_err(|e| {
         format!(
-            "webhook.tls.key: {}: no private key read: {e}",
-            tls.key.display()
+            "{}.key: {}: no private key read: {e}",
+            s.at,
+            s.key.display()
         )
     })?;
     // ring builds without a C toolchain of its own (aws-lc-rs needs
@@ -29,28 +74,30 @@ pub fn server_config(
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?;
-    let builder = match client_ca {
+    let builder = match s.client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
+            let bad = |e: &dyn std::fmt::Display| format!("{}: {}: {e}", s.ca_at, ca.display());
             let mut roots = RootCertStore::empty();
-            for cert in certificates(ca)? {
-                (roots.add(cert))
-                    .map_err(|e| format!("webhook.auth.client_ca: {}: {e}", ca.display()))?;
+            for cert in certificates(ca).map_err(|e| format!("{}: {e}", s.ca_at))? {
+                roots.add(cert).map_err(|e| bad(&e))?;
             }
-            // A client may also come with a bearer token instead: the
-            // handler decides, so a missing certificate is not refused
+            // A webhook client may also come with a bearer token instead:
+            // the handler decides, so a missing certificate is not refused
             // here (a presented one must still verify).
-            let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| format!("webhook.auth.client_ca: {}: {e}", ca.display()))?;
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider);
+            let verifier = match s.require_client_cert {
+                true => verifier,
+                false => verifier.allow_unauthenticated(),
+            };
+            let verifier = verifier.build().map_err(|e| bad(&e))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
     let mut config = builder
         .with_single_cert(certs, key)
-        .map_err(|e| format!("webhook.tls: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        .map_err(|e| format!("{}: {e}", s.at))?;
+    config.alpn_protocols = s.alpn.into_iter().map(<[u8]>::to_vec).collect();
     Ok(Arc::new(config))
 }
 

@@ -2,8 +2,8 @@
 //! POST), the probes and `/metrics`, served on our own accept loop so that
 //! each request knows whether its TLS peer showed a client certificate.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -19,21 +19,14 @@ use serde_json::value::RawValue;
 use tokio::net::TcpListener;
 
 use super::metrics::Metrics;
+use super::queue::{Batch, Item, Queue, Refused};
 
-/// The events of one accepted request, each one compact JSON line.
-pub struct Batch {
-    pub events: Vec<Vec<u8>>,
-}
-
-/// What the handlers and the matching thread share.
+/// What the inputs, the handlers and the matching thread share.
 pub struct Shared {
     pub metrics: Metrics,
-    /// Events sent to the matching thread and not yet matched.
-    pub queued: AtomicUsize,
-    pub max_queued: usize,
+    /// Into the matching thread, from every input.
+    pub queue: Queue,
     pub retry_after: u32,
-    /// `None` once shutting down: nothing more is accepted.
-    pub tx: Mutex<Option<mpsc::Sender<Batch>>>,
     /// The last write to the sinks succeeded.
     pub sink_ok: AtomicBool,
     /// The matching thread runs.
@@ -81,10 +74,10 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
     if !s.sink_ok.load(Ordering::Relaxed) {
         not.push("the last write to the alert sinks failed");
     }
-    if s.queued.load(Ordering::Relaxed) >= s.max_queued {
+    if s.queue.full() {
         not.push("the queue is full");
     }
-    if s.tx.lock().map_or(true, |tx| tx.is_none()) {
+    if s.queue.closed() {
         not.push("shutting down");
     }
     match not.is_empty() {
@@ -190,42 +183,40 @@ async fn accept(s: &Shared, peer: Peer, headers: &HeaderMap, body: Body) -> Resp
 /// Sends the events to the matching thread if the queue has room.
 fn admit(s: &Shared, events: Vec<Vec<u8>>) -> Response {
     let n = events.len();
-    let Ok(tx) = s.tx.lock() else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "poisoned\n").into_response();
-    };
-    let Some(sender) = tx.as_ref() else {
-        let text = "shutting down; send again later\n";
-        return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
-    };
-    let queued = s.queued.load(Ordering::Relaxed);
-    // An empty queue takes any batch, so that one larger than the queue
-    // is not refused for ever.
-    if queued > 0 && queued + n > s.max_queued {
-        s.metrics.queue_full.inc();
-        s.metrics.refused_events.inc_by(n as u64);
-        let text = format!(
-            "the queue is full ({queued} of {} events waiting); send again later\n",
-            s.max_queued
-        );
-        let retry = s.retry_after.to_string();
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, retry)],
-            text,
-        )
-            .into_response();
-    }
     if n > 0 {
-        s.queued.fetch_add(n, Ordering::Relaxed);
-        if sender.send(Batch { events }).is_err() {
-            s.queued.fetch_sub(n, Ordering::Relaxed);
-            let text = "the matching thread has stopped\n";
-            return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
+        let input: Arc<str> = Arc::from(super::INPUT);
+        let mut batch = Batch::new(input.clone(), input, None);
+        // Numbered by the matching thread, in the order it takes them.
+        batch.items = events.into_iter().map(|e| Item::Line(0, e)).collect();
+        match s.queue.try_send(batch) {
+            Ok(()) => {}
+            Err((Refused::Closed, _)) if !s.matching.load(Ordering::Relaxed) => {
+                let text = "the matching thread has stopped\n";
+                return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
+            }
+            Err((Refused::Closed, _)) => {
+                let text = "shutting down; send again later\n";
+                return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
+            }
+            Err((Refused::Full(queued), _)) => {
+                s.metrics.queue_full.inc();
+                s.metrics.refused_events.inc_by(n as u64);
+                let text = format!(
+                    "the queue is full ({queued} of {} events waiting); send again later\n",
+                    s.queue.max
+                );
+                let retry = s.retry_after.to_string();
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, retry)],
+                    text,
+                )
+                    .into_response();
+            }
         }
         s.metrics.accepted.inc_by(n as u64);
-        s.metrics
-            .queue_depth
-            .set(s.queued.load(Ordering::Relaxed) as i64);
+        s.metrics.input(super::INPUT).events_in.inc_by(n as u64);
+        s.metrics.queue_depth.set(s.queue.depth() as i64);
     }
     let body = format!("{{\"accepted\":{n}}}\n");
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
