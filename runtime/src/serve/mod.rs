@@ -102,7 +102,7 @@ pub fn run(
     };
     let metrics = Metrics::default();
     let (sinks, delivery) = sink::Sinks::open(&cfg.sinks, &metrics)?;
-    let (queue, rx) = Queue::new(cfg.queue.max_events);
+    let (queue, rx) = Queue::new(cfg.queue.max_events, metrics.queue_depth.clone());
     let shared = Arc::new(Shared {
         metrics,
         queue,
@@ -412,7 +412,6 @@ fn matching(
                     done.store(true, Ordering::Release);
                 }
                 shared.queue.taken(n);
-                shared.metrics.queue_depth.set(shared.queue.depth() as i64);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => scan.idle(),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,

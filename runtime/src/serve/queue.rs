@@ -7,6 +7,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 
 use crate::decode::{Event, Problem};
 
@@ -71,13 +72,16 @@ pub struct Queue {
     lock: Mutex<()>,
     room: Condvar,
     notify: tokio::sync::Notify,
+    /// `ward_queue_events`.
+    gauge: Gauge,
 }
 
 /// How long a waiter sleeps before it looks again without a wake-up.
 const RECHECK: Duration = Duration::from_millis(50);
 
 impl Queue {
-    pub fn new(max: usize) -> (Queue, mpsc::Receiver<Batch>) {
+    /// A queue of `max` events, its depth shown on `gauge`.
+    pub fn new(max: usize, gauge: Gauge) -> (Queue, mpsc::Receiver<Batch>) {
         let (tx, rx) = mpsc::channel();
         let queue = Queue {
             tx: Mutex::new(Some(tx)),
@@ -86,6 +90,7 @@ impl Queue {
             lock: Mutex::new(()),
             room: Condvar::new(),
             notify: tokio::sync::Notify::new(),
+            gauge,
         };
         (queue, rx)
     }
@@ -149,10 +154,16 @@ impl Queue {
             },
             Err(_) => Err(batch),
         };
-        sent.map_err(|batch| {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
-            (Refused::Closed, batch)
-        })
+        match sent {
+            Ok(()) => {
+                self.gauge.set(self.depth() as i64);
+                Ok(())
+            }
+            Err(batch) => {
+                self.queued.fetch_sub(n, Ordering::AcqRel);
+                Err((Refused::Closed, batch))
+            }
+        }
     }
 
     /// Queues `batch`, waiting on this thread for room as long as it
@@ -198,6 +209,7 @@ impl Queue {
     /// The matching thread has taken `n` events off the queue.
     pub fn taken(&self, n: usize) {
         self.queued.fetch_sub(n, Ordering::AcqRel);
+        self.gauge.set(self.depth() as i64);
         self.wake();
     }
 
@@ -219,7 +231,7 @@ mod tests {
 
     #[test]
     fn full_queue_refuses_then_a_waiter_gets_in_once_room_is_made() {
-        let (q, rx) = Queue::new(3);
+        let (q, rx) = Queue::new(3, Gauge::default());
         let q = Arc::new(q);
         q.try_send(batch(2)).map_err(|e| e.0).unwrap();
         assert_eq!(

@@ -104,6 +104,8 @@ pub struct Server {
     pub dir: PathBuf,
     pub webhook: String,
     pub metrics: Option<String>,
+    /// The syslog listeners' addresses (`127.0.0.1:PORT`), in order.
+    pub syslog: Vec<String>,
     pub stderr: Arc<Mutex<String>>,
 }
 
@@ -137,11 +139,31 @@ impl Server {
              state: {{max_idle: 1h}}\n{extra}",
             d = dir.display()
         );
+        Server::spawn(dir, &config, env, false)
+    }
+
+    /// Starts `ward serve` in `dir` with `inputs`, the config's lines
+    /// besides rules, the file sink, alerts and state (no webhook unless
+    /// given), and waits for it to have started. With `stdin`, the
+    /// child's stdin is a pipe (`child.stdin`).
+    pub fn start_inputs(dir: &Path, inputs: &str, env: &[(&str, &Path)], stdin: bool) -> Server {
+        std::fs::write(dir.join("rules.ward"), RULES).unwrap();
+        let config = format!(
+            "rules: [{d}/rules.ward]\n\
+             sinks:\n  file: {{path: {d}/alerts.jsonl}}\n\
+             alerts: {{event: false}}\n\
+             state: {{max_idle: 1h}}\n{inputs}",
+            d = dir.display()
+        );
+        Server::spawn(dir, &config, env, stdin)
+    }
+
+    fn spawn(dir: &Path, config: &str, env: &[(&str, &Path)], stdin: bool) -> Server {
         std::fs::write(dir.join("ward.yaml"), config).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
         cmd.args(["serve", "--config"])
             .arg(dir.join("ward.yaml"))
-            .stdin(Stdio::null())
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -150,8 +172,8 @@ impl Server {
         let mut child = cmd.spawn().expect("ward runs");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let (mut webhook, mut metrics, mut seen) = (None, None, String::new());
-        let want_metrics = extra.contains("metrics:");
-        while webhook.is_none() || (want_metrics && metrics.is_none()) {
+        let mut syslog = Vec::new();
+        loop {
             let Some(Ok(line)) = lines.next() else {
                 panic!("ward serve ended before listening:\n{seen}");
             };
@@ -162,6 +184,14 @@ impl Server {
             }
             if let Some(url) = line.strip_prefix("ward serve: metrics on ") {
                 metrics = Some(url.trim_end_matches("/metrics").to_string());
+            }
+            if line.starts_with("ward serve: syslog ") {
+                if let Some((_, addr)) = line.rsplit_once("://") {
+                    syslog.push(addr.to_string());
+                }
+            }
+            if line == "ward serve: started" {
+                break;
             }
         }
         let stderr = Arc::new(Mutex::new(seen));
@@ -176,8 +206,9 @@ impl Server {
         Server {
             child,
             dir: dir.to_path_buf(),
-            webhook: webhook.unwrap(),
+            webhook: webhook.unwrap_or_default(),
             metrics,
+            syslog,
             stderr,
         }
     }
@@ -235,12 +266,29 @@ impl Server {
         }
     }
 
-    /// SIGTERM, then the exit code and stderr.
+    /// SIGTERM, then the exit code and stderr (killed, -1, if it has not
+    /// stopped within 30 s).
     pub fn terminate(mut self) -> (i32, String) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(killed.success());
-        let status = self.child.wait().unwrap();
+        self.wait_exit(Duration::from_secs(30))
+    }
+
+    /// Waits for the process to end by itself (killed after `limit`);
+    /// the exit code (-1 when killed) and stderr.
+    pub fn wait_exit(&mut self, limit: Duration) -> (i32, String) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                break self.child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         // Let the reader thread take the last lines.
         std::thread::sleep(Duration::from_millis(100));
         let err = self.stderr.lock().unwrap().clone();

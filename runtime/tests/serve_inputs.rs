@@ -1,0 +1,404 @@
+//! `ward serve`'s inputs besides the webhook, end to end with real
+//! writers and clients: files appended to, rotated (rename, copytruncate)
+//! and followed across restarts; syslog over TCP from `logger` and over
+//! TLS from a rustls client; stdin; back-pressure with the test hold.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// The users of the secret_read alerts, sorted.
+fn users(alerts: &[Value]) -> Vec<String> {
+    let mut u: Vec<String> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "secret_read")
+        .map(|a| {
+            let out = a["output"].as_str().unwrap();
+            out.rsplit(' ').next().unwrap().to_string()
+        })
+        .collect();
+    u.sort();
+    u
+}
+
+fn names(prefix: &str, range: std::ops::Range<i64>) -> Vec<String> {
+    let mut v: Vec<String> = range.map(|i| format!("{prefix}{i:03}")).collect();
+    v.sort();
+    v
+}
+
+/// Appends a secret read by each user, one JSON line each.
+fn append(path: &Path, users: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for (i, u) in users.iter().enumerate() {
+        writeln!(f, "{}", secret_read(i as i64, u)).unwrap();
+    }
+}
+
+fn files_config(dir: &Path, extra: &str) -> String {
+    format!(
+        "data_dir: {d}/data\ninputs:\n  files:\n    - path: {d}/logs/audit.log\n{extra}",
+        d = dir.display()
+    )
+}
+
+fn wait_users(server: &Server, want: &[String]) -> Vec<String> {
+    let alerts = server.wait_alerts(|a| users(a).len() >= want.len());
+    // Time for a repeat, if there were one, to show.
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = alerts;
+    users(&server.alerts())
+}
+
+#[test]
+fn a_followed_file_rotated_by_rename_and_copytruncate_alerts_each_event_once() {
+    let dir = fresh_dir("follow");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let log = dir.join("logs/audit.log");
+    let mut want = names("a", 0..3);
+    append(&log, &want);
+    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    assert_eq!(wait_users(&server, &want), want);
+
+    // Appended to, with a line that is not JSON in the middle and a last
+    // line written in two parts.
+    append(&log, &names("b", 0..2));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"{not json\n")
+        .unwrap();
+    let half = secret_read(9, "b002").to_string();
+    let (first, second) = half.split_at(40);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(first.as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(format!("{second}\n").as_bytes())
+        .unwrap();
+    want.extend(names("b", 0..3));
+    want.sort();
+    assert_eq!(wait_users(&server, &want), want);
+    let alerts = server.alerts();
+    let b002 = alerts
+        .iter()
+        .find(|a| a["output"].as_str().unwrap().ends_with("b002"))
+        .unwrap();
+    assert_eq!(b002["input"]["file"], log.display().to_string());
+    assert_eq!(b002["input"]["line"], 7);
+    let err = server.stderr();
+    assert!(
+        err.contains(&format!("{}: line 6: not JSON", log.display())),
+        "{err}"
+    );
+
+    // Rotated by rename; the writer still appends to the old file before
+    // it opens the new one.
+    std::fs::rename(&log, dir.join("logs/audit.log.1")).unwrap();
+    append(&dir.join("logs/audit.log.1"), &names("c", 0..2));
+    std::thread::sleep(Duration::from_millis(50));
+    append(&log, &names("d", 0..3));
+    want.extend(names("c", 0..2));
+    want.extend(names("d", 0..3));
+    want.sort();
+    assert_eq!(wait_users(&server, &want), want);
+
+    // Copied and truncated (logrotate's copytruncate).
+    std::fs::copy(&log, dir.join("logs/audit.log.2")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    append(&log, &names("e", 0..2));
+    want.extend(names("e", 0..2));
+    want.sort();
+    assert_eq!(wait_users(&server, &want), want);
+
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("rotated"), "{err}");
+    assert!(err.contains("truncated"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "input {}: 13 event(s), 1 line(s) with no event",
+            log.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_restart_resumes_from_the_checkpoint_even_across_a_rotation_while_stopped() {
+    let dir = fresh_dir("resume");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let log = dir.join("logs/audit.log");
+    let mut want = names("a", 0..3);
+    append(&log, &want);
+    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    assert_eq!(wait_users(&server, &want), want);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    let cp = std::fs::read_to_string(dir.join("data/checkpoints.json")).unwrap();
+    assert!(cp.contains("\"line\": 3"), "{cp}");
+
+    // While stopped: appended to, rotated, a new file written.
+    append(&log, &names("b", 0..2));
+    std::fs::rename(&log, dir.join("logs/audit.log.1")).unwrap();
+    append(&log, &names("c", 0..2));
+    want.extend(names("b", 0..2));
+    want.extend(names("c", 0..2));
+    want.sort();
+    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    assert_eq!(wait_users(&server, &want), want);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("rotated while stopped"), "{err}");
+
+    // A restart with nothing new repeats nothing.
+    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(users(&server.alerts()), want);
+    let (code, _) = server.terminate();
+    assert_eq!(code, 0);
+
+    // The file gone while stopped, the rotated one too: LOST, loudly.
+    // (The new file is made first, so that it cannot reuse the inode.)
+    let new = dir.join("logs/audit.log.new");
+    append(&new, &names("d", 0..1));
+    std::fs::remove_file(&log).unwrap();
+    std::fs::remove_file(dir.join("logs/audit.log.1")).unwrap();
+    std::fs::rename(&new, &log).unwrap();
+    want.extend(names("d", 0..1));
+    want.sort();
+    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    assert_eq!(wait_users(&server, &want), want);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("LOST: "), "{err}");
+}
+
+#[test]
+fn a_full_queue_makes_a_file_wait_and_loses_nothing() {
+    if curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("backpressure");
+    certificates(&dir);
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let log = dir.join("logs/audit.log");
+    let hold = dir.join("hold");
+    std::fs::write(&hold, "").unwrap();
+    let first = names("a", 0..20);
+    append(&log, &first);
+    let config = files_config(
+        &dir,
+        "queue: {max_events: 4}\nmetrics: {listen: 127.0.0.1:0}\n",
+    );
+    let server = Server::start_inputs(&dir, &config, &[("WARD_SERVE_TEST_HOLD", &hold)], false);
+    let origin = server.metrics.clone().unwrap();
+    let metric = |want: &str| {
+        let start = Instant::now();
+        loop {
+            let (_, text) = server.get(&origin, "/metrics", None);
+            if text.contains(want) || start.elapsed() > Duration::from_secs(10) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // The first batch fills the queue (an empty queue takes any batch);
+    // the next one waits.
+    let events_in = |n: usize| format!("ward_events_in_total{{input=\"{}\"}} {n}", log.display());
+    let text = metric(&events_in(20));
+    assert!(text.contains(&events_in(20)), "{text}");
+    append(&log, &names("b", 0..20));
+    let wait = format!(
+        "ward_input_backpressure_waits_total{{input=\"{}\"}} 1",
+        log.display()
+    );
+    let text = metric(&wait);
+    assert!(text.contains(&wait), "{text}");
+    assert!(text.contains(&events_in(20)), "{text}");
+    assert!(text.contains("ward_queue_events 20"), "{text}");
+    assert!(server.alerts().is_empty());
+    std::fs::remove_file(&hold).unwrap();
+    let mut want = first;
+    want.extend(names("b", 0..20));
+    want.sort();
+    assert_eq!(wait_users(&server, &want), want);
+    let text = metric(&events_in(40));
+    assert!(text.contains(&events_in(40)), "{text}");
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+}
+
+fn logger_missing() -> bool {
+    let found = |cmd: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {cmd}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !found("logger") && found("apt-get") {
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "bsdutils"])
+            .output();
+    }
+    let missing = !found("logger");
+    if missing {
+        eprintln!(
+            "SKIPPED: logger (util-linux, bsdutils) is not on PATH and could not be installed"
+        );
+    }
+    missing
+}
+
+#[test]
+fn syslog_from_logger_over_tcp_and_a_rustls_client_over_tls() {
+    if logger_missing() {
+        return;
+    }
+    let dir = fresh_dir("syslog");
+    certificates(&dir);
+    let config = format!(
+        "inputs:\n  syslog:\n    - {{listen: 127.0.0.1:0}}\n    - {{name: secure, listen: 127.0.0.1:0, tls: {{cert: {d}/cert.pem, key: {d}/key.pem}}, max_message_bytes: 4KiB}}\n",
+        d = dir.display()
+    );
+    let server = Server::start_inputs(&dir, &config, &[], false);
+    assert_eq!(server.syslog.len(), 2, "{}", server.stderr());
+    let (host, port) = server.syslog[0].rsplit_once(':').unwrap();
+    let logger = |args: &[&str], msg: &str| {
+        let out = Command::new("timeout")
+            .args(["10", "logger", "--tcp", "-n", host, "-P", port])
+            .args(args)
+            .arg(msg)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    logger(
+        &["--octet-count", "--rfc5424"],
+        &secret_read(1, "oct001").to_string(),
+    );
+    logger(&["--rfc5424"], &secret_read(2, "nl001").to_string());
+    logger(&["--rfc3164"], &secret_read(3, "bsd001").to_string());
+    logger(&["--octet-count"], "hello, not an event");
+    let want = ["bsd001", "nl001", "oct001"].map(String::from).to_vec();
+    assert_eq!(wait_users(&server, &want), want);
+    let err = server.stderr();
+    assert!(
+        err.contains("line 1: not JSON: no JSON event in the syslog message"),
+        "{err}"
+    );
+
+    // TLS (RFC 5425): octet counted, several messages on one connection,
+    // an oversized one skipped in between and one that is not JSON.
+    let mut stream = tls_client(&dir, &server.syslog[1]);
+    let mut frames = Vec::new();
+    let mut frame = |msg: &str| {
+        frames.extend(format!("{} {msg}", msg.len()).into_bytes());
+    };
+    frame(&format!(
+        "<14>1 2024-05-01T10:00:00Z h app - - - {}",
+        secret_read(4, "tls001")
+    ));
+    frame(&format!("<14>1 - h app - - - {}", "x".repeat(5000)));
+    frame("<14>1 - h app - - - no json here");
+    frame(&format!(
+        "<14>1 - h app - - [a b=\"c\\]\"] {}",
+        secret_read(5, "tls002")
+    ));
+    stream.write_all(&frames).unwrap();
+    stream.flush().unwrap();
+    let mut want = want;
+    want.extend(["tls001", "tls002"].map(String::from));
+    want.sort();
+    assert_eq!(wait_users(&server, &want), want);
+    drop(stream);
+    let err = server.stderr();
+    assert!(
+        err.contains("line 2: 5020 bytes, longer than 4096"),
+        "{err}"
+    );
+    assert!(err.contains("line 3: not JSON"), "{err}");
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("input secure: 2 event(s), 2 line(s) with no event"),
+        "{err}"
+    );
+}
+
+/// A TLS connection to `addr` trusting the test CA.
+fn tls_client(
+    dir: &Path,
+    addr: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+#[test]
+fn stdin_as_the_only_input_drains_and_exits_at_its_end() {
+    let dir = fresh_dir("stdin");
+    let mut server = Server::start_inputs(&dir, "inputs: {stdin: true}\n", &[], true);
+    let mut stdin = server.child.stdin.take().unwrap();
+    let want = names("s", 0..50);
+    for (i, u) in want.iter().enumerate() {
+        writeln!(stdin, "{}", secret_read(i as i64, u)).unwrap();
+        if i == 10 {
+            writeln!(stdin, "not json").unwrap();
+        }
+    }
+    // The last line without its newline: the end of input ends it.
+    write!(stdin, "{}", secret_read(99, "s999")).unwrap();
+    drop(stdin);
+    let (code, err) = server.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, 0, "{err}");
+    let mut want = want;
+    want.push("s999".into());
+    assert_eq!(users(&server.alerts()), want);
+    assert!(err.contains("stdin: line 12: not JSON"), "{err}");
+    assert!(
+        err.contains("input stdin: 51 event(s), 1 line(s) with no event"),
+        "{err}"
+    );
+}
