@@ -61,6 +61,9 @@ pub struct Follower {
     pending: VecDeque<(Arc<AtomicBool>, Ack)>,
     /// Paths with a checkpoint at start: `start_at: end` is not for them.
     known: std::collections::BTreeSet<PathBuf>,
+    /// Files read to their end this run (rotated away): another name of
+    /// the glob for one of them is not a new file.
+    finished: std::collections::BTreeSet<(u64, u64)>,
     first: bool,
     write_failed: bool,
 }
@@ -85,6 +88,7 @@ impl Follower {
             tails: BTreeMap::new(),
             pending: VecDeque::new(),
             known: Default::default(),
+            finished: Default::default(),
             first: true,
             write_failed: false,
         }
@@ -182,6 +186,7 @@ impl Follower {
                 Some(mut old) => {
                     // Rotated: the old file to its end, then the new one.
                     self.read(&mut old, true);
+                    self.finished.insert(old.id);
                     log(format_args!(
                         "{}: rotated (now inode {}); read the old file to its end ({} line(s)), reading the new one from its start",
                         path.display(),
@@ -190,7 +195,9 @@ impl Follower {
                     ));
                     0
                 }
-                None if self.tails.values().any(|t| t.id == id) => continue,
+                None if self.finished.contains(&id) || self.tails.values().any(|t| t.id == id) => {
+                    continue
+                }
                 None => {
                     let at_end = self.first
                         && self.cfg.start_at == StartAt::End
@@ -246,6 +253,7 @@ impl Follower {
                     match self.open(&old, &e.path, (e.offset, e.line)) {
                         Ok(mut tail) => {
                             self.read(&mut tail, true);
+                            self.finished.insert(tail.id);
                             self.after_last(Ack::Remove(e.path.clone()));
                         }
                         Err(err) => log(format_args!("{}: cannot read: {err}", old.display())),
@@ -433,6 +441,7 @@ impl Follower {
     /// Queues a batch (waiting for room); `ack` is written once the
     /// matching thread is done with it. `false` once the queue is closed.
     fn send(&mut self, mut batch: Batch, metrics: &InputMetrics, ack: Ack) -> bool {
+        self.acks();
         let done = Arc::new(AtomicBool::new(false));
         batch.done = Some(done.clone());
         let n = batch.items.len() as u64;
