@@ -350,10 +350,56 @@ fn syslog_from_logger_over_tcp_and_a_rustls_client_over_tls() {
     );
 }
 
+#[test]
+fn a_syslog_listener_that_requires_client_certificates_refuses_clients_without_one() {
+    let dir = fresh_dir("syslog-mtls");
+    let (_, issuer) = certificates(&dir);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "node-shipper");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("client.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("client-key.pem"), key.serialize_pem()).unwrap();
+    let config = format!(
+        "inputs:\n  syslog:\n    - {{listen: 127.0.0.1:0, tls: {{cert: {d}/cert.pem, key: {d}/key.pem, client_ca: {d}/ca.pem, require_client_cert: true}}}}\n",
+        d = dir.display()
+    );
+    let server = Server::start_inputs(&dir, &config, &[], false);
+    let frame = |user: &str| {
+        let msg = format!("<14>1 - h app - - - {}", secret_read(1, user));
+        format!("{} {msg}", msg.len())
+    };
+    // Without a certificate the handshake fails: nothing is read.
+    let mut anonymous = tls_client_with(&dir, &server.syslog[0], false);
+    let _ = anonymous.write_all(frame("mallory").as_bytes());
+    let _ = anonymous.flush();
+    let mut with_cert = tls_client_with(&dir, &server.syslog[0], true);
+    with_cert.write_all(frame("node001").as_bytes()).unwrap();
+    with_cert.flush().unwrap();
+    let want = vec!["node001".to_string()];
+    assert_eq!(wait_users(&server, &want), want);
+    drop((anonymous, with_cert));
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("TLS handshake failed"), "{err}");
+}
+
 /// A TLS connection to `addr` trusting the test CA.
 fn tls_client(
     dir: &Path,
     addr: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    tls_client_with(dir, addr, false)
+}
+
+/// [`tls_client`], with the client certificate `client.pem` if `cert`.
+fn tls_client_with(
+    dir: &Path,
+    addr: &str,
+    cert: bool,
 ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -365,8 +411,19 @@ fn tls_client(
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match cert {
+        false => config.with_no_client_auth(),
+        true => {
+            let chain = rustls_pki_types::CertificateDer::pem_file_iter(dir.join("client.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let key =
+                rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("client-key.pem")).unwrap();
+            config.with_client_auth_cert(chain, key).unwrap()
+        }
+    };
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
     let tcp = std::net::TcpStream::connect(addr).unwrap();
