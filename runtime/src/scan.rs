@@ -282,6 +282,20 @@ impl<'w> Scan<'w> {
         }
     }
 
+    /// Runs `rules` from here on (a reload between events): the matcher,
+    /// alert templates and stateful operators are new, the counts and the
+    /// sink go on. Returns the old operators, whose state the caller may
+    /// carry over ([`Engine::snapshot`], [`Engine::restore`]).
+    pub fn swap_rules(&mut self, rules: RuleSet) -> Engine {
+        self.templates = rules.rules.iter().map(alert::Template::new).collect();
+        self.matcher = Matcher::new(rules);
+        let mut engine = Engine::new(&self.matcher.rules, self.engine.config());
+        engine.set_stream(self.engine.is_stream());
+        self.bufs = Buffers::default();
+        self.scratch = Scratch::default();
+        std::mem::replace(&mut self.engine, engine)
+    }
+
     /// Makes this scan a worker of a parallel one: the steps that must
     /// run in input order are kept (see [`Lane`]) for [`Scan::replay`] on
     /// the merging thread's scan, and the sink is not written.

@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::rc::Rc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Count, FieldPath, Key, RuleSet, Sequence, Stateful};
@@ -26,6 +26,8 @@ use ward_compiler::plan::Role;
 
 use crate::decode::Event;
 use crate::eval::get;
+
+pub mod snapshot;
 
 /// How the operators keep time and memory.
 #[derive(Clone, Copy, Debug)]
@@ -220,7 +222,7 @@ pub struct Window {
 }
 
 /// A contributing event, by where it was read.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Ref {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
@@ -270,6 +272,9 @@ pub struct Engine {
     absences: Vec<usize>,
     active: bool,
     ids: Vec<String>,
+    /// Per rule, the identity of its stateful definition
+    /// ([`snapshot::fingerprint`]); `None` for the rules with no operator.
+    fingerprints: Vec<Option<String>>,
     buffer: BinaryHeap<Reverse<Queued>>,
     /// Bytes of the events in `buffer` (as [`Held::bytes`] counts them).
     held_bytes: usize,
@@ -339,8 +344,12 @@ impl Engine {
             })
             .map(|(i, _)| i)
             .collect();
+        let fingerprints = (rules.rules.iter().zip(&ops))
+            .map(|(r, op)| op.as_ref().map(|_| snapshot::fingerprint(r)))
+            .collect();
         Engine {
             cfg,
+            fingerprints,
             absences,
             active: ops.iter().any(Option::is_some),
             ops,
@@ -359,6 +368,16 @@ impl Engine {
     /// True when some rule is stateful.
     pub fn active(&self) -> bool {
         self.active
+    }
+
+    /// How the operators keep time and memory.
+    pub fn config(&self) -> Config {
+        self.cfg
+    }
+
+    /// Whether [`Engine::set_stream`] said the input is a stream.
+    pub fn is_stream(&self) -> bool {
+        self.stream
     }
 
     /// Says whether the input now read is a stream (stdin, a pipe, a

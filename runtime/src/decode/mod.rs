@@ -32,7 +32,7 @@ pub const MAX_DOCUMENT: usize = 1 << 30;
 const MAX_WRAP: usize = 4;
 
 /// How an event reached us.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Via {
     Raw,
