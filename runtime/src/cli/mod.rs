@@ -379,6 +379,18 @@ fn runnable(
     Ok(None)
 }
 
+/// The rules at `paths` loaded and checked as `ward serve` loads them at
+/// start (and `ward check` checks them), for a reload: the rule set, or
+/// the diagnostics rendered as text.
+pub(crate) fn reload_rules(paths: &[PathBuf]) -> Result<ward_compiler::lower::RuleSet, String> {
+    let loaded = load_rules(paths, true).map_err(|e| e.to_string())?;
+    let mut text = Vec::new();
+    match runnable(&loaded, &mut text) {
+        Ok(Some(rules)) => Ok(rules),
+        _ => Err(String::from_utf8_lossy(&text).trim_end().to_string()),
+    }
+}
+
 /// Runs the command line `args` (program name first), writing results to
 /// `out` and messages to `err`, and returns the process exit code.
 pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8

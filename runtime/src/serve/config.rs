@@ -37,6 +37,8 @@ pub struct Config {
     pub state: State,
     #[serde(default)]
     pub metrics: Option<Metrics>,
+    #[serde(default)]
+    pub reload: Reload,
 }
 
 /// The Kubernetes audit webhook input.
@@ -666,6 +668,49 @@ pub struct State {
     /// [default: the lateness]
     #[serde(default, deserialize_with = "some_duration")]
     pub max_idle: Option<u64>,
+    /// Where the stateful windows are kept across restarts [default:
+    /// nowhere; a stop closes them].
+    #[serde(default)]
+    pub snapshot: Option<Snapshot>,
+}
+
+/// The stateful windows, written to a file on an interval and at a stop,
+/// read back at start (spec/serve.md, "State across restarts").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    pub path: PathBuf,
+    /// Between snapshots while running; 0: only at a stop.
+    #[serde(default = "default_snapshot_interval", deserialize_with = "duration")]
+    pub interval: u64,
+}
+
+fn default_snapshot_interval() -> u64 {
+    30_000
+}
+
+/// Reloading the rules: always on SIGHUP; with `watch`, also when a rule
+/// file changes (checked every `interval`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reload {
+    #[serde(default)]
+    pub watch: bool,
+    #[serde(default = "default_watch_interval", deserialize_with = "duration")]
+    pub interval: u64,
+}
+
+fn default_watch_interval() -> u64 {
+    5_000
+}
+
+impl Default for Reload {
+    fn default() -> Reload {
+        Reload {
+            watch: false,
+            interval: default_watch_interval(),
+        }
+    }
 }
 
 fn default_lateness() -> u64 {
@@ -688,6 +733,7 @@ impl Default for State {
             max_keys: default_max_keys(),
             max_held_bytes: default_max_held(),
             max_idle: None,
+            snapshot: None,
         }
     }
 }
@@ -829,6 +875,9 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Err("queue.max_events: must be at least 1".into());
     }
     config.sinks.check(config.alerts.format)?;
+    if config.reload.watch && config.reload.interval == 0 {
+        return Err("reload.interval: must be above 0".into());
+    }
     Ok(config)
 }
 
@@ -999,6 +1048,20 @@ mod tests {
         assert!(e.contains("network sinks send JSON alerts"), "{e}");
     }
 
+    #[test]
+    fn snapshot_and_reload_take_defaults() {
+        let text = format!("{MINIMAL}state: {{snapshot: {{path: /var/lib/ward/state.json}}}}\nreload: {{watch: true}}\n");
+        let c = parse(&text).unwrap();
+        let snap = c.state.snapshot.unwrap();
+        assert_eq!(
+            (snap.path.to_str(), snap.interval),
+            (Some("/var/lib/ward/state.json"), 30_000)
+        );
+        assert_eq!((c.reload.watch, c.reload.interval), (true, 5_000));
+        let e = parse(&format!("{MINIMAL}state: {{snapshot: {{interval: 1m}}}}\n")).unwrap_err();
+        assert!(e.starts_with("state.snapshot: missing field `path`"), "{e}");
+    }
+
     /// The example of spec/serve.md is a valid config.
     #[test]
     fn the_documented_example_parses() {
@@ -1014,6 +1077,8 @@ mod tests {
         assert_eq!(c.sinks.file.unwrap().max_bytes, 100 << 20);
         assert_eq!(c.metrics.unwrap().listen.port(), 9090);
         assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.state.snapshot.unwrap().interval, 30_000);
+        assert!(!c.reload.watch);
         assert_eq!(c.inputs.files[0].format, InputFormat::Auto);
         assert_eq!(c.inputs.files[1].start_at, StartAt::End);
         assert_eq!(c.inputs.syslog[0].input_name(), "syslog:0.0.0.0:6514");

@@ -39,6 +39,8 @@ pub struct Metrics {
     events_in: Family<Labels, Counter>,
     waits: Family<Labels, Counter>,
     input_problems: Family<Labels, Counter>,
+    /// Rule reloads and state snapshots.
+    pub keep: crate::serve::keep::KeepMetrics,
 }
 
 /// One input's metrics (handles sharing the registered values).
@@ -70,6 +72,7 @@ impl Default for Metrics {
             events_in: Family::default(),
             waits: Family::default(),
             input_problems: Family::default(),
+            keep: Default::default(),
             registry: Registry::default(),
         };
         // Each registered handle is a clone sharing the metric's atomics.
@@ -136,6 +139,7 @@ impl Default for Metrics {
             m.input_problems.clone(),
         );
         m.sinks.register(r);
+        m.keep.register(r);
         Metrics { registry, ..m }
     }
 }

@@ -10,17 +10,20 @@
 //! waits for it). On SIGTERM or SIGINT: no new connection, in-flight
 //! requests finish, the inputs stop and the followers write their last
 //! checkpoints, the queue is drained, stateful windows are closed
-//! (`finish`) and the sinks flushed.
+//! (`finish`), or snapshotted when `state.snapshot` is set (keep.rs), and
+//! the sinks flushed. On SIGHUP the rules are reloaded (reload.rs).
 
 pub mod checkpoint;
 pub mod client;
 pub mod config;
 pub mod deliver;
 pub mod follow;
+pub mod keep;
 pub mod lines;
 pub mod log;
 pub mod metrics;
 pub mod queue;
+pub mod reload;
 pub mod sink;
 pub mod sink_http;
 pub mod sink_syslog;
@@ -117,11 +120,14 @@ pub fn run(
         with_event: cfg.alerts.event,
     };
     let state = cfg.state.config();
+    let (reloaded, reloads) = mpsc::channel();
+    let keep = shared.metrics.keep.clone();
+    let keeper = keep::Keeper::new(cfg.state.snapshot.as_ref(), reloads, keep.clone());
     let matcher = {
         let shared = shared.clone();
         std::thread::Builder::new()
             .name("ward-match".into())
-            .spawn(move || matching(rules, sinks, output, state, &shared, rx))?
+            .spawn(move || matching(rules, sinks, output, state, &shared, rx, keeper))?
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -175,6 +181,15 @@ pub fn run(
         syslog_tls,
         eof,
     };
+    // Installed now, before the server says it listens: SIGHUP's default
+    // action ends the process.
+    let hangup = {
+        let _runtime = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?
+    };
+    let watch = (cfg.reload.watch).then(|| Duration::from_millis(cfg.reload.interval));
+    let paths = cfg.rules.clone();
+    runtime.spawn(reload::run(hangup, paths, watch, reloaded, keep));
     let served = runtime.block_on(listen(&cfg, how, shared.clone(), err));
     // Whatever ended the listening, the inputs stop: the followers wait
     // for what they queued to be matched and write their checkpoints;
@@ -351,8 +366,8 @@ async fn listen(
 
 /// The matching thread: batches from `rx` through one scan, in order,
 /// until the queue is closed and empty; then the stateful windows are
-/// closed and the sinks flushed. Returns the scan's counts and each
-/// input's.
+/// snapshotted or closed, and the sinks flushed. Returns the scan's
+/// counts and each input's.
 fn matching(
     rules: RuleSet,
     mut sinks: sink::Sinks,
@@ -360,12 +375,14 @@ fn matching(
     state: crate::state::Config,
     shared: &Shared,
     rx: mpsc::Receiver<Batch>,
+    mut keeper: keep::Keeper,
 ) -> (Stats, BTreeMap<Arc<str>, InputCount>) {
     let tick = (state.max_idle / 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
     let hold = std::env::var_os(HOLD).map(std::path::PathBuf::from);
     let mut scan = Scan::with_state(rules, &mut sinks, output, state);
     scan.engine.set_stream(true);
     scan.begin_file(INPUT);
+    keeper.start(&mut scan);
     let mut seen = Seen::default();
     let mut webhook_number = 0;
     let mut inputs: BTreeMap<Arc<str>, InputCount> = BTreeMap::new();
@@ -418,8 +435,12 @@ fn matching(
         }
         problems.tick(false);
         report(&mut scan, shared, &mut seen);
+        keeper.between(&mut scan);
     }
-    scan.finish();
+    // With snapshots, the windows stay open for the next start.
+    if !keeper.stop(&mut scan) {
+        scan.finish();
+    }
     scan.flush();
     problems.tick(true);
     report(&mut scan, shared, &mut seen);

@@ -128,15 +128,23 @@ impl Server {
         Server::launch(dir, &auth, sinks, extra, &[])
     }
 
+    /// Writes [`RULES`] to `rules.ward` unless the test wrote its own;
+    /// `extra` may give its own `state:`.
     fn launch(dir: &Path, auth: &str, sinks: &str, extra: &str, env: &[(&str, &Path)]) -> Server {
-        std::fs::write(dir.join("rules.ward"), RULES).unwrap();
+        if !dir.join("rules.ward").exists() {
+            std::fs::write(dir.join("rules.ward"), RULES).unwrap();
+        }
+        let state = match extra.contains("state:") {
+            true => "",
+            false => "state: {max_idle: 1h}\n",
+        };
         let config = format!(
             "rules: [{d}/rules.ward]\n\
              webhook:\n  listen: 127.0.0.1:0\n  tls: {{cert: {d}/cert.pem, key: {d}/key.pem}}\n  \
              auth: {auth}\n  max_body_bytes: 64KiB\n\
              sinks:\n  file: {{path: {d}/alerts.jsonl}}\n{sinks}\
              alerts: {{event: false}}\n\
-             state: {{max_idle: 1h}}\n{extra}",
+             {state}{extra}",
             d = dir.display()
         );
         Server::spawn(dir, &config, env, false)
@@ -261,6 +269,28 @@ impl Server {
             let alerts = self.alerts();
             if f(&alerts) || start.elapsed() > Duration::from_secs(10) {
                 return alerts;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits until stderr holds `text` (ten seconds at most); stderr.
+    pub fn wait_stderr(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let err = self.stderr();
+            if err.contains(text) || start.elapsed() > Duration::from_secs(10) {
+                return err;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
