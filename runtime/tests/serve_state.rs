@@ -38,7 +38,8 @@ fn first_step_restart_last_step(name: &str, snapshot: bool) -> (Vec<Value>, Stri
     };
     let server = Server::start(&dir, &extra, &[]);
     let first = event_list(&[audit(0, "get", "secrets", "mallory", 200)]);
-    assert_eq!(server.post(&first, Some(TOKEN)).0, 200);
+    let posted = server.post(&first, Some(TOKEN));
+    assert_eq!(posted.0, 200, "{posted:?} {}", server.stderr());
     // Accepted is not yet matched: wait for the matching thread to count it.
     let origin = server.origin();
     let start = std::time::Instant::now();
@@ -218,4 +219,84 @@ fn sighup_reloads_the_rules_and_a_broken_file_keeps_the_old_ones() {
     let refusals = of_rule(&alerts, "refused_thrice");
     assert_eq!(refusals.len(), 1, "{alerts:?}\n{err}");
     assert_eq!(refusals[0]["window"]["count"], 3);
+}
+
+#[test]
+fn after_a_crash_the_last_interval_snapshot_is_restored() {
+    if curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("state-crash");
+    certificates(&dir);
+    std::fs::write(dir.join("rules.ward"), SEQUENCE).unwrap();
+    let extra = format!(
+        "state: {{max_idle: 1h, lateness: 0s, snapshot: {{path: {}/state.json, interval: 100ms}}}}\n\
+         metrics: {{listen: 127.0.0.1:0}}\n",
+        dir.display()
+    );
+    let mut server = Server::start(&dir, &extra, &[]);
+    let metrics = server.metrics.clone().unwrap();
+    let first = event_list(&[audit(0, "get", "secrets", "mallory", 200)]);
+    assert_eq!(server.post(&first, Some(TOKEN)).0, 200);
+    // A snapshot taken after the event was matched holds its key.
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(dir.join("state.json")).unwrap_or_default();
+        if text.contains("mallory") {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 10, "no snapshot with the key");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (_, text) = server.get(&metrics, "/metrics", None);
+    assert!(
+        text.contains(r#"ward_state_snapshots_total{result="ok"}"#),
+        "{text}"
+    );
+    // No stop: killed.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = Server::start(&dir, &extra, &[]);
+    let err = server.wait_stderr("state: snapshot of");
+    assert!(
+        err.contains("state of 1 rule(s) restored: read_then_wipe (1 key(s))"),
+        "{err}"
+    );
+    let last = event_list(&[audit(60, "delete", "secrets", "mallory", 200)]);
+    assert_eq!(server.post(&last, Some(TOKEN)).0, 200);
+    let alerts = server.wait_alerts(|a| !a.is_empty());
+    assert_eq!(rules_of(&alerts), ["read_then_wipe"]);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(read_alerts(&dir).len(), 1);
+}
+
+#[test]
+fn a_changed_rule_file_is_reloaded_when_watched() {
+    if curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("reload-watch");
+    certificates(&dir);
+    let server = Server::start(&dir, "reload: {watch: true, interval: 100ms}\n", &[]);
+    let patch = event_list(&[audit(1, "patch", "configmaps", "alice", 200)]);
+    let added = format!(
+        "{RULES}\nrule configmap_patch {{\n  severity low\n  \
+         when verb == \"patch\" and objectRef.resource == \"configmaps\"\n}}\n"
+    );
+    // Longer: the size changes even if the clock's grain hides the time.
+    std::fs::write(dir.join("rules.ward"), added).unwrap();
+    let err = server.wait_stderr("rules reloaded");
+    assert!(
+        err.contains("reloading the rules (a rule file changed)"),
+        "{err}"
+    );
+    assert!(err.contains("1 added (configmap_patch)"), "{err}");
+    assert_eq!(server.post(&patch, Some(TOKEN)).0, 200);
+    let alerts = server.wait_alerts(|a| !a.is_empty());
+    assert_eq!(rules_of(&alerts), ["configmap_patch"]);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
 }

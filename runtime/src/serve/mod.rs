@@ -187,7 +187,11 @@ pub fn run(
         let _runtime = runtime.enter();
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?
     };
-    let watch = (cfg.reload.watch).then(|| Duration::from_millis(cfg.reload.interval));
+    // Taken now: a change once the server listens is a change.
+    let watch = (cfg.reload.watch).then(|| {
+        let every = Duration::from_millis(cfg.reload.interval);
+        (every, reload::stamps(&cfg.rules))
+    });
     let paths = cfg.rules.clone();
     runtime.spawn(reload::run(hangup, paths, watch, reloaded, keep));
     let served = runtime.block_on(listen(&cfg, how, shared.clone(), err));
@@ -258,31 +262,32 @@ async fn listen(
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // Each line in one write: the other threads log (log.rs) meanwhile,
+    // and a line written in pieces would take theirs in its middle.
+    let mut lines = String::new();
     if let (Some(listener), Some(w)) = (&webhook, &cfg.webhook) {
-        writeln!(
-            err,
-            "ward serve: webhook on https://{}{}",
+        lines += &format!(
+            "ward serve: webhook on https://{}{}\n",
             listener.local_addr()?,
             w.path
-        )?;
+        );
     }
     for ((listener, s), tls) in syslog.iter().zip(&cfg.inputs.syslog).zip(&how.syslog_tls) {
         let scheme = if tls.is_some() { "tls" } else { "tcp" };
-        writeln!(
-            err,
-            "ward serve: syslog {} on {scheme}://{}",
+        lines += &format!(
+            "ward serve: syslog {} on {scheme}://{}\n",
             s.input_name(),
             listener.local_addr()?
-        )?;
+        );
     }
     if let Some(m) = &metrics {
-        writeln!(
-            err,
-            "ward serve: metrics on http://{}/metrics",
+        lines += &format!(
+            "ward serve: metrics on http://{}/metrics\n",
             m.local_addr()?
-        )?;
+        );
     }
-    writeln!(err, "ward serve: started")?;
+    lines += "ward serve: started\n";
+    err.write_all(lines.as_bytes())?;
     err.flush()?;
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -15,16 +15,21 @@ use super::keep::KeepMetrics;
 use super::log::log;
 
 /// Waits for SIGHUP (`hangup`, installed before the server says it
-/// listens) or a change of the files under `paths`, and sends each rule
-/// set that checks on `to`; ends when the matching thread is gone.
+/// listens) or a change of the files under `paths` from `seen` (their
+/// [`stamps`] when the server started), and sends each rule set that
+/// checks on `to`; ends when the matching thread is gone.
 pub async fn run(
     mut hangup: Signal,
     paths: Vec<PathBuf>,
-    watch: Option<Duration>,
+    watch: Option<(Duration, Stamps)>,
     to: mpsc::Sender<RuleSet>,
     metrics: KeepMetrics,
 ) {
-    let mut seen = stamps(&paths);
+    let (every, mut seen) = match watch {
+        Some((every, seen)) => (Some(every), seen),
+        None => (None, Vec::new()),
+    };
+    let watch = every;
     let mut tick = tokio::time::interval(watch.unwrap_or(Duration::from_secs(3600)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -44,7 +49,7 @@ pub async fn run(
             }
         };
         // Stamps as of this load: a change during it loads again.
-        if why == "SIGHUP" {
+        if why == "SIGHUP" && watch.is_some() {
             seen = stamps(&paths);
         }
         log(format_args!("reloading the rules ({why})"));
@@ -72,9 +77,12 @@ pub async fn run(
     }
 }
 
+/// Rule files with their size and modification time.
+pub type Stamps = Vec<(PathBuf, Option<(u64, SystemTime)>)>;
+
 /// The files under `paths` (directories walked), each with its size and
 /// modification time, in order: what a change of the rules changes.
-fn stamps(paths: &[PathBuf]) -> Vec<(PathBuf, Option<(u64, SystemTime)>)> {
+pub fn stamps(paths: &[PathBuf]) -> Stamps {
     let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() != crate::cli::BUNDLED {
