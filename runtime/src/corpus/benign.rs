@@ -735,6 +735,15 @@ impl Gen {
         ]);
         let name = if verb == "create" { None } else { Some(app) };
         let t = t(res, group, Some(ns), name);
+        if res == "configmaps" {
+            // The application's configuration, as a site that logs
+            // ConfigMaps at level Request sees it (the opt-in data of
+            // k8s_configmap_with_credentials): no credential, but the
+            // spellings that come close (a password placeholder filled
+            // from the environment, a feature named passwordless-login).
+            let ev = self.req(&w, verb, &t, "");
+            return self.body(ev, app_config(app, ns));
+        }
         if res != "deployments" || verb != "patch" {
             return self.req(&w, verb, &t, "");
         }
@@ -861,6 +870,25 @@ fn node_ip(node: &str) -> String {
         .next()
         .unwrap_or_default()
         .replace('-', ".")
+}
+
+/// An application's ConfigMap (deterministic per application: the
+/// generator's own random stream is not drawn on).
+fn app_config(app: &str, ns: &str) -> Value {
+    let mut r = Rng::of(app);
+    let port = r.range(8000, 8099);
+    let level = r.pick(&["info", "warn", "debug"]);
+    json!({"kind": "ConfigMap", "apiVersion": "v1",
+    "metadata": {"name": format!("{app}-config"), "namespace": ns, "labels": {"app.kubernetes.io/name": app}},
+    "data": {
+        "LOG_LEVEL": level,
+        "SERVICE_PORT": port.to_string(),
+        "DATABASE_HOST": format!("postgres.{ns}.svc.cluster.local"),
+        "DATABASE_USER": app,
+        "CACHE_URL": format!("redis://redis.{ns}.svc:6379/0"),
+        "FEATURE_FLAGS": "new-checkout,passwordless-login",
+        "application.yaml": format!("server:\n  port: {port}\nspring:\n  datasource:\n    url: jdbc:postgresql://postgres.{ns}.svc:5432/{app}\n    username: {app}\n    password: ${{DB_PASSWORD}}\nmanagement:\n  endpoints:\n    web:\n      exposure:\n        include: health,prometheus\n"),
+    }})
 }
 
 #[cfg(test)]
