@@ -215,6 +215,95 @@ fn client_certificates_signed_by_the_client_ca_are_accepted() {
     assert_eq!(code, 0, "{err}");
 }
 
+/// Writes a client certificate (and key) named `name.pem` with common
+/// name `cn` and DNS names `dns`, signed by `issuer`.
+fn client_cert(
+    dir: &std::path::Path,
+    issuer: &rcgen::Issuer<'static, rcgen::KeyPair>,
+    name: &str,
+    cn: &str,
+    dns: &[&str],
+) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let dns: Vec<String> = dns.iter().map(|d| d.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(dns).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, issuer).unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+}
+
+/// A certificate the client CA signed but `client_names` does not list is
+/// authenticated and refused: 403, and none of its events is evaluated;
+/// the API server's certificate, by common name or by DNS name, posts.
+#[test]
+fn client_names_refuse_other_certificates_of_the_ca_with_403() {
+    if curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("mtls-names");
+    let (_, issuer) = certificates(&dir);
+    client_cert(&dir, &issuer, "apiserver", "kube-apiserver", &[]);
+    client_cert(
+        &dir,
+        &issuer,
+        "by-dns",
+        "someone",
+        &["audit.apiserver.example"],
+    );
+    client_cert(
+        &dir,
+        &issuer,
+        "kubelet",
+        "system:node:ip-10-0-0-1",
+        &["ip-10-0-0-1.ec2.internal"],
+    );
+    let auth = format!(
+        "{{client_ca: {}/ca.pem, client_names: [kube-apiserver, audit.apiserver.example]}}",
+        dir.display()
+    );
+    let server = Server::start_with(&dir, &auth, "", &[]);
+    let post = |who: &str, user: &str| {
+        let list = event_list(&[secret_read(1, user)]);
+        std::fs::write(dir.join(format!("{who}.json")), &list).unwrap();
+        let args: Vec<String> = vec![
+            "--data-binary".into(),
+            format!("@{}/{who}.json", dir.display()),
+            "--cert".into(),
+            format!("{}/{who}.pem", dir.display()),
+            "--key".into(),
+            format!("{}/{who}-key.pem", dir.display()),
+            server.webhook.clone(),
+        ];
+        curl(&dir, &args)
+    };
+    let (code, body) = post("kubelet", "mallory");
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("system:node:ip-10-0-0-1, ip-10-0-0-1.ec2.internal"),
+        "{body}"
+    );
+    assert!(
+        body.contains("is not one of webhook.auth.client_names"),
+        "{body}"
+    );
+    assert_eq!(post("apiserver", "alice").0, 200);
+    assert_eq!(post("by-dns", "bob").0, 200);
+    let alerts = server.wait_alerts(|a| a.len() >= 2);
+    let users: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["fields"]["user.username"].as_str())
+        .collect();
+    assert_eq!(users, ["alice", "bob"], "{alerts:?}");
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    // The refused request's events were never matched.
+    assert!(err.contains("stopped; 2 event(s) matched"), "{err}");
+}
+
 #[test]
 fn rule_and_config_errors_stop_the_start() {
     let dir = fresh_dir("errors");

@@ -240,6 +240,11 @@ pub struct Auth {
     /// PEM file of the CAs whose client certificates are accepted.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+    /// The client certificates allowed to post, by a subject common name
+    /// or DNS subject alternative name; empty: every certificate
+    /// `client_ca` verifies. Another verified certificate gets 403.
+    #[serde(default)]
+    pub client_names: Vec<String>,
 }
 
 /// The queue between the webhook and the matching thread.
@@ -782,6 +787,9 @@ impl Webhook {
         if auth.bearer_tokens.iter().any(|t| t.trim().is_empty()) {
             return Err("webhook.auth.bearer_tokens: a token is empty".into());
         }
+        if !auth.client_names.is_empty() && auth.client_ca.is_none() {
+            return Err("webhook.auth.client_names: needs client_ca (the names are read from client certificates it verifies)".into());
+        }
         if !self.path.starts_with('/') {
             return Err(format!("webhook.path: `{}` must start with /", self.path));
         }
@@ -1112,6 +1120,7 @@ mod tests {
             ("data_dir: /d\ninputs: {files: [{path: /a.log, start_at: middle}]}\n", "inputs.files[0].start_at: unknown variant `middle`"),
             ("inputs: {stdin: {source: k8s.audlt}}\n", "inputs.stdin.source: unknown source `k8s.audlt`"),
             ("inputs: {syslog: [{listen: 127.0.0.1:1, tls: {cert: c, key: k, require_client_cert: true}}]}\n", "inputs.syslog[0].tls.require_client_cert: needs client_ca"),
+            ("webhook: {listen: 127.0.0.1:1, tls: {cert: c, key: k}, auth: {bearer_tokens: [t], client_names: [kube-apiserver]}}\n", "webhook.auth.client_names: needs client_ca"),
             ("inputs: {syslog: [{listen: 127.0.0.1:1, framing: x}]}\n", "inputs.syslog[0].framing: unknown field `framing`"),
         ];
         for (text, want) in cases {

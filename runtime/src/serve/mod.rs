@@ -113,6 +113,7 @@ pub fn run(
         sink_ok: AtomicBool::new(true),
         matching: AtomicBool::new(true),
         tokens,
+        client_names: (cfg.webhook.as_ref()).map_or_else(Vec::new, |w| w.auth.client_names.clone()),
         max_body: cfg.webhook.as_ref().map_or(0, |w| w.max_body_bytes),
     });
     let output = Output {

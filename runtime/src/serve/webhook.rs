@@ -32,14 +32,77 @@ pub struct Shared {
     /// The matching thread runs.
     pub matching: AtomicBool,
     pub tokens: Vec<String>,
+    /// `webhook.auth.client_names`: empty allows every verified certificate.
+    pub client_names: Vec<String>,
     pub max_body: usize,
 }
 
 /// The TLS peer of a connection.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Peer {
     /// Showed a client certificate that verified against `client_ca`.
     pub client_cert: bool,
+    /// That certificate's subject common names and DNS alternative names.
+    pub names: Arc<Vec<String>>,
+}
+
+impl Peer {
+    /// A peer with no client certificate.
+    fn anonymous() -> Peer {
+        Peer {
+            client_cert: false,
+            names: Arc::default(),
+        }
+    }
+
+    /// The peer of a handshake that ended with `certs` (the client's
+    /// chain, its own first), verified by rustls against `client_ca`.
+    fn of(certs: Option<&[rustls_pki_types::CertificateDer<'_>]>) -> Peer {
+        let Some(leaf) = certs.and_then(|c| c.first()) else {
+            return Peer::anonymous();
+        };
+        Peer {
+            client_cert: true,
+            names: Arc::new(cert_names(leaf)),
+        }
+    }
+}
+
+/// The subject common names and DNS subject alternative names of a DER
+/// certificate (none if it does not parse: rustls verified it, so it does).
+fn cert_names(der: &[u8]) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = (cert.subject().iter_common_name())
+        .filter_map(|cn| cn.as_str().ok())
+        .map(String::from)
+        .collect();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            if let GeneralName::DNSName(d) = n {
+                names.push(d.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Why a client is turned away: no or unknown credentials (401), or a
+/// verified certificate that is not allowed to post (403).
+enum Denied {
+    Unauthenticated(&'static str),
+    Forbidden(String),
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::Unauthenticated(why) => unauthorized(why),
+            Denied::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
+        }
+    }
 }
 
 /// The routes of the webhook listener: `/healthz` and `/readyz` open to
@@ -96,17 +159,26 @@ async fn metrics_authenticated(
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(why) = authenticate(&s, peer, &headers) {
-        return unauthorized(why);
+    if let Err(refused) = authenticate(&s, &peer, &headers) {
+        return refused.into_response();
     }
     metrics(State(s)).await
 }
 
 /// `Ok` for a client with a known bearer token or a verified client
-/// certificate; else why it is refused.
-fn authenticate(s: &Shared, peer: Peer, headers: &HeaderMap) -> Result<(), &'static str> {
+/// certificate that `client_names` allows; else why it is refused.
+fn authenticate(s: &Shared, peer: &Peer, headers: &HeaderMap) -> Result<(), Denied> {
     if peer.client_cert {
-        return Ok(());
+        if s.client_names.is_empty() || peer.names.iter().any(|n| s.client_names.contains(n)) {
+            return Ok(());
+        }
+        return Err(Denied::Forbidden(format!(
+            "the client certificate ({}) is not one of webhook.auth.client_names\n",
+            match peer.names.is_empty() {
+                true => "no common name or DNS name".to_string(),
+                false => peer.names.join(", "),
+            }
+        )));
     }
     let token = (headers.get(header::AUTHORIZATION))
         .and_then(|v| v.to_str().ok())
@@ -123,7 +195,7 @@ fn authenticate(s: &Shared, peer: Peer, headers: &HeaderMap) -> Result<(), &'sta
         Some(_) => "the bearer token is not one this server accepts\n",
         None => "credentials required: a bearer token or a client certificate\n",
     };
-    Err(why)
+    Err(Denied::Unauthenticated(why))
 }
 
 /// The 401 for a refused client.
@@ -144,16 +216,16 @@ async fn audit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let response = accept(&s, peer, &headers, body).await;
+    let response = accept(&s, &peer, &headers, body).await;
     s.metrics.request(response.status().as_u16());
     response
 }
 
 /// Authenticates, reads and admits one EventList; 200 once its events
 /// are in the queue.
-async fn accept(s: &Shared, peer: Peer, headers: &HeaderMap, body: Body) -> Response {
-    if let Err(why) = authenticate(s, peer, headers) {
-        return unauthorized(why);
+async fn accept(s: &Shared, peer: &Peer, headers: &HeaderMap, body: Body) -> Response {
+    if let Err(refused) = authenticate(s, peer, headers) {
+        return refused.into_response();
     }
     let too_large = || {
         let text = format!("the body is larger than max_body_bytes ({})\n", s.max_body);
@@ -284,7 +356,7 @@ pub async fn serve(
             let _ = tcp.set_nodelay(true);
             match tls {
                 None => {
-                    let peer = Peer { client_cert: false };
+                    let peer = Peer::anonymous();
                     connection(TokioIo::new(tcp), app, peer, watcher).await;
                 }
                 Some(acceptor) => {
@@ -292,10 +364,7 @@ pub async fn serve(
                     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE, handshake).await else {
                         return;
                     };
-                    let certs = stream.get_ref().1.peer_certificates();
-                    let peer = Peer {
-                        client_cert: certs.is_some_and(|c| !c.is_empty()),
-                    };
+                    let peer = Peer::of(stream.get_ref().1.peer_certificates());
                     connection(TokioIo::new(stream), app, peer, watcher).await;
                 }
             }
@@ -313,7 +382,7 @@ where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(peer);
+        req.extensions_mut().insert(peer.clone());
         let mut app = app.clone();
         async move { tower_service::Service::call(&mut app, req.map(Body::new)).await }
     });
