@@ -148,11 +148,22 @@ fn a_full_queue_answers_429_and_loses_nothing() {
         assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
     }
     assert!(server.alerts().is_empty());
+    let lag = |text: &str| -> f64 {
+        (text.lines())
+            .find_map(|l| l.strip_prefix("ward_queue_lag_seconds "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(lag(&text), 0.0, "nothing taken yet:\n{text}");
 
     // The matching thread takes the queue again; the refused batch, sent
     // again, is accepted.
+    std::thread::sleep(std::time::Duration::from_millis(50));
     std::fs::remove_file(&hold).unwrap();
     server.wait_alerts(|a| a.len() == 2);
+    // The batch waited at least the 50 ms of the hold since the scrape.
+    let waited = lag(&server.get(&metrics, "/metrics", None).1);
+    assert!(waited >= 0.05, "ward_queue_lag_seconds {waited}");
     assert_eq!(server.get(&metrics, "/readyz", None).0, 200);
     assert_eq!(server.post(&one, Some(TOKEN)).0, 200);
     let alerts = server.wait_alerts(|a| a.len() == 3);

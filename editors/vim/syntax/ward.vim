@@ -46,7 +46,7 @@ execute 'syn match wardIndex "' . s:after_path
 " A function's name right before `(` (spec/language.md, "Derived values");
 " alone, the same word is a name.
 execute 'syn match wardFunction "' . s:word_start
-      \ . '\%(lower\|upper\|len\|registry\|repository\|tag\|digest\|query\|is_private\|is_loopback\|base64\)\ze("'
+      \ . '\%(lower\|upper\|len\|registry\|repository\|tag\|digest\|query\|is_private\|is_loopback\|base64\|keys\|values\)\ze("'
 
 " ---- literals ----------------------------------------------------------------
 syn match wardEscapeError +\\.\=+ contained

@@ -26,6 +26,8 @@ pub struct Metrics {
     requests: Family<Labels, Counter>,
     /// Events waiting for the matching thread.
     pub queue_depth: Gauge,
+    /// Seconds the last batch taken by the matching thread had waited.
+    pub queue_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Events matched, by source.
     events: Family<Labels, Counter>,
     alerts: Family<Labels, Counter>,
@@ -63,6 +65,7 @@ impl Default for Metrics {
             queue_full: Counter::default(),
             requests: Family::default(),
             queue_depth: Gauge::default(),
+            queue_lag: Gauge::default(),
             events: Family::default(),
             alerts: Family::default(),
             problems: Family::default(),
@@ -101,6 +104,11 @@ impl Default for Metrics {
             "queue_events",
             "Events waiting in the queue for the matching thread",
             m.queue_depth.clone(),
+        );
+        r.register(
+            "queue_lag_seconds",
+            "How long the last batch the matching thread took had waited in the queue",
+            m.queue_lag.clone(),
         );
         r.register(
             "events",

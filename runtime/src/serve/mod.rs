@@ -400,6 +400,9 @@ fn matching(
         match rx.recv_timeout(tick) {
             Ok(batch) => {
                 let n = batch.items.len();
+                if let Some(at) = batch.queued {
+                    shared.metrics.queue_lag.set(at.elapsed().as_secs_f64());
+                }
                 scan.source = batch.source;
                 let (events, before) = (scan.stats.events, scan.stats.problems());
                 let file = &*batch.file;

@@ -36,6 +36,8 @@ pub struct Batch {
     /// alerts flushed to the sinks (a followed file's checkpoint waits
     /// for it).
     pub done: Option<Arc<AtomicBool>>,
+    /// When it went into the queue (set by the queue).
+    pub queued: Option<std::time::Instant>,
 }
 
 impl Batch {
@@ -45,6 +47,7 @@ impl Batch {
             file,
             source,
             items: Vec::new(),
+            queued: None,
             done: None,
         }
     }
@@ -139,7 +142,7 @@ impl Queue {
     }
 
     /// Queues `batch` if there is room now.
-    pub fn try_send(&self, batch: Batch) -> Result<(), (Refused, Batch)> {
+    pub fn try_send(&self, mut batch: Batch) -> Result<(), (Refused, Batch)> {
         let n = batch.items.len();
         if self.closed() {
             return Err((Refused::Closed, batch));
@@ -147,6 +150,7 @@ impl Queue {
         if let Err(queued) = self.reserve(n) {
             return Err((Refused::Full(queued), batch));
         }
+        batch.queued = Some(std::time::Instant::now());
         let sent = match self.tx.lock() {
             Ok(tx) => match tx.as_ref() {
                 Some(tx) => tx.send(batch).map_err(|e| e.0),
