@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -52,22 +52,33 @@ fn files_config(dir: &Path, extra: &str) -> String {
     )
 }
 
+/// A fresh directory with `logs/audit.log` holding events of users a0..a2;
+/// the directory, the log and those users.
+fn first_log(name: &str) -> (PathBuf, PathBuf, Vec<String>) {
+    let dir = fresh_dir(name);
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let log = dir.join("logs/audit.log");
+    let want = names("a", 0..3);
+    append(&log, &want);
+    (dir, log, want)
+}
+
+/// The server following `logs/audit.log` of `dir` (files_config).
+fn follow(dir: &Path) -> Server {
+    Server::start_inputs(dir, &files_config(dir, ""), &[], false)
+}
+
 fn wait_users(server: &Server, want: &[String]) -> Vec<String> {
-    let alerts = server.wait_alerts(|a| users(a).len() >= want.len());
+    server.wait_alerts(|a| users(a).len() >= want.len());
     // Time for a repeat, if there were one, to show.
     std::thread::sleep(Duration::from_millis(300));
-    let _ = alerts;
     users(&server.alerts())
 }
 
 #[test]
 fn a_followed_file_rotated_by_rename_and_copytruncate_alerts_each_event_once() {
-    let dir = fresh_dir("follow");
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    let log = dir.join("logs/audit.log");
-    let mut want = names("a", 0..3);
-    append(&log, &want);
-    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    let (dir, log, mut want) = first_log("follow");
+    let server = follow(&dir);
     assert_eq!(wait_users(&server, &want), want);
 
     // Appended to, with a line that is not JSON in the middle and a last
@@ -150,12 +161,8 @@ fn a_followed_file_rotated_by_rename_and_copytruncate_alerts_each_event_once() {
 
 #[test]
 fn a_restart_resumes_from_the_checkpoint_even_across_a_rotation_while_stopped() {
-    let dir = fresh_dir("resume");
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    let log = dir.join("logs/audit.log");
-    let mut want = names("a", 0..3);
-    append(&log, &want);
-    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    let (dir, log, mut want) = first_log("resume");
+    let server = follow(&dir);
     assert_eq!(wait_users(&server, &want), want);
     let (code, err) = server.terminate();
     assert_eq!(code, 0, "{err}");
@@ -169,14 +176,14 @@ fn a_restart_resumes_from_the_checkpoint_even_across_a_rotation_while_stopped() 
     want.extend(names("b", 0..2));
     want.extend(names("c", 0..2));
     want.sort();
-    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    let server = follow(&dir);
     assert_eq!(wait_users(&server, &want), want);
     let (code, err) = server.terminate();
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("rotated while stopped"), "{err}");
 
     // A restart with nothing new repeats nothing.
-    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    let server = follow(&dir);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(users(&server.alerts()), want);
     let (code, _) = server.terminate();
@@ -191,7 +198,7 @@ fn a_restart_resumes_from_the_checkpoint_even_across_a_rotation_while_stopped() 
     std::fs::rename(&new, &log).unwrap();
     want.extend(names("d", 0..1));
     want.sort();
-    let server = Server::start_inputs(&dir, &files_config(&dir, ""), &[], false);
+    let server = follow(&dir);
     assert_eq!(wait_users(&server, &want), want);
     let (code, err) = server.terminate();
     assert_eq!(code, 0, "{err}");
