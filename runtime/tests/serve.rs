@@ -325,11 +325,7 @@ fn rule_and_config_errors_stop_the_start() {
         d = dir.display()
     );
     std::fs::write(dir.join("bad.yaml"), bad_key).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(["serve", "--config"])
-        .arg(dir.join("bad.yaml"))
-        .output()
-        .unwrap();
+    let out = serve_until_exit(&dir.join("bad.yaml"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -348,11 +344,7 @@ fn rule_and_config_errors_stop_the_start() {
         d = dir.display()
     );
     std::fs::write(dir.join("ward.yaml"), config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(["serve", "--config"])
-        .arg(dir.join("ward.yaml"))
-        .output()
-        .unwrap();
+    let out = serve_until_exit(&dir.join("ward.yaml"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("unknown field `objectRef.resorce`"), "{err}");

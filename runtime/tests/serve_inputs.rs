@@ -466,3 +466,105 @@ fn stdin_as_the_only_input_drains_and_exits_at_its_end() {
         "{err}"
     );
 }
+
+#[test]
+fn json_logs_are_one_object_a_line_with_levels_events_and_fields() {
+    let dir = fresh_dir("json-logs");
+    let inputs = "log: {format: json}\ninputs: {stdin: true}\n";
+    let mut server = Server::start_inputs(&dir, inputs, &[], true);
+    let mut stdin = server.child.stdin.take().unwrap();
+    writeln!(stdin, "{}", secret_read(1, "alice")).unwrap();
+    // Thirteen lines with no event: ten logged one by one, then a count
+    // (written at the stop, as it is a minute after the first one).
+    for i in 0..12 {
+        writeln!(stdin, "not json {i}").unwrap();
+    }
+    writeln!(stdin, r#"{{"kind": "Something"}}"#).unwrap();
+    writeln!(stdin, "{}", secret_read(2, "bob")).unwrap();
+    drop(stdin);
+    let (code, err) = server.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = (err.lines())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for l in &lines {
+        assert!(l["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{l}");
+        assert!(
+            ["info", "warn", "error"].contains(&l["level"].as_str().unwrap()),
+            "{l}"
+        );
+        assert!(l["msg"].is_string(), "{l}");
+    }
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    let of = |e: &str| lines.iter().filter(|l| l["event"] == e).collect::<Vec<_>>();
+    assert_eq!(events.first(), Some(&"input.stdin.reading"), "{events:?}");
+    assert!(events.contains(&"serve.started"), "{events:?}");
+    assert_eq!(events.last(), Some(&"serve.stopped"), "{events:?}");
+    let problems = of("input.problem");
+    assert_eq!(problems.len(), 10, "{err}");
+    assert_eq!(problems[0]["level"], "warn");
+    assert_eq!(problems[0]["input"], "stdin");
+    assert_eq!(problems[0]["line"], 2);
+    assert_eq!(problems[0]["kind"], "malformed");
+    assert_eq!(
+        problems[0]["msg"].as_str().unwrap().split(": ").nth(1),
+        Some("line 2")
+    );
+    assert_eq!(problems[9]["line"], 11);
+    let more = of("input.problems");
+    assert_eq!(more.len(), 1, "{err}");
+    assert_eq!(
+        (more[0]["input"].as_str(), more[0]["lines"].as_u64()),
+        (Some("stdin"), Some(3))
+    );
+    let input = of("input.stopped");
+    assert_eq!(input.len(), 1);
+    assert_eq!(
+        (input[0]["events"].as_u64(), input[0]["problems"].as_u64()),
+        (Some(2), Some(13))
+    );
+    let stopped = of("serve.stopped")[0];
+    assert_eq!(stopped["level"], "info");
+    assert_eq!(
+        (stopped["events"].as_u64(), stopped["alerts"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        (stopped["malformed"].as_u64(), stopped["unknown"].as_u64()),
+        (Some(12), Some(1))
+    );
+    assert_eq!(users(&server.alerts()), ["alice", "bob"]);
+}
+
+#[test]
+fn a_rule_set_that_fails_its_check_is_one_json_error_line() {
+    let dir = fresh_dir("json-logs-bad-rules");
+    std::fs::write(
+        dir.join("rules.ward"),
+        "source k8s.audit\nrule r {\n  severity high\n  when objectRef.resorce == \"pods\"\n  output \"x\"\n}\n",
+    )
+    .unwrap();
+    let config = format!(
+        "rules: [{d}/rules.ward]\nlog: {{format: json}}\ninputs: {{stdin: true}}\n\
+         sinks:\n  file: {{path: {d}/alerts.jsonl}}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("ward.yaml"), config).unwrap();
+    let out = serve_until_exit(&dir.join("ward.yaml"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert_eq!(
+        (lines[0]["level"].as_str(), lines[0]["event"].as_str()),
+        (Some("error"), Some("serve.failed"))
+    );
+    let msg = lines[0]["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("E020") && msg.contains("objectRef.resource"),
+        "{msg}"
+    );
+}

@@ -574,9 +574,24 @@ where
 /// `ward serve`: the config, then the rules, checked before anything
 /// listens; an error in either is a startup error (exit 2).
 fn serve(config: &std::path::Path, err: &mut dyn Write) -> Result<u8, Box<dyn std::error::Error>> {
+    use crate::serve::log::{self, log};
     let cfg = crate::serve::config::load(config)?;
-    let loaded = load_rules(&cfg.rules, true)?;
-    let Some(rules) = runnable(&loaded, err)? else {
+    log::set_format(cfg.log.format);
+    let text = log::format() == log::Format::Text;
+    let loaded = match load_rules(&cfg.rules, true) {
+        Ok(loaded) => loaded,
+        Err(e) if !text => {
+            log!(Error, "serve.failed", "cannot load the rules: {e}");
+            return Ok(EXIT_USAGE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // In JSON the diagnostics are one line's message.
+    let mut diagnostics = Vec::new();
+    let checked = runnable(&loaded, if text { err } else { &mut diagnostics })?;
+    let Some(rules) = checked else {
+        let msg = String::from_utf8_lossy(&diagnostics);
+        log!(Error, "serve.failed", "{}", msg.trim_end());
         return Ok(EXIT_USAGE);
     };
     let inactive: Vec<(String, Vec<String>)> = (rules.rules.iter())
@@ -584,9 +599,19 @@ fn serve(config: &std::path::Path, err: &mut dyn Write) -> Result<u8, Box<dyn st
         .map(|r| (r.id.clone(), r.unfilled.clone()))
         .collect();
     if let Some(line) = inactive_line(&inactive) {
-        writeln!(err, "ward: {line}")?;
+        let ids: Vec<&str> = inactive.iter().map(|(id, _)| id.as_str()).collect();
+        match text {
+            true => writeln!(err, "ward: {line}")?,
+            false => log!(Warn, "rules.inactive", {rules: ids}, "{line}"),
+        }
     }
-    crate::serve::run(cfg, rules, err)
+    match crate::serve::run(cfg, rules) {
+        Err(e) if !text => {
+            log!(Error, "serve.failed", "{e}");
+            Ok(EXIT_USAGE)
+        }
+        done => done,
+    }
 }
 
 /// `--source`: one of the bundled sources.

@@ -39,6 +39,17 @@ pub struct Config {
     pub metrics: Option<Metrics>,
     #[serde(default)]
     pub reload: Reload,
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// The server's own log lines on stderr.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// `text` (`ward serve: ...`) or `json` (one object a line).
+    #[serde(default)]
+    pub format: super::log::Format,
 }
 
 /// The Kubernetes audit webhook input.

@@ -94,14 +94,17 @@ impl Delivery {
             let (spool, notes) = Spool::open(&dir, limits, metrics.spool.clone())
                 .map_err(|e| format!("sinks.spool.dir: {}: {e}", dir.display()))?;
             for note in notes {
-                log(format_args!("sink {name}: {note}"));
+                log!(Warn, "sink.spool.repaired", {sink: name.as_str()}, "sink {name}: {note}");
             }
             let (alerts, bytes) = spool.pending();
             if alerts > 0 {
-                log(format_args!(
+                log!(
+                    Info,
+                    "sink.spool.pending",
+                    {sink: name.as_str(), alerts: alerts, bytes: bytes, spool: dir.display().to_string()},
                     "sink {name}: {alerts} alert(s) ({bytes} bytes) in {} from before, sent first",
                     dir.display()
-                ));
+                );
             }
             let spool = Arc::new(spool);
             let sender = Sender {
@@ -148,12 +151,20 @@ impl Delivery {
             }
             let (alerts, bytes) = r.spool.pending();
             if alerts > 0 {
-                log(format_args!(
-"sink {}: {alerts} alert(s) ({bytes} bytes) not delivered within {:?}; kept in {} for the next start",
+                log!(
+                    Warn,
+                    "sink.undelivered_at_stop",
+                    {
+                        sink: r.name.as_str(),
+                        alerts: alerts,
+                        bytes: bytes,
+                        spool: r.spool.dir().display().to_string(),
+                    },
+                "sink {}: {alerts} alert(s) ({bytes} bytes) not delivered within {:?}; kept in {} for the next start",
                     r.name,
                     self.drain,
                     r.spool.dir().display()
-                ));
+                );
             }
         }
     }
@@ -180,7 +191,13 @@ impl Sender {
             .build();
         match runtime {
             Ok(r) => r.block_on(self.run()),
-            Err(e) => log(format_args!("sink {}: cannot start: {e}", self.name)),
+            Err(e) => log!(
+                Error,
+                "sink.failed",
+                {sink: self.name.as_str(), error: e.to_string()},
+                "sink {}: cannot start: {e}",
+                self.name
+            ),
         }
     }
 
@@ -200,10 +217,13 @@ impl Sender {
                     continue;
                 }
                 Err(e) => {
-                    log(format_args!(
+                    log!(
+                        Error,
+                        "sink.spool.unreadable",
+                        {sink: self.name.as_str(), error: e.to_string()},
                         "sink {}: cannot read the spool: {e}",
                         self.name
-                    ));
+                    );
                     if !self.pause(self.max).await {
                         return;
                     }
@@ -214,10 +234,13 @@ impl Sender {
                 return;
             }
             if let Err(e) = self.spool.ack(chunk.end, chunk.alerts) {
-                log(format_args!(
-"sink {}: cannot record {} alert(s) as delivered: {e}; a restart sends them again",
+                log!(
+                    Error,
+                    "sink.spool.ack_failed",
+                    {sink: self.name.as_str(), alerts: chunk.alerts, error: e.to_string()},
+                "sink {}: cannot record {} alert(s) as delivered: {e}; a restart sends them again",
                     self.name, chunk.alerts
-                ));
+                );
             }
             at = chunk.end;
         }
@@ -238,10 +261,13 @@ impl Sender {
                     self.metrics.delivered.inc_by(chunk.alerts);
                     self.metrics.up.set(1);
                     if failed > 0 {
-                        log(format_args!(
+                        log!(
+                            Info,
+                            "sink.recovered",
+                            {sink: self.name.as_str(), failed_attempts: failed},
                             "sink {}: delivered after {failed} failed attempt(s)",
                             self.name
-                        ));
+                        );
                     }
                     return true;
                 }
@@ -251,12 +277,20 @@ impl Sender {
                     match self.dead_letter(&chunk.lines) {
                         Ok(path) => {
                             self.metrics.rejected.inc_by(chunk.alerts);
-                            log(format_args!(
-"sink {}: REJECTED {} alert(s): {why}; not sent again, written to {}",
+                            log!(
+                                Error,
+                                "sink.rejected",
+                                {
+                                    sink: self.name.as_str(),
+                                    alerts: chunk.alerts,
+                                    reason: why.as_str(),
+                                    dead_letter: path.display().to_string(),
+                                },
+                            "sink {}: REJECTED {} alert(s): {why}; not sent again, written to {}",
                                 self.name,
                                 chunk.alerts,
                                 path.display()
-                            ));
+                            );
                             return true;
                         }
                         Err(e) => format!("{why}; and the dead-letter file cannot be written: {e}"),
@@ -272,12 +306,21 @@ impl Sender {
             let wait = jitter(delay);
             // The first failure of an outage, then one in ten.
             if failed % 10 == 1 {
-                log(format_args!(
+                log!(
+                    Warn,
+                    "sink.retry",
+                    {
+                        sink: self.name.as_str(),
+                        reason: why.as_str(),
+                        alerts: chunk.alerts,
+                        attempt: failed + 1,
+                        wait_seconds: wait.as_secs_f64(),
+                    },
                     "sink {}: {why}; {} alert(s) kept in the spool, attempt {} in {wait:.1?}",
                     self.name,
                     chunk.alerts,
                     failed + 1
-                ));
+                );
             }
             if !self.pause(wait).await {
                 return false;

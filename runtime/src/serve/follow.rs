@@ -109,11 +109,14 @@ impl Follower {
         }
         self.acks();
         if !self.pending.is_empty() {
-            log(format_args!(
+            log!(
+                Warn,
+                "input.file.unmatched_at_stop",
+                {path: self.cfg.path.display().to_string(), batches: self.pending.len()},
                 "{}: {} batch(es) not matched before the stop: read again at the next start",
                 self.cfg.path.display(),
                 self.pending.len()
-            ));
+            );
         }
     }
 
@@ -187,12 +190,15 @@ impl Follower {
                     // Rotated: the old file to its end, then the new one.
                     self.read(&mut old, true);
                     self.finished.insert(old.id);
-                    log(format_args!(
+                    log!(
+                        Info,
+                        "input.file.rotated",
+                        {path: path.display().to_string(), inode: id.1, old_lines: old.line},
                         "{}: rotated (now inode {}); read the old file to its end ({} line(s)), reading the new one from its start",
                         path.display(),
                         id.1,
                         old.line
-                    ));
+                    );
                     0
                 }
                 None if self.finished.contains(&id) || self.tails.values().any(|t| t.id == id) => {
@@ -217,7 +223,7 @@ impl Follower {
                     self.read(&mut tail, false);
                     self.tails.insert(path, tail);
                 }
-                Err(e) => log(format_args!("{}: cannot read: {e}", path.display())),
+                Err(e) => unreadable(&path, &e),
             }
         }
         self.first = false;
@@ -235,13 +241,22 @@ impl Follower {
                     Ok(tail) => {
                         self.tails.insert(e.path.clone(), tail);
                     }
-                    Err(err) => log(format_args!("{}: cannot read: {err}", e.path.display())),
+                    Err(err) => unreadable(&e.path, &err),
                 }
                 continue;
             }
             match find_inode(&self.dir, (e.dev, e.inode)) {
                 Some(old) => {
-                    log(format_args!(
+                    log!(
+                        Info,
+                        "input.file.rotated_while_stopped",
+                        {
+                            path: e.path.display().to_string(),
+                            rotated_to: old.display().to_string(),
+                            inode: e.inode,
+                            offset: e.offset,
+                            line: e.line,
+                        },
                         "{}: rotated while stopped: reading {} (inode {}) on from byte {} (line {}), then {} from its start",
                         e.path.display(),
                         old.display(),
@@ -249,17 +264,20 @@ impl Follower {
                         e.offset,
                         e.line,
                         e.path.display()
-                    ));
+                    );
                     match self.open(&old, &e.path, (e.offset, e.line)) {
                         Ok(mut tail) => {
                             self.read(&mut tail, true);
                             self.finished.insert(tail.id);
                             self.after_last(Ack::Remove(e.path.clone()));
                         }
-                        Err(err) => log(format_args!("{}: cannot read: {err}", old.display())),
+                        Err(err) => unreadable(&old, &err),
                     }
                 }
-                None => log(format_args!(
+                None => log!(
+                    Error,
+                    "input.file.lost",
+                    {path: e.path.display().to_string(), offset: e.offset, line: e.line, inode: e.inode},
                     "LOST: {}: the file read up to byte {} (line {}) before the stop (inode {}) is gone; \
                      whatever was written to it after that was not read and is lost; its size then is unknown. \
                      Reading {} from its start",
@@ -268,7 +286,7 @@ impl Follower {
                     e.line,
                     e.inode,
                     e.path.display()
-                )),
+                ),
             }
         }
     }
@@ -288,12 +306,15 @@ impl Follower {
         let whole = gzip || self.cfg.format == InputFormat::Document;
         let (mut offset, mut line) = (offset, line);
         if offset > meta.len() {
-            log(format_args!(
+            log!(
+                Warn,
+                "input.file.truncated_while_stopped",
+                {path: name.display().to_string(), bytes: meta.len(), offset: offset},
                 "{}: truncated while stopped (now {} bytes, read to {}): reading it from its start",
                 name.display(),
                 meta.len(),
                 offset
-            ));
+            );
             (offset, line) = (0, 0);
         }
         file.seek(SeekFrom::Start(if whole { 0 } else { offset }))?;
@@ -323,10 +344,14 @@ impl Follower {
         }
         let len = tail.file.metadata().map_or(0, |m| m.len());
         if len < tail.read_to {
-            log(format_args!(
+            log!(
+                Warn,
+                "input.file.truncated",
+                {path: &*tail.name, bytes: len, offset: tail.read_to},
                 "{}: truncated (now {len} bytes, read to {}): reading it again from its start",
-                tail.name, tail.read_to
-            ));
+                tail.name,
+                tail.read_to
+            );
             tail.cutter.reset();
             tail.read_to = 0;
             tail.line = 0;
@@ -343,7 +368,7 @@ impl Follower {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    log(format_args!("{}: cannot read: {e}", tail.name));
+                    unreadable(Path::new(&*tail.name), &e);
                     return;
                 }
             };
@@ -422,7 +447,13 @@ impl Follower {
         // read to its end is reported, what it held matched.
         sent.push(batch.into_inner());
         if let Err(e) = read {
-            log(format_args!("{}: {e}", tail.name));
+            log!(
+                Error,
+                "input.file.read_failed",
+                {path: &*tail.name, error: e.to_string()},
+                "{}: {e}",
+                tail.name
+            );
         }
         tail.done = true;
         tail.read_to = size;
@@ -483,7 +514,12 @@ impl Follower {
             match written {
                 Err(e) if !self.write_failed => {
                     self.write_failed = true;
-                    log(format_args!("cannot write the checkpoints: {e}"));
+                    log!(
+                        Error,
+                        "input.file.checkpoint_failed",
+                        {error: e.to_string()},
+                        "cannot write the checkpoints: {e}"
+                    );
                 }
                 Err(_) => {}
                 Ok(()) => self.write_failed = false,
@@ -554,6 +590,17 @@ pub fn glob(pattern: &[u8], name: &[u8]) -> bool {
         }
     }
     at(pattern, name)
+}
+
+/// A file that cannot be opened or read.
+fn unreadable(path: &Path, e: &dyn std::fmt::Display) {
+    log!(
+        Error,
+        "input.file.unreadable",
+        {path: path.display().to_string(), error: e.to_string()},
+        "{}: cannot read: {e}",
+        path.display()
+    );
 }
 
 #[cfg(test)]

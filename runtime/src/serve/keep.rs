@@ -127,31 +127,43 @@ impl Keeper {
         s.last = Instant::now();
         let path = s.path.display();
         match snapshot::load(&s.path) {
-            Found::Missing => log(format_args!(
+            Found::Missing => log!(
+                Info,
+                "state.snapshot.missing",
+                {path: path.to_string()},
                 "state: no snapshot at {path}; starting with empty windows"
-            )),
+            ),
             Found::Snapshot(snap) => {
                 let taken = snap.taken.clone();
                 let restored = scan.engine.restore(snap);
-                log(format_args!(
+                log!(
+                    Info,
+                    "state.snapshot.restored",
+                    {path: path.to_string(), taken: taken.as_str()},
                     "state: snapshot of {taken} read from {path}: {}",
                     restored.summary()
-                ));
+                );
             }
             Found::Bad { error, moved } => {
                 let moved = match moved {
                     Ok(to) => format!("moved aside to {}", to.display()),
                     Err(e) => format!("could NOT be moved aside ({e})"),
                 };
-                log(format_args!(
+                log!(
+                    Error,
+                    "state.snapshot.unusable",
+                    {path: path.to_string(), error: error.to_string(), moved: moved.as_str()},
                     "ERROR: state: {path} is not a usable snapshot ({error}); it was {moved}; \
                      starting with EMPTY windows: alerts that needed the state it held will not fire"
-                ));
+                );
             }
-            Found::Unreadable(e) => log(format_args!(
+            Found::Unreadable(e) => log!(
+                Error,
+                "state.snapshot.unreadable",
+                {path: path.to_string(), error: e.to_string()},
                 "ERROR: state: cannot read the snapshot {path} ({e}); starting with EMPTY \
                  windows; the next snapshot replaces it"
-            )),
+            ),
         }
     }
 
@@ -181,9 +193,11 @@ impl Keeper {
         }
         let written = self.write(scan);
         if !written {
-            log(format_args!(
+            log!(
+                Error,
+                "state.snapshot.not_at_stop",
                 "ERROR: state: no snapshot at the stop; closing the windows instead (their alerts fire now)"
-            ));
+            );
         }
         written
     }
@@ -203,10 +217,13 @@ impl Keeper {
             }
             Err(e) => {
                 self.metrics.snapshot("failed");
-                log(format_args!(
+                log!(
+                    Error,
+                    "state.snapshot.write_failed",
+                    {path: s.path.display().to_string(), error: e.to_string()},
                     "ERROR: state: cannot write the snapshot {}: {e}",
                     s.path.display()
-                ));
+                );
                 false
             }
         }
@@ -237,7 +254,10 @@ impl Keeper {
             true => String::new(),
             false => format!(" ({})", v.join(", ")),
         };
-        log(format_args!(
+        log!(
+            Info,
+            "rules.reloaded",
+            {rules: after.len(), added: added.clone(), removed: removed.clone(), changed: changed.clone()},
             "rules reloaded: {} rule(s); {} added{}, {} removed{}, {} changed{}; {}",
             after.len(),
             added.len(),
@@ -247,7 +267,7 @@ impl Keeper {
             changed.len(),
             list(&changed),
             restored.summary()
-        ));
+        );
     }
 }
 

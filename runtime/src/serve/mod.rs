@@ -34,7 +34,6 @@ pub mod tls;
 pub mod webhook;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -44,6 +43,7 @@ use ward_compiler::lower::RuleSet;
 
 use crate::decode::{self, Problem};
 use crate::scan::{Output, Scan, Stats};
+use log::log;
 use metrics::{Metrics, Seen};
 use queue::{Batch, Item, Queue};
 use webhook::Shared;
@@ -63,11 +63,7 @@ pub struct InputCount {
 }
 
 /// Runs the server until a signal stops it; the exit code.
-pub fn run(
-    cfg: config::Config,
-    rules: RuleSet,
-    err: &mut dyn Write,
-) -> Result<u8, Box<dyn std::error::Error>> {
+pub fn run(cfg: config::Config, rules: RuleSet) -> Result<u8, Box<dyn std::error::Error>> {
     let mut tokens = Vec::new();
     let mut webhook_tls = None;
     if let Some(webhook) = &cfg.webhook {
@@ -153,7 +149,13 @@ pub fn run(
                 .name("ward-follow".into())
                 .spawn(move || follower.run())?,
         );
-        writeln!(err, "ward serve: following {}", f.path.display())?;
+        log!(
+            Info,
+            "input.file.following",
+            {path: f.path.display().to_string()},
+            "following {}",
+            f.path.display()
+        );
     }
     // stdin as the only input: its end stops the server as SIGTERM does.
     let eof = Arc::new(tokio::sync::Notify::new());
@@ -170,12 +172,12 @@ pub fn run(
             .spawn(move || {
                 stdin::run(input, shared, || {
                     if only {
-                        log::log(format_args!("stdin: end of input; stopping"));
+                        log!(Info, "input.stdin.ended", "stdin: end of input; stopping");
                         eof.notify_one();
                     }
                 })
             })?;
-        writeln!(err, "ward serve: reading stdin")?;
+        log!(Info, "input.stdin.reading", "reading stdin");
     }
     let how = Listen {
         tls: webhook_tls,
@@ -195,7 +197,7 @@ pub fn run(
     });
     let paths = cfg.rules.clone();
     runtime.spawn(reload::run(hangup, paths, watch, reloaded, keep));
-    let served = runtime.block_on(listen(&cfg, how, shared.clone(), err));
+    let served = runtime.block_on(listen(&cfg, how, shared.clone()));
     // Whatever ended the listening, the inputs stop: the followers wait
     // for what they queued to be matched and write their checkpoints;
     // then the queue is closed, and the matching thread drains it (into
@@ -214,17 +216,31 @@ pub fn run(
     served?;
     let alerts: u64 = stats.alerts.values().sum();
     for (input, n) in &inputs {
-        writeln!(
-            err,
-            "ward serve: input {input}: {} event(s), {} line(s) with no event",
-            n.events, n.problems
-        )?;
+        log!(
+            Info,
+            "input.stopped",
+            {input: &**input, events: n.events, problems: n.problems},
+            "input {input}: {} event(s), {} line(s) with no event",
+            n.events,
+            n.problems
+        );
     }
-    writeln!(
-        err,
-        "ward serve: stopped; {} event(s) matched, {alerts} alert(s), {} without a known source, {} not JSON, {} drifted",
-        stats.events, stats.unknown, stats.malformed, stats.type_drift
-    )?;
+    log!(
+        Info,
+        "serve.stopped",
+        {
+            events: stats.events,
+            alerts: alerts,
+            unknown: stats.unknown,
+            malformed: stats.malformed,
+            drifted: stats.type_drift,
+        },
+        "stopped; {} event(s) matched, {alerts} alert(s), {} without a known source, {} not JSON, {} drifted",
+        stats.events,
+        stats.unknown,
+        stats.malformed,
+        stats.type_drift
+    );
     Ok(crate::cli::EXIT_CLEAN)
 }
 
@@ -243,7 +259,6 @@ async fn listen(
     cfg: &config::Config,
     how: Listen,
     shared: Arc<Shared>,
-    err: &mut dyn Write,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let bind = |addr| async move {
         (tokio::net::TcpListener::bind(addr).await)
@@ -263,33 +278,26 @@ async fn listen(
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    // Each line in one write: the other threads log (log.rs) meanwhile,
-    // and a line written in pieces would take theirs in its middle.
-    let mut lines = String::new();
     if let (Some(listener), Some(w)) = (&webhook, &cfg.webhook) {
-        lines += &format!(
-            "ward serve: webhook on https://{}{}\n",
-            listener.local_addr()?,
-            w.path
-        );
+        let url = format!("https://{}{}", listener.local_addr()?, w.path);
+        log!(Info, "input.webhook.listening", {url: url.as_str()}, "webhook on {url}");
     }
     for ((listener, s), tls) in syslog.iter().zip(&cfg.inputs.syslog).zip(&how.syslog_tls) {
         let scheme = if tls.is_some() { "tls" } else { "tcp" };
-        lines += &format!(
-            "ward serve: syslog {} on {scheme}://{}\n",
-            s.input_name(),
-            listener.local_addr()?
+        let url = format!("{scheme}://{}", listener.local_addr()?);
+        let input = s.input_name();
+        log!(
+            Info,
+            "input.syslog.listening",
+            {input: input.as_str(), url: url.as_str()},
+            "syslog {input} on {url}"
         );
     }
     if let Some(m) = &metrics {
-        lines += &format!(
-            "ward serve: metrics on http://{}/metrics\n",
-            m.local_addr()?
-        );
+        let url = format!("http://{}/metrics", m.local_addr()?);
+        log!(Info, "metrics.listening", {url: url.as_str()}, "metrics on {url}");
     }
-    lines += "ward serve: started\n";
-    err.write_all(lines.as_bytes())?;
-    err.flush()?;
+    log!(Info, "serve.started", "started");
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
@@ -338,10 +346,11 @@ async fn listen(
         _ = interrupt.recv() => {}
         _ = how.eof.notified() => {}
     }
-    writeln!(
-        err,
-        "ward serve: stopping: no new connections; draining the queue"
-    )?;
+    log!(
+        Info,
+        "serve.stopping",
+        "stopping: no new connections; draining the queue"
+    );
     let _ = stop.send(true);
     for s in servers {
         let _ = s.await;
@@ -350,10 +359,11 @@ async fn listen(
         .await
         .is_err()
     {
-        writeln!(
-            err,
-            "ward serve: syslog connections still open after {DRAIN:?} were cut"
-        )?;
+        log!(
+            Warn,
+            "input.syslog.cut_at_stop",
+            "syslog connections still open after {DRAIN:?} were cut"
+        );
     }
     // The accept loops are done: this is the last handle.
     if let Ok(graceful) = Arc::try_unwrap(graceful) {
@@ -361,10 +371,11 @@ async fn listen(
             .await
             .is_err()
         {
-            writeln!(
-                err,
-                "ward serve: requests still open after {DRAIN:?} were cut"
-            )?;
+            log!(
+                Warn,
+                "input.webhook.cut_at_stop",
+                "requests still open after {DRAIN:?} were cut"
+            );
         }
     }
     Ok(())
@@ -476,7 +487,17 @@ impl Problems {
                 true => " (further ones of this input are counted, one log line a minute)",
                 false => "",
             };
-            log::log(format_args!("{file}: {p}{then}"));
+            let kind = match p {
+                Problem::Malformed { .. } => "malformed",
+                Problem::TooLong { .. } => "too-long",
+                Problem::UnknownShape { .. } => "unknown",
+            };
+            log!(
+                Warn,
+                "input.problem",
+                {input: &**input, file: file, line: p.line(), kind: kind, problem: p.to_string()},
+                "{file}: {p}{then}"
+            );
         } else {
             *more += 1;
             self.since.get_or_insert_with(Instant::now);
@@ -494,9 +515,12 @@ impl Problems {
         self.since = None;
         for (input, (_, more)) in &mut self.per_input {
             if *more > 0 {
-                log::log(format_args!(
+                log!(
+                    Warn,
+                    "input.problems",
+                    {input: &**input, lines: *more},
                     "{input}: {more} more line(s) with no event since the last report"
-                ));
+                );
                 *more = 0;
             }
         }
@@ -539,7 +563,7 @@ fn report(scan: &mut Scan<'_>, shared: &Shared, seen: &mut Seen) {
         Some(e) => {
             shared.metrics.sink_errors.inc();
             if shared.sink_ok.swap(false, Ordering::Relaxed) {
-                log::log(format_args!("cannot write alerts: {e}"));
+                log!(Error, "sink.write_failed", {error: e.to_string()}, "cannot write alerts: {e}");
             }
         }
         None => shared.sink_ok.store(true, Ordering::Relaxed),

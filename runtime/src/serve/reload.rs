@@ -52,7 +52,7 @@ pub async fn run(
         if why == "SIGHUP" && watch.is_some() {
             seen = stamps(&paths);
         }
-        log(format_args!("reloading the rules ({why})"));
+        log!(Info, "rules.reloading", {reason: why}, "reloading the rules ({why})");
         let load = paths.clone();
         let checked = tokio::task::spawn_blocking(move || crate::cli::reload_rules(&load)).await;
         match checked {
@@ -63,15 +63,21 @@ pub async fn run(
             }
             Ok(Err(diagnostics)) => {
                 metrics.reload_failed();
-                log(format_args!(
+                log!(
+                    Error,
+                    "rules.reload_failed",
+                    {diagnostics: diagnostics.as_str()},
                     "rule reload FAILED; the rules loaded before keep running:\n{diagnostics}"
-                ));
+                );
             }
             Err(e) => {
                 metrics.reload_failed();
-                log(format_args!(
+                log!(
+                    Error,
+                    "rules.reload_failed",
+                    {error: e.to_string()},
                     "rule reload FAILED ({e}); the rules loaded before keep running"
-                ));
+                );
             }
         }
     }

@@ -18,7 +18,7 @@ pub const INPUT: &str = "stdin";
 pub fn run(cfg: StdinInput, shared: Arc<Shared>, eof: impl FnOnce()) {
     // A duplicate of descriptor 0: the main thread's locks are not taken.
     let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
-        log(format_args!("stdin: cannot read it"));
+        log!(Error, "input.stdin.unreadable", "stdin: cannot read it");
         return eof();
     };
     let mut input = std::fs::File::from(fd);
@@ -35,10 +35,13 @@ pub fn run(cfg: StdinInput, shared: Arc<Shared>, eof: impl FnOnce()) {
                 true
             }
             Err(b) => {
-                log(format_args!(
+                log!(
+                    Error,
+                    "input.unmatched_at_stop",
+                    {input: INPUT, lines: b.items.len()},
                     "stdin: {} line(s) read after the queue closed were not matched",
                     b.items.len()
-                ));
+                );
                 false
             }
         }
@@ -59,7 +62,7 @@ pub fn run(cfg: StdinInput, shared: Arc<Shared>, eof: impl FnOnce()) {
             &mut |p| batch.borrow_mut().items.push(Item::Problem(p)),
         );
         if let Err(e) = read {
-            log(format_args!("stdin: {e}"));
+            log!(Error, "input.stdin.read_failed", {error: e.to_string()}, "stdin: {e}");
         }
         send(batch.into_inner());
         return eof();
@@ -72,7 +75,12 @@ pub fn run(cfg: StdinInput, shared: Arc<Shared>, eof: impl FnOnce()) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                log(format_args!("stdin: cannot read after line {line}: {e}"));
+                log!(
+                    Error,
+                    "input.stdin.read_failed",
+                    {line: line, error: e.to_string()},
+                    "stdin: cannot read after line {line}: {e}"
+                );
                 0
             }
         };

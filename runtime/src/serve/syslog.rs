@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
 
 use super::lines::{Cutter, Piece};
+use super::log::log;
 use super::queue::{Batch, Item};
 use super::webhook::Shared;
 use crate::decode::Problem;
@@ -286,12 +287,18 @@ pub async fn serve(
                     let handshake = tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await;
                     match handshake {
                         Ok(Ok(stream)) => connection(stream, file, &cfg, &shared, stop).await,
-                        Ok(Err(e)) => {
-                            super::log::log(format_args!("{file}: TLS handshake failed: {e}"))
-                        }
-                        Err(_) => super::log::log(format_args!(
+                        Ok(Err(e)) => log!(
+                            Warn,
+                            "input.syslog.handshake_failed",
+                            {input: &*cfg.input, peer: peer.to_string(), error: e.to_string()},
+                            "{file}: TLS handshake failed: {e}"
+                        ),
+                        Err(_) => log!(
+                            Warn,
+                            "input.syslog.handshake_failed",
+                            {input: &*cfg.input, peer: peer.to_string(), error: "timed out"},
                             "{file}: no TLS handshake within {HANDSHAKE:?}"
-                        )),
+                        ),
                     }
                 }
             }
@@ -322,7 +329,12 @@ async fn connection<S: AsyncRead + Unpin>(
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
-                    super::log::log(format_args!("{file}: connection broken after {number} message(s): {e}"));
+                    log!(
+                        Warn,
+                        "input.syslog.connection_broken",
+                        {input: &*cfg.input, connection: &*file, messages: number, error: e.to_string()},
+                        "{file}: connection broken after {number} message(s): {e}"
+                    );
                     break;
                 }
             },
@@ -339,18 +351,24 @@ async fn connection<S: AsyncRead + Unpin>(
         let count = batch.items.len() as u64;
         if let Err(b) = shared.queue.send(batch, &metrics.waits).await {
             let lost = b.items.len();
-            super::log::log(format_args!(
+            log!(
+                Error,
+                "input.unmatched_at_stop",
+                {input: &*cfg.input, connection: &*file, lines: lost},
                 "{file}: {lost} message(s) read after the queue closed were not matched"
-            ));
+            );
             return;
         }
         metrics.events_in.inc_by(count);
     }
     if framer.pending() > 0 {
-        super::log::log(format_args!(
+        log!(
+            Warn,
+            "input.syslog.partial_message",
+            {input: &*cfg.input, connection: &*file, bytes: framer.pending()},
             "{file}: the connection ended inside a message ({} byte(s) of it dropped)",
             framer.pending()
-        ));
+        );
     }
 }
 

@@ -70,6 +70,15 @@ pub fn curl_missing() -> bool {
     !found
 }
 
+/// `ward serve --config CONFIG` run to its end: a start that fails.
+pub fn serve_until_exit(config: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 pub fn fresh_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ward-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -187,6 +196,20 @@ impl Server {
             };
             seen += &line;
             seen.push('\n');
+            // `log.format: json`: the same lines as objects.
+            let line = match serde_json::from_str::<Value>(&line) {
+                Ok(v) if line.starts_with('{') => {
+                    let url = v["url"].as_str().unwrap_or_default();
+                    match v["event"].as_str().unwrap_or_default() {
+                        "input.webhook.listening" => format!("ward serve: webhook on {url}"),
+                        "metrics.listening" => format!("ward serve: metrics on {url}"),
+                        "input.syslog.listening" => format!("ward serve: syslog on {url}"),
+                        "serve.started" => "ward serve: started".to_string(),
+                        _ => line,
+                    }
+                }
+                _ => line,
+            };
             if let Some(url) = line.strip_prefix("ward serve: webhook on ") {
                 webhook = Some(url.to_string());
             }
