@@ -568,3 +568,92 @@ fn a_rule_set_that_fails_its_check_is_one_json_error_line() {
         "{msg}"
     );
 }
+
+#[test]
+fn syslog_over_udp_from_logger_and_every_datagram_the_kernel_drops_is_counted() {
+    if logger_missing() || curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("syslog-udp");
+    let hold = dir.join("hold");
+    let config = "queue: {max_events: 4}\nmetrics: {listen: 127.0.0.1:0}\n\
+                  inputs:\n  syslog:\n    - {listen: 127.0.0.1:0, protocol: udp}\n    \
+                  - {name: big, listen: 127.0.0.1:0, protocol: udp, receive_buffer_bytes: 1GiB}\n";
+    let server = Server::start_inputs(&dir, config, &[("WARD_SERVE_TEST_HOLD", &hold)], false);
+    assert_eq!(server.syslog.len(), 2, "{}", server.stderr());
+    let rmem_max: u64 = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .map_or(0, |t| t.trim().parse().unwrap_or(0));
+    if rmem_max < 1 << 30 {
+        let err = server.stderr();
+        assert!(
+            err.contains("big: receive buffer of ") && err.contains("not the 1073741824 asked"),
+            "{err}"
+        );
+    }
+    let addr = server.syslog[0].clone();
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let logger = |args: &[&str], msg: &str| {
+        let out = Command::new("timeout")
+            .args(["10", "logger", "--udp", "-n", host, "-P", port])
+            .args(args)
+            .arg(msg)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    logger(&["--rfc5424"], &secret_read(1, "udp001").to_string());
+    logger(&["--rfc3164"], &secret_read(2, "udp002").to_string());
+    logger(&["--rfc5424"], "hello, not an event");
+    let want = ["udp001", "udp002"].map(String::from).to_vec();
+    assert_eq!(wait_users(&server, &want), want);
+    let err = server.wait_stderr("no JSON event in the syslog message");
+    // The input is named by its config (`listen` with port 0 here).
+    assert!(err.contains("syslog-udp:127.0.0.1:0/127.0.0.1:"), "{err}");
+
+    // Matching held and the queue full: the socket is not read, its
+    // receive buffer fills and the kernel drops datagrams. Each one sent
+    // is then either matched (an alert) or counted as dropped.
+    std::fs::write(&hold, "").unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let pad = "x".repeat(1200);
+    let sent = 3000;
+    for i in 0..sent {
+        let mut event = secret_read(10 + i, &format!("flood{i:05}"));
+        event["annotations"] = serde_json::json!({ "pad": pad });
+        let msg = format!("<14>1 - h app - - - {event}");
+        socket.send_to(msg.as_bytes(), &addr).unwrap();
+    }
+    std::fs::remove_file(&hold).unwrap();
+    let origin = server.metrics.clone().unwrap();
+    let drops_metric = "ward_input_udp_drops_total{input=\"syslog-udp:127.0.0.1:0\"} ";
+    let flooded = |alerts: &[Value]| {
+        let n = users(alerts)
+            .iter()
+            .filter(|u| u.starts_with("flood"))
+            .count();
+        let (_, text) = server.get(&origin, "/metrics", None);
+        let drops: u64 = (text.lines())
+            .find_map(|l| l.strip_prefix(drops_metric)?.parse().ok())
+            .unwrap_or(0);
+        (n, drops)
+    };
+    let start = Instant::now();
+    let (matched, dropped) = loop {
+        let (n, d) = flooded(&server.alerts());
+        if n as u64 + d == sent as u64 || start.elapsed() > Duration::from_secs(20) {
+            break (n, d);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!("udp flood of {sent}: {matched} matched, {dropped} dropped by the kernel");
+    assert_eq!(matched as u64 + dropped, sent as u64, "{}", server.stderr());
+    assert!(
+        dropped > 0,
+        "nothing dropped: the flood did not fill the buffer"
+    );
+    let err = server.stderr();
+    assert!(err.contains("datagram(s) (receive buffer full"), "{err}");
+    assert!(err.contains("their events are LOST"), "{err}");
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+}

@@ -137,14 +137,24 @@ pub enum StartAt {
     End,
 }
 
-/// A syslog listener (RFC 6587 over TCP, RFC 5425 over TLS).
+/// A syslog listener (RFC 6587 over TCP, RFC 5425 over TLS, RFC 5426
+/// over UDP).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyslogInput {
-    /// The input's name in alerts and metrics [default: `syslog:LISTEN`].
+    /// The input's name in alerts and metrics [default: `syslog:LISTEN`,
+    /// `syslog-udp:LISTEN` over UDP].
     #[serde(default)]
     pub name: Option<String>,
     pub listen: SocketAddr,
+    /// `tcp` (with or without `tls`) or `udp`: a message a datagram.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// UDP only: the socket's receive buffer (SO_RCVBUF), which holds
+    /// the datagrams that arrive while the queue is full; the kernel caps
+    /// it at `net.core.rmem_max` [default: the kernel's].
+    #[serde(default, deserialize_with = "some_size")]
+    pub receive_buffer_bytes: Option<usize>,
     #[serde(default)]
     pub tls: Option<SyslogTls>,
     /// Longest message; a longer frame is reported and skipped.
@@ -158,10 +168,23 @@ fn default_max_message() -> usize {
     1 << 20
 }
 
+/// The transport of a syslog listener.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
 impl SyslogInput {
     /// The input's name.
     pub fn input_name(&self) -> String {
-        (self.name.clone()).unwrap_or_else(|| format!("syslog:{}", self.listen))
+        let kind = match self.protocol {
+            Protocol::Tcp => "syslog",
+            Protocol::Udp => "syslog-udp",
+        };
+        (self.name.clone()).unwrap_or_else(|| format!("{kind}:{}", self.listen))
     }
 }
 
@@ -849,6 +872,16 @@ impl Inputs {
                     s.input_name()
                 ));
             }
+            if s.receive_buffer_bytes.is_some() && s.protocol != Protocol::Udp {
+                return Err(format!(
+                    "inputs.syslog[{i}].receive_buffer_bytes: only with protocol udp"
+                ));
+            }
+            if s.tls.is_some() && s.protocol == Protocol::Udp {
+                return Err(format!(
+                    "inputs.syslog[{i}].tls: not over udp (TLS needs a stream: protocol tcp)"
+                ));
+            }
             if let Some(t) = &s.tls {
                 if t.require_client_cert && t.client_ca.is_none() {
                     return Err(format!(
@@ -914,6 +947,10 @@ fn size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
         SizeText::Bytes(n) => usize::try_from(n).map_err(serde::de::Error::custom),
         SizeText::Text(t) => crate::cli::parse_size(&t).map_err(serde::de::Error::custom),
     }
+}
+
+fn some_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    size(d).map(Some)
 }
 
 fn size_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
@@ -1133,6 +1170,10 @@ mod tests {
             ("inputs: {syslog: [{listen: 127.0.0.1:1, tls: {cert: c, key: k, require_client_cert: true}}]}\n", "inputs.syslog[0].tls.require_client_cert: needs client_ca"),
             ("webhook: {listen: 127.0.0.1:1, tls: {cert: c, key: k}, auth: {bearer_tokens: [t], client_names: [kube-apiserver]}}\n", "webhook.auth.client_names: needs client_ca"),
             ("inputs: {syslog: [{listen: 127.0.0.1:1, framing: x}]}\n", "inputs.syslog[0].framing: unknown field `framing`"),
+            ("inputs: {syslog: [{listen: 127.0.0.1:1, protocol: udp, tls: {cert: c, key: k}}]}\n", "inputs.syslog[0].tls: not over udp"),
+            ("inputs: {syslog: [{listen: 127.0.0.1:1, receive_buffer_bytes: 8MiB}]}\n", "inputs.syslog[0].receive_buffer_bytes: only with protocol udp"),
+            ("inputs: {syslog: [{listen: 127.0.0.1:1, protocol: sctp}]}\n", "inputs.syslog[0].protocol: unknown variant `sctp`"),
+            ("inputs: {syslog: [{listen: 127.0.0.1:1}, {listen: 127.0.0.1:1, protocol: udp}, {listen: 127.0.0.1:1, protocol: udp}]}\n", "inputs.syslog[2]: `syslog-udp:127.0.0.1:1` names another syslog input too"),
         ];
         for (text, want) in cases {
             let e = parse(text).unwrap_err();

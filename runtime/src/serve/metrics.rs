@@ -41,6 +41,7 @@ pub struct Metrics {
     events_in: Family<Labels, Counter>,
     waits: Family<Labels, Counter>,
     input_problems: Family<Labels, Counter>,
+    udp_drops: Family<Labels, Counter>,
     /// Rule reloads and state snapshots.
     pub keep: crate::serve::keep::KeepMetrics,
 }
@@ -54,6 +55,8 @@ pub struct InputMetrics {
     pub waits: Counter,
     /// Lines or messages of it that held no event.
     pub problems: Counter,
+    /// Datagrams the kernel dropped before the input read them (UDP).
+    pub udp_drops: Counter,
 }
 
 impl Default for Metrics {
@@ -75,6 +78,7 @@ impl Default for Metrics {
             events_in: Family::default(),
             waits: Family::default(),
             input_problems: Family::default(),
+            udp_drops: Family::default(),
             keep: Default::default(),
             registry: Registry::default(),
         };
@@ -145,6 +149,11 @@ impl Default for Metrics {
             "input_problems",
             "Lines or messages of an input that held no event (not JSON, too long, of no known source), by input",
             m.input_problems.clone(),
+        );
+        r.register(
+            "input_udp_drops",
+            "Datagrams of a UDP syslog input the kernel dropped before ward read them (its receive buffer was full), by input",
+            m.udp_drops.clone(),
         );
         m.sinks.register(r);
         m.keep.register(r);
@@ -238,6 +247,7 @@ impl Metrics {
             events_in: self.events_in.get_or_create(&labels).clone(),
             waits: self.waits.get_or_create(&labels).clone(),
             problems: self.input_problems.get_or_create(&labels).clone(),
+            udp_drops: self.udp_drops.get_or_create(&labels).clone(),
         }
     }
 

@@ -274,7 +274,17 @@ async fn listen(
     };
     let mut syslog = Vec::new();
     for s in &cfg.inputs.syslog {
-        syslog.push(bind(s.listen).await?);
+        syslog.push(match s.protocol {
+            config::Protocol::Tcp => syslog::Bound::Tcp(bind(s.listen).await?),
+            config::Protocol::Udp => {
+                let socket = (tokio::net::UdpSocket::bind(s.listen).await)
+                    .map_err(|e| format!("cannot listen on udp {}: {e}", s.listen))?;
+                if let Some(bytes) = s.receive_buffer_bytes {
+                    syslog::receive_buffer(&socket, &s.input_name(), bytes)?;
+                }
+                syslog::Bound::Udp(socket)
+            }
+        });
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -283,7 +293,11 @@ async fn listen(
         log!(Info, "input.webhook.listening", {url: url.as_str()}, "webhook on {url}");
     }
     for ((listener, s), tls) in syslog.iter().zip(&cfg.inputs.syslog).zip(&how.syslog_tls) {
-        let scheme = if tls.is_some() { "tls" } else { "tcp" };
+        let scheme = match (listener, tls) {
+            (syslog::Bound::Udp(_), _) => "udp",
+            (_, Some(_)) => "tls",
+            (_, None) => "tcp",
+        };
         let url = format!("{scheme}://{}", listener.local_addr()?);
         let input = s.input_name();
         log!(
@@ -331,14 +345,23 @@ async fn listen(
             source: s.source.map(|s| s.0),
             max: s.max_message_bytes,
         });
-        servers.push(tokio::spawn(syslog::serve(
-            listener,
-            tls.map(tokio_rustls::TlsAcceptor::from),
-            input,
-            shared.clone(),
-            stopped.clone(),
-            alive.clone(),
-        )));
+        servers.push(match listener {
+            syslog::Bound::Tcp(listener) => tokio::spawn(syslog::serve(
+                listener,
+                tls.map(tokio_rustls::TlsAcceptor::from),
+                input,
+                shared.clone(),
+                stopped.clone(),
+                alive.clone(),
+            )),
+            syslog::Bound::Udp(socket) => tokio::spawn(syslog::serve_udp(
+                socket,
+                input,
+                shared.clone(),
+                stopped.clone(),
+                alive.clone(),
+            )),
+        });
     }
     drop(alive);
     tokio::select! {

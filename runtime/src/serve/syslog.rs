@@ -1,11 +1,13 @@
 //! The syslog input: RFC 6587 over TCP and RFC 5425 over TLS, each
-//! connection's frames cut, their payload's JSON queued as one event.
+//! connection's frames cut, their payload's JSON queued as one event;
+//! RFC 5426 over UDP, a message a datagram, with the datagrams the kernel
+//! dropped counted and logged.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 
 use super::lines::{Cutter, Piece};
 use super::log::log;
@@ -256,6 +258,235 @@ pub struct Listener {
     pub max: usize,
 }
 
+/// A syslog listener's socket.
+pub enum Bound {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        match self {
+            Bound::Tcp(l) => l.local_addr(),
+            Bound::Udp(u) => u.local_addr(),
+        }
+    }
+}
+
+/// Datagrams read into one batch at most, when more are waiting.
+const DATAGRAMS: usize = 512;
+
+/// How often the kernel's drop count of a UDP socket is looked at.
+const DROPS_EVERY: Duration = Duration::from_secs(1);
+
+/// Reads datagrams on `socket` until `stop`, each one message (RFC 5426):
+/// those waiting are queued together while they come from one peer
+/// (`NAME/PEER` in alerts, numbered per input). UDP cannot slow a sender:
+/// while the queue is full the socket is not read, its receive buffer
+/// fills and the kernel drops what does not fit; those drops are read
+/// from `/proc/net/udp` (Linux), counted in `ward_input_udp_drops_total`
+/// and logged as errors, never silent.
+pub async fn serve_udp(
+    socket: UdpSocket,
+    cfg: Arc<Listener>,
+    shared: Arc<Shared>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    alive: tokio::sync::mpsc::Sender<()>,
+) {
+    let metrics = shared.metrics.input(&cfg.input);
+    let drops = Drops::of(&socket);
+    let mut seen = drops.read().unwrap_or(0);
+    let mut tick = tokio::time::interval(DROPS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut buf = vec![0; 1 << 16];
+    let mut number = 0;
+    let check = |seen: &mut u64| {
+        let Some(now) = drops.read() else { return };
+        if now > *seen {
+            let dropped = now - *seen;
+            metrics.udp_drops.inc_by(dropped);
+            log!(
+                Error,
+                "input.syslog.udp_dropped",
+                {input: &*cfg.input, datagrams: dropped, total: now},
+                "{}: the kernel dropped {dropped} datagram(s) (receive buffer full; {now} since start): \
+                 their events are LOST",
+                cfg.input
+            );
+        }
+        *seen = now;
+    };
+    // At the stop, what the socket holds is read before it closes.
+    let mut stopping = false;
+    loop {
+        let got = match stopping {
+            true => match socket.try_recv_from(&mut buf) {
+                Ok(got) => Ok(got),
+                Err(_) => break,
+            },
+            false => tokio::select! {
+                got = socket.recv_from(&mut buf) => got,
+                _ = tick.tick() => {
+                    check(&mut seen);
+                    continue;
+                }
+                _ = stop.changed() => {
+                    stopping = true;
+                    continue;
+                }
+            },
+        };
+        let (n, peer) = match got {
+            Ok(got) => got,
+            Err(e) => {
+                log!(
+                    Warn,
+                    "input.syslog.receive_failed",
+                    {input: &*cfg.input, error: e.to_string()},
+                    "{}: cannot receive: {e}",
+                    cfg.input
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let file: Arc<str> = Arc::from(format!("{}/{peer}", cfg.input));
+        let mut batch = Batch::new(cfg.input.clone(), file, cfg.source);
+        number += 1;
+        batch
+            .items
+            .push(item(datagram(&buf[..n], cfg.max), number, cfg.max));
+        // What else is waiting from the same peer, without waiting.
+        while batch.items.len() < DATAGRAMS {
+            match socket.try_peek_from(&mut buf) {
+                Ok((_, from)) if from == peer => {}
+                _ => break,
+            }
+            let Ok((n, _)) = socket.try_recv_from(&mut buf) else {
+                break;
+            };
+            number += 1;
+            batch
+                .items
+                .push(item(datagram(&buf[..n], cfg.max), number, cfg.max));
+        }
+        let count = batch.items.len() as u64;
+        if let Err(b) = shared.queue.send(batch, &metrics.waits).await {
+            log!(
+                Error,
+                "input.unmatched_at_stop",
+                {input: &*cfg.input, lines: b.items.len()},
+                "{}: {} message(s) read after the queue closed were not matched",
+                cfg.input,
+                b.items.len()
+            );
+            break;
+        }
+        metrics.events_in.inc_by(count);
+    }
+    check(&mut seen);
+    drop(alive);
+}
+
+/// Asks for a receive buffer of `bytes` on `socket` (SO_RCVBUF); the
+/// kernel caps it at `net.core.rmem_max`, which is logged when it does.
+pub fn receive_buffer(socket: &UdpSocket, input: &str, bytes: usize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let want = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: fd is the socket's open descriptor; the option's value is a
+    // c_int of the size given.
+    let set = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const want).cast(),
+            size,
+        )
+    };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let (mut got, mut len): (libc::c_int, libc::socklen_t) = (0, size);
+    // SAFETY: as above; got and len are valid for writing.
+    let read = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw mut got).cast(),
+            &raw mut len,
+        )
+    };
+    if read != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // Linux reports twice what it grants (the rest is its bookkeeping).
+    let granted = usize::try_from(got / 2).unwrap_or(0);
+    if granted < bytes {
+        log!(
+            Warn,
+            "input.syslog.receive_buffer_capped",
+            {input: input, asked: bytes, granted: granted},
+            "{input}: receive buffer of {granted} bytes, not the {bytes} asked: \
+             the kernel caps it at net.core.rmem_max (sysctl -w net.core.rmem_max={bytes})"
+        );
+    }
+    Ok(())
+}
+
+/// A datagram as a frame: one message, without the trailing newline or
+/// NUL some senders add.
+fn datagram(bytes: &[u8], max: usize) -> Frame {
+    let mut msg = bytes;
+    while let [rest @ .., b'\n' | b'\r' | 0] = msg {
+        msg = rest;
+    }
+    match msg.len() > max {
+        true => Frame::TooLong(msg.len()),
+        false => Frame::Message(msg.to_vec()),
+    }
+}
+
+/// The kernel's count of datagrams dropped for a UDP socket: the `drops`
+/// column of its row (found by the socket's inode) in `/proc/net/udp` or
+/// `/proc/net/udp6`. `None` where there is no such file (not Linux).
+struct Drops {
+    inode: Option<u64>,
+}
+
+impl Drops {
+    fn of(socket: &UdpSocket) -> Drops {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let fd = socket.as_raw_fd();
+        let inode = std::fs::metadata(format!("/proc/self/fd/{fd}")).map(|m| m.ino());
+        Drops { inode: inode.ok() }
+    }
+
+    fn read(&self) -> Option<u64> {
+        let inode = self.inode?;
+        ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .find_map(|table| {
+                let text = std::fs::read_to_string(table).ok()?;
+                udp_drops(&text, inode)
+            })
+    }
+}
+
+/// The `drops` (last) column of the row of `/proc/net/udp` text whose
+/// `inode` (tenth) column is `inode`.
+fn udp_drops(table: &str, inode: u64) -> Option<u64> {
+    table.lines().skip(1).find_map(|row| {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        let this = cols.get(9)?.parse::<u64>().ok()?;
+        (this == inode).then(|| cols.last()?.parse().ok())?
+    })
+}
+
 /// Accepts connections on `listener` until `stop`; each one read by its
 /// own task, which holds a clone of `alive` until it ends.
 pub async fn serve(
@@ -401,6 +632,29 @@ fn item(frame: Frame, number: usize, max: usize) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_drops_of_a_udp_socket_are_read_from_its_row() {
+        let table = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  412: 0100007F:0202 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 771234 2 0000000000000000 0
+  413: 0100007F:9C41 00000000:0000 07 00000000:00034000 00:00000000 00000000  1000        0 771299 2 0000000000000000 4471
+";
+        assert_eq!(udp_drops(table, 771299), Some(4471));
+        assert_eq!(udp_drops(table, 771234), Some(0));
+        assert_eq!(udp_drops(table, 5), None);
+        assert_eq!(udp_drops("", 5), None);
+    }
+
+    #[test]
+    fn a_datagram_is_one_message_without_its_trailing_newline() {
+        assert_eq!(
+            datagram(b"<13>1 - - - - - - {}\n\0", 100),
+            msg("<13>1 - - - - - - {}")
+        );
+        assert_eq!(datagram(b"{\"a\":1}\r\n", 100), msg("{\"a\":1}"));
+        assert_eq!(datagram(b"0123456789", 5), Frame::TooLong(10));
+        assert_eq!(datagram(b"", 5), msg(""));
+    }
 
     fn frames(max: usize, chunks: &[&[u8]]) -> Vec<Frame> {
         let mut f = Framer::new(max);
