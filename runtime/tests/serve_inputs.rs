@@ -657,3 +657,72 @@ fn syslog_over_udp_from_logger_and_every_datagram_the_kernel_drops_is_counted() 
     let (code, err) = server.terminate();
     assert_eq!(code, 0, "{err}");
 }
+
+/// `users`' secret reads, one JSON line each, as gzip bytes.
+fn gzip_lines(users: &[String]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for (i, u) in users.iter().enumerate() {
+        writeln!(gz, "{}", secret_read(i as i64, u)).unwrap();
+    }
+    gz.finish().unwrap()
+}
+
+#[test]
+fn a_glob_at_end_follows_new_files_from_their_start_reads_gzip_and_documents_whole() {
+    let dir = fresh_dir("glob");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    let live = dir.join("logs/a.log");
+    append(&live, &names("old", 0..3));
+    let config = format!(
+        "data_dir: {d}/data\ninputs:\n  files:\n    - {{path: '{d}/logs/*', start_at: end}}\n    \
+         - {{path: '{d}/docs/*.json', format: document}}\n",
+        d = dir.display()
+    );
+    let server = Server::start_inputs(&dir, &config, &[], false);
+    // start_at: end skips what the file held at the first start only.
+    std::thread::sleep(Duration::from_millis(400));
+    append(&live, &names("a", 0..2));
+    let mut want = names("a", 0..2);
+    assert_eq!(wait_users(&server, &want), want);
+
+    // Files that appear later under the glob are read from their start:
+    // a plain one, and gzip (detected by its magic bytes, read whole).
+    append(&dir.join("logs/b.log"), &names("b", 0..3));
+    // (Written beside the glob's directory, then moved in whole.)
+    std::fs::write(dir.join("c.gz"), gzip_lines(&names("gz", 0..4))).unwrap();
+    std::fs::rename(dir.join("c.gz"), dir.join("logs/c.gz")).unwrap();
+    // A document: an EventList written pretty, across lines.
+    let list = serde_json::json!({
+        "kind": "EventList",
+        "apiVersion": "audit.k8s.io/v1",
+        "items": [secret_read(1, "doc001"), secret_read(2, "doc002")],
+    });
+    let doc = serde_json::to_string_pretty(&list).unwrap();
+    std::fs::write(dir.join("docs/list.json.tmp"), &doc).unwrap();
+    std::fs::rename(dir.join("docs/list.json.tmp"), dir.join("docs/list.json")).unwrap();
+    want.extend(names("b", 0..3));
+    want.extend(names("gz", 0..4));
+    want.extend(["doc001", "doc002"].map(String::from));
+    want.sort();
+    assert_eq!(wait_users(&server, &want), want);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+
+    // While stopped: a.log truncated and written anew, shorter than what
+    // was read (copytruncate while ward is down).
+    std::fs::write(&live, "").unwrap();
+    append(&live, &names("t", 0..1));
+    let server = Server::start_inputs(&dir, &config, &[], false);
+    want.extend(names("t", 0..1));
+    want.sort();
+    // Nothing read before is read again: not the gzip file, the document
+    // or b.log; and start_at: end does not apply to a known file.
+    assert_eq!(wait_users(&server, &want), want);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("{}: truncated while stopped", live.display())),
+        "{err}"
+    );
+}
