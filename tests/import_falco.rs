@@ -102,18 +102,23 @@ fn vendored_rules_convert_and_check_clean() {
     }
     assert_eq!(report["other_findings"], Value::Array(vec![]));
 
-    // The one rule not converted: Falco searches the ConfigMap's JSON text;
-    // the bundled library answers it with a rule of its own.
+    // Falco searches the ConfigMap's JSON text: converted as a search of
+    // the keys and values of the opt-in `data`, and so disabled.
     let cm = detail(&report, "Create/Modify Configmap With Private Credentials");
-    assert_eq!(cm["status"], "skipped");
-    assert_eq!(cm["ward_rule"], Value::Null);
+    assert_eq!(cm["status"], "partial", "{cm:#}");
+    assert_eq!(
+        cm["ward_rule"],
+        "create_modify_configmap_with_private_credentials"
+    );
+    let reasons: Vec<&str> = (cm["reasons"].as_array().expect("reasons").iter())
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(reasons.len(), 2, "{cm:#}");
     assert!(
-        cm["reasons"][0]
-            .as_str()
-            .expect("reason")
-            .contains("k8s_configmap_with_credentials"),
+        reasons[0].contains("keys and values of requestObject.data"),
         "{cm:#}"
     );
+    assert!(reasons[1].starts_with("converted disabled"), "{cm:#}");
     // Output fields Ward cannot render make a rule partial, saying which.
     let exec = detail(&report, "Attach/Exec Pod");
     assert_eq!(exec["status"], "partial");
@@ -141,8 +146,8 @@ fn vendored_rules_convert_and_check_clean() {
         check_err.contains("0 error(s), 0 warning(s)"),
         "{check_err}"
     );
-    // The report is clean but for the skipped rule.
-    assert_eq!(code, 1);
+    // No rule skipped and no findings (four are partial, saying why).
+    assert_eq!(code, 0);
 
     let main = std::fs::read_to_string(out.join("k8s_audit_rules.ward")).expect("main");
     assert_eq!(
@@ -253,6 +258,49 @@ fn converted_privileged_pod_rule_fires_on_the_sample() {
             .starts_with("Pod started with privileged container (user=k8s-test-user pod="),
         "{first:#}"
     );
+}
+
+#[test]
+fn converted_configmap_rule_is_disabled_until_a_site_enables_it() {
+    let out = out_dir("configmap");
+    import(&vendored(), &out);
+    let text = std::fs::read_to_string(out.join("k8s_audit_rules.ward")).expect("converted");
+    let rule = block(
+        &text,
+        "rule create_modify_configmap_with_private_credentials {",
+    );
+    assert!(rule.contains("  enabled     false\n"), "{rule}");
+    let sample = root()
+        .join("rules/k8s/samples/k8s_configmap_with_credentials/alert.jsonl")
+        .display()
+        .to_string();
+    // The site layer beside the converted files, not among them.
+    let site = out_dir("configmap-site");
+    std::fs::create_dir_all(&site).expect("site dir");
+    std::fs::write(
+        site.join("opt_in.ward"),
+        "tune rule create_modify_configmap_with_private_credentials {\n  enabled true\n}\n",
+    )
+    .expect("site file");
+    let fired = |rules: &[&str]| -> Vec<u64> {
+        let mut args = vec!["scan", "--no-event"];
+        for r in rules {
+            args.extend(["--rules", r]);
+        }
+        args.push(&sample);
+        let (_, stdout, _) = ward(&args);
+        (stdout.lines())
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|a| a["rule"] == "create_modify_configmap_with_private_credentials")
+            .filter_map(|a| a["input"]["line"].as_u64())
+            .collect()
+    };
+    let (out_s, site_s) = (out.display().to_string(), site.display().to_string());
+    assert_eq!(fired(&[&out_s]), Vec::<u64>::new());
+    // Falco's substrings, case-sensitive: the AWS key file (line 2) and
+    // `spring.datasource.password=` (line 3); not `DB_PASSWORD`, a Slack
+    // token or a private key, which the bundled rule also finds.
+    assert_eq!(fired(&[&out_s, &site_s]), vec![2, 3]);
 }
 
 #[test]

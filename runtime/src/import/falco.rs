@@ -302,6 +302,10 @@ enum Field {
     UriParam(String),
     /// `jevt.rawtime`: the event time, only tested for existence or 0.
     Rawtime,
+    /// `ka.req.configmap.obj`: the ConfigMap as JSON text, which Falco
+    /// searches with `contains`; Ward searches the keys and values of
+    /// its `data` (an opt-in field of the schema).
+    ConfigMapObj,
     Unsupported(String),
 }
 
@@ -409,7 +413,9 @@ fn field(name: &str) -> Field {
         ),
         "ka.req.binding.role" => s("requestObject.roleRef.name"),
         "ka.req.binding.subjects" => multi("requestObject.subjects", "s", Some("name"), Str),
-        "ka.req.role.rules.verbs" | "ka.req.role.rules.resources" | "ka.req.role.rules.apigroups" => {
+        "ka.req.role.rules.verbs"
+        | "ka.req.role.rules.resources"
+        | "ka.req.role.rules.apigroups" => {
             let leaf = match name.rsplit('.').next() {
                 Some("verbs") => "verbs",
                 Some("resources") => "resources",
@@ -428,9 +434,7 @@ fn field(name: &str) -> Field {
         "ka.req.service.type" => s("requestObject.spec.type"),
         "ka.req.service.ports" => multi("requestObject.spec.ports", "p", Some("port"), Int),
         "ka.req.configmap.name" => s("objectRef.name"),
-        "ka.req.configmap.obj" => Field::Unsupported(
-            "ka.req.configmap.obj (the ConfigMap's data as JSON text) is not converted: Ward reads ConfigMap data as the opt-in map requestObject.data, through keys() and values(); the bundled rule k8s_configmap_with_credentials answers Falco's rule that reads it".into(),
-        ),
+        "ka.req.configmap.obj" => Field::ConfigMapObj,
         "jevt.rawtime" | "jevt.time" | "jevt.time.iso8601" => Field::Rawtime,
         _ => {
             if let Some(p) = name
@@ -477,6 +481,7 @@ fn output_path(name: &str) -> Result<(String, Option<String>), String> {
             ),
             Field::Multi { chain, .. } => (chain[0].0.clone(), None),
             Field::Rawtime => ("stageTimestamp".into(), None),
+            Field::ConfigMapObj => ("requestObject.data".into(), None),
             Field::Unsupported(r) => return Err(r),
         },
     })
@@ -524,6 +529,8 @@ fn repository_globs(repo: &str) -> Vec<String> {
 #[derive(Default, Debug, Clone)]
 struct Tr {
     partial: Vec<String>,
+    /// Reads a field the schema marks opt-in (ConfigMap data).
+    opt_in: bool,
     /// Lists used, as (Falco name, used for an image repository).
     lists: BTreeSet<(String, bool)>,
     macros: BTreeSet<String>,
@@ -531,6 +538,7 @@ struct Tr {
 
 impl Tr {
     fn merge(&mut self, o: &Tr) {
+        self.opt_in |= o.opt_in;
         for p in &o.partial {
             if !self.partial.contains(p) {
                 self.partial.push(p.clone());
@@ -817,6 +825,24 @@ impl Ctx<'_> {
                     "ka.uri.param[{p}] {op} {v} approximated by requestURI contains \"{needle}\" (the parameter is not decoded or isolated)"
                 ));
                 Ok(format!("requestURI contains {}", quote(&needle)))
+            }
+            Field::ConfigMapObj => {
+                let (Rhs::One(v), "contains" | "icontains") = (rhs, op) else {
+                    return Err(format!(
+                        "`{op}` on ka.req.configmap.obj (the ConfigMap as JSON text): only contains is expressible, on the keys and values of requestObject.data"
+                    ));
+                };
+                tr.opt_in = true;
+                let note = format!(
+                    "ka.req.configmap.obj {op}: searched in the keys and values of requestObject.data (Falco searches the whole object's JSON text, its metadata too)"
+                );
+                if !tr.partial.contains(&note) {
+                    tr.partial.push(note);
+                }
+                let v = quote(v);
+                Ok(format!(
+                    "(any k in keys(requestObject.data): k {op} {v} or any x in values(requestObject.data): x {op} {v})"
+                ))
             }
             Field::Rawtime => match (op, rhs) {
                 ("exists", _) => Ok("true".into()),
@@ -1670,8 +1696,18 @@ pub fn convert(inputs: &[(String, String)]) -> Output {
             let tags: Vec<String> = r.tags.iter().map(|t| tag(t)).collect();
             text.push_str(&format!("  tags [{}]\n", tags.join(", ")));
         }
-        if let Some(en) = r.enabled {
-            text.push_str(&format!("  enabled {en}\n"));
+        match r.enabled {
+            // Reads a field the audit policy must be asked to record:
+            // converted disabled, as the bundled library ships such rules.
+            Some(true) | None if tr.opt_in => {
+                text.push_str("  enabled false\n");
+                report.reasons.push(format!(
+                    "converted disabled: it reads ConfigMap data, an opt-in field (W022); enable it with `tune rule {id} {{ enabled true }}` where the audit policy records ConfigMap bodies (Request level)"
+                ));
+                report.status = Status::Partial;
+            }
+            Some(en) => text.push_str(&format!("  enabled {en}\n")),
+            None => {}
         }
         text.push_str(&format!("  when {when}\n"));
         for e in excepts {
