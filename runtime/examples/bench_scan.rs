@@ -17,6 +17,11 @@
 //! the k8s corpus (to profile `ward scan FILE`); `BENCH_STAGES=200` prints
 //! what each stage of the fast path costs per event with that many
 //! generated rules (each stage timed with the ones before it, best of 3).
+//! `BENCH_ALERTS=1` measures alert rendering: one rule (an output
+//! template of three fields) that fires on no event, on one event in 16
+//! and on every event, written as JSON with and without the event and as
+//! text; it prints events/s, alerts/s, bytes written per alert and the
+//! cost of one alert (the time over the silent rule's, per alert).
 
 use std::time::Instant;
 
@@ -107,6 +112,22 @@ fn ward(
     texts: &[(String, String)],
     stateful: bool,
 ) -> Result<(f64, u64, usize), String> {
+    let output = Output {
+        text: false,
+        with_event: true,
+    };
+    ward_to(lines, bytes, texts, stateful, output, &mut std::io::sink())
+}
+
+/// [`ward`] writing its alerts in `output`'s form to `sink`.
+fn ward_to(
+    lines: &[String],
+    bytes: &[u8],
+    texts: &[(String, String)],
+    stateful: bool,
+    output: Output,
+    sink: &mut dyn std::io::Write,
+) -> Result<(f64, u64, usize), String> {
     let mut best_s = f64::INFINITY;
     let mut alerts = 0;
     let mut n_rules = 0;
@@ -117,15 +138,7 @@ fn ward(
             set.rules.retain(|r| r.stateful.is_none());
         }
         n_rules = set.rules.len();
-        let mut sink = std::io::sink();
-        let mut scan = Scan::new(
-            set,
-            &mut sink,
-            Output {
-                text: false,
-                with_event: true,
-            },
-        );
+        let mut scan = Scan::new(set, &mut *sink, output);
         let t = Instant::now();
         {
             let scan_cell = std::cell::RefCell::new(&mut scan);
@@ -233,6 +246,82 @@ fn stages(lines: &[String], extra: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Counts the bytes written.
+struct Counting(u64);
+
+impl std::io::Write for Counting {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len() as u64;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The cost of alerts: one rule firing on none, a tenth and all of the
+/// events, in each output form.
+fn alert_rates(lines: &[String], bytes: &[u8]) -> Result<(), String> {
+    let rule = |when: &str| {
+        vec![(
+            "alerts.ward".to_string(),
+            format!(
+                "source k8s.audit\nrule fires {{\n  severity low\n  when {when}\n  \
+                 output \"{{user.username}} {{verb}} {{objectRef.resource}}\"\n}}\n"
+            ),
+        )]
+    };
+    let floor_s = floor(bytes);
+    let n = lines.len() as f64;
+    println!(
+        "\nalert rendering, {} k8s events, floor {:.0} events/s",
+        lines.len(),
+        n / floor_s
+    );
+    println!(
+        "  {:<28} {:<16} {:>11} {:>11} {:>8} {:>11} {:>10}",
+        "rule fires on", "written as", "events/s", "alerts/s", "ratio", "bytes/alert", "ns/alert"
+    );
+    let forms = [
+        ("json with event", false, true),
+        ("json, no event", false, false),
+        ("text", true, false),
+    ];
+    for (label, text, with_event) in forms {
+        let output = Output { text, with_event };
+        let mut silent_s = 0.0;
+        // One field read by all three (auditIDs are random hex).
+        let cases = [
+            ("no event", r#"auditID == "none""#),
+            ("1 event in 16", r#"auditID endswith "0""#),
+            ("every event", r#"auditID != """#),
+        ];
+        for (what, when) in cases {
+            let mut count = Counting(0);
+            let (s, alerts, _) = ward_to(lines, bytes, &rule(when), true, output, &mut count)?;
+            if alerts == 0 {
+                silent_s = s;
+            }
+            let per_alert = match alerts {
+                0 => "-".to_string(),
+                a => format!("{:.0}", (s - silent_s) * 1e9 / a as f64),
+            };
+            let bytes_per = match alerts {
+                0 => "-".to_string(),
+                // Three runs wrote to the counter.
+                a => format!("{:.0}", count.0 as f64 / 3.0 / a as f64),
+            };
+            println!(
+                "  {what:<28} {label:<16} {:>11.0} {:>11.0} {:>8.2} {bytes_per:>11} {per_alert:>10}",
+                n / s,
+                alerts as f64 / s,
+                floor_s / s
+            );
+        }
+    }
+    Ok(())
+}
+
 fn report(name: &str, lines: &[String], floor_s: f64, rows: &[(String, f64, u64)]) {
     let mb = lines.iter().map(|l| l.len() + 1).sum::<usize>() as f64 / 1e6;
     let n = lines.len() as f64;
@@ -283,6 +372,9 @@ fn main() -> Result<(), String> {
         .and_then(|v| v.parse().ok())
     {
         return stages(&k8s, extra);
+    }
+    if std::env::var("BENCH_ALERTS").is_ok() {
+        return alert_rates(&k8s, &k8s_bytes);
     }
     let floor_s = floor(&k8s_bytes);
     let mut rows = Vec::new();
