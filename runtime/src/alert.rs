@@ -231,10 +231,11 @@ pub fn write_line<'d, D: Doc<'d>>(
     out.extend_from_slice(b"},\"input\":{\"file\":");
     str(out, from.file);
     out.extend_from_slice(b",\"line\":");
-    out.extend_from_slice(from.line.to_string().as_bytes());
-    out.extend_from_slice(b",\"via\":");
-    let _ = serde_json::to_writer(&mut *out, &from.via);
-    out.push(b'}');
+    // Written in place: no String per alert.
+    let _ = std::io::Write::write_fmt(out, format_args!("{}", from.line));
+    out.extend_from_slice(b",\"via\":\"");
+    out.extend_from_slice(from.via.name().as_bytes());
+    out.extend_from_slice(b"\"}");
     if let Some(w) = window {
         out.extend_from_slice(b",\"window\":");
         let _ = serde_json::to_writer(&mut *out, w);

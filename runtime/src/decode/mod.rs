@@ -44,6 +44,21 @@ pub enum Via {
     Embedded,
 }
 
+impl Via {
+    /// Its name in alerts (as serialised).
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Raw => "raw",
+            Via::EventList => "event-list",
+            Via::CloudtrailRecords => "cloudtrail-records",
+            Via::EksCloudwatch => "eks-cloudwatch",
+            Via::Gke => "gke",
+            Via::Aks => "aks",
+            Via::Embedded => "embedded",
+        }
+    }
+}
+
 /// One decoded event.
 #[derive(Clone, Debug)]
 pub struct Event {
@@ -797,6 +812,22 @@ fn kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn via_names_are_their_serialised_form() {
+        for via in [
+            Via::Raw,
+            Via::EventList,
+            Via::CloudtrailRecords,
+            Via::EksCloudwatch,
+            Via::Gke,
+            Via::Aks,
+            Via::Embedded,
+        ] {
+            let json = serde_json::to_string(&via).unwrap();
+            assert_eq!(json, format!("\"{}\"", via.name()));
+        }
+    }
 
     /// Events and problems of `text` read with `opts`.
     fn decode(text: &[u8], opts: impl Into<Options>) -> (Vec<Event>, Vec<Problem>) {
