@@ -7,7 +7,7 @@
 //! that is fine. Where deciding needs more than the syntax tree and the
 //! schema, the lint stays quiet.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path as FsPath;
 use std::rc::Rc;
 
@@ -62,6 +62,7 @@ pub(crate) fn program(
 ) {
     unused(prog, diags);
     titles(prog, diags);
+    let expansions = Expansions::of(prog);
     for def in &prog.rules {
         let path = &loaded.sources.get(def.file).path;
         // A rule kept in the samples layout is in a maintained rule
@@ -98,6 +99,7 @@ pub(crate) fn program(
                 prog,
                 schema,
                 sources: &loaded.sources,
+                expansions: &expansions,
                 diags,
                 budget: std::cell::Cell::new(BUDGET),
             }
@@ -266,6 +268,8 @@ struct Atom<'v> {
     field: String,
     file: FileId,
     span: Span,
+    /// In a parameterised macro's expansion: the call, where written.
+    call: Option<Site>,
     negated: bool,
     vals: Rc<Vals<'v>>,
 }
@@ -298,6 +302,7 @@ struct Contra<'p, 'a, 'd> {
     prog: &'p Program<'a>,
     schema: &'p crate::schema::Schema,
     sources: &'p crate::diagnostic::SourceMap,
+    expansions: &'p Expansions,
     diags: &'d mut Vec<Diagnostic>,
     /// Nodes left to visit for this rule: macros that use macros can
     /// expand exponentially, and the lint then gives up (silently).
@@ -308,7 +313,136 @@ struct Contra<'p, 'a, 'd> {
 #[derive(Default)]
 struct Chain<'e> {
     atoms: Vec<Atom<'e>>,
-    rest: Vec<(FileId, &'e Expr)>,
+    rest: Vec<(In, &'e Expr)>,
+}
+
+/// Where a condition was written: a file, and if it comes from a
+/// parameterised macro's expansion (whose spans lie in the macro's body),
+/// the call that a diagnostic is shown at.
+#[derive(Clone, Copy, Debug)]
+struct In {
+    file: FileId,
+    call: Option<Site>,
+}
+
+impl In {
+    fn file(file: FileId) -> In {
+        In { file, call: None }
+    }
+}
+
+/// A call of a parameterised macro as written in a file (for a call in
+/// another call's expansion, the outermost call).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Site {
+    file: FileId,
+    span: Span,
+}
+
+/// The expansion of each call of a parameterised macro that the rules
+/// reach, by the address of the call node: each call written, and each
+/// call in an expansion, is its own node. Built once, before the
+/// analysis, so the expansions outlive the chains that borrow from them.
+#[derive(Default)]
+struct Expansions {
+    by_call: HashMap<*const Call, Expansion>,
+}
+
+struct Expansion {
+    body: Box<Expr>,
+    /// The macro's file, where the body's spans lie.
+    file: FileId,
+    call: Site,
+}
+
+/// Calls expanded for the whole rule set, at most: past it, the lint
+/// stays quiet about what the rest would have shown.
+const EXPANSIONS: usize = 20_000;
+
+impl Expansion {
+    /// Where the body's conditions are: the macro's file, shown at the call.
+    fn within(&self) -> In {
+        In {
+            file: self.file,
+            call: Some(self.call),
+        }
+    }
+}
+
+impl Expansions {
+    fn of(prog: &Program<'_>) -> Expansions {
+        let mut out = Expansions::default();
+        if prog.macros.values().all(|m| m.item.params.is_empty()) {
+            return out;
+        }
+        for def in &prog.rules {
+            for e in def.item.when.iter().chain(&def.item.excepts) {
+                out.walk(prog, e, In::file(def.file), 0);
+            }
+        }
+        for def in prog.macros.values() {
+            if def.item.params.is_empty() {
+                out.walk(prog, &def.item.body, In::file(def.file), 0);
+            }
+        }
+        out
+    }
+
+    fn get(&self, c: &Call) -> Option<&Expansion> {
+        self.by_call.get(&std::ptr::from_ref(c))
+    }
+
+    fn walk(&mut self, prog: &Program<'_>, e: &Expr, at: In, depth: usize) {
+        match &e.kind {
+            ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+                self.walk(prog, a, at, depth);
+                self.walk(prog, b, at, depth);
+            }
+            ExprKind::Not(a) => self.walk(prog, a, at, depth),
+            ExprKind::Value(Operand::Call(c)) => {
+                let key = std::ptr::from_ref(c);
+                if depth >= MAX_DEPTH
+                    || self.by_call.len() >= EXPANSIONS
+                    || self.by_call.contains_key(&key)
+                {
+                    return;
+                }
+                let Some(def) = prog.macros.get(c.name.name.as_str()) else {
+                    return;
+                };
+                let params = &def.item.params;
+                if params.is_empty() || params.len() != c.args.len() {
+                    return;
+                }
+                let Ok(body) = crate::resolve::expand::substitute(def.item, &c.args) else {
+                    return;
+                };
+                let call = at.call.unwrap_or(Site {
+                    file: at.file,
+                    span: c.span,
+                });
+                let body = Box::new(body);
+                let inner = In {
+                    file: def.file,
+                    call: Some(call),
+                };
+                // The body's calls first: the box keeps its place when
+                // moved into the map.
+                self.walk(prog, &body, inner, depth + 1);
+                self.by_call.insert(
+                    key,
+                    Expansion {
+                        body,
+                        file: def.file,
+                        call,
+                    },
+                );
+            }
+            // Quantifiers' bodies are not analysed; the other tests hold
+            // no conditions.
+            _ => {}
+        }
+    }
 }
 
 /// Deepest macro nesting (and `or`/`not` nesting) followed.
@@ -329,19 +463,20 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
     fn rule(&mut self, def: &Def<'a, RuleDecl>) {
         let r = def.item;
         let Some(when) = r.when.first() else { return };
+        let at = In::file(def.file);
         let mut chain = Chain::default();
-        self.chain(def.file, when, 0, &mut chain);
+        self.chain(at, when, 0, &mut chain);
         let when_false = self.analyse(&[], chain, 0);
         for e in &r.excepts {
             let mut ex = Chain::default();
-            self.chain(def.file, e, 0, &mut ex);
+            self.chain(at, e, 0, &mut ex);
             if contradiction(&ex.atoms, 0).is_some() || when_false {
                 // Contradictory on its own: the analysis below reports it.
                 self.analyse(&[], ex, 0);
                 continue;
             }
             let mut when_atoms = Chain::default();
-            self.chain(def.file, when, 0, &mut when_atoms);
+            self.chain(at, when, 0, &mut when_atoms);
             let ctx = when_atoms.atoms;
             let mut all = ctx.clone();
             all.extend(ex.atoms.iter().cloned());
@@ -363,8 +498,9 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
                     } else {
                         "in the `except`"
                     };
-                    d = d.with_label(all[j].file, all[j].span, label);
+                    d = self.label(d, a, &all[j], label);
                 }
+                let d = self.at_call(d, a.call);
                 self.diags.push(d.help(
                     "every event the rule fires on fails this test, so the exception excludes nothing; fix or remove it",
                 ));
@@ -396,8 +532,9 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
             let mut d = Diagnostic::new(Code::ConstantCondition, a.file, a.span, msg)
                 .label(explain(&all, i));
             for j in &involved {
-                d = d.with_label(all[*j].file, all[*j].span, "contradicted by this test");
+                d = self.label(d, a, &all[*j], "contradicted by this test");
             }
+            let d = self.at_call(d, a.call);
             let help = match involved.as_slice() {
                 [j] if !all[*j].negated
                     && !a.negated
@@ -425,14 +562,14 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
         if depth >= MAX_DEPTH {
             return false;
         }
-        for (file, e) in chain.rest {
+        for (at, e) in chain.rest {
             let mut branches = Vec::new();
             match &e.kind {
-                ExprKind::Or(..) => self.or_branches(file, e, 0, &mut branches),
-                ExprKind::Not(inner) => branches.push((file, &**inner)),
+                ExprKind::Or(..) => self.or_branches(at, e, 0, &mut branches),
+                ExprKind::Not(inner) => branches.push((at, &**inner)),
                 _ => {}
             }
-            self.tautology(file, e);
+            self.tautology(at, e);
             for (bf, b) in branches {
                 let mut c = Chain::default();
                 self.chain(bf, b, 0, &mut c);
@@ -443,7 +580,7 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
     }
 
     /// Flattens `a and b and macro ...` into field tests and other conditions.
-    fn chain<'e>(&self, file: FileId, e: &'e Expr, depth: usize, out: &mut Chain<'e>)
+    fn chain<'e>(&self, at: In, e: &'e Expr, depth: usize, out: &mut Chain<'e>)
     where
         'a: 'e,
         'p: 'e,
@@ -453,32 +590,33 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
         }
         match &e.kind {
             ExprKind::And(a, b) => {
-                self.chain(file, a, depth, out);
-                self.chain(file, b, depth, out);
+                self.chain(at, a, depth, out);
+                self.chain(at, b, depth, out);
             }
             ExprKind::Value(Operand::Path(p)) if depth < MAX_DEPTH => {
                 match p
                     .as_name()
                     .and_then(|n| self.prog.macros.get(n.name.as_str()))
                 {
-                    Some(m) => self.chain(m.file, &m.item.body, depth + 1, out),
-                    None => out.rest.push((file, e)),
+                    Some(m) => self.chain(In::file(m.file), &m.item.body, depth + 1, out),
+                    None => out.rest.push((at, e)),
                 }
             }
-            _ => match self.atom(file, e) {
+            ExprKind::Value(Operand::Call(c)) if depth < MAX_DEPTH => {
+                match self.expansions.get(c) {
+                    Some(x) => self.chain(x.within(), &x.body, depth + 1, out),
+                    None => out.rest.push((at, e)),
+                }
+            }
+            _ => match self.atom(at, e) {
                 Some(a) => out.atoms.push(a),
-                None => out.rest.push((file, e)),
+                None => out.rest.push((at, e)),
             },
         }
     }
 
-    fn or_branches<'e>(
-        &self,
-        file: FileId,
-        e: &'e Expr,
-        depth: usize,
-        out: &mut Vec<(FileId, &'e Expr)>,
-    ) where
+    fn or_branches<'e>(&self, at: In, e: &'e Expr, depth: usize, out: &mut Vec<(In, &'e Expr)>)
+    where
         'a: 'e,
         'p: 'e,
     {
@@ -487,34 +625,103 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
         }
         match &e.kind {
             ExprKind::Or(a, b) => {
-                self.or_branches(file, a, depth, out);
-                self.or_branches(file, b, depth, out);
+                self.or_branches(at, a, depth, out);
+                self.or_branches(at, b, depth, out);
             }
             ExprKind::Value(Operand::Path(p)) if depth < MAX_DEPTH => {
                 match p
                     .as_name()
                     .and_then(|n| self.prog.macros.get(n.name.as_str()))
                 {
-                    Some(m) => self.or_branches(m.file, &m.item.body, depth + 1, out),
-                    None => out.push((file, e)),
+                    Some(m) => self.or_branches(In::file(m.file), &m.item.body, depth + 1, out),
+                    None => out.push((at, e)),
                 }
             }
-            _ => out.push((file, e)),
+            ExprKind::Value(Operand::Call(c)) if depth < MAX_DEPTH => {
+                match self.expansions.get(c) {
+                    Some(x) => self.or_branches(x.within(), &x.body, depth + 1, out),
+                    None => out.push((at, e)),
+                }
+            }
+            _ => out.push((at, e)),
         }
     }
 
+    /// A label at `b`, a test involved in a diagnostic about test `a`: in
+    /// the body of a macro, or at its call when `b` comes from another
+    /// call than `a` (the body's text there is not what the call means).
+    fn label(&self, d: Diagnostic, a: &Atom<'_>, b: &Atom<'_>, msg: &str) -> Diagnostic {
+        match b.call {
+            Some(site) if a.call != b.call => {
+                let name = self.called(site);
+                d.with_label(
+                    site.file,
+                    site.span,
+                    format!("{msg}, in this call of `{name}`"),
+                )
+            }
+            _ => d.with_label(b.file, b.span, msg),
+        }
+    }
+
+    /// `d`, about test `a`: if `a` comes from a call's expansion, shown at
+    /// the call first (as the checker shows what it finds in a call),
+    /// with the test in the macro's body second.
+    fn at_call(&self, mut d: Diagnostic, call: Option<Site>) -> Diagnostic {
+        let Some(site) = call else { return d };
+        let name = self.called(site);
+        for l in &mut d.labels {
+            if l.message.is_empty() {
+                l.message = format!("in `{name}`");
+            }
+        }
+        d.labels.insert(
+            0,
+            crate::diagnostic::Label {
+                file: site.file,
+                span: site.span,
+                message: format!("in this call of `{name}`"),
+            },
+        );
+        d
+    }
+
+    /// The name of the macro called at `site`, from its text.
+    fn called(&self, site: Site) -> &str {
+        let text = self.prog_text(site.file);
+        let call = text.get(site.span.start..site.span.end).unwrap_or("");
+        call.split('(').next().unwrap_or(call).trim()
+    }
+
     /// `P or not P` (as written) is always true: `not` negates the whole test.
-    fn tautology(&mut self, file: FileId, e: &Expr) {
+    fn tautology(&mut self, at: In, e: &Expr) {
         if !matches!(e.kind, ExprKind::Or(..)) {
             return;
         }
         let mut branches = Vec::new();
-        self.or_branches(file, e, 0, &mut branches);
+        self.or_branches(at, e, 0, &mut branches);
         if branches.len() > 256 {
             return; // compared pairwise; leave giant disjunctions alone
         }
-        let text = |f: FileId, x: &Expr| -> String {
-            let src = self.prog_text(f);
+        // In an expansion the body's text is not what the call means (an
+        // argument is where its parameter was written): compare the
+        // conditions as printed then.
+        let expanded = branches.iter().any(|(at, e)| {
+            at.call.is_some()
+                || matches!(&e.kind, ExprKind::Not(i) if matches!(&i.kind,
+                    ExprKind::Value(Operand::Call(c)) if self.expansions.get(c).is_some()))
+        });
+        let text = |at: In, x: &Expr| -> String {
+            if expanded {
+                let s = x.to_string();
+                let s = s.trim();
+                return s
+                    .strip_prefix('(')
+                    .and_then(|t| t.strip_suffix(')'))
+                    .unwrap_or(s)
+                    .to_string();
+            }
+            let src = self.prog_text(at.file);
             let s = src.get(x.span.start..x.span.end).unwrap_or("");
             let s = s.trim();
             let s = s
@@ -528,7 +735,19 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
             let ExprKind::Not(inner) = &n.kind else {
                 continue;
             };
-            let want = text(*nf, inner);
+            // `not m(a)`: the call's expansion, as its alternatives are.
+            let mut inner: &Expr = inner;
+            let mut inner_at = *nf;
+            for _ in 0..MAX_DEPTH {
+                let ExprKind::Value(Operand::Call(c)) = &inner.kind else {
+                    break;
+                };
+                let Some(x) = self.expansions.get(c) else {
+                    break;
+                };
+                (inner, inner_at) = (&x.body, x.within());
+            }
+            let want = text(inner_at, inner);
             if let Some((pf, p)) = branches
                 .iter()
                 .find(|(pf, p)| !std::ptr::eq(*p, *n) && text(*pf, p) == want)
@@ -538,16 +757,27 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
             }
         }
         if let Some((nf, nspan, want, pf, pspan)) = found {
+            let d = Diagnostic::new(
+                Code::ConstantCondition,
+                nf.file,
+                nspan,
+                "this condition is always true",
+            )
+            .label(format!("the negation of `{want}`"));
+            let d = match pf.call {
+                Some(site) if pf.call != nf.call => {
+                    let name = self.called(site);
+                    d.with_label(
+                        site.file,
+                        site.span,
+                        format!("this test, in this call of `{name}`"),
+                    )
+                }
+                _ => d.with_label(pf.file, pspan, "this test"),
+            };
+            let d = self.at_call(d, nf.call);
             self.diags.push(
-                Diagnostic::new(
-                    Code::ConstantCondition,
-                    nf,
-                    nspan,
-                    "this condition is always true",
-                )
-                .label(format!("the negation of `{want}`"))
-                .with_label(pf, pspan, "this test")
-                .help("`P or not P` holds for every event; drop both, or fix the one you meant"),
+                d.help("`P or not P` holds for every event; drop both, or fix the one you meant"),
             );
         }
     }
@@ -558,7 +788,7 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
 
     /// A field test against literals, if `e` is one on a string, int or
     /// bool field (whose equality is exact).
-    fn atom<'e>(&self, file: FileId, e: &'e Expr) -> Option<Atom<'e>>
+    fn atom<'e>(&self, at: In, e: &'e Expr) -> Option<Atom<'e>>
     where
         'a: 'e,
         'p: 'e,
@@ -615,8 +845,9 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
         }
         Some(Atom {
             field: dotted(field)?,
-            file,
+            file: at.file,
             span: e.span,
+            call: at.call,
             negated,
             vals: Rc::new(Vals {
                 items,
@@ -827,12 +1058,16 @@ pub(crate) fn suppress(loaded: &Loaded, opts: &Options<'_>, diags: &mut Vec<Diag
     let mut found = Vec::new();
     for (file, f) in &loaded.files {
         let text = loaded.sources.get(*file).text();
+        let spans = crate::syntax::comments(text);
         let items: Vec<Span> = f
             .items
             .iter()
             .filter_map(|i| match i {
                 Item::List(l) => Some(l.span),
-                Item::Macro(m) => Some(m.span),
+                // A macro ends with its condition, whose span takes in the
+                // blank lines and comments after it: the comment above the
+                // next item is not inside the macro.
+                Item::Macro(m) => Some(without_trailing(text, m.span, &spans)),
                 Item::Rule(r) | Item::Tune(r) => Some(r.span),
                 Item::Extend(e) => Some(e.span),
                 Item::Source(_) | Item::Import(_) => None,
@@ -879,6 +1114,22 @@ pub(crate) fn suppress(loaded: &Loaded, opts: &Options<'_>, diags: &mut Vec<Diag
         }
     }
     diags.extend(found);
+}
+
+/// `span` without the spaces and comments at its end.
+fn without_trailing(text: &str, span: Span, comments: &[std::ops::Range<usize>]) -> Span {
+    let mut end = span.end;
+    loop {
+        let kept = text.get(span.start..end).unwrap_or("").trim_end();
+        end = span.start + kept.len();
+        match comments
+            .iter()
+            .find(|c| c.start >= span.start && c.start < end && end <= c.end)
+        {
+            Some(c) => end = c.start,
+            None => return Span::new(span.start, end),
+        }
+    }
 }
 
 fn parse_allow(

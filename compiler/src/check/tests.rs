@@ -806,3 +806,124 @@ fn overrides_keep_the_parameters() {
         [Code::MacroArity, Code::MacroArity]
     );
 }
+
+/// The lints see through calls of parameterised macros: what they find in
+/// a call's expansion is shown at the call, with the test in the body.
+#[test]
+fn lints_see_into_macro_calls() {
+    let m = "source k8s.audit\nmacro in_ns(x) = objectRef.namespace == x\n\
+             macro not_ns(x) = not objectRef.namespace == x\nmacro verb_is(v) = verb == v\n";
+    // Each diagnostic: its code, then the text under each label.
+    let found = |rule: &str| -> Vec<(Code, Vec<String>)> {
+        let text = format!("{m}{rule}\n");
+        let loaded = load::load_texts(&[("t.ward", &text)]);
+        check(&loaded, schema::bundled())
+            .diagnostics
+            .iter()
+            .filter(|d| d.code != Code::UnusedDefinition)
+            .map(|d| {
+                let labels = d
+                    .labels
+                    .iter()
+                    .map(|l| text[l.span.start..l.span.end].to_string());
+                (d.code, labels.collect())
+            })
+            .collect()
+    };
+    let when = |cond: &str| found(&format!("rule r {{ when {cond} }}"));
+    let w012 = Code::ConstantCondition;
+    // A call that contradicts a test written in the rule: at the test,
+    // with the call.
+    assert_eq!(
+        when(r#"in_ns("a") and objectRef.namespace == "b""#),
+        [(
+            w012,
+            vec![
+                r#"objectRef.namespace == "b""#.into(),
+                r#"in_ns("a")"#.into()
+            ]
+        )]
+    );
+    // The other way round: at the call, then the test in the body.
+    assert_eq!(
+        when(r#"objectRef.namespace == "b" and in_ns("a")"#),
+        [(
+            w012,
+            vec![
+                r#"in_ns("a")"#.into(),
+                "objectRef.namespace == x".into(),
+                r#"objectRef.namespace == "b""#.into()
+            ]
+        )]
+    );
+    // Two calls of one macro.
+    assert_eq!(
+        when(r#"in_ns("a") and verb == "get" and in_ns("b")"#),
+        [(
+            w012,
+            vec![
+                r#"in_ns("b")"#.into(),
+                "objectRef.namespace == x".into(),
+                r#"in_ns("a")"#.into()
+            ]
+        )]
+    );
+    // A `not` in a body that the caller's test makes always true (as
+    // `verb == "get" and not verb == "list"` written out).
+    assert_eq!(
+        when(r#"in_ns("a") and not_ns("b")"#),
+        [(
+            w012,
+            vec![
+                r#"not_ns("b")"#.into(),
+                "objectRef.namespace == x".into(),
+                r#"in_ns("a")"#.into()
+            ]
+        )]
+    );
+    // `P or not P` through calls; through two macros whose bodies read
+    // alike but whose arguments differ, nothing.
+    assert_eq!(
+        when(r#"verb_is("get") or not verb_is("get")"#)
+            .into_iter()
+            .map(|(c, l)| (c, l[0].trim().to_string()))
+            .collect::<Vec<_>>(),
+        [(w012, r#"not verb_is("get")"#.to_string())]
+    );
+    // A dead except through a call.
+    assert_eq!(
+        found(r#"rule r { when in_ns("a") except in_ns("b") }"#)
+            .into_iter()
+            .map(|(c, l)| (c, l[0].clone()))
+            .collect::<Vec<_>>(),
+        [(Code::DeadExcept, r#"in_ns("b")"#.to_string())]
+    );
+    // Satisfiable through calls: nothing.
+    for cond in [
+        r#"in_ns("a") or in_ns("b")"#,
+        r#"in_ns("a") and in_ns("a")"#,
+        r#"in_ns("a") or not in_ns("b")"#,
+        r#"in_ns("a") or not_ns("b")"#,
+        r#"in_ns(user.username) and in_ns("b")"#,
+    ] {
+        assert_eq!(when(cond), [], "{cond}");
+    }
+    // Suppressed above the rule, as any warning there.
+    assert_eq!(
+        found("# ward:allow(constant-condition) reason: testing\nrule r { when in_ns(\"a\") and in_ns(\"b\") }"),
+        []
+    );
+}
+
+/// A suppression comment right after a macro is about the item below it:
+/// the macro's condition does not take the comment in.
+#[test]
+fn suppressions_after_a_macro_cover_the_next_item() {
+    assert_eq!(
+        suppressed(
+            "macro m = verb == \"get\"\n# ward:allow(constant-condition) reason: testing\n\
+             rule r { when m and verb == \"list\" }"
+        ),
+        []
+    );
+}
