@@ -313,11 +313,7 @@ impl<'a> Printer<'a> {
             match x.as_rule() {
                 Rule::override_mark => {}
                 Rule::ident => self.tok(&x),
-                Rule::params => {
-                    self.last = self.last.max(x.as_span().end());
-                    let names: Vec<&str> = x.into_inner().map(|p| p.as_str()).collect();
-                    self.push(&format!("({})", names.join(", ")));
-                }
+                Rule::params => self.params(x),
                 _ => {
                     self.push(" = ");
                     let col = self.column();
@@ -325,6 +321,40 @@ impl<'a> Printer<'a> {
                 }
             }
         }
+    }
+
+    /// A macro's parameters: `(x, L)`, or, when a comment sits inside, one
+    /// per line (each followed by a comma but the last), indented past
+    /// the item, and `)` at the item's indentation.
+    fn params(&mut self, p: Pair<'_, Rule>) {
+        let span = p.as_span();
+        let close = span.end().saturating_sub(1);
+        let names: Vec<Pair<'_, Rule>> = p.into_inner().filter(super::parse::meaningful).collect();
+        if !self.has_comment(span.start(), close) {
+            let flat: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+            self.push(&format!("({})", flat.join(", ")));
+            self.last = self.last.max(span.end());
+            return;
+        }
+        let indent = self.line_indent();
+        self.push("(");
+        let n = names.len();
+        for (i, name) in names.into_iter().enumerate() {
+            self.brk(
+                name.as_span().start(),
+                indent + 2,
+                indent + 2,
+                Blank::Never,
+                false,
+            );
+            self.tok(&name);
+            if i + 1 < n {
+                self.push(",");
+            }
+        }
+        self.brk(close, indent + 2, indent, Blank::Never, false);
+        self.push(")");
+        self.last = self.last.max(span.end());
     }
 
     fn rule(&mut self, item: Pair<'_, Rule>) {

@@ -214,3 +214,26 @@ rule r { when any c in requestObject.spec.containers : image_in( c.image,allowed
          rule r {\n  when any c in requestObject.spec.containers: image_in(c.image, allowed) and priv(c)\n}\n"
     );
 }
+
+/// A comment inside a macro's parameter list breaks the list one
+/// parameter per line, each comment after its parameter; in a macro
+/// call's arguments, as in any call.
+#[test]
+fn comments_in_macro_parameters_and_calls() {
+    insta::assert_snapshot!(fmt(r#"
+macro image_in(x, # the image
+  L # allowed registries
+) = registry(x) in L
+  override macro priv( # the container
+c) = c.securityContext.privileged == true
+macro in_ns(# only
+  ns) = objectRef.namespace == ns
+rule r {
+  when any c in requestObject.spec.containers: image_in(c.image, # its image
+    allowed) and priv(c # the element
+  ) and in_ns(
+    "kube-system" # a namespace
+  )
+}
+"#));
+}
