@@ -338,3 +338,131 @@ fn an_editor_session() {
     let status = c.child.wait().expect("exits");
     assert!(status.success(), "{status}");
 }
+
+/// A parameterised macro and a rule that calls it.
+const MACROS: &str = "source k8s.audit\n\nlist allowed_registries = [\"gcr.io\", \"registry.example.com\"]\n\nmacro image_in(x, L) = registry(x) in L or x startswith \"localhost/\"\n\nrule untrusted_image {\n  title \"Untrusted image\"\n  when  objectRef.resource == \"pods\"\n        and any c in requestObject.spec.containers: not image_in(c.image, allowed_registries)\n}\n";
+
+/// Macro parameters: hover in the body names the parameter, its place in
+/// the signature and the signature; hover on a call shows the signature,
+/// what each parameter is in that call, and the definition; completion in
+/// the body offers the parameters (also while the macro is being typed);
+/// definition and references of a parameter stay in its macro.
+#[test]
+fn macro_parameters() {
+    let ws = std::env::temp_dir().join(format!("ward-lsp-macros-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&ws);
+    std::fs::create_dir_all(&ws).expect("mkdir");
+    let ws = ws.canonicalize().expect("canonical");
+    std::fs::write(ws.join("macros.ward"), MACROS).expect("write");
+    let root = format!("file://{}", ws.display());
+    let uri = format!("{root}/macros.ward");
+
+    let mut c = Client::start();
+    c.request(
+        "initialize",
+        json!({"processId": null, "capabilities": {}, "workspaceFolders": [{"uri": root, "name": "ws"}]}),
+    );
+    c.notify("initialized", json!({}));
+    // The file is clean: no diagnostic to explain the answers below.
+    assert_eq!(c.diagnostics("macros.ward"), json!([]));
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "ward", "version": 1, "text": MACROS}}),
+    );
+    let at = |text: &str, needle: &str, extra: usize| json!({"textDocument": {"uri": uri}, "position": pos(text, needle, extra)});
+    let value = |v: &Value| v["contents"]["value"].as_str().unwrap_or("").to_string();
+
+    // Hover on a parameter in the body.
+    let hover = c.request("textDocument/hover", at(MACROS, "in L or", 3));
+    insta::assert_snapshot!("lsp_hover_macro_parameter", pretty(&hover));
+    assert_eq!(hover["range"]["start"], pos(MACROS, "in L or", 3));
+    let hover = c.request("textDocument/hover", at(MACROS, "x startswith", 0));
+    assert!(
+        value(&hover).starts_with("parameter `x` of macro `image_in(x, L)` (1 of 2)"),
+        "{hover}"
+    );
+    // In the signature, too.
+    let hover = c.request("textDocument/hover", at(MACROS, "x, L)", 0));
+    assert!(value(&hover).starts_with("parameter `x` of"), "{hover}");
+    // `c.image` in the rule is a field under the rule's variable, not `x`.
+    let hover = c.request("textDocument/hover", at(MACROS, "c.image,", 3));
+    assert!(!value(&hover).contains("parameter"), "{hover}");
+
+    // Hover on the call: signature, the arguments, the definition.
+    let hover = c.request("textDocument/hover", at(MACROS, "image_in(c.image", 2));
+    let path = ws.display().to_string();
+    insta::assert_snapshot!("lsp_hover_macro_call", pretty(&redact(&hover, &path)));
+
+    // Completion in the body offers the parameters, with their places;
+    // in the rule they are not names.
+    let items = |v: &Value| -> Vec<(String, String)> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                let s = |k: &str| i[k].as_str().unwrap_or("").to_string();
+                (s("label"), s("detail"))
+            })
+            .collect()
+    };
+    let got = items(&c.request("textDocument/completion", at(MACROS, "L or", 0)));
+    for want in [("x", "parameter 1 of 2"), ("L", "parameter 2 of 2")] {
+        assert!(
+            got.iter().any(|(l, d)| l == want.0 && d == want.1),
+            "{want:?} in {got:?}"
+        );
+    }
+    let got = items(&c.request("textDocument/completion", at(MACROS, "not image_in", 0)));
+    assert!(got.iter().any(|(l, _)| l == "c"), "{got:?}");
+    assert!(!got.iter().any(|(l, _)| l == "x" || l == "L"), "{got:?}");
+
+    // Definition of a parameter use: the parameter in the signature.
+    let def = c.request("textDocument/definition", at(MACROS, "x startswith", 0));
+    assert_eq!(def["uri"], json!(uri));
+    assert_eq!(def["range"]["start"], pos(MACROS, "x, L)", 0));
+    assert_eq!(def["range"]["end"], pos(MACROS, "x, L)", 1));
+    // References: the signature and both uses, nothing in the rule.
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri}, "position": pos(MACROS, "registry(x)", 9), "context": {"includeDeclaration": true}}),
+    );
+    let starts: Vec<Value> = refs
+        .as_array()
+        .expect("locations")
+        .iter()
+        .map(|l| l["range"]["start"].clone())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            pos(MACROS, "x, L)", 0),
+            pos(MACROS, "registry(x)", 9),
+            pos(MACROS, "x startswith", 0)
+        ]
+    );
+
+    // While a macro is being typed (the file does not parse), its
+    // parameters complete after the `=`.
+    let typing =
+        format!("{MACROS}\nmacro in_ns(ns, verbs) = verb in verbs and objectRef.namespace == \n");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": typing}]}),
+    );
+    let got = items(&c.request(
+        "textDocument/completion",
+        at(&typing, "namespace == \n", 13),
+    ));
+    for want in [("ns", "parameter 1 of 2"), ("verbs", "parameter 2 of 2")] {
+        assert!(
+            got.iter().any(|(l, d)| l == want.0 && d == want.1),
+            "{want:?} in {got:?}"
+        );
+    }
+
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    c.notify("exit", Value::Null);
+    let status = c.child.wait().expect("exits");
+    assert!(status.success(), "{status}");
+    let _ = std::fs::remove_dir_all(&ws);
+}

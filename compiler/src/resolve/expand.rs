@@ -71,6 +71,21 @@ pub fn param_uses(decl: &MacroDecl) -> Vec<Span> {
     out
 }
 
+/// Where the body names its parameters: the root name of each such path
+/// and which parameter (0-based) it is. A variable of the body's own
+/// quantifier that shadows a parameter is not one.
+pub fn param_names(decl: &MacroDecl) -> Vec<(&Ident, usize)> {
+    let mut out = Vec::new();
+    visit(decl, &mut |p, whose| {
+        if whose == Whose::Param {
+            if let Some(i) = decl.params.iter().position(|x| x.name == p.root.name) {
+                out.push((&p.root, i));
+            }
+        }
+    });
+    out
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Whose {
     Param,

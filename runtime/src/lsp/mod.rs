@@ -266,7 +266,13 @@ impl LanguageServer for Backend {
         Ok(self
             .with_doc(&p.text_document.uri, |a, file| {
                 let text = a.text(file);
-                let name = query::name_at(text, offset_at(text, p.position))?;
+                let offset = offset_at(text, p.position);
+                // A macro's parameter: its place in the signature.
+                if let Some(param) = query::param_at(a, file, offset) {
+                    let decl = param.decl.params[param.index].span;
+                    return a.location(file, decl).map(GotoDefinitionResponse::Scalar);
+                }
+                let name = query::name_at(text, offset)?;
                 let (f, span, _, _) = query::definition_of(a, name)?;
                 a.location(f, span).map(GotoDefinitionResponse::Scalar)
             })
@@ -278,7 +284,14 @@ impl LanguageServer for Backend {
         Ok(self
             .with_doc(&p.text_document.uri, |a, file| {
                 let text = a.text(file);
-                let name = query::name_at(text, offset_at(text, p.position))?;
+                let offset = offset_at(text, p.position);
+                if let Some(param) = query::param_at(a, file, offset) {
+                    let places: Vec<_> = (query::param_places(&param).into_iter())
+                        .map(|s| (file, s))
+                        .collect();
+                    return Some(query::locations(a, &places));
+                }
+                let name = query::name_at(text, offset)?;
                 query::definition_of(a, name)?;
                 Some(query::locations(a, &query::references(a, name)))
             })

@@ -17,6 +17,7 @@ use tower_lsp_server::ls_types::{
 };
 use ward_compiler::diagnostic::{Code, FileId};
 use ward_compiler::resolve::names as bare_names;
+use ward_compiler::resolve::{expand, signature};
 use ward_compiler::schema::{self, Field, Record, Schema, Ty};
 use ward_compiler::syntax::ast::{self, Item, Span};
 
@@ -67,8 +68,16 @@ fn names(path: &str) -> Vec<String> {
 /// The rule (or macro, or other item) text around `offset`: from the last
 /// line that starts an item to the next.
 fn item_bounds(text: &str, offset: usize) -> (usize, usize) {
-    const TOP: [&str; 8] = [
-        "rule ", "list ", "macro ", "source ", "import ", "fill ", "extend ", "tune ",
+    const TOP: [&str; 9] = [
+        "rule ",
+        "list ",
+        "macro ",
+        "source ",
+        "import ",
+        "fill ",
+        "extend ",
+        "tune ",
+        "override ",
     ];
     let starts_item = |line: &str| TOP.iter().any(|k| line.starts_with(k));
     let mut start = 0;
@@ -98,7 +107,41 @@ pub struct Context<'t> {
     /// Quantifier variables bound in this item before the cursor, with the
     /// names of the list each ranges over.
     pub vars: HashMap<String, Vec<String>>,
+    /// In the body of a macro with parameters: its parameters, in order,
+    /// and its signature.
+    pub params: Vec<String>,
+    pub signature: Option<String>,
     pub item: &'t str,
+}
+
+/// The parameters of the macro declared by `item` (its text), if the
+/// cursor (`at`, relative to the item) is past the parameter list.
+fn macro_params(item: &str, at: usize) -> Option<(String, Vec<String>)> {
+    let rest = item.strip_prefix("override ").unwrap_or(item);
+    let rest = rest.strip_prefix("macro ")?;
+    let name_len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let (name, rest) = rest.split_at(name_len);
+    let open = rest.strip_prefix('(')?;
+    let close = open.find(')')?;
+    let params: Vec<String> = open[..close]
+        .split(',')
+        .map(|p| {
+            // A comment in the list runs to its line's end.
+            p.lines()
+                .map(|l| l.split('#').next().unwrap_or(""))
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    let after = item.len() - open.len() + close;
+    if at <= after || params.is_empty() {
+        return None;
+    }
+    Some((format!("{name}({})", params.join(", ")), params))
 }
 
 pub fn context(text: &str, offset: usize) -> Context<'_> {
@@ -155,10 +198,16 @@ pub fn context(text: &str, offset: usize) -> Context<'_> {
             vars.insert(var.to_string(), names(list));
         }
     }
+    let (signature, params) = match macro_params(item, offset.saturating_sub(start)) {
+        Some((sig, params)) => (Some(sig), params),
+        None => (None, Vec::new()),
+    };
     Context {
         source,
         resources,
         vars,
+        params,
+        signature,
         item,
     }
 }
@@ -289,6 +338,14 @@ pub fn hover(a: &Analysis, file: FileId, offset: usize) -> Option<(String, Range
             .unwrap_or("")
             .to_string()
     };
+    // A macro's parameter, in its signature or its body.
+    if let Some(p) = param_at(a, file, offset) {
+        let range = Range::new(
+            position_at(text, p.span.start),
+            position_at(text, p.span.end),
+        );
+        return Some((param_doc(&p), range));
+    }
     if !word.contains(['.', '[']) {
         if let Some((f, _, span, kind)) = definition_of(a, word) {
             let body = prog_text(f, span);
@@ -298,13 +355,20 @@ pub fn hover(a: &Analysis, file: FileId, offset: usize) -> Option<(String, Range
             } else {
                 body.to_string()
             };
-            return Some((
-                format!(
-                    "{kind} `{word}`, {}\n\n```ward\n{body}\n```",
-                    a.path(f).display()
-                ),
-                range,
-            ));
+            // A parameterised macro: its signature, and at a call what
+            // each parameter stands for there.
+            let decl = macro_decl(a, word).filter(|m| !m.params.is_empty());
+            let title = decl.map_or_else(|| word.to_string(), signature);
+            let mut doc = format!("{kind} `{title}`, {}", a.path(f).display());
+            if let (Some(m), Some(call)) = (decl, macro_call_at(a, file, start)) {
+                if call.args.len() == m.params.len() {
+                    let binds: Vec<String> = (m.params.iter().zip(&call.args))
+                        .map(|(p, arg)| format!("`{}` = `{arg}`", p.name))
+                        .collect();
+                    doc.push_str(&format!("\n\nIn this call: {}", binds.join(", ")));
+                }
+            }
+            return Some((format!("{doc}\n\n```ward\n{body}\n```"), range));
         }
     }
     let cx = context(text, offset);
@@ -418,6 +482,16 @@ pub fn completion(a: &Analysis, file: FileId, offset: usize) -> Vec<CompletionIt
             Some(func_doc(f)),
         )
     }));
+    if let Some(sig) = &cx.signature {
+        for (i, p) in cx.params.iter().enumerate() {
+            out.push(item(
+                p,
+                CompletionItemKind::VARIABLE,
+                &format!("parameter {} of {}", i + 1, cx.params.len()),
+                Some(format!("parameter `{p}` of macro `{sig}`")),
+            ));
+        }
+    }
     for v in cx.vars.keys() {
         out.push(item(
             v,
@@ -566,6 +640,110 @@ pub fn locations(a: &Analysis, places: &[(FileId, Span)]) -> Vec<Location> {
         .collect()
 }
 
+// ---- macro parameters and calls ---------------------------------------------------
+
+/// A parameter of a parameterised macro under the cursor.
+pub struct ParamAt<'a> {
+    pub decl: &'a ast::MacroDecl,
+    /// Which parameter, from 0.
+    pub index: usize,
+    /// The name under the cursor: in the signature or in the body.
+    pub span: Span,
+}
+
+fn within(span: Span, offset: usize) -> bool {
+    span.start <= offset && offset <= span.end
+}
+
+/// The parameter at `offset` of `file`: a name in a macro's parameter
+/// list, or the root of a path in its body that names a parameter (not a
+/// variable of the body's own quantifier that shadows it).
+pub fn param_at(a: &Analysis, file: FileId, offset: usize) -> Option<ParamAt<'_>> {
+    let (_, f) = a.loaded.files.iter().find(|(id, _)| *id == file)?;
+    f.items.iter().find_map(|it| {
+        let Item::Macro(m) = it else { return None };
+        if m.params.is_empty() || !within(m.span, offset) {
+            return None;
+        }
+        let declared = m.params.iter().enumerate().map(|(i, p)| (p, i));
+        let (id, index) = declared
+            .chain(expand::param_names(m))
+            .find(|(id, _)| within(id.span, offset))?;
+        Some(ParamAt {
+            decl: m,
+            index,
+            span: id.span,
+        })
+    })
+}
+
+/// Every place parameter `p` is named: in the signature, then in the body.
+pub fn param_places(p: &ParamAt<'_>) -> Vec<Span> {
+    let mut out = vec![p.decl.params[p.index].span];
+    out.extend(
+        expand::param_names(p.decl)
+            .into_iter()
+            .filter(|(_, i)| *i == p.index)
+            .map(|(id, _)| id.span),
+    );
+    out
+}
+
+fn param_doc(p: &ParamAt<'_>) -> String {
+    let sig = signature(p.decl);
+    let name = &p.decl.params[p.index].name;
+    format!(
+        "parameter `{name}` of macro `{sig}` ({} of {})\n\nEach call writes its argument in its place; the body is checked per call (spec/language.md, \"Macros with parameters\").",
+        p.index + 1,
+        p.decl.params.len()
+    )
+}
+
+/// The macro declaration named `name` (its override if there is one).
+fn macro_decl<'a>(a: &'a Analysis, name: &str) -> Option<&'a ast::MacroDecl> {
+    let mut found = None;
+    for (_, f) in &a.loaded.files {
+        for it in &f.items {
+            if let Item::Macro(m) = it {
+                if m.name.name == name && (m.overrides || found.is_none()) {
+                    found = Some(m);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The call (of a macro, as a condition) whose name starts at `offset`.
+fn macro_call_at(a: &Analysis, file: FileId, offset: usize) -> Option<&ast::Call> {
+    fn find(e: &ast::Expr, offset: usize) -> Option<&ast::Call> {
+        use ast::ExprKind as K;
+        match &e.kind {
+            K::And(x, y) | K::Or(x, y) => find(x, offset).or_else(|| find(y, offset)),
+            K::Not(x) => find(x, offset),
+            K::Quant { body, .. } => find(body, offset),
+            K::Value(ast::Operand::Call(c)) if c.name.span.start == offset => Some(c),
+            _ => None,
+        }
+    }
+    let (_, f) = a.loaded.files.iter().find(|(id, _)| *id == file)?;
+    f.items.iter().find_map(|it| match it {
+        Item::Macro(m) => find(&m.body, offset),
+        Item::Rule(r) | Item::Tune(r) => {
+            let steps = r
+                .sequence
+                .iter()
+                .flat_map(|s| s.steps.iter().map(|st| &st.when).chain(s.until.as_ref()));
+            r.when
+                .iter()
+                .chain(&r.excepts)
+                .chain(steps)
+                .find_map(|e| find(e, offset))
+        }
+        _ => None,
+    })
+}
+
 // ---- code actions ---------------------------------------------------------------
 
 /// Fixes for the diagnostics of `file` that touch `range`: each
@@ -663,6 +841,20 @@ pub fn semantic_tokens(a: &Analysis, file: FileId) -> Vec<SemanticToken> {
     let text = a.text(file);
     // Bare names that the rule set defines as lists or macros.
     let defined: HashMap<String, &str> = names_defined(a).into_iter().collect();
+    // Macro parameters, where declared and where used: variables.
+    let mut params = std::collections::HashSet::new();
+    if let Some((_, f)) = a.loaded.files.iter().find(|(id, _)| *id == file) {
+        for it in &f.items {
+            if let Item::Macro(m) = it {
+                params.extend(m.params.iter().map(|p| p.span.start));
+                params.extend(
+                    expand::param_names(m)
+                        .into_iter()
+                        .map(|(id, _)| id.span.start),
+                );
+            }
+        }
+    }
     let mut out = Vec::new();
     let (mut line, mut col) = (0u32, 0u32);
     for (span, kind) in tokens(text) {
@@ -675,6 +867,7 @@ pub fn semantic_tokens(a: &Analysis, file: FileId) -> Vec<SemanticToken> {
             Kind::List => 5,
             Kind::Macro | Kind::Function => 6,
             Kind::Rule => 7,
+            Kind::Field if params.contains(&span.start) => 5,
             Kind::Field => {
                 let bare = !text[..span.start].ends_with(['.', '"']);
                 match defined.get(&text[span.start..span.end]) {
@@ -744,6 +937,34 @@ mod tests {
             q.detail.as_deref(),
             Some("query(uri: string, name: string literal) -> list<string>")
         );
+    }
+
+    /// A variable of the body's own quantifier that shadows a parameter is
+    /// not the parameter; the parameter's places are its own.
+    #[test]
+    fn parameters_shadowed_by_the_body_are_not_parameters() {
+        let mut ws = super::super::analysis::Workspace::new(Vec::new());
+        let path = std::path::PathBuf::from("/nowhere/m.ward");
+        let text = "source k8s.audit\nmacro m(g, n) = g == \"a\" or any g in user.groups: g == n\n";
+        ws.open(&path, text.to_string(), 1);
+        let a = ws.analyze();
+        let file = a.file(&path).expect("open file");
+        let first = text.find("g ==").expect("first use");
+        let p = param_at(&a, file, first).expect("a parameter");
+        assert_eq!((p.index, p.span.start), (0, first));
+        let declared = text.find("(g").expect("signature") + 1;
+        assert_eq!(
+            param_places(&p),
+            [
+                Span::new(declared, declared + 1),
+                Span::new(first, first + 1)
+            ]
+        );
+        let shadowed = text.find("g == n").expect("shadowed use");
+        assert!(param_at(&a, file, shadowed).is_none());
+        let n = param_at(&a, file, shadowed + 5).expect("n");
+        assert_eq!(n.index, 1);
+        assert!(param_at(&a, file, text.find("user").expect("field")).is_none());
     }
 
     #[test]
