@@ -358,7 +358,7 @@ fn macro_parameters() {
     let uri = format!("{root}/macros.ward");
 
     let mut c = Client::start();
-    c.request(
+    let init = c.request(
         "initialize",
         json!({"processId": null, "capabilities": {}, "workspaceFolders": [{"uri": root, "name": "ws"}]}),
     );
@@ -415,6 +415,48 @@ fn macro_parameters() {
     let got = items(&c.request("textDocument/completion", at(MACROS, "not image_in", 0)));
     assert!(got.iter().any(|(l, _)| l == "c"), "{got:?}");
     assert!(!got.iter().any(|(l, _)| l == "x" || l == "L"), "{got:?}");
+
+    // Semantic tokens: parameters are variables, in the signature and the
+    // body; the field under the rule's variable is not.
+    let toks = c.request(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let legend = &init["capabilities"]["semanticTokensProvider"]["legend"]["tokenTypes"];
+    let lines: Vec<&str> = MACROS.lines().collect();
+    let (mut line, mut col) = (0usize, 0usize);
+    let mut seen = Vec::new();
+    let data: Vec<u64> = (toks["data"].as_array().into_iter().flatten())
+        .filter_map(Value::as_u64)
+        .collect();
+    for t in data.chunks(5) {
+        let (dl, ds, len, ty) = (t[0] as usize, t[1] as usize, t[2] as usize, t[3] as usize);
+        col = if dl == 0 { col + ds } else { ds };
+        line += dl;
+        let word = lines[line].get(col..col + len).unwrap_or("?");
+        seen.push(format!(
+            "{line}:{word}:{}",
+            legend[ty].as_str().unwrap_or("?")
+        ));
+    }
+    for want in [
+        "4:x:variable",
+        "4:L:variable",
+        "9:image:property",
+        "9:allowed_registries:variable",
+    ] {
+        assert_eq!(
+            seen.iter().filter(|s| s.as_str() == want).count(),
+            if want.starts_with("4:x") {
+                3
+            } else if want.starts_with("4:L") {
+                2
+            } else {
+                1
+            },
+            "{want} in {seen:?}"
+        );
+    }
 
     // Definition of a parameter use: the parameter in the signature.
     let def = c.request("textDocument/definition", at(MACROS, "x startswith", 0));
