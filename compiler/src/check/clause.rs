@@ -3,7 +3,7 @@
 
 use super::expr::{ty_name, Cx};
 use super::path::Facts;
-use crate::diagnostic::Code;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::schema::Ty;
 use crate::syntax::ast::*;
 
@@ -44,22 +44,26 @@ impl Cx<'_, '_> {
                 continue;
             };
             let before = self.ck.diags.len();
-            match crate::syntax::parse::parse_path(
-                self.file,
-                &path,
-                if exact { base + at } else { 0 },
-            ) {
-                Some(p) => self.template_path(&p),
-                None => {
-                    let d = self
-                        .err(
-                            Code::BadTemplate,
-                            span_at(at, path.len()),
-                            format!("`{{{path}}}` is not a field path"),
-                        )
-                        .label("expected a field such as `objectRef.name`")
-                        .help("write `{{` and `}}` for literal braces");
-                    self.push(d);
+            if let Some(d) = self.template_kind(&path, span_at(at, path.len())) {
+                self.push(d);
+            } else {
+                match crate::syntax::parse::parse_path(
+                    self.file,
+                    &path,
+                    if exact { base + at } else { 0 },
+                ) {
+                    Some(p) => self.template_path(&p),
+                    None => {
+                        let d = self
+                            .err(
+                                Code::BadTemplate,
+                                span_at(at, path.len()),
+                                format!("`{{{path}}}` is not a field path"),
+                            )
+                            .label("expected a field such as `objectRef.name`")
+                            .help("write `{{` and `}}` for literal braces");
+                        self.push(d);
+                    }
                 }
             }
             if !exact {
@@ -69,6 +73,50 @@ impl Cx<'_, '_> {
                 }
             }
         }
+    }
+
+    /// A macro or a list named in an output template (`{pod_exec}`,
+    /// `{in_ns(user.username)}`, `{admins}`): a condition or a set of
+    /// values, where the template shows one value of the event.
+    fn template_kind(&self, text: &str, span: Span) -> Option<Diagnostic> {
+        let prog = self.ck.prog;
+        let (name, called) = match text.split_once('(') {
+            Some((name, _)) if text.ends_with(')') => (name.trim(), true),
+            _ => (text, false),
+        };
+        if !crate::syntax::is_plain_name(name) {
+            return None;
+        }
+        let field = !called && self.schema.root.field(name).is_some();
+        let d = if let Some(m) = prog.macros.get(name).filter(|_| !field) {
+            let what = if called { "calls" } else { "names" };
+            self.err(
+                Code::BadTemplate,
+                span,
+                format!("output {what} macro `{name}`, a condition"),
+            )
+            .label("a macro is true or false for an event; an output shows the event's values")
+            .with_label(m.file, m.item.name.span, "declared here")
+            .help(
+                "put the macro in `when` and show the fields it tests, such as `{objectRef.namespace}`",
+            )
+        } else if let Some(l) = prog.lists.get(name).filter(|_| !field && !called) {
+            self.err(
+                Code::BadTemplate,
+                span,
+                format!("output names list `{name}`"),
+            )
+            .label("a list is a set of values to test against, not a value of the event")
+            .with_label(l.file, l.item.name.span, "declared here")
+            .help("show the field tested against the list instead")
+        } else if called && crate::func::Func::by_name(name).is_some() {
+            self.err(Code::BadTemplate, span, format!("output calls `{name}`"))
+                .label("an output shows field paths, not derived values")
+                .help("show the field itself; the alert holds the whole event")
+        } else {
+            return None;
+        };
+        Some(d)
     }
 
     fn template_path(&mut self, p: &Path) {

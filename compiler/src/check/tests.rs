@@ -927,3 +927,104 @@ fn suppressions_after_a_macro_cover_the_next_item() {
         []
     );
 }
+
+/// Macros, lists and calls where a value of the event goes: an output
+/// template, a `by` key, the field of `count distinct`. Each is its own
+/// diagnostic at what was written, not an unknown name or a bare syntax
+/// error.
+#[test]
+fn macros_are_no_output_values_or_keys() {
+    let m = "source k8s.audit\nmacro pod_exec = objectRef.resource == \"pods\"\n\
+             macro in_ns(x) = objectRef.namespace == x\nlist admins = [\"a\"]\n";
+    // Code, message and the text under the primary label.
+    let found = |clause: &str| -> Vec<(Code, String, String)> {
+        let text = format!(
+            "{m}rule r {{ title \"R\" when pod_exec and in_ns(\"a\") and user.username in admins\n  {clause}\n}}\n"
+        );
+        let loaded = load::load_texts(&[("t.ward", &text)]);
+        check(&loaded, schema::bundled())
+            .diagnostics
+            .iter()
+            .filter(|d| d.code != Code::UnusedDefinition)
+            .map(|d| {
+                let s = d.span();
+                (d.code, d.message.clone(), text[s.start..s.end].to_string())
+            })
+            .collect()
+    };
+    let one = |code: Code, msg: &str, at: &str| vec![(code, msg.to_string(), at.to_string())];
+    assert_eq!(
+        found("output \"{pod_exec} by {user.username}\""),
+        one(
+            Code::BadTemplate,
+            "output names macro `pod_exec`, a condition",
+            "pod_exec"
+        )
+    );
+    assert_eq!(
+        found("output \"{ in_ns(user.username) }\""),
+        one(
+            Code::BadTemplate,
+            "output calls macro `in_ns`, a condition",
+            "in_ns(user.username)"
+        )
+    );
+    assert_eq!(
+        found("output \"{admins}\""),
+        one(Code::BadTemplate, "output names list `admins`", "admins")
+    );
+    assert_eq!(
+        found("output \"{lower(user.username)}\""),
+        one(
+            Code::BadTemplate,
+            "output calls `lower`",
+            "lower(user.username)"
+        )
+    );
+    // A field named in the template is still fine.
+    assert_eq!(found("output \"{objectRef.namespace}\""), []);
+    // Keys: a macro's name is a condition used as a value; a call is no
+    // key at all.
+    assert_eq!(
+        found("count by pod_exec within 5m > 3"),
+        one(
+            Code::WrongKind,
+            "macro `pod_exec` is a condition, not a value",
+            "pod_exec"
+        )
+    );
+    assert_eq!(
+        found("count distinct pod_exec within 5m > 3"),
+        one(
+            Code::WrongKind,
+            "macro `pod_exec` is a condition, not a value",
+            "pod_exec"
+        )
+    );
+    assert_eq!(
+        found("count by user.username, in_ns(user.username) within 5m > 3"),
+        one(
+            Code::BadKey,
+            "a `by` key is a field, not a call",
+            "in_ns(user.username)"
+        )
+    );
+    assert_eq!(
+        found("count distinct in_ns(user.username) within 5m > 3"),
+        one(
+            Code::BadKey,
+            "`count distinct` counts a field, not a call",
+            "in_ns(user.username)"
+        )
+    );
+    assert_eq!(
+        found(
+            "sequence by lower(user.username) within 5m { a: verb == \"get\" b: verb == \"list\" }"
+        ),
+        one(
+            Code::BadKey,
+            "a `by` key is a field, not a call",
+            "lower(user.username)"
+        )
+    );
+}

@@ -98,6 +98,11 @@ pub(super) fn syntax_error(
     } else {
         start + found.len()
     };
+    if found == "(" {
+        if let Some(d) = key_call(file, text, base, start) {
+            return d;
+        }
+    }
     let expected = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
         ErrorVariant::CustomError { message } => message.clone(),
@@ -115,6 +120,66 @@ pub(super) fn syntax_error(
     )
     .label(format!("expected {expected}"))
     .help(syntax_help(&expected, found))
+}
+
+/// A call where a `by` key or the field of `count distinct` goes
+/// (`count by in_ns(user.username)`, `distinct lower(x)`): the grammar
+/// takes only field paths there. `open` is the offset of the `(`.
+fn key_call(file: FileId, text: &str, base: usize, open: usize) -> Option<Diagnostic> {
+    let before = text.get(..open)?;
+    let name_len = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .count();
+    let name = &before[open - name_len..];
+    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return None;
+    }
+    // Back over the keys before it in a `by` list: `by a.b, c, NAME(`.
+    let mut rest = before[..open - name_len].trim_end();
+    while let Some(r) = rest.strip_suffix(',') {
+        let r = r.trim_end();
+        let key = r
+            .chars()
+            .rev()
+            .take_while(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '"' | '*')
+            })
+            .map(char::len_utf8)
+            .sum::<usize>();
+        if key == 0 {
+            return None;
+        }
+        rest = r[..r.len() - key].trim_end();
+    }
+    let word_end = |w: &str| {
+        rest.strip_suffix(w)
+            .is_some_and(|r| !r.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+    };
+    let what = if word_end("by") {
+        "a `by` key is a field"
+    } else if word_end("distinct") {
+        "`count distinct` counts a field"
+    } else {
+        return None;
+    };
+    let close = text[open..].find(')').map_or(open + 1, |n| open + n + 1);
+    let span = Span::new(base + open - name_len, base + close);
+    let help = if crate::func::Func::by_name(name).is_some() {
+        format!(
+            "keys are field paths, and `{name}(...)` is a derived value: key on the field itself"
+        )
+    } else {
+        format!(
+            "if `{name}` is a macro, it is a condition, never a value: test it in `when` and key on the field it tests (such as `by objectRef.namespace`)"
+        )
+    };
+    Some(
+        Diagnostic::new(Code::BadKey, file, span, format!("{what}, not a call"))
+            .label(format!("`{name}(...)` is a call"))
+            .help(help),
+    )
 }
 
 fn token_at(text: &str, pos: usize) -> &str {
