@@ -812,7 +812,8 @@ fn overrides_keep_the_parameters() {
 #[test]
 fn lints_see_into_macro_calls() {
     let m = "source k8s.audit\nmacro in_ns(x) = objectRef.namespace == x\n\
-             macro not_ns(x) = not objectRef.namespace == x\nmacro verb_is(v) = verb == v\n";
+             macro not_ns(x) = not objectRef.namespace == x\nmacro verb_is(v) = verb == v\n\
+             macro name_like(p) = user.username matches p\n";
     // Each diagnostic: its code, then the text under each label.
     let found = |rule: &str| -> Vec<(Code, Vec<String>)> {
         let text = format!("{m}{rule}\n");
@@ -912,6 +913,18 @@ fn lints_see_into_macro_calls() {
     assert_eq!(
         found("# ward:allow(constant-condition) reason: testing\nrule r { when in_ns(\"a\") and in_ns(\"b\") }"),
         []
+    );
+    // The checker's own warnings on an argument (an unknown value, a regex
+    // that is a plain string) are shown at the call, too.
+    assert_eq!(
+        when(r#"verb_is("gett") and name_like("^x$")"#)
+            .into_iter()
+            .map(|(c, l)| (c, l[0].clone()))
+            .collect::<Vec<_>>(),
+        [
+            (Code::UnknownValue, r#"verb_is("gett")"#.to_string()),
+            (Code::LiteralRegex, r#"name_like("^x$")"#.to_string())
+        ]
     );
 }
 
