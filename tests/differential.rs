@@ -546,6 +546,157 @@ fn random_grouped_string_tests_agree() {
     }
 }
 
+/// Case-insensitive equality and membership (`iequals`, which the planner
+/// indexes and groups by lower-cased values) beside exact tests of the
+/// same fields, with values whose lower-casing is special: sharp s and its
+/// capital (`ß`, `ẞ`, `SS`), the Kelvin sign (`\u{212A}`), dotted and
+/// dotless I (`İ` lower-cases to `i\u{307}`), final sigma (`ΟΔΟΣ`), long s.
+const CASELESS: &str = r#"source k8s.audit
+list admins = ["Admin", "ROOT", "ẞ"]
+rule c1 { when verb iequals "GET" }
+rule c2 { when verb == "get" }
+rule c3 { when verb iequals ["List", "WATCH", "ß"] and objectRef.resource iequals "PODS" }
+rule c4 { when verb in ["list", "LIST"] and objectRef.resource == "pods" }
+rule c5 { when objectRef.resource iequals ["\u{212A}", "İ"] }
+rule c6 { when objectRef.resource iequals "k" or objectRef.resource == "K" }
+rule c7 { when user.username iequals ["STRASSE", "straße", "ΣΑΣ"] and verb iequals "get" }
+rule c8 { when user.username not iequals "ß" and verb == "list" }
+rule c9 { when user.username iequals "ΟΔΟΣ" }
+rule c10 { when objectRef.namespace iequals "İSTANBUL" and objectRef.resource iequals ["pods", "secrets"] and verb iequals ["get", "list"] }
+rule c11 { when objectRef.namespace == "istanbul" and objectRef.resource iequals "PODS" }
+rule c12 { when verb iequals "GET" except user.username iequals admins }
+rule c13 { when objectRef.subresource iequals "EXEC" and objectRef.resource iequals "pods" }
+rule c14 { when verb iequals "" or objectRef.subresource iequals ["LOG", "log"] }
+rule c15 { when objectRef.resource iequals ["Secrets", "SECRETS", "ſecrets"] and user.username iequals "system:ADMIN" }
+rule c16 { when not (verb iequals "delete") and objectRef.resource == "secrets" }
+rule c17 { when user.username iequals admins and objectRef.namespace iequals ["default", "İstanbul"] }
+rule c18 { when verb == "GET" and user.username == "ADMIN" }
+"#;
+
+#[test]
+fn case_insensitive_equality_agrees() {
+    let m = matcher(&[("caseless.ward", CASELESS)], "");
+    // The tests are indexed and grouped, lower-cased, beside exact ones.
+    let sp = &m.plan.sources["k8s.audit"];
+    let folded = sp.dispatch.iter().filter(|(k, _)| k.fold.is_some()).count();
+    let exact = sp.dispatch.iter().filter(|(k, _)| k.fold.is_none()).count();
+    assert!(folded >= 2 && exact >= 1, "dispatch: {:?}", sp.dispatch);
+    assert!(
+        m.plan.eq_groups.iter().filter(|g| g.fold.is_some()).count() >= 3,
+        "{:#?}",
+        m.plan.eq_groups
+    );
+    let unindexed = sp.always.len() + sp.guarded.iter().map(|(_, r)| r.len()).sum::<usize>();
+    assert!(unindexed <= 4, "most rules are dispatched: {sp:?}");
+
+    let odd = [
+        None,
+        Some(Value::Null),
+        Some(serde_json::json!(42)),
+        Some(serde_json::json!(["get"])),
+    ];
+    let strings = |vals: &[&str]| -> Vec<Option<Value>> {
+        let mut out: Vec<Option<Value>> = vals
+            .iter()
+            .map(|v| Some(Value::String(v.to_string())))
+            .collect();
+        out.extend(odd.iter().cloned());
+        out
+    };
+    let fields: [(&[&str], Vec<Option<Value>>); 5] = [
+        (
+            &["verb"],
+            strings(&[
+                "get", "GET", "Get", "list", "LIST", "watch", "WATCH", "delete", "ß", "SS", "ẞ", "",
+            ]),
+        ),
+        (
+            &["objectRef", "resource"],
+            strings(&[
+                "pods", "PODS", "Pods", "secrets", "SECRETS", "ſecrets", "K", "k", "\u{212A}", "İ",
+                "i\u{307}", "i", "I",
+            ]),
+        ),
+        (
+            &["user", "username"],
+            strings(&[
+                "straße",
+                "STRASSE",
+                "ß",
+                "ẞ",
+                "ss",
+                "ΣΑΣ",
+                "σας",
+                "σασ",
+                "ΟΔΟΣ",
+                "οδος",
+                "οδοσ",
+                "admin",
+                "ADMIN",
+                "root",
+                "system:admin",
+                "System:Admin",
+                "ſystem:admin",
+            ]),
+        ),
+        (
+            &["objectRef", "namespace"],
+            strings(&[
+                "İSTANBUL",
+                "istanbul",
+                "i\u{307}stanbul",
+                "İstanbul",
+                "ISTANBUL",
+                "default",
+                "DEFAULT",
+            ]),
+        ),
+        (
+            &["objectRef", "subresource"],
+            strings(&["exec", "EXEC", "Exec", "log", "LOG"]),
+        ),
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) as usize) % n
+    };
+    let events = 4000;
+    let mut scratch = Scratch::default();
+    let mut counts = vec![0; m.plan.rules.len()];
+    for (i, text) in corpus::k8s_events(events, 17).iter().enumerate() {
+        let mut ev: Value = serde_json::from_str(text).expect("json");
+        for (path, values) in &fields {
+            let (last, parents) = path.split_last().expect("a path");
+            let mut at = &mut ev;
+            for p in parents {
+                if !at[*p].is_object() {
+                    at[*p] = serde_json::json!({});
+                }
+                at = &mut at[*p];
+            }
+            let Some(obj) = at.as_object_mut() else {
+                continue;
+            };
+            match &values[next(values.len())] {
+                Some(v) => obj.insert(last.to_string(), v.clone()),
+                None => obj.remove(*last),
+            };
+        }
+        let bytes = serde_json::to_vec(&ev).expect("json");
+        agree(&m, &mut scratch, &bytes, &format!("event {i}: {ev}"));
+        for r in reference(&m, "k8s.audit", &ev) {
+            counts[r] += 1;
+        }
+    }
+    // Each rule both fires and stays quiet on some events.
+    for (r, n) in counts.iter().enumerate() {
+        assert!(*n > 0 && *n < events, "rule c{}: fired {n} times", r + 1);
+    }
+}
+
 /// Derived values beside the tests the planner groups and indexes on the
 /// same fields: calls are never grouped or indexed (their leaves run
 /// through the evaluator), but they read fields that extraction must keep.

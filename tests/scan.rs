@@ -504,6 +504,32 @@ fn explain_prints_the_plan() {
     assert!(err.contains("no rule `nope`"));
 }
 
+/// `iequals` rules are indexed and grouped by lower-cased values, beside
+/// the exact tables of the same field.
+#[test]
+fn explain_shows_case_insensitive_dispatch() {
+    let dir = rules(
+        "explain-iequals",
+        "source k8s.audit\n\
+         rule a { when verb iequals \"CREATE\" and objectRef.resource iequals [\"Pods\", \"Deployments\"] }\n\
+         rule b { when objectRef.resource iequals \"SECRETS\" and user.username iequals [\"Admin\", \"Root\"] }\n\
+         rule c { when objectRef.resource == \"pods\" and verb == \"delete\" }\n",
+    );
+    let (code, out, _) = ward(&["explain", "--rules", &dir]);
+    assert_eq!(code, 0);
+    for line in [
+        "dispatch on: lower(objectRef.resource) (3 values), objectRef.resource (1 values)",
+        "checked on every event: 0 rule(s)",
+        "candidates: only events with lower(objectRef.resource) in [deployments, pods] and lower(verb) in [create]",
+        "candidates: only events with lower(objectRef.resource) in [secrets] and lower(user.username) in [admin, root]",
+        "candidates: only events with objectRef.resource in [pods] and verb in [delete]",
+        "objectRef.resource iequals one of 3 strings, one hash lookup of the lower-cased value",
+        "user.username iequals one of 2 strings, one hash lookup of the lower-cased value",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+}
+
 #[test]
 fn calico_unlogged_dns_records_are_events_not_problems() {
     // Calico writes this when DNSLogsFilePerNodeLimit dropped detail.

@@ -7,8 +7,14 @@
 //! - Dispatch: a rule whose `when` requires `verb == "create"` (or `in` a
 //!   set) is only a candidate for events with that value; the field is the
 //!   most selective discriminator of the source the rule constrains.
+//! - Case-insensitive equality (`iequals`, with one value or a list) is
+//!   a pin and an equality test like `==` and `in`, of the field's value
+//!   lower-cased as the evaluator lower-cases it: its tables are keyed by
+//!   the lower-cased literals, and the runtime lower-cases a field at most
+//!   once per event, and only a field some such table is looked up by.
 //! - Grouped tests: `field == "literal"` leaves of one field are answered
-//!   by one hash lookup; string tests (`contains`, `startswith`, `endswith`,
+//!   by one hash lookup (`iequals` leaves of a field by another, of the
+//!   lower-cased value); string tests (`contains`, `startswith`, `endswith`,
 //!   `glob`, `matches` and their `i`-forms) of one field, or quantifiers
 //!   whose body is one such test of the element, by one multi-pattern
 //!   automaton pass over the value per event. Tests of derived values
@@ -216,6 +222,18 @@ impl Projection {
 /// A table from a field's text value, built from rules (so trusted keys).
 pub type ByValue<T> = keys::Table<T>;
 
+/// A field whose value a table (of dispatch, of an equality group) is
+/// looked up by: the value as it is (`==`, `in`), or lower-cased as the
+/// evaluator lower-cases it for `iequals`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyField {
+    pub path: FieldPath,
+    /// For a case-insensitive table: the number of the lower-cased value
+    /// in [`Plan::folds`], so that the runtime lower-cases each field at
+    /// most once per event, whichever tables read it.
+    pub fold: Option<usize>,
+}
+
 /// The rules that need one value of a dispatch field.
 #[derive(Debug, Default)]
 pub struct Bucket {
@@ -224,7 +242,7 @@ pub struct Bucket {
     /// Rules that also pin a second field, indexed by its value, so that
     /// (`objectRef.resource == "pods"`, `verb == "create"`) rules are not
     /// even visited for a pod `get`.
-    pub refine: Option<(FieldPath, ByValue<Vec<usize>>)>,
+    pub refine: Option<(KeyField, ByValue<Vec<usize>>)>,
 }
 
 /// Rules of one source: how to find candidates and what to extract.
@@ -232,7 +250,7 @@ pub struct Bucket {
 pub struct SourcePlan {
     pub projection: Projection,
     /// For each dispatch field: value -> the rules that need it.
-    pub dispatch: Vec<(FieldPath, ByValue<Bucket>)>,
+    pub dispatch: Vec<(KeyField, ByValue<Bucket>)>,
     /// Rules with no dispatch constraint: candidates for every event.
     pub always: Vec<usize>,
     /// Rules with no dispatch constraint that share a test their `when`
@@ -250,8 +268,12 @@ pub struct Plan {
     /// How many leaf occurrences the rules have in all (before sharing).
     pub leaf_uses: usize,
     /// Equality tests of one field against different strings, answered by
-    /// one hash lookup per event: `user.username == "a"`, `== "b"`, ...
+    /// one hash lookup per event: `user.username == "a"`, `== "b"`, ...;
+    /// and, in groups of their own, `iequals` tests.
     pub eq_groups: Vec<EqGroup>,
+    /// The fields that some table is looked up by lower-cased (see
+    /// [`KeyField::fold`], [`EqGroup::fold`]), each once.
+    pub folds: Vec<FieldPath>,
     /// For each leaf, the group that answers it.
     pub leaf_group: Vec<Option<usize>>,
     /// String tests of one field against literal patterns, answered by one
@@ -317,11 +339,18 @@ impl StrGroup {
     }
 }
 
+/// `field == "literal"` tests of one field, or its `iequals` tests (of one
+/// value or a list): a value's entry names the tests that hold for it.
 #[derive(Debug)]
 pub struct EqGroup {
     pub path: FieldPath,
-    /// Value -> the leaf that tests for it (leaves are distinct, so one).
-    pub leaves: ByValue<usize>,
+    /// For `iequals` tests: the value is lower-cased first (as the
+    /// evaluator lower-cases it; the keys are the lower-cased literals),
+    /// and this is its number in [`Plan::folds`].
+    pub fold: Option<usize>,
+    /// Value -> the leaves that hold for it, ascending: one for `==`
+    /// (leaves are distinct), any number for `iequals` lists.
+    pub leaves: ByValue<Vec<usize>>,
 }
 
 /// Plans the enabled rules of `set`. `plan.rules[i]` is rule `i` itself
@@ -370,7 +399,7 @@ pub fn plan(set: &RuleSet) -> Plan {
     }
     for (source, rules) in pending {
         if let Some(sp) = plan.sources.get_mut(&source) {
-            build_dispatch(sp, rules);
+            build_dispatch(sp, rules, &mut plan.folds);
         }
     }
     plan.leaves = p.leaves;
@@ -462,29 +491,62 @@ impl Planner {
     }
 }
 
-/// Groups `field == "literal"` leaves by field when a field has several.
+/// Groups `field == "literal"` leaves by field when a field has several,
+/// and `field iequals ...` leaves (not negated) by field whatever their
+/// number: one lookup of the lower-cased value answers them, where the
+/// evaluator would lower-case the value for each.
 fn group_equalities(plan: &mut Plan) {
-    let mut by_path: Vec<(FieldPath, ByValue<usize>)> = Vec::new();
+    // Per field and case mode: value -> leaves, and how many leaves.
+    let mut by_path: Vec<(FieldPath, bool, ByValue<Vec<usize>>, usize)> = Vec::new();
     for (id, leaf) in plan.leaves.iter().enumerate() {
-        let Some((f, s)) = equality(leaf) else {
-            continue;
+        let (f, folded, values) = match (equality(leaf), ci_equality(leaf)) {
+            (Some((f, s)), _) => (f, false, vec![s]),
+            (None, Some((f, values))) => (f, true, values),
+            (None, None) => continue,
         };
-        match by_path.iter_mut().find(|(p, _)| p == f) {
-            Some((_, m)) => m.insert(s, id),
+        let at = match by_path
+            .iter()
+            .position(|(p, c, _, _)| p == f && *c == folded)
+        {
+            Some(at) => at,
             None => {
-                let mut m = ByValue::of_values();
-                m.insert(s, id);
-                by_path.push((f.clone(), m));
+                by_path.push((f.clone(), folded, ByValue::of_values(), 0));
+                by_path.len() - 1
+            }
+        };
+        let (_, _, m, n) = &mut by_path[at];
+        *n += 1;
+        for s in values {
+            let ids = m.entry(s);
+            // A list may name a value twice.
+            if ids.last() != Some(&id) {
+                ids.push(id);
             }
         }
     }
     plan.leaf_group = vec![None; plan.leaves.len()];
-    for (path, leaves) in by_path.into_iter().filter(|(_, m)| m.len() > 1) {
+    for (path, folded, leaves, n) in by_path {
+        if !folded && n < 2 {
+            continue;
+        }
         let g = plan.eq_groups.len();
-        for &id in leaves.values() {
+        for &id in leaves.values().flatten() {
             plan.leaf_group[id] = Some(g);
         }
-        plan.eq_groups.push(EqGroup { path, leaves });
+        let fold = folded.then(|| fold_number(&mut plan.folds, &path));
+        plan.eq_groups.push(EqGroup { path, fold, leaves });
+    }
+}
+
+/// The number of `path` in `folds` (the fields looked up lower-cased),
+/// added if it is not there.
+fn fold_number(folds: &mut Vec<FieldPath>, path: &FieldPath) -> usize {
+    match folds.iter().position(|p| p == path) {
+        Some(i) => i,
+        None => {
+            folds.push(path.clone());
+            folds.len() - 1
+        }
     }
 }
 
@@ -496,6 +558,10 @@ fn group_string_tests(plan: &mut Plan) {
     type Key = (Option<FieldPath>, FieldPath, bool);
     let mut by_field: Vec<(Key, Vec<usize>)> = Vec::new();
     for (id, leaf) in plan.leaves.iter().enumerate() {
+        // `iequals` tests an equality group answers already.
+        if plan.leaf_group[id].is_some() {
+            continue;
+        }
         let Some((list, test)) = grouped_test(leaf) else {
             continue;
         };
@@ -827,8 +893,10 @@ fn absolute(f: &FieldPath, scopes: &[Vec<Option<String>>]) -> Vec<Option<String>
     steps
 }
 
-/// A field a rule's `when` requires to hold one of a set of strings.
-type Pin = (FieldPath, BTreeSet<String>);
+/// A field a rule's `when` requires to hold one of a set of strings, and
+/// whether it is compared lower-cased (`iequals`; the strings are then
+/// lower-cased too).
+type Pin = (FieldPath, bool, BTreeSet<String>);
 
 /// Largest set of values a rule is indexed under. A longer one (a
 /// threat-intel list of a million user names) would cost an index as large
@@ -844,27 +912,29 @@ fn pins(source: &str, when: &Cond) -> Vec<Pin> {
         Cond::And(items) => items.iter().collect(),
         other => vec![other],
     };
-    let raw: Vec<(&FieldPath, BTreeSet<&str>)> =
+    let raw: Vec<(&FieldPath, bool, BTreeSet<&str>)> =
         conjuncts.iter().filter_map(|c| pinned(c)).collect();
     let known = DISPATCH_FIELDS
         .iter()
         .find(|(s, _)| *s == source)
         .map_or(&[][..], |(_, f)| *f);
-    let mut order: Vec<FieldPath> = known
+    // A known field compared lower-cased is as selective as the field.
+    let mut order: Vec<(FieldPath, bool)> = known
         .iter()
         .map(|f| FieldPath::from_keys(f.split('.')))
+        .flat_map(|p| [(p.clone(), false), (p, true)])
         .collect();
-    for (p, _) in &raw {
-        if !order.contains(p) {
-            order.push((*p).clone());
+    for (p, folded, _) in &raw {
+        if !order.iter().any(|(q, f)| q == *p && f == folded) {
+            order.push(((*p).clone(), *folded));
         }
     }
     let mut out = Vec::new();
-    for path in order {
+    for (path, folded) in order {
         // Several conjuncts on one field: the values all of them allow.
         let mut values: Option<BTreeSet<&str>> = None;
-        for (p, v) in &raw {
-            if **p == path {
+        for (p, f, v) in &raw {
+            if **p == path && *f == folded {
                 values = Some(match values {
                     Some(prev) => prev.intersection(v).copied().collect(),
                     None => v.clone(),
@@ -872,7 +942,11 @@ fn pins(source: &str, when: &Cond) -> Vec<Pin> {
             }
         }
         if let Some(values) = values {
-            out.push((path, values.into_iter().map(str::to_string).collect()));
+            out.push((
+                path,
+                folded,
+                values.into_iter().map(str::to_string).collect(),
+            ));
         }
     }
     out
@@ -923,19 +997,22 @@ fn guard_always(plan: &mut Plan) {
 /// Indexes each rule under its first pin, and within a bucket under the
 /// one of the rules' other pins that leaves the fewest rules to check for
 /// an event (see [`refine_field`]).
-fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
+fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>, folds: &mut Vec<FieldPath>) {
     // Per first field: value -> (rule, its other pins).
     type Members<'r> = BTreeMap<String, Vec<(usize, &'r [Pin])>>;
-    let mut buckets: Vec<(FieldPath, Members<'_>)> = Vec::new();
+    let mut buckets: Vec<((FieldPath, bool), Members<'_>)> = Vec::new();
     for (i, pins) in &rules {
-        let Some((path, values)) = pins.first() else {
+        let Some((path, folded, values)) = pins.first() else {
             sp.always.push(*i);
             continue;
         };
-        let k = match buckets.iter().position(|(p, _)| p == path) {
+        let k = match buckets
+            .iter()
+            .position(|((p, f), _)| p == path && f == folded)
+        {
             Some(k) => k,
             None => {
-                buckets.push((path.clone(), BTreeMap::new()));
+                buckets.push(((path.clone(), *folded), BTreeMap::new()));
                 buckets.len() - 1
             }
         };
@@ -947,16 +1024,22 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
                 .push((*i, &pins[1..]));
         }
     }
-    for (path, by_value) in buckets {
+    let mut key = |(path, folded): (FieldPath, bool)| KeyField {
+        fold: folded.then(|| fold_number(folds, &path)),
+        path,
+    };
+    for (first, by_value) in buckets {
         let mut index: ByValue<Bucket> = ByValue::of_values();
         for (value, members) in by_value {
             let second = refine_field(&members);
             let mut bucket = Bucket::default();
             let mut refine: ByValue<Vec<usize>> = ByValue::of_values();
             for (i, rest) in members {
-                let pin = rest.iter().find(|(p, _)| Some(p) == second.as_ref());
+                let pin = rest
+                    .iter()
+                    .find(|(p, f, _)| second.as_ref().is_some_and(|(sp, sf)| sp == p && sf == f));
                 match pin {
-                    Some((_, vals)) => {
+                    Some((_, _, vals)) => {
                         for v in vals {
                             refine.entry(v).push(i);
                         }
@@ -964,10 +1047,10 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
                     None => bucket.rules.push(i),
                 }
             }
-            bucket.refine = second.map(|s| (s, refine));
+            bucket.refine = second.map(|s| (key(s), refine));
             index.insert(&value, bucket);
         }
-        sp.dispatch.push((path, index));
+        sp.dispatch.push((key(first), index));
     }
 }
 
@@ -977,14 +1060,15 @@ fn build_dispatch(sp: &mut SourcePlan, rules: Vec<(usize, Vec<Pin>)>) {
 /// values (as if values were equally likely). A user name pinned by 250
 /// rules beats a verb pinned by all of them with two values. `None` when
 /// no rule pins another field. Ties go to the field met first.
-fn refine_field(members: &[(usize, &[Pin])]) -> Option<FieldPath> {
-    let mut fields: Vec<(&FieldPath, usize, BTreeSet<&str>)> = Vec::new();
+fn refine_field(members: &[(usize, &[Pin])]) -> Option<(FieldPath, bool)> {
+    type Field<'p> = ((&'p FieldPath, bool), usize, BTreeSet<&'p str>);
+    let mut fields: Vec<Field<'_>> = Vec::new();
     for (_, rest) in members {
-        for (p, vals) in *rest {
-            let at = match fields.iter().position(|(q, _, _)| *q == p) {
+        for (p, folded, vals) in *rest {
+            let at = match fields.iter().position(|(q, _, _)| *q == (p, *folded)) {
                 Some(at) => at,
                 None => {
-                    fields.push((p, 0, BTreeSet::new()));
+                    fields.push(((p, *folded), 0, BTreeSet::new()));
                     fields.len() - 1
                 }
             };
@@ -992,17 +1076,17 @@ fn refine_field(members: &[(usize, &[Pin])]) -> Option<FieldPath> {
             fields[at].2.extend(vals.iter().map(String::as_str));
         }
     }
-    let left = |(_, n, vals): &(&FieldPath, usize, BTreeSet<&str>)| {
+    let left = |(_, n, vals): &Field<'_>| {
         (members.len() - n) as f64 + *n as f64 / vals.len().max(1) as f64
     };
-    let mut best: Option<(&FieldPath, f64)> = None;
+    let mut best: Option<((&FieldPath, bool), f64)> = None;
     for f in &fields {
         let cost = left(f);
         if best.is_none_or(|(_, b)| cost < b) {
             best = Some((f.0, cost));
         }
     }
-    best.map(|(p, _)| p.clone())
+    best.map(|((p, folded), _)| (p.clone(), folded))
 }
 
 /// `event.field == "literal"` (either way round).
@@ -1022,10 +1106,39 @@ fn equality(c: &Cond) -> Option<(&FieldPath, &str)> {
     }
 }
 
-/// The event field a conjunct pins to a set of strings, and the set.
-fn pinned(c: &Cond) -> Option<(&FieldPath, BTreeSet<&str>)> {
+/// `event.field iequals "literal"` or `iequals [literals]`, not negated:
+/// the field and the literals (lower-cased when lowered).
+fn ci_equality(c: &Cond) -> Option<(&FieldPath, Vec<&str>)> {
+    match c {
+        Cond::Str {
+            negated: false,
+            op:
+                StrOp {
+                    kind: StrOpKind::Equals,
+                    ci: true,
+                },
+            lhs: Operand::Field(f),
+            pats,
+            ..
+        } if f.var.is_none() => {
+            let values = pats.iter().map(|p| match p {
+                Pattern::Text(t) => Some(t.as_str()),
+                Pattern::Regex(..) => None,
+            });
+            Some((f, values.collect::<Option<_>>()?))
+        }
+        _ => None,
+    }
+}
+
+/// The event field a conjunct pins to a set of strings, whether it is
+/// compared lower-cased, and the set.
+fn pinned(c: &Cond) -> Option<(&FieldPath, bool, BTreeSet<&str>)> {
     if let Some((f, s)) = equality(c) {
-        return Some((f, BTreeSet::from([s])));
+        return Some((f, false, BTreeSet::from([s])));
+    }
+    if let Some((f, values)) = ci_equality(c) {
+        return (values.len() <= MAX_PIN_VALUES).then(|| (f, true, values.into_iter().collect()));
     }
     match c {
         Cond::InSet {
@@ -1040,7 +1153,7 @@ fn pinned(c: &Cond) -> Option<(&FieldPath, BTreeSet<&str>)> {
                     _ => None,
                 })
                 .collect();
-            Some((f, vals?))
+            Some((f, false, vals?))
         }
         _ => None,
     }
@@ -1179,13 +1292,21 @@ rule b { when res(\"pods\", \"delete\") }
                 .collect::<Vec<_>>()
                 .join(".")
         };
+        // `~=` for a field compared lower-cased.
+        let eq = |k: &KeyField| if k.fold.is_some() { "~=" } else { "=" };
         let mut lines = Vec::new();
         for (f, m) in &sp.dispatch {
             for (v, b) in m {
-                lines.push(format!("{}={v} -> {:?}", name(f), b.rules));
+                lines.push(format!("{}{}{v} -> {:?}", name(&f.path), eq(f), b.rules));
                 if let Some((g, refine)) = &b.refine {
                     for (v2, rs) in refine {
-                        lines.push(format!("{}={v} and {}={v2} -> {rs:?}", name(f), name(g)));
+                        lines.push(format!(
+                            "{}{}{v} and {}{}{v2} -> {rs:?}",
+                            name(&f.path),
+                            eq(f),
+                            name(&g.path),
+                            eq(g)
+                        ));
                     }
                 }
             }
@@ -1218,6 +1339,89 @@ rule b { when res(\"pods\", \"delete\") }
             ]
         );
         assert_eq!(sp.always, [2], "an or cannot dispatch");
+    }
+
+    /// `iequals` pins and groups like `==` and `in`, on the lower-cased
+    /// value (`~=`): its literals lower-cased as the evaluator lower-cases
+    /// them, its tables apart from the exact ones of the same field.
+    #[test]
+    fn case_insensitive_equality_dispatches_and_groups() {
+        let (_, p) = planned(
+            "source k8s.audit\n\
+             rule a { when verb iequals \"CREATE\" and objectRef.resource iequals [\"Pods\", \"Secrets\"] }\n\
+             rule b { when verb iequals [\"Get\", \"LIST\"] }\n\
+             rule c { when verb == \"get\" }\n\
+             rule d { when objectRef.resource iequals \"PODS\" and user.username iequals \"\u{212A}ELVIN\" }\n\
+             rule e { when objectRef.resource iequals \"Pods\" and user.username iequals \"İ\" }\n\
+             rule f { when user.username not iequals \"x\" and verb == \"list\" }\n\
+             rule g { when user.username iequals \"ADMIN\" or verb == \"watch\" }\n",
+        );
+        let sp = &p.sources["k8s.audit"];
+        assert_eq!(
+            dispatch_lines(sp),
+            [
+                "objectRef.resource~=pods -> [0]",
+                "objectRef.resource~=pods and user.username~=i\u{307} -> [4]",
+                "objectRef.resource~=pods and user.username~=kelvin -> [3]",
+                "objectRef.resource~=secrets -> []",
+                "objectRef.resource~=secrets and verb~=create -> [0]",
+                "verb=get -> [2]",
+                "verb=list -> [5]",
+                "verb~=get -> [1]",
+                "verb~=list -> [1]",
+            ]
+        );
+        assert_eq!(sp.always, [6], "an or cannot dispatch");
+        // One fold per field, whichever tables read it.
+        let mut folds: Vec<String> = p.folds.iter().map(dotted).collect();
+        folds.sort();
+        assert_eq!(folds, ["objectRef.resource", "user.username", "verb"]);
+        // Equality groups: the exact `verb` tests (two), and every
+        // field's `iequals` tests, one test or several; `not iequals`
+        // stays a string test.
+        let mut groups: Vec<String> = p
+            .eq_groups
+            .iter()
+            .map(|g| {
+                let mut values: Vec<String> = g
+                    .leaves
+                    .iter()
+                    .map(|(v, ids)| format!("{v}:{ids:?}"))
+                    .collect();
+                values.sort();
+                let op = if g.fold.is_some() { "~=" } else { "=" };
+                format!("{}{op}{}", dotted(&g.path), values.join(" "))
+            })
+            .collect();
+        groups.sort();
+        let leaf = |text: &str| {
+            p.leaves
+                .iter()
+                .position(|l| format!("{l:?}").contains(text))
+                .unwrap_or_else(|| panic!("{text}: {:#?}", p.leaves))
+        };
+        let (create, pods_secrets, get_list, pods) = (
+            leaf("\"create\""),
+            leaf("\"secrets\""),
+            leaf("\"get\"), Text(\"list"),
+            leaf("[Text(\"pods\")]"),
+        );
+        let (get, list, watch) = (leaf("Str(\"get"), leaf("Str(\"list"), leaf("Str(\"watch"));
+        let (kelvin, dotted_i, admin) = (leaf("kelvin"), leaf(r"i\u{307}"), leaf("admin"));
+        assert_eq!(
+            groups,
+            [
+                format!(
+                    "objectRef.resource~=pods:[{pods_secrets}, {pods}] secrets:[{pods_secrets}]"
+                ),
+                format!("user.username~=admin:[{admin}] i\u{307}:[{dotted_i}] kelvin:[{kelvin}]"),
+                format!("verb=get:[{get}] list:[{list}] watch:[{watch}]"),
+                format!("verb~=create:[{create}] get:[{get_list}] list:[{get_list}]"),
+            ]
+        );
+        let negated = leaf("negated: true");
+        assert_eq!(p.leaf_group[negated], None);
+        assert!(p.leaf_str_group.iter().all(Option::is_none));
     }
 
     #[test]
@@ -1305,7 +1509,7 @@ rule b { when res(\"pods\", \"delete\") }
         assert!(p.str_groups.is_empty(), "{:#?}", p.str_groups);
         let sp = &p.sources["k8s.audit"];
         assert_eq!(sp.dispatch.len(), 1, "only the subresource pin");
-        assert_eq!(dotted(&sp.dispatch[0].0), "objectRef.subresource");
+        assert_eq!(dotted(&sp.dispatch[0].0.path), "objectRef.subresource");
         assert_eq!(
             sp.projection.paths(),
             [

@@ -3,7 +3,7 @@
 
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{FieldPath, OutPiece, Rule, RuleSet, Seg, Stateful};
-use ward_compiler::plan::{self, PCond, PatternSet, Plan, Projection};
+use ward_compiler::plan::{self, KeyField, PCond, PatternSet, Plan, Projection};
 
 use crate::decode::{self, Detect};
 use crate::drift::Drift;
@@ -47,9 +47,9 @@ pub struct Scratch {
     memo: Vec<u8>,
     /// Rules whose dispatch admits the event.
     admitted: Vec<usize>,
-    /// Per equality group: 0 not looked up yet, else 1 + the matching leaf,
-    /// or `NO_HIT`.
-    groups: Vec<usize>,
+    /// Per equality group: whether it was looked up (its leaves that hold
+    /// are then marked true in `memo`).
+    groups: Vec<bool>,
     /// Per string group: 0 not searched yet, 1 a quantifier's list is
     /// missing or no list (each of its tests is false), 2 searched (into
     /// `found`).
@@ -58,6 +58,8 @@ pub struct Scratch {
     found: Vec<Found>,
     /// The lower-cased value, for the case-insensitive groups.
     folded: String,
+    /// The lower-cased values the case-insensitive tables look up.
+    folds: Folds,
     /// The rules that fired.
     pub candidates: Vec<usize>,
 }
@@ -188,7 +190,7 @@ impl Matcher {
         scratch.memo.clear();
         scratch.memo.resize(self.plan.leaves.len(), 0);
         scratch.groups.clear();
-        scratch.groups.resize(self.plan.eq_groups.len(), 0);
+        scratch.groups.resize(self.plan.eq_groups.len(), false);
         scratch.str_state.clear();
         scratch.str_state.resize(self.plan.str_groups.len(), 0);
         let Scratch {
@@ -198,20 +200,18 @@ impl Matcher {
             str_state,
             found,
             folded,
+            folds,
             candidates,
         } = scratch;
+        folds.reset(self.plan.folds.len());
         admitted.clear();
         admitted.extend_from_slice(&sp.always);
-        for (path, index) in &sp.dispatch {
-            if let Some(s) = eval::get(event, &[], path).and_then(|v| v.as_str()) {
-                if let Some(bucket) = index.get(s) {
-                    admitted.extend_from_slice(&bucket.rules);
-                    if let Some((second, refine)) = &bucket.refine {
-                        let hit = eval::get(event, &[], second)
-                            .and_then(|v| v.as_str())
-                            .and_then(|v| refine.get(v));
-                        admitted.extend_from_slice(hit.map_or(&[][..], Vec::as_slice));
-                    }
+        for (key, index) in &sp.dispatch {
+            if let Some(bucket) = folds.value(event, key).and_then(|s| index.get(s)) {
+                admitted.extend_from_slice(&bucket.rules);
+                if let Some((second, refine)) = &bucket.refine {
+                    let hit = folds.value(event, second).and_then(|v| refine.get(v));
+                    admitted.extend_from_slice(hit.map_or(&[][..], Vec::as_slice));
                 }
             }
         }
@@ -222,6 +222,7 @@ impl Matcher {
             str_state,
             found,
             folded,
+            folds,
             vars: Vec::new(),
         };
         for (leaf, rules) in &sp.guarded {
@@ -247,7 +248,10 @@ impl Matcher {
             PCond::Not(inner) => !self.holds(inner, st),
             PCond::Leaf(id) => {
                 if let Some(g) = self.plan.leaf_group[*id] {
-                    return self.group_hit(g, st) == Some(*id);
+                    if !st.groups[g] {
+                        self.look_up(g, st);
+                    }
+                    return st.memo[*id] == 2;
                 }
                 match st.memo[*id] {
                     1 => false,
@@ -265,19 +269,22 @@ impl Matcher {
         }
     }
 
-    /// The leaf of equality group `g` that the event's value satisfies:
-    /// one hash lookup per group and event.
-    fn group_hit<'a, D: Doc<'a>>(&self, g: usize, st: &mut State<'_, D>) -> Option<usize> {
-        if st.groups[g] == 0 {
-            let group = &self.plan.eq_groups[g];
-            let hit = eval::get(st.event, &[], &group.path)
-                .and_then(|v| v.as_str())
-                .and_then(|s| group.leaves.get(s).copied());
-            st.groups[g] = hit.map_or(NO_HIT, |h| h + 1);
-        }
-        match st.groups[g] {
-            NO_HIT => None,
-            h => Some(h - 1),
+    /// Marks the leaves of equality group `g` that the event's value
+    /// satisfies true in the memo (the others are false): one hash lookup
+    /// per group and event.
+    fn look_up<'a, D: Doc<'a>>(&self, g: usize, st: &mut State<'_, D>) {
+        st.groups[g] = true;
+        let group = &self.plan.eq_groups[g];
+        let value = match group.fold {
+            None => eval::get(st.event, &[], &group.path).and_then(|v| v.as_str()),
+            Some(i) => st.folds.get(i, st.event, &group.path),
+        };
+        for &leaf in value
+            .and_then(|s| group.leaves.get(s))
+            .into_iter()
+            .flatten()
+        {
+            st.memo[leaf] = 2;
         }
     }
 
@@ -355,33 +362,86 @@ impl Found {
         let Some(s) = value else {
             return;
         };
-        let text = if !group.folded {
-            s
-        } else if s.is_ascii() {
-            folded.clear();
-            folded.push_str(s);
-            folded.make_ascii_lowercase();
-            folded.as_str()
-        } else {
-            // Unicode lower-casing depends on context (a final sigma), so
-            // not character by character: as the evaluator does it.
-            *folded = s.to_lowercase();
-            folded.as_str()
+        let text = match group.folded {
+            false => s,
+            true => {
+                lower_into(s, folded);
+                folded.as_str()
+            }
         };
         group.search(text, &mut self.sets[i]);
     }
 }
 
-const NO_HIT: usize = usize::MAX;
+/// `s` lower-cased into `out`, exactly as the evaluator lower-cases the
+/// value of a case-insensitive test (`str::to_lowercase`), in place for
+/// ASCII text.
+fn lower_into(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        out.clear();
+        out.push_str(s);
+        out.make_ascii_lowercase();
+    } else {
+        // Unicode lower-casing depends on context (a final sigma), so not
+        // character by character: as the evaluator does it.
+        *out = s.to_lowercase();
+    }
+}
+
+/// The lower-cased values of one event's fields that case-insensitive
+/// tables look up ([`Plan::folds`]): each field is read and lower-cased
+/// at most once per event, when a table first needs it.
+#[derive(Default)]
+struct Folds {
+    /// Per field: 0 not read yet, 1 missing or not a string, 2 in `texts`.
+    state: Vec<u8>,
+    texts: Vec<String>,
+}
+
+impl Folds {
+    /// Forgets the last event's values.
+    fn reset(&mut self, n: usize) {
+        self.state.clear();
+        self.state.resize(n, 0);
+        if self.texts.len() < n {
+            self.texts.resize_with(n, String::new);
+        }
+    }
+
+    /// The string value of field `path` (number `i` of `Plan::folds`),
+    /// lower-cased.
+    fn get<'a, D: Doc<'a>>(&mut self, i: usize, event: D, path: &FieldPath) -> Option<&str> {
+        if self.state[i] == 0 {
+            self.state[i] = match eval::get(event, &[], path).and_then(|v| v.as_str()) {
+                Some(s) => {
+                    lower_into(s, &mut self.texts[i]);
+                    2
+                }
+                None => 1,
+            };
+        }
+        (self.state[i] == 2).then(|| self.texts[i].as_str())
+    }
+
+    /// The string value a table of `key` is looked up by.
+    #[inline]
+    fn value<'s, 'a: 's, D: Doc<'a>>(&'s mut self, event: D, key: &KeyField) -> Option<&'s str> {
+        match key.fold {
+            None => eval::get(event, &[], &key.path).and_then(|v| v.as_str()),
+            Some(i) => self.get(i, event, &key.path),
+        }
+    }
+}
 
 /// One event's evaluation state.
 struct State<'s, D> {
     event: D,
     memo: &'s mut [u8],
-    groups: &'s mut [usize],
+    groups: &'s mut [bool],
     str_state: &'s mut [u8],
     found: &'s mut Vec<Found>,
     folded: &'s mut String,
+    folds: &'s mut Folds,
     /// The quantifiers' elements while a leaf is evaluated (empty between
     /// leaves; one allocation per event at most).
     vars: Vec<D>,
@@ -397,6 +457,9 @@ fn slot_paths(proj: &Projection, plan: &mut Plan, rules: &mut RuleSet) {
     for g in &mut plan.eq_groups {
         set(&mut g.path);
     }
+    for p in &mut plan.folds {
+        set(p);
+    }
     for g in &mut plan.str_groups {
         set(&mut g.path);
         if let Some(list) = &mut g.list {
@@ -404,11 +467,11 @@ fn slot_paths(proj: &Projection, plan: &mut Plan, rules: &mut RuleSet) {
         }
     }
     for sp in plan.sources.values_mut() {
-        for (path, index) in &mut sp.dispatch {
-            set(path);
+        for (key, index) in &mut sp.dispatch {
+            set(&mut key.path);
             for bucket in index.values_mut() {
                 if let Some((second, _)) = &mut bucket.refine {
-                    set(second);
+                    set(&mut second.path);
                 }
             }
         }

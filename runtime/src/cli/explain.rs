@@ -47,7 +47,7 @@ pub(super) fn run(
             let fields: Vec<String> = sp
                 .dispatch
                 .iter()
-                .map(|(f, m)| format!("{} ({} values)", path(f), m.len()))
+                .map(|(f, m)| format!("{} ({} values)", key(f), m.len()))
                 .collect();
             writeln!(
                 out,
@@ -84,9 +84,15 @@ pub(super) fn run(
         for (g, eg) in plan.eq_groups.iter().enumerate() {
             writeln!(
                 out,
-                "  e{g}: {} == one of {} strings, one hash lookup",
+                "  e{g}: {} {} one of {} strings, one hash lookup{}",
                 path(&eg.path),
-                eg.leaves.len()
+                if eg.fold.is_some() { "iequals" } else { "==" },
+                eg.leaves.len(),
+                if eg.fold.is_some() {
+                    " of the lower-cased value"
+                } else {
+                    ""
+                }
             )?;
         }
         for (g, sg) in plan.str_groups.iter().enumerate() {
@@ -245,14 +251,14 @@ fn candidates(plan: &Plan, source: &str, unit: usize) -> Option<String> {
                         .collect();
                     if !hits.is_empty() {
                         vals.push(v);
-                        let entry = second.get_or_insert_with(|| (path(p), Vec::new()));
+                        let entry = second.get_or_insert_with(|| (key(p), Vec::new()));
                         entry.1.extend(hits);
                     }
                 }
             }
             vals.sort_unstable();
             vals.dedup();
-            let mut text = format!("only events with {} in [{}]", path(f), vals.join(", "));
+            let mut text = format!("only events with {} in [{}]", key(f), vals.join(", "));
             if let Some((p, mut v2)) = second {
                 v2.sort_unstable();
                 v2.dedup();
@@ -261,6 +267,15 @@ fn candidates(plan: &Plan, source: &str, unit: usize) -> Option<String> {
             (!vals.is_empty()).then_some(text)
         })
     })
+}
+
+/// A field a table is looked up by: `verb`, or `lower(verb)` when the
+/// table is of lower-cased values (`iequals`).
+fn key(k: &plan::KeyField) -> String {
+    match k.fold {
+        None => path(&k.path),
+        Some(_) => format!("lower({})", path(&k.path)),
+    }
 }
 
 /// A stateful rule's window and key in words.
