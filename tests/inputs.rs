@@ -516,3 +516,27 @@ fn cloudtrail_records_on_the_fast_path_alert_as_decoded_records() {
     assert!(as_written > 10, "records shown as written: {as_written}");
     assert_eq!(s1["counts"], s2["counts"]);
 }
+
+/// A file that starts like gzip but does not inflate is an error of that
+/// file, named on stderr with exit 2; the files after it are still read.
+#[test]
+fn a_corrupt_gzip_file_is_an_error_named_loudly_and_the_scan_goes_on() {
+    let bad = temp("corrupt.jsonl.gz", b"\x1f\x8bnot deflate at all\n");
+    let good = temp(
+        "after-corrupt.jsonl",
+        json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": "get",
+               "user": {"username": "u"}, "objectRef": {"resource": "pods"}})
+        .to_string()
+        .as_bytes(),
+    );
+    let (bad_s, good_s) = (bad.display().to_string(), good.display().to_string());
+    let (code, _, err) = ward(&["scan", "--no-event", &bad_s, &good_s]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("{bad_s}: invalid gzip header")),
+        "{err}"
+    );
+    assert!(err.contains("ward scan: 1 event(s)"), "{err}");
+    let _ = std::fs::remove_file(bad);
+    let _ = std::fs::remove_file(good);
+}

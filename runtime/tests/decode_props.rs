@@ -10,18 +10,30 @@ use ward_runtime::decode::{self, Format, Problem};
 /// The lines of `bytes` read as `format` at which an event or a problem
 /// starts, and how many problems there were.
 fn decode(bytes: &[u8], format: Format) -> (std::collections::BTreeSet<usize>, usize) {
+    decode_or_error(bytes, format).0
+}
+
+/// [`decode`], and whether reading stopped at an error: on a slice only a
+/// gzip stream (detected by its magic bytes) that does not inflate, which
+/// `ward scan` reports as an error of the whole file (exit 2).
+fn decode_or_error(
+    bytes: &[u8],
+    format: Format,
+) -> ((std::collections::BTreeSet<usize>, usize), bool) {
     let (mut lines, mut problems) = (std::collections::BTreeSet::new(), 0);
     let mut at = |line| {
         lines.insert(line);
     };
     let mut problem_lines = Vec::new();
-    // An I/O error cannot happen on a slice.
-    let _ = decode::read(bytes, format, &mut |e| at(e.line), &mut |p: Problem| {
+    let read = decode::read(bytes, format, &mut |e| at(e.line), &mut |p: Problem| {
         problem_lines.push(p.line())
     });
+    if read.is_err() {
+        assert!(bytes.starts_with(&[0x1f, 0x8b]), "{read:?}");
+    }
     problems += problem_lines.len();
     lines.extend(problem_lines);
-    (lines, problems)
+    ((lines, problems), read.is_err())
 }
 
 /// Whether a JSON value could hold no event at all: an array, or an
@@ -41,7 +53,11 @@ fn may_be_empty(v: &serde_json::Value) -> bool {
 /// Each non-blank line of `bytes` read as JSON lines has an event or a
 /// problem of its own, unless it is a wrapping that may hold none.
 fn every_line_accounted(bytes: &[u8]) {
-    let (seen, _) = decode(bytes, Format::JsonLines);
+    let ((seen, _), failed) = decode_or_error(bytes, Format::JsonLines);
+    if failed {
+        // Not silent: the file's error is reported (see decode_or_error).
+        return;
+    }
     for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
