@@ -6,7 +6,7 @@
 //! it too, so its semantics (spec/language.md, "Missing, null and empty")
 //! are fixed here in the types, not left to each evaluator.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashTable;
 use regex_automata::meta::Regex;
@@ -400,7 +400,44 @@ pub enum Pattern {
     /// For case-insensitive tests, already lower-cased.
     Text(String),
     /// The regex, and the text it was compiled from (its identity).
-    Regex(Regex, String),
+    Regex(LazyRegex, String),
+}
+
+/// A regex known to compile, built in full (with the DFAs [`pattern::regex`]
+/// determinizes for a small regex) when it is first matched. The planner
+/// tests most regexes in the automata of its string groups, so a rule set's
+/// own regexes are seldom needed, and building each when lowered was most
+/// of the start-up of a rule set with many. Clones share the one build.
+#[derive(Clone)]
+pub struct LazyRegex {
+    src: Box<str>,
+    ci: bool,
+    /// What [`pattern::regex_checked`] built, kept in case the full build
+    /// failed where it succeeded (it cannot: both fail only when parsing or
+    /// the NFAs' size limit does).
+    checked: Regex,
+    full: Arc<OnceLock<Regex>>,
+}
+
+impl LazyRegex {
+    /// `None` if the pattern does not compile.
+    fn new(src: &str, ci: bool) -> Option<LazyRegex> {
+        Some(LazyRegex {
+            src: src.into(),
+            ci,
+            checked: pattern::regex_checked(src, ci).ok()?,
+            full: Arc::default(),
+        })
+    }
+
+    /// Whether the regex matches anywhere in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.full
+            .get_or_init(|| {
+                pattern::regex(&self.src, self.ci).unwrap_or_else(|_| self.checked.clone())
+            })
+            .is_match(text)
+    }
 }
 
 impl std::fmt::Debug for Pattern {
@@ -1009,10 +1046,10 @@ fn lit(l: &ast::Literal) -> Lit {
 /// Compiles one pattern; the checker has already rejected bad ones.
 fn compile(op: StrOp, s: &str) -> Option<Pattern> {
     Some(match op.kind {
-        StrOpKind::Matches => Pattern::Regex(pattern::regex(s, op.ci).ok()?, s.to_string()),
+        StrOpKind::Matches => Pattern::Regex(LazyRegex::new(s, op.ci)?, s.to_string()),
         StrOpKind::Glob => {
             let re = pattern::glob_to_regex(s).ok()?;
-            Pattern::Regex(pattern::regex(&re, op.ci).ok()?, re)
+            Pattern::Regex(LazyRegex::new(&re, op.ci)?, re)
         }
         _ if op.ci => Pattern::Text(s.to_lowercase()),
         _ => Pattern::Text(s.to_string()),

@@ -16,13 +16,37 @@ pub const REGEX_NEST_LIMIT: u32 = 64;
 /// Compiles a regex with Ward's limits. regex-automata never backtracks, so
 /// matching is linear in the input; the limits bound compile time and memory.
 pub fn regex(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
+    build_regex(pattern, case_insensitive, Regex::config())
+}
+
+/// [`regex`]'s answer, without the full DFAs it builds for a small regex
+/// (determinizing them is most of its cost): the checker and the lowering
+/// only ask whether a pattern compiles, and for what reason it does not.
+/// It fails exactly when [`regex`] does: an error comes from parsing or
+/// from the size limit of the forward and reverse NFAs, which the lazy DFA
+/// kept on here still needs (a full or one-pass DFA that cannot be built
+/// is skipped, never an error). The regex it returns matches as
+/// [`regex`]'s does, by its lazy DFA.
+pub fn regex_checked(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
+    build_regex(
+        pattern,
+        case_insensitive,
+        Regex::config().dfa(false).onepass(false),
+    )
+}
+
+fn build_regex(
+    pattern: &str,
+    case_insensitive: bool,
+    config: regex_automata::meta::Config,
+) -> Result<Regex, String> {
     Regex::builder()
         .syntax(
             syntax::Config::new()
                 .case_insensitive(case_insensitive)
                 .nest_limit(REGEX_NEST_LIMIT),
         )
-        .configure(Regex::config().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
+        .configure(config.nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
         .build(pattern)
         .map_err(|e| match (e.syntax_error(), e.size_limit()) {
             // The syntax error's own Display draws carets over the pattern;
@@ -340,5 +364,32 @@ mod tests {
         assert!(regex("a{1000}{1000}", false).is_err(), "size limit applies");
         assert!(regex("(?i)xmrig", false).unwrap().is_match("XMRig"));
         assert!(regex("xmrig", true).unwrap().is_match("XMRIG"));
+    }
+
+    #[test]
+    fn checked_regexes_fail_as_full_ones_do() {
+        let cases = [
+            ("(a", false),
+            ("a{1000}{1000}", false),
+            // Near the size limit: the forward NFA fits, so the answer
+            // turns on the same limit in both.
+            ("[a-z]{3000}", true),
+            ("\\p{Greek}{500}", false),
+            (r"\bword\b", true),
+            ("^app-1-[a-z0-9]+$", false),
+            ("miner|xmrig", true),
+            ("(?i)xmrig", false),
+            ("a**", false),
+            (r"\x{110000}", false),
+        ];
+        for (p, ci) in cases {
+            let (full, checked) = (regex(p, ci), regex_checked(p, ci));
+            assert_eq!(full.as_ref().err(), checked.as_ref().err(), "{p}");
+            if let (Ok(f), Ok(c)) = (full, checked) {
+                for text in ["app-1-x9", "XMRig", "a word", "", "αβγ"] {
+                    assert_eq!(f.is_match(text), c.is_match(text), "{p} on {text}");
+                }
+            }
+        }
     }
 }

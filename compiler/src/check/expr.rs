@@ -808,9 +808,9 @@ impl<'c, 'a> Cx<'c, 'a> {
                 continue;
             };
             let compiled = match op.kind {
-                StrOpKind::Matches => pattern::regex(&s.value, op.ci).map(|_| ()),
+                StrOpKind::Matches => pattern::regex_checked(&s.value, op.ci).map(|_| ()),
                 StrOpKind::Glob => pattern::glob_to_regex(&s.value)
-                    .and_then(|r| pattern::regex(&r, op.ci).map(|_| ())),
+                    .and_then(|r| pattern::regex_checked(&r, op.ci).map(|_| ())),
                 _ => Ok(()),
             };
             if let Err(e) = compiled {
