@@ -451,10 +451,17 @@ impl std::fmt::Debug for Pattern {
     }
 }
 
-/// Several regexes compiled into one ([`Cond::Str::any`]). Its `Debug` is
-/// empty: the patterns it is made of say what it is.
+/// Several regexes compiled into one ([`Cond::Str::any`]), built when
+/// first matched: a rule set's lists of regexes and globs are seldom all
+/// needed (the planner's string groups test most of them), and building
+/// each list's automaton when lowered was a large part of start-up. Clones
+/// share the one build. Its `Debug` is empty: the patterns it is made of
+/// say what it is.
 #[derive(Clone)]
-pub struct AnyOf(pub Regex);
+pub struct AnyOf {
+    sources: Arc<[(String, bool)]>,
+    built: Arc<OnceLock<Option<Regex>>>,
+}
 
 impl std::fmt::Debug for AnyOf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -463,8 +470,8 @@ impl std::fmt::Debug for AnyOf {
 }
 
 impl AnyOf {
-    /// The regexes of `pats` as one, when there are two or more and
-    /// nothing else (and they fit the size limit together).
+    /// The regexes of `pats` to be matched as one, when there are two or
+    /// more and nothing else.
     fn of(pats: &[Pattern], ci: bool) -> Option<AnyOf> {
         let sources: Vec<(String, bool)> = pats
             .iter()
@@ -476,7 +483,18 @@ impl AnyOf {
         if sources.len() < 2 {
             return None;
         }
-        pattern::regex_set(&sources).ok().map(AnyOf)
+        Some(AnyOf {
+            sources: sources.into(),
+            built: Arc::default(),
+        })
+    }
+
+    /// The one regex, built on first use; `None` when the regexes together
+    /// exceed the size limit, and then each is matched alone.
+    pub fn regex(&self) -> Option<&Regex> {
+        self.built
+            .get_or_init(|| pattern::regex_set(&self.sources).ok())
+            .as_ref()
     }
 }
 
