@@ -403,40 +403,36 @@ pub enum Pattern {
     Regex(LazyRegex, String),
 }
 
-/// A regex known to compile, built in full (with the DFAs [`pattern::regex`]
-/// determinizes for a small regex) when it is first matched. The planner
-/// tests most regexes in the automata of its string groups, so a rule set's
-/// own regexes are seldom needed, and building each when lowered was most
-/// of the start-up of a rule set with many. Clones share the one build.
+/// A regex, built (with the DFAs [`pattern::regex`] determinizes for a
+/// small regex) when it is first matched. The planner tests most regexes
+/// in the automata of its string groups, so a rule set's own regexes are
+/// seldom needed, and building each when lowered was most of the start-up
+/// of a rule set with many. Clones share the one build. Lowering runs only
+/// on rules the checker passed, which compiled every pattern; one that does
+/// not compile all the same matches nothing, the answer of the test it was
+/// left out of before.
 #[derive(Clone)]
 pub struct LazyRegex {
     src: Box<str>,
     ci: bool,
-    /// What [`pattern::regex_checked`] built, kept in case the full build
-    /// failed where it succeeded (it cannot: both fail only when parsing or
-    /// the NFAs' size limit does).
-    checked: Regex,
-    full: Arc<OnceLock<Regex>>,
+    built: Arc<OnceLock<Option<Regex>>>,
 }
 
 impl LazyRegex {
-    /// `None` if the pattern does not compile.
-    fn new(src: &str, ci: bool) -> Option<LazyRegex> {
-        Some(LazyRegex {
+    fn new(src: &str, ci: bool) -> LazyRegex {
+        LazyRegex {
             src: src.into(),
             ci,
-            checked: pattern::regex_checked(src, ci).ok()?,
-            full: Arc::default(),
-        })
+            built: Arc::default(),
+        }
     }
 
     /// Whether the regex matches anywhere in `text`.
     pub fn is_match(&self, text: &str) -> bool {
-        self.full
-            .get_or_init(|| {
-                pattern::regex(&self.src, self.ci).unwrap_or_else(|_| self.checked.clone())
-            })
-            .is_match(text)
+        self.built
+            .get_or_init(|| pattern::regex(&self.src, self.ci).ok())
+            .as_ref()
+            .is_some_and(|r| r.is_match(text))
     }
 }
 
@@ -1064,12 +1060,28 @@ fn lit(l: &ast::Literal) -> Lit {
 /// Compiles one pattern; the checker has already rejected bad ones.
 fn compile(op: StrOp, s: &str) -> Option<Pattern> {
     Some(match op.kind {
-        StrOpKind::Matches => Pattern::Regex(LazyRegex::new(s, op.ci)?, s.to_string()),
+        StrOpKind::Matches => Pattern::Regex(LazyRegex::new(s, op.ci), s.to_string()),
         StrOpKind::Glob => {
             let re = pattern::glob_to_regex(s).ok()?;
-            Pattern::Regex(LazyRegex::new(&re, op.ci)?, re)
+            Pattern::Regex(LazyRegex::new(&re, op.ci), re)
         }
         _ if op.ci => Pattern::Text(s.to_lowercase()),
         _ => Pattern::Text(s.to_string()),
     })
+}
+
+#[cfg(test)]
+mod lazy_tests {
+    use super::LazyRegex;
+
+    #[test]
+    fn lazy_regexes_build_once_and_a_bad_one_matches_nothing() {
+        let r = LazyRegex::new("^app-[0-9]+$", true);
+        let copy = r.clone();
+        assert!(r.is_match("APP-12") && !r.is_match("app-x"));
+        assert!(copy.built.get().is_some(), "clones share the build");
+        // Only unchecked rules reach lowering with such a pattern.
+        let bad = LazyRegex::new("(a", false);
+        assert!(!bad.is_match("(a") && !bad.is_match(""));
+    }
 }

@@ -20,8 +20,8 @@ pub fn regex(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
 }
 
 /// [`regex`]'s answer, without the full DFAs it builds for a small regex
-/// (determinizing them is most of its cost): the checker and the lowering
-/// only ask whether a pattern compiles, and for what reason it does not.
+/// (determinizing them is most of its cost): the checker only asks
+/// whether a pattern compiles, and for what reason it does not.
 /// It fails exactly when [`regex`] does: an error comes from parsing or
 /// from the size limit of the forward and reverse NFAs, which the lazy DFA
 /// kept on here still needs (a full or one-pass DFA that cannot be built
