@@ -22,122 +22,23 @@
 use std::time::Instant;
 
 use serde::de::IgnoredAny;
-use serde_json::{json, Value};
 use ward_compiler::{check, load, lower, schema};
 use ward_runtime::decode::{self, Format, Handlers};
 use ward_runtime::scan::{Output, Scan};
 
-/// One detection with `{i}` for the rule's number and `{eq}`/`{in}` for
-/// the equality and membership operators, and how to make an event fire
-/// it.
-struct Template {
-    ward: &'static str,
-    fire: fn(&mut Value, usize),
-}
-
-const TEMPLATES: &[Template] = &[
-    Template {
-        ward: r#"verb {eq} "create" and objectRef.resource {eq} "pods" and user.username {eq} "user{i}@example.com""#,
-        fire: |e, i| {
-            e["verb"] = json!("create");
-            e["objectRef"]["resource"] = json!("pods");
-            e["user"]["username"] = json!(format!("user{i}@example.com"));
-        },
-    },
-    Template {
-        ward: r#"objectRef.resource {eq} "secrets" and verb {in} ["get", "list"] and objectRef.namespace {eq} "ns-{i}""#,
-        fire: |e, i| {
-            e["verb"] = json!("list");
-            e["objectRef"]["resource"] = json!("secrets");
-            e["objectRef"]["namespace"] = json!(format!("ns-{i}"));
-        },
-    },
-    Template {
-        ward: r#"responseStatus.code >= 500 and userAgent startswith "client-{i}/""#,
-        fire: |e, i| {
-            e["responseStatus"]["code"] = json!(503);
-            e["userAgent"] = json!(format!("client-{i}/1.2.3 (linux/amd64)"));
-        },
-    },
-    Template {
-        ward: r#"verb {eq} "create" and any c in requestObject.spec.containers: c.image contains "miner{i}""#,
-        fire: |e, i| {
-            e["verb"] = json!("create");
-            e["requestObject"] = json!({"spec": {"containers": [
-                {"name": "app", "image": "nginx:1.25"},
-                {"name": "side", "image": format!("docker.io/evil/miner{i}:latest")}
-            ]}});
-        },
-    },
-    Template {
-        ward: r#"objectRef.resource {eq} "configmaps" and verb {eq} "delete" and objectRef.name matches r"^app-{i}-[a-z0-9]+$""#,
-        fire: |e, i| {
-            e["verb"] = json!("delete");
-            e["objectRef"]["resource"] = json!("configmaps");
-            e["objectRef"]["name"] = json!(format!("app-{i}-x7k2p"));
-        },
-    },
-    Template {
-        ward: r#"verb {eq} "delete" and any ip in sourceIPs: ip in cidr ["10.{a}.{b}.0/24"]"#,
-        fire: |e, i| {
-            e["verb"] = json!("delete");
-            e["sourceIPs"] = json!([format!("10.{}.{}.17", 100 + i / 256, i % 256)]);
-        },
-    },
-];
+#[path = "../bench-sigma/src/templates.rs"]
+#[allow(dead_code)] // its Sigma detections
+mod templates;
+use templates::{best, corpus, fill, EXACT, FOLDED, TEMPLATES};
 
 fn rules(n: usize, ci: bool) -> String {
-    let (eq, within) = match ci {
-        true => ("iequals", "iequals"),
-        false => ("==", "in"),
-    };
+    let ops = if ci { FOLDED } else { EXACT };
     let mut s = String::from("source k8s.audit\n");
     for i in 0..n {
-        let t = &TEMPLATES[i % TEMPLATES.len()];
-        let when = t
-            .ward
-            .replace("{i}", &i.to_string())
-            .replace("{a}", &(100 + i / 256).to_string())
-            .replace("{b}", &(i % 256).to_string())
-            .replace("{eq}", eq)
-            .replace("{in}", within);
+        let when = fill(TEMPLATES[i % TEMPLATES.len()].ward, i, ops);
         s += &format!("rule generated_{i} {{\n  severity medium\n  when {when}\n}}\n");
     }
     s
-}
-
-/// The corpus: every 40th event rewritten to fire rule `(k / 40) % rules`.
-fn corpus(events: usize, rules: usize) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for (k, line) in ward_runtime::corpus::k8s_events(events, 1)
-        .into_iter()
-        .enumerate()
-    {
-        if k % 40 == 0 {
-            if let Ok(mut v) = serde_json::from_str::<Value>(&line) {
-                let i = (k / 40) % rules;
-                (TEMPLATES[i % TEMPLATES.len()].fire)(&mut v, i);
-                bytes.extend_from_slice(v.to_string().as_bytes());
-                bytes.push(b'\n');
-                continue;
-            }
-        }
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-    }
-    bytes
-}
-
-fn best<T>(mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut out = None;
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let t = Instant::now();
-        let r = f();
-        best = best.min(t.elapsed().as_secs_f64());
-        out = Some(r);
-    }
-    (best, out.expect("three runs"))
 }
 
 /// One timed run.

@@ -302,7 +302,7 @@ impl Hunt {
             let payload = || {
                 let carried = Carried {
                     source: ev.source.to_string(),
-                    via: via_name(ev.via),
+                    via: ev.via.name().to_string(),
                     line: ev.line,
                     value: ev.value.clone(),
                     original: ev.original.clone(),
@@ -596,24 +596,8 @@ impl RuleScan {
     }
 }
 
-fn via_name(via: Via) -> String {
-    match serde_json::to_value(via) {
-        Ok(Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
 fn via_named(name: &str) -> Via {
-    const ALL: [Via; 7] = [
-        Via::Raw,
-        Via::EventList,
-        Via::CloudtrailRecords,
-        Via::EksCloudwatch,
-        Via::Gke,
-        Via::Aks,
-        Via::Embedded,
-    ];
-    (ALL.into_iter())
-        .find(|v| via_name(*v) == name)
+    (Via::ALL.into_iter())
+        .find(|v| v.name() == name)
         .unwrap_or(Via::Raw)
 }

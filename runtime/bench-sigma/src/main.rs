@@ -23,84 +23,15 @@
 //! corpus and the literals are lower-case, so the verdicts are the same.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
 
 use serde::de::IgnoredAny;
-use serde_json::{json, Value};
+use serde_json::Value;
 use ward_compiler::{check, load, lower, schema};
 use ward_runtime::decode::{self, Format, Handlers};
 use ward_runtime::scan::{Output, Scan};
 
-/// One detection, as a Ward condition and a Sigma detection, with `{i}`
-/// for the rule's number, and how to make an event fire it.
-struct Template {
-    ward: &'static str,
-    sigma: &'static str,
-    fire: fn(&mut Value, usize),
-}
-
-const TEMPLATES: &[Template] = &[
-    Template {
-        ward: r#"verb == "create" and objectRef.resource == "pods" and user.username == "user{i}@example.com""#,
-        sigma: "    verb: create\n    objectRef.resource: pods\n    user.username: user{i}@example.com",
-        fire: |e, i| {
-            e["verb"] = json!("create");
-            e["objectRef"]["resource"] = json!("pods");
-            e["user"]["username"] = json!(format!("user{i}@example.com"));
-        },
-    },
-    Template {
-        ward: r#"objectRef.resource == "secrets" and verb in ["get", "list"] and objectRef.namespace == "ns-{i}""#,
-        sigma: "    objectRef.resource: secrets\n    verb:\n      - get\n      - list\n    objectRef.namespace: ns-{i}",
-        fire: |e, i| {
-            e["verb"] = json!("list");
-            e["objectRef"]["resource"] = json!("secrets");
-            e["objectRef"]["namespace"] = json!(format!("ns-{i}"));
-        },
-    },
-    Template {
-        ward: r#"responseStatus.code >= 500 and userAgent startswith "client-{i}/""#,
-        sigma: "    responseStatus.code|gte: 500\n    userAgent|startswith: client-{i}/",
-        fire: |e, i| {
-            e["responseStatus"]["code"] = json!(503);
-            e["userAgent"] = json!(format!("client-{i}/1.2.3 (linux/amd64)"));
-        },
-    },
-    Template {
-        ward: r#"verb == "create" and any c in requestObject.spec.containers: c.image contains "miner{i}""#,
-        sigma: "    verb: create\n    requestObject.spec.containers.image|contains: miner{i}",
-        fire: |e, i| {
-            e["verb"] = json!("create");
-            e["requestObject"] = json!({"spec": {"containers": [
-                {"name": "app", "image": "nginx:1.25"},
-                {"name": "side", "image": format!("docker.io/evil/miner{i}:latest")}
-            ]}});
-        },
-    },
-    Template {
-        ward: r#"objectRef.resource == "configmaps" and verb == "delete" and objectRef.name matches r"^app-{i}-[a-z0-9]+$""#,
-        sigma: "    objectRef.resource: configmaps\n    verb: delete\n    objectRef.name|re: '^app-{i}-[a-z0-9]+$'",
-        fire: |e, i| {
-            e["verb"] = json!("delete");
-            e["objectRef"]["resource"] = json!("configmaps");
-            e["objectRef"]["name"] = json!(format!("app-{i}-x7k2p"));
-        },
-    },
-    Template {
-        ward: r#"verb == "delete" and any ip in sourceIPs: ip in cidr ["10.{a}.{b}.0/24"]"#,
-        sigma: "    verb: delete\n    sourceIPs|cidr: 10.{a}.{b}.0/24",
-        fire: |e, i| {
-            e["verb"] = json!("delete");
-            e["sourceIPs"] = json!([format!("10.{}.{}.17", 100 + i / 256, i % 256)]);
-        },
-    },
-];
-
-fn fill(t: &str, i: usize) -> String {
-    t.replace("{i}", &i.to_string())
-        .replace("{a}", &(100 + i / 256).to_string())
-        .replace("{b}", &(i % 256).to_string())
-}
+mod templates;
+use templates::{best, corpus, fill, EXACT, TEMPLATES};
 
 fn ward_rules(n: usize) -> String {
     let mut s = String::from("source k8s.audit\n");
@@ -108,7 +39,7 @@ fn ward_rules(n: usize) -> String {
         let t = &TEMPLATES[i % TEMPLATES.len()];
         s += &format!(
             "rule generated_{i} {{\n  severity medium\n  when {}\n}}\n",
-            fill(t.ward, i)
+            fill(t.ward, i, EXACT)
         );
     }
     s
@@ -121,45 +52,11 @@ fn sigma_rules(n: usize) -> String {
             format!(
                 "title: generated_{i}\nlogsource:\n  product: kubernetes\n  service: audit\n\
                  detection:\n  sel:\n{}\n  condition: sel\nlevel: medium\n",
-                fill(t.sigma, i)
+                fill(t.sigma, i, EXACT)
             )
         })
         .collect();
     docs.join("---\n")
-}
-
-/// The corpus: every 40th event rewritten to fire rule `(k / 40) % rules`.
-fn corpus(events: usize, rules: usize) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for (k, line) in ward_runtime::corpus::k8s_events(events, 1)
-        .into_iter()
-        .enumerate()
-    {
-        if k % 40 == 0 {
-            if let Ok(mut v) = serde_json::from_str::<Value>(&line) {
-                let i = (k / 40) % rules;
-                (TEMPLATES[i % TEMPLATES.len()].fire)(&mut v, i);
-                bytes.extend_from_slice(v.to_string().as_bytes());
-                bytes.push(b'\n');
-                continue;
-            }
-        }
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-    }
-    bytes
-}
-
-fn best<T>(mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut out = None;
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let t = Instant::now();
-        let r = f();
-        best = best.min(t.elapsed().as_secs_f64());
-        out = Some(r);
-    }
-    (best, out.expect("three runs"))
 }
 
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {

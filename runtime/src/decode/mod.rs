@@ -45,6 +45,16 @@ pub enum Via {
 }
 
 impl Via {
+    pub const ALL: [Via; 7] = [
+        Via::Raw,
+        Via::EventList,
+        Via::CloudtrailRecords,
+        Via::EksCloudwatch,
+        Via::Gke,
+        Via::Aks,
+        Via::Embedded,
+    ];
+
     /// Its name in alerts (as serialised).
     pub fn name(self) -> &'static str {
         match self {
@@ -815,15 +825,7 @@ mod tests {
 
     #[test]
     fn via_names_are_their_serialised_form() {
-        for via in [
-            Via::Raw,
-            Via::EventList,
-            Via::CloudtrailRecords,
-            Via::EksCloudwatch,
-            Via::Gke,
-            Via::Aks,
-            Via::Embedded,
-        ] {
+        for via in Via::ALL {
             let json = serde_json::to_string(&via).unwrap();
             assert_eq!(json, format!("\"{}\"", via.name()));
         }
