@@ -1,6 +1,12 @@
 //! Benign Kubernetes audit traffic of a busy production cluster: the
 //! background against which false-positive rates of the bundled rules are
-//! measured. No attacks, no denials, no anonymous requests.
+//! measured. No attacks; but the refusals and permission checks of ordinary
+//! work are there (section 10): people whose Role is limited to their own
+//! namespace refused a cluster-wide `kubectl get`, operators deployed
+//! without enough RBAC retrying one refused request for a long time, the
+//! Kubernetes Dashboard and `kubectl auth can-i` sending
+//! SelfSubjectAccessReviews, and now and then an unauthenticated request
+//! from inside the network refused.
 
 use super::*;
 use std::fmt::Write;
@@ -34,7 +40,9 @@ pub fn benign_k8s(seed: u64) -> impl Iterator<Item = String> {
         r: Rng::new(seed),
         now: START_US,
         rv: 91_204_551,
+        due: Vec::new(),
     };
+    g.start_processes();
     std::iter::from_fn(move || Some(g.event().finish()))
 }
 
@@ -66,6 +74,7 @@ const COORD: &str = "coordination.k8s.io";
 const ECR: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
 /// A requester.
+#[derive(Clone)]
 struct Who {
     name: String,
     uid: Option<String>,
@@ -164,7 +173,13 @@ struct Gen {
     r: Rng,
     now: i64,
     rv: u64,
+    /// Requests decided ahead, by the time they fall due: the rest of a
+    /// burst, the next retry of a loop, the next session of a person.
+    due: Vec<(i64, Due)>,
 }
+
+/// A request that falls due later; it may schedule others.
+type Due = Box<dyn FnOnce(&mut Gen) -> Ev + Send>;
 
 type Family = fn(&mut Gen) -> Ev;
 const MIX: &[(u32, Family)] = &[
@@ -302,8 +317,27 @@ impl Gen {
         // ~100 events per second of event time.
         self.now += self.r.range(500, 19_500) as i64;
         self.rv += self.r.range(1, 9);
+        // A request that fell due is sent now, in place of a drawn one (the
+        // earliest first; among equals, the first scheduled).
+        let ripe = (0..self.due.len())
+            .filter(|&i| self.due[i].0 <= self.now)
+            .min_by_key(|&i| self.due[i].0);
+        if let Some(i) = ripe {
+            let (_, f) = self.due.remove(i);
+            return f(self);
+        }
         let family = self.r.weighted(MIX);
         family(self)
+    }
+
+    /// A span of `lo` to `hi` minutes, to the millisecond, in microseconds.
+    fn minutes(&mut self, lo: u64, hi: u64) -> i64 {
+        self.r.range(lo * 60_000, hi * 60_000) as i64 * MS
+    }
+
+    /// Schedules `f` `us` microseconds from now.
+    fn after(&mut self, us: i64, f: impl FnOnce(&mut Gen) -> Ev + Send + 'static) {
+        self.due.push((self.now + us, Box::new(f)));
     }
 
     /// The code of a request that may fail the ordinary ways.
@@ -332,6 +366,7 @@ impl Gen {
         if code >= 400 {
             let what = t.map(T::what).unwrap_or_default();
             let (reason, message) = match code {
+                403 => ("Forbidden", forbidden(w, verb, t, &uri)),
                 404 => ("NotFound", format!("{what} not found")),
                 409 if verb == "create" => ("AlreadyExists", format!("{what} already exists")),
                 409 => ("Conflict", format!("Operation cannot be fulfilled on {what}: the object has been modified; please apply your changes to the latest version and try again")),
@@ -341,6 +376,8 @@ impl Gen {
             if let Some(t) = t {
                 let group = Some(t.group).filter(|g| !g.is_empty());
                 status["details"] = compact(json!({"name": t.name, "group": group, "kind": t.res}));
+            } else if code == 403 {
+                status["details"] = json!({});
             }
         }
         // Written directly: building a serde_json tree per event is too slow.
@@ -358,14 +395,16 @@ impl Gen {
         let groups: Vec<String> = w.groups.iter().map(|g| q(g)).collect();
         let _ = write!(
             s,
-            r#","groups":[{}]}},"sourceIPs":[{}],"userAgent":{},"responseStatus":{},"requestReceivedTimestamp":"{}","stageTimestamp":"{}","annotations":{{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":{}}}"#,
+            r#","groups":[{}]}},"sourceIPs":[{}],"userAgent":{},"responseStatus":{},"requestReceivedTimestamp":"{}","stageTimestamp":"{}","annotations":{{"authorization.k8s.io/decision":"{}","authorization.k8s.io/reason":{}}}"#,
             groups.join(","),
             q(&w.ip),
             q(&w.agent),
             text(&status),
             stamp(self.now - latency, true),
             stamp(self.now, true),
-            q(&w.reason)
+            // The authorizer refused it: RBAC gives no reason for a refusal.
+            if code == 403 { "forbid" } else { "allow" },
+            q(if code == 403 { "" } else { &w.reason })
         );
         if let Some(t) = t {
             let _ = write!(s, r#","objectRef":{{"resource":"{}""#, t.res);
@@ -767,19 +806,25 @@ impl Gen {
 
     // ---- 8. humans ----
 
-    fn human(&mut self) -> Ev {
-        let (name, team) = self.r.pick(&[
-            ("alice@example.com", "developers"),
-            ("bob@example.com", "sre"),
-            ("carol@example.com", "developers"),
-            ("dave@example.com", "sre"),
-        ]);
+    /// A person at their workstation, with kubectl.
+    fn person(&mut self, name: &str, team: &str) -> Who {
         let net = self.r.pick(&["198.51.100", "203.0.113"]);
         let ip = format!("{net}.{}", Rng::of(name).range(2, 250));
         let agent = self.r.pick(KUBECTL);
-        let reason = format!("RBAC: allowed by ClusterRoleBinding \"{team}-view\" of ClusterRole \"view\" to Group \"{team}\"");
-        let w = who(name, &[team, "system:authenticated"], agent, &ip, reason);
-        let ns = self.r.pick(APP_NS);
+        let reason = match limited_to(name) {
+            Some(ns) => format!("RBAC: allowed by RoleBinding \"{team}/{ns}\" of ClusterRole \"edit\" to Group \"{team}\""),
+            None => format!("RBAC: allowed by ClusterRoleBinding \"{team}-view\" of ClusterRole \"view\" to Group \"{team}\""),
+        };
+        who(name, &[team, "system:authenticated"], agent, &ip, reason)
+    }
+
+    fn human(&mut self) -> Ev {
+        let (name, team) = self.r.pick(PEOPLE);
+        let w = self.person(name, team);
+        let ns = match limited_to(name) {
+            Some(ns) => ns,
+            None => self.r.pick(APP_NS),
+        };
         #[rustfmt::skip]
         let (verb, res, group, sub) = self.r.weighted(&[
             (30, ("list", "pods", "", None)),
@@ -791,6 +836,12 @@ impl Gen {
             (4, ("list", "nodes", "", None)),
             (2, ("patch", "deployments", "apps", Some("scale"))),
         ]);
+        // Nodes are cluster-scoped: a namespace-limited person is refused
+        // them, at the rate of section 10.
+        let (verb, res) = match (verb, res) {
+            ("list", "nodes") if limited_to(name).is_some() => ("list", "pods"),
+            x => x,
+        };
         let mut t = t(res, group, Some(ns).filter(|_| res != "nodes"), None);
         t.sub = sub;
         if verb == "get" || verb == "patch" {
@@ -850,6 +901,322 @@ impl Gen {
         };
         self.emit(&w, "get", None, path.into(), 200)
     }
+
+    // ---- 10. refusals and permission checks ----
+    //
+    // Processes, not families: each request schedules the next one (the rest
+    // of a burst, the next retry, the next session), so a person's burst,
+    // an operator's retry loop and a dashboard session keep one identity and
+    // one address over their span, as the rules that count them see it.
+
+    /// Starts the processes of section 10, all within the first half hour
+    /// (about 180,000 events).
+    fn start_processes(&mut self) {
+        let at = self.r.range(1, 60) as i64 * SEC;
+        self.after(at, Gen::informer_retry);
+        let (at, span) = (self.minutes(3, 15), self.minutes(20, 40));
+        self.after(at, move |g| {
+            let until = g.now + span;
+            g.lease_retry(until)
+        });
+        for i in 0..LIMITED.len() {
+            let at = self.minutes(1, 30);
+            self.after(at, move |g| g.refused_person(i));
+        }
+        let at = self.minutes(2, 20);
+        self.after(at, Gen::dashboard_session);
+        let at = self.minutes(1, 20);
+        self.after(at, Gen::can_i);
+        let at = self.minutes(1, 15);
+        self.after(at, Gen::anonymous_refused);
+    }
+
+    /// kube-state-metrics with its VerticalPodAutoscaler collector enabled
+    /// and no RBAC for it: its reflector lists the resource, is refused, and
+    /// retries for as long as the stream lasts, backing off as client-go's
+    /// reflector does to a retry every 30 to 60 seconds. One resource,
+    /// always the same request, from one pod.
+    fn informer_retry(&mut self) -> Ev {
+        let mut w = self.svc("monitoring:kube-state-metrics");
+        w.ip = "10.0.21.84".into();
+        let t = t("verticalpodautoscalers", "autoscaling.k8s.io", None, None);
+        let ev = self.emit(
+            &w,
+            "list",
+            Some(&t),
+            t.uri("limit=500&resourceVersion=0"),
+            403,
+        );
+        let next = self.r.range(30_000, 60_000) as i64 * MS;
+        self.after(next, Gen::informer_retry);
+        ev
+    }
+
+    /// Reloader deployed with leader election but without its Role on
+    /// Leases: the elector is refused `get` on its lock every retry period
+    /// (2 s, jittered up to 4.4 s) until someone fixes the chart, 20 to 40
+    /// minutes on; an upgrade an hour or two later breaks it again (a new
+    /// pod, a new address).
+    fn lease_retry(&mut self, until: i64) -> Ev {
+        let mut w = self.svc("platform:reloader");
+        w.ip = Rng::of(&until.to_string()).private_ip();
+        let t = t(
+            "leases",
+            COORD,
+            Some("platform"),
+            Some("stakater-reloader-lock"),
+        );
+        let ev = self.emit(&w, "get", Some(&t), t.uri(""), 403);
+        let next = self.r.range(2_000, 4_400) as i64 * MS;
+        if self.now + next < until {
+            self.after(next, move |g| g.lease_retry(until));
+        } else {
+            let (gap, span) = (self.minutes(60, 120), self.minutes(20, 40));
+            self.after(gap, move |g| {
+                let until = g.now + span;
+                g.lease_retry(until)
+            });
+        }
+        ev
+    }
+
+    /// A namespace-limited person runs a cluster-wide `kubectl get` (or one
+    /// in another team's namespace) and is refused: 1 to 3 refusals within
+    /// a minute (the command run again, or a second one), on one or two
+    /// kinds of object; the same person again 8 to 45 minutes later.
+    fn refused_person(&mut self, i: usize) -> Ev {
+        let (name, _) = LIMITED[i];
+        let team = PEOPLE.iter().find(|p| p.0 == name).map_or("", |p| p.1);
+        let w = self.person(name, team);
+        let first = self.r.weighted(REFUSED_GETS);
+        let second = self.r.weighted(REFUSED_GETS);
+        let n = self.r.weighted(&[(50, 1), (35, 2), (15, 3)]);
+        let mut at = 0;
+        for _ in 1..n {
+            at += self.r.range(3, 25) as i64 * SEC;
+            let get = if self.r.odds(500) { first } else { second };
+            let w = w.clone();
+            self.after(at, move |g| g.refused_get(&w, get));
+        }
+        let next = self.minutes(8, 45);
+        self.after(next, move |g| g.refused_person(i));
+        self.refused_get(&w, first)
+    }
+
+    fn refused_get(&mut self, w: &Who, (res, group, ns): RefusedGet) -> Ev {
+        let t = t(res, group, Some(ns).filter(|n| !n.is_empty()), None);
+        self.emit(w, "list", Some(&t), t.uri("limit=500"), 403)
+    }
+
+    /// The Kubernetes Dashboard, signed in with a person's token (so their
+    /// identity, from the dashboard's pod): every page asks with
+    /// SelfSubjectAccessReviews which of its actions to offer, a handful of
+    /// verbs on the page's kind of object. A session browses 2 to 6 pages,
+    /// 10 to 90 seconds apart; the next session is 15 to 50 minutes later.
+    fn dashboard_session(&mut self) -> Ev {
+        let (name, team) = self.r.pick(PEOPLE);
+        let mut w = self.person(name, team);
+        w.agent = "dashboard/v2.7.0".into();
+        w.ip = "10.0.34.19".into();
+        let ns = match limited_to(name) {
+            Some(ns) => ns,
+            None => self.r.pick(APP_NS),
+        };
+        let mut at = 0;
+        let mut first = None;
+        for _ in 0..self.r.range(2, 6) {
+            let (res, group, checks) = self.r.pick(DASHBOARD_PAGES);
+            let name = Some(self.r.pick(APPS)).filter(|_| self.r.odds(500));
+            for &(verb, sub) in checks {
+                let mut attrs = json!({"namespace": ns, "verb": verb, "resource": res});
+                for (k, v) in [("group", group), ("subresource", sub)] {
+                    if !v.is_empty() {
+                        attrs[k] = json!(v);
+                    }
+                }
+                if let Some(n) = name {
+                    attrs["name"] = json!(n);
+                }
+                if first.is_none() {
+                    first = Some(attrs);
+                    continue;
+                }
+                at += self.r.range(3_000, 60_000) as i64;
+                let w = w.clone();
+                self.after(at, move |g| g.review(&w, attrs));
+            }
+            at += self.r.range(10, 90) as i64 * SEC;
+        }
+        let next = self.minutes(15, 50);
+        self.after(next, Gen::dashboard_session);
+        self.review(&w, first.unwrap_or_default())
+    }
+
+    /// `kubectl auth can-i` run once by a person, every 10 to 40 minutes
+    /// someone.
+    fn can_i(&mut self) -> Ev {
+        let (name, team) = self.r.pick(PEOPLE);
+        let w = self.person(name, team);
+        let ns = match limited_to(name) {
+            Some(ns) => ns,
+            None => self.r.pick(APP_NS),
+        };
+        let (verb, res, group, sub) = self.r.pick(&[
+            ("create", "deployments", "apps", ""),
+            ("delete", "pods", "", ""),
+            ("create", "pods", "", "exec"),
+            ("patch", "deployments", "apps", "scale"),
+            ("get", "secrets", "", ""),
+            ("create", "jobs", "batch", ""),
+        ]);
+        let mut attrs = json!({"namespace": ns, "verb": verb, "resource": res});
+        for (k, v) in [("group", group), ("subresource", sub)] {
+            if !v.is_empty() {
+                attrs[k] = json!(v);
+            }
+        }
+        let next = self.minutes(10, 40);
+        self.after(next, Gen::can_i);
+        self.review(&w, attrs)
+    }
+
+    /// A SelfSubjectAccessReview of `attrs` (its spec.resourceAttributes),
+    /// at level Request as the audit policy logs creates.
+    fn review(&mut self, w: &Who, attrs: Value) -> Ev {
+        let mut w = w.clone();
+        w.reason = "RBAC: allowed by ClusterRoleBinding \"system:basic-user\" of ClusterRole \"system:basic-user\" to Group \"system:authenticated\"".into();
+        let t = T {
+            collection: true,
+            ..t(
+                "selfsubjectaccessreviews",
+                "authorization.k8s.io",
+                None,
+                None,
+            )
+        };
+        let ev = self.emit(&w, "create", Some(&t), t.uri(""), 201);
+        let obj = json!({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": null},
+            "spec": {"resourceAttributes": attrs}, "status": {"allowed": false}});
+        self.body(ev, obj)
+    }
+
+    /// Now and then a request without credentials from inside the network
+    /// (someone's curl at the API endpoint, an HTTP check of `/`), refused:
+    /// the discovery and root paths are not open to system:anonymous
+    /// (system:public-info-viewer opens only the health and version paths).
+    /// One request, every 5 to 25 minutes.
+    fn anonymous_refused(&mut self) -> Ev {
+        let (agent, path) = self.r.pick(&[
+            ("curl/8.5.0", "/"),
+            ("curl/8.5.0", "/api"),
+            ("curl/7.81.0", "/apis"),
+            ("Go-http-client/1.1", "/"),
+            ("python-requests/2.31.0", "/api/v1/namespaces"),
+        ]);
+        let ip = self.r.private_ip();
+        let w = who(
+            "system:anonymous",
+            &["system:unauthenticated"],
+            agent,
+            &ip,
+            String::new(),
+        );
+        let next = self.minutes(5, 25);
+        self.after(next, Gen::anonymous_refused);
+        if path.starts_with("/api/v1/") {
+            let t = t("namespaces", "", None, None);
+            return self.emit(&w, "list", Some(&t), path.into(), 403);
+        }
+        self.emit(&w, "get", None, path.into(), 403)
+    }
+}
+
+const MS: i64 = 1_000;
+const SEC: i64 = 1_000 * MS;
+
+/// What a namespace-limited person is refused: (resource, group, namespace;
+/// "" for the cluster scope), each a list.
+type RefusedGet = (&'static str, &'static str, &'static str);
+#[rustfmt::skip]
+const REFUSED_GETS: &[(u32, RefusedGet)] = &[
+    (30, ("pods", "", "")),                     // kubectl get pods -A
+    (20, ("nodes", "", "")),                    // kubectl get nodes
+    (15, ("namespaces", "", "")),               // kubectl get namespaces
+    (10, ("pods", "", "kube-system")),          // kubectl get pods -n kube-system
+    (8, ("deployments", "apps", "production")), // another team's namespace
+    (7, ("events", "", "")),                    // kubectl get events -A
+    (5, ("persistentvolumes", "", "")),         // kubectl get pv
+    (5, ("customresourcedefinitions", "apiextensions.k8s.io", "")),
+];
+
+/// The Kubernetes Dashboard's pages: (resource, group, the checks of the
+/// page as (verb, subresource)).
+type Page = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+#[rustfmt::skip]
+const DASHBOARD_PAGES: &[Page] = &[
+    ("pods", "", &[("get", "log"), ("create", "exec"), ("delete", "")]),
+    ("deployments", "apps", &[("update", "scale"), ("update", ""), ("delete", "")]),
+    ("services", "", &[("update", ""), ("delete", "")]),
+    ("configmaps", "", &[("update", ""), ("delete", "")]),
+    ("replicasets", "apps", &[("update", "scale"), ("delete", "")]),
+    ("statefulsets", "apps", &[("update", "scale"), ("update", ""), ("delete", "")]),
+    ("jobs", "batch", &[("update", ""), ("delete", "")]),
+    ("cronjobs", "batch", &[("update", ""), ("delete", "")]),
+    ("ingresses", "networking.k8s.io", &[("update", ""), ("delete", "")]),
+];
+
+/// The message of the API server's 403, as `apierrors.NewForbidden` and the
+/// RBAC authorizer write it.
+fn forbidden(w: &Who, verb: &str, t: Option<&T>, uri: &str) -> String {
+    let user = &w.name;
+    let Some(t) = t else {
+        let path = uri.split('?').next().unwrap_or(uri);
+        return format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\"");
+    };
+    let res = match t.sub {
+        Some(sub) => format!("{}/{sub}", t.res),
+        None => t.res.to_string(),
+    };
+    let scope = match &t.ns {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    format!(
+        "{} is forbidden: User \"{user}\" cannot {verb} resource \"{res}\" in API group \"{}\" {scope}",
+        t.what(),
+        t.group
+    )
+}
+
+/// People running kubectl: (user, group). The first four read the whole
+/// cluster (ClusterRole view); the others have ClusterRole edit through a
+/// RoleBinding in their own namespace only ([`LIMITED`]).
+const PEOPLE: &[(&str, &str)] = &[
+    ("alice@example.com", "developers"),
+    ("bob@example.com", "sre"),
+    ("carol@example.com", "developers"),
+    ("dave@example.com", "sre"),
+    ("erin@example.com", "payments-devs"),
+    ("frank@example.com", "staging-devs"),
+    ("grace@example.com", "payments-devs"),
+    ("heidi@example.com", "staging-devs"),
+];
+
+/// The namespace-limited people of [`PEOPLE`], and their namespace.
+const LIMITED: &[(&str, &str)] = &[
+    ("erin@example.com", "payments"),
+    ("frank@example.com", "staging"),
+    ("grace@example.com", "payments"),
+    ("heidi@example.com", "staging"),
+];
+
+fn limited_to(name: &str) -> Option<&'static str> {
+    LIMITED.iter().find(|l| l.0 == name).map(|l| l.1)
 }
 
 /// The username of a table's identity.
@@ -980,6 +1347,7 @@ mod tests {
                 "non-resource",
                 evs.iter().filter(|v| v.get("objectRef").is_none()).count(),
             ),
+            ("403", code(403)),
             ("404", code(404)),
             ("409", code(409)),
         ];
@@ -1004,12 +1372,23 @@ mod tests {
             let v: Value = serde_json::from_str(&doc).expect("valid JSON");
             let sub = v["objectRef"]["subresource"].as_str().unwrap_or_default();
             assert!(!["exec", "attach", "portforward"].contains(&sub), "{doc}");
-            assert_ne!(v["user"]["username"], "system:anonymous", "{doc}");
-            assert_ne!(v["responseStatus"]["code"], 403, "{doc}");
+            // Refusals are the authorizer's, read requests only, with its
+            // empty reason; anonymous requests are all refused.
+            let refused = v["responseStatus"]["code"] == 403;
+            let decision = if refused { "forbid" } else { "allow" };
             assert_eq!(
-                v["annotations"]["authorization.k8s.io/decision"], "allow",
+                v["annotations"]["authorization.k8s.io/decision"], decision,
                 "{doc}"
             );
+            if refused {
+                assert!(["get", "list"].contains(&v["verb"].as_str().unwrap_or_default()));
+                assert_eq!(v["annotations"]["authorization.k8s.io/reason"], "", "{doc}");
+                assert_eq!(v["responseStatus"]["reason"], "Forbidden", "{doc}");
+                assert_ne!(v["objectRef"]["resource"], "secrets", "{doc}");
+            }
+            if v["user"]["username"] == "system:anonymous" {
+                assert!(refused, "{doc}");
+            }
             let compact = doc.replace(' ', "");
             for bad in [
                 "\"privileged\":true",
@@ -1020,6 +1399,90 @@ mod tests {
                 assert!(!compact.contains(bad), "{bad} in {doc}");
             }
         }
+    }
+
+    /// The refusals and permission checks of section 10 are spread through
+    /// the stream: all of their kinds are in the first 200,000 events of
+    /// seed 1 (what tests/baseline.rs measures), at a few per thousand, and
+    /// each has the shape that the rules counting them need.
+    #[test]
+    fn benign_refusals_and_reviews_in_the_first_200_000() {
+        let n = 200_000;
+        let mut refused: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+        let mut reviews = Vec::new();
+        for doc in benign_k8s(1).take(n) {
+            if !doc.contains(r#""code":403"#) && !doc.contains("selfsubjectaccessreviews") {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&doc).expect("valid JSON");
+            let user = v["user"]["username"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if v["responseStatus"]["code"] == 403 {
+                let msg = v["responseStatus"]["message"].as_str().unwrap_or_default();
+                assert!(msg.contains(&format!("User \"{user}\" cannot ")), "{doc}");
+                refused.entry(user).or_default().push(v);
+            } else {
+                assert_eq!(v["verb"], "create", "{doc}");
+                assert_eq!(v["responseStatus"]["code"], 201, "{doc}");
+                let attrs = &v["requestObject"]["spec"]["resourceAttributes"];
+                assert!(
+                    attrs["resource"].is_string() && attrs["verb"].is_string(),
+                    "{doc}"
+                );
+                reviews.push(v);
+            }
+        }
+        let count = |u: &str| refused.get(u).map_or(0, Vec::len);
+        let resources = |u: &str| -> std::collections::BTreeSet<String> {
+            refused
+                .get(u)
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    v["objectRef"]["resource"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect()
+        };
+        let people: usize = LIMITED.iter().map(|l| count(l.0)).sum();
+        let (ksm, reloader) = (
+            "system:serviceaccount:monitoring:kube-state-metrics",
+            "system:serviceaccount:platform:reloader",
+        );
+        let anonymous = count("system:anonymous");
+        let all: usize = refused.values().map(Vec::len).sum();
+        eprintln!(
+            "per {n}: {all} refused (people {people}, {ksm} {}, {reloader} {}, anonymous {anonymous}), {} reviews",
+            count(ksm),
+            count(reloader),
+            reviews.len()
+        );
+        assert_eq!(
+            all,
+            people + count(ksm) + count(reloader) + anonymous,
+            "{:?}",
+            refused.keys()
+        );
+        assert!(people > 0 && anonymous > 0);
+        // The operators retry one request each, many times.
+        assert!(count(ksm) > 20 && count(reloader) > 100);
+        assert_eq!(resources(ksm).len(), 1);
+        assert_eq!(resources(reloader).len(), 1);
+        // Reviews come from people, through the dashboard and kubectl.
+        assert!(reviews.iter().any(|v| v["userAgent"] == "dashboard/v2.7.0"));
+        assert!(reviews.iter().any(|v| v["userAgent"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("kubectl/"))));
+        assert!(reviews.iter().all(|v| v["user"]["username"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("@example.com"))));
+        // A few per thousand in all.
+        let per_mille = (all + reviews.len()) as f64 * 1000.0 / n as f64;
+        assert!((0.5..10.0).contains(&per_mille), "{per_mille} per thousand");
     }
 
     #[test]
