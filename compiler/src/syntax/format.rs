@@ -301,26 +301,68 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// `macro NAME(x, L) = BODY`. A comment inside the head (after the
+    /// keyword, the name, the parameters or the `=`) breaks the head right
+    /// there: what follows goes on a line of its own, indented, so the
+    /// comment stays where the author put it instead of drifting past the
+    /// body to the head's first line break.
     fn macro_decl(&mut self, item: Pair<'_, Rule>) {
         let parts: Vec<_> = item.into_inner().filter(super::parse::meaningful).collect();
         let overrides = parts.iter().any(|x| x.as_rule() == Rule::override_mark);
-        self.push(if overrides {
-            "override macro "
-        } else {
-            "macro "
-        });
+        self.push(if overrides { "override macro" } else { "macro" });
         for x in parts {
             match x.as_rule() {
                 Rule::override_mark => {}
-                Rule::ident => self.tok(&x),
-                Rule::params => self.params(x),
+                Rule::ident => {
+                    self.head_gap(x.as_span().start(), " ");
+                    self.tok(&x);
+                }
+                Rule::params => {
+                    self.head_gap(x.as_span().start(), "");
+                    self.params(x);
+                }
                 _ => {
-                    self.push(" = ");
+                    let body = x.as_span().start();
+                    // The `=` is no pair: the first one outside a comment
+                    // between the head and the body.
+                    let eq = self.equals_before(body);
+                    self.head_gap(eq, " ");
+                    self.push("=");
+                    self.head_gap(body, " ");
                     let col = self.column();
                     self.cond(x, col, 0);
                 }
             }
         }
+    }
+
+    /// Between two tokens of a macro's head, the next at `pos`: `space`,
+    /// or, if comments come first, they and a new line indented past the
+    /// item.
+    fn head_gap(&mut self, pos: usize, space: &str) {
+        if self.pending(pos).is_some() {
+            self.brk(pos, 2, 2, Blank::Never, false);
+        } else {
+            self.push(space);
+        }
+    }
+
+    /// The offset of the `=` that precedes `body`, skipping comments; `body`
+    /// if there is none (it cannot be missing in a file that parses).
+    fn equals_before(&self, body: usize) -> usize {
+        let from = self.last.min(body);
+        let mut at = from;
+        for c in self
+            .comments
+            .iter()
+            .filter(|c| c.end > from && c.start < body)
+        {
+            if let Some(i) = self.src.get(at..c.start).and_then(|s| s.find('=')) {
+                return at + i;
+            }
+            at = c.end.max(at);
+        }
+        (self.src.get(at..body).and_then(|s| s.find('='))).map_or(body, |i| at + i)
     }
 
     /// A macro's parameters: `(x, L)`, or, when a comment sits inside, one

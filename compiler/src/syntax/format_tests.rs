@@ -237,3 +237,95 @@ rule r {
 }
 "#));
 }
+
+/// The AST of `text` without its spans: what formatting must keep.
+fn ast(text: &str) -> String {
+    let (file, diags) = super::parse(FileId(0), text);
+    assert!(diags.is_empty(), "{diags:?}");
+    let debug = format!("{:?}", file.items);
+    let mut out = String::new();
+    let mut rest = debug.as_str();
+    while let Some(i) = rest.find("Span {") {
+        out.push_str(&rest[..i]);
+        out.push_str("Span");
+        rest = rest[i..].split_once('}').map_or("", |(_, r)| r);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Formats a macro whose head holds a comment: exactly `want`, a second
+/// run keeps it, and it parses to the same macro.
+fn head(text: &str, want: &str) {
+    let out = fmt(text);
+    assert_eq!(out, want, "from:\n{text}");
+    assert_eq!(ast(text), ast(&out), "AST changed:\n{out}");
+}
+
+/// A comment in a macro's head stays where it was written: the head
+/// breaks there, and what follows goes on a line of its own.
+#[test]
+fn comments_in_a_macro_head_stay_put() {
+    // Between the name and `(`: trailing, and on its own line.
+    head(
+        "macro image_in # why\n(x, L) = registry(x) in L\nrule r { when image_in(verb, [\"a\"]) }\n",
+        "macro image_in # why\n  (x, L) = registry(x) in L\n\nrule r {\n  when image_in(verb, [\"a\"])\n}\n",
+    );
+    head(
+        "macro image_in\n# why\n(x, L) = registry(x) in L\n",
+        "macro image_in\n  # why\n  (x, L) = registry(x) in L\n",
+    );
+    // Between the last parameter and `)`: the list breaks, one per line.
+    head(
+        "macro image_in(x, L # allowed\n) = registry(x) in L\n",
+        "macro image_in(\n  x,\n  L # allowed\n) = registry(x) in L\n",
+    );
+    // Between `)` and `=`.
+    head(
+        "macro image_in(x, L) # why\n= registry(x) in L\n",
+        "macro image_in(x, L) # why\n  = registry(x) in L\n",
+    );
+    // Between `=` and the body; a long body then breaks under itself.
+    head(
+        "macro image_in(x, L) = # why\nregistry(x) in L\n",
+        "macro image_in(x, L) = # why\n  registry(x) in L\n",
+    );
+    head(
+        "macro m(x) = # why\n aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa == x and bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb == x and c == x\n",
+        "macro m(x) = # why\n  aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa == x\n  and bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb == x\n  and c == x\n",
+    );
+    // A plain macro, between its name and `=`; after `macro`; after
+    // `override macro`.
+    head(
+        "macro anon # why\n= user.username == \"system:anonymous\"\n",
+        "macro anon # why\n  = user.username == \"system:anonymous\"\n",
+    );
+    head(
+        "macro # why\nimage_in(x, L) = registry(x) in L\n",
+        "macro # why\n  image_in(x, L) = registry(x) in L\n",
+    );
+    head(
+        "override macro # why\nimage_in(x, L) = registry(x) in L\n",
+        "override macro # why\n  image_in(x, L) = registry(x) in L\n",
+    );
+    // Several places at once, and a parameter list that breaks after a
+    // broken head.
+    head(
+        "macro image_in # a\n( # b\nx, L) # c\n= # d\nregistry(x) in L\n",
+        "macro image_in # a\n  ( # b\n    x,\n    L\n  ) # c\n  = # d\n  registry(x) in L\n",
+    );
+}
+
+/// In a call, the name and `(` are one token (`f (x)` is no call), so no
+/// comment can come between them; one before `)` breaks the arguments.
+#[test]
+fn comments_in_a_macro_call() {
+    assert!(format(FileId(0), "rule r { when image_in # c\n(verb, [\"a\"]) }\n").is_err());
+    let text = "rule r { when image_in(verb, [\"a\"] # c\n) }\n";
+    let out = fmt(text);
+    assert_eq!(
+        out,
+        "rule r {\n  when image_in(\n         verb,\n         [\"a\"] # c\n       )\n}\n"
+    );
+    assert_eq!(ast(text), ast(&out));
+}
