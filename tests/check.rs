@@ -218,6 +218,144 @@ fn duplicates_across_files_show_both_places() {
     );
 }
 
+/// What a macro call's expansion finds in the body (here an error, a
+/// warning of the checker and one of the lints, the macro in another file) is placed at the call in every
+/// format, with the body as a related place in the macro's file.
+#[test]
+fn findings_in_a_macro_body_are_placed_at_the_call() {
+    let m = "source k8s.audit\nmacro bad(x) = x == 3\nmacro verb_is(v) = verb == v and verb == \"gett\"\n";
+    let r = "source k8s.audit\nrule r {\n  title \"R\"\n  when verb_is(\"get\") and bad(user.username)\n}\n";
+    let d = dir("macro-body", &[("m.ward", m), ("r.ward", r)]);
+    let (code, out, _) = ward(&["check", "--format", "json", s(&d)]);
+    assert_eq!(code, 1);
+    let doc = json(&out);
+    // (code, line, column, file) of the diagnostic, then of each label.
+    let place = |x: &Value| {
+        let file = x["file"].as_str().unwrap_or("");
+        let file = Path::new(file)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or("");
+        (x["line"].as_u64(), x["column"].as_u64(), file.to_string())
+    };
+    let found: Vec<_> = (doc["diagnostics"].as_array().expect("diagnostics").iter())
+        .map(|x| {
+            let labels: Vec<_> = (x["labels"].as_array().expect("labels").iter())
+                .map(|l| (place(l), l["message"].as_str().unwrap_or("").to_string()))
+                .collect();
+            (
+                x["code"].as_str().unwrap_or("").to_string(),
+                place(x),
+                labels,
+            )
+        })
+        .collect();
+    let at = |line, col, file: &str| (Some(line), Some(col), file.to_string());
+    assert_eq!(
+        found,
+        [
+            (
+                "W003".to_string(),
+                at(4, 8, "r.ward"),
+                vec![
+                    (at(4, 8, "r.ward"), "in this call of `verb_is`".to_string()),
+                    (
+                        at(3, 42, "m.ward"),
+                        "never seen in this field; in the body of macro `verb_is`, with v = \"get\"".to_string()
+                    ),
+                ]
+            ),
+            (
+                "W012".to_string(),
+                at(4, 8, "r.ward"),
+                vec![
+                    (at(4, 8, "r.ward"), "in this call of `verb_is`".to_string()),
+                    (
+                        at(3, 34, "m.ward"),
+                        "`verb` is already \"get\", so it cannot be \"gett\"; in the body of macro `verb_is`, with v = \"get\"".to_string()
+                    ),
+                    (at(3, 20, "m.ward"), "contradicted by this test".to_string()),
+                ]
+            ),
+            (
+                "E021".to_string(),
+                at(4, 27, "r.ward"),
+                vec![
+                    (at(4, 27, "r.ward"), "in this call of `bad`".to_string()),
+                    (
+                        at(2, 21, "m.ward"),
+                        "this is an int; in the body of macro `bad`, with x = user.username".to_string()
+                    ),
+                    (at(2, 16, "m.ward"), "this is a string".to_string()),
+                ]
+            ),
+        ]
+    );
+    // SARIF: the call is the location, the body a related location (its
+    // columns in UTF-16 units, the same here).
+    let (_, out, _) = ward(&["check", "--format", "sarif", s(&d)]);
+    let doc = json(&out);
+    let results = doc["runs"][0]["results"].as_array().expect("results");
+    let region = |loc: &Value| {
+        let p = &loc["physicalLocation"];
+        let uri = p["artifactLocation"]["uri"].as_str().unwrap_or("");
+        let file = uri.rsplit('/').next().unwrap_or("").to_string();
+        let r = &p["region"];
+        (r["startLine"].as_u64(), r["startColumn"].as_u64(), file)
+    };
+    let sarif: Vec<_> = results
+        .iter()
+        .map(|x| {
+            let related: Vec<_> = (x["relatedLocations"].as_array().expect("related").iter())
+                .map(region)
+                .collect();
+            (
+                x["ruleId"].as_str().unwrap_or("").to_string(),
+                region(&x["locations"][0]),
+                related,
+            )
+        })
+        .collect();
+    assert_eq!(
+        sarif,
+        [
+            (
+                "W003".to_string(),
+                at(4, 8, "r.ward"),
+                vec![at(3, 42, "m.ward")]
+            ),
+            (
+                "W012".to_string(),
+                at(4, 8, "r.ward"),
+                vec![at(3, 34, "m.ward"), at(3, 20, "m.ward")]
+            ),
+            (
+                "E021".to_string(),
+                at(4, 27, "r.ward"),
+                vec![at(2, 21, "m.ward"), at(2, 16, "m.ward")]
+            ),
+        ]
+    );
+    // Human: each finding's header is the call, the body follows.
+    let (_, human, _) = ward(&["check", s(&d)]);
+    let headers: Vec<&str> = (human.lines())
+        .filter_map(|l| l.split_once("╭─[").map(|(_, h)| h.trim_end_matches(']')))
+        .map(|h| h.rsplit(['/', '\\']).next().unwrap_or(h))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "r.ward:4:8",
+            "m.ward:3:42",
+            "r.ward:4:8",
+            "m.ward:3:34",
+            "r.ward:4:27",
+            "m.ward:2:21"
+        ],
+        "{human}"
+    );
+}
+
 #[test]
 fn macro_cycles_are_reported_once() {
     let r = "source k8s.audit\nmacro a = verb == \"get\" and b\nmacro b = c\nmacro c = a\nrule r { when a }\n";

@@ -369,11 +369,14 @@ impl SourceMap {
 
     /// A miette-renderable view of `diag`.
     pub fn render<'a>(&'a self, diag: &'a Diagnostic) -> Rendered<'a> {
+        let (labels, related) = split(self, diag);
         Rendered {
             map: self,
             diag,
             file: diag.file(),
-            related: related(self, diag),
+            primary: true,
+            labels,
+            related,
         }
     }
 }
@@ -393,31 +396,60 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-fn related<'a>(map: &'a SourceMap, diag: &'a Diagnostic) -> Vec<Rendered<'a>> {
-    let primary = diag.file();
-    let mut other: Vec<FileId> = diag
-        .labels
-        .iter()
-        .map(|l| l.file)
-        .filter(|f| *f != primary)
-        .collect();
-    other.dedup();
-    other
-        .into_iter()
-        .map(|file| Rendered {
-            map,
-            diag,
-            file,
-            related: Vec::new(),
-        })
-        .collect()
+/// The labels drawn with the message, and the rest as notes that follow.
+///
+/// miette draws a file's labels in the order of their offsets, and the
+/// header of the first snippet names the place its snippet starts: a label
+/// far above the primary one (a macro's body, above the rule that calls
+/// it) would put its own line and column in the header. So only the labels
+/// that share the primary label's snippet, or come after it, are drawn with
+/// the message; those further up, then those of each other file, follow as
+/// `see also` notes.
+fn split<'a>(map: &'a SourceMap, diag: &'a Diagnostic) -> (Vec<&'a Label>, Vec<Rendered<'a>>) {
+    let primary = &diag.labels[0];
+    let src = map.get(primary.file);
+    let line = |at: usize| src.line_of(at.min(src.text.len()));
+    let first = line(primary.span.start);
+    // Two snippets merge when their context lines (one on each side) meet.
+    let with_primary =
+        |l: &Label| l.span.start >= primary.span.start || line(l.span.end) + 3 >= first;
+    let (here, above): (Vec<&Label>, Vec<&Label>) = (diag.labels.iter())
+        .filter(|l| l.file == primary.file)
+        .partition(|l| with_primary(l));
+    let mut others: Vec<FileId> = Vec::new();
+    for l in &diag.labels {
+        if l.file != primary.file && !others.contains(&l.file) {
+            others.push(l.file);
+        }
+    }
+    let note = |file: FileId, labels: Vec<&'a Label>| Rendered {
+        map,
+        diag,
+        file,
+        primary: false,
+        labels,
+        related: Vec::new(),
+    };
+    let mut related = Vec::new();
+    if !above.is_empty() {
+        related.push(note(primary.file, above));
+    }
+    for file in others {
+        let labels = diag.labels.iter().filter(|l| l.file == file).collect();
+        related.push(note(file, labels));
+    }
+    (here, related)
 }
 
-/// One diagnostic, or its labels in one other file, for miette to draw.
+/// One diagnostic, or some of its labels in one file, for miette to draw.
 pub struct Rendered<'a> {
     map: &'a SourceMap,
     diag: &'a Diagnostic,
     file: FileId,
+    /// The message and its primary label, or a note that follows.
+    primary: bool,
+    /// The labels drawn, all in `file`.
+    labels: Vec<&'a Label>,
     related: Vec<Rendered<'a>>,
 }
 
@@ -437,12 +469,7 @@ impl Rendered<'_> {
     /// lies on a line too long to draw; `None` when all can be drawn.
     fn on_long_lines(&self) -> Option<Vec<(&Label, usize, usize)>> {
         let src = self.map.get(self.file);
-        let labels: Vec<&Label> = self
-            .diag
-            .labels
-            .iter()
-            .filter(|l| l.file == self.file)
-            .collect();
+        let labels = &self.labels;
         let long = labels.iter().any(|l| {
             [l.span.start, l.span.end]
                 .into_iter()
@@ -450,8 +477,8 @@ impl Rendered<'_> {
         });
         long.then(|| {
             labels
-                .into_iter()
-                .map(|l| {
+                .iter()
+                .map(|&l| {
                     let (line, col) = src.position(l.span.start, Unit::Chars);
                     (l, line, col)
                 })
@@ -462,7 +489,7 @@ impl Rendered<'_> {
 
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.file == self.diag.file() {
+        if self.primary {
             f.write_str(&self.diag.message)?;
         } else {
             write!(f, "see also {}", self.map.get(self.file).path.display())?;
@@ -482,12 +509,12 @@ impl std::error::Error for Rendered<'_> {}
 
 impl miette::Diagnostic for Rendered<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        let primary = self.file == self.diag.file();
-        primary.then(|| Box::new(self.diag.code) as Box<dyn fmt::Display>)
+        self.primary
+            .then(|| Box::new(self.diag.code) as Box<dyn fmt::Display>)
     }
     fn severity(&self) -> Option<miette::Severity> {
-        if self.file != self.diag.file() {
-            // Another file's labels: context, not a second finding.
+        if !self.primary {
+            // Labels elsewhere: context, not a second finding.
             return Some(miette::Severity::Advice);
         }
         Some(match self.diag.severity() {
@@ -496,8 +523,7 @@ impl miette::Diagnostic for Rendered<'_> {
         })
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        let primary = self.file == self.diag.file();
-        let help = self.diag.help.as_ref().filter(|_| primary)?;
+        let help = self.diag.help.as_ref().filter(|_| self.primary)?;
         Some(Box::new(help))
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -510,15 +536,21 @@ impl miette::Diagnostic for Rendered<'_> {
         if self.on_long_lines().is_some() {
             return None;
         }
-        let labels = self
-            .diag
-            .labels
-            .iter()
-            .filter(|l| l.file == self.file)
-            .map(|l| {
-                let text = (!l.message.is_empty()).then(|| l.message.clone());
+        // The header's line and column are the primary label's, or in a
+        // note, its first label's (the one it is about).
+        let primary = if self.primary {
+            &self.diag.labels[0]
+        } else {
+            self.labels[0]
+        };
+        let labels = self.labels.iter().map(move |&l| {
+            let text = (!l.message.is_empty()).then(|| l.message.clone());
+            if std::ptr::eq(l, primary) {
+                miette::LabeledSpan::new_primary_with_span(text, l.span)
+            } else {
                 miette::LabeledSpan::new_with_span(text, l.span)
-            });
+            }
+        });
         Some(Box::new(labels))
     }
     fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {

@@ -508,3 +508,78 @@ fn macro_parameters() {
     assert!(status.success(), "{status}");
     let _ = std::fs::remove_dir_all(&ws);
 }
+
+/// What a macro call's expansion finds in the body, error or warning, is
+/// published on the file of the call, its range the call's, with the body
+/// (in the macro's own file) as related information; the macro's file has
+/// nothing.
+#[test]
+fn findings_in_a_macro_body_are_published_at_the_call() {
+    const M: &str = "source k8s.audit\nmacro bad(x) = x == 3\nmacro verb_is(v) = verb == v or verb == \"gett\"\n";
+    const R: &str = "source k8s.audit\nrule r {\n  title \"R\"\n  when verb_is(\"get\") and bad(user.username)\n}\n";
+    let ws = std::env::temp_dir().join(format!("ward-lsp-expansion-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&ws);
+    std::fs::create_dir_all(&ws).expect("mkdir");
+    let ws = ws.canonicalize().expect("canonical");
+    std::fs::write(ws.join("m.ward"), M).expect("write");
+    std::fs::write(ws.join("r.ward"), R).expect("write");
+    let root = format!("file://{}", ws.display());
+
+    let mut c = Client::start();
+    c.request(
+        "initialize",
+        json!({"processId": null, "capabilities": {}, "workspaceFolders": [{"uri": root, "name": "ws"}]}),
+    );
+    c.notify("initialized", json!({}));
+    let range = |text: &str, needle: &str| {
+        let end = pos(text, needle, needle.len());
+        json!({"start": pos(text, needle, 0), "end": end})
+    };
+    let diags = c.diagnostics("/r.ward");
+    let got: Vec<Value> = (diags.as_array().into_iter().flatten())
+        .map(|d| {
+            let related: Vec<Value> = (d["relatedInformation"].as_array().into_iter().flatten())
+                .map(|r| json!([r["location"]["uri"], r["location"]["range"], r["message"]]))
+                .collect();
+            json!([d["code"], d["range"], related])
+        })
+        .collect();
+    let m = format!("{root}/m.ward");
+    assert_eq!(
+        got,
+        [
+            json!([
+                "W003",
+                range(R, "verb_is(\"get\")"),
+                [[
+                    m,
+                    range(M, "\"gett\""),
+                    "never seen in this field; in the body of macro `verb_is`, with v = \"get\""
+                ]]
+            ]),
+            json!([
+                "E021",
+                range(R, "bad(user.username)"),
+                [
+                    [
+                        m,
+                        range(M, "3"),
+                        "this is an int; in the body of macro `bad`, with x = user.username"
+                    ],
+                    [
+                        m,
+                        json!({"start": pos(M, "x == 3", 0), "end": pos(M, "x == 3", 1)}),
+                        "this is a string"
+                    ]
+                ]
+            ]),
+        ]
+    );
+    assert_eq!(c.diagnostics("/m.ward"), json!([]));
+
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    c.notify("exit", Value::Null);
+    let status = c.child.wait().expect("exits");
+    assert!(status.success(), "{status}");
+    let _ = std::fs::remove_dir_all(&ws);
+}

@@ -346,6 +346,9 @@ struct Site {
 #[derive(Default)]
 struct Expansions {
     by_call: HashMap<*const Call, Expansion>,
+    /// For each call written in a rule or a plain macro: the label that
+    /// says whose body a finding lies in, and with what arguments.
+    notes: HashMap<(FileId, Span), String>,
 }
 
 struct Expansion {
@@ -421,6 +424,10 @@ impl Expansions {
                     file: at.file,
                     span: c.span,
                 });
+                if at.call.is_none() {
+                    let note = super::macros::in_the_body(&c.name.name, params, &c.args);
+                    self.notes.insert((call.file, call.span), note);
+                }
                 let body = Box::new(body);
                 let inner = In {
                     file: def.file,
@@ -667,23 +674,12 @@ impl<'p, 'a> Contra<'p, 'a, '_> {
     /// `d`, about test `a`: if `a` comes from a call's expansion, shown at
     /// the call first (as the checker shows what it finds in a call),
     /// with the test in the macro's body second.
-    fn at_call(&self, mut d: Diagnostic, call: Option<Site>) -> Diagnostic {
+    fn at_call(&self, d: Diagnostic, call: Option<Site>) -> Diagnostic {
         let Some(site) = call else { return d };
         let name = self.called(site);
-        for l in &mut d.labels {
-            if l.message.is_empty() {
-                l.message = format!("in `{name}`");
-            }
-        }
-        d.labels.insert(
-            0,
-            crate::diagnostic::Label {
-                file: site.file,
-                span: site.span,
-                message: format!("in this call of `{name}`"),
-            },
-        );
-        d
+        let note = (self.expansions.notes.get(&(site.file, site.span)).cloned())
+            .unwrap_or_else(|| format!("in the body of macro `{name}`"));
+        super::macros::at_call(d, site.file, site.span, name, &note, |_| true)
     }
 
     /// The name of the macro called at `site`, from its text.

@@ -134,7 +134,8 @@ impl<'a> Cx<'_, 'a> {
                 (d.labels.iter()).any(|l| in_body(l) && uses.iter().any(|u| overlaps(*u, l.span)));
             // Warnings may hang on the caller's guards: shown at each call.
             if involves || (in_body(&d.labels[0]) && d.severity() == Severity::Warning) {
-                self.push(at_call(d, self.file, c.span, name));
+                let note = in_the_body(name, params, &c.args);
+                self.push(at_call(d, self.file, c.span, name, &note, in_body));
             } else if !in_body(&d.labels[0]) {
                 self.push(d);
             }
@@ -264,15 +265,27 @@ fn within(a: Span, outer: Span) -> bool {
     outer.start <= a.start && a.end <= outer.end
 }
 
-/// `d`, found in a call's expansion, shown at the call first.
-fn at_call(
+/// `d`, found in a call's expansion, shown at the call first: the call
+/// is the primary label (where the header, `--format json`, SARIF and the
+/// editor put the finding), and the first label in the body (`in_body`)
+/// says whose body it is and with what arguments (`note`).
+pub(crate) fn at_call(
     mut d: Diagnostic,
     file: crate::diagnostic::FileId,
     call: Span,
     name: &str,
+    note: &str,
+    in_body: impl Fn(&Label) -> bool,
 ) -> Diagnostic {
-    for l in &mut d.labels {
-        if l.message.is_empty() {
+    let first = d.labels.iter().position(in_body).unwrap_or(0);
+    for (i, l) in d.labels.iter_mut().enumerate() {
+        if i == first {
+            l.message = if l.message.is_empty() {
+                note.to_string()
+            } else {
+                format!("{}; {note}", l.message)
+            };
+        } else if l.message.is_empty() {
             l.message = format!("in `{name}`");
         }
     }
@@ -285,4 +298,27 @@ fn at_call(
         },
     );
     d
+}
+
+/// `in the body of macro `image_in`, with x = c.image, L = allowed`: where
+/// a finding of a call's expansion lies, and what the parameters stood for.
+pub(crate) fn in_the_body(name: &str, params: &[Ident], args: &[Operand]) -> String {
+    let with: Vec<String> = (params.iter().zip(args))
+        .map(|(p, a)| format!("{} = {}", p.name, shorten(&a.to_string())))
+        .collect();
+    if with.is_empty() {
+        format!("in the body of macro `{name}`")
+    } else {
+        format!("in the body of macro `{name}`, with {}", with.join(", "))
+    }
+}
+
+/// An argument as shown in a label: a long list literal is cut.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(MAX - 1).collect();
+    format!("{}…", cut.trim_end())
 }

@@ -1041,3 +1041,88 @@ fn macros_are_no_output_values_or_keys() {
         )
     );
 }
+
+/// What a call's expansion finds in the macro's body, error or warning,
+/// is shown at the call: the call is the primary label (the header's
+/// line and column, the position JSON, SARIF and the editor give), and
+/// the offending test in the body follows, saying whose body it is and
+/// what the parameters stood for. The body, above the rule, is drawn
+/// after the call, as a note.
+#[test]
+fn findings_in_a_macro_body_are_shown_at_the_call() {
+    let text = "source k8s.audit\n\
+                macro image_in(x, L) =\n  x in L and verb == \"gett\"\n\
+                macro bad(x) = x == 3\n\
+                list allowed = [\"a\"]\n\n\
+                rule r {\n  title \"R\"\n  \
+                when objectRef.resource == \"pods\" and any c in requestObject.spec.containers:\n    \
+                image_in(c.image, allowed) and bad(user.username)\n}\n";
+    let loaded = load::load_texts(&[("t.ward", text)]);
+    let report = check(&loaded, schema::bundled());
+    let at = |d: &crate::diagnostic::Diagnostic| -> Vec<(String, String)> {
+        (d.labels.iter())
+            .map(|l| {
+                (
+                    text[l.span.start..l.span.end].to_string(),
+                    l.message.clone(),
+                )
+            })
+            .collect()
+    };
+    let found: Vec<_> = report.diagnostics.iter().map(|d| (d.code, at(d))).collect();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        found,
+        [
+            (
+                Code::UnknownValue,
+                vec![
+                    pair("image_in(c.image, allowed)", "in this call of `image_in`"),
+                    pair(
+                        "\"gett\"",
+                        "never seen in this field; in the body of macro `image_in`, with x = c.image, L = allowed"
+                    ),
+                ]
+            ),
+            (
+                Code::TypeMismatch,
+                vec![
+                    pair("bad(user.username)", "in this call of `bad`"),
+                    pair(
+                        "3",
+                        "this is an int; in the body of macro `bad`, with x = user.username"
+                    ),
+                    pair("x", "this is a string"),
+                ]
+            ),
+        ]
+    );
+    insta::assert_snapshot!(crate::diagnostic::render_plain(
+        &loaded.sources,
+        &report.diagnostics,
+        100
+    ));
+}
+
+/// A macro in another file than its call: the call's file first, the
+/// macro's named in the note.
+#[test]
+fn findings_in_a_macro_of_another_file_name_both_files() {
+    let macros = "source k8s.audit\nmacro bad(x) = x == 3\n";
+    let rules = "source k8s.audit\nrule r {\n  title \"R\"\n  when bad(user.username)\n}\n";
+    let loaded = load::load_texts(&[("macros.ward", macros), ("rules.ward", rules)]);
+    let report = check(&loaded, schema::bundled());
+    let files: Vec<Vec<String>> = (report.diagnostics.iter())
+        .map(|d| {
+            (d.labels.iter())
+                .map(|l| loaded.sources.get(l.file).path.display().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(files, [["rules.ward", "macros.ward", "macros.ward"]]);
+    insta::assert_snapshot!(crate::diagnostic::render_plain(
+        &loaded.sources,
+        &report.diagnostics,
+        100
+    ));
+}
