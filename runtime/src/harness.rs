@@ -326,8 +326,8 @@ fn stream(
             .filter(|p| p.rule == rule)
             .map(|p| (p.rule, p.role))
             .collect();
-        let time = matcher.time_of(ev.source, &ev.value);
-        engine.advance(time.and_then(state::time_ns), &mut outs);
+        let time = state::Stamp::of(matcher.time_of(ev.source, &ev.value));
+        engine.advance(time.ns, &mut outs);
         if !units.is_empty() {
             let a = engine.arrival(
                 ev.source,

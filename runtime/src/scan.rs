@@ -356,8 +356,8 @@ impl<'w> Scan<'w> {
             return false;
         };
         let stateful = self.engine.active();
-        let time_field = time_field.filter(|_| stateful);
-        let time = time_field.and_then(state::time_ns);
+        let time = state::Stamp::of(time_field.filter(|_| stateful));
+        let time_ns = time.ns;
         self.matcher.matching(source, root, &mut self.scratch);
         // The compiled check first; the schema's validator says where.
         let drift = match self.matcher.drift.fits(source, root) {
@@ -368,7 +368,7 @@ impl<'w> Scan<'w> {
             self.bufs = sparse.into_buffers();
             count(&mut self.stats, self.progress, file, source, drift, line);
             if stateful {
-                self.advance(time);
+                self.advance(time_ns);
             }
             return true;
         }
@@ -385,12 +385,12 @@ impl<'w> Scan<'w> {
         // kept as text, parsed again only if it completes an alert.
         let arrival = (!units.is_empty()).then(|| {
             let payload = Payload::Line(text.into(), via);
-            (self.engine).arrival(source, line, root, time_field, &units, payload)
+            (self.engine).arrival(source, line, root, time, &units, payload)
         });
         self.units = units;
         self.bufs = sparse.into_buffers();
         if stateful {
-            self.advance(time);
+            self.advance(time_ns);
         }
         self.emit(&mut pending);
         self.pending = pending;
@@ -411,9 +411,9 @@ impl<'w> Scan<'w> {
             drift,
             ev.line,
         );
-        let time = self.matcher.time_of(ev.source, &ev.value);
+        let time = state::Stamp::of(self.matcher.time_of(ev.source, &ev.value));
         if self.engine.active() {
-            self.advance(time.and_then(state::time_ns));
+            self.advance(time.ns);
         }
         self.matcher
             .matching(ev.source, &ev.value, &mut self.scratch);

@@ -27,7 +27,10 @@ use ward_compiler::plan::Role;
 use crate::decode::Event;
 use crate::eval::get;
 
+mod reorder;
 pub mod snapshot;
+
+use reorder::Reorder;
 
 /// How the operators keep time and memory.
 #[derive(Clone, Copy, Debug)]
@@ -275,7 +278,7 @@ pub struct Engine {
     /// Per rule, the identity of its stateful definition
     /// ([`snapshot::fingerprint`]); `None` for the rules with no operator.
     fingerprints: Vec<Option<String>>,
-    buffer: BinaryHeap<Reverse<Queued>>,
+    buffer: Reorder,
     /// Bytes of the events in `buffer` (as [`Held::bytes`] counts them).
     held_bytes: usize,
     arrivals: u64,
@@ -354,7 +357,7 @@ impl Engine {
             active: ops.iter().any(Option::is_some),
             ops,
             ids: rules.rules.iter().map(|r| r.id.clone()).collect(),
-            buffer: BinaryHeap::new(),
+            buffer: Reorder::default(),
             held_bytes: 0,
             arrivals: 0,
             max_time: None,
@@ -397,7 +400,7 @@ impl Engine {
             return;
         }
         self.progress = std::time::Instant::now();
-        while let Some(Reverse(q)) = self.buffer.pop() {
+        while let Some(q) = self.buffer.pop() {
             let s = &mut self.stats;
             note(&mut s.released_idle, &mut s.released_idle_samples, &q.held);
             self.process(q, out);
@@ -405,22 +408,23 @@ impl Engine {
     }
 
     /// Reads what the stateful `units` (rule, role) that `doc` matched
-    /// need of it; `time` is its time field (`Matcher::time_of`),
+    /// need of it; `time` is its time field (`Matcher::time_of`) and that
+    /// read as a time,
     /// `payload` the event to keep for a possible alert.
     pub fn arrival<'a, D: Doc<'a>>(
         &self,
         source: &'static str,
         line: usize,
         doc: D,
-        time: Option<D>,
+        time: Stamp<D>,
         units: &[(usize, Role)],
         payload: Payload,
     ) -> Arrival {
-        let time_text = time.map_or(Value::Null, to_value);
+        let time_text = time.field.map_or(Value::Null, to_value);
         let time = if self.cfg.processing_time {
             Some(now_ns())
         } else {
-            time.and_then(time_ns)
+            time.ns
         };
         let hits = units
             .iter()
@@ -537,12 +541,12 @@ impl Engine {
         }
         self.held_bytes += bytes;
         self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(self.held_bytes);
-        self.buffer.push(Reverse(q));
+        self.buffer.push(q);
         self.release(out);
         // Past the bound, the oldest go to the operators before their
         // lateness ran out: a later event older than them is then late.
         while self.held_bytes > self.cfg.max_held_bytes {
-            let Some(Reverse(q)) = self.buffer.pop() else {
+            let Some(q) = self.buffer.pop() else {
                 break;
             };
             let s = &mut self.stats;
@@ -594,8 +598,8 @@ impl Engine {
             self.cfg.lateness_ns
         };
         let release = max.saturating_sub(lateness);
-        while self.buffer.peek().is_some_and(|q| q.0.time <= release) {
-            if let Some(Reverse(q)) = self.buffer.pop() {
+        while self.buffer.peek_time().is_some_and(|t| t <= release) {
+            if let Some(q) = self.buffer.pop() {
                 self.process(q, out);
             }
         }
@@ -619,7 +623,7 @@ impl Engine {
     /// an absence whose window has not closed stay silent (the input ended
     /// inside their window) and are counted.
     pub fn finish(&mut self, out: &mut Vec<Out>) {
-        while let Some(Reverse(q)) = self.buffer.pop() {
+        while let Some(q) = self.buffer.pop() {
             self.process(q, out);
         }
         self.note_live_keys();
@@ -700,6 +704,23 @@ fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// An event's time field (`Matcher::time_of`) and its time, read once.
+#[derive(Clone, Copy)]
+pub struct Stamp<D> {
+    pub field: Option<D>,
+    /// [`time_ns`] of the field.
+    pub ns: Option<i64>,
+}
+
+impl<'a, D: Doc<'a>> Stamp<D> {
+    pub fn of(field: Option<D>) -> Stamp<D> {
+        Stamp {
+            field,
+            ns: field.and_then(time_ns),
+        }
+    }
 }
 
 /// A time field's value (`Matcher::time_of`) in nanoseconds since the
@@ -793,7 +814,7 @@ fn window_ns(ms: u64) -> i64 {
 /// Live keys of one rule, each with its state and the time it was last
 /// touched, under a cap.
 struct Keys<T> {
-    map: HashMap<String, (i64, T)>,
+    map: hashbrown::HashMap<String, (i64, T), std::hash::RandomState>,
     cap: usize,
     /// Size after the last sweep: the next sweep runs when it has doubled.
     swept: usize,
@@ -803,7 +824,7 @@ struct Keys<T> {
 impl<T> Keys<T> {
     fn new(cap: usize, window: i64) -> Keys<T> {
         Keys {
-            map: HashMap::new(),
+            map: hashbrown::HashMap::with_hasher(std::hash::RandomState::new()),
             cap: cap.max(1),
             swept: 0,
             window,
@@ -822,10 +843,8 @@ impl<T> Keys<T> {
                 evicted = self.evict_oldest();
             }
         }
-        let slot = self
-            .map
-            .entry(key.to_string())
-            .or_insert_with(|| (now, init()));
+        // A live key is looked up, not copied: most events touch one.
+        let slot = self.map.entry_ref(key).or_insert_with(|| (now, init()));
         slot.0 = now;
         (&mut slot.1, evicted)
     }

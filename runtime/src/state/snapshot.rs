@@ -491,7 +491,7 @@ impl Engine {
                 })
             })
             .collect();
-        let mut held: Vec<&Queued> = self.buffer.iter().map(|q| &q.0).collect();
+        let mut held: Vec<&Queued> = self.buffer.iter().collect();
         held.sort();
         let held = (held.into_iter())
             .map(|q| {
@@ -587,13 +587,13 @@ impl Engine {
             };
             let bytes = held.bytes() + hits.iter().map(Hit::bytes).sum::<usize>();
             self.held_bytes += bytes;
-            self.buffer.push(std::cmp::Reverse(Queued {
+            self.buffer.push(Queued {
                 time: held.time,
                 bytes,
                 arrival,
                 held: Rc::new(held),
                 hits,
-            }));
+            });
             done.held += 1;
         }
         self.progress = std::time::Instant::now();
