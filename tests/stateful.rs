@@ -285,6 +285,40 @@ rule spread {
     assert!(alerts.is_empty());
 }
 
+/// A value counts while it was last seen within the window: one seen
+/// only before it is gone, one seen again stays.
+#[test]
+fn count_distinct_forgets_values_last_seen_before_the_window() {
+    let rules = r#"source k8s.audit
+rule spread {
+  when  verb == "get" and objectRef.resource == "secrets"
+  count distinct objectRef.namespace by user.username within 1h > 2
+}
+"#;
+    let at = |secs: i64, ns: &str| {
+        let mut e = audit(secs, "get", "secrets", "eve", 200);
+        e["objectRef"]["namespace"] = json!(ns);
+        e
+    };
+    // prod falls out of the hour before staging arrives: two values.
+    let gone = [at(0, "prod"), at(1800, "dev"), at(3700, "staging")];
+    let (_, alerts, err) = scan("distinct-gone", rules, &gone, &[]);
+    assert!(alerts.is_empty(), "{alerts:?} {err}");
+    // prod seen again at 3000 s is still in the hour at 3800 s.
+    let again = [
+        at(0, "prod"),
+        at(3000, "prod"),
+        at(3700, "dev"),
+        at(3800, "staging"),
+    ];
+    let (_, alerts, err) = scan("distinct-again", rules, &again, &[]);
+    assert_eq!(alerts.len(), 1, "{err}");
+    let w = &alerts[0]["window"];
+    assert_eq!(w["count"], 3);
+    assert_eq!(w["distinct"], json!(["prod", "dev", "staging"]));
+    assert_eq!(alerts[0]["input"]["line"], 4);
+}
+
 const GRANT_EXEC: &str = r#"source k8s.audit
 rule grant_exec {
   sequence by user.username within 10m {

@@ -891,7 +891,11 @@ struct Tally {
     /// Times of the events in the window, oldest first.
     times: VecDeque<i64>,
     /// `count distinct`: value -> time last seen.
-    values: HashMap<String, (i64, Value)>,
+    values: HashMap<Rc<str>, (i64, Value)>,
+    /// `count distinct`: each sighting of a value, oldest first; a value
+    /// leaves `values` when its last sighting leaves the window, so
+    /// expiring costs what arrived, not what is held.
+    sightings: VecDeque<(i64, Rc<str>)>,
     /// The last contributing events.
     recent: VecDeque<(i64, Ref)>,
     /// After an alert the key is quiet until this time.
@@ -933,8 +937,22 @@ impl Counter {
         }
         let n = match distinct {
             Some(v) => {
-                tally.values.retain(|_, (seen, _)| *seen >= start);
-                tally.values.insert(v.to_string(), (t, v));
+                while let Some((seen, text)) = tally.sightings.front() {
+                    if *seen >= start {
+                        break;
+                    }
+                    if tally.values.get(text).is_some_and(|(last, _)| last == seen) {
+                        tally.values.remove(text);
+                    }
+                    tally.sightings.pop_front();
+                }
+                let text = v.to_string();
+                let text = match tally.values.get_key_value(text.as_str()) {
+                    Some((known, _)) => known.clone(),
+                    None => Rc::from(text),
+                };
+                tally.sightings.push_back((t, text.clone()));
+                tally.values.insert(text, (t, v));
                 tally.values.len() as u64
             }
             None => {

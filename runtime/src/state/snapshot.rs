@@ -395,7 +395,7 @@ impl Counter {
                 touched: *touched,
                 times: t.times.iter().copied().collect(),
                 values: (t.values.iter())
-                    .map(|(k, (seen, v))| (k.clone(), *seen, v.clone()))
+                    .map(|(k, (seen, v))| (k.to_string(), *seen, v.clone()))
                     .collect(),
                 recent: t.recent.iter().cloned().collect(),
                 quiet_until: t.quiet_until,
@@ -406,11 +406,18 @@ impl Counter {
 
     fn restore(&mut self, keys: Vec<CountKey>) {
         for k in newest(keys, self.keys.cap, |k| k.touched) {
+            let values: HashMap<Rc<str>, (i64, Value)> = (k.values.into_iter())
+                .map(|(text, seen, v)| (Rc::from(text), (seen, v)))
+                .collect();
+            // Each value's last sighting is the one that matters.
+            let mut sightings: Vec<(i64, Rc<str>)> = (values.iter())
+                .map(|(text, (seen, _))| (*seen, text.clone()))
+                .collect();
+            sightings.sort();
             let tally = Tally {
                 times: VecDeque::from(k.times),
-                values: (k.values.into_iter())
-                    .map(|(text, seen, v)| (text, (seen, v)))
-                    .collect(),
+                values,
+                sightings: VecDeque::from(sightings),
                 recent: VecDeque::from(k.recent),
                 quiet_until: k.quiet_until,
             };
