@@ -254,19 +254,23 @@ fn the_key_cap_evicts_counts_and_reports() {
     assert_eq!(alerts[0]["window"]["key"]["user.username"], "a");
 }
 
-#[test]
-fn count_distinct_counts_values_not_events() {
-    let rules = r#"source k8s.audit
+const SPREAD: &str = r#"source k8s.audit
 rule spread {
   when  verb == "get" and objectRef.resource == "secrets"
   count distinct objectRef.namespace by user.username within 1h > 2
 }
 "#;
-    let at = |secs: i64, ns: &str| {
-        let mut e = audit(secs, "get", "secrets", "eve", 200);
-        e["objectRef"]["namespace"] = json!(ns);
-        e
-    };
+
+/// eve reads a secret in namespace `ns` at `secs`.
+fn secret_read_in(secs: i64, ns: &str) -> Value {
+    let mut e = audit(secs, "get", "secrets", "eve", 200);
+    e["objectRef"]["namespace"] = json!(ns);
+    e
+}
+
+#[test]
+fn count_distinct_counts_values_not_events() {
+    let (rules, at) = (SPREAD, secret_read_in);
     // prod twice, dev, then staging: the fourth distinct... the third
     // distinct value arrives with the fourth event.
     let events = [
@@ -289,17 +293,7 @@ rule spread {
 /// only before it is gone, one seen again stays.
 #[test]
 fn count_distinct_forgets_values_last_seen_before_the_window() {
-    let rules = r#"source k8s.audit
-rule spread {
-  when  verb == "get" and objectRef.resource == "secrets"
-  count distinct objectRef.namespace by user.username within 1h > 2
-}
-"#;
-    let at = |secs: i64, ns: &str| {
-        let mut e = audit(secs, "get", "secrets", "eve", 200);
-        e["objectRef"]["namespace"] = json!(ns);
-        e
-    };
+    let (rules, at) = (SPREAD, secret_read_in);
     // prod falls out of the hour before staging arrives: two values.
     let gone = [at(0, "prod"), at(1800, "dev"), at(3700, "staging")];
     let (_, alerts, err) = scan("distinct-gone", rules, &gone, &[]);
