@@ -254,8 +254,8 @@ fn ast(text: &str) -> String {
     out
 }
 
-/// Formats a macro whose head holds a comment: exactly `want`, a second
-/// run keeps it, and it parses to the same macro.
+/// Formats an item whose head holds a comment: exactly `want`, and it
+/// parses to the same item.
 fn head(text: &str, want: &str) {
     let out = fmt(text);
     assert_eq!(out, want, "from:\n{text}");
@@ -313,6 +313,25 @@ fn comments_in_a_macro_head_stay_put() {
     head(
         "macro image_in # a\n( # b\nx, L) # c\n= # d\nregistry(x) in L\n",
         "macro image_in # a\n  ( # b\n    x,\n    L\n  ) # c\n  = # d\n  registry(x) in L\n",
+    );
+}
+
+/// A comment in the head of a list or a rule ends the line that opens it
+/// (a list's or a rule's head does not break as a macro's does): it stays
+/// before the values and the clauses, never after them.
+#[test]
+fn comments_in_a_list_or_rule_head_end_its_first_line() {
+    head(
+        "list l # why\n  = [\"a\", \"b\"]\nlist m = # more\n  [\"c\"]\n",
+        "list l = [\"a\", \"b\"] # why\nlist m = [\"c\"] # more\n",
+    );
+    head(
+        "list l # why\n= [\"aaaaaaaaaaaaaaaaaaaa\", \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\", \"cccccccccccccccccccccccccccc\", \"dddddddddddddddddd\"]\n",
+        "list l = [ # why\n  \"aaaaaaaaaaaaaaaaaaaa\", \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\", \"cccccccccccccccccccccccccccc\",\n  \"dddddddddddddddddd\",\n]\n",
+    );
+    head(
+        "rule r # the rule\n{ # brace\n  severity low\n  when verb == \"get\"\n}\n",
+        "rule r { # the rule\n  # brace\n  severity low\n  when     verb == \"get\"\n}\n",
     );
 }
 
