@@ -24,10 +24,8 @@
 //!   only those fields from each event.
 
 use std::borrow::Cow;
-use std::collections::hash_map::{DefaultHasher, RandomState};
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hasher};
 
 pub use regex_automata::PatternSet;
 use regex_automata::{meta::Regex, Input, PatternID};
@@ -37,6 +35,7 @@ use crate::lower::{Cond, FieldPath, Lit, Operand, Pattern, Rule, RuleSet, Seg, S
 use crate::pattern;
 use crate::syntax::ast::{CmpOp, StrOp, StrOpKind};
 
+mod identity;
 mod keys;
 pub use keys::Keys;
 
@@ -706,7 +705,7 @@ fn build_str_groups(
 
 struct Planner {
     leaves: Vec<Cond>,
-    keys: HashMap<Identity, usize>,
+    keys: HashMap<identity::Identity, usize>,
     uses: usize,
     hashers: RandomState,
 }
@@ -722,38 +721,6 @@ impl Default for Planner {
     }
 }
 
-/// A leaf's identity: its `Debug` text (what it tests, regexes by their
-/// source; a set of literals by its [`crate::lower::LitSet::digest`]) hashed as it is written, by a randomly keyed SipHash and by a
-/// fast multiplicative hash, so that a leaf holding a list of a million
-/// values is not rendered to a string to be looked up. Equal texts give
-/// equal identities; different ones collide with probability about 2^-64
-/// even for texts chosen to collide in the second hash.
-type Identity = (u64, u64);
-
-fn identity(leaf: &Cond, hashers: &RandomState) -> Identity {
-    struct Both(DefaultHasher, crate::hash::Words);
-    impl std::fmt::Write for Both {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.write(s.as_bytes());
-            self.1.write(s.as_bytes());
-            Ok(())
-        }
-    }
-    let mut h = Both(hashers.build_hasher(), Default::default());
-    // Writing to a hasher cannot fail. A set is known by its digest: a
-    // feed of a million names is not written out for every rule reading it.
-    match leaf {
-        Cond::InSet { negated, lhs, set } => {
-            let (a, b) = set.digest();
-            let _ = write!(h, "\0InSet {negated:?} {lhs:?} {a:x} {b:x}");
-        }
-        other => {
-            let _ = write!(h, "{other:?}");
-        }
-    }
-    (h.0.finish(), h.1.finish())
-}
-
 impl Planner {
     fn cond(&mut self, c: &Cond) -> PCond {
         match c {
@@ -763,7 +730,7 @@ impl Planner {
             Cond::Not(inner) => PCond::Not(Box::new(self.cond(inner))),
             leaf => {
                 self.uses += 1;
-                let key = identity(leaf, &self.hashers);
+                let key = identity::identity(leaf, &self.hashers);
                 let next = self.leaves.len();
                 let id = *self.keys.entry(key).or_insert(next);
                 if id == next {
