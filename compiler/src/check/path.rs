@@ -237,14 +237,16 @@ fn walk<'a>(
 
 /// The first field along `segs` (from `ty`) that the schema marks
 /// `opt_in`, looking through every shape a narrowed field can take.
-fn opt_in<'a>(schema: &'a Schema, ty: Ty, segs: &[Seg<'_>]) -> Option<&'a Field> {
+/// The types are borrowed, from `ty` and the schema: a path is checked
+/// against it at every use, and cloning a type per segment was most of that.
+fn opt_in<'a>(schema: &'a Schema, ty: &'a Ty, segs: &[Seg<'_>]) -> Option<&'a Field> {
     let mut tys = vec![ty];
     for seg in segs {
         let mut next = Vec::new();
-        for ty in &tys {
+        for &ty in &tys {
             match (ty, seg) {
                 (Ty::Map(inner), Seg::Field(_)) | (Ty::List(inner), Seg::Index) => {
-                    next.push((**inner).clone())
+                    next.push(&**inner)
                 }
                 (ty @ Ty::Record(_), Seg::Field(name)) => {
                     let Some(f) = record(schema, ty).and_then(|r| r.field(name)) else {
@@ -253,9 +255,9 @@ fn opt_in<'a>(schema: &'a Schema, ty: Ty, segs: &[Seg<'_>]) -> Option<&'a Field>
                     if f.opt_in.is_some() {
                         return Some(f);
                     }
-                    next.push(f.ty.clone());
+                    next.push(&f.ty);
                     let cases = f.narrow.iter().flat_map(|n| &n.cases);
-                    next.extend(cases.map(|c| c.ty.clone()));
+                    next.extend(cases.map(|c| &c.ty));
                 }
                 _ => {}
             }
@@ -317,7 +319,7 @@ impl<'a> Cx<'_, 'a> {
             None => (Ty::Record(String::new()), 0),
         };
         if !self.opt_in_allowed {
-            if let Some(f) = opt_in(self.schema, start.clone(), &all[from..]) {
+            if let Some(f) = opt_in(self.schema, &start, &all[from..]) {
                 self.report_opt_in(p, f);
             }
         }
