@@ -15,7 +15,7 @@ use pest::Parser as _;
 
 use super::ast::*;
 use super::lists::{plain_lists, Cuts, PlainList, MIN_ITEMS};
-use super::recover::{chunks, syntax_error, too_deep, MAX_NESTING};
+use super::recover::{chunks, syntax_error, too_deep, MAX_NESTING, MAX_QUANTIFIERS};
 use crate::diagnostic::{Code, Diagnostic, FileId};
 
 #[derive(pest_derive::Parser)]
@@ -108,6 +108,8 @@ struct Parse {
     /// The items of the cut lists by the offset of their `[` in the cut
     /// text, taken as their declarations are built.
     plain: HashMap<usize, Vec<Literal>>,
+    /// Quantifiers around the condition being built.
+    quantifiers: usize,
 }
 
 impl Parse {
@@ -117,6 +119,7 @@ impl Parse {
             diags: Vec::new(),
             cuts: None,
             plain: HashMap::new(),
+            quantifiers: 0,
         }
     }
 
@@ -508,7 +511,22 @@ impl Parse {
                 let var = it.next().map(|v| self.ident(v, base));
                 let _in = it.next();
                 let list = it.next().map(|l| self.operand(l, base));
+                if self.quantifiers == MAX_QUANTIFIERS {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::Syntax,
+                            self.file,
+                            sp,
+                            "quantifiers nested too deeply",
+                        )
+                        .label(format!("more than {MAX_QUANTIFIERS} `any`/`all` around this"))
+                        .help("each quantifier runs its body once per element: test the elements of one list per quantifier, joining them with `and`"),
+                    );
+                    return bool_expr(sp);
+                }
+                self.quantifiers += 1;
                 let body = it.next().map(|b| self.expr(b, base));
+                self.quantifiers -= 1;
                 match (var, list, body) {
                     (Some(var), Some(list), Some(body)) => Expr {
                         kind: ExprKind::Quant {

@@ -11,6 +11,11 @@ use crate::diagnostic::{Code, Diagnostic, FileId};
 /// level; this bounds their stack use on hostile input.
 pub const MAX_NESTING: usize = 64;
 
+/// Most `any`/`all` quantifiers one inside another. Each multiplies the
+/// work of its body by its list's length, and the checker and matcher
+/// recurse per quantifier (a chain of thousands overflowed the stack).
+pub const MAX_QUANTIFIERS: usize = 16;
+
 /// Finds the first bracket nested deeper than [`MAX_NESTING`], skipping
 /// strings and comments.
 pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {

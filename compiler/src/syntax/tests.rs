@@ -396,3 +396,30 @@ fn reserved_words_are_the_grammars() {
         assert!(!diags.is_empty(), "{w} parsed as a name");
     }
 }
+
+/// `any x0 in l: any x1 in l: ... x0 == 1`, `n` quantifiers deep.
+fn quantifier_chain(n: usize) -> String {
+    let body: String = (0..n).map(|i| format!("any x{i} in l: ")).collect();
+    format!("rule r {{ when {body}x0 == 1 }}")
+}
+
+/// Sixteen quantifiers one inside another parse; a seventeenth is E001
+/// at it, reported once. A chain of thousands (which overflowed the
+/// checker's stack) is one E001 too: this one, or pest's own limit on its
+/// recursion where the stack is small.
+#[test]
+fn quantifiers_nest_at_most_sixteen_deep() {
+    let r = rule(&quantifier_chain(16));
+    assert!(sexp(&r.when[0]).starts_with("(Any x0 l (Any x1 l"));
+    let text = quantifier_chain(17);
+    let (_, diags) = parse(FileId(0), &text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    let d = &diags[0];
+    assert_eq!(d.code, Code::Syntax);
+    assert_eq!(d.message, "quantifiers nested too deeply");
+    let at = text.find("any x16 ").expect("the seventeenth");
+    assert_eq!(d.span().start, at);
+    let (_, diags) = parse(FileId(0), &quantifier_chain(3000));
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, Code::Syntax);
+}
