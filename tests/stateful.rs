@@ -313,6 +313,28 @@ fn count_distinct_forgets_values_last_seen_before_the_window() {
     assert_eq!(alerts[0]["input"]["line"], 4);
 }
 
+/// A value read many times keeps only its last sighting (the earlier
+/// ones are dropped as they pile up: here at the 67th read, the last),
+/// and that one still decides when it leaves the window.
+#[test]
+fn count_distinct_keeps_the_last_sighting_of_a_value_seen_often() {
+    let (rules, at) = (SPREAD, secret_read_in);
+    let mut events: Vec<Value> = (0..67).map(|s| at(s, "prod")).collect();
+    events.push(at(3600, "dev"));
+    // prod last seen at 66 s: in the hour at 3,650 s, out of it at 3,680 s.
+    events.push(at(3650, "staging"));
+    let (_, alerts, err) = scan("distinct-often", rules, &events, &[]);
+    assert_eq!(alerts.len(), 1, "{err}");
+    assert_eq!(
+        alerts[0]["window"]["distinct"],
+        json!(["prod", "dev", "staging"])
+    );
+    events.pop();
+    events.push(at(3680, "staging"));
+    let (_, alerts, err) = scan("distinct-often-gone", rules, &events, &[]);
+    assert!(alerts.is_empty(), "{alerts:?} {err}");
+}
+
 const GRANT_EXEC: &str = r#"source k8s.audit
 rule grant_exec {
   sequence by user.username within 10m {

@@ -886,6 +886,16 @@ struct Counter {
     keys: Keys<Tally>,
 }
 
+/// Each value's last sighting, oldest first: the sightings that decide
+/// when the values leave the window.
+fn last_sightings(values: &HashMap<Rc<str>, (i64, Value)>) -> VecDeque<(i64, Rc<str>)> {
+    let mut last: Vec<(i64, Rc<str>)> = (values.iter())
+        .map(|(text, (seen, _))| (*seen, text.clone()))
+        .collect();
+    last.sort();
+    VecDeque::from(last)
+}
+
 #[derive(Default)]
 struct Tally {
     /// Times of the events in the window, oldest first.
@@ -953,6 +963,12 @@ impl Counter {
                 };
                 tally.sightings.push_back((t, text.clone()));
                 tally.values.insert(text, (t, v));
+                // A value seen again leaves its earlier sightings behind:
+                // past twice the values, only the last ones are kept, so
+                // one value seen all day holds one sighting, not a day's.
+                if tally.sightings.len() > 2 * tally.values.len() + 64 {
+                    tally.sightings = last_sightings(&tally.values);
+                }
                 tally.values.len() as u64
             }
             None => {

@@ -1,16 +1,9 @@
 //! The `ward` process itself (its main thread's stack, not a test
 //! thread's) on rules written to exhaust it: a diagnostic, never an abort.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn rules_dir(name: &str, text: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ward-hostile-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::write(d.join("r.ward"), text).expect("write");
-    d
-}
+mod common;
 
 /// A chain of a thousand quantifiers or more overflowed the checker's
 /// stack and the process aborted (at 1,000 in a debug build, 3,000 in a
@@ -22,7 +15,8 @@ fn quantifiers_nested_thousands_deep_are_an_error_not_an_abort() {
         let body: String = (0..n).map(|i| format!("any x{i} in l: ")).collect();
         let text =
             format!("source k8s.audit\nlist l = [\"a\"]\nrule r {{ when {body}x0 == \"a\" }}\n");
-        let d = rules_dir("quantifiers", &text);
+        let d = common::fresh_dir("hostile-quantifiers");
+        std::fs::write(d.join("r.ward"), &text).expect("write");
         let check = Command::new(env!("CARGO_BIN_EXE_ward"))
             .args(["check".as_ref(), d.as_os_str()])
             .output()

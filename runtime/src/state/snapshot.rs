@@ -21,8 +21,8 @@ use ward_compiler::lower::{Rule, Stateful};
 use ward_compiler::plan::Role;
 
 use super::{
-    Counter, Engine, Held, Hit, Machine, Op, Partial, Payload, Queued, Ref, Sequencer, StepRef,
-    Tally,
+    last_sightings, Counter, Engine, Held, Hit, Machine, Op, Partial, Payload, Queued, Ref,
+    Sequencer, StepRef, Tally,
 };
 use crate::decode::{Event, Via};
 
@@ -409,15 +409,10 @@ impl Counter {
             let values: HashMap<Rc<str>, (i64, Value)> = (k.values.into_iter())
                 .map(|(text, seen, v)| (Rc::from(text), (seen, v)))
                 .collect();
-            // Each value's last sighting is the one that matters.
-            let mut sightings: Vec<(i64, Rc<str>)> = (values.iter())
-                .map(|(text, (seen, _))| (*seen, text.clone()))
-                .collect();
-            sightings.sort();
             let tally = Tally {
                 times: VecDeque::from(k.times),
+                sightings: last_sightings(&values),
                 values,
-                sightings: VecDeque::from(sightings),
                 recent: VecDeque::from(k.recent),
                 quiet_until: k.quiet_until,
             };
