@@ -12,7 +12,8 @@
 //!   machine's cores);
 //!
 //! and prints events/s, the ratio to the floor and the speed-up over one
-//! thread with the efficiency (speed-up / threads). Figures on a machine
+//! thread with the efficiency (speed-up / threads); `BENCH_KEEP=1` leaves
+//! the k8s corpus file in place for profiling. Figures on a machine
 //! with fewer cores than threads show the overhead of oversubscription,
 //! not scaling.
 
@@ -64,7 +65,10 @@ fn main() -> std::io::Result<()> {
     );
     let k8s = [path.display().to_string()];
     run(&k8s, events, bytes.len(), floor_s, &threads);
-    let _ = std::fs::remove_file(&path);
+    // BENCH_KEEP=1 leaves the corpus for profiling the binary on it.
+    if std::env::var_os("BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
 
     // CloudTrail as delivered: gzip files of 1,000 records each, one
     // `Records` document per file.

@@ -18,8 +18,6 @@ use ward_compiler::lower::RuleSet;
 
 use ward_compiler::plan::PCond;
 
-use std::rc::Rc;
-
 use ward_compiler::lower::{Cond, Rule};
 use ward_compiler::plan::Role;
 
@@ -316,7 +314,7 @@ fn stream(
     let mut engine = Engine::new(&matcher.rules, state::Config::default());
     let mut scratch = Scratch::default();
     let mut outs = Vec::new();
-    let file: Rc<str> = Rc::from(name);
+    let file: std::sync::Arc<str> = std::sync::Arc::from(name);
     for ev in events {
         matcher.matching(ev.source, &ev.value, &mut scratch);
         let units: Vec<(usize, Role)> = scratch

@@ -9,11 +9,16 @@
 //! in the order it sent them and replays their lanes on its own scan:
 //! event time moves on, alert lines are written, stateful rules see their
 //! events, exactly as in a single-threaded scan. So the output is the
-//! single-threaded scan's, byte for byte, in the same order; stateful
-//! rules run on one thread, but only their bookkeeping: the workers have
-//! already read what they need from each event.
+//! single-threaded scan's, byte for byte, in the same order.
+//!
+//! Stateful rules are cut by key: the reading thread's engine keeps event
+//! time and the order of events (it is the *front*, see [`state::Step`]),
+//! and each worker is also a *shard* that runs the counts and sequences of
+//! the keys that fall to it, and renders their alerts. The front numbers
+//! what it hands out; the shards' alert lines are written in that order,
+//! among the stateless ones, as on one thread.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::Scope;
@@ -30,6 +35,240 @@ pub const BATCH_BYTES: usize = 1 << 19;
 const BATCH_ITEMS: usize = 4096;
 /// Batches each worker may have waiting for it.
 const QUEUED_PER_WORKER: usize = 2;
+/// Hand-outs of stateful work not yet done by every shard, per shard,
+/// before the reader waits for them.
+const OPEN_PER_SHARD: usize = 4;
+
+/// What a worker is given.
+enum Job {
+    Batch(Batch),
+    /// Steps of the stateful rules for this worker's shard, numbered;
+    /// with `finish`, the end of input.
+    State {
+        flush: u64,
+        steps: Vec<(u64, state::Step)>,
+        finish: bool,
+    },
+}
+
+/// A shard's answer to [`Job::State`].
+struct Answer {
+    flush: u64,
+    result: Result<Vec<Rendered>, String>,
+    /// At the end of input, what the shard saw.
+    stats: Option<state::StateStats>,
+}
+
+/// A line a shard rendered (an alert or a diagnostic), with where it
+/// goes among the outputs of the other shards.
+pub struct Rendered {
+    pub cmd: u64,
+    pub rule: usize,
+    pub order: state::Order,
+    /// For an alert, its rule.
+    pub alert: Option<usize>,
+    /// The line with its newline (empty for an alert whose event could not
+    /// be shown again).
+    pub line: Vec<u8>,
+}
+
+/// Lines of the front waiting for the shards: copied, or a part of a
+/// worker's batch of alert lines (not copied again).
+pub enum Lines {
+    Own(Vec<u8>),
+    Part(std::rc::Rc<Vec<u8>>, std::ops::Range<usize>),
+}
+
+impl Lines {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Lines::Own(b) => b,
+            Lines::Part(b, r) => b.get(r.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// The front's link to the shards: work handed out, their answers, and the
+/// front's own lines waiting for them, so that everything is written in
+/// the order of a one-thread scan.
+pub struct Shards {
+    workers: Vec<SyncSender<Job>>,
+    answers: Receiver<Answer>,
+    /// Hand-outs not yet answered by every shard they went to, in order:
+    /// (hand-out, the commands numbered before its end, answers awaited).
+    open: VecDeque<(u64, u64, usize)>,
+    flushes: u64,
+    /// Commands numbered at the last hand-out.
+    sent: u64,
+    /// Every command before this is done.
+    done: u64,
+    /// The shards' lines, not yet written.
+    outputs: Vec<Rendered>,
+    /// The front's lines, each to go after the shards' lines of the
+    /// commands before `.0`.
+    queued: VecDeque<(u64, Lines)>,
+    stats: Vec<state::StateStats>,
+    pub failure: Option<String>,
+}
+
+impl Shards {
+    pub fn count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Whether a line written now must wait for the shards: commands
+    /// before `cmds` are not all done, or lines already wait.
+    pub fn behind(&self, cmds: u64) -> bool {
+        self.done < cmds || !self.queued.is_empty()
+    }
+
+    /// Lines of the front, to go after the shards' lines of the commands
+    /// before `cmds`.
+    pub fn queue(&mut self, cmds: u64, lines: Lines) {
+        if let (Some((at, Lines::Own(bytes))), Lines::Own(more)) = (self.queued.back_mut(), &lines)
+        {
+            if *at == cmds {
+                return bytes.extend_from_slice(more);
+            }
+        }
+        self.queued.push_back((cmds, lines));
+    }
+
+    /// Hands each shard the steps the front numbered since the last time.
+    pub fn send(&mut self, engine: &mut state::Engine) {
+        let end = engine.commands().unwrap_or(0);
+        if end == self.sent {
+            return;
+        }
+        self.sent = end;
+        let flush = self.flushes;
+        self.flushes += 1;
+        let mut awaited = 0;
+        for (shard, worker) in self.workers.iter().enumerate() {
+            let steps = engine.take_steps(shard);
+            if steps.is_empty() {
+                continue;
+            }
+            let job = Job::State {
+                flush,
+                steps,
+                finish: false,
+            };
+            if worker.send(job).is_err() {
+                self.failure.get_or_insert("a scan worker stopped".into());
+                continue;
+            }
+            awaited += 1;
+        }
+        self.open.push_back((flush, end, awaited));
+    }
+
+    /// The end of input: every shard reports what it saw.
+    pub fn finish(&mut self) {
+        let flush = self.flushes;
+        self.flushes += 1;
+        let mut awaited = 0;
+        for worker in &self.workers {
+            let job = Job::State {
+                flush,
+                steps: Vec::new(),
+                finish: true,
+            };
+            if worker.send(job).is_ok() {
+                awaited += 1;
+            }
+        }
+        self.open.push_back((flush, self.sent, awaited));
+    }
+
+    /// Takes the shards' answers (waiting for all of them with `all`, or
+    /// while too many are open), and gives `write` the lines that can be
+    /// written now, in order, each with its rule if it is an alert.
+    pub fn collect(&mut self, all: bool, write: &mut dyn FnMut(Option<usize>, &[u8])) {
+        let limit = OPEN_PER_SHARD * self.workers.len();
+        loop {
+            while let Ok(a) = self.answers.try_recv() {
+                self.answer(a);
+            }
+            let wait = match all {
+                true => !self.open.is_empty(),
+                false => self.open.len() > limit,
+            };
+            if !wait || self.failure.is_some() {
+                break;
+            }
+            match self.answers.recv() {
+                Ok(a) => self.answer(a),
+                Err(_) => {
+                    self.failure = Some("the scan workers stopped".into());
+                    break;
+                }
+            }
+        }
+        self.ready(write);
+    }
+
+    fn answer(&mut self, a: Answer) {
+        let Some(first) = self.open.front().map(|o| o.0) else {
+            return;
+        };
+        match a.result {
+            Ok(lines) => self.outputs.extend(lines),
+            Err(e) => {
+                self.failure.get_or_insert(e);
+            }
+        }
+        self.stats.extend(a.stats);
+        let open = (a.flush.checked_sub(first)).and_then(|i| self.open.get_mut(i as usize));
+        if let Some(open) = open {
+            open.2 = open.2.saturating_sub(1);
+        }
+        while let Some(&(_, end, 0)) = self.open.front() {
+            self.done = end;
+            self.open.pop_front();
+        }
+    }
+
+    /// The lines that can go out: the shards' of the commands done, and
+    /// the front's that wait for no more than those.
+    fn ready(&mut self, write: &mut dyn FnMut(Option<usize>, &[u8])) {
+        let done = self.done;
+        if self.outputs.iter().all(|r| r.cmd >= done)
+            && self.queued.front().is_none_or(|q| q.0 > done)
+        {
+            return;
+        }
+        (self.outputs).sort_by(|a, b| (a.cmd, a.rule, &a.order).cmp(&(b.cmd, b.rule, &b.order)));
+        let n = self.outputs.partition_point(|r| r.cmd < done);
+        let mut outputs = self.outputs.drain(..n).peekable();
+        while let Some((at, _)) = self.queued.front() {
+            if *at > done {
+                break;
+            }
+            let at = *at;
+            while let Some(r) = outputs.next_if(|r| r.cmd < at) {
+                write(r.alert, &r.line);
+            }
+            if let Some((_, lines)) = self.queued.pop_front() {
+                write(None, lines.bytes());
+            }
+        }
+        for r in outputs {
+            write(r.alert, &r.line);
+        }
+    }
+
+    /// What the shards saw, added to the front's.
+    pub fn stats_into(self, into: &mut state::StateStats) {
+        for s in self.stats {
+            for (rule, n) in s.evicted {
+                *into.evicted.entry(rule).or_default() += n;
+            }
+            into.open_at_end += s.open_at_end;
+            into.peak_keys += s.peak_keys;
+        }
+    }
+}
 
 /// What the workers are given: the rules and how the scan runs.
 pub struct Setup {
@@ -82,8 +321,9 @@ pub struct Pool<'scope, 'env> {
     scope: &'scope Scope<'scope, 'env>,
     setup: Setup,
     /// Started on the first batch that fills (small inputs never start
-    /// them: they are scanned on the reading thread).
-    workers: Vec<SyncSender<Batch>>,
+    /// them: they are scanned on the reading thread), or at once when the
+    /// rules are stateful (the workers are the shards).
+    workers: Vec<SyncSender<Job>>,
     results: Option<Receiver<Result<Done, String>>>,
     done_tx: Option<Sender<Result<Done, String>>>,
     /// The batch being filled.
@@ -99,8 +339,14 @@ pub struct Pool<'scope, 'env> {
 }
 
 impl<'scope, 'env> Pool<'scope, 'env> {
-    pub fn new(scope: &'scope Scope<'scope, 'env>, setup: Setup) -> Pool<'scope, 'env> {
-        Pool {
+    /// The pool of `scan`, the reading thread's: with stateful rules, its
+    /// engine becomes the front of the workers' shards.
+    pub fn new(
+        scope: &'scope Scope<'scope, 'env>,
+        setup: Setup,
+        scan: &mut Scan<'_>,
+    ) -> Pool<'scope, 'env> {
+        let mut pool = Pool {
             scope,
             setup,
             workers: Vec::new(),
@@ -118,7 +364,12 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             waiting: BTreeMap::new(),
             spares: Vec::new(),
             failure: None,
+        };
+        if scan.engine.active() {
+            let shards = pool.start(true);
+            scan.shard(shards);
         }
+        pool
     }
 
     /// From here on, input is of the file `name`, whose counts are
@@ -221,12 +472,12 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             return;
         }
         if self.workers.is_empty() {
-            self.start();
+            self.start(false);
         }
         let mut batch = self.take_batch();
         batch.seq = self.sent;
         let worker = &self.workers[(self.sent % self.workers.len() as u64) as usize];
-        if worker.send(batch).is_err() {
+        if worker.send(Job::Batch(batch)).is_err() {
             self.failure = Some("a scan worker stopped".into());
             return;
         }
@@ -239,19 +490,45 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         }
     }
 
-    fn start(&mut self) {
+    /// Starts the workers; `sharded`, each is also a shard of the
+    /// stateful rules. Returns the link to the shards.
+    fn start(&mut self, sharded: bool) -> Shards {
         let (done_tx, results) = channel();
-        for _ in 0..self.setup.threads {
-            let (tx, jobs) = sync_channel::<Batch>(QUEUED_PER_WORKER);
+        let (answer_tx, answers) = channel();
+        let threads = self.setup.threads;
+        for _ in 0..threads {
+            let (tx, jobs) = sync_channel::<Job>(QUEUED_PER_WORKER);
             let rules = self.setup.rules.clone();
-            let (out, cfg, source) = (self.setup.out, self.setup.state, self.setup.source);
+            let (out, source) = (self.setup.out, self.setup.source);
+            let shards = sharded.then_some(threads);
+            let cfg = self.setup.state;
             let done = done_tx.clone();
-            self.scope
-                .spawn(move || work(rules, out, cfg, source, &jobs, &done));
+            let answer = answer_tx.clone();
+            self.scope.spawn(move || {
+                let mut null = std::io::sink();
+                let mut scan = Scan::with_state(rules, &mut null, out, cfg).into_lane();
+                if let Some(n) = shards {
+                    scan.be_shard(n);
+                }
+                scan.source = source;
+                work(scan, &jobs, &done, &answer)
+            });
             self.workers.push(tx);
         }
         self.results = Some(results);
         self.done_tx = Some(done_tx);
+        Shards {
+            workers: self.workers.clone(),
+            answers,
+            open: VecDeque::new(),
+            flushes: 0,
+            sent: 0,
+            done: 0,
+            outputs: Vec::new(),
+            queued: VecDeque::new(),
+            stats: Vec::new(),
+            failure: None,
+        }
     }
 
     /// Replays the batches done so far that are next in order.
@@ -295,45 +572,84 @@ impl Drop for Pool<'_, '_> {
     }
 }
 
-/// A worker: batches in, lanes out, until the queue closes.
+/// A worker: batches in, lanes out, and (as a shard) steps of stateful
+/// rules in, their alert lines out, until the queue closes. After a
+/// failure (a bug) it does no more work but still answers, so that the
+/// reader never waits for it.
 fn work(
-    rules: RuleSet,
-    out: Output,
-    cfg: state::Config,
-    source: Option<&'static str>,
-    jobs: &Receiver<Batch>,
+    mut scan: Scan<'_>,
+    jobs: &Receiver<Job>,
     done: &Sender<Result<Done, String>>,
+    answers: &Sender<Answer>,
 ) {
-    let mut null = std::io::sink();
-    let mut scan = Scan::with_state(rules, &mut null, out, cfg).into_lane();
-    scan.source = source;
-    for mut batch in jobs {
-        let run = std::panic::AssertUnwindSafe(|| {
-            scan.begin_file(&batch.file);
-            run_batch(&mut scan, &batch, source);
-            scan.take_lane()
-        });
-        let result = match std::panic::catch_unwind(run) {
-            Ok((lane, stats)) => Ok(Done {
-                seq: batch.seq,
-                file: batch.file,
-                file_index: batch.file_index,
-                lane,
-                stats,
-                spare: {
-                    batch.bytes.clear();
-                    batch.items.clear();
-                    (batch.bytes, batch.items)
-                },
-            }),
-            Err(_) => Err(format!(
-                "a scan worker failed on {} (a bug: please report it with the input)",
-                batch.file
-            )),
-        };
-        let failed = result.is_err();
-        if done.send(result).is_err() || failed {
-            return;
+    let source = scan.source;
+    let mut failed: Option<String> = None;
+    for job in jobs {
+        match job {
+            Job::Batch(mut batch) => {
+                if failed.is_some() {
+                    continue;
+                }
+                let run = std::panic::AssertUnwindSafe(|| {
+                    scan.begin_file(&batch.file);
+                    run_batch(&mut scan, &batch, source);
+                    scan.take_lane()
+                });
+                let result = match std::panic::catch_unwind(run) {
+                    Ok((lane, stats)) => Ok(Done {
+                        seq: batch.seq,
+                        file: batch.file,
+                        file_index: batch.file_index,
+                        lane,
+                        stats,
+                        spare: {
+                            batch.bytes.clear();
+                            batch.items.clear();
+                            (batch.bytes, batch.items)
+                        },
+                    }),
+                    Err(_) => Err(format!(
+                        "a scan worker failed on {} (a bug: please report it with the input)",
+                        batch.file
+                    )),
+                };
+                if let Err(e) = &result {
+                    failed = Some(e.clone());
+                }
+                if done.send(result).is_err() {
+                    return;
+                }
+            }
+            Job::State {
+                flush,
+                steps,
+                finish,
+            } => {
+                let (result, stats) = match &failed {
+                    Some(e) => (Err(e.clone()), None),
+                    None => {
+                        let run = std::panic::AssertUnwindSafe(|| scan.shard_steps(steps, finish));
+                        match std::panic::catch_unwind(run) {
+                            Ok((lines, stats)) => (Ok(lines), stats),
+                            Err(_) => {
+                                let e = "a scan worker failed on the stateful rules (a bug: \
+                                         please report it with the input)"
+                                    .to_string();
+                                failed = Some(e.clone());
+                                (Err(e), None)
+                            }
+                        }
+                    }
+                };
+                let answer = Answer {
+                    flush,
+                    result,
+                    stats,
+                };
+                if answers.send(answer).is_err() {
+                    return;
+                }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::RuleSet;
@@ -192,7 +192,7 @@ pub struct Scan<'w> {
     /// The stateful rules' operators.
     pub engine: Engine,
     /// The name of the file being read, shared by the events it holds.
-    file: Option<Rc<str>>,
+    file: Option<Arc<str>>,
     outs: Vec<Out>,
     /// The parts of stateful rules an event matched, as (rule, role).
     units: Vec<(usize, Role)>,
@@ -203,6 +203,14 @@ pub struct Scan<'w> {
     /// In a worker of a parallel scan: what the events of a batch leave to
     /// the merging thread, in order, instead of doing it here.
     lane: Option<Lane>,
+    /// On the merging thread of a parallel scan with stateful rules: the
+    /// shards the engine (a front, see [`state::Step`]) hands its work to,
+    /// and the alert lines waiting for theirs.
+    shards: Option<crate::parallel::Shards>,
+    /// Replaying a batch: the shards are given its work at the end.
+    holding: bool,
+    /// A worker of the shards failed (a bug): the message.
+    pub shard_failure: Option<String>,
 }
 
 /// What a worker of a parallel scan leaves to the thread that merges, per
@@ -279,6 +287,9 @@ impl<'w> Scan<'w> {
             source: None,
             bufs: Buffers::default(),
             lane: None,
+            shards: None,
+            holding: false,
+            shard_failure: None,
         }
     }
 
@@ -316,7 +327,10 @@ impl<'w> Scan<'w> {
     /// written, stateful rules see their events, as if this scan had read
     /// the batch itself.
     pub fn replay(&mut self, file: &str, lane: Lane) {
+        self.holding = true;
         let (mut bytes, mut rules) = (0, 0);
+        // Lines that wait for the shards stay in the lane's buffer.
+        let shared = std::rc::Rc::new(lane.bytes);
         for op in lane.ops {
             match op {
                 LaneOp::Advance(time) => self.advance(time),
@@ -324,11 +338,88 @@ impl<'w> Scan<'w> {
                     for &rule in &lane.rules[rules..r] {
                         self.count_alert(rule);
                     }
-                    self.write(&lane.bytes[bytes..b]);
+                    match (&mut self.shards, self.engine.commands()) {
+                        (Some(shards), Some(cmds)) if shards.behind(cmds) => {
+                            let part = crate::parallel::Lines::Part(shared.clone(), bytes..b);
+                            shards.queue(cmds, part);
+                        }
+                        _ => self.write_now(shared.get(bytes..b).unwrap_or_default()),
+                    }
                     (bytes, rules) = (b, r);
                 }
                 LaneOp::Offer(a) => self.offer(file, *a),
             }
+        }
+        self.holding = false;
+        self.sync_shards(false);
+    }
+
+    /// Makes this worker's engine one of `shards` shards of the stateful
+    /// rules (see [`state::Step`]).
+    pub fn be_shard(&mut self, shards: usize) {
+        self.engine = Engine::shard(&self.matcher.rules, self.engine.config(), shards);
+    }
+
+    /// A shard runs the front's steps and renders their outputs; with
+    /// `finish` (the end of input), it also says what it saw.
+    pub fn shard_steps(
+        &mut self,
+        steps: Vec<(u64, state::Step)>,
+        finish: bool,
+    ) -> (Vec<crate::parallel::Rendered>, Option<state::StateStats>) {
+        let mut tagged = Vec::new();
+        for (cmd, step) in steps {
+            self.engine.step(cmd, step, &mut tagged);
+        }
+        let mut lines = Vec::with_capacity(tagged.len());
+        for t in tagged {
+            let mut line = Vec::new();
+            let alert = self.render_state(t.out, &mut line);
+            lines.push(crate::parallel::Rendered {
+                cmd: t.cmd,
+                rule: t.rule,
+                order: t.order,
+                alert,
+                line,
+            });
+        }
+        let stats = finish.then(|| {
+            self.engine.finish(&mut Vec::new());
+            std::mem::take(&mut self.engine.stats)
+        });
+        (lines, stats)
+    }
+
+    /// Makes this scan's engine the front of `shards` (see [`state::Step`]).
+    pub fn shard(&mut self, shards: crate::parallel::Shards) {
+        self.engine.route(shards.count());
+        self.shards = Some(shards);
+    }
+
+    /// Gives the shards the engine's work, and writes what they have done
+    /// in order; with `all`, waits until they have done everything.
+    fn sync_shards(&mut self, all: bool) {
+        let Some(mut shards) = self.shards.take() else {
+            return;
+        };
+        shards.send(&mut self.engine);
+        shards.collect(all, &mut |alert, line| {
+            if let Some(rule) = alert {
+                self.count_alert(rule);
+            }
+            self.write_now(line);
+        });
+        if let Some(e) = shards.failure.take() {
+            self.shard_failure.get_or_insert(e);
+        }
+        self.shards = Some(shards);
+    }
+
+    /// After the engine ran: the shards get its work now unless a batch is
+    /// being replayed (they get it at its end).
+    fn engine_ran(&mut self) {
+        if self.shards.is_some() && !self.holding {
+            self.sync_shards(true);
         }
     }
 
@@ -437,6 +528,7 @@ impl<'w> Scan<'w> {
         self.engine.advance(time, &mut outs);
         self.emit_state(&mut outs);
         self.outs = outs;
+        self.engine_ran();
     }
 
     /// Alerts of the stateless rules among the candidates.
@@ -529,7 +621,7 @@ impl<'w> Scan<'w> {
         let name = match &self.file {
             Some(f) if &**f == file => f.clone(),
             _ => {
-                let f: Rc<str> = Rc::from(file);
+                let f: Arc<str> = Arc::from(file);
                 self.file = Some(f.clone());
                 f
             }
@@ -538,6 +630,7 @@ impl<'w> Scan<'w> {
         self.engine.offer(&name, a, &mut outs);
         self.emit_state(&mut outs);
         self.outs = outs;
+        self.engine_ran();
     }
 
     /// End of input: the stateful operators release what they hold.
@@ -545,62 +638,87 @@ impl<'w> Scan<'w> {
         let mut outs = std::mem::take(&mut self.outs);
         self.engine.finish(&mut outs);
         self.emit_state(&mut outs);
+        if self.shards.is_some() {
+            // The last steps out first, then the end.
+            self.sync_shards(false);
+            if let Some(shards) = &mut self.shards {
+                shards.finish();
+            }
+            self.sync_shards(true);
+            // What the shards saw joins what the front did.
+            if let Some(shards) = self.shards.take() {
+                shards.stats_into(&mut self.engine.stats);
+            }
+        }
     }
 
     fn emit_state(&mut self, outs: &mut Vec<Out>) {
+        let mut line = Vec::new();
         for o in outs.drain(..) {
-            let line = match o {
-                Out::Alert {
-                    rule,
-                    trigger,
-                    mut window,
-                } => {
-                    self.count_alert(rule);
-                    let mut line = Vec::new();
-                    if !self.held_line_alert(rule, &trigger, &mut window, &mut line) {
-                        let Some(event) = trigger.event() else {
-                            continue;
-                        };
-                        let time_path = time_paths(event.source);
-                        window.key = state::key_map(&event.value, &self.matcher.rules.rules[rule]);
-                        let (file, w) = (&trigger.file, Some(&window));
-                        self.decoded_alert(rule, &event, file, time_path, w, &mut line);
-                    }
-                    line
-                }
-                Out::Evicted {
-                    rule,
-                    evicted,
-                    cap,
-                    time,
-                } => {
-                    let id = &self.matcher.rules.rules[rule].id;
-                    let message = format!(
-                        "rule {id} reached its cap of {cap} live keys; the {evicted} least \
-                         recently seen were evicted and their partial windows lost"
-                    );
-                    if self.out.text {
-                        format!(
-                            "{} [diagnostic] state-cap: {message}",
-                            time.as_str().unwrap_or("-")
-                        )
-                    } else {
-                        serde_json::json!({
-                            "diagnostic": "state-cap",
-                            "rule": id,
-                            "time": time,
-                            "evicted": evicted,
-                            "cap": cap,
-                            "message": message,
-                        })
-                        .to_string()
-                    }
-                    .into_bytes()
-                }
-            };
-            let mut line = line;
-            line.push(b'\n');
+            line.clear();
+            if let Some(rule) = self.render_state(o, &mut line) {
+                self.count_alert(rule);
+            }
             self.write(&line);
+        }
+    }
+
+    /// Appends the line of a stateful operator's output (with its
+    /// newline); for an alert, returns its rule (whose alert count it
+    /// adds to even when the event cannot be shown again).
+    pub(crate) fn render_state(&mut self, o: Out, line: &mut Vec<u8>) -> Option<usize> {
+        let start = line.len();
+        match o {
+            Out::Alert {
+                rule,
+                trigger,
+                mut window,
+            } => {
+                if !self.held_line_alert(rule, &trigger, &mut window, line) {
+                    // Past serde_json's nesting limit: counted, not shown.
+                    let Some(event) = trigger.event() else {
+                        return Some(rule);
+                    };
+                    let time_path = time_paths(event.source);
+                    window.key = state::key_map(&event.value, &self.matcher.rules.rules[rule]);
+                    let (file, w) = (&trigger.file, Some(&window));
+                    self.decoded_alert(rule, &event, file, time_path, w, line);
+                }
+                line.push(b'\n');
+                Some(rule)
+            }
+            Out::Evicted {
+                rule,
+                evicted,
+                cap,
+                time,
+            } => {
+                let id = &self.matcher.rules.rules[rule].id;
+                let message = format!(
+                    "rule {id} reached its cap of {cap} live keys; the {evicted} least \
+                     recently seen were evicted and their partial windows lost"
+                );
+                let text = if self.out.text {
+                    format!(
+                        "{} [diagnostic] state-cap: {message}",
+                        time.as_str().unwrap_or("-")
+                    )
+                } else {
+                    serde_json::json!({
+                        "diagnostic": "state-cap",
+                        "rule": id,
+                        "time": time,
+                        "evicted": evicted,
+                        "cap": cap,
+                        "message": message,
+                    })
+                    .to_string()
+                };
+                line.truncate(start);
+                line.extend_from_slice(text.as_bytes());
+                line.push(b'\n');
+                None
+            }
         }
     }
 
@@ -699,8 +817,18 @@ impl<'w> Scan<'w> {
         }
     }
 
-    /// Writes alert lines (each with its newline).
+    /// Writes alert lines (each with its newline); on a front whose
+    /// shards have work outstanding, after what that work writes.
     fn write(&mut self, lines: &[u8]) {
+        if let (Some(shards), Some(cmds)) = (&mut self.shards, self.engine.commands()) {
+            if !lines.is_empty() && shards.behind(cmds) {
+                return shards.queue(cmds, crate::parallel::Lines::Own(lines.to_vec()));
+            }
+        }
+        self.write_now(lines);
+    }
+
+    fn write_now(&mut self, lines: &[u8]) {
         if self.write_error.is_none() && !lines.is_empty() {
             if let Err(e) = self.sink.write_all(lines) {
                 self.write_error = Some(e);
@@ -717,6 +845,7 @@ impl<'w> Scan<'w> {
         self.engine.idle(&mut outs);
         self.emit_state(&mut outs);
         self.outs = outs;
+        self.engine_ran();
         self.flush();
     }
 

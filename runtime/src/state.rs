@@ -17,6 +17,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -81,7 +82,7 @@ impl Default for Config {
 pub struct Held {
     pub payload: Payload,
     pub source: &'static str,
-    pub file: Rc<str>,
+    pub file: Arc<str>,
     pub line: usize,
     /// Event time, nanoseconds since the epoch.
     pub time: i64,
@@ -141,6 +142,8 @@ pub struct Hit {
     distinct: Option<Value>,
     /// A sequence step's own `by` values.
     join: Option<String>,
+    /// The shard of `key` ([`route`]), read where the event is.
+    route: u64,
     /// A positive sequence step: the values of the fields its condition
     /// reads, in the order of `PosStep::fields`, as JSON text (read into
     /// values only for an alert: most partial matches never complete).
@@ -193,7 +196,7 @@ pub enum Out {
         rule: usize,
         /// The event that completed the match; the alert's output, fields
         /// and time are this event's.
-        trigger: Rc<Held>,
+        trigger: Arc<Held>,
         window: Window,
     },
     /// The key cap bit: keys were evicted.
@@ -203,6 +206,15 @@ pub enum Out {
         cap: usize,
         time: Value,
     },
+}
+
+impl Out {
+    /// The rule it is of.
+    pub fn rule(&self) -> usize {
+        match self {
+            Out::Alert { rule, .. } | Out::Evicted { rule, .. } => *rule,
+        }
+    }
 }
 
 /// The window an alert of a stateful rule summarises.
@@ -229,7 +241,7 @@ pub struct Window {
 pub struct Ref {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
-    pub file: Rc<str>,
+    pub file: Arc<str>,
     pub line: usize,
     pub time: Value,
     /// For a sequence step: the fields its condition reads.
@@ -293,6 +305,109 @@ pub struct Engine {
     /// idling), by the wall clock.
     progress: std::time::Instant,
     pub stats: StateStats,
+    /// In a parallel scan, the front of shards (see [`Step`]): the rules'
+    /// parts go to the shards that own their keys instead of `ops`.
+    router: Option<Router>,
+}
+
+/// A parallel scan's stateful work, cut by key. The merging thread's
+/// engine is the *front*: it keeps event time, orders events and decides
+/// when each is final, as a one-thread engine does, and where that engine
+/// would run a rule's operator it numbers the command and hands the parts
+/// of the event to the *shard* that owns their key (each worker's engine;
+/// a key always goes to the same shard). Every shard is told every time an
+/// absence's window may close. Shards run their commands in order, so each
+/// key sees what it would on one thread; their outputs are put back in the
+/// one-thread order by (command, rule, [`Order`]).
+#[derive(Debug)]
+pub enum Step {
+    /// The parts of stateful rules an event matched whose keys the shard
+    /// owns.
+    Process { held: Arc<Held>, hits: Vec<Hit> },
+    /// Event time reached this: absences whose window closed before it fire.
+    Close(i64),
+}
+
+/// Where an output of a shard goes among the outputs of one command and
+/// rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Order {
+    /// The n-th output of a [`Step::Process`] (one shard gives all of a
+    /// rule's for an event).
+    Nth(usize),
+    /// A sequence whose trailing absence held: its timer (deadline, key,
+    /// join value), the order a one-thread engine fires them in.
+    Timer(i64, String, String),
+}
+
+/// An output of a shard, with where it goes.
+#[derive(Debug)]
+pub struct Tagged {
+    pub cmd: u64,
+    pub rule: usize,
+    pub order: Order,
+    pub out: Out,
+}
+
+/// The front's side of [`Step`].
+struct Router {
+    /// Per shard, the steps not yet taken ([`Engine::take_steps`]), each
+    /// with its command number.
+    outbox: Vec<Vec<(u64, Step)>>,
+    /// Commands numbered so far.
+    cmds: u64,
+    /// The last time every shard was told to close windows before.
+    closed: i64,
+}
+
+impl Router {
+    fn command(&mut self) -> u64 {
+        self.cmds += 1;
+        self.cmds - 1
+    }
+
+    /// The parts of an event, each to the shard of its key. A part with
+    /// no key takes no part in its rule: it goes nowhere.
+    fn dispatch(&mut self, held: Arc<Held>, mut hits: Vec<Hit>) {
+        hits.retain(|h| h.key.is_some());
+        let Some(first) = hits.first() else { return };
+        let shards = self.outbox.len() as u64;
+        let cmd = self.command();
+        let home = (first.route % shards) as usize;
+        if hits.iter().all(|h| (h.route % shards) as usize == home) {
+            return self.outbox[home].push((cmd, Step::Process { held, hits }));
+        }
+        let mut parts: Vec<Vec<Hit>> = (0..shards).map(|_| Vec::new()).collect();
+        for h in hits {
+            parts[(h.route % shards) as usize].push(h);
+        }
+        for (shard, hits) in parts.into_iter().enumerate() {
+            if !hits.is_empty() {
+                let held = held.clone();
+                self.outbox[shard].push((cmd, Step::Process { held, hits }));
+            }
+        }
+    }
+
+    fn close(&mut self, now: i64) {
+        if now <= self.closed {
+            return;
+        }
+        self.closed = now;
+        let cmd = self.command();
+        for steps in &mut self.outbox {
+            steps.push((cmd, Step::Close(now)));
+        }
+    }
+}
+
+/// Which shard a rule's key goes to (of any number): a hash of the rule
+/// and the key, the same on every run.
+fn route(rule: usize, key: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (rule, key).hash(&mut h);
+    h.finish()
 }
 
 struct Queued {
@@ -300,7 +415,7 @@ struct Queued {
     /// What holding it costs, about.
     bytes: usize,
     arrival: u64,
-    held: Rc<Held>,
+    held: Arc<Held>,
     hits: Vec<Hit>,
 }
 
@@ -328,13 +443,25 @@ enum Op {
 
 impl Engine {
     pub fn new(rules: &RuleSet, cfg: Config) -> Engine {
+        Engine::with_cap(rules, cfg, cfg.max_keys)
+    }
+
+    /// One of `shards` shards of a parallel scan's stateful work (see
+    /// [`Step`]): it runs the [`Engine::step`]s a front gives it. The cap
+    /// on live keys is shared out: each shard holds its part of
+    /// `cfg.max_keys` per rule.
+    pub fn shard(rules: &RuleSet, cfg: Config, shards: usize) -> Engine {
+        Engine::with_cap(rules, cfg, cfg.max_keys.div_ceil(shards.max(1)))
+    }
+
+    fn with_cap(rules: &RuleSet, cfg: Config, cap: usize) -> Engine {
         let ops: Vec<Option<Op>> = rules
             .rules
             .iter()
             .map(|r| match &r.stateful {
                 _ if !r.active() => None,
-                Some(Stateful::Count(c)) => Some(Op::Count(Counter::new(c, cfg.max_keys))),
-                Some(Stateful::Sequence(q)) => Some(Op::Sequence(Sequencer::new(q, cfg.max_keys))),
+                Some(Stateful::Count(c)) => Some(Op::Count(Counter::new(c, cap))),
+                Some(Stateful::Sequence(q)) => Some(Op::Sequence(Sequencer::new(q, cap))),
                 None => None,
             })
             .collect();
@@ -365,6 +492,67 @@ impl Engine {
             stream: false,
             progress: std::time::Instant::now(),
             stats: StateStats::default(),
+            router: None,
+        }
+    }
+
+    /// Makes this engine the front of `shards` shards (see [`Step`]): from
+    /// here on the rules' operators run there, on the steps
+    /// [`Engine::take_steps`] gives.
+    pub fn route(&mut self, shards: usize) {
+        self.router = Some(Router {
+            outbox: (0..shards.max(1)).map(|_| Vec::new()).collect(),
+            cmds: 0,
+            closed: i64::MIN,
+        });
+    }
+
+    /// Commands numbered so far, when this is a front; an output of a
+    /// shard goes before whatever is written once this many are.
+    pub fn commands(&self) -> Option<u64> {
+        self.router.as_ref().map(|r| r.cmds)
+    }
+
+    /// A front's steps for shard `shard` since the last call.
+    pub fn take_steps(&mut self, shard: usize) -> Vec<(u64, Step)> {
+        (self.router.as_mut())
+            .and_then(|r| r.outbox.get_mut(shard))
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// A shard runs a front's command `cmd`; its outputs go to `out`.
+    pub fn step(&mut self, cmd: u64, step: Step, out: &mut Vec<Tagged>) {
+        match step {
+            Step::Process { held, hits } => {
+                let mut outs = Vec::new();
+                self.arrivals += 1;
+                self.apply(&held, hits, &mut outs);
+                out.extend(outs.into_iter().enumerate().map(|(n, o)| Tagged {
+                    cmd,
+                    rule: o.rule(),
+                    order: Order::Nth(n),
+                    out: o,
+                }));
+                if self.arrivals.is_multiple_of(256) {
+                    self.note_live_keys();
+                }
+            }
+            Step::Close(now) => {
+                self.now = now;
+                for &i in &self.absences {
+                    if let Some(Some(Op::Sequence(s))) = self.ops.get_mut(i) {
+                        s.close_until(i, now, &mut |o, (d, key, join)| {
+                            out.push(Tagged {
+                                cmd,
+                                rule: i,
+                                order: Order::Timer(d, key, join),
+                                out: o,
+                            })
+                        });
+                    }
+                }
+            }
         }
     }
 
@@ -439,6 +627,7 @@ impl Engine {
                         .and_then(|p| get(doc, &[], p).filter(|v| !v.is_null()).map(to_value)),
                     join: None,
                     fields: Vec::new(),
+                    route: 0,
                 }),
                 Some(Op::Sequence(q)) => {
                     let step = match role {
@@ -457,9 +646,14 @@ impl Engine {
                         distinct: None,
                         join: key_of(doc, by),
                         fields,
+                        route: 0,
                     })
                 }
                 None => None,
+            })
+            .map(|h| Hit {
+                route: route(h.rule, h.key.as_deref()),
+                ..h
             })
             .collect();
         Arrival {
@@ -474,7 +668,7 @@ impl Engine {
 
     /// Offers an event that matched parts of stateful rules. Alerts of
     /// events now old enough to be final go to `out`.
-    pub fn offer(&mut self, file: &Rc<str>, a: Arrival, out: &mut Vec<Out>) {
+    pub fn offer(&mut self, file: &Arc<str>, a: Arrival, out: &mut Vec<Out>) {
         // In processing time an event is never late: it is stamped now.
         let stamp = if self.cfg.processing_time {
             self.max_time.map(|m| m.max(now_ns())).or(a.time)
@@ -519,7 +713,7 @@ impl Engine {
             self.moved_to(time);
         }
         self.arrivals += 1;
-        let held = Rc::new(Held {
+        let held = Arc::new(Held {
             payload: a.payload,
             source: a.source,
             file: file.clone(),
@@ -612,9 +806,15 @@ impl Engine {
     fn close(&mut self, out: &mut Vec<Out>) {
         // Only sequences ending in a `not` step have windows to close;
         // time moves with every event, so skip the rest cheaply.
+        if self.absences.is_empty() {
+            return;
+        }
+        if let Some(r) = &mut self.router {
+            return r.close(self.now);
+        }
         for &i in &self.absences {
             if let Some(Some(Op::Sequence(s))) = self.ops.get_mut(i) {
-                s.close_until(i, self.now, out);
+                s.close_until(i, self.now, &mut |o, _| out.push(o));
             }
         }
     }
@@ -643,7 +843,18 @@ impl Engine {
         self.now = self.now.max(q.time);
         // Windows that closed before this event fire first.
         self.close(out);
-        let mut hits = q.hits;
+        if let Some(r) = &mut self.router {
+            return r.dispatch(q.held, q.hits);
+        }
+        self.apply(&q.held, q.hits, out);
+        // Sampled, not per event: summing every rule's keys is O(rules).
+        if self.arrivals.is_multiple_of(256) {
+            self.note_live_keys();
+        }
+    }
+
+    /// Runs the operators of the rules an event's parts are of.
+    fn apply(&mut self, held: &Arc<Held>, mut hits: Vec<Hit>, out: &mut Vec<Out>) {
         hits.sort_by_key(|h| h.rule);
         let mut start = 0;
         while start < hits.len() {
@@ -655,8 +866,8 @@ impl Engine {
                 continue;
             };
             let evicted = match op {
-                Op::Count(c) => c.event(rule, &group[0], &q.held, out),
-                Op::Sequence(s) => s.event(rule, group, &q.held, out),
+                Op::Count(c) => c.event(rule, &group[0], held, out),
+                Op::Sequence(s) => s.event(rule, group, held, out),
             };
             if evicted > 0 {
                 *self
@@ -668,13 +879,9 @@ impl Engine {
                     rule,
                     evicted,
                     cap: self.cfg.max_keys,
-                    time: q.held.time_text.clone(),
+                    time: held.time_text.clone(),
                 });
             }
-        }
-        // Sampled, not per event: summing every rule's keys is O(rules).
-        if self.arrivals.is_multiple_of(256) {
-            self.note_live_keys();
         }
     }
 
@@ -925,7 +1132,7 @@ impl Counter {
     }
 
     /// Counts one event; returns the keys evicted.
-    fn event(&mut self, rule: usize, hit: &Hit, h: &Rc<Held>, out: &mut Vec<Out>) -> usize {
+    fn event(&mut self, rule: usize, hit: &Hit, h: &Arc<Held>, out: &mut Vec<Out>) -> usize {
         let Some(key) = &hit.key else {
             return 0;
         };
@@ -1056,7 +1263,7 @@ struct Machine {
     pending: Vec<Option<Partial>>,
     /// All positive steps matched; waiting for the window to close
     /// without a trailing `not` step.
-    awaiting: Option<(Partial, Rc<Held>)>,
+    awaiting: Option<(Partial, Arc<Held>)>,
     /// Latest time each leading `not` step was seen.
     leading_seen: Option<i64>,
 }
@@ -1143,7 +1350,13 @@ impl Sequencer {
 
     /// Fires the matches whose trailing absence held until their window
     /// closed before `now`.
-    fn close_until(&mut self, rule: usize, now: i64, out: &mut Vec<Out>) {
+    /// Each goes to `emit` with its timer.
+    fn close_until(
+        &mut self,
+        rule: usize,
+        now: i64,
+        emit: &mut dyn FnMut(Out, (i64, String, String)),
+    ) {
         while self.timers.peek().is_some_and(|t| t.0 .0 < now) {
             let Some(Reverse((deadline, key, join))) = self.timers.pop() else {
                 break;
@@ -1162,12 +1375,12 @@ impl Sequencer {
                 continue;
             }
             if let Some((p, trigger)) = m.awaiting.take() {
-                out.push(alert(rule, p, trigger));
+                emit(alert(rule, p, trigger), (deadline, key, join));
             }
         }
     }
 
-    fn event(&mut self, rule: usize, hits: &[Hit], h: &Rc<Held>, out: &mut Vec<Out>) -> usize {
+    fn event(&mut self, rule: usize, hits: &[Hit], h: &Arc<Held>, out: &mut Vec<Out>) -> usize {
         let Some(first) = hits.first() else {
             return 0;
         };
@@ -1284,7 +1497,7 @@ impl Sequencer {
 }
 
 /// The alert of a completed sequence match.
-fn alert(rule: usize, p: Partial, trigger: Rc<Held>) -> Out {
+fn alert(rule: usize, p: Partial, trigger: Arc<Held>) -> Out {
     let window = Window {
         key: Map::new(),
         count: p.events.len() as u64,

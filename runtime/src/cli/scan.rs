@@ -68,9 +68,9 @@ pub(super) fn run(
         threads: opts.threads,
         batch_bytes: opts.batch_bytes.max(1),
     });
-    let scan = Scan::with_state(rules, &mut sink, output, opts.state);
+    let mut scan = Scan::with_state(rules, &mut sink, output, opts.state);
     let scanned = std::thread::scope(|s| {
-        let pool = setup.map(|setup| parallel::Pool::new(s, setup));
+        let pool = setup.map(|setup| parallel::Pool::new(s, setup, &mut scan));
         scan_files(&opts, scan, pool, stdin, err)
     })?;
     let Scanned {
@@ -271,6 +271,9 @@ fn scan_files(
         }
     }
     scan.finish();
+    if let Some(e) = scan.shard_failure.take() {
+        return Err(format!("ward scan: {e}").into());
+    }
     if let Some(e) = scan.write_error.take() {
         return Err(format!("cannot write alerts: {e}").into());
     }

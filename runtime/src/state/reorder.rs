@@ -70,7 +70,7 @@ impl Reorder {
 
 #[cfg(test)]
 mod tests {
-    use std::rc::Rc;
+    use std::sync::Arc;
 
     use super::*;
     use crate::state::{Held, Payload};
@@ -80,7 +80,7 @@ mod tests {
             time,
             bytes: 0,
             arrival,
-            held: Rc::new(Held {
+            held: Arc::new(Held {
                 payload: Payload::Line(Box::default(), crate::decode::Via::Raw),
                 source: "k8s.audit",
                 file: "f".into(),

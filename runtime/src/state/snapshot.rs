@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,7 @@ use ward_compiler::lower::{Rule, Stateful};
 use ward_compiler::plan::Role;
 
 use super::{
-    last_sightings, Counter, Engine, Held, Hit, Machine, Op, Partial, Payload, Queued, Ref,
+    last_sightings, route, Counter, Engine, Held, Hit, Machine, Op, Partial, Payload, Queued, Ref,
     Sequencer, StepRef, Tally,
 };
 use crate::decode::{Event, Via};
@@ -342,7 +343,7 @@ fn held_of(s: HeldState) -> Option<Held> {
     Some(Held {
         payload,
         source,
-        file: Rc::from(s.file),
+        file: Arc::from(s.file),
         line: s.line,
         time: s.time,
         time_text: s.time_text,
@@ -457,7 +458,7 @@ impl Sequencer {
                 pending.resize_with(steps, || None);
                 let awaiting = m
                     .awaiting
-                    .and_then(|(p, h)| Some((partial_of(p), Rc::new(held_of(h)?))));
+                    .and_then(|(p, h)| Some((partial_of(p), Arc::new(held_of(h)?))));
                 if let Some((p, _)) = &awaiting {
                     let deadline = p.start.saturating_add(self.window);
                     let (key, join) = (k.key.clone(), m.join.clone());
@@ -569,9 +570,11 @@ impl Engine {
         for mut h in snap.held {
             let hits: Vec<Hit> = (std::mem::take(&mut h.hits).into_iter())
                 .filter_map(|x| {
+                    let rule = *taken.get(&x.rule)?;
                     Some(Hit {
-                        rule: *taken.get(&x.rule)?,
+                        rule,
                         role: role_of(&x.role)?,
+                        route: route(rule, x.key.as_deref()),
                         key: x.key,
                         distinct: x.distinct,
                         join: x.join,
@@ -593,7 +596,7 @@ impl Engine {
                 time: held.time,
                 bytes,
                 arrival,
-                held: Rc::new(held),
+                held: Arc::new(held),
                 hits,
             });
             done.held += 1;
