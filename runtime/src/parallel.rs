@@ -389,7 +389,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         }
         // A CloudTrail `Records` document on one line: the reader streams
         // its records, which come back one by one through `record`.
-        if memchr::memmem::find(text, b"\"Records\"").is_some() {
+        if decode::names_records(text) {
             return false;
         }
         self.text(scan, text, line, Via::Raw);

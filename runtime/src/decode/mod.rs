@@ -224,6 +224,14 @@ pub fn read_with(
     read_dyn(Box::new(input), &opts, &mut line, &mut dec)
 }
 
+/// Whether a JSON text holds the name `"Records"` (a CloudTrail `Records`
+/// document may): the finder is built once, not per line.
+pub fn names_records(text: &[u8]) -> bool {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"Records\""));
+    FINDER.find(text).is_some()
+}
+
 /// The UTF-8 byte-order mark that files saved on Windows start with.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -569,7 +577,7 @@ impl Decoder<'_> {
     fn line(&mut self, text: &[u8], line: usize) -> Option<serde_json::Error> {
         // A CloudTrail `Records` document on one line: streamed, so that
         // its records are offered to the fast path one by one.
-        if self.on_record.is_some() && memchr::memmem::find(text, b"\"Records\"").is_some() {
+        if self.on_record.is_some() && names_records(text) {
             return match serde_json::from_slice::<IgnoredAny>(text) {
                 Err(e) if !e.to_string().starts_with("trailing characters") => Some(e),
                 _ => {
