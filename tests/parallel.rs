@@ -107,46 +107,9 @@ fn every_sample_gives_the_same_alerts_on_any_number_of_threads() {
     );
 }
 
-const STATEFUL: &str = r#"source k8s.audit
-
-rule refused_burst {
-  severity medium
-  when     responseStatus.code in [401, 403]
-  count    by user.username within 5m > 5
-  output   "refused burst by {user.username}"
-}
-
-rule secrets_read_by_one {
-  severity medium
-  when     objectRef.resource == "secrets" and verb in ["get", "list"]
-  count    distinct objectRef.name by user.username within 10m >= 3
-  output   "{user.username} read secrets"
-}
-
-rule refused_then_write {
-  severity high
-  sequence by user.username within 10m {
-    refused: responseStatus.code == 403
-    write:   responseStatus.code < 300 and verb in ["create", "patch", "update", "delete"]
-  }
-  output   "refused then a write by {user.username}"
-}
-
-rule deleted_and_not_recreated {
-  severity low
-  sequence by objectRef.namespace, objectRef.name within 1m {
-    deleted:       verb == "delete"
-    not recreated: verb == "create"
-  }
-  output   "{objectRef.name} deleted and not created again"
-}
-
-rule exec_anywhere {
-  severity low
-  when     objectRef.subresource == "exec"
-  output   "exec in {objectRef.namespace}"
-}
-"#;
+/// Counts, a distinct count, sequences (one ending in an absence) and a
+/// stateless rule (shared with runtime/tests/parallel_stream.rs).
+const STATEFUL: &str = include_str!("common/parallel.ward");
 
 #[test]
 fn generated_corpora_with_stateful_rules_give_the_same_alerts_in_the_same_order() {

@@ -9,39 +9,9 @@ use std::process::{Command, Stdio};
 
 mod common;
 
-const RULES: &str = r#"source k8s.audit
-
-rule refused_burst {
-  severity medium
-  when     responseStatus.code in [401, 403]
-  count    by user.username within 5m > 5
-  output   "refused burst by {user.username}"
-}
-
-rule refused_then_write {
-  severity high
-  sequence by user.username within 10m {
-    refused: responseStatus.code == 403
-    write:   responseStatus.code < 300 and verb in ["create", "patch", "update", "delete"]
-  }
-  output   "refused then a write by {user.username}"
-}
-
-rule deleted_and_not_recreated {
-  severity low
-  sequence by objectRef.namespace, objectRef.name within 1m {
-    deleted:       verb == "delete"
-    not recreated: verb == "create"
-  }
-  output   "{objectRef.name} deleted and not created again"
-}
-
-rule exec_anywhere {
-  severity low
-  when     objectRef.subresource == "exec"
-  output   "exec in {objectRef.namespace}"
-}
-"#;
+/// The rules of tests/parallel.rs: counts, a distinct count, sequences
+/// (one ending in an absence) and a stateless rule.
+const RULES: &str = include_str!("../../tests/common/parallel.ward");
 
 fn scan(d: &std::path::Path, threads: &str, stdin: &[u8]) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
