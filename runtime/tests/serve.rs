@@ -39,6 +39,11 @@ fn tokens_guard_the_webhook_and_sigterm_flushes_the_windows() {
     let big = event_list(&vec![secret_read(3, "carol"); 200]);
     assert!(big.len() > 64 << 10);
     assert_eq!(server.post(&big, Some(TOKEN)).0, 413);
+    // A client still sending when the server knows the answer gets it (the
+    // server reads on and drops the rest), not a reset connection.
+    let slow = ["--limit-rate", "100k", "-H", "Expect:"];
+    let (code, body) = server.post_with(&big, Some(TOKEN), &slow);
+    assert_eq!(code, 413, "{body}");
     let (code, body) = server.post(r#"{"kind":"PodList","apiVersion":"v1"}"#, Some(TOKEN));
     assert_eq!(code, 400);
     assert!(body.contains("not an audit EventList"), "{body}");
@@ -70,7 +75,7 @@ fn tokens_guard_the_webhook_and_sigterm_flushes_the_windows() {
         r#"ward_events_total{source="k8s.audit"} 4"#,
         r#"ward_alerts_total{rule="secret_read"} 1"#,
         r#"ward_webhook_requests_total{code="401"} 2"#,
-        r#"ward_webhook_requests_total{code="413"} 1"#,
+        r#"ward_webhook_requests_total{code="413"} 2"#,
         r#"ward_webhook_requests_total{code="400"} 2"#,
         r#"ward_webhook_requests_total{code="200"} 3"#,
         "ward_webhook_events_accepted_total 5",

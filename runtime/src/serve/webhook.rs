@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use serde_json::value::RawValue;
@@ -234,12 +234,19 @@ async fn accept(s: &Shared, peer: &Peer, headers: &HeaderMap, body: Body) -> Res
     let length = (headers.get(header::CONTENT_LENGTH))
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if length.is_some_and(|n| n > s.max_body as u64) {
+    // A client that waits for `100 Continue` has sent nothing yet: it is
+    // told at once. One that is sending is read to the end (up to a bound)
+    // before it is told: closing on a body half read resets the
+    // connection, and the client may never see the 413.
+    let waits = (headers.get(header::EXPECT))
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let drain = drain_bound(s.max_body);
+    if length.is_some_and(|n| n > s.max_body as u64 && (waits || n > drain as u64)) {
         return too_large();
     }
-    let bytes: Bytes = match Limited::new(body, s.max_body).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return too_large(),
+    let bytes: Bytes = match read_body(body, s.max_body, drain).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return too_large(),
         Err(e) => {
             let text = format!("cannot read the body: {e}\n");
             return (StatusCode::BAD_REQUEST, text).into_response();
@@ -250,6 +257,33 @@ async fn accept(s: &Shared, peer: &Peer, headers: &HeaderMap, body: Body) -> Res
         Err(why) => return (StatusCode::BAD_REQUEST, why + "\n").into_response(),
     };
     admit(s, events)
+}
+
+/// How much of a body over the limit is read (and dropped) before the 413
+/// goes out: four times the limit, at least 8 MiB.
+fn drain_bound(max_body: usize) -> usize {
+    max_body.saturating_mul(4).max(8 << 20)
+}
+
+/// The body, if it holds at most `max` bytes; `None` past it, once the
+/// body has ended or `drain` bytes of it were read (the rest is not).
+async fn read_body(mut body: Body, max: usize, drain: usize) -> Result<Option<Bytes>, String> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= max {
+            kept.extend_from_slice(&data);
+        } else if seen > drain {
+            return Ok(None);
+        } else {
+            kept = Vec::new();
+        }
+    }
+    Ok((seen <= max).then(|| Bytes::from(kept)))
 }
 
 /// Sends the events to the matching thread if the queue has room.

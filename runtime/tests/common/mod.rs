@@ -256,6 +256,11 @@ impl Server {
 
     /// POSTs `body` to the webhook with curl; (status, response body).
     pub fn post(&self, body: &str, token: Option<&str>) -> (u16, String) {
+        self.post_with(body, token, &[])
+    }
+
+    /// [`Server::post`] with more curl arguments.
+    pub fn post_with(&self, body: &str, token: Option<&str>, more: &[&str]) -> (u16, String) {
         let file = self.dir.join(format!("body-{}.json", body.len()));
         std::fs::write(&file, body).unwrap();
         let mut args = vec!["-X".to_string(), "POST".into(), "--data-binary".into()];
@@ -264,6 +269,7 @@ impl Server {
         if let Some(t) = token {
             args.extend(["-H".into(), format!("Authorization: Bearer {t}")]);
         }
+        args.extend(more.iter().map(|a| a.to_string()));
         args.push(self.webhook.clone());
         curl(&self.dir, &args)
     }
