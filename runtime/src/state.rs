@@ -240,7 +240,7 @@ pub struct Window {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Ref {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub step: Option<String>,
+    pub step: Option<Arc<str>>,
     pub file: Arc<str>,
     pub line: usize,
     pub time: Value,
@@ -308,6 +308,8 @@ pub struct Engine {
     /// In a parallel scan, the front of shards (see [`Step`]): the rules'
     /// parts go to the shards that own their keys instead of `ops`.
     router: Option<Router>,
+    /// Keys are routed to shards: [`Engine::arrival`] reads their route.
+    routes: bool,
 }
 
 /// A parallel scan's stateful work, cut by key. The merging thread's
@@ -451,7 +453,9 @@ impl Engine {
     /// on live keys is shared out: each shard holds its part of
     /// `cfg.max_keys` per rule.
     pub fn shard(rules: &RuleSet, cfg: Config, shards: usize) -> Engine {
-        Engine::with_cap(rules, cfg, cfg.max_keys.div_ceil(shards.max(1)))
+        let mut e = Engine::with_cap(rules, cfg, cfg.max_keys.div_ceil(shards.max(1)));
+        e.routes = true;
+        e
     }
 
     fn with_cap(rules: &RuleSet, cfg: Config, cap: usize) -> Engine {
@@ -493,6 +497,7 @@ impl Engine {
             progress: std::time::Instant::now(),
             stats: StateStats::default(),
             router: None,
+            routes: false,
         }
     }
 
@@ -500,6 +505,7 @@ impl Engine {
     /// here on the rules' operators run there, on the steps
     /// [`Engine::take_steps`] gives.
     pub fn route(&mut self, shards: usize) {
+        self.routes = true;
         self.router = Some(Router {
             outbox: (0..shards.max(1)).map(|_| Vec::new()).collect(),
             cmds: 0,
@@ -652,7 +658,10 @@ impl Engine {
                 None => None,
             })
             .map(|h| Hit {
-                route: route(h.rule, h.key.as_deref()),
+                route: match self.routes {
+                    true => route(h.rule, h.key.as_deref()),
+                    false => 0,
+                },
                 ..h
             })
             .collect();
@@ -1250,7 +1259,7 @@ struct Sequencer {
 
 struct PosStep {
     index: usize,
-    name: String,
+    name: Arc<str>,
     by: Vec<Key>,
     fields: Vec<(Rc<str>, FieldPath)>,
 }
@@ -1309,7 +1318,7 @@ impl Sequencer {
                 collect_fields(&s.when, &mut fields);
                 steps.push(PosStep {
                     index: i,
-                    name: s.name.clone(),
+                    name: Arc::from(s.name.as_str()),
                     by: s.by.clone(),
                     fields,
                 });
