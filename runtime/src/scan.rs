@@ -224,6 +224,9 @@ pub struct Lane {
     bytes: Vec<u8>,
     /// Per line, its rule.
     rules: Vec<usize>,
+    /// The events for the stateful operators, in order (one allocation
+    /// per batch, not per event).
+    arrivals: Vec<state::Arrival>,
     ops: Vec<LaneOp>,
 }
 
@@ -232,8 +235,8 @@ enum LaneOp {
     Advance(Option<i64>),
     /// Alert lines up to these ends of `bytes` and `rules`.
     Alerts { bytes: usize, rules: usize },
-    /// An event for the stateful operators.
-    Offer(Box<state::Arrival>),
+    /// The next of `arrivals` for the stateful operators.
+    Offer,
 }
 
 /// Alert lines waiting to be written, one after another in one buffer,
@@ -331,6 +334,7 @@ impl<'w> Scan<'w> {
         let (mut bytes, mut rules) = (0, 0);
         // Lines that wait for the shards stay in the lane's buffer.
         let shared = std::rc::Rc::new(lane.bytes);
+        let mut arrivals = lane.arrivals.into_iter();
         for op in lane.ops {
             match op {
                 LaneOp::Advance(time) => self.advance(time),
@@ -347,7 +351,11 @@ impl<'w> Scan<'w> {
                     }
                     (bytes, rules) = (b, r);
                 }
-                LaneOp::Offer(a) => self.offer(file, *a),
+                LaneOp::Offer => {
+                    if let Some(a) = arrivals.next() {
+                        self.offer(file, a);
+                    }
+                }
             }
         }
         self.holding = false;
@@ -616,7 +624,8 @@ impl<'w> Scan<'w> {
     /// An event for the stateful operators.
     fn offer(&mut self, file: &str, a: state::Arrival) {
         if let Some(lane) = &mut self.lane {
-            return lane.ops.push(LaneOp::Offer(Box::new(a)));
+            lane.arrivals.push(a);
+            return lane.ops.push(LaneOp::Offer);
         }
         let name = match &self.file {
             Some(f) if &**f == file => f.clone(),
