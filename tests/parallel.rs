@@ -203,3 +203,67 @@ fn the_key_cap_is_shared_out_and_its_evictions_are_reported() {
         );
     }
 }
+
+fn gzip(path: &Path, text: &str) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).expect("gzip");
+    let bytes = gz.finish().expect("gzip");
+    std::fs::write(path, &bytes).expect("write");
+    bytes
+}
+
+/// Small gzip files go whole to the workers (spec/inputs.md "Threads"):
+/// JSON lines and CloudTrail `Records` documents among plain files, and a
+/// truncated one, give the one-thread alerts, summary, exit code and error.
+#[test]
+fn small_gzip_files_read_whole_by_workers_give_the_one_thread_scan() {
+    let tmp = dir("parallel-gzip", &[("rules/stateful.ward", STATEFUL)]);
+    let rules_dir = tmp.join("rules").display().to_string();
+    let events = ward_runtime::corpus::k8s_events(12_000, 11);
+    let mut files = Vec::new();
+    for (i, part) in events.chunks(3_000).enumerate() {
+        let text = part.join("\n") + "\n";
+        let file = match i % 2 {
+            0 => tmp.join(format!("k{i}.jsonl.gz")),
+            _ => tmp.join(format!("k{i}.jsonl")),
+        };
+        match i % 2 {
+            0 => drop(gzip(&file, &text)),
+            _ => std::fs::write(&file, &text).expect("write"),
+        }
+        files.push(file);
+        let records = ward_runtime::corpus::cloudtrail_records(500, i as u64);
+        let trail = tmp.join(format!("trail-{i}.json.gz"));
+        gzip(&trail, &format!("{{\"Records\":[{}]}}", records.join(",")));
+        files.push(trail);
+    }
+    let whole = gzip(
+        &tmp.join("whole.jsonl.gz"),
+        &(events[..2_000].join("\n") + "\n"),
+    );
+    let cut = tmp.join("cut.jsonl.gz");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).expect("write");
+    files.insert(3, cut);
+    let rules = ["--rules", "bundled", "--rules", &rules_dir];
+    let alerts = same_at_every_thread_count(&rules, &files, &tmp);
+    assert!(
+        alerts.contains("\"source\":\"aws.cloudtrail\""),
+        "no CloudTrail alert"
+    );
+    assert!(alerts.contains("k2.jsonl.gz") && alerts.contains("trail-1.json.gz"));
+    // The truncated file is named, as on one thread, and the scan goes on.
+    let mut argv = vec!["scan", "--threads", "2"];
+    argv.extend(rules);
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    argv.extend(names.iter().map(String::as_str));
+    let (code, out, err) = ward(&argv);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cut.jsonl.gz") && err.contains("after"),
+        "{err}"
+    );
+    assert!(
+        out.contains("trail-3.json.gz"),
+        "the files after it are scanned"
+    );
+}

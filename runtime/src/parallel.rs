@@ -39,9 +39,16 @@ const QUEUED_PER_WORKER: usize = 2;
 /// before the reader waits for them.
 const OPEN_PER_SHARD: usize = 4;
 
+/// A gzip file at most this large is read whole by one worker
+/// ([`Pool::whole_file`]).
+pub const WHOLE_FILE_BYTES: u64 = 16 << 20;
+
 /// What a worker is given.
 enum Job {
     Batch(Batch),
+    /// A whole file, read by the worker (a small gzip file: inflating it
+    /// is most of the work).
+    File(FileJob),
     /// Steps of the stateful rules for this worker's shard, numbered;
     /// with `finish`, the end of input.
     State {
@@ -49,6 +56,14 @@ enum Job {
         steps: Vec<(u64, state::Step)>,
         finish: bool,
     },
+}
+
+struct FileJob {
+    seq: u64,
+    file: Arc<str>,
+    file_index: usize,
+    input: std::fs::File,
+    opts: decode::Options,
 }
 
 /// A shard's answer to [`Job::State`].
@@ -314,6 +329,8 @@ struct Done {
     stats: Stats,
     /// The batch's storage, emptied, for a batch to come.
     spare: (Vec<u8>, Vec<Item>),
+    /// A whole file that could not be read to its end: why.
+    error: Option<String>,
 }
 
 /// The workers and the batches in flight, driven by the reading thread.
@@ -336,6 +353,8 @@ pub struct Pool<'scope, 'env> {
     spares: Vec<(Vec<u8>, Vec<Item>)>,
     /// A worker failed (a bug): the message, reported by [`Pool::finish`].
     pub failure: Option<String>,
+    /// Whole files that could not be read to their end, as `name: why`.
+    pub errors: Vec<String>,
 }
 
 impl<'scope, 'env> Pool<'scope, 'env> {
@@ -364,6 +383,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             waiting: BTreeMap::new(),
             spares: Vec::new(),
             failure: None,
+            errors: Vec::new(),
         };
         if scan.engine.active() {
             let shards = pool.start(true);
@@ -471,13 +491,45 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             self.batch.items.clear();
             return;
         }
+        let mut batch = self.take_batch();
+        batch.seq = self.sent;
+        self.dispatch(scan, Job::Batch(batch));
+    }
+
+    /// The file `input` (the scan's `files[index]`, named `name`), read
+    /// whole by a worker, its events in order among the batches: a small
+    /// gzip file, whose inflating would otherwise be the reading thread's
+    /// work. The batch of the file before goes first.
+    pub fn whole_file(
+        &mut self,
+        scan: &mut Scan<'_>,
+        input: std::fs::File,
+        name: &str,
+        index: usize,
+        opts: decode::Options,
+    ) {
+        self.end_file(scan);
+        if self.failure.is_some() {
+            return;
+        }
+        let job = FileJob {
+            seq: self.sent,
+            file: Arc::from(name),
+            file_index: index,
+            input,
+            opts,
+        };
+        self.dispatch(scan, Job::File(job));
+    }
+
+    /// Sends job number `self.sent` to its worker, and replays what is
+    /// done; the reader waits when the workers are behind.
+    fn dispatch(&mut self, scan: &mut Scan<'_>, job: Job) {
         if self.workers.is_empty() {
             self.start(false);
         }
-        let mut batch = self.take_batch();
-        batch.seq = self.sent;
         let worker = &self.workers[(self.sent % self.workers.len() as u64) as usize];
-        if worker.send(Job::Batch(batch)).is_err() {
+        if worker.send(job).is_err() {
             self.failure = Some("a scan worker stopped".into());
             return;
         }
@@ -558,6 +610,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         }
         while let Some(done) = self.waiting.remove(&self.merged) {
             self.spares.push(done.spare);
+            self.errors.extend(done.error);
             scan.replay(&done.file, done.lane);
             scan.stats.absorb(done.stats, done.file_index);
             self.merged += 1;
@@ -607,10 +660,51 @@ fn work(
                             batch.items.clear();
                             (batch.bytes, batch.items)
                         },
+                        error: None,
                     }),
                     Err(_) => Err(format!(
                         "a scan worker failed on {} (a bug: please report it with the input)",
                         batch.file
+                    )),
+                };
+                if let Err(e) = &result {
+                    failed = Some(e.clone());
+                }
+                if done.send(result).is_err() {
+                    return;
+                }
+            }
+            Job::File(job) => {
+                if failed.is_some() {
+                    continue;
+                }
+                let FileJob {
+                    seq,
+                    file,
+                    file_index,
+                    input,
+                    opts,
+                } = job;
+                let run = std::panic::AssertUnwindSafe(|| {
+                    let mut input = Counted { input, bytes: 0 };
+                    let read = scan.read_all(&file, &mut input, opts);
+                    let (lane, mut stats) = scan.take_lane();
+                    stats.bytes += input.bytes;
+                    let error = read.err().map(|e| format!("{file}: {e}"));
+                    (lane, stats, error)
+                });
+                let result = match std::panic::catch_unwind(run) {
+                    Ok((lane, stats, error)) => Ok(Done {
+                        seq,
+                        file: file.clone(),
+                        file_index,
+                        lane,
+                        stats,
+                        spare: (Vec::new(), Vec::new()),
+                        error,
+                    }),
+                    Err(_) => Err(format!(
+                        "a scan worker failed on {file} (a bug: please report it with the input)"
                     )),
                 };
                 if let Err(e) = &result {
@@ -651,6 +745,20 @@ fn work(
                 }
             }
         }
+    }
+}
+
+/// A file read by a worker, counting its bytes (as the summary does).
+struct Counted {
+    input: std::fs::File,
+    bytes: u64,
+}
+
+impl std::io::Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
     }
 }
 

@@ -119,6 +119,24 @@ pub(super) fn run(
     Ok(code)
 }
 
+/// Whether `f` is a gzip file small enough to be read whole by a worker.
+fn small_gzip(f: &std::fs::File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let small = f
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() <= parallel::WHOLE_FILE_BYTES);
+        let mut magic = [0u8; 2];
+        small && f.read_exact_at(&mut magic, 0).is_ok() && magic == [0x1f, 0x8b]
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = f;
+        false
+    }
+}
+
 /// What reading the inputs gave.
 struct Scanned {
     stats: Stats,
@@ -150,6 +168,12 @@ fn scan_files(
     } else {
         opts.files.clone()
     };
+    let read = decode::Options {
+        format: opts.input_format,
+        source: opts.source,
+        max_line: opts.max_line,
+        max_document: opts.max_document,
+    };
     for file in &files {
         let name = file.display().to_string();
         let mut waits = None;
@@ -162,6 +186,21 @@ fn scan_files(
             match std::fs::File::open(file) {
                 Ok(f) => {
                     waits = stream_fd(&f);
+                    // A small gzip file goes whole to a worker, which
+                    // inflates it: see spec/inputs.md "Threads".
+                    if waits.is_none() && pool.borrow().is_some() && small_gzip(&f) {
+                        if super::signals::stopped() {
+                            break;
+                        }
+                        let mut scan = scan.borrow_mut();
+                        scan.begin_file(&name);
+                        scan.engine.set_stream(false);
+                        let index = scan.stats.files.len() - 1;
+                        if let Some(p) = pool.borrow_mut().as_mut() {
+                            p.whole_file(&mut scan, f, &name, index, read);
+                        }
+                        continue;
+                    }
                     Box::new(f)
                 }
                 Err(e) => {
@@ -198,12 +237,6 @@ fn scan_files(
                 false => p.drain(&mut scan.borrow_mut()),
             }
         }
-        let read = decode::Options {
-            format: opts.input_format,
-            source: opts.source,
-            max_line: opts.max_line,
-            max_document: opts.max_document,
-        };
         // The callbacks share the scan and the pool; they never run at once.
         let result = if parallel {
             let with_pool = |f: &mut dyn FnMut(&mut parallel::Pool, &mut Scan) -> bool| {
@@ -266,6 +299,10 @@ fn scan_files(
     let mut scan = scan.into_inner();
     if let Some(mut p) = pool.into_inner() {
         p.drain(&mut scan);
+        for e in p.errors.drain(..) {
+            writeln!(err, "ward: {e}")?;
+            failed = true;
+        }
         if let Some(e) = p.failure.take() {
             return Err(format!("ward scan: {e}").into());
         }
