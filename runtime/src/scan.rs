@@ -256,6 +256,10 @@ impl Pending {
     }
 }
 
+/// Steps of the stateful rules a stream's events may leave for the shards
+/// between two reads before they are handed out.
+const STREAM_STEPS: u64 = 4096;
+
 /// Events between two progress updates.
 const PROGRESS_EVERY: u64 = 1 << 17;
 
@@ -423,11 +427,18 @@ impl<'w> Scan<'w> {
         self.shards = Some(shards);
     }
 
-    /// After the engine ran: the shards get its work now unless a batch is
-    /// being replayed (they get it at its end).
+    /// After the engine ran: the shards get its work now, unless a batch
+    /// is being replayed (they get it at its end) or a stream is read
+    /// (they get it before the stream is read again: [`Scan::flush`]).
     fn engine_ran(&mut self) {
-        if self.shards.is_some() && !self.holding {
-            self.sync_shards(true);
+        if self.shards.is_none() || self.holding {
+            return;
+        }
+        match self.engine.is_stream() {
+            false => self.sync_shards(true),
+            // Bounded between reads all the same.
+            true if self.engine.commands_unsent() > STREAM_STEPS => self.sync_shards(false),
+            true => {}
         }
     }
 
@@ -817,8 +828,13 @@ impl<'w> Scan<'w> {
         alert::write_line(out, rule, tpl, doc, time_path, from, window, event);
     }
 
-    /// Sends the alerts written so far on to the sink's destination.
+    /// Sends the alerts written so far on to the sink's destination; on a
+    /// stream, once the shards have written theirs (called before each
+    /// read, so nothing waits on more input).
     pub fn flush(&mut self) {
+        if self.shards.is_some() && self.engine.is_stream() {
+            self.sync_shards(true);
+        }
         if self.write_error.is_none() {
             if let Err(e) = self.sink.flush() {
                 self.write_error = Some(e);

@@ -358,6 +358,8 @@ struct Router {
     outbox: Vec<Vec<(u64, Step)>>,
     /// Commands numbered so far.
     cmds: u64,
+    /// Commands numbered when the steps were last taken.
+    taken: u64,
     /// The last time every shard was told to close windows before.
     closed: i64,
 }
@@ -509,6 +511,7 @@ impl Engine {
         self.router = Some(Router {
             outbox: (0..shards.max(1)).map(|_| Vec::new()).collect(),
             cmds: 0,
+            taken: 0,
             closed: i64::MIN,
         });
     }
@@ -519,10 +522,19 @@ impl Engine {
         self.router.as_ref().map(|r| r.cmds)
     }
 
+    /// Commands a front numbered that no shard was given yet.
+    pub fn commands_unsent(&self) -> u64 {
+        (self.router.as_ref()).map_or(0, |r| r.cmds - r.taken)
+    }
+
     /// A front's steps for shard `shard` since the last call.
     pub fn take_steps(&mut self, shard: usize) -> Vec<(u64, Step)> {
-        (self.router.as_mut())
-            .and_then(|r| r.outbox.get_mut(shard))
+        let Some(r) = self.router.as_mut() else {
+            return Vec::new();
+        };
+        r.taken = r.cmds;
+        r.outbox
+            .get_mut(shard)
             .map(std::mem::take)
             .unwrap_or_default()
     }

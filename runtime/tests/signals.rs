@@ -1,7 +1,9 @@
 //! `ward scan -` on a live pipe, as `tail -F file | ward scan -` runs it:
 //! an alert goes out as soon as its event is read, not when input ends;
 //! SIGINT and SIGTERM end the scan as the end of input would (alerts
-//! written, summary printed, exit status as usual). Runs the real binary.
+//! written, summary printed, exit status as usual). Runs the real binary,
+//! with two threads: the stateful rules are then cut across the workers,
+//! whose alerts must go out before the scan waits for more input.
 
 #![cfg(unix)]
 
@@ -49,7 +51,8 @@ fn wait(mut child: Child) -> (std::process::ExitStatus, String) {
 }
 
 fn stops_on(signal: libc::c_int) {
-    let (child, mut stdin, rx) = spawn(&["scan".as_ref(), "--no-event".as_ref(), "-".as_ref()]);
+    let args = ["scan", "--threads", "2", "--no-event", "-"].map(std::ffi::OsStr::new);
+    let (child, mut stdin, rx) = spawn(&args);
     writeln!(stdin, "{EXEC}").expect("write an event");
     stdin.flush().expect("flush");
     // The input stays open: the alert must come anyway.
@@ -93,7 +96,16 @@ fn held_events_are_released_when_a_stream_idles() {
          when objectRef.subresource == \"exec\"\n  count by user.username within 5m >= 2\n}\n",
     )
     .expect("rule file");
-    let args = ["scan", "--no-event", "--max-idle", "1s", "--rules"].map(std::ffi::OsStr::new);
+    let args = [
+        "scan",
+        "--threads",
+        "2",
+        "--no-event",
+        "--max-idle",
+        "1s",
+        "--rules",
+    ]
+    .map(std::ffi::OsStr::new);
     let (child, mut stdin, rx) = spawn(&[&args[..], &[dir.as_os_str(), "-".as_ref()]].concat());
     let untimed = EXEC.replace(r#","stageTimestamp":"2024-01-01T00:00:00Z""#, "");
     assert_ne!(untimed, EXEC);

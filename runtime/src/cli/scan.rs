@@ -459,11 +459,33 @@ impl<R> Counting<'_, R> {
 
     #[cfg(not(unix))]
     fn wait(&self) {}
+
+    /// On a stream, whether input is there to be read without waiting.
+    #[cfg(unix)]
+    fn ready_now(&self) -> bool {
+        let Some(w) = &self.waits else { return false };
+        let mut p = libc::pollfd {
+            fd: w.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for the duration of the call.
+        unsafe { libc::poll(&mut p, 1, 0) > 0 }
+    }
+
+    #[cfg(not(unix))]
+    fn ready_now(&self) -> bool {
+        false
+    }
 }
 
 impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        (self.before_read)();
+        // Alerts go out before the scan may wait for input (a stream with
+        // more input already there reads on).
+        if !self.ready_now() {
+            (self.before_read)();
+        }
         loop {
             self.wait();
             if super::signals::stopped() {
