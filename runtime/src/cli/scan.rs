@@ -59,7 +59,19 @@ pub(super) fn run(
         text: opts.text,
         with_event: !opts.no_event,
     };
-    let setup = (opts.threads > 1).then(|| parallel::Setup {
+    // Files smaller together than one batch are scanned on this thread
+    // alone: no worker would get a second batch.
+    let small = !opts.files.is_empty()
+        && (opts.files.iter())
+            .map(|f| {
+                std::fs::metadata(f)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+            })
+            .try_fold(0u64, |sum, len| Some(sum + len?))
+            .is_some_and(|sum| sum < opts.batch_bytes.max(1) as u64);
+    let setup = (opts.threads > 1 && !small).then(|| parallel::Setup {
         rules: rules.clone(),
         out: output,
         state: opts.state,
