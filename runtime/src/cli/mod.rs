@@ -134,8 +134,9 @@ enum Command {
         /// Live keys per stateful rule; beyond it the least recently seen are evicted
         #[arg(long, value_name = "N", default_value_t = crate::state::DEFAULT_MAX_KEYS)]
         max_keys: usize,
-        /// Threads that extract and match events [default: the number of
-        /// cores]. The output is the same for any number, in the same order;
+        /// Threads that extract and match events and hold the stateful
+        /// rules' keys [default: the number of cores]. The output is the
+        /// same for any number, in the same order (below --max-keys);
         /// stdin and other streams are read on one thread
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
