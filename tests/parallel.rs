@@ -119,11 +119,7 @@ fn generated_corpora_with_stateful_rules_give_the_same_alerts_in_the_same_order(
     let events = ward_runtime::corpus::k8s_events(30_000, 7);
     let (a, b) = events.split_at(18_000);
     std::fs::write(tmp.join("a.jsonl"), a.join("\n") + "\n").expect("write");
-    let gz = std::fs::File::create(tmp.join("b.jsonl.gz")).expect("create");
-    let mut gz = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
-    gz.write_all((b.join("\n") + "\n").as_bytes())
-        .expect("gzip");
-    gz.finish().expect("gzip");
+    gzip(&tmp.join("b.jsonl.gz"), &(b.join("\n") + "\n"));
     let records = ward_runtime::corpus::cloudtrail_records(3_000, 7);
     let doc = format!("{{\"Records\":[{}]}}", records.join(","));
     std::fs::write(tmp.join("trail.json"), doc).expect("write");
@@ -223,15 +219,15 @@ fn small_gzip_files_read_whole_by_workers_give_the_one_thread_scan() {
     let mut files = Vec::new();
     for (i, part) in events.chunks(3_000).enumerate() {
         let text = part.join("\n") + "\n";
-        let file = match i % 2 {
-            0 => tmp.join(format!("k{i}.jsonl.gz")),
-            _ => tmp.join(format!("k{i}.jsonl")),
-        };
-        match i % 2 {
-            0 => drop(gzip(&file, &text)),
-            _ => std::fs::write(&file, &text).expect("write"),
+        let file = tmp.join(format!("k{i}.jsonl"));
+        if i % 2 == 0 {
+            let file = file.with_extension("jsonl.gz");
+            gzip(&file, &text);
+            files.push(file);
+        } else {
+            std::fs::write(&file, &text).expect("write");
+            files.push(file);
         }
-        files.push(file);
         let records = ward_runtime::corpus::cloudtrail_records(500, i as u64);
         let trail = tmp.join(format!("trail-{i}.json.gz"));
         gzip(&trail, &format!("{{\"Records\":[{}]}}", records.join(",")));

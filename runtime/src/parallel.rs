@@ -80,8 +80,8 @@ pub struct Rendered {
     pub cmd: u64,
     pub rule: usize,
     pub order: state::Order,
-    /// For an alert, its rule.
-    pub alert: Option<usize>,
+    /// An alert (counted for `rule`), not a diagnostic.
+    pub alert: bool,
     /// The line with its newline (empty for an alert whose event could not
     /// be shown again).
     pub line: Vec<u8>,
@@ -262,14 +262,14 @@ impl Shards {
             }
             let at = *at;
             while let Some(r) = outputs.next_if(|r| r.cmd < at) {
-                write(r.alert, &r.line);
+                write(r.alert.then_some(r.rule), &r.line);
             }
             if let Some((_, lines)) = self.queued.pop_front() {
                 write(None, lines.bytes());
             }
         }
         for r in outputs {
-            write(r.alert, &r.line);
+            write(r.alert.then_some(r.rule), &r.line);
         }
     }
 
@@ -387,7 +387,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         };
         if scan.engine.active() {
             let shards = pool.start(true);
-            scan.shard(shards);
+            scan.be_front(shards);
         }
         pool
     }
@@ -638,102 +638,22 @@ fn work(
     let source = scan.source;
     let mut failed: Option<String> = None;
     for job in jobs {
-        match job {
-            Job::Batch(mut batch) => {
-                if failed.is_some() {
-                    continue;
-                }
-                let run = std::panic::AssertUnwindSafe(|| {
-                    scan.begin_file(&batch.file);
-                    run_batch(&mut scan, &batch, source);
-                    scan.take_lane()
-                });
-                let result = match std::panic::catch_unwind(run) {
-                    Ok((lane, stats)) => Ok(Done {
-                        seq: batch.seq,
-                        file: batch.file,
-                        file_index: batch.file_index,
-                        lane,
-                        stats,
-                        spare: {
-                            batch.bytes.clear();
-                            batch.items.clear();
-                            (batch.bytes, batch.items)
-                        },
-                        error: None,
-                    }),
-                    Err(_) => Err(format!(
-                        "a scan worker failed on {} (a bug: please report it with the input)",
-                        batch.file
-                    )),
-                };
-                if let Err(e) = &result {
-                    failed = Some(e.clone());
-                }
-                if done.send(result).is_err() {
-                    return;
-                }
-            }
-            Job::File(job) => {
-                if failed.is_some() {
-                    continue;
-                }
-                let FileJob {
-                    seq,
-                    file,
-                    file_index,
-                    input,
-                    opts,
-                } = job;
-                let run = std::panic::AssertUnwindSafe(|| {
-                    let mut input = Counted { input, bytes: 0 };
-                    let read = scan.read_all(&file, &mut input, opts);
-                    let (lane, mut stats) = scan.take_lane();
-                    stats.bytes += input.bytes;
-                    let error = read.err().map(|e| format!("{file}: {e}"));
-                    (lane, stats, error)
-                });
-                let result = match std::panic::catch_unwind(run) {
-                    Ok((lane, stats, error)) => Ok(Done {
-                        seq,
-                        file: file.clone(),
-                        file_index,
-                        lane,
-                        stats,
-                        spare: (Vec::new(), Vec::new()),
-                        error,
-                    }),
-                    Err(_) => Err(format!(
-                        "a scan worker failed on {file} (a bug: please report it with the input)"
-                    )),
-                };
-                if let Err(e) = &result {
-                    failed = Some(e.clone());
-                }
-                if done.send(result).is_err() {
-                    return;
-                }
-            }
+        let result = match job {
             Job::State {
                 flush,
                 steps,
                 finish,
             } => {
-                let (result, stats) = match &failed {
-                    Some(e) => (Err(e.clone()), None),
-                    None => {
-                        let run = std::panic::AssertUnwindSafe(|| scan.shard_steps(steps, finish));
-                        match std::panic::catch_unwind(run) {
-                            Ok((lines, stats)) => (Ok(lines), stats),
-                            Err(_) => {
-                                let e = "a scan worker failed on the stateful rules (a bug: \
-                                         please report it with the input)"
-                                    .to_string();
-                                failed = Some(e.clone());
-                                (Err(e), None)
-                            }
-                        }
-                    }
+                let result = match &failed {
+                    Some(e) => Err(e.clone()),
+                    None => guarded("the stateful rules", || scan.shard_steps(steps, finish)),
+                };
+                if let Err(e) = &result {
+                    failed = Some(e.clone());
+                }
+                let (result, stats) = match result {
+                    Ok((lines, stats)) => (Ok(lines), stats),
+                    Err(e) => (Err(e), None),
                 };
                 let answer = Answer {
                     flush,
@@ -743,9 +663,67 @@ fn work(
                 if answers.send(answer).is_err() {
                     return;
                 }
+                continue;
             }
+            Job::Batch(_) | Job::File(_) if failed.is_some() => continue,
+            Job::Batch(mut batch) => guarded(&batch.file, || {
+                scan.begin_file(&batch.file);
+                run_batch(&mut scan, &batch, source);
+                scan.take_lane()
+            })
+            .map(|(lane, stats)| Done {
+                seq: batch.seq,
+                file: batch.file,
+                file_index: batch.file_index,
+                lane,
+                stats,
+                spare: {
+                    batch.bytes.clear();
+                    batch.items.clear();
+                    (batch.bytes, batch.items)
+                },
+                error: None,
+            }),
+            Job::File(job) => {
+                let FileJob {
+                    seq,
+                    file,
+                    file_index,
+                    input,
+                    opts,
+                } = job;
+                guarded(&file, || {
+                    let mut input = Counted { input, bytes: 0 };
+                    let read = scan.read_all(&file, &mut input, opts);
+                    let (lane, mut stats) = scan.take_lane();
+                    stats.bytes += input.bytes;
+                    (lane, stats, read.err().map(|e| format!("{file}: {e}")))
+                })
+                .map(|(lane, stats, error)| Done {
+                    seq,
+                    file: file.clone(),
+                    file_index,
+                    lane,
+                    stats,
+                    spare: (Vec::new(), Vec::new()),
+                    error,
+                })
+            }
+        };
+        if let Err(e) = &result {
+            failed = Some(e.clone());
+        }
+        if done.send(result).is_err() {
+            return;
         }
     }
+}
+
+/// Runs `f`; a panic (a bug) becomes the message the reader reports.
+fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| {
+        format!("a scan worker failed on {what} (a bug: please report it with the input)")
+    })
 }
 
 /// A file read by a worker, counting its bytes (as the summary does).

@@ -21,6 +21,7 @@ use crate::alert::{self, EventJson};
 use crate::decode::{self, Event, Problem, Via};
 use crate::extract::{extract_reusing, At, Buffers};
 use crate::matcher::{Matcher, Scratch};
+use crate::parallel::{Lines, Rendered, Shards};
 use crate::state::{self, Engine, Out, Payload};
 
 /// What a scan saw.
@@ -206,7 +207,7 @@ pub struct Scan<'w> {
     /// On the merging thread of a parallel scan with stateful rules: the
     /// shards the engine (a front, see [`state::Step`]) hands its work to,
     /// and the alert lines waiting for theirs.
-    shards: Option<crate::parallel::Shards>,
+    shards: Option<Shards>,
     /// Replaying a batch: the shards are given its work at the end.
     holding: bool,
     /// A worker of the shards failed (a bug): the message.
@@ -346,12 +347,11 @@ impl<'w> Scan<'w> {
                     for &rule in &lane.rules[rules..r] {
                         self.count_alert(rule);
                     }
-                    match (&mut self.shards, self.engine.commands()) {
-                        (Some(shards), Some(cmds)) if shards.behind(cmds) => {
-                            let part = crate::parallel::Lines::Part(shared.clone(), bytes..b);
-                            shards.queue(cmds, part);
+                    match self.shards_behind() {
+                        Some((shards, cmds)) => {
+                            shards.queue(cmds, Lines::Part(shared.clone(), bytes..b));
                         }
-                        _ => self.write_now(shared.get(bytes..b).unwrap_or_default()),
+                        None => self.write_now(shared.get(bytes..b).unwrap_or_default()),
                     }
                     (bytes, rules) = (b, r);
                 }
@@ -378,7 +378,7 @@ impl<'w> Scan<'w> {
         &mut self,
         steps: Vec<(u64, state::Step)>,
         finish: bool,
-    ) -> (Vec<crate::parallel::Rendered>, Option<state::StateStats>) {
+    ) -> (Vec<Rendered>, Option<state::StateStats>) {
         let mut tagged = Vec::new();
         for (cmd, step) in steps {
             self.engine.step(cmd, step, &mut tagged);
@@ -386,8 +386,8 @@ impl<'w> Scan<'w> {
         let mut lines = Vec::with_capacity(tagged.len());
         for t in tagged {
             let mut line = Vec::new();
-            let alert = self.render_state(t.out, &mut line);
-            lines.push(crate::parallel::Rendered {
+            let alert = self.render_state(t.out, &mut line).is_some();
+            lines.push(Rendered {
                 cmd: t.cmd,
                 rule: t.rule,
                 order: t.order,
@@ -403,7 +403,7 @@ impl<'w> Scan<'w> {
     }
 
     /// Makes this scan's engine the front of `shards` (see [`state::Step`]).
-    pub fn shard(&mut self, shards: crate::parallel::Shards) {
+    pub fn be_front(&mut self, shards: Shards) {
         self.engine.route(shards.count());
         self.shards = Some(shards);
     }
@@ -687,7 +687,6 @@ impl<'w> Scan<'w> {
     /// newline); for an alert, returns its rule (whose alert count it
     /// adds to even when the event cannot be shown again).
     pub(crate) fn render_state(&mut self, o: Out, line: &mut Vec<u8>) -> Option<usize> {
-        let start = line.len();
         match o {
             Out::Alert {
                 rule,
@@ -734,7 +733,6 @@ impl<'w> Scan<'w> {
                     })
                     .to_string()
                 };
-                line.truncate(start);
                 line.extend_from_slice(text.as_bytes());
                 line.push(b'\n');
                 None
@@ -845,12 +843,20 @@ impl<'w> Scan<'w> {
     /// Writes alert lines (each with its newline); on a front whose
     /// shards have work outstanding, after what that work writes.
     fn write(&mut self, lines: &[u8]) {
-        if let (Some(shards), Some(cmds)) = (&mut self.shards, self.engine.commands()) {
-            if !lines.is_empty() && shards.behind(cmds) {
-                return shards.queue(cmds, crate::parallel::Lines::Own(lines.to_vec()));
+        match self.shards_behind() {
+            Some((shards, cmds)) if !lines.is_empty() => {
+                shards.queue(cmds, Lines::Own(lines.to_vec()));
             }
+            _ => self.write_now(lines),
         }
-        self.write_now(lines);
+    }
+
+    /// The shards and the commands numbered so far, when a line written
+    /// now must wait for work of theirs.
+    fn shards_behind(&mut self) -> Option<(&mut Shards, u64)> {
+        let cmds = self.engine.commands()?;
+        let shards = self.shards.as_mut().filter(|s| s.behind(cmds))?;
+        Some((shards, cmds))
     }
 
     fn write_now(&mut self, lines: &[u8]) {

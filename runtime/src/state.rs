@@ -558,18 +558,14 @@ impl Engine {
             }
             Step::Close(now) => {
                 self.now = now;
-                for &i in &self.absences {
-                    if let Some(Some(Op::Sequence(s))) = self.ops.get_mut(i) {
-                        s.close_until(i, now, &mut |o, (d, key, join)| {
-                            out.push(Tagged {
-                                cmd,
-                                rule: i,
-                                order: Order::Timer(d, key, join),
-                                out: o,
-                            })
-                        });
-                    }
-                }
+                self.fire_absences(&mut |rule, o, (d, key, join)| {
+                    out.push(Tagged {
+                        cmd,
+                        rule,
+                        order: Order::Timer(d, key, join),
+                        out: o,
+                    })
+                });
             }
         }
     }
@@ -632,7 +628,7 @@ impl Engine {
         } else {
             time.ns
         };
-        let hits = units
+        let mut hits: Vec<Hit> = units
             .iter()
             .filter_map(|&(rule, role)| match self.ops.get(rule)? {
                 Some(Op::Count(c)) => Some(Hit {
@@ -669,14 +665,12 @@ impl Engine {
                 }
                 None => None,
             })
-            .map(|h| Hit {
-                route: match self.routes {
-                    true => route(h.rule, h.key.as_deref()),
-                    false => 0,
-                },
-                ..h
-            })
             .collect();
+        if self.routes {
+            for h in &mut hits {
+                h.route = route(h.rule, h.key.as_deref());
+            }
+        }
         Arrival {
             payload,
             source,
@@ -833,9 +827,15 @@ impl Engine {
         if let Some(r) = &mut self.router {
             return r.close(self.now);
         }
+        self.fire_absences(&mut |_, o, _| out.push(o));
+    }
+
+    /// The absences whose window closed before `now` fire, rule by rule,
+    /// each with its rule and timer.
+    fn fire_absences(&mut self, emit: &mut dyn FnMut(usize, Out, (i64, String, String))) {
         for &i in &self.absences {
             if let Some(Some(Op::Sequence(s))) = self.ops.get_mut(i) {
-                s.close_until(i, self.now, &mut |o, _| out.push(o));
+                s.close_until(i, self.now, &mut |o, timer| emit(i, o, timer));
             }
         }
     }
