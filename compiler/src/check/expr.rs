@@ -807,10 +807,21 @@ impl<'c, 'a> Cx<'c, 'a> {
                 self.push(d);
                 continue;
             };
+            let glob = op.kind == StrOpKind::Glob;
             let compiled = match op.kind {
-                StrOpKind::Matches => pattern::regex_checked(&s.value, op.ci).map(|_| ()),
-                StrOpKind::Glob => pattern::glob_to_regex(&s.value)
-                    .and_then(|r| pattern::regex_checked(&r, op.ci).map(|_| ())),
+                StrOpKind::Matches | StrOpKind::Glob => self
+                    .ck
+                    .patterns
+                    .entry((s.value.clone(), glob, op.ci))
+                    .or_insert_with(|| {
+                        if glob {
+                            pattern::glob_to_regex(&s.value)
+                                .and_then(|r| pattern::regex_valid(&r, op.ci))
+                        } else {
+                            pattern::regex_valid(&s.value, op.ci)
+                        }
+                    })
+                    .clone(),
                 _ => Ok(()),
             };
             if let Err(e) = compiled {

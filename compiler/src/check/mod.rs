@@ -11,7 +11,7 @@ mod macros;
 mod path;
 pub mod suggest;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap};
 use crate::load::Loaded;
@@ -140,6 +140,7 @@ pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Rep
         diags,
         used: HashSet::new(),
         captured: HashSet::new(),
+        patterns: HashMap::new(),
     };
     for rule in &prog.rules {
         ck.rule(rule);
@@ -185,6 +186,10 @@ pub(crate) struct Checker<'a> {
     /// Where a macro body reads a caller's variable (`E017`): file and
     /// offset of the name.
     pub(crate) captured: HashSet<(FileId, usize)>,
+    /// Whether each regex or glob compiles, by (text, glob, case
+    /// insensitive): a list of patterns is read by every rule that tests
+    /// it, and compiling one is most of the cost of a check.
+    pub(crate) patterns: HashMap<(String, bool, bool), Result<(), String>>,
 }
 
 impl<'a> Checker<'a> {

@@ -78,6 +78,18 @@ fn type_errors() {
     assert_eq!(when(r#"usr == "a""#), [Code::UnknownName]);
     assert_eq!(when(r#"verb matches "(a""#), [Code::BadRegex]);
     assert_eq!(when(r#"verb iglob "[a""#), [Code::BadRegex]);
+    // Each pattern compiles once per check. The list's bad item is
+    // reported once, at the item; the literal regex once; the glob of the
+    // same text, `(a` taken literally, is no regex and is valid.
+    assert_eq!(
+        codes(
+            r#"list bad = ["(a", "ok"]
+rule r1 { when verb matches bad }
+rule r2 { when objectRef.name matches bad }
+rule r3 { when verb glob "(a" and userAgent matches "(a" }"#
+        ),
+        [Code::BadRegex, Code::BadRegex]
+    );
     assert_eq!(
         when(r#"sourceIPs[0] in cidr "10.0.0.1/8""#),
         [Code::BadCidr]
