@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap};
 use crate::syntax::ast::{File, Item};
-use crate::syntax::parse;
+use crate::syntax::parse::parse_all;
 
 /// Every file of a rule set, parsed.
 #[derive(Debug, Default)]
@@ -67,30 +67,27 @@ pub fn load_layers_cached(
 fn load_with(
     texts: &[(&str, &str)],
     paths: &[PathBuf],
-    mut cache: Option<&mut ParseCache>,
+    cache: Option<&mut ParseCache>,
 ) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
+    let mut todo = Vec::new();
     for (name, text) in texts {
         let path = normalize(Path::new(name));
-        let id = loaded.sources.add(path.clone(), text.to_string());
-        loaded.keys.push(path.clone());
         match cache.as_ref().and_then(|c| c.files.get(&path)) {
             Some((t, file, diags)) if t == text => {
-                loaded.files.push((id, file.clone()));
+                let id = loaded.sources.add(path.clone(), text.to_string());
+                loaded.keys.push(path);
                 // Parse diagnostics name their own file only.
-                loaded.diags.extend(diags.iter().cloned().map(|mut d| {
+                let diags = diags.iter().cloned().map(|mut d| {
                     d.labels.iter_mut().for_each(|l| l.file = id);
                     d
-                }));
+                });
+                todo.push(Todo::Parsed(id, file.clone(), diags.collect()));
             }
-            _ => {
-                let (file, diags) = parse(id, text);
-                if let Some(c) = cache.as_deref_mut() {
-                    (c.files).insert(path, (text.to_string(), file.clone(), diags.clone()));
-                }
-                loaded.diags.extend(diags);
-                loaded.files.push((id, file));
-            }
+            _ => match add_file(&mut loaded, path.clone(), path, text.as_bytes().to_vec()) {
+                Todo::Read(id, diags, _) => todo.push(Todo::Read(id, diags, true)),
+                parsed => todo.push(parsed),
+            },
         }
     }
     for path in ward_files(paths)? {
@@ -102,8 +99,9 @@ fn load_with(
             path: path.clone(),
             error,
         })?;
-        add_file(&mut loaded, path, key, text);
+        todo.push(add_file(&mut loaded, path, key, text));
     }
+    parse_files(&mut loaded, todo, cache);
     resolve_imports(&mut loaded, |p| std::fs::read(p).ok());
     Ok(loaded)
 }
@@ -111,10 +109,14 @@ fn load_with(
 /// Loads rules from memory, as `(name, text)` pairs; imports name other pairs.
 pub fn load_texts(texts: &[(&str, &str)]) -> Loaded {
     let mut loaded = Loaded::default();
-    for (name, text) in texts {
-        let path = normalize(Path::new(name));
-        add_file(&mut loaded, path.clone(), path, text.as_bytes().to_vec());
-    }
+    let todo = texts
+        .iter()
+        .map(|(name, text)| {
+            let path = normalize(Path::new(name));
+            add_file(&mut loaded, path.clone(), path, text.as_bytes().to_vec())
+        })
+        .collect();
+    parse_files(&mut loaded, todo, None);
     // Every text is loaded up front, so an import of anything else fails.
     resolve_imports(&mut loaded, |_| None);
     loaded
@@ -161,7 +163,18 @@ fn identity(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
 }
 
-fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>) -> FileId {
+/// A file of `Loaded::sources` on its way to `Loaded::files`.
+enum Todo {
+    /// To parse; the diagnostics found on reading it (bad UTF-8); whether
+    /// its tree goes to the cache (texts held in memory: the language
+    /// server's open files).
+    Read(FileId, Vec<Diagnostic>, bool),
+    /// Parsed already (a cached tree), with its parse diagnostics.
+    Parsed(FileId, File, Vec<Diagnostic>),
+}
+
+/// Registers a file read from `path`; it is parsed by [`parse_files`].
+fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>) -> Todo {
     loaded.keys.push(key);
     let (text, bad_utf8) = match String::from_utf8(bytes) {
         Ok(t) => (t, None),
@@ -171,8 +184,8 @@ fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>) ->
         }
     };
     let id = loaded.sources.add(path, text);
-    if let Some(at) = bad_utf8 {
-        loaded.diags.push(
+    let diags = bad_utf8
+        .map(|at| {
             Diagnostic::new(
                 Code::Io,
                 id,
@@ -180,13 +193,46 @@ fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>) ->
                 "file is not valid UTF-8",
             )
             .label("invalid byte here")
-            .help("save the rule file as UTF-8"),
-        );
+            .help("save the rule file as UTF-8")
+        })
+        .into_iter()
+        .collect();
+    Todo::Read(id, diags, false)
+}
+
+/// Parses the files of `todo` (side by side: [`parse_all`]) and adds them
+/// to `loaded` in order, each with its diagnostics; fills `cache` with the
+/// trees parsed.
+fn parse_files(loaded: &mut Loaded, todo: Vec<Todo>, mut cache: Option<&mut ParseCache>) {
+    let texts: Vec<(FileId, &str)> = todo
+        .iter()
+        .filter_map(|t| match t {
+            Todo::Read(id, ..) => Some((*id, loaded.sources.get(*id).text())),
+            Todo::Parsed(..) => None,
+        })
+        .collect();
+    let mut parsed = parse_all(&texts).into_iter();
+    for t in todo {
+        let (id, file, diags) = match t {
+            Todo::Parsed(id, file, diags) => (id, file, diags),
+            Todo::Read(id, mut diags, keep) => {
+                let Some((file, parse_diags)) = parsed.next() else {
+                    continue;
+                };
+                if let Some(c) = cache.as_deref_mut().filter(|_| keep) {
+                    let src = loaded.sources.get(id);
+                    c.files.insert(
+                        src.path.clone(),
+                        (src.text().to_string(), file.clone(), parse_diags.clone()),
+                    );
+                }
+                diags.extend(parse_diags);
+                (id, file, diags)
+            }
+        };
+        loaded.diags.extend(diags);
+        loaded.files.push((id, file));
     }
-    let (file, diags) = parse(id, loaded.sources.get(id).text());
-    loaded.diags.extend(diags);
-    loaded.files.push((id, file));
-    id
 }
 
 /// Follows imports breadth-first; `read` returns a file's bytes, or `None`
@@ -219,7 +265,8 @@ fn resolve_imports(loaded: &mut Loaded, read: impl Fn(&Path) -> Option<Vec<u8>>)
             }
             match read(&target) {
                 Some(bytes) => {
-                    add_file(loaded, target, key, bytes);
+                    let todo = add_file(loaded, target, key, bytes);
+                    parse_files(loaded, vec![todo], None);
                 }
                 None => loaded.diags.push(
                     Diagnostic::new(

@@ -36,41 +36,156 @@ pub(super) fn parse_with(file: FileId, text: &str, min_items: usize) -> (File, V
     if let Some(d) = too_deep(file, text) {
         return (File::default(), vec![d]);
     }
-    let lists = plain_lists(text, min_items);
-    if !lists.is_empty() {
-        if let Some(parsed) = parse_cut(file, text, lists) {
-            return parsed;
-        }
+    if let Some((items, diags)) = parse_items(file, text, 0, min_items) {
+        return (File { items }, diags);
     }
     let mut p = Parse::new(file);
-    match Grammar::parse(Rule::file, text) {
-        Ok(mut pairs) => {
-            let items = pairs.next().map(|f| p.items(f, 0)).unwrap_or_default();
-            (File { items }, p.diags)
-        }
-        Err(_) => {
-            let mut items = Vec::new();
-            for (start, end) in chunks(text) {
-                match Grammar::parse(Rule::file, &text[start..end]) {
-                    Ok(mut pairs) => {
-                        if let Some(f) = pairs.next() {
-                            items.extend(p.items(f, start));
-                        }
-                    }
-                    Err(e) => p
-                        .diags
-                        .push(syntax_error(file, &text[start..end], start, e)),
+    let mut items = Vec::new();
+    for (start, end) in chunks(text) {
+        match Grammar::parse(Rule::file, &text[start..end]) {
+            Ok(mut pairs) => {
+                if let Some(f) = pairs.next() {
+                    items.extend(p.items(f, start));
                 }
             }
-            (File { items }, p.diags)
+            Err(e) => p
+                .diags
+                .push(syntax_error(file, &text[start..end], start, e)),
         }
     }
+    (File { items }, p.diags)
+}
+
+/// The items of `text`, a part of file `file` starting at byte `base`
+/// (spans are the file's), with the diagnostics of their values; `None`
+/// at a syntax error, which the caller reports.
+fn parse_items(file: FileId, text: &str, base: usize, min_items: usize) -> Option<Parsed> {
+    let lists = plain_lists(text, min_items);
+    if !lists.is_empty() {
+        if let Some(parsed) = parse_cut(file, text, base, lists) {
+            return Some(parsed);
+        }
+    }
+    let mut pairs = Grammar::parse(Rule::file, text).ok()?;
+    let mut p = Parse::new(file);
+    let items = pairs.next().map(|f| p.items(f, base)).unwrap_or_default();
+    Some((items, p.diags))
+}
+
+/// Items parsed, and the diagnostics of their values.
+type Parsed = (Vec<Item>, Vec<Diagnostic>);
+
+/// Files of at least this many bytes are cut into pieces of about this
+/// size, parsed side by side (see [`parse_all`]).
+const PIECE_BYTES: usize = 32 * 1024;
+
+/// Below this many bytes in all, files are parsed on the calling thread:
+/// starting threads would cost more than they save.
+const PARALLEL_BYTES: usize = 64 * 1024;
+
+/// [`parse`] of every file, in order, using the machine's cores when there
+/// is enough text. A large file is cut at top-level keywords in column 0
+/// (as error recovery cuts it) and its pieces parsed side by side. Items
+/// never continue past a line that starts with such a keyword, so a file
+/// that parses gives the same tree either way; a file with a piece that
+/// does not parse (a syntax error, or a cut inside a multi-line raw
+/// string or a rule body) is parsed whole again, as [`parse`] does it.
+pub fn parse_all(files: &[(FileId, &str)]) -> Vec<(File, Vec<Diagnostic>)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    parse_on(files, threads)
+}
+
+/// [`parse_all`] on at most `threads` threads.
+pub(super) fn parse_on(files: &[(FileId, &str)], threads: usize) -> Vec<(File, Vec<Diagnostic>)> {
+    let total: usize = files.iter().map(|(_, t)| t.len()).sum();
+    if threads < 2 || total < PARALLEL_BYTES {
+        return files.iter().map(|&(id, text)| parse(id, text)).collect();
+    }
+    // Each unit: (file index, start, end); a file too deep is parsed whole
+    // so that its one diagnostic is the whole file's.
+    let mut units = Vec::new();
+    for (k, &(id, text)) in files.iter().enumerate() {
+        if text.len() < 2 * PIECE_BYTES || too_deep(id, text).is_some() {
+            units.push((k, 0, text.len()));
+            continue;
+        }
+        let mut start = 0;
+        for (_, end) in chunks(text) {
+            if end - start >= PIECE_BYTES || end == text.len() {
+                units.push((k, start, end));
+                start = end;
+            }
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Option<Parsed>)> = std::thread::scope(|scope| {
+        let work = || {
+            let mut out = Vec::new();
+            loop {
+                let u = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(k, start, end)) = units.get(u) else {
+                    return out;
+                };
+                let (id, text) = files[k];
+                let parsed = if end - start == text.len() {
+                    let (file, diags) = parse(id, text);
+                    Some((file.items, diags))
+                } else {
+                    parse_items(id, &text[start..end], start, MIN_ITEMS)
+                };
+                out.push((u, parsed));
+            }
+        };
+        let helpers: Vec<_> = (1..threads.min(units.len()))
+            .map(|_| scope.spawn(work))
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            // A parser panic is a bug; the file is parsed again below
+            // and panics there, on the calling thread, as it would have.
+            all.extend(h.join().unwrap_or_default());
+        }
+        all
+    });
+    done.sort_by_key(|&(u, _)| u);
+    let mut out: Vec<Option<(File, Vec<Diagnostic>)>> = files.iter().map(|_| None).collect();
+    let mut failed = vec![false; files.len()];
+    let mut seen = 0;
+    for (u, parsed) in done {
+        // Every unit reports once unless a helper panicked.
+        if u != seen {
+            break;
+        }
+        seen += 1;
+        let k = units[u].0;
+        match parsed {
+            Some((items, diags)) if !failed[k] => {
+                let (file, all) = out[k].get_or_insert_with(Default::default);
+                file.items.extend(items);
+                all.extend(diags);
+            }
+            _ => failed[k] = true,
+        }
+    }
+    for u in &units[seen..] {
+        failed[u.0] = true;
+    }
+    files
+        .iter()
+        .zip(out)
+        .zip(failed)
+        .map(|((&(id, text), parsed), failed)| match parsed {
+            Some(parsed) if !failed => parsed,
+            _ => parse(id, text),
+        })
+        .collect()
 }
 
 /// Parses `text` with the items of `lists` cut out and read by hand (see
-/// [`super::lists`]). `None` if the cut text does not parse as the whole
-/// text would: the caller then parses the whole text.
-fn parse_cut(file: FileId, text: &str, lists: Vec<PlainList>) -> Option<(File, Vec<Diagnostic>)> {
+/// [`super::lists`]); `text` starts at `base` in its file. `None` if the
+/// cut text does not parse as the whole text would: the caller then
+/// parses the whole text.
+fn parse_cut(file: FileId, text: &str, base: usize, lists: Vec<PlainList>) -> Option<Parsed> {
     let (cut_text, cuts) = Cuts::new(text, &lists);
     let mut pairs = Grammar::parse(Rule::file, &cut_text).ok()?;
     let mut p = Parse::new(file);
@@ -79,15 +194,18 @@ fn parse_cut(file: FileId, text: &str, lists: Vec<PlainList>) -> Option<(File, V
         let items = l
             .items
             .into_iter()
-            .map(|(sp, raw)| p.plain_string(text, sp, raw))
+            .map(|(sp, raw)| {
+                let at = Span::new(base + sp.start, base + sp.end);
+                p.plain_string(&text[sp.start..sp.end], at, raw)
+            })
             .collect();
         // The `[` of the k-th cut list, in the cut text.
         plain.insert(cuts.start(k), items);
     }
     p.plain = plain;
     p.cuts = Some(cuts);
-    let items = p.items(pairs.next()?, 0);
-    p.plain.is_empty().then_some((File { items }, p.diags))
+    let items = p.items(pairs.next()?, base);
+    p.plain.is_empty().then_some((items, p.diags))
 }
 
 /// Parses `text` as one field path (an output template's `{...}`); spans
@@ -132,9 +250,9 @@ impl Parse {
         }
     }
 
-    /// A string item of a list read by hand; `sp` covers it in `text`.
-    fn plain_string(&mut self, text: &str, sp: Span, raw: bool) -> Literal {
-        let lit = &text[sp.start..sp.end];
+    /// A string item of a list read by hand: `lit` is its text, at `sp`
+    /// in the file.
+    fn plain_string(&mut self, lit: &str, sp: Span, raw: bool) -> Literal {
         let value = if raw {
             lit[2..lit.len() - 1].to_string()
         } else {

@@ -423,3 +423,72 @@ fn quantifiers_nest_at_most_sixteen_deep() {
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert_eq!(diags[0].code, Code::Syntax);
 }
+
+/// A rule file of `n` generated rules (about 150 bytes each), with the
+/// constructs that make parsing in pieces hard: values whose
+/// diagnostics carry spans, a long plain list (read by hand), a raw string
+/// over lines with a column-0 `rule` inside.
+fn generated(n: usize) -> String {
+    let mut s = String::from("source k8s.audit\n");
+    for i in 0..n {
+        s += &format!(
+            "rule r{i} {{\n  severity medium\n  when verb == \"create\" and user.username == \"u{i}@x\"\n}}\n"
+        );
+        if i % 700 == 350 {
+            s += "list long = [";
+            s += &(0..300)
+                .map(|k| format!("\"v{k}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            s += "]\nrule odd { when userAgent matches r\"a\nrule fake {\n}\" and verb == \"\\q\" }\n";
+            s += "rule late { when verb == \"x\" count by user.username within 99d > 1 }\n";
+        }
+    }
+    s
+}
+
+#[test]
+fn files_parsed_side_by_side_give_the_trees_of_one_by_one() {
+    let big = generated(2000);
+    assert!(big.len() > 4 * 32 * 1024, "{}", big.len());
+    let broken_late = format!("{big}rule tail {{ when verb == }}\n");
+    let broken_early = format!("rule head {{ when == }}\n{big}");
+    let deep = format!(
+        "{big}rule d {{ when {}verb{} }}\n",
+        "(".repeat(80),
+        ")".repeat(80)
+    );
+    let files = [
+        big.as_str(),
+        "source k8s.audit\nrule small { when verb == \"get\" }\n",
+        broken_late.as_str(),
+        broken_early.as_str(),
+        deep.as_str(),
+    ];
+    let with_ids: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(k, t)| (FileId(k), *t))
+        .collect();
+    let one_by_one: Vec<_> = with_ids.iter().map(|&(id, t)| parse(id, t)).collect();
+    for threads in [1, 2, 4] {
+        let side_by_side = super::parse::parse_on(&with_ids, threads);
+        assert_eq!(side_by_side.len(), files.len());
+        for (k, (a, b)) in one_by_one.iter().zip(&side_by_side).enumerate() {
+            assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "file {k}, {threads} threads"
+            );
+        }
+    }
+    // What the comparison covers: value diagnostics past the first piece,
+    // the rules of every piece, and the syntax errors.
+    let (file, diags) = &one_by_one[0];
+    assert_eq!(file.items.len(), 1 + 2000 + 3 * 3);
+    assert!(diags.len() >= 6, "{diags:#?}");
+    assert!(diags.iter().all(|d| d.code != Code::Syntax));
+    assert!(one_by_one[2].1.iter().any(|d| d.code == Code::Syntax));
+    assert!(one_by_one[3].1.iter().any(|d| d.code == Code::Syntax));
+    assert!(one_by_one[4].0.items.is_empty());
+}
