@@ -131,20 +131,21 @@ pub fn check(loaded: &Loaded, schemas: &Schemas) -> Report {
 
 /// [`check`] with the lints `opts` turns on (`ward check` turns on all).
 pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Report {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    check_on(loaded, schemas, opts, threads)
+}
+
+/// [`check_with`] on at most `threads` threads.
+pub(crate) fn check_on(
+    loaded: &Loaded,
+    schemas: &Schemas,
+    opts: &Options<'_>,
+    threads: usize,
+) -> Report {
     let mut diags = loaded.diags.clone();
     let prog = Program::resolve(loaded, &mut diags);
-    let mut ck = Checker {
-        prog: &prog,
-        schemas,
-        sources: &loaded.sources,
-        diags,
-        used: HashSet::new(),
-        captured: HashSet::new(),
-        patterns: HashMap::new(),
-    };
-    for rule in &prog.rules {
-        ck.rule(rule);
-    }
+    let mut ck = Checker::new(&prog, schemas, &loaded.sources, diags);
+    ck.rules(&prog.rules, threads);
     for rule in &prog.rules {
         ck.tunes(rule);
     }
@@ -192,7 +193,72 @@ pub(crate) struct Checker<'a> {
     pub(crate) patterns: HashMap<(String, bool, bool), Result<(), String>>,
 }
 
+/// Rule sets of this many rules or more are checked on several threads.
+const PARALLEL_RULES: usize = 128;
+
 impl<'a> Checker<'a> {
+    fn new(
+        prog: &'a Program<'a>,
+        schemas: &'a Schemas,
+        sources: &'a SourceMap,
+        diags: Vec<Diagnostic>,
+    ) -> Checker<'a> {
+        Checker {
+            prog,
+            schemas,
+            sources,
+            diags,
+            used: HashSet::new(),
+            captured: HashSet::new(),
+            patterns: HashMap::new(),
+        }
+    }
+
+    /// Checks `rules`, side by side on up to `threads` threads when there
+    /// are many. Rules are checked independently; what they find is merged
+    /// here, and the caller sorts the diagnostics, so the report is the
+    /// one of checking them in order.
+    fn rules(&mut self, rules: &[Def<'a, RuleDecl>], threads: usize) {
+        let threads = if rules.len() < PARALLEL_RULES {
+            1
+        } else {
+            threads.max(1)
+        };
+        let per = rules.len().div_ceil(threads).max(1);
+        let mut parts = rules.chunks(per);
+        let mine = parts.next().unwrap_or_default();
+        let (prog, schemas, sources) = (self.prog, self.schemas, self.sources);
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = parts
+                .map(|part| {
+                    let h = std::thread::Builder::new()
+                        // The main thread's stack: checking recurses per
+                        // level of nesting.
+                        .stack_size(8 << 20)
+                        .spawn_scoped(scope, move || {
+                            let mut ck = Checker::new(prog, schemas, sources, Vec::new());
+                            part.iter().for_each(|r| ck.rule(r));
+                            (ck.diags, ck.used, ck.captured)
+                        });
+                    (part, h)
+                })
+                .collect();
+            mine.iter().for_each(|r| self.rule(r));
+            for (part, h) in helpers {
+                match h.map_err(|_| ()).and_then(|h| h.join().map_err(|_| ())) {
+                    Ok((diags, used, captured)) => {
+                        self.diags.extend(diags);
+                        self.used.extend(used);
+                        self.captured.extend(captured);
+                    }
+                    // A thread that could not start, or a checker panic (a
+                    // bug): its rules are checked here, as on one thread.
+                    Err(()) => part.iter().for_each(|r| self.rule(r)),
+                }
+            }
+        });
+    }
+
     fn schema_for(
         &mut self,
         file: FileId,

@@ -1138,3 +1138,56 @@ fn findings_in_a_macro_of_another_file_name_both_files() {
         100
     ));
 }
+
+#[test]
+fn rules_checked_side_by_side_give_the_report_of_one_thread() {
+    // Errors and warnings in every part of the rule set, a list and a
+    // macro used only by late rules (one thread sees their uses), a
+    // macro reading a late rule's variable (reported at the call, and not
+    // again when the macro is checked on its own), and a pattern each
+    // thread compiles for itself.
+    let mut text = String::from(
+        "source k8s.audit\nlist late_only = [\"a\"]\nlist never = [\"b\"]\n\
+         macro late_macro = verb == \"get\"\nmacro has_image(x) = c.image contains x\n",
+    );
+    for i in 0..400 {
+        let when = match i % 7 {
+            0 => format!("verb == \"v{i}\""),
+            1 => format!("objectRef.resorce == \"r{i}\""),
+            2 => "userAgent matches \"(a\"".to_string(),
+            3 => format!("responseStatus.code == \"{i}\""),
+            4 if i > 300 => "verb in late_only and late_macro".to_string(),
+            5 if i > 380 => {
+                "any c in requestObject.spec.containers: has_image(\"xmr\")".to_string()
+            }
+            5 => "user.username matches r\"^[a-z]+$\"".to_string(),
+            _ => format!("verb == \"x\" and verb == \"y{i}\""),
+        };
+        text += &format!("rule r{i} {{\n  when {when}\n}}\n");
+    }
+    let loaded = load::load_texts(&[("t.ward", &text)]);
+    let opts = super::Options::default();
+    let one = super::check_on(&loaded, schema::bundled(), &opts, 1);
+    assert!(one.errors() >= 100, "{}", one.errors());
+    let codes: std::collections::HashSet<_> = one.diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&Code::UnknownField) && codes.contains(&Code::BadRegex));
+    assert!(
+        one.diagnostics.iter().any(|d| d.message.contains("never")),
+        "the unused list is reported"
+    );
+    assert!(
+        !one.diagnostics
+            .iter()
+            .any(|d| d.message.contains("late_only") || d.message.contains("late_macro")),
+        "lists used by late rules are used"
+    );
+    for threads in [2, 3, 8] {
+        let many = super::check_on(&loaded, schema::bundled(), &opts, threads);
+        assert_eq!(
+            format!("{:?}", one.diagnostics),
+            format!("{:?}", many.diagnostics),
+            "{threads} threads"
+        );
+        assert_eq!(one.rules, many.rules);
+    }
+}

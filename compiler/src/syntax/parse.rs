@@ -137,7 +137,15 @@ pub(super) fn parse_on(files: &[(FileId, &str)], threads: usize) -> Vec<(File, V
             }
         };
         let helpers: Vec<_> = (1..threads.min(units.len()))
-            .map(|_| scope.spawn(work))
+            .filter_map(|_| {
+                // The main thread's stack: the parser recurses per level
+                // of nesting. A thread that cannot start leaves its share
+                // to the others.
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
             .collect();
         let mut all = work();
         for h in helpers {
