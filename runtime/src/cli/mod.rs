@@ -325,6 +325,9 @@ fn load_rules(
     paths: &[PathBuf],
     bundled: bool,
 ) -> Result<ward_compiler::load::Loaded, ward_compiler::load::LoadError> {
+    // Every caller checks the rules next, against the schemas: read them
+    // (a few ms of YAML) while the rule files are read and parsed.
+    std::thread::spawn(ward_compiler::schema::bundled);
     let library = |p: &PathBuf| p.as_os_str() == BUNDLED;
     let texts = if paths.iter().any(library) || (paths.is_empty() && bundled) {
         crate::bundled::RULES
