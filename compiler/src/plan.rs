@@ -574,10 +574,63 @@ fn group_string_tests(plan: &mut Plan) {
         }
     }
     plan.leaf_str_group = vec![None; plan.leaves.len()];
-    for ((list, path, folded), ids) in by_field.into_iter().filter(|(_, ids)| ids.len() > 1) {
-        build_str_groups(plan, list.as_ref(), &path, folded, &ids);
+    by_field.retain(|(_, ids)| ids.len() > 1);
+    // Each field's automaton is built on its own, side by side; they are
+    // installed in field order, as one by one.
+    let gathered: Vec<_> = by_field.iter().map(|(_, ids)| gather(plan, ids)).collect();
+    let sets: Vec<&[(String, bool)]> = gathered.iter().map(|(p, _)| p.as_slice()).collect();
+    let built = compile_sets(&sets);
+    for ((((list, path, folded), ids), (patterns, leaves)), regex) in
+        by_field.into_iter().zip(gathered).zip(built)
+    {
+        let field = (list.as_ref(), &path, folded);
+        install_str_group(plan, field, &ids, patterns, leaves, regex);
     }
 }
+
+/// [`pattern::regex_set`] of each set, on several threads when there is
+/// enough to build: each is a separate automaton.
+fn compile_sets(sets: &[&[(String, bool)]]) -> Vec<Result<Regex, String>> {
+    let patterns: usize = sets.iter().map(|s| s.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let threads = threads.min(sets.len());
+    if threads < 2 || patterns < PARALLEL_PATTERNS {
+        return sets.iter().map(|s| pattern::regex_set(s)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut out = Vec::new();
+        loop {
+            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(set) = sets.get(k) else {
+                return out;
+            };
+            out.push((k, pattern::regex_set(set)));
+        }
+    };
+    let mut done: Vec<Option<Result<Regex, String>>> = sets.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            // A panic (a bug) leaves its sets to be built below.
+            all.extend(h.join().unwrap_or_default());
+        }
+        for (k, r) in all {
+            done[k] = Some(r);
+        }
+    });
+    done.into_iter()
+        .zip(sets)
+        .map(|(r, set)| r.unwrap_or_else(|| pattern::regex_set(set)))
+        .collect()
+}
+
+/// Fields with string tests of this many patterns in all or more have
+/// their automata built on several threads.
+const PARALLEL_PATTERNS: usize = 64;
 
 /// A leaf as (the list a quantifier ranges over, the string test it
 /// makes): `(None, leaf)` for a test of its own.
@@ -642,6 +695,14 @@ fn build_str_groups(
     folded: bool,
     ids: &[usize],
 ) {
+    let (patterns, leaves) = gather(plan, ids);
+    let regex = pattern::regex_set(&patterns);
+    install_str_group(plan, (list, path, folded), ids, patterns, leaves, regex);
+}
+
+/// The distinct patterns of the string tests `ids`, and each test as a
+/// leaf of their group.
+fn gather(plan: &Plan, ids: &[usize]) -> (Vec<(String, bool)>, Vec<StrLeaf>) {
     let mut patterns: Vec<(String, bool)> = Vec::new();
     // Where each pattern is in `patterns`: a list of a million patterns is
     // gathered in linear time.
@@ -679,7 +740,22 @@ fn build_str_groups(
             patterns: mine,
         });
     }
-    match pattern::regex_set(&patterns) {
+    (patterns, leaves)
+}
+
+/// Adds the group of the tests `ids` of `field` (list, path, folded) with
+/// its automaton; one that could not be built (over the size limit) is
+/// split in halves, built again.
+fn install_str_group(
+    plan: &mut Plan,
+    field: (Option<&FieldPath>, &FieldPath, bool),
+    ids: &[usize],
+    patterns: Vec<(String, bool)>,
+    leaves: Vec<StrLeaf>,
+    regex: Result<Regex, String>,
+) {
+    let (list, path, folded) = field;
+    match regex {
         Ok(regex) => {
             let g = plan.str_groups.len();
             for (k, t) in leaves.iter().enumerate() {
@@ -1136,6 +1212,58 @@ mod tests {
         let set = lower::lower(&loaded);
         let plan = plan(&set);
         (set, plan)
+    }
+
+    #[test]
+    fn string_groups_built_side_by_side_keep_their_fields_and_order() {
+        // Three fields with 40 tests each: 120 patterns, enough to build
+        // the automata on several threads.
+        let mut text = String::from("source k8s.audit\n");
+        for i in 0..40 {
+            text += &format!(
+                "rule u{i} {{ when userAgent startswith \"agent-{i}/\" }}\n\
+                 rule n{i} {{ when objectRef.name contains \"name-{i}-\" }}\n\
+                 rule s{i} {{ when any c in requestObject.spec.containers: c.image endswith \":tag{i}\" }}\n"
+            );
+        }
+        let (_, p) = planned(&text);
+        assert_eq!(p.str_groups.len(), 3);
+        let fields: Vec<Vec<&str>> = (p.str_groups.iter())
+            .map(|g| {
+                g.path
+                    .segs
+                    .iter()
+                    .filter_map(|s| match s {
+                        Seg::Key(k) => Some(k.as_str()),
+                        Seg::Index(_) => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            [vec!["userAgent"], vec!["objectRef", "name"], vec!["image"]]
+        );
+        for (g, word) in p
+            .str_groups
+            .iter()
+            .zip(["agent-7/x", "a-name-7-b", "x:tag7"])
+        {
+            assert_eq!(g.patterns.len(), 40);
+            // Each group's automaton is its own: it finds its own pattern,
+            // and only that one.
+            let mut set = g.new_set();
+            g.regex
+                .which_overlapping_matches(&Input::new(word), &mut set);
+            let found: Vec<usize> = set.iter().map(|p| p.as_usize()).collect();
+            assert_eq!(found, [7], "{:?}", g.path);
+            for other in ["agent-7/x", "a-name-7-b", "x:tag7"]
+                .iter()
+                .filter(|w| **w != word)
+            {
+                assert!(!g.regex.is_match(*other), "{:?} matched {other}", g.path);
+            }
+        }
     }
 
     #[test]
