@@ -16,6 +16,7 @@ pub mod plan;
 pub mod resolve;
 pub mod schema;
 pub mod syntax;
+mod threads;
 pub mod time;
 
 pub use check::{check, check_with};

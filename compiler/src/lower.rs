@@ -556,26 +556,47 @@ pub enum Cond {
 
 /// Lowers every rule of a checked, error-free program.
 pub fn lower(loaded: &Loaded) -> RuleSet {
+    lower_on(loaded, crate::threads::available())
+}
+
+/// [`lower`] on at most `threads` threads.
+pub(crate) fn lower_on(loaded: &Loaded, threads: usize) -> RuleSet {
     let mut sink = Vec::new();
     let prog = Program::resolve(loaded, &mut sink);
-    let mut out = RuleSet::default();
-    let lists = std::cell::RefCell::new(std::collections::HashMap::new());
-    for def in &prog.rules {
-        out.rules.push(
-            Lower {
-                prog: &prog,
-                scopes: Vec::new(),
-                fields: Vec::new(),
-                macros: Vec::new(),
-                memo: Default::default(),
-                depth: 0,
-                lists: &lists,
-            }
-            .rule(def),
-        );
+    let lists = std::sync::Mutex::new(std::collections::HashMap::new());
+    let (prog, lists) = (&prog, &lists);
+    let lower_all = move |defs: &[Def<'_, ast::RuleDecl>]| -> Vec<Rule> {
+        (defs.iter())
+            .map(|def| {
+                Lower {
+                    prog,
+                    scopes: Vec::new(),
+                    fields: Vec::new(),
+                    macros: Vec::new(),
+                    memo: Default::default(),
+                    depth: 0,
+                    lists,
+                }
+                .rule(def)
+            })
+            .collect()
+    };
+    // Rules lower independently: contiguous parts on several threads,
+    // joined in order.
+    let threads = if prog.rules.len() < PARALLEL_RULES {
+        1
+    } else {
+        threads
+    };
+    let parts = crate::threads::parts(&prog.rules, threads);
+    let rules = crate::threads::map(&parts, threads, |part| lower_all(part));
+    RuleSet {
+        rules: rules.into_iter().flatten().collect(),
     }
-    out
 }
+
+/// Rule sets of this many rules or more are lowered on several threads.
+const PARALLEL_RULES: usize = 256;
 
 struct Lower<'p, 'a> {
     prog: &'p Program<'a>,
@@ -588,8 +609,8 @@ struct Lower<'p, 'a> {
     memo: std::collections::HashMap<String, Cond>,
     /// Macros being lowered, one inside the other.
     depth: usize,
-    /// Named lists made sets, by name, for all rules.
-    lists: &'p std::cell::RefCell<std::collections::HashMap<String, LitSet>>,
+    /// Named lists made sets, by name, for all rules (of every thread).
+    lists: &'p std::sync::Mutex<std::collections::HashMap<String, LitSet>>,
 }
 
 impl Lower<'_, '_> {
@@ -958,14 +979,17 @@ impl Lower<'_, '_> {
             AstOperand::Path(p) => self.name(p).filter(|n| self.prog.lists.contains_key(n)),
             AstOperand::Lit(_) | AstOperand::Call(_) => None,
         };
-        if let Some(set) = named.and_then(|n| self.lists.borrow().get(n).cloned()) {
+        let known = |n: &str| self.lists.lock().ok()?.get(n).cloned();
+        if let Some(set) = named.and_then(known) {
             return Some(set);
         }
         let set = LitSet::new(self.literals(op)?);
-        if let Some(n) = named {
-            self.lists.borrow_mut().insert(n.to_string(), set.clone());
+        // Two threads may make the same list at once: the first one's set
+        // is the one every rule shares.
+        match (named, self.lists.lock()) {
+            (Some(n), Ok(mut lists)) => Some(lists.entry(n.to_string()).or_insert(set).clone()),
+            _ => Some(set),
         }
-        Some(set)
     }
 
     fn operand(&mut self, op: &AstOperand) -> Operand {
@@ -1083,5 +1107,40 @@ mod lazy_tests {
         // Only unchecked rules reach lowering with such a pattern.
         let bad = LazyRegex::new("(a", false);
         assert!(!bad.is_match("(a") && !bad.is_match(""));
+    }
+}
+
+#[cfg(test)]
+mod threads_tests {
+    #[test]
+    fn rules_lowered_side_by_side_are_those_lowered_in_order() {
+        // Lists and macros read from every part, and one list read only
+        // by the last rules, so that threads make the same list at once.
+        let mut text = String::from(
+            "source k8s.audit\nlist users = [\"a\", \"b\"]\nlist late = [\"z\"]\n\
+             macro pods = objectRef.resource == \"pods\"\n\
+             macro image(x) = any c in requestObject.spec.containers: c.image contains x\n",
+        );
+        for i in 0..600 {
+            let when = match i % 4 {
+                0 => format!("pods and user.username in users and verb == \"v{i}\""),
+                1 => format!("image(\"miner{i}\") and userAgent matches r\"^k{i}\""),
+                2 if i > 550 => "user.username in late".to_string(),
+                _ => format!("responseStatus.code >= {i} and not pods"),
+            };
+            text += &format!("rule r{i} {{ when {when} }}\n");
+        }
+        let loaded = crate::load::load_texts(&[("t.ward", &text)]);
+        let one = super::lower_on(&loaded, 1);
+        assert_eq!(one.rules.len(), 600);
+        for threads in [2, 3, 8] {
+            let many = super::lower_on(&loaded, threads);
+            let ids: Vec<&str> = many.rules.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(
+                ids,
+                one.rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>()
+            );
+            assert_eq!(format!("{one:?}"), format!("{many:?}"), "{threads} threads");
+        }
     }
 }

@@ -592,40 +592,11 @@ fn group_string_tests(plan: &mut Plan) {
 /// enough to build: each is a separate automaton.
 fn compile_sets(sets: &[&[(String, bool)]]) -> Vec<Result<Regex, String>> {
     let patterns: usize = sets.iter().map(|s| s.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let threads = threads.min(sets.len());
-    if threads < 2 || patterns < PARALLEL_PATTERNS {
-        return sets.iter().map(|s| pattern::regex_set(s)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut out = Vec::new();
-        loop {
-            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(set) = sets.get(k) else {
-                return out;
-            };
-            out.push((k, pattern::regex_set(set)));
-        }
+    let threads = match patterns < PARALLEL_PATTERNS {
+        true => 1,
+        false => crate::threads::available(),
     };
-    let mut done: Vec<Option<Result<Regex, String>>> = sets.iter().map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads)
-            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
-            .collect();
-        let mut all = work();
-        for h in helpers {
-            // A panic (a bug) leaves its sets to be built below.
-            all.extend(h.join().unwrap_or_default());
-        }
-        for (k, r) in all {
-            done[k] = Some(r);
-        }
-    });
-    done.into_iter()
-        .zip(sets)
-        .map(|(r, set)| r.unwrap_or_else(|| pattern::regex_set(set)))
-        .collect()
+    crate::threads::map(sets, threads, |set| pattern::regex_set(set))
 }
 
 /// Fields with string tests of this many patterns in all or more have

@@ -131,8 +131,7 @@ pub fn check(loaded: &Loaded, schemas: &Schemas) -> Report {
 
 /// [`check`] with the lints `opts` turns on (`ward check` turns on all).
 pub fn check_with(loaded: &Loaded, schemas: &Schemas, opts: &Options<'_>) -> Report {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    check_on(loaded, schemas, opts, threads)
+    check_on(loaded, schemas, opts, crate::threads::available())
 }
 
 /// [`check_with`] on at most `threads` threads.
@@ -222,41 +221,20 @@ impl<'a> Checker<'a> {
         let threads = if rules.len() < PARALLEL_RULES {
             1
         } else {
-            threads.max(1)
+            threads
         };
-        let per = rules.len().div_ceil(threads).max(1);
-        let mut parts = rules.chunks(per);
-        let mine = parts.next().unwrap_or_default();
         let (prog, schemas, sources) = (self.prog, self.schemas, self.sources);
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = parts
-                .map(|part| {
-                    let h = std::thread::Builder::new()
-                        // The main thread's stack: checking recurses per
-                        // level of nesting.
-                        .stack_size(8 << 20)
-                        .spawn_scoped(scope, move || {
-                            let mut ck = Checker::new(prog, schemas, sources, Vec::new());
-                            part.iter().for_each(|r| ck.rule(r));
-                            (ck.diags, ck.used, ck.captured)
-                        });
-                    (part, h)
-                })
-                .collect();
-            mine.iter().for_each(|r| self.rule(r));
-            for (part, h) in helpers {
-                match h.map_err(|_| ()).and_then(|h| h.join().map_err(|_| ())) {
-                    Ok((diags, used, captured)) => {
-                        self.diags.extend(diags);
-                        self.used.extend(used);
-                        self.captured.extend(captured);
-                    }
-                    // A thread that could not start, or a checker panic (a
-                    // bug): its rules are checked here, as on one thread.
-                    Err(()) => part.iter().for_each(|r| self.rule(r)),
-                }
-            }
+        let parts = crate::threads::parts(rules, threads);
+        let found = crate::threads::map(&parts, threads, |part| {
+            let mut ck = Checker::new(prog, schemas, sources, Vec::new());
+            part.iter().for_each(|r| ck.rule(r));
+            (ck.diags, ck.used, ck.captured)
         });
+        for (diags, used, captured) in found {
+            self.diags.extend(diags);
+            self.used.extend(used);
+            self.captured.extend(captured);
+        }
     }
 
     fn schema_for(

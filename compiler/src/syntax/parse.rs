@@ -91,8 +91,7 @@ const PARALLEL_BYTES: usize = 64 * 1024;
 /// does not parse (a syntax error, or a cut inside a multi-line raw
 /// string or a rule body) is parsed whole again, as [`parse`] does it.
 pub fn parse_all(files: &[(FileId, &str)]) -> Vec<(File, Vec<Diagnostic>)> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    parse_on(files, threads)
+    parse_on(files, crate::threads::available())
 }
 
 /// [`parse_all`] on at most `threads` threads.
@@ -117,55 +116,18 @@ pub(super) fn parse_on(files: &[(FileId, &str)], threads: usize) -> Vec<(File, V
             }
         }
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Option<Parsed>)> = std::thread::scope(|scope| {
-        let work = || {
-            let mut out = Vec::new();
-            loop {
-                let u = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&(k, start, end)) = units.get(u) else {
-                    return out;
-                };
-                let (id, text) = files[k];
-                let parsed = if end - start == text.len() {
-                    let (file, diags) = parse(id, text);
-                    Some((file.items, diags))
-                } else {
-                    parse_items(id, &text[start..end], start, MIN_ITEMS)
-                };
-                out.push((u, parsed));
-            }
-        };
-        let helpers: Vec<_> = (1..threads.min(units.len()))
-            .filter_map(|_| {
-                // The main thread's stack: the parser recurses per level
-                // of nesting. A thread that cannot start leaves its share
-                // to the others.
-                std::thread::Builder::new()
-                    .stack_size(8 << 20)
-                    .spawn_scoped(scope, work)
-                    .ok()
-            })
-            .collect();
-        let mut all = work();
-        for h in helpers {
-            // A parser panic is a bug; the file is parsed again below
-            // and panics there, on the calling thread, as it would have.
-            all.extend(h.join().unwrap_or_default());
+    let done = crate::threads::map(&units, threads, |&(k, start, end)| {
+        let (id, text) = files[k];
+        if end - start == text.len() {
+            let (file, diags) = parse(id, text);
+            Some((file.items, diags))
+        } else {
+            parse_items(id, &text[start..end], start, MIN_ITEMS)
         }
-        all
     });
-    done.sort_by_key(|&(u, _)| u);
     let mut out: Vec<Option<(File, Vec<Diagnostic>)>> = files.iter().map(|_| None).collect();
     let mut failed = vec![false; files.len()];
-    let mut seen = 0;
-    for (u, parsed) in done {
-        // Every unit reports once unless a helper panicked.
-        if u != seen {
-            break;
-        }
-        seen += 1;
-        let k = units[u].0;
+    for (&(k, _, _), parsed) in units.iter().zip(done) {
         match parsed {
             Some((items, diags)) if !failed[k] => {
                 let (file, all) = out[k].get_or_insert_with(Default::default);
@@ -174,9 +136,6 @@ pub(super) fn parse_on(files: &[(FileId, &str)], threads: usize) -> Vec<(File, V
             }
             _ => failed[k] = true,
         }
-    }
-    for u in &units[seen..] {
-        failed[u.0] = true;
     }
     files
         .iter()
