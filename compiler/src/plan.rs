@@ -63,7 +63,7 @@ pub enum PCond {
 
 /// One condition the matcher answers per event: a stateless rule, or one
 /// part of a stateful rule (its filter, a sequence step, its `until`).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PlannedRule {
     /// The rule this belongs to (an index into the rule set).
     pub rule: usize,
@@ -234,7 +234,7 @@ pub struct KeyField {
 }
 
 /// The rules that need one value of a dispatch field.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Bucket {
     /// Candidates whenever the value matches.
     pub rules: Vec<usize>,
@@ -245,7 +245,7 @@ pub struct Bucket {
 }
 
 /// Rules of one source: how to find candidates and what to extract.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SourcePlan {
     pub projection: Projection,
     /// For each dispatch field: value -> the rules that need it.
@@ -257,7 +257,7 @@ pub struct SourcePlan {
     pub guarded: Vec<(usize, Vec<usize>)>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Plan {
     /// Parallel to the rule set's rules.
     pub rules: Vec<PlannedRule>,
@@ -289,7 +289,7 @@ pub struct Plan {
 /// patterns match. The case-insensitive forms of a field form a group of
 /// their own, run over the lower-cased value exactly as the evaluator
 /// lower-cases it, so that a grouped test and a test alone agree.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct StrGroup {
     /// For tests inside quantifiers (`any c in L: c.image icontains "x"`):
     /// the list `L`, whose every element is searched; `path` is then
@@ -305,7 +305,7 @@ pub struct StrGroup {
     pub leaves: Vec<StrLeaf>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct StrLeaf {
     pub leaf: usize,
     /// For a quantifier over the group's list: `Some(true)` for `all`.
@@ -340,7 +340,7 @@ impl StrGroup {
 
 /// `field == "literal"` tests of one field, or its `iequals` tests (of one
 /// value or a list): a value's entry names the tests that hold for it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EqGroup {
     pub path: FieldPath,
     /// For `iequals` tests: the value is lower-cased first (as the

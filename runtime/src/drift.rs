@@ -18,29 +18,34 @@ use crate::eval;
 use crate::extract::{At, NO_ID};
 
 /// The schemas of every source, compiled against one projection.
+#[derive(Clone)]
 pub struct Drift {
     /// By source name: a handful, compared by name for every event (a
     /// hashed lookup costs more).
     sources: Vec<(String, Compiled)>,
 }
 
+#[derive(Clone)]
 struct Compiled {
     /// The root record first, then the named records.
     records: Vec<Record>,
 }
 
+#[derive(Clone)]
 struct Record {
     fields: Vec<CField>,
     /// Projection id -> index into `fields` (`NONE`: not a field here).
     by_id: Vec<u32>,
 }
 
+#[derive(Clone)]
 struct CField {
     ty: CTy,
     narrow: Option<Narrow>,
 }
 
 /// The guard's path (found by slot), and the type per guard value.
+#[derive(Clone)]
 struct Narrow {
     on: FieldPath,
     /// Guard value -> index into `types` (the first case naming it).
@@ -48,6 +53,7 @@ struct Narrow {
     types: Vec<CTy>,
 }
 
+#[derive(Clone)]
 enum CTy {
     Json,
     Str,

@@ -22,6 +22,7 @@ pub const WRAPPER_KEYS: &[&str] = &[
     "properties",
 ];
 
+#[derive(Clone)]
 pub struct Matcher {
     pub rules: RuleSet,
     pub plan: Plan,

@@ -23,9 +23,8 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::Scope;
 
-use ward_compiler::lower::RuleSet;
-
 use crate::decode::{self, Event, Format, Problem, Via};
+use crate::matcher::Matcher;
 use crate::scan::{Lane, Output, Scan, Stats};
 use crate::state;
 
@@ -285,9 +284,9 @@ impl Shards {
     }
 }
 
-/// What the workers are given: the rules and how the scan runs.
+/// What the workers are given: how the scan runs (the rules come as a copy
+/// of the reading thread's matcher).
 pub struct Setup {
-    pub rules: RuleSet,
     pub out: Output,
     pub state: state::Config,
     pub source: Option<&'static str>,
@@ -386,7 +385,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             errors: Vec::new(),
         };
         if scan.engine.active() {
-            let shards = pool.start(true);
+            let shards = pool.start(true, &scan.matcher);
             scan.be_front(shards);
         }
         pool
@@ -526,7 +525,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
     /// done; the reader waits when the workers are behind.
     fn dispatch(&mut self, scan: &mut Scan<'_>, job: Job) {
         if self.workers.is_empty() {
-            self.start(false);
+            self.start(false, &scan.matcher);
         }
         let worker = &self.workers[(self.sent % self.workers.len() as u64) as usize];
         if worker.send(job).is_err() {
@@ -544,13 +543,16 @@ impl<'scope, 'env> Pool<'scope, 'env> {
 
     /// Starts the workers; `sharded`, each is also a shard of the
     /// stateful rules. Returns the link to the shards.
-    fn start(&mut self, sharded: bool) -> Shards {
+    fn start(&mut self, sharded: bool, matcher: &Matcher) -> Shards {
+        // The workers copy the reading thread's matcher, each on its own
+        // thread (planning the rules again would cost more).
+        let shared = Arc::new(matcher.clone());
         let (done_tx, results) = channel();
         let (answer_tx, answers) = channel();
         let threads = self.setup.threads;
         for _ in 0..threads {
             let (tx, jobs) = sync_channel::<Job>(QUEUED_PER_WORKER);
-            let rules = self.setup.rules.clone();
+            let matcher = Arc::clone(&shared);
             let (out, source) = (self.setup.out, self.setup.source);
             let shards = sharded.then_some(threads);
             let cfg = self.setup.state;
@@ -558,7 +560,10 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             let answer = answer_tx.clone();
             self.scope.spawn(move || {
                 let mut null = std::io::sink();
-                let mut scan = Scan::with_state(rules, &mut null, out, cfg).into_lane();
+                // Each worker its own copy: the automata are shared, their
+                // caches are not.
+                let matcher = Matcher::clone(&matcher);
+                let mut scan = Scan::with_matcher(matcher, &mut null, out, cfg).into_lane();
                 if let Some(n) = shards {
                     scan.be_shard(n);
                 }

@@ -275,8 +275,24 @@ impl<'w> Scan<'w> {
         out: Output,
         cfg: state::Config,
     ) -> Scan<'w> {
-        let templates = rules.rules.iter().map(alert::Template::new).collect();
-        let matcher = Matcher::new(rules);
+        Scan::with_matcher(Matcher::new(rules), sink, out, cfg)
+    }
+
+    /// [`Scan::with_state`] of a matcher built already (a worker's copy of
+    /// the reading thread's: planning a rule set again costs more than
+    /// copying its plan).
+    pub fn with_matcher(
+        matcher: Matcher,
+        sink: &'w mut dyn Write,
+        out: Output,
+        cfg: state::Config,
+    ) -> Scan<'w> {
+        let templates = matcher
+            .rules
+            .rules
+            .iter()
+            .map(alert::Template::new)
+            .collect();
         Scan {
             templates,
             pending: Pending::default(),

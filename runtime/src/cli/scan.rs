@@ -72,7 +72,6 @@ pub(super) fn run(
             .try_fold(0u64, |sum, len| Some(sum + len?))
             .is_some_and(|sum| sum < opts.batch_bytes.max(1) as u64);
     let setup = (opts.threads > 1 && !small).then(|| parallel::Setup {
-        rules: rules.clone(),
         out: output,
         state: opts.state,
         source: opts.source,
