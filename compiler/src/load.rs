@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap};
 use crate::syntax::ast::{File, Item};
-use crate::syntax::parse::parse_all;
+use crate::syntax::parse::{parse, parse_all};
 
 /// Every file of a rule set, parsed.
 #[derive(Debug, Default)]
@@ -84,10 +84,13 @@ fn load_with(
                 });
                 todo.push(Todo::Parsed(id, file.clone(), diags.collect()));
             }
-            _ => match add_file(&mut loaded, path.clone(), path, text.as_bytes().to_vec()) {
-                Todo::Read(id, diags, _) => todo.push(Todo::Read(id, diags, true)),
-                parsed => todo.push(parsed),
-            },
+            _ => todo.push(add_file(
+                &mut loaded,
+                path.clone(),
+                path,
+                text.as_bytes().to_vec(),
+                true,
+            )),
         }
     }
     for path in ward_files(paths)? {
@@ -99,7 +102,7 @@ fn load_with(
             path: path.clone(),
             error,
         })?;
-        todo.push(add_file(&mut loaded, path, key, text));
+        todo.push(add_file(&mut loaded, path, key, text, false));
     }
     parse_files(&mut loaded, todo, cache);
     resolve_imports(&mut loaded, |p| std::fs::read(p).ok());
@@ -113,7 +116,13 @@ pub fn load_texts(texts: &[(&str, &str)]) -> Loaded {
         .iter()
         .map(|(name, text)| {
             let path = normalize(Path::new(name));
-            add_file(&mut loaded, path.clone(), path, text.as_bytes().to_vec())
+            add_file(
+                &mut loaded,
+                path.clone(),
+                path,
+                text.as_bytes().to_vec(),
+                false,
+            )
         })
         .collect();
     parse_files(&mut loaded, todo, None);
@@ -173,8 +182,9 @@ enum Todo {
     Parsed(FileId, File, Vec<Diagnostic>),
 }
 
-/// Registers a file read from `path`; it is parsed by [`parse_files`].
-fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>) -> Todo {
+/// Registers a file read from `path`; it is parsed by [`parse_files`],
+/// and its tree cached if `keep`.
+fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>, keep: bool) -> Todo {
     loaded.keys.push(key);
     let (text, bad_utf8) = match String::from_utf8(bytes) {
         Ok(t) => (t, None),
@@ -197,7 +207,7 @@ fn add_file(loaded: &mut Loaded, path: PathBuf, key: PathBuf, bytes: Vec<u8>) ->
         })
         .into_iter()
         .collect();
-    Todo::Read(id, diags, false)
+    Todo::Read(id, diags, keep)
 }
 
 /// Parses the files of `todo` (side by side: [`parse_all`]) and adds them
@@ -216,9 +226,10 @@ fn parse_files(loaded: &mut Loaded, todo: Vec<Todo>, mut cache: Option<&mut Pars
         let (id, file, diags) = match t {
             Todo::Parsed(id, file, diags) => (id, file, diags),
             Todo::Read(id, mut diags, keep) => {
-                let Some((file, parse_diags)) = parsed.next() else {
-                    continue;
-                };
+                // `parse_all` gives one tree per text, in order.
+                let (file, parse_diags) = parsed
+                    .next()
+                    .unwrap_or_else(|| parse(id, loaded.sources.get(id).text()));
                 if let Some(c) = cache.as_deref_mut().filter(|_| keep) {
                     let src = loaded.sources.get(id);
                     c.files.insert(
@@ -265,7 +276,7 @@ fn resolve_imports(loaded: &mut Loaded, read: impl Fn(&Path) -> Option<Vec<u8>>)
             }
             match read(&target) {
                 Some(bytes) => {
-                    let todo = add_file(loaded, target, key, bytes);
+                    let todo = add_file(loaded, target, key, bytes, false);
                     parse_files(loaded, vec![todo], None);
                 }
                 None => loaded.diags.push(
