@@ -14,7 +14,9 @@
 //! and prints events/s, MB/s and the ratio to the floor. Single-threaded.
 //! Then a CloudTrail corpus with four CloudTrail rules of its own.
 //! `BENCH_ONLY=200` runs one rule-set size; `BENCH_DUMP=FILE` only writes
-//! the k8s corpus (to profile `ward scan FILE`); `BENCH_STAGES=200` prints
+//! the k8s corpus (to profile `ward scan FILE`; with `BENCH_ONLY=N` also
+//! the N generated rules, to `FILE.ward`: `ward scan --rules bundled
+//! --rules FILE.ward FILE` is the N-rule row); `BENCH_STAGES=200` prints
 //! what each stage of the fast path costs per event with that many
 //! generated rules (each stage timed with the ones before it, best of 3).
 //! `BENCH_ALERTS=1` measures alert rendering: one rule (an output
@@ -363,8 +365,19 @@ fn main() -> Result<(), String> {
         .iter()
         .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
         .collect();
-    // BENCH_DUMP=FILE writes the corpus, to profile `ward scan FILE` alone.
+    // BENCH_DUMP=FILE writes the corpus, to profile `ward scan FILE` alone;
+    // with BENCH_ONLY=N also the N generated rules, to FILE.ward.
     if let Ok(path) = std::env::var("BENCH_DUMP") {
+        if let Some(extra) = std::env::var("BENCH_ONLY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            let texts = rules(extra);
+            if let Some((_, text)) = texts.iter().find(|(n, _)| n == "generated.ward") {
+                let to = format!("{path}.ward");
+                std::fs::write(&to, text).map_err(|e| format!("{to}: {e}"))?;
+            }
+        }
         return std::fs::write(&path, &k8s_bytes).map_err(|e| format!("{path}: {e}"));
     }
     if let Some(extra) = std::env::var("BENCH_STAGES")

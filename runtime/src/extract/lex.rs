@@ -34,27 +34,21 @@ pub fn ws(b: &[u8], mut i: usize) -> usize {
 
 /// A string's end: `i` is just past its opening quote; returns the index
 /// of the closing quote and whether an escape occurs in between.
-#[inline]
-pub fn string_end(b: &[u8], mut i: usize) -> Lexed<(usize, bool)> {
+#[inline(always)]
+pub fn string_end(b: &[u8], i: usize) -> Lexed<(usize, bool)> {
+    // Most strings have no escape: their end is the first byte flagged.
+    let end = special(b, i);
+    match b.get(end) {
+        Some(b'"') => Ok((end, false)),
+        _ => string_end_from(b, end),
+    }
+}
+
+/// [`string_end`] past its first flagged byte, at `i`.
+#[inline(never)]
+fn string_end_from(b: &[u8], mut i: usize) -> Lexed<(usize, bool)> {
     let mut escaped = false;
     loop {
-        // Eight bytes at a time to the first quote, backslash or control
-        // character (the lowest flagged byte is exact; any after it may
-        // not be, and are looked at one by one).
-        while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
-            let w = u64::from_le_bytes(*chunk);
-            let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
-            let q = w ^ (ONES * u64::from(b'"'));
-            let quote = q.wrapping_sub(ONES) & !q;
-            let s = w ^ (ONES * u64::from(b'\\'));
-            let slash = s.wrapping_sub(ONES) & !s;
-            let hit = (ctrl | quote | slash) & HIGH;
-            if hit != 0 {
-                i += hit.trailing_zeros() as usize / 8;
-                break;
-            }
-            i += 8;
-        }
         match b.get(i) {
             Some(b'"') => return Ok((i, escaped)),
             Some(b'\\') => {
@@ -64,6 +58,60 @@ pub fn string_end(b: &[u8], mut i: usize) -> Lexed<(usize, bool)> {
             Some(0..=0x1f) | None => return Err(Bad),
             Some(_) => i += 1,
         }
+        i = special(b, i);
+    }
+}
+
+/// The index of the first quote, backslash or control character at or
+/// after `i`: sixteen bytes at a time, then eight near the end of the
+/// text; the last few bytes are left to the caller (the index of the
+/// first of them comes back).
+#[inline(always)]
+fn special(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<16>()) {
+        let hit = special16(chunk);
+        if hit != 0 {
+            return i + hit.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    // The lowest flagged byte is exact; any after it may not be.
+    while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*chunk);
+        let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
+        let q = w ^ (ONES * u64::from(b'"'));
+        let quote = q.wrapping_sub(ONES) & !q;
+        let s = w ^ (ONES * u64::from(b'\\'));
+        let slash = s.wrapping_sub(ONES) & !s;
+        let hit = (ctrl | quote | slash) & HIGH;
+        if hit != 0 {
+            return i + hit.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    i
+}
+
+/// A bit for each of 16 bytes that is a quote, a backslash or a control
+/// character (SSE2, which every x86-64 processor has).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special16(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of x86-64, so its instructions are always
+    // there; the load reads the 16 bytes of `chunk`, unaligned.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned v <= 0x1f: max(v, 0x1f) is 0x1f.
+        let low = _mm_set1_epi8(0x1f);
+        let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctrl)) as u32
     }
 }
 
@@ -398,6 +446,66 @@ mod tests {
             let text = format!("\"{}\"", "b".repeat(pad));
             assert_eq!(string_end(text.as_bytes(), 1), Ok((pad + 1, false)));
         }
+    }
+
+    /// `string_end` one byte at a time.
+    fn string_end_slowly(b: &[u8], mut i: usize) -> Lexed<(usize, bool)> {
+        let mut escaped = false;
+        while let Some(&c) = b.get(i) {
+            if c == b'"' {
+                return Ok((i, escaped));
+            }
+            if c < 0x20 {
+                return Err(Bad);
+            }
+            if c == b'\\' {
+                escaped = true;
+                i = escape_end(b, i + 1)?;
+            } else {
+                i += 1;
+            }
+        }
+        Err(Bad)
+    }
+
+    #[test]
+    fn strings_end_where_a_byte_by_byte_reading_ends_them() {
+        // Each kind of byte at every offset of the 16- and 8-byte strides,
+        // in strings ending before, at and past a stride, with text after
+        // the string or none: quotes, escapes, control characters (0x1f
+        // refused, 0x20 and 0x7f taken) and bytes of 0x80 and over (a
+        // signed comparison would take them for control characters).
+        let kinds: [&[u8]; 7] = [
+            b"\"",
+            b"\\n",
+            b"\x1f",
+            b" ",
+            b"\x7f",
+            "\u{e9}".as_bytes(),
+            b"\\u00e9",
+        ];
+        let mut checked = 0;
+        for len in 0..40 {
+            for at in 0..=len {
+                for kind in kinds {
+                    for tail in [&b""[..], b"\" ,\"k\":[1,2,3]}"] {
+                        let mut text = b"\"".to_vec();
+                        text.extend(std::iter::repeat_n(b'a', at));
+                        text.extend_from_slice(kind);
+                        text.extend(std::iter::repeat_n(b'z', len - at));
+                        text.extend_from_slice(tail);
+                        assert_eq!(
+                            string_end(&text, 1),
+                            string_end_slowly(&text, 1),
+                            "{:?}",
+                            String::from_utf8_lossy(&text)
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 820 * 7 * 2);
     }
 
     #[test]
