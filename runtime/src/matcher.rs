@@ -233,7 +233,7 @@ impl Matcher {
         }
         for &i in admitted.iter() {
             let r = &self.plan.rules[i];
-            if self.holds(&r.when, &mut st) && !r.excepts.iter().any(|e| self.holds(e, &mut st)) {
+            if self.known(&r.when, &mut st) && !r.excepts.iter().any(|e| self.known(e, &mut st)) {
                 candidates.push(i);
             }
         }
@@ -244,9 +244,9 @@ impl Matcher {
     fn holds<'a, D: Doc<'a>>(&self, c: &PCond, st: &mut State<'_, D>) -> bool {
         match c {
             PCond::Const(b) => *b,
-            PCond::And(items) => items.iter().all(|i| self.holds(i, st)),
-            PCond::Or(items) => items.iter().any(|i| self.holds(i, st)),
-            PCond::Not(inner) => !self.holds(inner, st),
+            PCond::And(items) => items.iter().all(|i| self.known(i, st)),
+            PCond::Or(items) => items.iter().any(|i| self.known(i, st)),
+            PCond::Not(inner) => !self.known(inner, st),
             PCond::Leaf(id) => {
                 if let Some(g) = self.plan.leaf_group[*id] {
                     if !st.groups[g] {
@@ -268,6 +268,24 @@ impl Matcher {
                 }
             }
         }
+    }
+
+    /// [`Matcher::holds`], answered in place when `c` is a leaf this event
+    /// has answered already (most leaves of most conditions, once the
+    /// first rules ran): a condition's items cost a call only when they
+    /// need work.
+    #[inline(always)]
+    fn known<'a, D: Doc<'a>>(&self, c: &PCond, st: &mut State<'_, D>) -> bool {
+        if let PCond::Leaf(id) = c {
+            let done = match self.plan.leaf_group[*id] {
+                Some(g) => st.groups[g],
+                None => st.memo[*id] != 0,
+            };
+            if done {
+                return st.memo[*id] == 2;
+            }
+        }
+        self.holds(c, st)
     }
 
     /// Marks the leaves of equality group `g` that the event's value
