@@ -157,7 +157,7 @@ pub fn unescape(raw: &str) -> Lexed<String> {
 pub fn unescape_into(raw: &str, out: &mut String) -> Lexed<()> {
     let b = raw.as_bytes();
     let mut i = 0;
-    while let Some(at) = b[i..].iter().position(|&c| c == b'\\').map(|p| p + i) {
+    while let Some(at) = memchr::memchr(b'\\', &b[i..]).map(|p| p + i) {
         out.push_str(raw.get(i..at).ok_or(Bad)?);
         let c = match b.get(at + 1) {
             Some(b'"') => '"',
