@@ -22,7 +22,7 @@ use ward_compiler::lower::Slot;
 use ward_compiler::plan::Projection;
 
 mod canon;
-mod lex;
+pub(crate) mod lex;
 
 use lex::{ws, Bad, Lexed, Then};
 

@@ -67,7 +67,7 @@ fn string_end_from(b: &[u8], mut i: usize) -> Lexed<(usize, bool)> {
 /// text; the last few bytes are left to the caller (the index of the
 /// first of them comes back).
 #[inline(always)]
-fn special(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn special(b: &[u8], mut i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<16>()) {
         let hit = special16(chunk);
