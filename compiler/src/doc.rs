@@ -96,9 +96,7 @@ pub fn write_json<'a, D: Doc<'a>>(d: D, out: &mut Vec<u8>) {
             let _ = serde_json::to_writer(&mut *out, &n);
         }
         Kind::Num(..) => out.extend_from_slice(b"null"),
-        Kind::Str(s) => {
-            let _ = serde_json::to_writer(&mut *out, s);
-        }
+        Kind::Str(s) => crate::json_text::write_str(out, s),
         Kind::Arr(len) => {
             out.push(b'[');
             for (n, item) in (0..len).filter_map(|i| d.at(i)).enumerate() {

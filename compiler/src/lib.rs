@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod doc;
 pub mod func;
 pub mod hash;
+pub mod json_text;
 pub mod load;
 pub mod lower;
 pub mod pattern;

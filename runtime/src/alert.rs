@@ -134,7 +134,7 @@ pub fn build_doc<'a, 'd, D: Doc<'d>>(
 
 /// Appends `s` as a JSON string.
 fn json_str(out: &mut Vec<u8>, s: &str) {
-    let _ = serde_json::to_writer(&mut *out, s);
+    ward_compiler::json_text::write_str(out, s);
 }
 
 /// What a rule's alert lines share, written once: the JSON up to the
@@ -295,46 +295,7 @@ fn each_piece<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D, f: &mut dyn FnMut(&
 /// The contents of a JSON string holding the UTF-8 text `s`, escaped as
 /// serde_json escapes: quote, backslash and control characters only.
 fn escaped(out: &mut Vec<u8>, s: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut from = 0;
-    let mut i = 0;
-    // The bytes JSON escapes are those that end a string's run of plain
-    // text: quotes, backslashes and control characters.
-    loop {
-        i = crate::extract::lex::special(s, i);
-        let Some(&c) = s.get(i) else {
-            break;
-        };
-        let short = match c {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\t' => b't',
-            b'\r' => b'r',
-            0x08 => b'b',
-            0x0c => b'f',
-            0..=0x1f => 0,
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&s[from..i]);
-        match short {
-            0 => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(c >> 4)],
-                HEX[usize::from(c & 15)],
-            ]),
-            e => out.extend_from_slice(&[b'\\', e]),
-        }
-        i += 1;
-        from = i;
-    }
-    out.extend_from_slice(&s[from..]);
+    ward_compiler::json_text::escape_into(out, s);
 }
 
 #[cfg(test)]
@@ -342,29 +303,6 @@ mod tests {
     use super::*;
     use serde_json::json;
     use ward_compiler::{check, load, lower, schema};
-
-    #[test]
-    fn output_text_is_escaped_as_serde_json_escapes_a_string() {
-        // Every ASCII byte and some of UTF-8, at every offset of the 16-
-        // and 8-byte strides and in the short tail after them.
-        let mut checked = 0;
-        for c in (0u8..0x80).map(char::from).chain(['é', '€', '😀']) {
-            for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 40] {
-                for at in 0..=len {
-                    let text: String = (0..len)
-                        .map(|k| if k == at { c } else { 'a' })
-                        .chain((at == len).then_some(c))
-                        .collect();
-                    let mut out = Vec::new();
-                    escaped(&mut out, text.as_bytes());
-                    let want = serde_json::to_string(&text).expect("json");
-                    assert_eq!(String::from_utf8_lossy(&out), want[1..want.len() - 1]);
-                    checked += 1;
-                }
-            }
-        }
-        assert_eq!(checked, 131 * 154);
-    }
 
     fn rule() -> Rule {
         let text = r#"source k8s.audit

@@ -992,7 +992,10 @@ fn key_of<'a, D: Doc<'a>>(event: D, keys: &[Key]) -> Option<String> {
         // As `Value::to_string` writes it: the same value, the same key.
         let written = match v.kind() {
             Kind::Null => return None,
-            Kind::Str(s) => serde_json::to_writer(&mut out, s),
+            Kind::Str(s) => {
+                ward_compiler::json_text::write_str(&mut out, s);
+                Ok(())
+            }
             _ => serde_json::to_writer(&mut out, &to_value(v)),
         };
         written.ok()?;

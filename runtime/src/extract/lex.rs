@@ -20,9 +20,6 @@ pub type Lexed<T> = Result<T, Bad>;
 /// limit for a `Value` is 127).
 pub const MAX_DEPTH: u32 = 120;
 
-const ONES: u64 = u64::MAX / 255;
-const HIGH: u64 = ONES << 7;
-
 /// The index of the first byte at or after `i` that is not whitespace.
 #[inline]
 pub fn ws(b: &[u8], mut i: usize) -> usize {
@@ -37,7 +34,7 @@ pub fn ws(b: &[u8], mut i: usize) -> usize {
 #[inline(always)]
 pub fn string_end(b: &[u8], i: usize) -> Lexed<(usize, bool)> {
     // Most strings have no escape: their end is the first byte flagged.
-    let end = special(b, i);
+    let end = ward_compiler::json_text::special(b, i);
     match b.get(end) {
         Some(b'"') => Ok((end, false)),
         _ => string_end_from(b, end),
@@ -58,60 +55,7 @@ fn string_end_from(b: &[u8], mut i: usize) -> Lexed<(usize, bool)> {
             Some(0..=0x1f) | None => return Err(Bad),
             Some(_) => i += 1,
         }
-        i = special(b, i);
-    }
-}
-
-/// The index of the first quote, backslash or control character at or
-/// after `i`: sixteen bytes at a time, then eight near the end of the
-/// text; the last few bytes are left to the caller (the index of the
-/// first of them comes back).
-#[inline(always)]
-pub(crate) fn special(b: &[u8], mut i: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<16>()) {
-        let hit = special16(chunk);
-        if hit != 0 {
-            return i + hit.trailing_zeros() as usize;
-        }
-        i += 16;
-    }
-    // The lowest flagged byte is exact; any after it may not be.
-    while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
-        let w = u64::from_le_bytes(*chunk);
-        let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
-        let q = w ^ (ONES * u64::from(b'"'));
-        let quote = q.wrapping_sub(ONES) & !q;
-        let s = w ^ (ONES * u64::from(b'\\'));
-        let slash = s.wrapping_sub(ONES) & !s;
-        let hit = (ctrl | quote | slash) & HIGH;
-        if hit != 0 {
-            return i + hit.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
-    i
-}
-
-/// A bit for each of 16 bytes that is a quote, a backslash or a control
-/// character (SSE2, which every x86-64 processor has).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn special16(chunk: &[u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is part of x86-64, so its instructions are always
-    // there; the load reads the 16 bytes of `chunk`, unaligned.
-    unsafe {
-        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // Unsigned v <= 0x1f: max(v, 0x1f) is 0x1f.
-        let low = _mm_set1_epi8(0x1f);
-        let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctrl)) as u32
+        i = ward_compiler::json_text::special(b, i);
     }
 }
 
