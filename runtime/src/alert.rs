@@ -267,7 +267,9 @@ pub fn render<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D) -> String {
 /// text piece by piece is escaping it whole.
 fn write_output<'d, D: Doc<'d>>(out: &mut Vec<u8>, pieces: &[OutPiece], event: D) {
     out.push(b'"');
-    each_piece(pieces, event, &mut |text| escaped(out, text));
+    each_piece(pieces, event, &mut |text| {
+        ward_compiler::json_text::escape_into(out, text)
+    });
     out.push(b'"');
 }
 
@@ -290,12 +292,6 @@ fn each_piece<'d, D: Doc<'d>>(pieces: &[OutPiece], event: D, f: &mut dyn FnMut(&
             },
         }
     }
-}
-
-/// The contents of a JSON string holding the UTF-8 text `s`, escaped as
-/// serde_json escapes: quote, backslash and control characters only.
-fn escaped(out: &mut Vec<u8>, s: &[u8]) {
-    ward_compiler::json_text::escape_into(out, s);
 }
 
 #[cfg(test)]

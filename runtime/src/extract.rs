@@ -22,7 +22,7 @@ use ward_compiler::lower::Slot;
 use ward_compiler::plan::Projection;
 
 mod canon;
-pub(crate) mod lex;
+mod lex;
 
 use lex::{ws, Bad, Lexed, Then};
 
