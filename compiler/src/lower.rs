@@ -583,11 +583,7 @@ pub(crate) fn lower_on(loaded: &Loaded, threads: usize) -> RuleSet {
     };
     // Rules lower independently: contiguous parts on several threads,
     // joined in order.
-    let threads = if prog.rules.len() < PARALLEL_RULES {
-        1
-    } else {
-        threads
-    };
+    let threads = crate::threads::for_items(prog.rules.len(), PARALLEL_RULES, threads);
     let parts = crate::threads::parts(&prog.rules, threads);
     let rules = crate::threads::map(&parts, threads, |part| lower_all(part));
     RuleSet {

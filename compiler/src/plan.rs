@@ -592,10 +592,8 @@ fn group_string_tests(plan: &mut Plan) {
 /// enough to build: each is a separate automaton.
 fn compile_sets(sets: &[&[(String, bool)]]) -> Vec<Result<Regex, String>> {
     let patterns: usize = sets.iter().map(|s| s.len()).sum();
-    let threads = match patterns < PARALLEL_PATTERNS {
-        true => 1,
-        false => crate::threads::available(),
-    };
+    let threads =
+        crate::threads::for_items(patterns, PARALLEL_PATTERNS, crate::threads::available());
     crate::threads::map(sets, threads, |set| pattern::regex_set(set))
 }
 

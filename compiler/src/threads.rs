@@ -59,6 +59,16 @@ pub(crate) fn map<T: Sync, R: Send>(
         .collect()
 }
 
+/// The threads for `n` items of work: `threads` from `min` items up, one
+/// below (too little to pay for starting threads).
+pub(crate) fn for_items(n: usize, min: usize, threads: usize) -> usize {
+    if n < min {
+        1
+    } else {
+        threads
+    }
+}
+
 /// `items` cut into at most `threads` contiguous parts of equal length.
 pub(crate) fn parts<T>(items: &[T], threads: usize) -> Vec<&[T]> {
     let per = items.len().div_ceil(threads.max(1)).max(1);

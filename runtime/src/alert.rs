@@ -132,11 +132,6 @@ pub fn build_doc<'a, 'd, D: Doc<'d>>(
     }
 }
 
-/// Appends `s` as a JSON string.
-fn json_str(out: &mut Vec<u8>, s: &str) {
-    ward_compiler::json_text::write_str(out, s);
-}
-
 /// What a rule's alert lines share, written once: the JSON up to the
 /// source, and the `fields` object's keys in the order written.
 #[derive(Debug)]
@@ -152,7 +147,7 @@ pub struct Template {
 impl Template {
     pub fn new(rule: &Rule) -> Template {
         let mut head = Vec::new();
-        let str = json_str;
+        let str = ward_compiler::json_text::write_str;
         head.extend_from_slice(b"{\"rule\":");
         str(&mut head, &rule.id);
         head.extend_from_slice(b",\"title\":");
@@ -207,7 +202,7 @@ pub fn write_line<'d, D: Doc<'d>>(
     window: Option<&crate::state::Window>,
     event: Option<EventJson<'_>>,
 ) {
-    let str = json_str;
+    let str = ward_compiler::json_text::write_str;
     out.extend_from_slice(&tpl.head);
     str(out, from.source);
     out.extend_from_slice(b",\"time\":");

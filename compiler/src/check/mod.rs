@@ -218,11 +218,7 @@ impl<'a> Checker<'a> {
     /// here, and the caller sorts the diagnostics, so the report is the
     /// one of checking them in order.
     fn rules(&mut self, rules: &[Def<'a, RuleDecl>], threads: usize) {
-        let threads = if rules.len() < PARALLEL_RULES {
-            1
-        } else {
-            threads
-        };
+        let threads = crate::threads::for_items(rules.len(), PARALLEL_RULES, threads);
         let (prog, schemas, sources) = (self.prog, self.schemas, self.sources);
         let parts = crate::threads::parts(rules, threads);
         let found = crate::threads::map(&parts, threads, |part| {

@@ -97,7 +97,7 @@ impl<'t> Canon<'t, '_> {
         if end - (i + 1) == s.len() {
             self.out.extend_from_slice(&self.b[i..=end]);
         } else {
-            let _ = serde_json::to_writer(&mut *self.out, s);
+            ward_compiler::json_text::write_str(self.out, s);
         }
     }
 
