@@ -4,6 +4,10 @@
 //! [`syntax`] parses them, [`resolve`] builds one namespace, [`check`] types
 //! every rule against its source's [`schema`].
 
+// pest is built without its `std` feature (see the workspace manifest), and
+// the parser it derives then names `alloc`.
+extern crate alloc;
+
 pub mod check;
 pub mod diagnostic;
 pub mod doc;

@@ -35,12 +35,15 @@ pub fn format(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let pairs = Grammar::parse(Rule::file, text).map_err(|_| vec![internal(file)])?;
-    let mut p = Printer::new(text);
-    if let Some(f) = pairs.into_iter().next() {
-        p.file(f);
-    }
-    let out = p.finish();
+    // The parse above found the nesting within bounds.
+    let out = super::recover::with_stack(|| {
+        let pairs = Grammar::parse(Rule::file, text).map_err(|_| vec![internal(file)])?;
+        let mut p = Printer::new(text);
+        if let Some(f) = pairs.into_iter().next() {
+            p.file(f);
+        }
+        Ok::<_, Vec<Diagnostic>>(p.finish())
+    })?;
     // A safety net for the user's file: never hand back text that lost a
     // comment or no longer parses.
     let (_, again) = super::parse(file, &out);

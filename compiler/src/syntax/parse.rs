@@ -15,7 +15,9 @@ use pest::Parser as _;
 
 use super::ast::*;
 use super::lists::{plain_lists, Cuts, PlainList, MIN_ITEMS};
-use super::recover::{chunks, syntax_error, too_deep, MAX_NESTING, MAX_QUANTIFIERS};
+use super::recover::{
+    chunks, quantifiers_too_deep, syntax_error, too_deep, with_stack, MAX_NESTING, MAX_QUANTIFIERS,
+};
 use crate::diagnostic::{Code, Diagnostic, FileId};
 
 #[derive(pest_derive::Parser)]
@@ -36,6 +38,11 @@ pub(super) fn parse_with(file: FileId, text: &str, min_items: usize) -> (File, V
     if let Some(d) = too_deep(file, text) {
         return (File::default(), vec![d]);
     }
+    with_stack(|| parse_accepted(file, text, min_items))
+}
+
+/// [`parse_with`] of text that [`too_deep`] accepted.
+fn parse_accepted(file: FileId, text: &str, min_items: usize) -> (File, Vec<Diagnostic>) {
     if let Some((items, diags)) = parse_items(file, text, 0, min_items) {
         return (File { items }, diags);
     }
@@ -122,7 +129,7 @@ pub(super) fn parse_on(files: &[(FileId, &str)], threads: usize) -> Vec<(File, V
             let (file, diags) = parse(id, text);
             Some((file.items, diags))
         } else {
-            parse_items(id, &text[start..end], start, MIN_ITEMS)
+            with_stack(|| parse_items(id, &text[start..end], start, MIN_ITEMS))
         }
     });
     let mut out: Vec<Option<(File, Vec<Diagnostic>)>> = files.iter().map(|_| None).collect();
@@ -597,16 +604,7 @@ impl Parse {
                 let _in = it.next();
                 let list = it.next().map(|l| self.operand(l, base));
                 if self.quantifiers == MAX_QUANTIFIERS {
-                    self.diags.push(
-                        Diagnostic::new(
-                            Code::Syntax,
-                            self.file,
-                            sp,
-                            "quantifiers nested too deeply",
-                        )
-                        .label(format!("more than {MAX_QUANTIFIERS} `any`/`all` around this"))
-                        .help("each quantifier runs its body once per element: test the elements of one list per quantifier, joining them with `and`"),
-                    );
+                    self.diags.push(quantifiers_too_deep(self.file, sp));
                     return bool_expr(sp);
                 }
                 self.quantifiers += 1;

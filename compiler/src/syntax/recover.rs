@@ -16,16 +16,51 @@ pub const MAX_NESTING: usize = 64;
 /// recurse per quantifier (a chain of thousands overflowed the stack).
 pub const MAX_QUANTIFIERS: usize = 16;
 
-/// Finds the first bracket nested deeper than [`MAX_NESTING`], skipping
-/// strings and comments.
+/// Stack a parse of text that [`too_deep`] accepts may need. pest takes
+/// about 10 KiB of stack per bracket level in a release build, 60 KiB in a
+/// debug one: the deepest accepted text (64 brackets around 16
+/// quantifiers) needs about 0.7 MiB and 4 MiB
+/// (`the_deepest_accepted_nesting_fits_a_small_stack` holds it to this).
+const PARSE_STACK: usize = if cfg!(debug_assertions) {
+    8 << 20
+} else {
+    2 << 20
+};
+
+/// Runs `f`, a parse (pest and what walks its tree) of text that
+/// [`too_deep`] accepted, with at least [`PARSE_STACK`] of stack: on this
+/// thread's stack when that much is left (a main thread), else on a new
+/// one (threads are spawned with 2 MiB).
+pub(super) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(PARSE_STACK, 2 * PARSE_STACK, f)
+}
+
+/// Finds the first bracket nested deeper than [`MAX_NESTING`], or the
+/// first quantifier nested deeper than [`MAX_QUANTIFIERS`], skipping
+/// strings and comments. pest recurses per level of both (and is built
+/// without its own stack probe, which cost a fifth of parsing), so every
+/// text is measured here before pest reads it.
+///
+/// Quantifiers are found by their words, without parsing: a quantifier's
+/// body is one `not`-level term, so an `any`/`all` is inside the one
+/// before it at the same bracket level only when it starts that one's
+/// body (after `:` and any `not`s); anywhere else it starts a new chain.
+/// An `and`/`or` ends the chains of its level. A chain is counted until
+/// then, or until its bracket closes: that can only overstate the depth.
 pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
     // Bytes, not chars: every byte looked at is ASCII, and no byte of a
     // multi-byte UTF-8 character is.
     let b = text.as_bytes();
-    let mut depth = 0usize;
+    let mut brackets = 0usize;
+    // Per open bracket (and the top level): its quantifier chain and where
+    // the scan stands in its last quantifier.
+    let mut levels = vec![Level::default()];
+    let mut quantifiers = 0usize;
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
+        let c = b[i];
+        let level = levels.last_mut().expect("the top level is never popped");
+        match c {
             b'#' => {
                 i += b[i..]
                     .iter()
@@ -33,6 +68,7 @@ pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
                     .unwrap_or(b.len() - i);
             }
             b'"' => {
+                level.other();
                 let raw = i > 0 && b[i - 1] == b'r';
                 i += 1;
                 while i < b.len() {
@@ -44,22 +80,105 @@ pub(super) fn too_deep(file: FileId, text: &str) -> Option<Diagnostic> {
                     i += 1;
                 }
             }
-            b'(' | b'[' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(
-                        Diagnostic::new(Code::Syntax, file, Span::new(i, i + 1), "nested too deeply")
-                            .label(format!("more than {MAX_NESTING} levels of brackets"))
-                            .help("flatten the condition: `and`/`or` chains need no parentheses, and macros can name parts"),
-                    );
+            b'(' | b'[' | b'{' => {
+                level.other();
+                levels.push(Level::default());
+                if c != b'{' {
+                    brackets += 1;
+                    if brackets > MAX_NESTING {
+                        return Some(
+                            Diagnostic::new(Code::Syntax, file, Span::new(i, i + 1), "nested too deeply")
+                                .label(format!("more than {MAX_NESTING} levels of brackets"))
+                                .help("flatten the condition: `and`/`or` chains need no parentheses, and macros can name parts"),
+                        );
+                    }
                 }
             }
-            b')' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+            b')' | b']' | b'}' => {
+                if levels.len() > 1 {
+                    if let Some(closed) = levels.pop() {
+                        quantifiers -= closed.chain;
+                    }
+                }
+                if c != b'}' {
+                    brackets = brackets.saturating_sub(1);
+                }
+            }
+            b':' if level.at == At::Head => level.at = At::BodyStart,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => {
+                let start = i;
+                while i + 1 < b.len() && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] == b'_') {
+                    i += 1;
+                }
+                let segment = start > 0 && b[start - 1] == b'.';
+                match &b[start..=i] {
+                    _ if segment => level.other(),
+                    b"any" | b"all" => {
+                        if level.at == At::BodyStart {
+                            level.chain += 1;
+                            quantifiers += 1;
+                        } else {
+                            quantifiers = quantifiers - level.chain + 1;
+                            level.chain = 1;
+                        }
+                        level.at = At::Head;
+                        if quantifiers > MAX_QUANTIFIERS {
+                            return Some(quantifiers_too_deep(file, Span::new(start, i + 1)));
+                        }
+                    }
+                    b"not" => {}
+                    b"and" | b"or" => {
+                        quantifiers -= level.chain;
+                        level.chain = 0;
+                        level.at = At::Other;
+                    }
+                    _ => level.other(),
+                }
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ => level.other(),
         }
         i += 1;
     }
     None
+}
+
+/// One bracket level of [`too_deep`]'s scan.
+#[derive(Default)]
+struct Level {
+    /// Quantifiers of the chain open at this level, each in the body of
+    /// the one before.
+    chain: usize,
+    at: At,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// In a quantifier's head (`any x in LIST`), before its `:`.
+    Head,
+    /// After a quantifier's `:` and perhaps `not`s: a quantifier here is
+    /// in its body.
+    BodyStart,
+    #[default]
+    Other,
+}
+
+impl Level {
+    /// A token that is no quantifier, `not`, `and` or `or`: a body that
+    /// starts with it holds no further quantifier at this level.
+    fn other(&mut self) {
+        if self.at == At::BodyStart {
+            self.at = At::Other;
+        }
+    }
+}
+
+/// The error of a quantifier inside more than [`MAX_QUANTIFIERS`] others,
+/// at `span`.
+pub(super) fn quantifiers_too_deep(file: FileId, span: Span) -> Diagnostic {
+    Diagnostic::new(Code::Syntax, file, span, "quantifiers nested too deeply")
+        .label(format!("more than {MAX_QUANTIFIERS} `any`/`all` around this"))
+        .help("each quantifier runs its body once per element: test the elements of one list per quantifier, joining them with `and`")
 }
 
 /// Byte ranges of the file that start at a top-level keyword in column 0.

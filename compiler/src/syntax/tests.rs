@@ -492,3 +492,102 @@ fn files_parsed_side_by_side_give_the_trees_of_one_by_one() {
     assert!(one_by_one[3].1.iter().any(|d| d.code == Code::Syntax));
     assert!(one_by_one[4].0.items.is_empty());
 }
+
+/// The deepest texts the nesting bounds accept, each of one shape: pest
+/// (built without its stack probe) and the passes after it recurse per
+/// level, so each must parse, and be tokenized, on a thread with a quarter
+/// of the stack that spawned threads get (debug build). One bracket or
+/// quantifier more is one E001, and so are chains of a hundred thousand.
+#[test]
+fn the_deepest_accepted_nesting_fits_a_small_stack() {
+    let n = super::recover::MAX_NESTING;
+    let q = super::recover::MAX_QUANTIFIERS;
+    let chain = |k: usize| -> String { (0..k).map(|i| format!("any x{i} in l: ")).collect() };
+    let accepted = [
+        // Brackets around a full quantifier chain.
+        format!(
+            "rule r {{ when {}{}x0 == 1{} }}",
+            "(".repeat(n),
+            chain(q),
+            ")".repeat(n)
+        ),
+        // A quantifier in each parenthesised body, then brackets.
+        format!(
+            "rule r {{ when {}{}x == 1{}{} }}",
+            (0..q)
+                .map(|i| format!("any x{i} in l: not ("))
+                .collect::<String>(),
+            "(".repeat(n - q),
+            ")".repeat(n - q),
+            ")".repeat(q)
+        ),
+        // Lists in a list, and calls in a call.
+        format!(
+            "rule r {{ when verb in {}1{} }}",
+            "[".repeat(n),
+            "]".repeat(n)
+        ),
+        format!(
+            "rule r {{ when {}verb{} == 1 }}",
+            "lower(".repeat(n),
+            ")".repeat(n)
+        ),
+        // Quantifiers side by side, and after a field named like one.
+        format!(
+            "rule r {{ when {} and a.any == 1 }}",
+            (0..200)
+                .map(|i| format!("any x{i} in l: x{i} == 1"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    ];
+    for text in accepted.clone() {
+        let text_head: String = text.chars().take(60).collect();
+        let done = std::thread::Builder::new()
+            .stack_size(2048 * 1024)
+            .spawn(move || {
+                let (file, diags) = parse(FileId(0), &text);
+                let tokens = super::tokens::tokens(&text);
+                (file.items.len(), diags, tokens.len())
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        let (items, diags, tokens) = done;
+        assert_eq!(items, 1, "{diags:#?}");
+        assert!(diags.iter().all(|d| d.code != Code::Syntax), "{diags:#?}");
+        // At least `rule`, its name, `when` and three of the condition.
+        assert!(tokens >= 6, "{tokens} tokens of {text_head}");
+    }
+    let refused = [
+        format!(
+            "rule r {{ when {}verb{} }}",
+            "(".repeat(n + 1),
+            ")".repeat(n + 1)
+        ),
+        format!("rule r {{ when {}x0 == 1 }}", chain(q + 1)),
+        format!("rule r {{ when {}x0 == 1 }}", chain(100_000)),
+        format!(
+            "rule r {{ when {}x0 == 1 }}",
+            "any x in l: not ".repeat(100_000)
+        ),
+        format!("rule r {{ when {}verb }}", "(".repeat(100_000)),
+        format!("rule r {{ when any x0 in l: ({}x0 == 1) }}", chain(q)),
+    ];
+    for text in refused {
+        let done = std::thread::Builder::new()
+            .stack_size(2048 * 1024)
+            .spawn(move || {
+                (
+                    parse(FileId(0), &text).1,
+                    super::tokens::tokens(&text).len(),
+                )
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        let (diags, _) = done;
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        assert_eq!(diags[0].code, Code::Syntax);
+    }
+}

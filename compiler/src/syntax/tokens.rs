@@ -8,6 +8,7 @@ use pest::Parser;
 
 use super::ast::Span;
 use super::parse::{Grammar, Rule};
+use crate::diagnostic::FileId;
 
 /// What a token is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,11 +44,18 @@ pub fn tokens(text: &str) -> Vec<(Span, Kind)> {
         let Some(chunk) = text.get(start..end) else {
             continue;
         };
-        if let Ok(pairs) = Grammar::parse(Rule::file, chunk) {
-            for p in pairs {
-                walk(p, start, None, &mut out);
-            }
+        // A chunk nested too deep for pest's recursion is left plain (the
+        // parse reports it).
+        if super::recover::too_deep(FileId(0), chunk).is_some() {
+            continue;
         }
+        super::recover::with_stack(|| {
+            if let Ok(pairs) = Grammar::parse(Rule::file, chunk) {
+                for p in pairs {
+                    walk(p, start, None, &mut out);
+                }
+            }
+        });
     }
     out.sort_by_key(|(s, _)| (s.start, s.end));
     out.dedup_by(|b, a| b.0.start < a.0.end);
