@@ -554,7 +554,6 @@ impl<'scope, 'env> Pool<'scope, 'env> {
             let (tx, jobs) = sync_channel::<Job>(QUEUED_PER_WORKER);
             let matcher = Arc::clone(&shared);
             let (out, source) = (self.setup.out, self.setup.source);
-            let shards = sharded.then_some(threads);
             let cfg = self.setup.state;
             let done = done_tx.clone();
             let answer = answer_tx.clone();
@@ -564,8 +563,8 @@ impl<'scope, 'env> Pool<'scope, 'env> {
                 // caches are not.
                 let matcher = Matcher::clone(&matcher);
                 let mut scan = Scan::with_matcher(matcher, &mut null, out, cfg).into_lane();
-                if let Some(n) = shards {
-                    scan.be_shard(n);
+                if sharded {
+                    scan.be_shard();
                 }
                 scan.source = source;
                 work(scan, &jobs, &done, &answer)

@@ -382,10 +382,10 @@ impl<'w> Scan<'w> {
         self.sync_shards(false);
     }
 
-    /// Makes this worker's engine one of `shards` shards of the stateful
-    /// rules (see [`state::Step`]).
-    pub fn be_shard(&mut self, shards: usize) {
-        self.engine = Engine::shard(&self.matcher.rules, self.engine.config(), shards);
+    /// Makes this worker's engine one of the shards of the stateful rules
+    /// (see [`state::Step`]).
+    pub fn be_shard(&mut self) {
+        self.engine = Engine::shard(&self.matcher.rules, self.engine.config());
     }
 
     /// A shard runs the front's steps and renders their outputs; with

@@ -324,8 +324,18 @@ pub struct Engine {
 #[derive(Debug)]
 pub enum Step {
     /// The parts of stateful rules an event matched whose keys the shard
-    /// owns.
-    Process { held: Arc<Held>, hits: Vec<Hit> },
+    /// owns, and per rule, how many keys the front evicted to make room
+    /// for the event's key (the shard reports them, as one thread would).
+    Process {
+        held: Arc<Held>,
+        hits: Vec<Hit>,
+        evicted: Vec<(usize, usize)>,
+    },
+    /// Keys of a rule that the front evicted at the cap: the shard drops
+    /// them. The cap is the front's to keep (it sees every key in the
+    /// order one thread does), so that which keys go is the same as on
+    /// one thread.
+    Drop { rule: usize, keys: Vec<String> },
     /// Event time reached this: absences whose window closed before it fire.
     Close(i64),
 }
@@ -362,6 +372,9 @@ struct Router {
     taken: u64,
     /// The last time every shard was told to close windows before.
     closed: i64,
+    /// Per rule, its live keys as one thread would hold them (without
+    /// their state), under the cap: the front decides evictions.
+    keys: Vec<Option<Keys<()>>>,
 }
 
 impl Router {
@@ -372,14 +385,33 @@ impl Router {
 
     /// The parts of an event, each to the shard of its key. A part with
     /// no key takes no part in its rule: it goes nowhere.
-    fn dispatch(&mut self, held: Arc<Held>, mut hits: Vec<Hit>) {
+    fn dispatch(&mut self, ops: &[Option<Op>], held: Arc<Held>, mut hits: Vec<Hit>) {
         hits.retain(|h| h.key.is_some());
         let Some(first) = hits.first() else { return };
         let shards = self.outbox.len() as u64;
         let cmd = self.command();
+        let evicted = self.make_room(ops, held.time, &hits);
+        let mut counts = Vec::new();
+        for (rule, keys) in evicted {
+            counts.push((rule, keys.len()));
+            let mut parts: Vec<Vec<String>> = (0..shards).map(|_| Vec::new()).collect();
+            for key in keys {
+                parts[(route(rule, Some(&key)) % shards) as usize].push(key);
+            }
+            for (shard, keys) in parts.into_iter().enumerate() {
+                if !keys.is_empty() {
+                    self.outbox[shard].push((cmd, Step::Drop { rule, keys }));
+                }
+            }
+        }
         let home = (first.route % shards) as usize;
         if hits.iter().all(|h| (h.route % shards) as usize == home) {
-            return self.outbox[home].push((cmd, Step::Process { held, hits }));
+            let step = Step::Process {
+                held,
+                hits,
+                evicted: counts,
+            };
+            return self.outbox[home].push((cmd, step));
         }
         let mut parts: Vec<Vec<Hit>> = (0..shards).map(|_| Vec::new()).collect();
         for h in hits {
@@ -387,10 +419,56 @@ impl Router {
         }
         for (shard, hits) in parts.into_iter().enumerate() {
             if !hits.is_empty() {
+                // A rule's parts share its key, so one shard gets them all.
+                let evicted = (counts.iter())
+                    .filter(|(rule, _)| hits.iter().any(|h| h.rule == *rule))
+                    .copied()
+                    .collect();
                 let held = held.clone();
-                self.outbox[shard].push((cmd, Step::Process { held, hits }));
+                self.outbox[shard].push((
+                    cmd,
+                    Step::Process {
+                        held,
+                        hits,
+                        evicted,
+                    },
+                ));
             }
         }
+    }
+
+    /// Touches the keys of an event's parts as the operators of one thread
+    /// would (`Counter::event`, `Sequencer::event`: a rule's first part, a
+    /// count's only with its distinct value). Returns, per rule, the keys
+    /// evicted to make room.
+    fn make_room(
+        &mut self,
+        ops: &[Option<Op>],
+        time: i64,
+        hits: &[Hit],
+    ) -> Vec<(usize, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut seen: Vec<usize> = Vec::new();
+        for h in hits {
+            if seen.contains(&h.rule) {
+                continue;
+            }
+            seen.push(h.rule);
+            let (Some(key), Some(Some(keys))) = (&h.key, self.keys.get_mut(h.rule)) else {
+                continue;
+            };
+            if let Some(Some(Op::Count(c))) = ops.get(h.rule) {
+                if c.distinct.is_some() && h.distinct.is_none() {
+                    continue;
+                }
+            }
+            let evicted = keys.make_room(key, time);
+            keys.map.entry_ref(key.as_str()).or_insert((time, ())).0 = time;
+            if !evicted.is_empty() {
+                out.push((h.rule, evicted));
+            }
+        }
+        out
     }
 
     fn close(&mut self, now: i64) {
@@ -450,12 +528,12 @@ impl Engine {
         Engine::with_cap(rules, cfg, cfg.max_keys)
     }
 
-    /// One of `shards` shards of a parallel scan's stateful work (see
+    /// One of the shards of a parallel scan's stateful work (see
     /// [`Step`]): it runs the [`Engine::step`]s a front gives it. The cap
-    /// on live keys is shared out: each shard holds its part of
-    /// `cfg.max_keys` per rule.
-    pub fn shard(rules: &RuleSet, cfg: Config, shards: usize) -> Engine {
-        let mut e = Engine::with_cap(rules, cfg, cfg.max_keys.div_ceil(shards.max(1)));
+    /// on live keys is the front's: a shard evicts the keys it is told to
+    /// ([`Step::Drop`]), never on its own.
+    pub fn shard(rules: &RuleSet, cfg: Config) -> Engine {
+        let mut e = Engine::with_cap(rules, cfg, usize::MAX);
         e.routes = true;
         e
     }
@@ -508,11 +586,21 @@ impl Engine {
     /// [`Engine::take_steps`] gives.
     pub fn route(&mut self, shards: usize) {
         self.routes = true;
+        let cap = self.cfg.max_keys;
+        let keys = (self.ops.iter())
+            .map(|op| {
+                op.as_ref().map(|op| match op {
+                    Op::Count(c) => Keys::new(cap, c.keys.window),
+                    Op::Sequence(s) => Keys::new(cap, s.keys.window),
+                })
+            })
+            .collect();
         self.router = Some(Router {
             outbox: (0..shards.max(1)).map(|_| Vec::new()).collect(),
             cmds: 0,
             taken: 0,
             closed: i64::MIN,
+            keys,
         });
     }
 
@@ -542,10 +630,14 @@ impl Engine {
     /// A shard runs a front's command `cmd`; its outputs go to `out`.
     pub fn step(&mut self, cmd: u64, step: Step, out: &mut Vec<Tagged>) {
         match step {
-            Step::Process { held, hits } => {
+            Step::Process {
+                held,
+                hits,
+                evicted,
+            } => {
                 let mut outs = Vec::new();
                 self.arrivals += 1;
-                self.apply(&held, hits, &mut outs);
+                self.apply(&held, hits, &evicted, &mut outs);
                 out.extend(outs.into_iter().enumerate().map(|(n, o)| Tagged {
                     cmd,
                     rule: o.rule(),
@@ -554,6 +646,16 @@ impl Engine {
                 }));
                 if self.arrivals.is_multiple_of(256) {
                     self.note_live_keys();
+                }
+            }
+            Step::Drop { rule, keys } => {
+                if let Some(Some(op)) = self.ops.get_mut(rule) {
+                    for key in &keys {
+                        match op {
+                            Op::Count(c) => c.keys.map.remove(key).map(drop),
+                            Op::Sequence(s) => s.keys.map.remove(key).map(drop),
+                        };
+                    }
                 }
             }
             Step::Close(now) => {
@@ -865,17 +967,24 @@ impl Engine {
         // Windows that closed before this event fire first.
         self.close(out);
         if let Some(r) = &mut self.router {
-            return r.dispatch(q.held, q.hits);
+            return r.dispatch(&self.ops, q.held, q.hits);
         }
-        self.apply(&q.held, q.hits, out);
+        self.apply(&q.held, q.hits, &[], out);
         // Sampled, not per event: summing every rule's keys is O(rules).
         if self.arrivals.is_multiple_of(256) {
             self.note_live_keys();
         }
     }
 
-    /// Runs the operators of the rules an event's parts are of.
-    fn apply(&mut self, held: &Arc<Held>, mut hits: Vec<Hit>, out: &mut Vec<Out>) {
+    /// Runs the operators of the rules an event's parts are of; `front`
+    /// holds, per rule, the keys a front evicted for them (on a shard).
+    fn apply(
+        &mut self,
+        held: &Arc<Held>,
+        mut hits: Vec<Hit>,
+        front: &[(usize, usize)],
+        out: &mut Vec<Out>,
+    ) {
         hits.sort_by_key(|h| h.rule);
         let mut start = 0;
         while start < hits.len() {
@@ -889,7 +998,9 @@ impl Engine {
             let evicted = match op {
                 Op::Count(c) => c.event(rule, &group[0], held, out),
                 Op::Sequence(s) => s.event(rule, group, held, out),
-            };
+            } + (front.iter())
+                .find(|(r, _)| *r == rule)
+                .map_or(0, |(_, n)| *n);
             if evicted > 0 {
                 *self
                     .stats
@@ -1065,19 +1176,27 @@ impl<T> Keys<T> {
     /// The state of `key`, created with `init` if new. Returns how many
     /// keys were evicted to make room.
     fn touch(&mut self, key: &str, now: i64, init: impl FnOnce() -> T) -> (&mut T, usize) {
-        let mut evicted = 0;
-        if !self.map.contains_key(key) {
-            if self.map.len() >= self.cap || self.map.len() > 2 * self.swept.max(512) {
-                self.sweep(now);
-            }
-            if self.map.len() >= self.cap {
-                evicted = self.evict_oldest();
-            }
-        }
+        let evicted = self.make_room(key, now).len();
         // A live key is looked up, not copied: most events touch one.
         let slot = self.map.entry_ref(key).or_insert_with(|| (now, init()));
         slot.0 = now;
         (&mut slot.1, evicted)
+    }
+
+    /// Before `key` is touched at `now`: if it is new and the cap is
+    /// reached, drops the keys whose window has passed and, if that is not
+    /// enough, evicts the oldest. Returns the keys evicted.
+    fn make_room(&mut self, key: &str, now: i64) -> Vec<String> {
+        if self.map.contains_key(key) {
+            return Vec::new();
+        }
+        if self.map.len() >= self.cap || self.map.len() > 2 * self.swept.max(512) {
+            self.sweep(now);
+        }
+        if self.map.len() >= self.cap {
+            return self.evict_oldest();
+        }
+        Vec::new()
     }
 
     /// Drops keys whose window has passed: nothing they hold can match.
@@ -1087,23 +1206,26 @@ impl<T> Keys<T> {
         self.swept = self.map.len();
     }
 
-    /// Evicts the least recently touched tenth of the cap.
-    fn evict_oldest(&mut self) -> usize {
+    /// Evicts the least recently touched tenth of the cap; of keys last
+    /// touched at the same time, the first by their text (not the table's
+    /// order, which is seeded at random: which keys go is the same on
+    /// every run). Returns them.
+    fn evict_oldest(&mut self) -> Vec<String> {
         let n = (self.cap / 10).max(1).min(self.map.len());
-        let mut times: Vec<i64> = self.map.values().map(|(t, _)| *t).collect();
-        let (_, cut, _) = times.select_nth_unstable(n - 1);
-        let cut = *cut;
-        let mut left = n;
-        self.map.retain(|_, (t, _)| {
-            if left > 0 && *t <= cut {
-                left -= 1;
-                false
-            } else {
-                true
-            }
-        });
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut order: Vec<(i64, &str)> = (self.map.iter())
+            .map(|(k, (t, _))| (*t, k.as_str()))
+            .collect();
+        let (_, &mut (t, k), _) = order.select_nth_unstable(n - 1);
+        let cut = (t, k.to_owned());
+        let evicted = (self.map)
+            .extract_if(|k, (t, _)| (*t, k.as_str()) <= (cut.0, cut.1.as_str()))
+            .map(|(k, _)| k)
+            .collect();
         self.swept = self.map.len();
-        n - left
+        evicted
     }
 }
 
