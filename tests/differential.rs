@@ -1039,11 +1039,20 @@ fn compiled_drift_check_is_the_validator() {
             let sparse = extract(&text, &m.projection).expect("json");
             let schema = schema::bundled().get(source).expect("schema");
             let slow = schema::validate_event(schema, sparse.root());
-            let fast = m.drift.fits(source, sparse.root());
+            let fast = m.drift.fits(source, sparse.root(), None);
             assert_eq!(
                 fast,
                 slow.is_empty(),
                 "event {i} round {round}: {slow:?}\n{ev}"
+            );
+            // With the event's time read already (stateful rules read it),
+            // as a scan checks: the same answer.
+            let read = (m.time_of(source, sparse.root()))
+                .filter(|t| ward_runtime::state::time_ns(*t).is_some());
+            assert_eq!(
+                m.drift.fits(source, sparse.root(), read),
+                fast,
+                "event {i} round {round}, its time read: {slow:?}\n{ev}"
             );
             checked += 1;
             drifted += usize::from(!slow.is_empty());

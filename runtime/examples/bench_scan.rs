@@ -196,7 +196,7 @@ fn stages(lines: &[String], extra: usize) -> Result<(), String> {
             if upto >= 1 {
                 let source = decode::source_of(root).unwrap_or("");
                 matcher.matching(source, root, &mut scratch);
-                if upto >= 2 && matcher.drift.fits(source, root) {
+                if upto >= 2 && matcher.drift.fits(source, root, None) {
                     fit += 1;
                 }
             }

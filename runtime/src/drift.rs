@@ -96,11 +96,13 @@ impl Drift {
 
     /// Whether every value of `root` (an extraction of an event of
     /// `source`) has its schema's type; `true` for an unknown source.
-    pub fn fits(&self, source: &str, root: At<'_, '_>) -> bool {
+    /// `read` is a time the caller read already (the event's time, for
+    /// stateful rules): it is not parsed again.
+    pub fn fits(&self, source: &str, root: At<'_, '_>, read: Option<At<'_, '_>>) -> bool {
         let Some((_, c)) = self.sources.iter().find(|(name, _)| name == source) else {
             return true;
         };
-        c.fits(root, &CTy::Record(0), root)
+        c.fits(Event { root, read }, &CTy::Record(0), root)
     }
 }
 
@@ -170,21 +172,30 @@ fn cty(t: &Ty, index: &HashMap<&str, usize>) -> CTy {
     }
 }
 
+/// The event a check walks: its root, and a time read already.
+#[derive(Clone, Copy)]
+struct Event<'s, 't> {
+    root: At<'s, 't>,
+    read: Option<At<'s, 't>>,
+}
+
 impl Compiled {
-    fn fits(&self, root: At<'_, '_>, ty: &CTy, v: At<'_, '_>) -> bool {
+    fn fits<'s, 't>(&self, ev: Event<'s, 't>, ty: &CTy, v: At<'s, 't>) -> bool {
         match (ty, v.kind()) {
             (_, Kind::Null) | (CTy::Json, _) => true,
             (CTy::Str, Kind::Str(_)) => true,
-            (CTy::Time, Kind::Str(t)) => ward_compiler::time::parse(t).is_some(),
+            (CTy::Time, Kind::Str(t)) => {
+                ev.read.is_some_and(|r| r.same(v)) || ward_compiler::time::parse(t).is_some()
+            }
             (CTy::Time, Kind::Num(..)) => true,
             (CTy::Int, Kind::Num(n, int)) => int || (n.is_finite() && n.fract() == 0.0),
             (CTy::Float, Kind::Num(..)) => true,
             (CTy::Bool, Kind::Bool(_)) => true,
             (CTy::Object, Kind::Obj) => true,
             (CTy::List(inner), Kind::Arr(n)) => {
-                (0..n).all(|i| v.at(i).is_none_or(|item| self.fits(root, inner, item)))
+                (0..n).all(|i| v.at(i).is_none_or(|item| self.fits(ev, inner, item)))
             }
-            (CTy::Map(inner), Kind::Obj) => v.values().all(|item| self.fits(root, inner, item)),
+            (CTy::Map(inner), Kind::Obj) => v.values().all(|item| self.fits(ev, inner, item)),
             (CTy::Record(r), Kind::Obj) => {
                 let rec = &self.records[*r];
                 v.values().all(|item| {
@@ -196,7 +207,7 @@ impl Compiled {
                     match rec.by_id.get(id as usize) {
                         Some(&i) if i != NONE => {
                             let f = &rec.fields[i as usize];
-                            self.fits(root, narrowed(root, f).unwrap_or(&f.ty), item)
+                            self.fits(ev, narrowed(ev.root, f).unwrap_or(&f.ty), item)
                         }
                         _ => true,
                     }

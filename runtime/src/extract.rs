@@ -178,6 +178,11 @@ pub struct At<'s, 't> {
 }
 
 impl<'s, 't: 's> At<'s, 't> {
+    /// Whether `other` is this very value (of this extraction).
+    pub fn same(self, other: Self) -> bool {
+        std::ptr::eq(self.doc, other.doc) && self.i == other.i
+    }
+
     /// The id of the projection node this value was read under.
     pub fn proj_id(self) -> u32 {
         self.doc.ids[self.i as usize]

@@ -486,7 +486,9 @@ impl<'w> Scan<'w> {
         let time_ns = time.ns;
         self.matcher.matching(source, root, &mut self.scratch);
         // The compiled check first; the schema's validator says where.
-        let drift = match self.matcher.drift.fits(source, root) {
+        // A time read as one (stateful rules') is not parsed again.
+        let read = time.field.filter(|_| time_ns.is_some());
+        let drift = match self.matcher.drift.fits(source, root, read) {
             true => None,
             false => first_drift(source, root),
         };
