@@ -472,7 +472,11 @@ impl<'scope, 'env> Pool<'scope, 'env> {
     }
 
     fn take_batch(&mut self) -> Batch {
-        let (bytes, items) = self.spares.pop().unwrap_or_default();
+        // A new batch's buffer is made its full size at once: grown line
+        // by line, it was copied a dozen times on the reading thread.
+        let batch_bytes = self.setup.batch_bytes;
+        let (bytes, items) = (self.spares.pop())
+            .unwrap_or_else(|| (Vec::with_capacity(batch_bytes + (1 << 12)), Vec::new()));
         let fresh = Batch {
             seq: 0,
             file: self.batch.file.clone(),
