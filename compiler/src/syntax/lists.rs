@@ -54,7 +54,14 @@ pub(super) fn plain_lists(text: &str, min_items: usize) -> Vec<PlainList> {
         i = match b[i] {
             b'"' => string_end(b, i, raw_quote(b, i)).unwrap_or(b.len()),
             b'#' => comment_end(b, i),
-            _ => i + 1,
+            b'\n' => i + 1,
+            // Nothing else matters until the next quote, comment or line
+            // (whose start may be a `list`).
+            _ => match memchr::memchr3(b'"', b'#', b'\n', &b[i + 1..]) {
+                Some(n) if b[i + 1 + n] == b'\n' => i + 2 + n,
+                Some(n) => i + 1 + n,
+                None => b.len(),
+            },
         };
     }
     out
@@ -112,16 +119,26 @@ fn declaration(b: &[u8], at: usize) -> Option<PlainList> {
 /// if it is not closed where the grammar wants it (a cooked string ends
 /// on its line).
 fn string_end(b: &[u8], quote: usize, raw: bool) -> Option<usize> {
-    let mut i = quote + 1;
-    while i < b.len() {
-        match b[i] {
-            b'"' => return Some(i + 1),
-            b'\\' if !raw => i += 2,
-            b'\n' if !raw => return None,
-            _ => i += 1,
-        }
+    let close = string_close(b, quote + 1, raw);
+    (b.get(close) == Some(&b'"')).then_some(close + 1)
+}
+
+/// Where the string whose text starts at `i` stops: its closing quote, or
+/// (a cooked string left open) the end of its line, or the end of `b`.
+/// Escapes (`\` and the byte after it) are skipped in a cooked string; a
+/// raw one has none and may span lines.
+pub(super) fn string_close(b: &[u8], mut i: usize, raw: bool) -> usize {
+    if raw {
+        return memchr::memchr(b'"', b.get(i..).unwrap_or(&[])).map_or(b.len(), |n| i + n);
     }
-    None
+    while let Some(n) = memchr::memchr3(b'"', b'\\', b'\n', b.get(i..).unwrap_or(&[])) {
+        i += n;
+        if b[i] != b'\\' {
+            return i;
+        }
+        i += 2;
+    }
+    b.len()
 }
 
 /// Whether the quote at `i` opens a raw string: `r"`, unless the `r` ends a
@@ -131,10 +148,7 @@ fn raw_quote(b: &[u8], i: usize) -> bool {
 }
 
 fn comment_end(b: &[u8], i: usize) -> usize {
-    b[i..]
-        .iter()
-        .position(|&c| c == b'\n')
-        .map_or(b.len(), |n| i + n)
+    memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n)
 }
 
 /// Skips the grammar's WHITESPACE and COMMENT.
@@ -193,6 +207,101 @@ impl Cuts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A list found: its brackets, and its items (span, raw).
+    type Found = (usize, usize, Vec<(usize, usize, bool)>);
+
+    /// `plain_lists` and `super::super::comments` as they read a byte at
+    /// a time before they skipped to the next byte that matters with
+    /// memchr: the reference the fast scans are held to.
+    fn lists_bytewise(text: &str, min_items: usize) -> Vec<Found> {
+        let b = text.as_bytes();
+        let end_of = |b: &[u8], quote: usize, raw: bool| -> Option<usize> {
+            let mut i = quote + 1;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => return Some(i + 1),
+                    b'\\' if !raw => i += 2,
+                    b'\n' if !raw => return None,
+                    _ => i += 1,
+                }
+            }
+            None
+        };
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let line_start = i == 0 || b[i - 1] == b'\n';
+            if line_start
+                && b[i..].starts_with(b"list")
+                && !b.get(i + 4).is_some_and(|&c| ident_char(c))
+            {
+                if let Some(l) = declaration(b, i + 4).filter(|l| l.items.len() >= min_items) {
+                    i = l.close + 1;
+                    let items = l.items.iter().map(|(s, r)| (s.start, s.end, *r)).collect();
+                    out.push((l.open, l.close, items));
+                    continue;
+                }
+            }
+            i = match b[i] {
+                b'"' => end_of(b, i, raw_quote(b, i)).unwrap_or(b.len()),
+                b'#' => b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |n| i + n),
+                _ => i + 1,
+            };
+        }
+        out
+    }
+
+    fn comments_bytewise(text: &str) -> Vec<std::ops::Range<usize>> {
+        let b = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    let raw = i > 0
+                        && b[i - 1] == b'r'
+                        && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
+                    i += 1;
+                    while i < b.len() && b[i] != b'"' && (raw || b[i] != b'\n') {
+                        i += if !raw && b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+                b'#' => {
+                    let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                    out.push(i..end);
+                    i = end;
+                }
+                _ => i += 1,
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Texts of the bytes the scans stop at (quotes, escapes, `#`,
+        /// newlines, the `r` of raw strings, `list`, brackets) and filler:
+        /// the fast scans find what reading a byte at a time finds.
+        #[test]
+        fn fast_scans_find_what_bytewise_scans_find(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "\"", "\\", "#", "\n", "r", "r\"", "list a = [", "list b = [\"x\", r\"y\"]\n",
+                "]", ",", " ", "\"v\"", "é", "x", "\nlist c = [\"q\"]", "# c\n",
+            ]), 0..40)
+        ) {
+            let text: String = parts.concat();
+            let fast: Vec<_> = plain_lists(&text, 1)
+                .into_iter()
+                .map(|l| (l.open, l.close, l.items.iter().map(|(s, r)| (s.start, s.end, *r)).collect::<Vec<_>>()))
+                .collect();
+            proptest::prop_assert_eq!(fast, lists_bytewise(&text, 1));
+            proptest::prop_assert_eq!(super::super::comments(&text), comments_bytewise(&text));
+        }
+    }
 
     fn items<'t>(text: &'t str, l: &PlainList) -> Vec<&'t str> {
         l.items.iter().map(|(s, _)| &text[s.start..s.end]).collect()

@@ -64,18 +64,15 @@ pub(crate) fn comments(text: &str) -> Vec<std::ops::Range<usize>> {
                 let raw = i > 0
                     && b[i - 1] == b'r'
                     && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
-                i += 1;
-                while i < b.len() && b[i] != b'"' && (raw || b[i] != b'\n') {
-                    i += if !raw && b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
+                i = lists::string_close(b, i + 1, raw) + 1;
             }
             b'#' => {
-                let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
                 out.push(i..end);
                 i = end;
             }
-            _ => i += 1,
+            // Nothing else matters until the next quote or comment.
+            _ => i = memchr::memchr2(b'"', b'#', &b[i..]).map_or(b.len(), |n| i + n),
         }
     }
     out
