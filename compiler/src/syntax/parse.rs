@@ -42,7 +42,11 @@ pub(super) fn parse_with(file: FileId, text: &str, min_items: usize) -> (File, V
 }
 
 /// [`parse_with`] of text that [`too_deep`] accepted.
-fn parse_accepted(file: FileId, text: &str, min_items: usize) -> (File, Vec<Diagnostic>) {
+pub(super) fn parse_accepted(
+    file: FileId,
+    text: &str,
+    min_items: usize,
+) -> (File, Vec<Diagnostic>) {
     if let Some((items, diags)) = parse_items(file, text, 0, min_items) {
         return (File { items }, diags);
     }

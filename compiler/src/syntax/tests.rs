@@ -500,10 +500,81 @@ fn files_parsed_side_by_side_give_the_trees_of_one_by_one() {
 /// quantifier more is one E001, and so are chains of a hundred thousand.
 #[test]
 fn the_deepest_accepted_nesting_fits_a_small_stack() {
+    let refused = [
+        format!("rule r {{ when {}verb{} }}", "(".repeat(65), ")".repeat(65)),
+        format!("rule r {{ when {}x0 == 1 }}", quantifier_chain_of(17)),
+        format!("rule r {{ when {}x0 == 1 }}", quantifier_chain_of(100_000)),
+        format!(
+            "rule r {{ when {}x0 == 1 }}",
+            "any x in l: not ".repeat(100_000)
+        ),
+        format!("rule r {{ when {}verb }}", "(".repeat(100_000)),
+        format!(
+            "rule r {{ when any x0 in l: ({}x0 == 1) }}",
+            quantifier_chain_of(16)
+        ),
+    ];
+    for text in deepest_accepted() {
+        let text_head: String = text.chars().take(60).collect();
+        let done = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                let (file, diags) = parse(FileId(0), &text);
+                let tokens = super::tokens::tokens(&text);
+                (file.items.len(), diags, tokens.len())
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        let (items, diags, tokens) = done;
+        assert_eq!(items, 1, "{diags:#?}");
+        assert!(diags.iter().all(|d| d.code != Code::Syntax), "{diags:#?}");
+        // At least `rule`, its name, `when` and three of the condition.
+        assert!(tokens >= 6, "{tokens} tokens of {text_head}");
+    }
+    for text in refused {
+        let done = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                (
+                    parse(FileId(0), &text).1,
+                    super::tokens::tokens(&text).len(),
+                )
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        let (diags, _) = done;
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        assert_eq!(diags[0].code, Code::Syntax);
+    }
+}
+
+/// The stack `with_stack` makes sure of is enough: the deepest accepted
+/// texts parse (without `with_stack`) on a thread of just that much.
+#[test]
+fn a_parse_needs_no_more_stack_than_it_is_given() {
+    for text in deepest_accepted() {
+        std::thread::Builder::new()
+            .stack_size(super::recover::PARSE_STACK)
+            .spawn(move || super::parse::parse_accepted(FileId(0), &text, super::lists::MIN_ITEMS))
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+    }
+}
+
+/// `any x0 in l: any x1 in l: ... `, `k` quantifiers.
+fn quantifier_chain_of(k: usize) -> String {
+    (0..k).map(|i| format!("any x{i} in l: ")).collect()
+}
+
+/// The deepest texts the nesting bounds accept, one of each shape.
+fn deepest_accepted() -> Vec<String> {
     let n = super::recover::MAX_NESTING;
     let q = super::recover::MAX_QUANTIFIERS;
-    let chain = |k: usize| -> String { (0..k).map(|i| format!("any x{i} in l: ")).collect() };
-    let accepted = [
+    let chain = quantifier_chain_of;
+    vec![
         // Brackets around a full quantifier chain.
         format!(
             "rule r {{ when {}{}x0 == 1{} }}",
@@ -540,54 +611,5 @@ fn the_deepest_accepted_nesting_fits_a_small_stack() {
                 .collect::<Vec<_>>()
                 .join(" or ")
         ),
-    ];
-    for text in accepted.clone() {
-        let text_head: String = text.chars().take(60).collect();
-        let done = std::thread::Builder::new()
-            .stack_size(2048 * 1024)
-            .spawn(move || {
-                let (file, diags) = parse(FileId(0), &text);
-                let tokens = super::tokens::tokens(&text);
-                (file.items.len(), diags, tokens.len())
-            })
-            .expect("thread")
-            .join()
-            .expect("no overflow");
-        let (items, diags, tokens) = done;
-        assert_eq!(items, 1, "{diags:#?}");
-        assert!(diags.iter().all(|d| d.code != Code::Syntax), "{diags:#?}");
-        // At least `rule`, its name, `when` and three of the condition.
-        assert!(tokens >= 6, "{tokens} tokens of {text_head}");
-    }
-    let refused = [
-        format!(
-            "rule r {{ when {}verb{} }}",
-            "(".repeat(n + 1),
-            ")".repeat(n + 1)
-        ),
-        format!("rule r {{ when {}x0 == 1 }}", chain(q + 1)),
-        format!("rule r {{ when {}x0 == 1 }}", chain(100_000)),
-        format!(
-            "rule r {{ when {}x0 == 1 }}",
-            "any x in l: not ".repeat(100_000)
-        ),
-        format!("rule r {{ when {}verb }}", "(".repeat(100_000)),
-        format!("rule r {{ when any x0 in l: ({}x0 == 1) }}", chain(q)),
-    ];
-    for text in refused {
-        let done = std::thread::Builder::new()
-            .stack_size(2048 * 1024)
-            .spawn(move || {
-                (
-                    parse(FileId(0), &text).1,
-                    super::tokens::tokens(&text).len(),
-                )
-            })
-            .expect("thread")
-            .join()
-            .expect("no overflow");
-        let (diags, _) = done;
-        assert_eq!(diags.len(), 1, "{diags:#?}");
-        assert_eq!(diags[0].code, Code::Syntax);
-    }
+    ]
 }
