@@ -274,3 +274,67 @@ fn small_gzip_files_read_whole_by_workers_give_the_one_thread_scan() {
         "the files after it are scanned"
     );
 }
+
+/// The reader hands the workers whole blocks of lines as read
+/// (`decode::BlockSink`); what is in a line is the workers' to find. Blank
+/// and whitespace lines, CRLF endings, lines that are not JSON, a line
+/// that is half an object, values back to back on one line, CloudTrail
+/// `Records` documents on one line, lines past `--max-line-bytes` and a
+/// last line without a newline give the one-thread alerts, problems,
+/// summary and exit code, in one file and with a file after it.
+#[test]
+fn lines_of_every_kind_read_in_blocks_give_the_one_thread_scan() {
+    let tmp = dir("parallel-lines", &[("rules/stateful.ward", STATEFUL)]);
+    let rules_dir = tmp.join("rules").display().to_string();
+    let events = ward_runtime::corpus::k8s_events(6_000, 13);
+    let records = ward_runtime::corpus::cloudtrail_records(600, 13);
+    let mut text = String::new();
+    for (i, e) in events.iter().enumerate() {
+        text.push_str(e);
+        text.push_str(if i % 89 == 0 { "\r\n" } else { "\n" });
+        match i % 97 {
+            0 => text.push('\n'),
+            1 => text.push_str("  \t \n"),
+            2 => text.push_str("not json\n"),
+            3 => text.push_str("{\"half\":\n"),
+            4 => text.push_str(&format!("{e}{e}\n")),
+            5 => {
+                let at = i % 500;
+                let doc = records[at..at + 100].join(",");
+                text.push_str(&format!("{{\"Records\":[{doc}]}}\n"));
+            }
+            _ => {}
+        }
+    }
+    text.push_str(&events[0]);
+    std::fs::write(tmp.join("lines.jsonl"), &text).expect("write");
+    std::fs::write(tmp.join("after.jsonl"), events[..500].join("\n")).expect("write");
+    let files = [tmp.join("lines.jsonl"), tmp.join("after.jsonl")];
+    let rules = ["--rules", "bundled", "--rules", &rules_dir];
+    let alerts = same_at_every_thread_count(&rules, &files, &tmp);
+    assert!(alerts.contains("\"source\":\"aws.cloudtrail\""));
+    // The problems are there to compare: every line that is not JSON.
+    let summary = tmp.join("summary.json");
+    let mut flags = rules.to_vec();
+    flags.extend(["--threads", "1"]);
+    let (_, _, json) = scan(&flags, &files, &summary);
+    let malformed = json["counts"]["malformed"].as_u64().unwrap_or(0);
+    assert!(malformed >= 2 * 6_000 / 97, "malformed lines: {malformed}");
+    // Past a line limit that a tenth of the events pass: read as
+    // documents when the format is detected, reported as JSON lines.
+    let mut sizes: Vec<usize> = events.iter().map(String::len).collect();
+    sizes.sort_unstable();
+    let limit = sizes[sizes.len() * 9 / 10].to_string();
+    let mut flags = rules.to_vec();
+    flags.extend(["--max-line-bytes", &limit]);
+    let documents = same_at_every_thread_count(&flags, &files, &tmp);
+    assert!(
+        documents == alerts,
+        "a line past the limit is read as a document"
+    );
+    flags.extend(["--input-format", "jsonl"]);
+    same_at_every_thread_count(&flags, &files, &tmp);
+    let (_, _, json) = scan(&flags, &files, &summary);
+    let too_long = json["counts"]["too_long"].as_u64().unwrap_or(0);
+    assert!(too_long >= 6_000 / 20, "lines past the limit: {too_long}");
+}

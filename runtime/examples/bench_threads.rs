@@ -157,6 +157,22 @@ fn run(files: &[String], events: usize, bytes: usize, floor_s: f64, threads: &[u
         let (secs, reader) =
             runs.into_iter()
                 .fold((f64::INFINITY, None), |b, r| if r.0 < b.0 { r } else { b });
+        // Start-up (load, check, plan; the workers' start) is paid once per
+        // run: measured on an empty input and set apart below.
+        let startup = (0..3)
+            .filter_map(|_| {
+                let empty = std::env::temp_dir().join("ward-bench-threads-empty.jsonl");
+                std::fs::write(&empty, b"").ok()?;
+                let empty = empty.display().to_string();
+                let args = ["ward", "scan", "--exit-zero", "--output", "/dev/null"];
+                let mut args = args.to_vec();
+                args.extend(["--threads", &n_text, &empty]);
+                let (mut out, mut err) = (Vec::new(), Vec::new());
+                let cpu = thread_cpu();
+                ward_runtime::cli::run_io(args, &mut &b""[..], &mut out, &mut err);
+                cpu.zip(thread_cpu()).map(|(a, b)| b - a)
+            })
+            .fold(f64::INFINITY, f64::min);
         let base = *one.get_or_insert(secs);
         let speedup = base / secs;
         println!(
@@ -175,6 +191,16 @@ fn run(files: &[String], events: usize, bytes: usize, floor_s: f64, threads: &[u
                 r * 1e6 / events as f64,
                 base / r
             );
+            if startup.is_finite() {
+                let steady = (r - startup).max(f64::EPSILON);
+                println!(
+                    "{:<28} {:>12.2} µs/event of it past start-up ({:.1} ms): at most x{:.1} on a long input",
+                    "",
+                    steady * 1e6 / events as f64,
+                    startup * 1e3,
+                    (base - startup) / steady
+                );
+            }
         }
     }
 }

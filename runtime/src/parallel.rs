@@ -19,6 +19,7 @@
 //! among the stateless ones, as on one thread.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::Scope;
@@ -289,8 +290,8 @@ impl Shards {
 pub struct Setup {
     pub out: Output,
     pub state: state::Config,
-    pub source: Option<&'static str>,
-    pub format: Format,
+    /// How input is read: format, `--source`, line and document limits.
+    pub read: decode::Options,
     pub threads: usize,
     pub batch_bytes: usize,
 }
@@ -314,6 +315,14 @@ enum Item {
         end: usize,
         line: usize,
         via: Via,
+    },
+    /// Whole lines as read, `bytes[start..end]`, the first numbered
+    /// `line`: handled as a one-thread scan handles them in a file
+    /// ([`decode::read_block`]).
+    Block {
+        start: usize,
+        end: usize,
+        line: usize,
     },
     Event(Event),
     Problem(Problem),
@@ -403,7 +412,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
     /// A JSON line for the fast path; `false` for a first line that opens
     /// a pretty-printed document, which the reader then reads whole.
     pub fn line(&mut self, scan: &mut Scan<'_>, text: &[u8], line: usize) -> bool {
-        if line == 1 && self.setup.format == Format::Auto && decode::opens_document(text) {
+        if line == 1 && self.setup.read.format == Format::Auto && decode::opens_document(text) {
             return false;
         }
         // A CloudTrail `Records` document on one line: the reader streams
@@ -436,6 +445,52 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         }
     }
 
+    /// A buffer for the reader to read a block into: a batch's storage
+    /// done with, not cleared (see [`decode::BlockSink`]), or a new one.
+    pub fn block_buffer(&mut self) -> Vec<u8> {
+        self.spares
+            .pop()
+            .map(|(bytes, _)| bytes)
+            .unwrap_or_default()
+    }
+
+    /// Whole lines as read, `bytes[range]`, the first numbered `line`: a
+    /// batch of their own, after the lines offered one by one before them;
+    /// `last`, the last of its file.
+    pub fn block(
+        &mut self,
+        scan: &mut Scan<'_>,
+        bytes: Vec<u8>,
+        range: Range<usize>,
+        line: usize,
+        last: bool,
+    ) {
+        if !self.batch.items.is_empty() {
+            self.send(scan);
+        }
+        let batch = Batch {
+            seq: self.sent,
+            file: self.batch.file.clone(),
+            file_index: self.batch.file_index,
+            bytes,
+            items: vec![Item::Block {
+                start: range.start,
+                end: range.end,
+                line,
+            }],
+        };
+        if self.failure.is_some() {
+            return;
+        }
+        // A small input (one block) does not start threads.
+        if self.workers.is_empty() && last {
+            run_batch(scan, &batch, self.setup.read);
+            self.spares.push((batch.bytes, Vec::new()));
+            return;
+        }
+        self.dispatch(scan, Job::Batch(batch));
+    }
+
     /// An event decoded whole by the reader.
     pub fn event(&mut self, scan: &mut Scan<'_>, ev: Event) {
         self.batch.items.push(Item::Event(ev));
@@ -457,7 +512,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         }
         if self.workers.is_empty() {
             let batch = self.take_batch();
-            return run_batch(scan, &batch, self.setup.source);
+            return run_batch(scan, &batch, self.setup.read);
         }
         self.send(scan);
     }
@@ -475,8 +530,9 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         // A new batch's buffer is made its full size at once: grown line
         // by line, it was copied a dozen times on the reading thread.
         let batch_bytes = self.setup.batch_bytes;
-        let (bytes, items) = (self.spares.pop())
+        let (mut bytes, items) = (self.spares.pop())
             .unwrap_or_else(|| (Vec::with_capacity(batch_bytes + (1 << 12)), Vec::new()));
+        bytes.clear();
         let fresh = Batch {
             seq: 0,
             file: self.batch.file.clone(),
@@ -557,7 +613,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         for _ in 0..threads {
             let (tx, jobs) = sync_channel::<Job>(QUEUED_PER_WORKER);
             let matcher = Arc::clone(&shared);
-            let (out, source) = (self.setup.out, self.setup.source);
+            let (out, read) = (self.setup.out, self.setup.read);
             let cfg = self.setup.state;
             let done = done_tx.clone();
             let answer = answer_tx.clone();
@@ -570,8 +626,8 @@ impl<'scope, 'env> Pool<'scope, 'env> {
                 if sharded {
                     scan.be_shard();
                 }
-                scan.source = source;
-                work(scan, &jobs, &done, &answer)
+                scan.source = read.source;
+                work(scan, read, &jobs, &done, &answer)
             });
             self.workers.push(tx);
         }
@@ -639,11 +695,11 @@ impl Drop for Pool<'_, '_> {
 /// reader never waits for it.
 fn work(
     mut scan: Scan<'_>,
+    read: decode::Options,
     jobs: &Receiver<Job>,
     done: &Sender<Result<Done, String>>,
     answers: &Sender<Answer>,
 ) {
-    let source = scan.source;
     let mut failed: Option<String> = None;
     for job in jobs {
         let result = match job {
@@ -676,7 +732,7 @@ fn work(
             Job::Batch(_) | Job::File(_) if failed.is_some() => continue,
             Job::Batch(mut batch) => guarded(&batch.file, || {
                 scan.begin_file(&batch.file);
-                run_batch(&mut scan, &batch, source);
+                run_batch(&mut scan, &batch, read);
                 scan.take_lane()
             })
             .map(|(lane, stats)| Done {
@@ -686,7 +742,8 @@ fn work(
                 lane,
                 stats,
                 spare: {
-                    batch.bytes.clear();
+                    // The bytes are kept as they are: a buffer read into
+                    // whole is not zeroed again (`Pool::block_buffer`).
                     batch.items.clear();
                     (batch.bytes, batch.items)
                 },
@@ -749,8 +806,8 @@ impl std::io::Read for Counted {
 }
 
 /// Scans a batch's items on `scan`, as the reader would have.
-fn run_batch(scan: &mut Scan<'_>, batch: &Batch, source: Option<&'static str>) {
-    let file = &*batch.file;
+fn run_batch(scan: &mut Scan<'_>, batch: &Batch, read: decode::Options) {
+    let (file, source) = (&*batch.file, read.source);
     for item in &batch.items {
         match item {
             Item::Line {
@@ -775,6 +832,10 @@ fn run_batch(scan: &mut Scan<'_>, batch: &Batch, source: Option<&'static str>) {
                     &mut |ev| scan.borrow_mut().event(file, &ev),
                     &mut |p| scan.borrow_mut().problem(file, &p),
                 );
+            }
+            Item::Block { start, end, line } => {
+                let text = batch.bytes.get(*start..*end).unwrap_or_default();
+                scan.handlers(file, |h| decode::read_block(text, *line, read, h));
             }
             Item::Event(ev) => scan.event(file, ev),
             Item::Problem(p) => scan.problem(file, p),

@@ -907,21 +907,23 @@ impl<'w> Scan<'w> {
         opts: impl Into<decode::Options>,
     ) -> Result<(), decode::ReadError> {
         self.begin_file(name);
-        // The three callbacks share the scan; they never run at once.
+        self.handlers(name, |h| decode::read_with(input, opts, h))
+    }
+
+    /// Runs `f` with the decoder's callbacks that scan what the file
+    /// `name` holds on this scan (lines and records by the fast path).
+    pub fn handlers<R>(&mut self, name: &str, f: impl FnOnce(decode::Handlers<'_>) -> R) -> R {
+        // The callbacks share the scan; they never run at once.
         let scan = std::cell::RefCell::new(self);
-        decode::read_with(
-            input,
-            opts,
-            decode::Handlers {
-                line: Some(&mut |text, line| scan.borrow_mut().line(name, text, line)),
-                record: Some(&mut |text, line| {
-                    let records = Via::CloudtrailRecords;
-                    scan.borrow_mut().line_via(name, text, line, records)
-                }),
-                event: &mut |ev| scan.borrow_mut().event(name, &ev),
-                problem: &mut |p| scan.borrow_mut().problem(name, &p),
-            },
-        )
+        f(decode::Handlers {
+            line: Some(&mut |text, line| scan.borrow_mut().line(name, text, line)),
+            record: Some(&mut |text, line| {
+                let records = Via::CloudtrailRecords;
+                scan.borrow_mut().line_via(name, text, line, records)
+            }),
+            event: &mut |ev| scan.borrow_mut().event(name, &ev),
+            problem: &mut |p| scan.borrow_mut().problem(name, &p),
+        })
     }
 
     pub fn begin_file(&mut self, name: &str) {

@@ -32,6 +32,18 @@ pub(super) struct Options {
     pub batch_bytes: usize,
 }
 
+impl Options {
+    /// How input is read.
+    fn read(&self) -> decode::Options {
+        decode::Options {
+            format: self.input_format,
+            source: self.source,
+            max_line: self.max_line,
+            max_document: self.max_document,
+        }
+    }
+}
+
 pub(super) fn run(
     opts: Options,
     stdin: &mut dyn Read,
@@ -74,8 +86,7 @@ pub(super) fn run(
     let setup = (opts.threads > 1 && !small).then(|| parallel::Setup {
         out: output,
         state: opts.state,
-        source: opts.source,
-        format: opts.input_format,
+        read: opts.read(),
         threads: opts.threads,
         batch_bytes: opts.batch_bytes.max(1),
     });
@@ -179,12 +190,7 @@ fn scan_files(
     } else {
         opts.files.clone()
     };
-    let read = decode::Options {
-        format: opts.input_format,
-        source: opts.source,
-        max_line: opts.max_line,
-        max_document: opts.max_document,
-    };
+    let read = opts.read();
     for file in &files {
         let name = file.display().to_string();
         let mut waits = None;
@@ -254,32 +260,46 @@ fn scan_files(
                 let mut pool = pool.borrow_mut();
                 pool.as_mut().is_some_and(|p| f(p, &mut scan.borrow_mut()))
             };
-            decode::read_with(
-                &mut counted,
-                read,
-                decode::Handlers {
-                    line: Some(&mut |text, line| with_pool(&mut |p, s| p.line(s, text, line))),
-                    record: Some(&mut |text, line| with_pool(&mut |p, s| p.record(s, text, line))),
-                    event: &mut |ev| {
-                        let mut ev = Some(ev);
-                        with_pool(&mut |p, s| {
-                            ev.take().is_some_and(|ev| {
-                                p.event(s, ev);
-                                true
-                            })
-                        });
-                    },
-                    problem: &mut |pr| {
-                        let mut pr = Some(pr);
-                        with_pool(&mut |p, _| {
-                            pr.take().is_some_and(|pr| {
-                                p.problem(pr);
-                                true
-                            })
-                        });
-                    },
+            // Whole blocks of lines go to the workers as read: the reader
+            // does not copy them line by line (a document is read whole).
+            let mut sink = decode::BlockSink {
+                block_bytes: opts.batch_bytes.max(1),
+                buffer: &mut || {
+                    let mut pool = pool.borrow_mut();
+                    pool.as_mut().map(|p| p.block_buffer()).unwrap_or_default()
                 },
-            )
+                block: &mut |bytes, range, line, last| {
+                    let mut bytes = Some(bytes);
+                    with_pool(&mut |p, s| {
+                        let bytes = bytes.take().unwrap_or_default();
+                        p.block(s, bytes, range.clone(), line, last);
+                        true
+                    });
+                },
+            };
+            let handlers = decode::Handlers {
+                line: Some(&mut |text, line| with_pool(&mut |p, s| p.line(s, text, line))),
+                record: Some(&mut |text, line| with_pool(&mut |p, s| p.record(s, text, line))),
+                event: &mut |ev| {
+                    let mut ev = Some(ev);
+                    with_pool(&mut |p, s| {
+                        ev.take().is_some_and(|ev| {
+                            p.event(s, ev);
+                            true
+                        })
+                    });
+                },
+                problem: &mut |pr| {
+                    let mut pr = Some(pr);
+                    with_pool(&mut |p, _| {
+                        pr.take().is_some_and(|pr| {
+                            p.problem(pr);
+                            true
+                        })
+                    });
+                },
+            };
+            decode::read_in_blocks(&mut counted, read, handlers, &mut sink)
         } else {
             decode::read_with(
                 &mut counted,

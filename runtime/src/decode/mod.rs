@@ -10,10 +10,12 @@
 //! and the document limit ([`MAX_DOCUMENT`]) per document.
 
 pub mod aks;
+mod blocks;
 pub mod detect;
 mod document;
 pub mod gke;
 
+pub use blocks::BlockSink;
 pub use detect::{source_by, source_of, Detect};
 
 use std::io::{BufRead, Read};
@@ -146,6 +148,18 @@ pub struct Options {
     pub max_document: usize,
 }
 
+impl Options {
+    /// How much of a line past the line limit is kept: it may be a
+    /// document (CloudTrail writes each file as one line), kept up to the
+    /// document limit, unless the input is JSON lines.
+    fn keep(&self) -> usize {
+        match self.format {
+            Format::JsonLines => self.max_line,
+            _ => self.max_document.max(self.max_line),
+        }
+    }
+}
+
 impl From<Format> for Options {
     fn from(format: Format) -> Options {
         Options {
@@ -208,20 +222,32 @@ pub fn read_with(
     opts: impl Into<Options>,
     h: Handlers<'_>,
 ) -> Result<(), ReadError> {
-    let Handlers {
-        mut line,
-        record,
-        event,
-        problem,
-    } = h;
-    let opts = opts.into();
-    let mut dec = Decoder {
-        source: opts.source,
-        on_record: record,
-        on_event: event,
-        on_problem: problem,
-    };
-    read_dyn(Box::new(input), &opts, &mut line, &mut dec)
+    read_handled(input, opts.into(), h, None)
+}
+
+/// [`read_with`] that hands whole blocks of lines to `sink` after the
+/// first line of each file (or gzip member stream), instead of offering
+/// them to the `line` hook one by one: lines that no block takes (longer
+/// than the reader's buffer, or the last one without a newline) are still
+/// offered. The caller handles a block with [`read_block`]. Not for
+/// `Format::Document`, whose files are read whole.
+pub fn read_in_blocks(
+    input: impl Read,
+    opts: impl Into<Options>,
+    h: Handlers<'_>,
+    sink: &mut BlockSink<'_>,
+) -> Result<(), ReadError> {
+    read_handled(input, opts.into(), h, Some(sink))
+}
+
+fn read_handled(
+    input: impl Read,
+    opts: Options,
+    h: Handlers<'_>,
+    sink: Option<&mut BlockSink<'_>>,
+) -> Result<(), ReadError> {
+    let (mut line, mut dec) = Decoder::of(h, opts.source);
+    read_dyn(Box::new(input), &opts, &mut line, &mut dec, sink)
 }
 
 /// Whether a JSON text holds the name `"Records"` (a CloudTrail `Records`
@@ -240,6 +266,7 @@ fn read_dyn<'h>(
     opts: &Options,
     on_line: &mut Option<LineHook<'h>>,
     dec: &mut Decoder<'h>,
+    blocks: Option<&mut BlockSink<'_>>,
 ) -> Result<(), ReadError> {
     let format = opts.format;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
@@ -248,7 +275,7 @@ fn read_dyn<'h>(
         .map_err(|e| ReadError { line: 0, error: e })?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let gz = flate2::read::MultiGzDecoder::new(reader);
-        return read_dyn(Box::new(gz), opts, on_line, dec);
+        return read_dyn(Box::new(gz), opts, on_line, dec, blocks);
     }
     if head.starts_with(BOM) {
         reader.consume(BOM.len());
@@ -257,87 +284,162 @@ fn read_dyn<'h>(
         .fill_buf()
         .map_err(|e| ReadError { line: 0, error: e })?;
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
-    let mut line_no = 0;
-    let mut buf = Vec::new();
-    let mut first_line: Option<(Vec<u8>, usize)> = None;
-    let mut ctx = LineCtx {
-        format,
-        max_line: opts.max_line,
-        first,
-        on_line,
-        dec,
+    let mut lines = Lines {
+        line_no: 0,
+        buf: Vec::new(),
+        ctx: LineCtx {
+            format,
+            max_line: opts.max_line,
+            first,
+            on_line,
+            dec,
+        },
     };
-    loop {
-        let err = |line_no, e| ReadError {
+    // Handing out blocks starts after the first line, which decides whether
+    // the file is one document.
+    let blocks = blocks.filter(|_| format != Format::Document);
+    let next = loop {
+        match lines.next(&mut reader, opts)? {
+            Next::Line if blocks.is_some() => break Next::Line,
+            Next::Line => {}
+            end => break end,
+        }
+    };
+    let next = match (next, blocks) {
+        (Next::Line, Some(sink)) => {
+            let rest = reader.buffer().to_vec();
+            let mut reader = blocks::Blocks::new(&rest, reader.into_inner(), sink);
+            loop {
+                let handed = reader.block(&mut lines.line_no);
+                let handed = handed.map_err(|e| ReadError {
+                    line: lines.line_no,
+                    error: e,
+                })?;
+                if handed {
+                    continue;
+                }
+                match lines.next(&mut reader, opts)? {
+                    Next::Line => {}
+                    Next::End => return Ok(()),
+                    Next::Document(doc, line) => {
+                        return read_document(&mut reader, doc, line, opts, lines.ctx.dec)
+                    }
+                }
+            }
+        }
+        (next, _) => next,
+    };
+    match next {
+        Next::Document(doc, line) => read_document(&mut reader, doc, line, opts, lines.ctx.dec),
+        Next::Line | Next::End => Ok(()),
+    }
+}
+
+/// What reading one line found.
+enum Next {
+    /// A line (or a blank one, or one reported): more may follow.
+    Line,
+    /// The end of input.
+    End,
+    /// The first line opens a document: its text so far, and its line.
+    Document(Vec<u8>, usize),
+}
+
+/// Lines read one at a time, as the reader's buffer holds them or
+/// gathered past it.
+struct Lines<'c, 'h> {
+    line_no: usize,
+    /// A line that runs past the reader's buffer, gathered.
+    buf: Vec<u8>,
+    ctx: LineCtx<'c, 'h>,
+}
+
+impl Lines<'_, '_> {
+    fn next(&mut self, reader: &mut impl BufRead, opts: &Options) -> Result<Next, ReadError> {
+        let line_no = self.line_no;
+        let err = |e| ReadError {
             line: line_no,
             error: e,
         };
         // A line wholly inside the reader's buffer is handled in place; one
         // that runs past it is gathered into `buf` first.
-        let chunk = reader.fill_buf().map_err(|e| err(line_no, e))?;
+        let chunk = reader.fill_buf().map_err(err)?;
         if chunk.is_empty() {
-            break;
+            return Ok(Next::End);
         }
-        // A line past the line limit may be a document (CloudTrail writes
-        // each file as one line): kept up to the document limit.
-        let keep = match format {
-            Format::JsonLines => opts.max_line,
-            _ => opts.max_document.max(opts.max_line),
-        };
         if let Some(i) = memchr::memchr(b'\n', chunk) {
-            line_no += 1;
-            if i + 1 > opts.max_line {
-                let first = chunk[..i]
-                    .iter()
-                    .copied()
-                    .find(|b| !b.is_ascii_whitespace());
-                let long = Long::new(i + 1, keep, first);
-                ctx.long_line(&chunk[..=i], &long, line_no, keep);
-                reader.consume(i + 1);
-                continue;
-            }
-            if ctx.line(&chunk[..i], line_no) {
-                first_line = Some((chunk[..=i].to_vec(), line_no));
-                reader.consume(i + 1);
-                break;
-            }
+            self.line_no += 1;
+            let document = self.ctx.whole_line(&chunk[..=i], self.line_no, opts);
+            let next = match document {
+                true => Next::Document(chunk[..=i].to_vec(), self.line_no),
+                false => Next::Line,
+            };
             reader.consume(i + 1);
-            continue;
+            return Ok(next);
         }
-        buf.clear();
-        let long =
-            read_line(&mut reader, &mut buf, opts.max_line, keep).map_err(|e| err(line_no, e))?;
+        self.buf.clear();
+        let keep = opts.keep();
+        let long = read_line(reader, &mut self.buf, opts.max_line, keep).map_err(err)?;
         if long.bytes == 0 {
-            break;
+            return Ok(Next::End);
         }
-        line_no += 1;
+        self.line_no += 1;
         if long.bytes > opts.max_line {
-            ctx.long_line(&buf, &long, line_no, keep);
-            continue;
+            self.ctx.long_line(&self.buf, &long, self.line_no, keep);
+            return Ok(Next::Line);
         }
-        if ctx.line(&buf, line_no) {
-            first_line = Some((buf.clone(), line_no));
-            break;
+        if self.ctx.line(&self.buf, self.line_no) {
+            return Ok(Next::Document(self.buf.clone(), self.line_no));
         }
+        Ok(Next::Line)
     }
-    let dec = ctx.dec;
-    if let Some((mut doc, line)) = first_line {
-        let limit = opts.max_document as u64;
-        (&mut reader)
-            .take(limit + 1)
-            .read_to_end(&mut doc)
-            .map_err(|e| ReadError { line, error: e })?;
-        if doc.len() as u64 > limit {
-            (dec.on_problem)(Problem::TooLong {
-                line,
-                bytes: doc.len(),
-                limit: opts.max_document,
-            });
-            return Ok(());
-        }
-        dec.values(&doc, line);
+}
+
+/// The rest of a file whose first line opened a document, read whole (up
+/// to the document limit) after `doc`, the text read so far.
+fn read_document(
+    reader: &mut impl Read,
+    mut doc: Vec<u8>,
+    line: usize,
+    opts: &Options,
+    dec: &mut Decoder<'_>,
+) -> Result<(), ReadError> {
+    let limit = opts.max_document as u64;
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut doc)
+        .map_err(|e| ReadError { line, error: e })?;
+    if doc.len() as u64 > limit {
+        (dec.on_problem)(Problem::TooLong {
+            line,
+            bytes: doc.len(),
+            limit: opts.max_document,
+        });
+        return Ok(());
     }
+    dec.values(&doc, line);
     Ok(())
+}
+
+/// Handles a block of whole lines (each ending in a newline), the first
+/// numbered `first_line`, as [`read_with`] handles them in a file after
+/// its first line: what a worker of a parallel scan does with a block the
+/// reader handed out ([`BlockSink`]).
+pub fn read_block(text: &[u8], first_line: usize, opts: impl Into<Options>, h: Handlers<'_>) {
+    let opts = opts.into();
+    let (mut line, mut dec) = Decoder::of(h, opts.source);
+    let mut ctx = LineCtx {
+        format: opts.format,
+        max_line: opts.max_line,
+        first: None,
+        on_line: &mut line,
+        dec: &mut dec,
+    };
+    let lines = text.split_inclusive(|&b| b == b'\n');
+    for (raw, line_no) in lines.zip(first_line..) {
+        // Not a first line: never the start of a document.
+        ctx.whole_line(raw, line_no, &opts);
+    }
 }
 
 /// An I/O failure after `line` lines.
@@ -378,6 +480,21 @@ impl LineCtx<'_, '_> {
             bytes: long.bytes,
             limit,
         });
+    }
+
+    /// Handles one line read whole, `raw` with its newline: within the
+    /// line limit as a line, past it as [`LineCtx::long_line`]; `true` when
+    /// the file turns out to be one pretty-printed document.
+    fn whole_line(&mut self, raw: &[u8], line_no: usize, opts: &Options) -> bool {
+        if raw.len() > self.max_line {
+            let text = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let first = text.iter().copied().find(|b| !b.is_ascii_whitespace());
+            let keep = opts.keep();
+            let long = Long::new(raw.len(), keep, first);
+            self.long_line(raw, &long, line_no, keep);
+            return false;
+        }
+        self.line(raw.strip_suffix(b"\n").unwrap_or(raw), line_no)
     }
 
     /// Handles one line; `true` when the file turns out to be one
@@ -555,7 +672,18 @@ pub fn opens_document(first_line: &[u8]) -> bool {
         && serde_json::from_slice::<IgnoredAny>(first_line).is_err_and(|e| e.is_eof())
 }
 
-impl Decoder<'_> {
+impl<'h> Decoder<'h> {
+    /// The decoder of `h`'s callbacks, and its line hook.
+    fn of(h: Handlers<'h>, source: Option<&'static str>) -> (Option<LineHook<'h>>, Decoder<'h>) {
+        let dec = Decoder {
+            source,
+            on_record: h.record,
+            on_event: h.event,
+            on_problem: h.problem,
+        };
+        (h.line, dec)
+    }
+
     /// One record of a `Records` array, as written: offered to the fast
     /// path if it is one line, else (or if declined) decoded in full.
     fn record(&mut self, text: &[u8], line: usize) {
