@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use hashbrown::hash_map::RawEntryMut;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ward_compiler::doc::{Doc, Kind};
@@ -462,8 +463,7 @@ impl Router {
                     continue;
                 }
             }
-            let evicted = keys.make_room(key, time);
-            keys.map.entry_ref(key.as_str()).or_insert((time, ())).0 = time;
+            let (_, evicted) = keys.touch_evicting(key, time, || ());
             if !evicted.is_empty() {
                 out.push((h.rule, evicted));
             }
@@ -1176,20 +1176,45 @@ impl<T> Keys<T> {
     /// The state of `key`, created with `init` if new. Returns how many
     /// keys were evicted to make room.
     fn touch(&mut self, key: &str, now: i64, init: impl FnOnce() -> T) -> (&mut T, usize) {
-        let evicted = self.make_room(key, now).len();
-        // A live key is looked up, not copied: most events touch one.
-        let slot = self.map.entry_ref(key).or_insert_with(|| (now, init()));
+        let (state, evicted) = self.touch_evicting(key, now, init);
+        (state, evicted.len())
+    }
+
+    /// [`Keys::touch`], returning the keys evicted to make room: if `key`
+    /// is new and the cap is reached, the keys whose window has passed go
+    /// and, if that is not enough, the oldest.
+    fn touch_evicting(
+        &mut self,
+        key: &str,
+        now: i64,
+        init: impl FnOnce() -> T,
+    ) -> (&mut T, Vec<String>) {
+        // The key is hashed once (SipHash, its text is the input's): most
+        // events touch a live key, which is then looked up twice by that
+        // hash and neither hashed again nor copied.
+        let hash = std::hash::BuildHasher::hash_one(self.map.hasher(), key);
+        let live = (self.map.raw_entry())
+            .from_key_hashed_nocheck(hash, key)
+            .is_some();
+        let evicted = if live {
+            Vec::new()
+        } else {
+            self.make_room(now)
+        };
+        let slot = match self.map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
+            RawEntryMut::Occupied(o) => o.into_mut(),
+            RawEntryMut::Vacant(v) => {
+                (v.insert_hashed_nocheck(hash, key.to_owned(), (now, init()))).1
+            }
+        };
         slot.0 = now;
         (&mut slot.1, evicted)
     }
 
-    /// Before `key` is touched at `now`: if it is new and the cap is
-    /// reached, drops the keys whose window has passed and, if that is not
-    /// enough, evicts the oldest. Returns the keys evicted.
-    fn make_room(&mut self, key: &str, now: i64) -> Vec<String> {
-        if self.map.contains_key(key) {
-            return Vec::new();
-        }
+    /// Before a new key is added at `now`: if the cap is reached, drops
+    /// the keys whose window has passed and, if that is not enough, evicts
+    /// the oldest. Returns the keys evicted.
+    fn make_room(&mut self, now: i64) -> Vec<String> {
         if self.map.len() >= self.cap || self.map.len() > 2 * self.swept.max(512) {
             self.sweep(now);
         }
