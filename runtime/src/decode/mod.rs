@@ -435,10 +435,16 @@ pub fn read_block(text: &[u8], first_line: usize, opts: impl Into<Options>, h: H
         on_line: &mut line,
         dec: &mut dec,
     };
-    let lines = text.split_inclusive(|&b| b == b'\n');
-    for (raw, line_no) in lines.zip(first_line..) {
+    let mut start = 0;
+    for (line_no, end) in (first_line..).zip(memchr::memchr_iter(b'\n', text)) {
         // Not a first line: never the start of a document.
-        ctx.whole_line(raw, line_no, &opts);
+        ctx.whole_line(&text[start..=end], line_no, &opts);
+        start = end + 1;
+    }
+    // A block ends in a newline; bytes after the last one are a line too.
+    if let Some(rest) = text.get(start..).filter(|r| !r.is_empty()) {
+        let line_no = first_line + memchr::memchr_iter(b'\n', text).count();
+        ctx.whole_line(rest, line_no, &opts);
     }
 }
 
