@@ -231,6 +231,22 @@ pub struct Lane {
     ops: Vec<LaneOp>,
 }
 
+impl Lane {
+    /// An empty lane with room for what `self` holds and a quarter more:
+    /// the next batch's alert lines are not copied on every doubling.
+    fn sized_like(&self) -> Lane {
+        fn room<T>(v: &[T]) -> Vec<T> {
+            Vec::with_capacity(v.len() + v.len() / 4)
+        }
+        Lane {
+            bytes: room(&self.bytes),
+            rules: room(&self.rules),
+            arrivals: room(&self.arrivals),
+            ops: room(&self.ops),
+        }
+    }
+}
+
 enum LaneOp {
     /// [`Engine::advance`] to the event's time.
     Advance(Option<i64>),
@@ -342,7 +358,11 @@ impl<'w> Scan<'w> {
     /// A worker's batch done: what it leaves to the merging thread, and
     /// its counts (one file's, begun with [`Scan::begin_file`]).
     pub fn take_lane(&mut self) -> (Lane, Stats) {
-        let lane = self.lane.replace(Lane::default()).unwrap_or_default();
+        let next = self
+            .lane
+            .as_ref()
+            .map_or_else(Lane::default, Lane::sized_like);
+        let lane = self.lane.replace(next).unwrap_or_default();
         (lane, std::mem::take(&mut self.stats))
     }
 
