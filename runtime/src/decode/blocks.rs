@@ -240,6 +240,13 @@ mod tests {
         text
     }
 
+    fn gzipped(text: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text).expect("gzip in memory");
+        gz.finish().expect("gzip in memory")
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -248,8 +255,8 @@ mod tests {
         /// problems with the same numbers, whatever the block size (down to
         /// blocks shorter than a line), the line limit (lines past it kept
         /// as documents or reported), the format, and whether the text ends
-        /// in a newline. Numbering a block one line off, or dropping the
-        /// bytes after a block, fails it.
+        /// in a newline, with a byte-order mark or gzip. Numbering a block
+        /// one line off, or dropping the bytes after a block, fails it.
         #[test]
         fn blocks_read_as_lines_read(
             picks in proptest::collection::vec((0..LINES.len(), any::<bool>()), 0..40),
@@ -257,8 +264,16 @@ mod tests {
             block_bytes in prop_oneof![Just(1usize), 1..300usize, Just(4096), Just(1 << 16)],
             max_line in prop_oneof![Just(super::super::MAX_LINE), 20..120usize],
             lines_only in any::<bool>(),
+            bom in any::<bool>(),
+            gzip in any::<bool>(),
         ) {
-            let text = text_of(&picks, end_newline);
+            let mut text = text_of(&picks, end_newline);
+            if bom {
+                text.splice(0..0, b"\xEF\xBB\xBF".iter().copied());
+            }
+            if gzip {
+                text = gzipped(&text);
+            }
             let opts = Options {
                 format: if lines_only { Format::JsonLines } else { Format::Auto },
                 source: None,
@@ -297,5 +312,8 @@ mod tests {
                 "{block_bytes}"
             );
         }
+        // Inflated as it is read: the gzip reader gives what it has.
+        let gz = gzipped(&text);
+        assert!(calls(&gz, opts, Some(1 << 19)) == want, "gzip");
     }
 }
