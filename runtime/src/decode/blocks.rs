@@ -94,7 +94,7 @@ impl<'s, 'h, R: Read> Blocks<'s, 'h, R> {
             }
         };
         let range = self.pos..end;
-        let lines = memchr::memchr_iter(b'\n', &self.buf[range.clone()]).count();
+        let lines = bytecount::count(&self.buf[range.clone()], b'\n');
         let last = self.eof && end == self.filled;
         let mut fresh = (self.sink.buffer)();
         let (bytes, range) = if range.len() < self.filled - end {
