@@ -37,6 +37,8 @@ pub(super) struct Blocks<'s, 'h, R> {
     pos: usize,
     filled: usize,
     eof: bool,
+    /// A read failed: the lines read before it go out first, then this.
+    error: Option<std::io::Error>,
     sink: &'s mut BlockSink<'h>,
 }
 
@@ -59,6 +61,7 @@ impl<'s, 'h, R: Read> Blocks<'s, 'h, R> {
             pos: 0,
             filled: rest.len(),
             eof: false,
+            error: None,
             sink,
         }
     }
@@ -72,7 +75,7 @@ impl<'s, 'h, R: Read> Blocks<'s, 'h, R> {
         let end = loop {
             // A block's worth buffered, or as much as there is room for.
             while !self.eof && self.filled < self.buf.len() && self.filled - self.pos < limit {
-                self.read_more()?;
+                self.read_more();
             }
             let avail = &self.buf[self.pos..self.filled];
             let window = &avail[..avail.len().min(limit)];
@@ -81,10 +84,12 @@ impl<'s, 'h, R: Read> Blocks<'s, 'h, R> {
                 break self.pos + i + 1;
             }
             if self.eof {
-                return Ok(false);
+                // After a failed read, what follows the last whole line is
+                // dropped, as a line read to the failure is.
+                return self.error.take().map_or(Ok(false), Err);
             }
             if self.filled < self.buf.len() {
-                self.read_more()?;
+                self.read_more();
             } else if self.pos > 0 {
                 self.buf.copy_within(self.pos..self.filled, 0);
                 self.filled -= self.pos;
@@ -117,16 +122,20 @@ impl<'s, 'h, R: Read> Blocks<'s, 'h, R> {
         Ok(true)
     }
 
-    /// One read into the room after what is buffered (there is some).
-    fn read_more(&mut self) -> std::io::Result<()> {
+    /// One read into the room after what is buffered (there is some). A
+    /// failure ends the input once the whole lines before it are out.
+    fn read_more(&mut self) {
         loop {
             match self.inner.read(&mut self.buf[self.filled..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.filled += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.error = Some(e);
+                    self.eof = true;
+                }
             }
-            return Ok(());
+            return;
         }
     }
 }
@@ -146,7 +155,12 @@ impl<R: Read> BufRead for Blocks<'_, '_, R> {
         if self.pos == self.filled && !self.eof {
             self.pos = 0;
             self.filled = 0;
-            self.read_more()?;
+            self.read_more();
+        }
+        if self.pos == self.filled {
+            if let Some(e) = self.error.take() {
+                return Err(e);
+            }
         }
         Ok(&self.buf[self.pos..self.filled])
     }
@@ -187,9 +201,45 @@ mod tests {
         })
     }
 
+    /// `data`, then (with `at`) a failed read after `at` bytes of it.
+    struct Failing<'a> {
+        data: &'a [u8],
+        at: Option<usize>,
+    }
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == Some(0) {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            let n = out
+                .len()
+                .min(self.data.len())
+                .min(self.at.unwrap_or(usize::MAX));
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.at = self.at.map(|a| a - n);
+            Ok(n)
+        }
+    }
+
     /// What reading `text` calls, in order, read line by line or (with a
     /// block size) in blocks, each block read as a worker reads it.
     fn calls(text: &[u8], opts: Options, block_bytes: Option<usize>) -> Vec<String> {
+        calls_failing(text, None, opts, block_bytes)
+    }
+
+    /// [`calls`] on a read that fails after `fail_at` bytes.
+    fn calls_failing(
+        text: &[u8],
+        fail_at: Option<usize>,
+        opts: Options,
+        block_bytes: Option<usize>,
+    ) -> Vec<String> {
+        let text = Failing {
+            data: text,
+            at: fail_at,
+        };
         let log = RefCell::new(Vec::new());
         let note = |s: String| log.borrow_mut().push(s);
         let read = match block_bytes {
@@ -255,8 +305,10 @@ mod tests {
         /// problems with the same numbers, whatever the block size (down to
         /// blocks shorter than a line), the line limit (lines past it kept
         /// as documents or reported), the format, and whether the text ends
-        /// in a newline, with a byte-order mark or gzip. Numbering a block
-        /// one line off, or dropping the bytes after a block, fails it.
+        /// in a newline, with a byte-order mark or gzip, and when a read
+        /// fails part way. Numbering a block one line off, dropping the
+        /// bytes after a block, or the whole lines read before a failure,
+        /// fails it.
         #[test]
         fn blocks_read_as_lines_read(
             picks in proptest::collection::vec((0..LINES.len(), any::<bool>()), 0..40),
@@ -266,6 +318,7 @@ mod tests {
             lines_only in any::<bool>(),
             bom in any::<bool>(),
             gzip in any::<bool>(),
+            fail in proptest::option::of(0..3000usize),
         ) {
             let mut text = text_of(&picks, end_newline);
             if bom {
@@ -280,8 +333,11 @@ mod tests {
                 max_line,
                 max_document: 1 << 20,
             };
-            let want = calls(&text, opts, None);
-            let got = calls(&text, opts, Some(block_bytes));
+            // A read that fails part way: the lines before it are read,
+            // then the failure is reported after as many lines.
+            let fail = fail.filter(|at| *at < text.len());
+            let want = calls_failing(&text, fail, opts, None);
+            let got = calls_failing(&text, fail, opts, Some(block_bytes));
             prop_assert_eq!(got, want);
         }
     }
