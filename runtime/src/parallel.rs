@@ -468,6 +468,10 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         if !self.batch.items.is_empty() {
             self.send(scan);
         }
+        if self.failure.is_some() {
+            // Nothing more is scanned; the reader is told through `failure`.
+            return;
+        }
         let batch = Batch {
             seq: self.sent,
             file: self.batch.file.clone(),
@@ -479,9 +483,6 @@ impl<'scope, 'env> Pool<'scope, 'env> {
                 line,
             }],
         };
-        if self.failure.is_some() {
-            return;
-        }
         // A small input (one block) does not start threads.
         if self.workers.is_empty() && last {
             run_batch(scan, &batch, self.setup.read);

@@ -435,16 +435,15 @@ pub fn read_block(text: &[u8], first_line: usize, opts: impl Into<Options>, h: H
         on_line: &mut line,
         dec: &mut dec,
     };
-    let mut start = 0;
-    for (line_no, end) in (first_line..).zip(memchr::memchr_iter(b'\n', text)) {
+    let (mut start, mut line_no) = (0, first_line);
+    for end in memchr::memchr_iter(b'\n', text) {
         // Not a first line: never the start of a document.
         ctx.whole_line(&text[start..=end], line_no, &opts);
-        start = end + 1;
+        (start, line_no) = (end + 1, line_no + 1);
     }
     // A block ends in a newline; bytes after the last one are a line too.
-    if let Some(rest) = text.get(start..).filter(|r| !r.is_empty()) {
-        let line_no = first_line + memchr::memchr_iter(b'\n', text).count();
-        ctx.whole_line(rest, line_no, &opts);
+    if start < text.len() {
+        ctx.whole_line(&text[start..], line_no, &opts);
     }
 }
 
