@@ -1097,7 +1097,9 @@ pub fn human(ns: i64) -> String {
 /// The values of `keys` in an event, as one map key; `None` when one is
 /// missing or null (such an event does not take part in the rule).
 fn key_of<'a, D: Doc<'a>>(event: D, keys: &[Key]) -> Option<String> {
-    let mut out = Vec::new();
+    // Room for a user name and an address: growing from empty cost four
+    // reallocations per key.
+    let mut out = Vec::with_capacity(64);
     for k in keys {
         let v = get(event, &[], &k.path)?;
         // As `Value::to_string` writes it: the same value, the same key.
@@ -1136,7 +1138,7 @@ pub fn key_map<'a, D: Doc<'a>>(event: D, rule: &ward_compiler::lower::Rule) -> M
 
 /// The value at `path` as compact JSON text (`null` when missing).
 fn json_text<'a, D: Doc<'a>>(doc: D, path: &FieldPath) -> Box<str> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(32);
     match get(doc, &[], path) {
         Some(v) => v.write_json(&mut out),
         None => out.extend_from_slice(b"null"),
