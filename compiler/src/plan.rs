@@ -411,8 +411,9 @@ impl StrGroup {
     }
 }
 
-/// `field == "literal"` tests of one field, or its `iequals` tests (of one
-/// value or a list): a value's entry names the tests that hold for it.
+/// `field == "literal"` and `field in [string literals]` tests of one
+/// field, or its `iequals` tests (of one value or a list): a value's entry
+/// names the tests that hold for it.
 #[derive(Clone, Debug)]
 pub struct EqGroup {
     pub path: FieldPath,
@@ -563,18 +564,19 @@ impl Planner {
     }
 }
 
-/// Groups `field == "literal"` leaves by field when a field has several,
-/// and `field iequals ...` leaves (not negated) by field whatever their
+/// Groups `field == "literal"` and `field in [string literals]` leaves by
+/// field when a field has several, and `field iequals ...` leaves (not negated) by field whatever their
 /// number: one lookup of the lower-cased value answers them, where the
 /// evaluator would lower-case the value for each.
 fn group_equalities(plan: &mut Plan) {
     // Per field and case mode: value -> leaves, and how many leaves.
     let mut by_path: Vec<(FieldPath, bool, ByValue<Vec<usize>>, usize)> = Vec::new();
     for (id, leaf) in plan.leaves.iter().enumerate() {
-        let (f, folded, values) = match (equality(leaf), ci_equality(leaf)) {
-            (Some((f, s)), _) => (f, false, vec![s]),
-            (None, Some((f, values))) => (f, true, values),
-            (None, None) => continue,
+        let (f, folded, values) = match (equality(leaf), ci_equality(leaf), membership(leaf)) {
+            (Some((f, s)), _, _) => (f, false, vec![s]),
+            (None, Some((f, values)), _) => (f, true, values),
+            (None, None, Some((f, values))) => (f, false, values),
+            (None, None, None) => continue,
         };
         let at = match by_path
             .iter()
@@ -1221,6 +1223,28 @@ fn equality(c: &Cond) -> Option<(&FieldPath, &str)> {
             lhs: Operand::Lit(Lit::Str(s)),
             rhs: Operand::Field(f),
         } if f.var.is_none() => Some((f, s)),
+        _ => None,
+    }
+}
+
+/// `event.field in [string literals]`, not negated: the field and the
+/// literals. Like `==`, it holds exactly when the value is a string among
+/// them (a value of another type, null or none: false), so one lookup of
+/// the value in the field's equality group answers it.
+fn membership(c: &Cond) -> Option<(&FieldPath, Vec<&str>)> {
+    match c {
+        Cond::InSet {
+            negated: false,
+            lhs: Operand::Field(f),
+            set,
+        } if f.var.is_none() => set
+            .iter()
+            .map(|l| match l {
+                Lit::Str(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|values| (f, values)),
         _ => None,
     }
 }
