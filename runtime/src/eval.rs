@@ -210,6 +210,25 @@ fn ev<'a, D: Doc<'a>>(c: &Cond, env: &mut Env<'_, D>) -> bool {
             }
             typed && (hit != *negated)
         }
+        // `"literal" in list.field` (`"system:masters" in user.groups`),
+        // read straight from the list: as the general case below, true
+        // for an element that is that string.
+        Cond::InField {
+            negated,
+            lhs: Operand::Lit(Lit::Str(s)),
+            list: Operand::Field(p),
+        } => {
+            let Some(l) = get(env.event, env.docs, p) else {
+                return false;
+            };
+            let Kind::Arr(len) = l.kind() else {
+                return false;
+            };
+            let hit = (0..len)
+                .filter_map(|i| l.at(i))
+                .any(|item| matches!(item.kind(), Kind::Str(t) if t == s.as_str()));
+            hit != *negated
+        }
         Cond::InField { negated, lhs, list } => {
             let Some(v) = value(lhs, env) else {
                 return false;
@@ -325,6 +344,9 @@ fn pattern_matches(op: StrOp, p: &Pattern, text: &str) -> bool {
 }
 
 fn compare<'a, D: Doc<'a>>(op: CmpOp, lhs: &Operand, rhs: &Operand, env: &Env<'_, D>) -> bool {
+    if let (Operand::Field(p), Operand::Lit(Lit::Int(_) | Lit::Float(_))) = (lhs, rhs) {
+        return compare_number(op, p, rhs, env);
+    }
     // `x == null` / `x != null`: presence tests, not comparisons.
     let null_side = match (lhs, rhs) {
         (other, Operand::Lit(Lit::Null)) | (Operand::Lit(Lit::Null), other) => Some(other),
@@ -344,15 +366,45 @@ fn compare<'a, D: Doc<'a>>(op: CmpOp, lhs: &Operand, rhs: &Operand, env: &Env<'_
     match op {
         CmpOp::Eq => equal(&a, &b) == Some(true),
         CmpOp::Ne => equal(&a, &b) == Some(false),
-        _ => match order(&a, &b) {
-            Some(o) => match op {
-                CmpOp::Lt => o.is_lt(),
-                CmpOp::Le => o.is_le(),
-                CmpOp::Gt => o.is_gt(),
-                _ => o.is_ge(),
-            },
-            None => false,
-        },
+        _ => ordered(op, order(&a, &b)),
+    }
+}
+
+/// Whether an ordering operator (`<`, `<=`, `>`, `>=`) holds of two values
+/// ordered `o` (`None`: not comparable, false).
+#[inline]
+fn ordered(op: CmpOp, o: Option<std::cmp::Ordering>) -> bool {
+    o.is_some_and(|o| match op {
+        CmpOp::Lt => o.is_lt(),
+        CmpOp::Le => o.is_le(),
+        CmpOp::Gt => o.is_gt(),
+        _ => o.is_ge(),
+    })
+}
+
+/// `field OP number`, the commonest comparison (`responseStatus.code >=
+/// 400`), read straight from the field: as [`compare`] answers it, a
+/// value that is no number (missing, null, a string, a bool, a list)
+/// makes every operator false.
+#[inline]
+fn compare_number<'a, D: Doc<'a>>(
+    op: CmpOp,
+    path: &FieldPath,
+    lit: &Operand,
+    env: &Env<'_, D>,
+) -> bool {
+    let y = match lit {
+        Operand::Lit(Lit::Int(i)) => *i as f64,
+        Operand::Lit(Lit::Float(f)) => *f,
+        _ => return false,
+    };
+    let Some(Kind::Num(x, _)) = get(env.event, env.docs, path).map(|v| v.kind()) else {
+        return false;
+    };
+    match op {
+        CmpOp::Eq => x == y,
+        CmpOp::Ne => x != y,
+        _ => ordered(op, x.partial_cmp(&y)),
     }
 }
 
@@ -431,6 +483,89 @@ mod tests {
 
     fn ev(sub: Value) -> Value {
         json!({"kind": "Event", "verb": "get", "objectRef": {"resource": "pods", "subresource": sub}, "user": {"groups": []}})
+    }
+
+    #[test]
+    fn a_literal_is_in_a_list_field_only_as_a_string_element() {
+        let lists = [
+            (None, None),
+            (Some(Value::Null), None),
+            (Some(json!("system:masters")), None),
+            (Some(json!({"a": "system:masters"})), None),
+            (Some(json!([])), Some(false)),
+            (
+                Some(json!(["system:mastersx", "System:masters"])),
+                Some(false),
+            ),
+            (
+                Some(json!([42, null, ["system:masters"], {"a": "system:masters"}])),
+                Some(false),
+            ),
+            (Some(json!([42, "system:masters"])), Some(true)),
+            (Some(json!(["a", "system:masters", "b"])), Some(true)),
+        ];
+        for (list, want) in lists {
+            let mut event = json!({"kind": "Event", "user": {"username": "u"}});
+            if let Some(l) = &list {
+                event["user"]["groups"] = l.clone();
+            }
+            // Not a list (or none): both forms are false.
+            let (is_in, not_in) = match want {
+                Some(hit) => (hit, !hit),
+                None => (false, false),
+            };
+            assert_eq!(
+                holds(r#""system:masters" in user.groups"#, &event),
+                is_in,
+                "{list:?}"
+            );
+            assert_eq!(
+                holds(r#""system:masters" not in user.groups"#, &event),
+                not_in,
+                "{list:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_compare_only_with_numbers() {
+        // `field OP number` reads the field directly (compare_number): a
+        // value of another type is false under every operator, as `==`
+        // and `!=` of mismatched types are.
+        let values = [
+            json!(403),
+            json!(403.0),
+            json!(402.5),
+            json!(404),
+            json!(-1),
+            json!("403"),
+            json!(true),
+            Value::Null,
+            json!([403]),
+            json!({"code": 403}),
+        ];
+        type Op = fn(f64, f64) -> bool;
+        let ops: [(&str, Op); 6] = [
+            ("==", |x, y| x == y),
+            ("!=", |x, y| x != y),
+            ("<", |x, y| x < y),
+            ("<=", |x, y| x <= y),
+            (">", |x, y| x > y),
+            (">=", |x, y| x >= y),
+        ];
+        for (op, f) in ops {
+            for lit in ["403", "403.0", "402.5"] {
+                let cond = format!("responseStatus.code {op} {lit}");
+                let y: f64 = lit.parse().expect("number");
+                let missing = json!({"kind": "Event", "responseStatus": {}});
+                assert!(!holds(&cond, &missing), "{cond} on a missing value");
+                for v in &values {
+                    let event = json!({"kind": "Event", "responseStatus": {"code": v}});
+                    let want = v.as_f64().is_some_and(|x| f(x, y));
+                    assert_eq!(holds(&cond, &event), want, "{cond} on {v}");
+                }
+            }
+        }
     }
 
     #[test]
