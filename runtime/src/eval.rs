@@ -196,14 +196,18 @@ fn ev<'a, D: Doc<'a>>(c: &Cond, env: &mut Env<'_, D>) -> bool {
                 return false;
             };
             // A string is looked up (only string literals compare with
-            // it); anything else is compared with the other literals.
-            if let Some(Scalar::Str(s)) = scalar(&v) {
+            // it); anything else is compared with the other literals (a
+            // list or an object with none: false).
+            let Some(want) = scalar(&v) else {
+                return false;
+            };
+            if let Scalar::Str(s) = want {
                 return set.has_str() && (set.contains_str(s) != *negated);
             }
             let mut typed = false;
             let mut hit = false;
             for l in set.others() {
-                if let Some(eq) = equal(&v, &Val::Lit(l)) {
+                if let Some(eq) = scalar(&Val::<D>::Lit(l)).and_then(|l| same(&want, &l)) {
                     typed = true;
                     hit |= eq;
                 }
@@ -565,6 +569,16 @@ mod tests {
                     assert_eq!(holds(&cond, &event), want, "{cond} on {v}");
                 }
             }
+        }
+        // Memberships of numbers, likewise.
+        for v in &values {
+            let event = json!({"kind": "Event", "responseStatus": {"code": v}});
+            let x = v.as_f64();
+            let within = x.map(|x| x == 401.0 || x == 403.0);
+            let cond = "responseStatus.code in [401, 403]";
+            assert_eq!(holds(cond, &event), within == Some(true), "{cond} on {v}");
+            let cond = "responseStatus.code not in [401, 403]";
+            assert_eq!(holds(cond, &event), within == Some(false), "{cond} on {v}");
         }
     }
 
