@@ -304,9 +304,10 @@ pub struct StrGroup {
     /// Per test: its leaf, whether it is negated, and its pattern ids.
     pub leaves: Vec<StrLeaf>,
     /// When every pattern is a literal anchored at an end of the value
-    /// (`startswith`, `endswith`, `equals`),
-    /// the same answers by comparing bytes: the automaton's overlapping
-    /// search reads the whole value at several times the cost.
+    /// (`startswith`, `endswith`, `equals`) and they are few: the same
+    /// answers by comparing bytes (the automaton, still built, is then
+    /// not run; its overlapping search reads the whole value at several
+    /// times the cost).
     pub anchored: Option<Anchored>,
 }
 
@@ -565,7 +566,8 @@ impl Planner {
 }
 
 /// Groups `field == "literal"` and `field in [string literals]` leaves by
-/// field when a field has several, and `field iequals ...` leaves (not negated) by field whatever their
+/// field when a field has several (one lookup of the value answers them),
+/// and `field iequals ...` leaves (not negated) by field whatever their
 /// number: one lookup of the lower-cased value answers them, where the
 /// evaluator would lower-case the value for each.
 fn group_equalities(plan: &mut Plan) {
@@ -1227,17 +1229,20 @@ fn equality(c: &Cond) -> Option<(&FieldPath, &str)> {
     }
 }
 
-/// `event.field in [string literals]`, not negated: the field and the
-/// literals. Like `==`, it holds exactly when the value is a string among
-/// them (a value of another type, null or none: false), so one lookup of
-/// the value in the field's equality group answers it.
+/// `event.field in [string literals]`, not negated, of at most
+/// [`MAX_PIN_VALUES`] literals: the field and the literals. Like `==`, it
+/// holds exactly when the value is a string among them (a value of another
+/// type, null or none: false), so one lookup of the value in the field's
+/// equality group answers it. A longer list (a threat-intel feed of a
+/// million names) keeps its own set: one lookup either way, and copying
+/// it into the group doubled the start-up and the memory of bench_lists.
 fn membership(c: &Cond) -> Option<(&FieldPath, Vec<&str>)> {
     match c {
         Cond::InSet {
             negated: false,
             lhs: Operand::Field(f),
             set,
-        } if f.var.is_none() => set
+        } if f.var.is_none() && set.len() <= MAX_PIN_VALUES => set
             .iter()
             .map(|l| match l {
                 Lit::Str(s) => Some(s.as_str()),
@@ -1858,6 +1863,32 @@ rule b { when res(\"pods\", \"delete\") }
             p.str_groups.len()
         );
         assert!(p.leaf_str_group.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn short_string_memberships_join_the_equality_group_long_ones_keep_their_set() {
+        let long: Vec<String> = (0..=MAX_PIN_VALUES).map(|i| format!("\"u{i}\"")).collect();
+        let (_, p) = planned(&format!(
+            "source k8s.audit\n\
+             rule a {{ when verb == \"get\" }}\n\
+             rule b {{ when verb in [\"get\", \"list\"] }}\n\
+             rule c {{ when verb not in [\"get\", \"list\"] }}\n\
+             rule d {{ when user.username == \"root\" }}\n\
+             rule e {{ when user.username in [{}] }}\n",
+            long.join(", ")
+        ));
+        let group_of = |needle: &str| {
+            let id = (0..p.leaves.len())
+                .find(|&l| format!("{:?}", p.leaves[l]).contains(needle))
+                .unwrap_or_else(|| panic!("no leaf with {needle}"));
+            p.leaf_group[id]
+        };
+        // `in` shares verb's group with `==`; `not in` does not.
+        assert!(group_of("InSet { negated: false").is_some());
+        assert!(group_of("InSet { negated: true").is_none());
+        // A list longer than MAX_PIN_VALUES is not copied into a group.
+        assert!(group_of("u4096").is_none());
+        assert!(p.eq_groups.iter().all(|g| g.leaves.len() < 100));
     }
 
     #[test]
