@@ -289,6 +289,12 @@ rule un6 { when user.username glob "system:node:*" }
 rule un7 { when user.username iglob "*@EXAMPLE.COM" }
 rule un8 { when user.username not icontains ["node", "straße"] }
 rule un9 { when user.username contains ":" and user.username not startswith "system:" }
+rule ns1 { when objectRef.namespace startswith ["kube-", "ΣΑΣ", ""] }
+rule ns2 { when objectRef.namespace endswith ["-system", "ς", "default"] }
+rule ns3 { when objectRef.namespace not startswith "system:" }
+rule ns4 { when objectRef.namespace equals "default" or objectRef.namespace equals "" }
+rule ns5 { when objectRef.namespace istartswith ["KUBE", "İ", "STRASSE"] }
+rule ns6 { when objectRef.namespace iendswith "SYSTEM" and objectRef.namespace not iendswith ["Σ", "/V1.29"] }
 rule uri1 { when requestURI contains "?" }
 rule uri2 { when requestURI startswith "/api/v1/namespaces/" }
 rule uri3 { when requestURI matches r"/(exec|attach|portforward)\b" }
@@ -376,12 +382,24 @@ fn grouped_string_tests_agree() {
         "the tests are grouped: {} groups, {grouped} tests",
         m.plan.str_groups.len()
     );
+    // Fields whose every test is a prefix, suffix or whole literal are
+    // answered by comparing bytes, not by the automaton: cased and folded.
+    let anchored: Vec<(String, bool)> = (m.plan.str_groups.iter())
+        .filter(|g| g.anchored.is_some())
+        .map(|g| (format!("{:?}", g.path.segs), g.folded))
+        .collect();
+    assert!(
+        anchored.iter().any(|(p, f)| p.contains("namespace") && !f)
+            && anchored.iter().any(|(p, f)| p.contains("namespace") && *f),
+        "anchored groups: {anchored:?}"
+    );
     let odd = odd_values();
-    let fields: [&[&str]; 4] = [
+    let fields: [&[&str]; 5] = [
         &["userAgent"],
         &["user", "username"],
         &["requestURI"],
         &["objectRef", "name"],
+        &["objectRef", "namespace"],
     ];
     // Lists for the quantifiers: elements with odd images, no image, or
     // that are no object; an empty list; no list.
