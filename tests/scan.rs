@@ -559,20 +559,25 @@ fn explain_shows_grouped_tests() {
          rule c { when userAgent imatches r\"^helm\" }\n\
          rule d { when any c in requestObject.spec.containers: c.image icontains \"xmrig\" }\n\
          rule e { when all c in requestObject.spec.containers: c.image istartswith \"registry.k8s.io/\" }\n\
-         rule f { when verb == \"get\" or verb == \"list\" }\n",
+         rule f { when verb == \"get\" or verb == \"list\" }\n\
+         rule g { when verb in [\"watch\", \"get\"] }\n\
+         rule h { when user.username startswith [\"system:\", \"eks:\"] }\n\
+         rule i { when user.username endswith \"@example.com\" }\n",
     );
     let (code, out, _) = ward(&["explain", "--rules", &dir]);
     assert_eq!(code, 0);
     for line in [
-        "e0: verb == one of 2 strings, one hash lookup",
+        "e0: verb == or in one of 3 strings, one hash lookup",
         "s0: 2 string test(s) of userAgent, 3 pattern(s) in one automaton",
         "s1: 2 string test(s) of requestObject.spec.containers[] ($0.image of each element) (lower-cased), 2 pattern(s) in one automaton",
+        "s2: 2 string test(s) of user.username, 3 pattern(s) compared as prefixes, suffixes or whole values",
         "userAgent startswith [\"kubectl/\"] [#0, group s0]",
+        "verb in [\"watch\", \"get\"] [#",
     ] {
         assert!(out.contains(line), "{line}\n{out}");
     }
     assert!(
-        !out.contains("group s2"),
+        !out.contains("group s3"),
         "a lone i-form test is not grouped: {out}"
     );
 }

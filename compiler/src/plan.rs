@@ -12,12 +12,14 @@
 //!   lower-cased as the evaluator lower-cases it: its tables are keyed by
 //!   the lower-cased literals, and the runtime lower-cases a field at most
 //!   once per event, and only a field some such table is looked up by.
-//! - Grouped tests: `field == "literal"` leaves of one field are answered
-//!   by one hash lookup (`iequals` leaves of a field by another, of the
-//!   lower-cased value); string tests (`contains`, `startswith`, `endswith`,
-//!   `glob`, `matches` and their `i`-forms) of one field, or quantifiers
-//!   whose body is one such test of the element, by one multi-pattern
-//!   automaton pass over the value per event. Tests of derived values
+//! - Grouped tests: `field == "literal"` and `field in [strings]` leaves
+//!   of one field are answered by one hash lookup (`iequals` leaves of a
+//!   field by another, of the lower-cased value); string tests
+//!   (`contains`, `startswith`, `endswith`, `glob`, `matches` and their
+//!   `i`-forms) of one field, or quantifiers whose body is one such test
+//!   of the element, by one multi-pattern automaton pass over the value
+//!   per event, or, when they are a few prefixes, suffixes and whole
+//!   literals, by comparing each with the value. Tests of derived values
 //!   (calls, elements of derived lists) are neither grouped nor dispatch
 //!   keys: their leaves run through the evaluator.
 //! - Projection: the trie of paths any rule reads, so the runtime extracts
@@ -266,9 +268,9 @@ pub struct Plan {
     pub sources: BTreeMap<String, SourcePlan>,
     /// How many leaf occurrences the rules have in all (before sharing).
     pub leaf_uses: usize,
-    /// Equality tests of one field against different strings, answered by
-    /// one hash lookup per event: `user.username == "a"`, `== "b"`, ...;
-    /// and, in groups of their own, `iequals` tests.
+    /// Equality and membership tests of one field against strings,
+    /// answered by one hash lookup per event: `user.username == "a"`,
+    /// `in ["b", "c"]`, ...; and, in groups of their own, `iequals` tests.
     pub eq_groups: Vec<EqGroup>,
     /// The fields that some table is looked up by lower-cased (see
     /// [`KeyField::fold`], [`EqGroup::fold`]), each once.

@@ -86,7 +86,11 @@ pub(super) fn run(
                 out,
                 "  e{g}: {} {} one of {} strings, one hash lookup{}",
                 path(&eg.path),
-                if eg.fold.is_some() { "iequals" } else { "==" },
+                if eg.fold.is_some() {
+                    "iequals"
+                } else {
+                    "== or in"
+                },
                 eg.leaves.len(),
                 if eg.fold.is_some() {
                     " of the lower-cased value"
@@ -100,9 +104,13 @@ pub(super) fn run(
                 None => path(&sg.path),
                 Some(l) => format!("{}[] ({} of each element)", path(l), path(&sg.path)),
             };
+            let how = match sg.anchored {
+                Some(_) => "compared as prefixes, suffixes or whole values",
+                None => "in one automaton",
+            };
             writeln!(
                 out,
-                "  s{g}: {} string test(s) of {}{}, {} pattern(s) in one automaton",
+                "  s{g}: {} string test(s) of {}{}, {} pattern(s) {how}",
                 sg.leaves.len(),
                 field,
                 if sg.folded { " (lower-cased)" } else { "" },
