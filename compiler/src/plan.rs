@@ -1238,6 +1238,7 @@ fn equality(c: &Cond) -> Option<(&FieldPath, &str)> {
 /// equality group answers it. A longer list (a threat-intel feed of a
 /// million names) keeps its own set: one lookup either way, and copying
 /// it into the group doubled the start-up and the memory of bench_lists.
+/// Dispatch pins a rule to the same memberships ([`pinned`]).
 fn membership(c: &Cond) -> Option<(&FieldPath, Vec<&str>)> {
     match c {
         Cond::InSet {
@@ -1290,23 +1291,7 @@ fn pinned(c: &Cond) -> Option<(&FieldPath, bool, BTreeSet<&str>)> {
     if let Some((f, values)) = ci_equality(c) {
         return (values.len() <= MAX_PIN_VALUES).then(|| (f, true, values.into_iter().collect()));
     }
-    match c {
-        Cond::InSet {
-            negated: false,
-            lhs: Operand::Field(f),
-            set,
-        } if f.var.is_none() && set.len() <= MAX_PIN_VALUES => {
-            let vals: Option<BTreeSet<&str>> = set
-                .iter()
-                .map(|l| match l {
-                    Lit::Str(s) => Some(s.as_str()),
-                    _ => None,
-                })
-                .collect();
-            Some((f, false, vals?))
-        }
-        _ => None,
-    }
+    membership(c).map(|(f, values)| (f, false, values.into_iter().collect()))
 }
 
 #[cfg(test)]

@@ -348,8 +348,13 @@ fn pattern_matches(op: StrOp, p: &Pattern, text: &str) -> bool {
 }
 
 fn compare<'a, D: Doc<'a>>(op: CmpOp, lhs: &Operand, rhs: &Operand, env: &Env<'_, D>) -> bool {
-    if let (Operand::Field(p), Operand::Lit(Lit::Int(_) | Lit::Float(_))) = (lhs, rhs) {
-        return compare_number(op, p, rhs, env);
+    let number = match rhs {
+        Operand::Lit(Lit::Int(i)) => Some(*i as f64),
+        Operand::Lit(Lit::Float(f)) => Some(*f),
+        _ => None,
+    };
+    if let (Operand::Field(p), Some(y)) = (lhs, number) {
+        return compare_number(op, p, y, env);
     }
     // `x == null` / `x != null`: presence tests, not comparisons.
     let null_side = match (lhs, rhs) {
@@ -391,17 +396,7 @@ fn ordered(op: CmpOp, o: Option<std::cmp::Ordering>) -> bool {
 /// value that is no number (missing, null, a string, a bool, a list)
 /// makes every operator false.
 #[inline]
-fn compare_number<'a, D: Doc<'a>>(
-    op: CmpOp,
-    path: &FieldPath,
-    lit: &Operand,
-    env: &Env<'_, D>,
-) -> bool {
-    let y = match lit {
-        Operand::Lit(Lit::Int(i)) => *i as f64,
-        Operand::Lit(Lit::Float(f)) => *f,
-        _ => return false,
-    };
+fn compare_number<'a, D: Doc<'a>>(op: CmpOp, path: &FieldPath, y: f64, env: &Env<'_, D>) -> bool {
     let Some(Kind::Num(x, _)) = get(env.event, env.docs, path).map(|v| v.kind()) else {
         return false;
     };
