@@ -39,6 +39,27 @@ pub struct Matcher {
     wrappers: Vec<FieldPath>,
     /// The paths of the fields that name a source, by `Detect`.
     detection: Vec<FieldPath>,
+    /// Per leaf: what answers it once per event for all its uses.
+    gates: Vec<Gate>,
+    /// Per string group, per pattern: the leaves (ids) its search marks
+    /// true in the memo when a value matches the pattern ([`Gate::Marked`]).
+    marks: Vec<Vec<Vec<u32>>>,
+}
+
+/// How a leaf is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gate {
+    /// Evaluated on first use, then read from the memo.
+    Memo,
+    /// By its equality group's lookup (index), which marks the leaves that
+    /// hold true in the memo; the others are false.
+    Eq(u32),
+    /// By its string group's search (index), which marks the leaves that
+    /// hold true in the memo: a test that is not negated and not an `all`
+    /// quantifier holds when a value matched one of its patterns, so with
+    /// hundreds of rules testing one field, an event costs its matches,
+    /// not a test per rule.
+    Marked(u32),
 }
 
 /// Per-event scratch space, reused across events.
@@ -130,6 +151,7 @@ impl Matcher {
         let wrappers = WRAPPER_KEYS.iter().map(|k| slotted(&[k])).collect();
         let detection = Detect::ALL.iter().map(|d| slotted(d.path())).collect();
         let drift = Drift::new(&projection);
+        let (gates, marks) = gates(&plan);
         Matcher {
             rules,
             plan,
@@ -138,6 +160,8 @@ impl Matcher {
             times,
             wrappers,
             detection,
+            gates,
+            marks,
         }
     }
 
@@ -248,11 +272,20 @@ impl Matcher {
             PCond::Or(items) => items.iter().any(|i| self.known(i, st)),
             PCond::Not(inner) => !self.known(inner, st),
             PCond::Leaf(id) => {
-                if let Some(g) = self.plan.leaf_group[*id] {
-                    if !st.groups[g] {
-                        self.look_up(g, st);
+                match self.gates[*id] {
+                    Gate::Memo => {}
+                    Gate::Eq(g) => {
+                        if !st.groups[g as usize] {
+                            self.look_up(g as usize, st);
+                        }
+                        return st.memo[*id] == 2;
                     }
-                    return st.memo[*id] == 2;
+                    Gate::Marked(g) => {
+                        if st.str_state[g as usize] == 0 {
+                            self.search(g as usize, st);
+                        }
+                        return st.memo[*id] == 2;
+                    }
                 }
                 match st.memo[*id] {
                     1 => false,
@@ -277,9 +310,10 @@ impl Matcher {
     #[inline(always)]
     fn known<'a, D: Doc<'a>>(&self, c: &PCond, st: &mut State<'_, D>) -> bool {
         if let PCond::Leaf(id) = c {
-            let done = match self.plan.leaf_group[*id] {
-                Some(g) => st.groups[g],
-                None => st.memo[*id] != 0,
+            let done = match self.gates[*id] {
+                Gate::Memo => st.memo[*id] != 0,
+                Gate::Eq(g) => st.groups[g as usize],
+                Gate::Marked(g) => st.str_state[g as usize] != 0,
             };
             if done {
                 return st.memo[*id] == 2;
@@ -312,33 +346,8 @@ impl Matcher {
     /// for a group of quantifiers).
     fn str_hit<'a, D: Doc<'a>>(&self, g: usize, k: usize, st: &mut State<'_, D>) -> bool {
         let group = &self.plan.str_groups[g];
-        if st.found.len() <= g {
-            st.found.resize_with(g + 1, Found::default);
-        }
         if st.str_state[g] == 0 {
-            let found = &mut st.found[g];
-            found.n = 0;
-            st.str_state[g] = match &group.list {
-                None => {
-                    let value = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str());
-                    found.push(group, value, st.folded);
-                    2
-                }
-                Some(list) => match eval::get(st.event, &[], list).map(|l| (l, l.kind())) {
-                    Some((l, Kind::Arr(len))) => {
-                        for i in 0..len {
-                            // As the evaluator: the element is `var` 0.
-                            let value = l
-                                .at(i)
-                                .and_then(|item| eval::get(st.event, &[item], &group.path))
-                                .and_then(|v| v.as_str());
-                            found.push(group, value, st.folded);
-                        }
-                        2
-                    }
-                    _ => 1,
-                },
-            };
+            self.search(g, st);
         }
         if st.str_state[g] != 2 {
             return false;
@@ -353,6 +362,87 @@ impl Matcher {
             Some(true) => (0..found.n).all(test),
         }
     }
+}
+
+impl Matcher {
+    /// Runs string group `g` over this event's value (each element's, for
+    /// a group of quantifiers) into `st.found[g]`, and marks the leaves
+    /// its matches make true ([`Gate::Marked`]).
+    fn search<'a, D: Doc<'a>>(&self, g: usize, st: &mut State<'_, D>) {
+        let group = &self.plan.str_groups[g];
+        if st.found.len() <= g {
+            st.found.resize_with(g + 1, Found::default);
+        }
+        let found = &mut st.found[g];
+        found.n = 0;
+        st.str_state[g] = match &group.list {
+            None => {
+                let value = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str());
+                found.push(group, value, st.folded);
+                2
+            }
+            Some(list) => match eval::get(st.event, &[], list).map(|l| (l, l.kind())) {
+                Some((l, Kind::Arr(len))) => {
+                    for i in 0..len {
+                        // As the evaluator: the element is `var` 0.
+                        let value = l
+                            .at(i)
+                            .and_then(|item| eval::get(st.event, &[item], &group.path))
+                            .and_then(|v| v.as_str());
+                        found.push(group, value, st.folded);
+                    }
+                    2
+                }
+                _ => 1,
+            },
+        };
+        let marks = &self.marks[g];
+        if st.str_state[g] != 2 || marks.is_empty() {
+            return;
+        }
+        // A missing, null or non-string value matched nothing.
+        for (set, _) in (found.sets.iter().zip(&found.is_str))
+            .take(found.n)
+            .filter(|(_, is_str)| **is_str)
+        {
+            for p in set.iter() {
+                for &leaf in &marks[p.as_usize()] {
+                    st.memo[leaf as usize] = 2;
+                }
+            }
+        }
+    }
+}
+
+/// Per leaf, how it is answered; per string group and pattern, the leaves
+/// a match marks true. A string test is marked by its group's search when
+/// it is not negated and not an `all` quantifier: it then holds exactly
+/// when some value searched (the one value, or any element) matched one of
+/// its patterns.
+fn gates(plan: &Plan) -> (Vec<Gate>, Vec<Vec<Vec<u32>>>) {
+    let mut gates: Vec<Gate> = (plan.leaf_group.iter())
+        .map(|g| g.map_or(Gate::Memo, |g| Gate::Eq(g as u32)))
+        .collect();
+    let marks = (plan.str_groups.iter().enumerate())
+        .map(|(g, group)| {
+            let mut by_pattern = vec![Vec::new(); group.regex.pattern_len()];
+            for t in group
+                .leaves
+                .iter()
+                .filter(|t| !t.negated && t.all != Some(true))
+            {
+                gates[t.leaf] = Gate::Marked(g as u32);
+                for &p in &t.patterns {
+                    by_pattern[p].push(t.leaf as u32);
+                }
+            }
+            match by_pattern.iter().all(Vec::is_empty) {
+                true => Vec::new(),
+                false => by_pattern,
+            }
+        })
+        .collect();
+    (gates, marks)
 }
 
 /// The patterns one string group found in each value it searched (one
@@ -536,5 +626,80 @@ fn merge(into: &mut Projection, from: &Projection) {
     }
     if let Some(e) = &from.elems {
         merge(into.elems.get_or_insert_with(Default::default), e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use ward_compiler::{check, load, lower, schema};
+
+    use super::{Gate, Matcher, Scratch};
+
+    fn matcher(rules: &str) -> Matcher {
+        let text = format!("source k8s.audit\n{rules}");
+        let loaded = load::load_texts(&[("t.ward", &text)]);
+        let report = check(&loaded, schema::bundled());
+        assert_eq!(report.errors(), 0, "{:#?}", report.diagnostics);
+        Matcher::new(lower::lower(&loaded))
+    }
+
+    /// Tests that hold when a searched value matched one of their patterns
+    /// are marked by the search; a negated test and an `all` quantifier are
+    /// not (a match makes them false, or says nothing of other elements),
+    /// and keep their own test. Marked answers are the evaluator's, on one
+    /// value and on any element of a list.
+    #[test]
+    fn a_string_search_marks_the_tests_its_matches_make_true() {
+        let m = matcher(
+            r#"rule a { when userAgent startswith "kubectl/" }
+rule b { when userAgent contains "curl" }
+rule c { when not userAgent contains "curl" }
+rule d { when userAgent not contains "helm" }
+rule e { when any c in requestObject.spec.containers: c.image contains "miner" }
+rule f { when all c in requestObject.spec.containers: c.image contains "registry.local/" }
+"#,
+        );
+        let gate = |rule: usize| {
+            let when = &m.plan.rules[rule].when;
+            let super::PCond::Leaf(id) = when else {
+                return None;
+            };
+            Some(m.gates[*id])
+        };
+        assert!(matches!(gate(0), Some(Gate::Marked(_))));
+        assert!(matches!(gate(1), Some(Gate::Marked(_))));
+        // `not (leaf)`: the leaf itself is marked, the rule is its negation.
+        assert!(matches!(m.plan.rules[2].when, super::PCond::Not(_)));
+        assert_eq!(gate(3), Some(Gate::Memo));
+        assert!(matches!(gate(4), Some(Gate::Marked(_))));
+        assert_eq!(gate(5), Some(Gate::Memo));
+        let fired = |event: serde_json::Value| {
+            let mut scratch = Scratch::default();
+            m.matching("k8s.audit", &event, &mut scratch);
+            let fired: Vec<&str> = (scratch.candidates.iter())
+                .map(|&i| m.rules.rules[i].id.as_str())
+                .collect();
+            let wanted: Vec<&str> = (m.rules.rules.iter())
+                .filter(|r| crate::eval::matches(r, &event))
+                .map(|r| r.id.as_str())
+                .collect();
+            assert_eq!(fired, wanted, "{event}");
+            fired.join(" ")
+        };
+        let pod = |images: serde_json::Value| json!({"userAgent": "kubectl/1.29 curl", "requestObject": {"spec": {"containers": images}}});
+        assert_eq!(
+            fired(pod(
+                json!([{"image": "registry.local/a"}, {"image": "x/miner:1"}])
+            )),
+            "a b d e"
+        );
+        assert_eq!(
+            fired(pod(json!([{"image": "registry.local/a"}, {"image": 5}]))),
+            "a b d"
+        );
+        assert_eq!(fired(json!({"userAgent": "helm"})), "c");
+        assert_eq!(fired(json!({"userAgent": 7})), "c");
+        assert_eq!(fired(json!({})), "c");
     }
 }

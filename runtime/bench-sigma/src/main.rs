@@ -18,6 +18,8 @@
 //! start-up of each (Ward: load, check, lower, plan; rsigma: parse the
 //! YAML, add the collection), and compares the verdicts rule by rule and
 //! event by event: any difference is printed and fails the run.
+//! `BENCH_DUMP=FILE cargo run --release EVENTS N` writes instead the
+//! corpus and the N Ward rules (`FILE.ward`), to profile `ward scan`.
 //!
 //! Sigma's string equality is case-insensitive and Ward's `==` is not; the
 //! corpus and the literals are lower-case, so the verdicts are the same.
@@ -155,6 +157,16 @@ fn main() {
     let mut failed = false;
     for &n in &sizes {
         let bytes = corpus(events, n);
+        // `BENCH_DUMP=FILE`: the corpus to FILE and the Ward rules to
+        // FILE.ward, to profile `ward scan --rules FILE.ward FILE` itself.
+        if let Some(dump) = std::env::var_os("BENCH_DUMP") {
+            let dump = std::path::PathBuf::from(dump);
+            std::fs::write(&dump, &bytes).expect("write the corpus");
+            let mut rules = dump.into_os_string();
+            rules.push(".ward");
+            std::fs::write(rules, ward_rules(n)).expect("write the rules");
+            return;
+        }
         let mb = bytes.len() as f64 / 1e6;
         let (floor_s, ()) = best(|| {
             for (_, l) in lines(&bytes) {
