@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use ward_compiler::lower::Stateful;
 use ward_compiler::plan::Role;
 use ward_compiler::{check, load, lower, schema, Severity};
@@ -1087,4 +1087,81 @@ fn compiled_drift_check_is_the_validator() {
     }
     assert!(checked > 5000, "{checked} events checked");
     assert!(drifted > 300, "{drifted} drifted events among them");
+}
+
+/// `in cidr` tests answered by network groups (an address read once per
+/// event, looked up per prefix length) give the evaluator's verdicts:
+/// overlapping networks of several lengths, IPv6 networks, bare addresses,
+/// `/0`, one network in several rules, IPv4-mapped IPv6 addresses, text
+/// that is no address, values that are no text; one address, `any` over a
+/// list of addresses and over a list of objects; negated tests and `all`
+/// quantifiers beside them (not grouped).
+#[test]
+fn network_tests_agree() {
+    const NETS: &str = r#"source k8s.audit
+rule n1 { when sourceIPs[0] in cidr ["10.0.0.0/8"] }
+rule n2 { when sourceIPs[0] in cidr ["10.1.0.0/16", "192.168.0.0/16"] }
+rule n3 { when sourceIPs[0] in cidr ["10.1.2.0/24"] and verb == "get" }
+rule n4 { when sourceIPs[0] in cidr ["10.1.2.3"] }
+rule n5 { when sourceIPs[0] in cidr ["fd00::/8", "2001:db8::/32"] }
+rule n6 { when sourceIPs[0] in cidr ["0.0.0.0/0"] }
+rule n7 { when sourceIPs[0] in cidr ["::/0"] }
+rule n8 { when sourceIPs[0] not in cidr ["10.0.0.0/8"] }
+rule n9 { when any ip in sourceIPs: ip in cidr ["10.1.2.0/24", "fd00::/8"] }
+rule n10 { when any ip in sourceIPs: ip in cidr ["10.0.0.0/8"] }
+rule n11 { when all ip in sourceIPs: ip in cidr ["10.0.0.0/8"] }
+rule n12 { when any ip in sourceIPs: ip not in cidr ["10.0.0.0/8"] }
+rule n13 { when any ip in requestObject.spec.externalIPs: ip in cidr ["203.0.113.0/24", "10.1.0.0/16"] }
+rule n14 { when any s in requestObject.subjects: s.name in cidr ["10.1.2.3/32", "2001:db8::1/128"] }
+rule n15 { when not (sourceIPs[0] in cidr ["10.1.0.0/16"]) or any ip in sourceIPs: ip in cidr ["192.168.1.0/24"] }
+"#;
+    let m = matcher(&[("nets.ward", NETS)], "");
+    let addresses = [
+        json!("10.1.2.3"),
+        json!("10.1.2.4"),
+        json!("10.1.9.9"),
+        json!("10.200.0.1"),
+        json!("11.0.0.1"),
+        json!("192.168.1.7"),
+        json!("::ffff:10.1.2.3"),
+        json!("::ffff:192.168.1.7"),
+        json!("fd00::1"),
+        json!("fd12:3456::9"),
+        json!("2001:db8::1"),
+        json!("2001:db9::1"),
+        json!("::1"),
+        json!("10.1.2.300"),
+        json!("010.1.2.3"),
+        json!("10.1.2"),
+        json!(" 10.1.2.3"),
+        json!(""),
+        json!("not an address"),
+        json!(10),
+        json!(null),
+        json!(["10.1.2.3"]),
+        json!({"ip": "10.1.2.3"}),
+    ];
+    let pick = |k: usize| addresses[k % addresses.len()].clone();
+    let mut scratch = Scratch::default();
+    let mut fired = 0;
+    for (i, text) in corpus::k8s_events(1500, 23).iter().enumerate() {
+        let mut ev: Value = serde_json::from_str(text).expect("json");
+        ev["sourceIPs"] = match i % 6 {
+            0 => Value::Array(vec![pick(i)]),
+            1 => Value::Array(vec![pick(i), pick(i * 7 + 3)]),
+            2 => Value::Array((0..4).map(|j| pick(i * 3 + j * 5)).collect()),
+            3 => json!([]),
+            4 => pick(i),
+            _ => Value::Array(vec![pick(i / 6), pick(i / 6 + 1), pick(i)]),
+        };
+        if i % 3 == 0 {
+            ev["requestObject"] = json!({
+                "spec": {"externalIPs": [pick(i + 1), pick(i * 5)]},
+                "subjects": [{"name": pick(i + 2)}, {"kind": "User"}, "x", {"name": pick(i * 11)}],
+            });
+        }
+        let bytes = serde_json::to_vec(&ev).expect("json");
+        fired += agree(&m, &mut scratch, &bytes, &format!("event {i}: {ev}"));
+    }
+    assert!(fired > 1500, "network rules fire: {fired}");
 }

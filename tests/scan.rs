@@ -562,11 +562,20 @@ fn explain_shows_grouped_tests() {
          rule f { when verb == \"get\" or verb == \"list\" }\n\
          rule g { when verb in [\"watch\", \"get\"] }\n\
          rule h { when user.username startswith [\"system:\", \"eks:\"] }\n\
-         rule i { when user.username endswith \"@example.com\" }\n",
+         rule i { when user.username endswith \"@example.com\" }\n\
+         rule j { when sourceIPs[0] in cidr [\"10.0.0.0/8\", \"192.168.0.0/16\"] }\n\
+         rule k { when sourceIPs[0] in cidr [\"10.1.0.0/16\", \"fd00::/8\"] }\n\
+         rule l { when any ip in sourceIPs: ip in cidr [\"10.0.0.0/8\"] }\n\
+         rule m { when sourceIPs[0] not in cidr [\"10.0.0.0/8\"] }\n",
     );
     let (code, out, _) = ward(&["explain", "--rules", &dir]);
     assert_eq!(code, 0);
     for line in [
+        "n0: 2 `in cidr` test(s) of sourceIPs[0], 4 network(s), one lookup per prefix length (3)",
+        "n1: 1 `in cidr` test(s) of sourceIPs[] ($0 of each element), 1 network(s), one lookup per prefix length (1)",
+        "sourceIPs[0] in cidr [10.0.0.0/8, 192.168.0.0/16] [#10, group n0]",
+        "any element $0 of sourceIPs: $0 in cidr [10.0.0.0/8] [#12, group n1]",
+        "sourceIPs[0] not in cidr [10.0.0.0/8] [#13]",
         "e0: verb == or in one of 3 strings, one hash lookup",
         "s0: 2 string test(s) of userAgent, 3 pattern(s) in one automaton",
         "s1: 2 string test(s) of requestObject.spec.containers[] ($0.image of each element) (lower-cased), 2 pattern(s) in one automaton",
@@ -579,5 +588,10 @@ fn explain_shows_grouped_tests() {
     assert!(
         !out.contains("group s3"),
         "a lone i-form test is not grouped: {out}"
+    );
+    // A negated test keeps its own evaluation.
+    assert!(
+        out.contains("group n0]") && !out.contains("group n2"),
+        "{out}"
     );
 }

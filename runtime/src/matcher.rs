@@ -1,8 +1,15 @@
 //! The planned matcher: dispatch to candidate rules, shared leaf predicates
-//! evaluated at most once per event, over the extracted fields.
+//! evaluated at most once per event, over the extracted fields. Groups of
+//! tests of one field are answered together: an equality group by one
+//! lookup, a string group by one search, a network group by one lookup per
+//! prefix length; each marks the tests it makes true, so an event costs
+//! what it matches rather than a test per rule ([`Gate`]).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 use ward_compiler::doc::{Doc, Kind};
-use ward_compiler::lower::{FieldPath, OutPiece, Rule, RuleSet, Seg, Stateful};
+use ward_compiler::lower::{Cond, FieldPath, Operand, OutPiece, Rule, RuleSet, Seg, Stateful};
 use ward_compiler::plan::{self, KeyField, PCond, PatternSet, Plan, Projection};
 
 use crate::decode::{self, Detect};
@@ -44,6 +51,9 @@ pub struct Matcher {
     /// Per string group, per pattern: the leaves (ids) its search marks
     /// true in the memo when a value matches the pattern ([`Gate::Marked`]).
     marks: Vec<Vec<Vec<u32>>>,
+    /// `in cidr` tests of one field, each group's answered at once
+    /// ([`Gate::Net`]).
+    nets: Vec<NetGroup>,
 }
 
 /// How a leaf is answered.
@@ -60,6 +70,92 @@ enum Gate {
     /// hundreds of rules testing one field, an event costs its matches,
     /// not a test per rule.
     Marked(u32),
+    /// By its network group (index): the address is read once and looked
+    /// up per prefix length, marking the tests whose networks hold it.
+    Net(u32),
+}
+
+/// The `in cidr` tests (not negated; `any` quantifiers over a list of
+/// addresses, or one address) of one field, or of one path in each element
+/// of one list: an address is read once per event and looked up once per
+/// prefix length its networks have, instead of once per test and network.
+#[derive(Clone, Debug)]
+struct NetGroup {
+    /// For quantifiers: the list, whose every element's `path` (relative
+    /// to the element, `var` 0) is an address.
+    list: Option<FieldPath>,
+    path: FieldPath,
+    /// Per prefix length (as a mask): network -> the tests (leaf ids)
+    /// naming it. IPv4 networks also hold IPv4-mapped IPv6 addresses, as
+    /// [`ward_compiler::pattern::Cidr::contains`] says.
+    v4: Vec<(u32, HashMap<u32, Vec<u32>>)>,
+    v6: Vec<(u128, HashMap<u128, Vec<u32>>)>,
+}
+
+impl NetGroup {
+    fn add(&mut self, net: &ward_compiler::pattern::Cidr, leaf: u32) {
+        fn entry<T: Copy + Eq + std::hash::Hash>(
+            by: &mut Vec<(T, HashMap<T, Vec<u32>>)>,
+            mask: T,
+            net: T,
+            leaf: u32,
+        ) {
+            let at = match by.iter().position(|(m, _)| *m == mask) {
+                Some(at) => at,
+                None => {
+                    by.push((mask, HashMap::new()));
+                    by.len() - 1
+                }
+            };
+            let leaves = by[at].1.entry(net).or_default();
+            if !leaves.contains(&leaf) {
+                leaves.push(leaf);
+            }
+        }
+        match net.addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(net.prefix))
+                    .unwrap_or(0);
+                entry(&mut self.v4, mask, u32::from(a) & mask, leaf);
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(net.prefix))
+                    .unwrap_or(0);
+                entry(&mut self.v6, mask, u128::from(a) & mask, leaf);
+            }
+        }
+    }
+
+    /// Marks true the tests whose networks hold the address `text`
+    /// (nothing if it is not one).
+    fn mark(&self, text: &str, memo: &mut [u8]) {
+        let Some(ip) = ward_compiler::pattern::parse_ip(text) else {
+            return;
+        };
+        let v4 = match ip {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        let mut hit = |leaves: Option<&Vec<u32>>| {
+            for &leaf in leaves.into_iter().flatten() {
+                memo[leaf as usize] = 2;
+            }
+        };
+        if let Some(a) = v4 {
+            let a = u32::from(a);
+            for (mask, nets) in &self.v4 {
+                hit(nets.get(&(a & mask)));
+            }
+        }
+        if let IpAddr::V6(a) = ip {
+            let a = u128::from(a);
+            for (mask, nets) in &self.v6 {
+                hit(nets.get(&(a & mask)));
+            }
+        }
+    }
 }
 
 /// Per-event scratch space, reused across events.
@@ -76,6 +172,9 @@ pub struct Scratch {
     /// missing or no list (each of its tests is false), 2 searched (into
     /// `found`).
     str_state: Vec<u8>,
+    /// Per network group: whether its addresses were read (the tests they
+    /// satisfy are then marked true in `memo`).
+    nets: Vec<bool>,
     /// Per string group, what the search found.
     found: Vec<Found>,
     /// The lower-cased value, for the case-insensitive groups.
@@ -151,7 +250,7 @@ impl Matcher {
         let wrappers = WRAPPER_KEYS.iter().map(|k| slotted(&[k])).collect();
         let detection = Detect::ALL.iter().map(|d| slotted(d.path())).collect();
         let drift = Drift::new(&projection);
-        let (gates, marks) = gates(&plan);
+        let (gates, marks, nets) = gates(&plan);
         Matcher {
             rules,
             plan,
@@ -162,6 +261,7 @@ impl Matcher {
             detection,
             gates,
             marks,
+            nets,
         }
     }
 
@@ -218,11 +318,14 @@ impl Matcher {
         scratch.groups.resize(self.plan.eq_groups.len(), false);
         scratch.str_state.clear();
         scratch.str_state.resize(self.plan.str_groups.len(), 0);
+        scratch.nets.clear();
+        scratch.nets.resize(self.nets.len(), false);
         let Scratch {
             memo,
             admitted,
             groups,
             str_state,
+            nets,
             found,
             folded,
             folds,
@@ -245,6 +348,7 @@ impl Matcher {
             memo,
             groups,
             str_state,
+            nets,
             found,
             folded,
             folds,
@@ -286,6 +390,12 @@ impl Matcher {
                         }
                         return st.memo[*id] == 2;
                     }
+                    Gate::Net(g) => {
+                        if !st.nets[g as usize] {
+                            self.addresses(g as usize, st);
+                        }
+                        return st.memo[*id] == 2;
+                    }
                 }
                 match st.memo[*id] {
                     1 => false,
@@ -314,6 +424,7 @@ impl Matcher {
                 Gate::Memo => st.memo[*id] != 0,
                 Gate::Eq(g) => st.groups[g as usize],
                 Gate::Marked(g) => st.str_state[g as usize] != 0,
+                Gate::Net(g) => st.nets[g as usize],
             };
             if done {
                 return st.memo[*id] == 2;
@@ -365,6 +476,35 @@ impl Matcher {
 }
 
 impl Matcher {
+    /// Reads network group `g`'s addresses in this event and marks the
+    /// tests whose networks hold one.
+    fn addresses<'a, D: Doc<'a>>(&self, g: usize, st: &mut State<'_, D>) {
+        st.nets[g] = true;
+        let group = &self.nets[g];
+        let Some(list) = &group.list else {
+            if let Some(text) = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str()) {
+                group.mark(text, st.memo);
+            }
+            return;
+        };
+        let Some(l) = eval::get(st.event, &[], list) else {
+            return;
+        };
+        let Kind::Arr(len) = l.kind() else {
+            return;
+        };
+        for i in 0..len {
+            // As the evaluator: the element is `var` 0.
+            let text = l
+                .at(i)
+                .and_then(|item| eval::get(st.event, &[item], &group.path))
+                .and_then(|v| v.as_str());
+            if let Some(text) = text {
+                group.mark(text, st.memo);
+            }
+        }
+    }
+
     /// Runs string group `g` over this event's value (each element's, for
     /// a group of quantifiers) into `st.found[g]`, and marks the leaves
     /// its matches make true ([`Gate::Marked`]).
@@ -419,7 +559,7 @@ impl Matcher {
 /// it is not negated and not an `all` quantifier: it then holds exactly
 /// when some value searched (the one value, or any element) matched one of
 /// its patterns.
-fn gates(plan: &Plan) -> (Vec<Gate>, Vec<Vec<Vec<u32>>>) {
+fn gates(plan: &Plan) -> (Vec<Gate>, Vec<Vec<Vec<u32>>>, Vec<NetGroup>) {
     let mut gates: Vec<Gate> = (plan.leaf_group.iter())
         .map(|g| g.map_or(Gate::Memo, |g| Gate::Eq(g as u32)))
         .collect();
@@ -442,7 +582,94 @@ fn gates(plan: &Plan) -> (Vec<Gate>, Vec<Vec<Vec<u32>>>) {
             }
         })
         .collect();
-    (gates, marks)
+    let mut nets: Vec<NetGroup> = Vec::new();
+    for (id, leaf) in plan.leaves.iter().enumerate() {
+        if gates[id] != Gate::Memo {
+            continue;
+        }
+        let Some((list, path, cidrs)) = net_test(leaf) else {
+            continue;
+        };
+        let g = match (nets.iter()).position(|n| n.list.as_ref() == list && &n.path == path) {
+            Some(g) => g,
+            None => {
+                nets.push(NetGroup {
+                    list: list.cloned(),
+                    path: path.clone(),
+                    v4: Vec::new(),
+                    v6: Vec::new(),
+                });
+                nets.len() - 1
+            }
+        };
+        for net in cidrs {
+            nets[g].add(net, id as u32);
+        }
+        gates[id] = Gate::Net(g as u32);
+    }
+    (gates, marks, nets)
+}
+
+/// A network group as `ward explain` tells it.
+pub struct NetSummary {
+    pub list: Option<FieldPath>,
+    pub path: FieldPath,
+    /// The tests it answers (leaf ids).
+    pub leaves: Vec<usize>,
+    /// Distinct networks, and distinct prefix lengths (one lookup each).
+    pub networks: usize,
+    pub lengths: usize,
+}
+
+/// The `in cidr` tests the matcher of `plan` answers by network group.
+pub fn network_groups(plan: &Plan) -> Vec<NetSummary> {
+    let (gates, _, nets) = gates(plan);
+    (nets.into_iter().enumerate())
+        .map(|(g, n)| NetSummary {
+            leaves: (gates.iter().enumerate())
+                .filter(|(_, x)| **x == Gate::Net(g as u32))
+                .map(|(l, _)| l)
+                .collect(),
+            networks: n.v4.iter().map(|(_, m)| m.len()).sum::<usize>()
+                + n.v6.iter().map(|(_, m)| m.len()).sum::<usize>(),
+            lengths: n.v4.len() + n.v6.len(),
+            list: n.list,
+            path: n.path,
+        })
+        .collect()
+}
+
+/// A test that holds exactly when an address it reads is in one of its
+/// networks: `path in cidr [...]` (not negated), or `any x in list: x.path
+/// in cidr [...]`; its list, path and networks.
+#[allow(clippy::type_complexity)]
+fn net_test(
+    c: &Cond,
+) -> Option<(
+    Option<&FieldPath>,
+    &FieldPath,
+    &[ward_compiler::pattern::Cidr],
+)> {
+    match c {
+        Cond::Cidr {
+            negated: false,
+            lhs: Operand::Field(path),
+            nets,
+        } if path.var.is_none() => Some((None, path, nets)),
+        Cond::Quant {
+            all: false,
+            list: Operand::Field(list),
+            body,
+        } if list.var.is_none() => match &**body {
+            Cond::Cidr {
+                negated: false,
+                lhs: Operand::Field(path),
+                nets,
+            } if path.var == Some(0) => Some((Some(list), path, nets)),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The patterns one string group found in each value it searched (one
@@ -548,6 +775,8 @@ struct State<'s, D> {
     memo: &'s mut [u8],
     groups: &'s mut [bool],
     str_state: &'s mut [u8],
+    /// Per network group: whether its addresses were read this event.
+    nets: &'s mut [bool],
     found: &'s mut Vec<Found>,
     folded: &'s mut String,
     folds: &'s mut Folds,

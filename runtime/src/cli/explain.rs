@@ -21,6 +21,14 @@ pub(super) fn run(
         return Ok(EXIT_USAGE);
     };
     let plan = plan::plan(&set);
+    let net_groups = crate::matcher::network_groups(&plan);
+    // Per leaf, the network group that answers it.
+    let mut nets = vec![None; plan.leaves.len()];
+    for (g, n) in net_groups.iter().enumerate() {
+        for &l in &n.leaves {
+            nets[l] = Some(g);
+        }
+    }
     if let Some(id) = &only {
         if !set.rules.iter().any(|r| &r.id == id) {
             writeln!(err, "ward: no rule `{id}`")?;
@@ -78,7 +86,7 @@ pub(super) fn run(
                 sp.projection.paths().join(", ")
             )?;
         }
-        if !plan.eq_groups.is_empty() || !plan.str_groups.is_empty() {
+        if !plan.eq_groups.is_empty() || !plan.str_groups.is_empty() || !net_groups.is_empty() {
             writeln!(out, "\ngrouped tests (one lookup or one pass per event)")?;
         }
         for (g, eg) in plan.eq_groups.iter().enumerate() {
@@ -115,6 +123,19 @@ pub(super) fn run(
                 field,
                 if sg.folded { " (lower-cased)" } else { "" },
                 sg.patterns.len()
+            )?;
+        }
+        for (g, n) in net_groups.iter().enumerate() {
+            let field = match &n.list {
+                None => path(&n.path),
+                Some(l) => format!("{}[] ({} of each element)", path(l), path(&n.path)),
+            };
+            writeln!(
+                out,
+                "  n{g}: {} `in cidr` test(s) of {field}, {} network(s), one lookup per prefix length ({})",
+                n.leaves.len(),
+                n.networks,
+                n.lengths
             )?;
         }
     }
@@ -175,7 +196,7 @@ pub(super) fn run(
                 },
                 Role::Until => "until".to_string(),
             };
-            writeln!(out, "  {label}: {}", words(&pr.when, &plan, &uses))?;
+            writeln!(out, "  {label}: {}", words(&pr.when, &plan, &uses, &nets))?;
             writeln!(
                 out,
                 "    candidates: {}",
@@ -183,7 +204,7 @@ pub(super) fn run(
                     .unwrap_or_else(|| "every event of its source".into())
             )?;
             for e in &pr.excepts {
-                writeln!(out, "    unless: {}", words(e, &plan, &uses))?;
+                writeln!(out, "    unless: {}", words(e, &plan, &uses, &nets))?;
             }
         }
     }
@@ -199,7 +220,7 @@ fn count_leaves(c: &PCond, uses: &mut [usize]) {
     }
 }
 
-fn words(c: &PCond, plan: &Plan, uses: &[usize]) -> String {
+fn words(c: &PCond, plan: &Plan, uses: &[usize], nets: &[Option<usize>]) -> String {
     let leaves = &plan.leaves;
     match c {
         PCond::Const(b) => b.to_string(),
@@ -214,23 +235,26 @@ fn words(c: &PCond, plan: &Plan, uses: &[usize]) -> String {
             if let Some((g, _)) = plan.leaf_str_group.get(*i).copied().flatten() {
                 notes.push(format!("group s{g}"));
             }
+            if let Some(g) = nets.get(*i).copied().flatten() {
+                notes.push(format!("group n{g}"));
+            }
             format!("{} [{}]", leaf(&leaves[*i]), notes.join(", "))
         }
         PCond::And(v) => format!(
             "({})",
             v.iter()
-                .map(|x| words(x, plan, uses))
+                .map(|x| words(x, plan, uses, nets))
                 .collect::<Vec<_>>()
                 .join(" and ")
         ),
         PCond::Or(v) => format!(
             "({})",
             v.iter()
-                .map(|x| words(x, plan, uses))
+                .map(|x| words(x, plan, uses, nets))
                 .collect::<Vec<_>>()
                 .join(" or ")
         ),
-        PCond::Not(x) => format!("not {}", words(x, plan, uses)),
+        PCond::Not(x) => format!("not {}", words(x, plan, uses, nets)),
     }
 }
 
