@@ -361,7 +361,13 @@ impl Matcher {
         }
         for &i in admitted.iter() {
             let r = &self.plan.rules[i];
-            if self.known(&r.when, &mut st) && !r.excepts.iter().any(|e| self.known(e, &mut st)) {
+            // A conjunction's items in place: most admitted rules of a
+            // large set fail on an item answered already (a group's).
+            let when = match &r.when {
+                PCond::And(items) => items.iter().all(|c| self.known(c, &mut st)),
+                when => self.known(when, &mut st),
+            };
+            if when && !r.excepts.iter().any(|e| self.known(e, &mut st)) {
                 candidates.push(i);
             }
         }
