@@ -487,28 +487,12 @@ impl Matcher {
     fn addresses<'a, D: Doc<'a>>(&self, g: usize, st: &mut State<'_, D>) {
         st.nets[g] = true;
         let group = &self.nets[g];
-        let Some(list) = &group.list else {
-            if let Some(text) = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str()) {
-                group.mark(text, st.memo);
-            }
-            return;
-        };
-        let Some(l) = eval::get(st.event, &[], list) else {
-            return;
-        };
-        let Kind::Arr(len) = l.kind() else {
-            return;
-        };
-        for i in 0..len {
-            // As the evaluator: the element is `var` 0.
-            let text = l
-                .at(i)
-                .and_then(|item| eval::get(st.event, &[item], &group.path))
-                .and_then(|v| v.as_str());
+        let memo = &mut *st.memo;
+        each_text(st.event, group.list.as_ref(), &group.path, |text| {
             if let Some(text) = text {
-                group.mark(text, st.memo);
+                group.mark(text, memo);
             }
-        }
+        });
     }
 
     /// Runs string group `g` over this event's value (each element's, for
@@ -521,27 +505,11 @@ impl Matcher {
         }
         let found = &mut st.found[g];
         found.n = 0;
-        st.str_state[g] = match &group.list {
-            None => {
-                let value = eval::get(st.event, &[], &group.path).and_then(|v| v.as_str());
-                found.push(group, value, st.folded);
-                2
-            }
-            Some(list) => match eval::get(st.event, &[], list).map(|l| (l, l.kind())) {
-                Some((l, Kind::Arr(len))) => {
-                    for i in 0..len {
-                        // As the evaluator: the element is `var` 0.
-                        let value = l
-                            .at(i)
-                            .and_then(|item| eval::get(st.event, &[item], &group.path))
-                            .and_then(|v| v.as_str());
-                        found.push(group, value, st.folded);
-                    }
-                    2
-                }
-                _ => 1,
-            },
-        };
+        let folded = &mut *st.folded;
+        let searched = each_text(st.event, group.list.as_ref(), &group.path, |value| {
+            found.push(group, value, folded)
+        });
+        st.str_state[g] = if searched { 2 } else { 1 };
         let marks = &self.marks[g];
         if st.str_state[g] != 2 || marks.is_empty() {
             return;
@@ -558,6 +526,31 @@ impl Matcher {
             }
         }
     }
+}
+
+/// Calls `f` with the text at `path` (`None`: missing, or not a string),
+/// or, given a `list`, with the text at `path` in each of its elements
+/// (`var` 0, as the evaluator binds a quantifier's element). `false` when
+/// the list is missing or not a list (`f` is not called).
+fn each_text<'a, D: Doc<'a>>(
+    event: D,
+    list: Option<&FieldPath>,
+    path: &FieldPath,
+    mut f: impl FnMut(Option<&str>),
+) -> bool {
+    let Some(list) = list else {
+        f(eval::get(event, &[], path).and_then(|v| v.as_str()));
+        return true;
+    };
+    let Some((l, Kind::Arr(len))) = eval::get(event, &[], list).map(|l| (l, l.kind())) else {
+        return false;
+    };
+    for i in 0..len {
+        f(l.at(i)
+            .and_then(|item| eval::get(event, &[item], path))
+            .and_then(|v| v.as_str()));
+    }
+    true
 }
 
 /// Per leaf, how it is answered; per string group and pattern, the leaves
