@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use ward_compiler::doc::{Doc, Kind};
 use ward_compiler::lower::{Cond, FieldPath, Operand, OutPiece, Rule, RuleSet, Seg, Stateful};
+use ward_compiler::pattern::{v4_mask, v6_mask};
 use ward_compiler::plan::{self, KeyField, PCond, PatternSet, Plan, Projection};
 
 use crate::decode::{self, Detect};
@@ -75,6 +76,19 @@ enum Gate {
     Net(u32),
 }
 
+/// Whether leaf `id`, answered by `gate`, has its answer in the memo this
+/// event (a group's leaves once the group ran: those it did not mark are
+/// false).
+#[inline(always)]
+fn answered<D>(gate: Gate, id: usize, st: &State<'_, D>) -> bool {
+    match gate {
+        Gate::Memo => st.memo[id] != 0,
+        Gate::Eq(g) => st.groups[g as usize],
+        Gate::Marked(g) => st.str_state[g as usize] != 0,
+        Gate::Net(g) => st.nets[g as usize],
+    }
+}
+
 /// The `in cidr` tests (not negated; `any` quantifiers over a list of
 /// addresses, or one address) of one field, or of one path in each element
 /// of one list: an address is read once per event and looked up once per
@@ -112,19 +126,10 @@ impl NetGroup {
                 leaves.push(leaf);
             }
         }
+        // A network's address has no host bits (`Cidr::parse`).
         match net.addr {
-            IpAddr::V4(a) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(net.prefix))
-                    .unwrap_or(0);
-                entry(&mut self.v4, mask, u32::from(a) & mask, leaf);
-            }
-            IpAddr::V6(a) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(net.prefix))
-                    .unwrap_or(0);
-                entry(&mut self.v6, mask, u128::from(a) & mask, leaf);
-            }
+            IpAddr::V4(a) => entry(&mut self.v4, v4_mask(net.prefix), u32::from(a), leaf),
+            IpAddr::V6(a) => entry(&mut self.v6, v6_mask(net.prefix), u128::from(a), leaf),
         }
     }
 
@@ -382,26 +387,17 @@ impl Matcher {
             PCond::Or(items) => items.iter().any(|i| self.known(i, st)),
             PCond::Not(inner) => !self.known(inner, st),
             PCond::Leaf(id) => {
-                match self.gates[*id] {
-                    Gate::Memo => {}
-                    Gate::Eq(g) => {
-                        if !st.groups[g as usize] {
-                            self.look_up(g as usize, st);
+                let gate = self.gates[*id];
+                if gate != Gate::Memo {
+                    if !answered(gate, *id, st) {
+                        match gate {
+                            Gate::Eq(g) => self.look_up(g as usize, st),
+                            Gate::Marked(g) => self.search(g as usize, st),
+                            Gate::Net(g) => self.addresses(g as usize, st),
+                            Gate::Memo => {}
                         }
-                        return st.memo[*id] == 2;
                     }
-                    Gate::Marked(g) => {
-                        if st.str_state[g as usize] == 0 {
-                            self.search(g as usize, st);
-                        }
-                        return st.memo[*id] == 2;
-                    }
-                    Gate::Net(g) => {
-                        if !st.nets[g as usize] {
-                            self.addresses(g as usize, st);
-                        }
-                        return st.memo[*id] == 2;
-                    }
+                    return st.memo[*id] == 2;
                 }
                 match st.memo[*id] {
                     1 => false,
@@ -426,13 +422,7 @@ impl Matcher {
     #[inline(always)]
     fn known<'a, D: Doc<'a>>(&self, c: &PCond, st: &mut State<'_, D>) -> bool {
         if let PCond::Leaf(id) = c {
-            let done = match self.gates[*id] {
-                Gate::Memo => st.memo[*id] != 0,
-                Gate::Eq(g) => st.groups[g as usize],
-                Gate::Marked(g) => st.str_state[g as usize] != 0,
-                Gate::Net(g) => st.nets[g as usize],
-            };
-            if done {
+            if answered(self.gates[*id], *id, st) {
                 return st.memo[*id] == 2;
             }
         }
