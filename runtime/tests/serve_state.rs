@@ -248,11 +248,19 @@ fn after_a_crash_the_last_interval_snapshot_is_restored() {
         assert!(start.elapsed().as_secs() < 10, "no snapshot with the key");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let (_, text) = server.get(&metrics, "/metrics", None);
-    assert!(
-        text.contains(r#"ward_state_snapshots_total{result="ok"}"#),
-        "{text}"
-    );
+    // The file is renamed into place before the counter moves: wait for
+    // the counter too, rather than read it in the gap between the two.
+    loop {
+        let (_, text) = server.get(&metrics, "/metrics", None);
+        if text.contains(r#"ward_state_snapshots_total{result="ok"}"#) {
+            break;
+        }
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "no snapshot counted\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // No stop: killed.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
