@@ -280,6 +280,54 @@ fn a_forced_source_reads_an_odd_export() {
     assert!(err.contains("unknown source `k8s`"), "{err}");
 }
 
+/// Cloud Audit Logs entries of Google Cloud services are events of
+/// gcp.audit; the Kubernetes API's are mapped onto k8s.audit, unless
+/// `--source gcp.audit` asks for them as they are.
+#[test]
+fn google_cloud_audit_entries_are_gcp_audit() {
+    let sample = |f: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/samples/k8s-audit")
+            .join(f)
+            .display()
+            .to_string()
+    };
+    let gke_ops = sample("gke_container_api_cloud_audit_logentries.jsonl");
+    let rules = temp(
+        "gcp.ward",
+        br#"source gcp.audit
+
+rule node_pool_op {
+  severity low
+  when protoPayload.methodName endswith "NodePool"
+       and operation.first == true
+  output "{protoPayload.authenticationInfo.principalEmail} {protoPayload.methodName} {resource.labels.cluster_name}"
+}
+"#,
+    );
+    let rules = rules.to_str().expect("path");
+    let (code, alerts, err, summary) = scan(&["--rules", rules, &gke_ops], "gcp");
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(summary["sources"], json!({"gcp.audit": 9}), "{err}");
+    assert_eq!(summary["counts"]["unknown"], json!(0));
+    assert_eq!(summary["counts"]["drifted"], json!(0));
+    assert_eq!(
+        fired(&alerts),
+        pairs(&[(7, "node_pool_op"), (9, "node_pool_op")])
+    );
+    assert_eq!(
+        alerts[0]["output"],
+        "user@example.com google.container.v1.ClusterManager.CreateNodePool gke-basic-1"
+    );
+
+    let gke_k8s = sample("gke_k8s_audit_logentries.jsonl");
+    let (_, _, err, summary) = scan(&[&gke_k8s], "gke-k8s");
+    assert_eq!(summary["sources"], json!({"k8s.audit": 3}), "{err}");
+    let (_, _, err, summary) = scan(&["--source", "gcp.audit", &gke_k8s], "gke-raw");
+    assert_eq!(summary["sources"], json!({"gcp.audit": 3}), "{err}");
+    assert_eq!(summary["counts"]["drifted"], json!(0));
+}
+
 /// The summary's counts of known, unknown, malformed, over-long and
 /// drifted lines, per file and in all, in text and JSON.
 #[test]

@@ -98,6 +98,28 @@ fn cloudtrail_records_fit_the_schema() {
 }
 
 #[test]
+fn cloud_audit_entries_fit_the_schema() {
+    let f = "k8s-audit/gke_container_api_cloud_audit_logentries.jsonl";
+    let entries = lines(f);
+    assert_eq!(assert_fit("gcp.audit", f, &entries), 9);
+    // The fields the bundled GKE rules read are where the schema says.
+    let methods: Vec<&str> = (entries.iter())
+        .filter_map(|e| e.pointer("/protoPayload/methodName")?.as_str())
+        .collect();
+    assert_eq!(methods.len(), 9);
+    assert!(methods
+        .iter()
+        .all(|m| m.starts_with("google.container.v1.ClusterManager.")));
+    let callers = (entries.iter())
+        .filter(|e| {
+            e.pointer("/protoPayload/authenticationInfo/principalEmail")
+                .is_some()
+        })
+        .count();
+    assert_eq!(callers, 5, "an operation's first entry names the caller");
+}
+
+#[test]
 fn calico_flows_fit_the_schema() {
     let mut n = 0;
     for f in [

@@ -51,6 +51,10 @@ pub const DISPATCH_FIELDS: &[(&str, &[&str])] = &[
     ("aws.cloudtrail", &["eventName", "eventSource"]),
     ("calico.flow", &["action", "proto"]),
     ("calico.dns", &["qtype"]),
+    (
+        "gcp.audit",
+        &["protoPayload.methodName", "protoPayload.serviceName"],
+    ),
 ];
 
 /// A condition over shared leaves.

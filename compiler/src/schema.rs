@@ -476,6 +476,10 @@ pub const BUNDLED_YAML: &[(&str, &str)] = &[
         "calico.audit",
         include_str!("../../spec/schemas/calico.audit.yaml"),
     ),
+    (
+        "gcp.audit",
+        include_str!("../../spec/schemas/gcp.audit.yaml"),
+    ),
 ];
 
 pub struct Schemas {

@@ -39,10 +39,14 @@ pub enum Detect {
     Stage,
     EventTime,
     UserIdentity,
+    ServiceName,
+    MethodName,
+    LogName,
+    InsertId,
 }
 
 impl Detect {
-    pub const ALL: [Detect; 27] = [
+    pub const ALL: [Detect; 31] = [
         Detect::Kind,
         Detect::ApiVersion,
         Detect::ApiGroup,
@@ -70,6 +74,10 @@ impl Detect {
         Detect::Stage,
         Detect::EventTime,
         Detect::UserIdentity,
+        Detect::ServiceName,
+        Detect::MethodName,
+        Detect::LogName,
+        Detect::InsertId,
     ];
 
     /// The field's keys from the event's root.
@@ -102,6 +110,10 @@ impl Detect {
             Detect::Stage => &["stage"],
             Detect::EventTime => &["eventTime"],
             Detect::UserIdentity => &["userIdentity"],
+            Detect::ServiceName => &["protoPayload", "serviceName"],
+            Detect::MethodName => &["protoPayload", "methodName"],
+            Detect::LogName => &["logName"],
+            Detect::InsertId => &["insertId"],
         }
     }
 
@@ -136,8 +148,8 @@ pub fn source_of<'a, D: Doc<'a>>(v: D) -> Option<&'static str> {
 /// [`source_of`], with `field` finding each field it reads in the event.
 ///
 /// The order is spec/inputs.md's: an audit event that says what it is;
-/// a CloudTrail record; an audit event by its shape; Calico DNS; Calico
-/// flow.
+/// a CloudTrail record; an audit event by its shape; a Cloud Audit Logs
+/// entry of a Google Cloud service; Calico DNS; Calico flow.
 pub fn source_by<'a, D: Doc<'a>>(field: impl Fn(Detect) -> Option<D>) -> Option<&'static str> {
     use Detect::*;
     let has = |d| field(d).is_some_and(|x| !x.is_null());
@@ -161,6 +173,18 @@ pub fn source_by<'a, D: Doc<'a>>(field: impl Fn(Detect) -> Option<D>) -> Option<
     let audited = has(User) || has(AuditId) || has(Stage) || s(Kind) == Some("Event");
     if s(Verb).is_some() && request && audited {
         return Some(audit());
+    }
+    // A Cloud Audit Logs entry: a method called on a service other than
+    // the Kubernetes API, whose entries (service k8s.io, or no service and
+    // an io.k8s.* method) the decoder maps onto k8s.audit (decode::gke).
+    if let Some(method) = s(MethodName) {
+        let google = match s(ServiceName) {
+            Some(service) => service != "k8s.io",
+            None => !method.starts_with("io.k8s.") && (has(LogName) || has(InsertId)),
+        };
+        if google {
+            return Some("gcp.audit");
+        }
     }
     if has(Qname) && has(Qtype) {
         return Some("calico.dns");
@@ -291,6 +315,39 @@ mod tests {
         assert_eq!(source_of(&r), Some("aws.cloudtrail"));
         let r = json!({"eventSource": "s3.amazonaws.com", "eventName": "GetObject"});
         assert_eq!(source_of(&r), None);
+    }
+
+    #[test]
+    fn cloud_audit_entries_of_google_services() {
+        let entries = [
+            // as Cloud Logging writes it
+            json!({"insertId": "i", "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+                   "protoPayload": {"serviceName": "container.googleapis.com",
+                                    "methodName": "google.container.v1.ClusterManager.CreateCluster"}}),
+            // an export that dropped serviceName
+            json!({"logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+                   "protoPayload": {"methodName": "SetIamPolicy"}}),
+            // serviceName and methodName alone
+            json!({"protoPayload": {"serviceName": "iam.googleapis.com",
+                                    "methodName": "google.iam.admin.v1.CreateServiceAccountKey"}}),
+        ];
+        for v in entries {
+            assert_eq!(source_of(&v), Some("gcp.audit"), "{v}");
+        }
+        let not = [
+            // the Kubernetes API's entries are mapped onto k8s.audit first
+            json!({"insertId": "i", "protoPayload": {"serviceName": "k8s.io",
+                                                     "methodName": "io.k8s.core.v1.pods.create"}}),
+            json!({"insertId": "i", "protoPayload": {"methodName": "io.k8s.core.v1.pods.create"}}),
+            // no method
+            json!({"insertId": "i", "protoPayload": {"serviceName": "container.googleapis.com"}}),
+            json!({"insertId": "i", "protoPayload": {"serviceName": "s", "methodName": 7}}),
+            // a method and nothing saying it is a log entry's
+            json!({"protoPayload": {"methodName": "SetIamPolicy"}}),
+        ];
+        for v in not {
+            assert_eq!(source_of(&v), None, "{v}");
+        }
     }
 
     /// Ambiguous objects resolve in the documented order.

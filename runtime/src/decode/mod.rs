@@ -917,8 +917,8 @@ impl<'h> Decoder<'h> {
                 let service = p.get("serviceName").and_then(Value::as_str);
                 let method = p.get("methodName").and_then(Value::as_str);
                 format!(
-                    "a Cloud Audit Log entry of {} ({}); only Kubernetes entries (serviceName \
-                     k8s.io, methodName io.k8s.*) map to k8s.audit",
+                    "a Cloud Audit Log entry of {} ({})? gcp.audit needs a string \
+                     protoPayload.methodName, and protoPayload.serviceName, logName or insertId",
                     service.unwrap_or("no serviceName"),
                     method.unwrap_or("no methodName"),
                 )
