@@ -302,3 +302,69 @@ fn modifiers_and_malformed_input() {
         assert!(text.contains(want), "missing {want} in\n{text}");
     }
 }
+
+/// Sigma's gcp.audit rules name fields as Elastic does
+/// (`gcp.audit.method_name`) or as the Cloud Logging API nests them
+/// (`data.protoPayload...`); both become the LogEntry's paths, and a field
+/// of `authorizationInfo`'s elements is tested on any element.
+#[test]
+fn gcp_audit_fields_map_to_the_log_entry() {
+    let d = common::dir(
+        "sigma-gcp",
+        &[(
+            "gcp.yml",
+            "title: Node pool changed\nid: g-1\nlogsource:\n  product: gcp\n  service: gcp.audit\n\
+             detection:\n  sel:\n    gcp.audit.method_name|endswith:\n      - '.ClusterManager.CreateNodePool'\n      - '.ClusterManager.DeleteNodePool'\n\
+             \x20   data.protoPayload.resource.type: gke_nodepool\n\
+             \x20   data.protoPayload.logName|endswith: 'cloudaudit.googleapis.com%2Factivity'\n\
+             \x20 granted:\n    data.protoPayload.authorizationInfo.permission|startswith: 'container.'\n\
+             \x20   data.protoPayload.authorizationInfo.granted: true\n\
+             \x20 condition: sel and granted\nlevel: low\n",
+        )],
+    );
+    let out = d.join("out");
+    let (code, stdout, stderr) = common::ward(&[
+        "import",
+        "sigma",
+        &d.join("gcp.yml").display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--report",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let r: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(r["converted"], 1, "{stdout}");
+    let text = std::fs::read_to_string(out.join("gcp.ward")).expect("gcp.ward");
+    for want in [
+        "source gcp.audit",
+        r#"protoPayload.methodName iendswith [".ClusterManager.CreateNodePool", ".ClusterManager.DeleteNodePool"]"#,
+        r#"resource.type iequals "gke_nodepool""#,
+        r#"logName iendswith "cloudaudit.googleapis.com%2Factivity""#,
+        r#"any e in protoPayload.authorizationInfo: e.permission istartswith "container.""#,
+        "any e in protoPayload.authorizationInfo: e.granted == true",
+    ] {
+        assert!(text.contains(want), "missing {want} in\n{text}");
+    }
+    let (code, out_check, err) = common::ward(&["check", &out.display().to_string()]);
+    assert_eq!(code, 0, "{out_check}{err}\n{text}");
+    // On the real GKE entries: the node pool operations' first entries,
+    // which carry the permissions checked.
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/samples/k8s-audit/gke_container_api_cloud_audit_logentries.jsonl");
+    let (_, alerts, err) = common::ward(&[
+        "scan",
+        "--no-event",
+        "--rules",
+        &out.display().to_string(),
+        &sample.display().to_string(),
+    ]);
+    let lines: Vec<u64> = (alerts.lines())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("alert")["input"]["line"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(lines, [7, 9], "{alerts}{err}");
+}

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use base64::Engine;
 use serde::Deserialize;
 use serde_yaml::Value;
-use ward_compiler::schema::{Schema, Ty};
+use ward_compiler::schema::{Record, Schema, Ty};
 
 use super::{string_lit as lit, Output, RuleReport, Status};
 use ward_compiler::syntax::is_plain_name;
@@ -264,7 +264,12 @@ fn ward_path(field: &str) -> Result<String, String> {
 /// The type at a dotted path: records are followed, anything below a `json`
 /// field is `json`. None for a field the schema does not have.
 fn field_type(schema: &Schema, dotted: &str) -> Option<Ty> {
-    let mut record = &schema.root;
+    field_type_in(schema, &schema.root, dotted)
+}
+
+/// [`field_type`] from `record`.
+fn field_type_in(schema: &Schema, record: &Record, dotted: &str) -> Option<Ty> {
+    let mut record = record;
     let mut parts = dotted.split('.').peekable();
     while let Some(part) = parts.next() {
         let field = record.field(part)?;
@@ -281,6 +286,27 @@ fn field_type(schema: &Schema, dotted: &str) -> Option<Ty> {
                 record = schema.record(inner)?;
             }
             ty => record = schema.record(ty)?,
+        }
+    }
+    None
+}
+
+/// A dotted path through a list of records (`protoPayload.authorizationInfo.
+/// permission`): the list's path, its element record and the rest of the
+/// path. Sigma tests such a field on every element (any may match); Ward
+/// says so with a quantifier.
+fn list_element<'s>(schema: &'s Schema, dotted: &str) -> Option<(String, &'s Record, String)> {
+    let mut record = &schema.root;
+    let parts: Vec<&str> = dotted.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let field = record.field(part)?;
+        match &field.ty {
+            Ty::List(inner) if i + 1 < parts.len() => {
+                let element = schema.record(inner)?;
+                return Some((parts[..=i].join("."), element, parts[i + 1..].join(".")));
+            }
+            Ty::Record(_) => record = schema.record(&field.ty)?,
+            _ => return None,
         }
     }
     None
@@ -308,8 +334,40 @@ fn map_field(source: &str, field: &str) -> Mapped {
             "objectRef.resource == \"pods\" and any c in requestObject.spec.containers: c.securityContext.capabilities.add exists".into(),
             "`capabilities` (capabilities added to a container) mapped to `any c in requestObject.spec.containers: c.securityContext.capabilities.add exists`".into(),
         ),
+        ("gcp.audit", _) => match gcp_field(field) {
+            Some(path) => Mapped::Path(
+                path.to_string(),
+                Some(format!("`{field}` mapped to `{path}` (the LogEntry's own field)")),
+            ),
+            None => Mapped::Path(field.strip_prefix("data.").unwrap_or(field).to_string(), None),
+        },
         _ => Mapped::Path(field.to_string(), None),
     }
+}
+
+/// The LogEntry paths of the field names Sigma's gcp.audit rules use:
+/// Elastic's (`gcp.audit.method_name`), and the Cloud Logging API's entry
+/// under `data` (`data.protoPayload.methodName`), where the spec of the
+/// log source puts `logName` and `resource` under `protoPayload` although
+/// they are the entry's.
+fn gcp_field(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "gcp.audit.method_name" => "protoPayload.methodName",
+        "gcp.audit.service_name" => "protoPayload.serviceName",
+        "gcp.audit.resource_name" => "protoPayload.resourceName",
+        "gcp.audit.authentication_info.principal_email" => {
+            "protoPayload.authenticationInfo.principalEmail"
+        }
+        "gcp.audit.request_metadata.caller_ip" => "protoPayload.requestMetadata.callerIp",
+        "gcp.audit.request_metadata.caller_supplied_user_agent" => {
+            "protoPayload.requestMetadata.callerSuppliedUserAgent"
+        }
+        "gcp.audit.status.code" => "protoPayload.status.code",
+        "gcp.audit.status.message" => "protoPayload.status.message",
+        "data.protoPayload.logName" => "logName",
+        "data.protoPayload.resource.type" => "resource.type",
+        _ => return None,
+    })
 }
 
 /// A Sigma plain value turned into a test kind.
@@ -538,14 +596,52 @@ fn field_test(cx: &mut Ctx, key: &str, value: &Value, sel: &str) -> Result<C, St
             return Ok(C::Test(test));
         }
     };
-    let Some(ty) = field_type(cx.schema, &path_str) else {
+    let kubernetes = |v: &&Value| v.as_str().is_some_and(|m| m.starts_with("io.k8s."));
+    if path_str == "protoPayload.methodName" && values.iter().any(kubernetes) {
+        cx.notes.push(format!(
+            "`{key}` names Kubernetes API methods (io.k8s.*): Ward reads those entries as k8s.audit, so this rule fires only on `ward scan --source gcp.audit`"
+        ));
+    }
+    // A field of a list's elements is tested on each: `any e in LIST: ...`.
+    let element = list_element(cx.schema, &path_str);
+    let found = match &element {
+        Some((_, record, rest)) => field_type_in(cx.schema, record, rest),
+        None => field_type(cx.schema, &path_str),
+    };
+    let Some(ty) = found else {
         let why = format!(
             "`{key}` tests a field that {} events do not have, so it never matches (defect of the original)",
             cx.source
         );
         return Ok(never(cx, sel, why));
     };
-    let path = ward_path(&path_str)?;
+    let (path, list) = match element {
+        Some((list, _, rest)) => (ward_path(&format!("e.{rest}"))?, Some(ward_path(&list)?)),
+        None => (ward_path(&path_str)?, None),
+    };
+    let test = value_tests(cx, key, sel, &values, &mods, &path_str, &path, ty)?;
+    Ok(match (list, test) {
+        (_, c @ (C::True | C::False)) => c,
+        (Some(list), c @ C::Test(_)) => C::Test(format!("any e in {list}: {}", render(&c, 0))),
+        (Some(list), c) => C::Test(format!("any e in {list}: ({})", render(&c, 0))),
+        (None, c) => c,
+    })
+}
+
+/// The tests of one field's values, `path` being the field's Ward path
+/// and `ty` its type.
+#[allow(clippy::too_many_arguments)]
+fn value_tests(
+    cx: &mut Ctx,
+    key: &str,
+    sel: &str,
+    values: &[&Value],
+    mods: &[&str],
+    path_str: &str,
+    path: &str,
+    ty: Ty,
+) -> Result<C, String> {
+    let has = |m: &str| mods.contains(&m);
     if ty == Ty::Json
         && !path_str.contains('.')
         && (has("contains") || has("startswith") || has("endswith") || has("re") || mods.is_empty())
@@ -562,7 +658,7 @@ fn field_test(cx: &mut Ctx, key: &str, value: &Value, sel: &str) -> Result<C, St
 
     if has("exists") {
         let mut tests = Vec::new();
-        for v in &values {
+        for v in values {
             match v.as_bool() {
                 Some(true) => tests.push(C::Test(format!("{path} exists"))),
                 Some(false) => tests.push(not(C::Test(format!("{path} exists")))),
@@ -574,7 +670,7 @@ fn field_test(cx: &mut Ctx, key: &str, value: &Value, sel: &str) -> Result<C, St
     for (m, op) in [("gt", ">"), ("gte", ">="), ("lt", "<"), ("lte", "<=")] {
         if has(m) {
             let mut tests = Vec::new();
-            for v in &values {
+            for v in values {
                 let n = match v {
                     Value::Number(n) => number_text(n),
                     Value::String(s) if s.parse::<f64>().is_ok() => s.clone(),
@@ -590,7 +686,7 @@ fn field_test(cx: &mut Ctx, key: &str, value: &Value, sel: &str) -> Result<C, St
     }
     if has("fieldref") {
         let mut tests = Vec::new();
-        for v in &values {
+        for v in values {
             let Some(other) = v.as_str() else {
                 return Err(format!("selection `{sel}`: `{key}` needs a field name"));
             };
@@ -616,7 +712,7 @@ fn field_test(cx: &mut Ctx, key: &str, value: &Value, sel: &str) -> Result<C, St
     }
     if has("cidr") {
         let mut nets = Vec::new();
-        for v in &values {
+        for v in values {
             let Some(s) = v.as_str() else {
                 return Err(format!(
                     "selection `{sel}`: `{key}` needs networks as strings"
@@ -642,7 +738,7 @@ fn field_test(cx: &mut Ctx, key: &str, value: &Value, sel: &str) -> Result<C, St
         }
         let op = if has("i") { "imatches" } else { "matches" };
         let mut res = Vec::new();
-        for v in &values {
+        for v in values {
             let Some(s) = v.as_str() else {
                 return Err(format!("selection `{sel}`: `{key}` needs a regex string"));
             };
@@ -688,7 +784,7 @@ fn field_test(cx: &mut Ctx, key: &str, value: &Value, sel: &str) -> Result<C, St
             format!("i{op}")
         }
     };
-    for v in &values {
+    for v in values {
         match v {
             Value::Null => {
                 if kind != "plain" {
@@ -1087,20 +1183,19 @@ fn convert_rule(doc: &Value, ids: &mut HashSet<String>) -> Result<Converted, Str
             "k8s.audit"
         }
         (Some("aws"), Some("cloudtrail"), _) => "aws.cloudtrail",
-        _ => {
-            return Err(format!(
-                "logsource {} not supported (only kubernetes/audit and aws/cloudtrail)",
-                [
-                    ("product", &product),
-                    ("service", &service),
-                    ("category", &category)
-                ]
-                .iter()
-                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-                .collect::<Vec<_>>()
-                .join(" ")
-            ))
-        }
+        (Some("gcp"), Some("gcp.audit"), _) => "gcp.audit",
+        _ => return Err(format!(
+            "logsource {} not supported (only kubernetes/audit, aws/cloudtrail and gcp/gcp.audit)",
+            [
+                ("product", &product),
+                ("service", &service),
+                ("category", &category)
+            ]
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect::<Vec<_>>()
+            .join(" ")
+        )),
     };
     let schema = ward_compiler::schema::bundled()
         .get(source)
