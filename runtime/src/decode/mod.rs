@@ -44,10 +44,11 @@ pub enum Via {
     Gke,
     Aks,
     Embedded,
+    Pubsub,
 }
 
 impl Via {
-    pub const ALL: [Via; 7] = [
+    pub const ALL: [Via; 8] = [
         Via::Raw,
         Via::EventList,
         Via::CloudtrailRecords,
@@ -55,6 +56,7 @@ impl Via {
         Via::Gke,
         Via::Aks,
         Via::Embedded,
+        Via::Pubsub,
     ];
 
     /// Its name in alerts (as serialised).
@@ -67,6 +69,7 @@ impl Via {
             Via::Gke => "gke",
             Via::Aks => "aks",
             Via::Embedded => "embedded",
+            Via::Pubsub => "pubsub",
         }
     }
 }
@@ -833,6 +836,13 @@ impl<'h> Decoder<'h> {
             let parsed = unpack_awslogs(data);
             return self.wrapped(parsed, "awslogs.data", line, Via::EksCloudwatch, depth);
         }
+        // A Pub/Sub message: a push request's body, or an element of
+        // `gcloud pubsub subscriptions pull --format=json`; a Cloud Logging
+        // sink publishes one LogEntry per message, base64 in `data`.
+        if let Some(data) = pubsub_data(&m) {
+            let parsed = unpack_pubsub(data);
+            return self.wrapped(parsed, "message.data", line, Via::Pubsub, depth);
+        }
         // Azure Monitor: a `records` array (Event Hubs, storage exports) of
         // diagnostic records, or one record.
         if let Some(Value::Array(records)) = m.get("records") {
@@ -937,6 +947,22 @@ fn embedded(m: &serde_json::Map<String, Value>) -> Option<(&'static str, &str)> 
     })
 }
 
+/// The `data` of a Pub/Sub message, when `m` is one (a `message` object
+/// with a string `data` and the message's id or publish time).
+fn pubsub_data(m: &serde_json::Map<String, Value>) -> Option<&str> {
+    let msg = m.get("message")?.as_object()?;
+    let ids = ["messageId", "message_id", "publishTime", "publish_time"];
+    ids.iter().any(|k| msg.contains_key(*k)).then_some(())?;
+    msg.get("data")?.as_str()
+}
+
+fn unpack_pubsub(data: &str) -> Result<Value, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| format!("not base64: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
 fn unpack_awslogs(data: &str) -> Result<Value, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
@@ -980,6 +1006,50 @@ mod tests {
         });
         assert!(read.is_ok());
         (events, problems)
+    }
+
+    /// Pub/Sub messages of a Cloud Logging sink: a push request's body,
+    /// and `gcloud pubsub subscriptions pull --format=json` output.
+    #[test]
+    fn pubsub_messages_hold_log_entries() {
+        use base64::Engine;
+        let b64 = |v: &Value| base64::engine::general_purpose::STANDARD.encode(v.to_string());
+        let gke_op = serde_json::json!({"insertId": "a", "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+            "protoPayload": {"serviceName": "container.googleapis.com",
+                             "methodName": "google.container.v1.ClusterManager.DeleteCluster"}});
+        let k8s = serde_json::json!({"insertId": "b", "timestamp": "2024-01-01T00:00:00Z",
+            "protoPayload": {"serviceName": "k8s.io", "methodName": "io.k8s.core.v1.pods.create",
+                             "resourceName": "core/v1/namespaces/default/pods/web",
+                             "authenticationInfo": {"principalEmail": "alice@example.com"}}});
+        let push = serde_json::json!({"message": {"data": b64(&gke_op), "messageId": "1",
+            "publishTime": "2024-01-01T00:00:00Z", "attributes": {}},
+            "subscription": "projects/p/subscriptions/ward"});
+        let pull = serde_json::json!([
+            {"ackId": "x", "message": {"data": b64(&k8s), "message_id": "2"}},
+            {"ackId": "y", "message": {"data": "%%% not base64", "message_id": "3"}}
+        ]);
+        let text = format!("{push}\n{pull}\n");
+        let (events, problems) = decode(text.as_bytes(), Format::Auto);
+        let got: Vec<_> = events.iter().map(|e| (e.line, e.source, e.via)).collect();
+        assert_eq!(
+            got,
+            [(1, "gcp.audit", Via::Pubsub), (2, "k8s.audit", Via::Gke)]
+        );
+        assert_eq!(events[1].value["user"]["username"], "alice@example.com");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let Problem::Malformed { line, error } = &problems[0] else {
+            panic!("{problems:?}")
+        };
+        assert_eq!(*line, 2);
+        assert!(error.starts_with("message.data: not base64"), "{error}");
+        // A `message` object without an id or a publish time is not one.
+        let other = r#"{"message": {"data": "e30="}}"#;
+        let (events, problems) = decode(other.as_bytes(), Format::Auto);
+        assert!(events.is_empty());
+        assert!(
+            matches!(problems[..], [Problem::UnknownShape { .. }]),
+            "{problems:?}"
+        );
     }
 
     const AUDIT: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","requestURI":"/api","user":{"username":"u"}}"#;
