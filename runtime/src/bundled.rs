@@ -27,6 +27,10 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../../rules/calico/policy.ward"),
     ),
     (
+        "rules/gcp/gke.ward",
+        include_str!("../../rules/gcp/gke.ward"),
+    ),
+    (
         "rules/k8s/access.ward",
         include_str!("../../rules/k8s/access.ward"),
     ),
