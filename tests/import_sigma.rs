@@ -10,7 +10,7 @@ use std::path::PathBuf;
 fn vendored() -> Vec<String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/import/sigma");
     let mut files = Vec::new();
-    for dir in ["kubernetes", "aws_cloudtrail"] {
+    for dir in ["kubernetes", "aws_cloudtrail", "gcp_audit"] {
         let mut here: Vec<String> = std::fs::read_dir(root.join(dir))
             .expect("vendored dir")
             .map(|e| e.expect("entry").path())
@@ -58,9 +58,10 @@ fn figures_and_clean_check() {
         (converted + partial) * 100 >= n * 95,
         "at least 95% converted or partial: {converted}+{partial} of {n}"
     );
-    // 49 converted; 9 partial: 6 defects of the originals, 3 whole-object
-    // string tests kept as written; 1 skipped.
-    assert_eq!((converted, partial, skipped), (49, 9, 1));
+    // 82 converted (33 of the 34 gcp.audit rules); 9 partial: 6 defects of
+    // the originals, 3 whole-object string tests kept as written; 2
+    // skipped.
+    assert_eq!((converted, partial, skipped), (82, 9, 2));
 
     // The checker's findings: none is an error; the warnings are listed.
     assert_eq!(r["other_findings"], serde_json::json!([]));
@@ -74,12 +75,13 @@ fn figures_and_clean_check() {
         }
     }
     // Two SigmaHQ rules share the title "AWS SAML Provider Deletion Activity".
-    // Three tags name tactics (`stealth`, `defense_impairment`) of an ATT&CK
-    // release newer than the table `ward check` has (v18.1): W020, reported.
+    // Fifteen tags name tactics (`stealth`, `defense_impairment`) and
+    // techniques (T1685) of an ATT&CK release newer than the table `ward
+    // check` has (v18.1): W020, reported.
     let (attack, warnings): (Vec<_>, Vec<_>) =
         (warnings.into_iter()).partition(|w| w.starts_with("W020 unknown-attack-tag"));
-    assert_eq!(attack.len(), 3, "{attack:?}");
-    for tactic in ["`stealth`", "`defense_impairment`"] {
+    assert_eq!(attack.len(), 15, "{attack:?}");
+    for tactic in ["`stealth`", "`defense_impairment`", "T1685.002"] {
         assert!(attack.iter().any(|w| w.contains(tactic)), "{attack:?}");
     }
     assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -123,7 +125,7 @@ fn figures_and_clean_check() {
             )
         })
         .collect();
-    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
     assert_eq!(
         skipped[0].0,
         "Detect Compiler Execution Within Kubernetes Containers"
@@ -135,6 +137,8 @@ fn figures_and_clean_check() {
         "{}",
         skipped[0].1
     );
+    assert_eq!(skipped[1].0, "GCP Break-glass Container Workload Deployed");
+    assert!(skipped[1].1.contains("keyword list"), "{}", skipped[1].1);
     // The defects found in the originals are named.
     let partial_reasons: Vec<&str> = details
         .iter()
@@ -164,6 +168,10 @@ fn figures_and_clean_check() {
         "Sigma id `597a7e84-187d-458b-9e4f-2f5a0e676711` is also the id of",
         "Sigma needs `|fieldref` to compare with the field",
         "`apiGroup` is not a field of audit events; mapped to `objectRef.apiGroup`",
+        "`gcp.audit.method_name` mapped to `protoPayload.methodName`",
+        "`gcp.audit.request.source_ranges` (Elastic's snake_case copy of the logged request) mapped to `protoPayload.request.sourceRanges`",
+        "`data.protoPayload.authorizationInfo.granted: 'true'`: `e.granted` is a bool; the quoted value is compared as the bool true",
+        "names Kubernetes API methods (io.k8s.*): Ward reads those entries as k8s.audit",
     ] {
         assert!(
             notes.iter().any(|n| n.contains(want)),

@@ -334,15 +334,53 @@ fn map_field(source: &str, field: &str) -> Mapped {
             "objectRef.resource == \"pods\" and any c in requestObject.spec.containers: c.securityContext.capabilities.add exists".into(),
             "`capabilities` (capabilities added to a container) mapped to `any c in requestObject.spec.containers: c.securityContext.capabilities.add exists`".into(),
         ),
-        ("gcp.audit", _) => match gcp_field(field) {
-            Some(path) => Mapped::Path(
+        ("gcp.audit", _) => match (gcp_field(field), gcp_payload(field)) {
+            (Some(path), _) => Mapped::Path(
                 path.to_string(),
                 Some(format!("`{field}` mapped to `{path}` (the LogEntry's own field)")),
             ),
-            None => Mapped::Path(field.strip_prefix("data.").unwrap_or(field).to_string(), None),
+            (None, Some(path)) => {
+                let note = format!("`{field}` (Elastic's snake_case copy of the logged {}) mapped to `{path}`, the LogEntry's camelCase", path.split('.').nth(1).unwrap_or_default());
+                Mapped::Path(path, Some(note))
+            }
+            (None, None) => {
+                Mapped::Path(field.strip_prefix("data.").unwrap_or(field).to_string(), None)
+            }
         },
         _ => Mapped::Path(field.to_string(), None),
     }
+}
+
+/// Elastic's `gcp.audit.request.*` and `gcp.audit.response.*` (the
+/// logged request and response, keys in snake_case) as the LogEntry's
+/// `protoPayload.request.*` (proto3 JSON: lowerCamelCase).
+fn gcp_payload(field: &str) -> Option<String> {
+    let (part, rest) = ["request", "response"].iter().find_map(|part| {
+        let rest = field
+            .strip_prefix("gcp.audit.")?
+            .strip_prefix(part)?
+            .strip_prefix('.')?;
+        Some((part, rest))
+    })?;
+    let camel: Vec<String> = rest.split('.').map(lower_camel).collect();
+    Some(format!("protoPayload.{part}.{}", camel.join(".")))
+}
+
+/// `source_ranges` as proto3 JSON names it: `sourceRanges`.
+fn lower_camel(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in snake.chars() {
+        match (c, upper) {
+            ('_', _) if !out.is_empty() => upper = true,
+            (c, true) => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 /// The LogEntry paths of the field names Sigma's gcp.audit rules use:
@@ -807,6 +845,17 @@ fn value_tests(
                 }
                 continue;
             }
+            // A bool written as a string (`granted: 'true'`): SIEMs index
+            // the bool so that the text matches it.
+            Value::String(t)
+                if ty == Ty::Bool && kind == "plain" && ["true", "false"].contains(&t.as_str()) =>
+            {
+                extra.push(C::Test(format!("{path} == {t}")));
+                cx.notes.push(format!(
+                    "`{key}: '{t}'`: `{path}` is a bool; the quoted value is compared as the bool {t}"
+                ));
+                continue;
+            }
             Value::Number(n) if kind == "plain" && (numeric || ty == Ty::Json) => {
                 atoms.push(("==".into(), number_text(n)));
                 continue;
@@ -1184,7 +1233,8 @@ fn convert_rule(doc: &Value, ids: &mut HashSet<String>) -> Result<Converted, Str
         }
         (Some("aws"), Some("cloudtrail"), _) => "aws.cloudtrail",
         (Some("gcp"), Some("gcp.audit"), _) => "gcp.audit",
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "logsource {} not supported (only kubernetes/audit, aws/cloudtrail and gcp/gcp.audit)",
             [
                 ("product", &product),
@@ -1195,7 +1245,8 @@ fn convert_rule(doc: &Value, ids: &mut HashSet<String>) -> Result<Converted, Str
             .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
             .collect::<Vec<_>>()
             .join(" ")
-        )),
+        ))
+        }
     };
     let schema = ward_compiler::schema::bundled()
         .get(source)
