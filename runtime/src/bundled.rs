@@ -31,6 +31,10 @@ pub const RULES: &[(&str, &str)] = &[
         include_str!("../../rules/gcp/gke.ward"),
     ),
     (
+        "rules/gcp/iam.ward",
+        include_str!("../../rules/gcp/iam.ward"),
+    ),
+    (
         "rules/k8s/access.ward",
         include_str!("../../rules/k8s/access.ward"),
     ),

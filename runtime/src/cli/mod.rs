@@ -60,8 +60,10 @@ enum Command {
     /// Run rules over event files and print an alert per match.
     ///
     /// Reads JSON lines, gzip, CloudTrail `{"Records": [...]}` files, audit
-    /// EventLists, EKS audit logs exported from CloudWatch Logs and GKE Cloud
-    /// Audit Logs, detecting the format per file; `-` or no file reads stdin.
+    /// EventLists, EKS audit logs exported from CloudWatch Logs, Google Cloud
+    /// Audit Logs (GKE's Kubernetes entries as audit events) and Pub/Sub
+    /// messages of them, detecting the format per file; `-` or no file
+    /// reads stdin.
     /// Alerts go to stdout (or --output) as JSON lines; a summary goes to
     /// stderr. Exit code 1 if any rule fired (0 with --exit-zero), 2 on a
     /// read error, lines that could not be read (--allow-problems: not), or
