@@ -355,3 +355,84 @@ fn rule_and_config_errors_stop_the_start() {
     assert!(err.contains("unknown field `objectRef.resorce`"), "{err}");
     assert!(!err.contains("webhook on"), "{err}");
 }
+
+/// A Cloud Logging sink to Pub/Sub with a push subscription to the
+/// webhook: each request is one message, its base64 `data` a LogEntry.
+/// Pub/Sub cannot set our header (it sends its own OIDC token there), so
+/// with `query_token` the token is in the endpoint URL.
+#[test]
+fn pubsub_push_messages_of_cloud_audit_logs_are_read() {
+    use base64::Engine;
+    if curl_missing() {
+        return;
+    }
+    let dir = fresh_dir("pubsub");
+    certificates(&dir);
+    let rules = format!(
+        "{RULES}\nsource gcp.audit\n\nrule gke_deleted {{\n  severity medium\n  \
+         when protoPayload.methodName endswith \".DeleteCluster\" and operation.first == true\n  \
+         output \"{{protoPayload.authenticationInfo.principalEmail}} deleted {{resource.labels.cluster_name}}\"\n}}\n"
+    );
+    std::fs::write(dir.join("rules.ward"), rules).unwrap();
+    let auth = format!("{{bearer_tokens: [{TOKEN}], query_token: true}}");
+    let server = Server::start_with(&dir, &auth, "", &[]);
+    // The real first entry of a DeleteCluster operation.
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/samples/k8s-audit/gke_container_api_cloud_audit_logentries.jsonl");
+    let text = std::fs::read_to_string(sample).unwrap();
+    let entry = text.lines().nth(4).unwrap();
+    let push = |data: &str, id: u32| {
+        let data = base64::engine::general_purpose::STANDARD.encode(data);
+        json!({"message": {"data": data, "messageId": id.to_string(),
+                           "publishTime": "2024-09-13T01:37:14.123Z",
+                           "attributes": {"logging.googleapis.com/timestamp": "2024-09-13T01:37:13Z"}},
+               "subscription": "projects/p/subscriptions/ward"})
+        .to_string()
+    };
+    let oidc = ["-H", "Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln"];
+    let with_token = |token: &str| {
+        let mut args: Vec<String> = oidc.iter().map(|s| s.to_string()).collect();
+        args.extend(["-X".into(), "POST".into(), "--data-binary".into()]);
+        args.push(push(entry, 1));
+        args.push(format!("{}?token={token}", server.webhook));
+        curl(&dir, &args)
+    };
+    let (code, body) = with_token(TOKEN);
+    assert_eq!(
+        (code, body.trim()),
+        (200, r#"{"accepted":1}"#),
+        "{}",
+        server.stderr()
+    );
+    let alerts = server.wait_alerts(|a| !a.is_empty());
+    assert_eq!(rules_of(&alerts), ["gke_deleted"]);
+    assert_eq!(alerts[0]["output"], "user@example.com deleted gke-basic-1");
+    assert_eq!(alerts[0]["input"]["via"], "pubsub");
+    // A wrong token in the query is refused, whatever the header holds.
+    let (code, body) = with_token("guess");
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("the token query parameter"), "{body}");
+    // A body that is neither an EventList nor a push message says so.
+    let (code, body) = server.post(r#"{"message": {"data": "e30="}}"#, Some(TOKEN));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("nor a Pub/Sub push message"), "{body}");
+    // A message whose data is not a LogEntry is a problem counted, not an
+    // event: the request was accepted (Pub/Sub would otherwise send it
+    // again forever).
+    let (code, _) = server.post(&push("not json", 2), Some(TOKEN));
+    assert_eq!(code, 200);
+    let (code, err) = server.terminate();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("message.data"), "{err}");
+    assert_eq!(read_alerts(&dir).len(), 1);
+
+    // Without query_token, a token in the query is not looked at.
+    let dir = fresh_dir("pubsub-no-query");
+    certificates(&dir);
+    let server = Server::start(&dir, "", &[]);
+    let url = format!("{}?token={TOKEN}", server.webhook);
+    let args = ["-X", "POST", "--data-binary", "{}", &url].map(String::from);
+    let (code, body) = curl(&dir, &args);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("credentials required"), "{body}");
+}

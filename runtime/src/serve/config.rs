@@ -279,6 +279,11 @@ pub struct Auth {
     /// `client_ca` verifies. Another verified certificate gets 403.
     #[serde(default)]
     pub client_names: Vec<String>,
+    /// Also accept a bearer token as the `token` query parameter
+    /// (`POST /audit?token=...`), for clients that cannot set a header:
+    /// a Pub/Sub push subscription's endpoint URL.
+    #[serde(default)]
+    pub query_token: bool,
 }
 
 /// The queue between the webhook and the matching thread.
@@ -821,6 +826,9 @@ impl Webhook {
         if auth.bearer_tokens.iter().any(|t| t.trim().is_empty()) {
             return Err("webhook.auth.bearer_tokens: a token is empty".into());
         }
+        if auth.query_token && auth.bearer_tokens.is_empty() && auth.token_file.is_none() {
+            return Err("webhook.auth.query_token: needs bearer_tokens or token_file (the tokens it accepts)".into());
+        }
         if !auth.client_names.is_empty() && auth.client_ca.is_none() {
             return Err("webhook.auth.client_names: needs client_ca (the names are read from client certificates it verifies)".into());
         }
@@ -1169,6 +1177,7 @@ mod tests {
             ("inputs: {stdin: {source: k8s.audlt}}\n", "inputs.stdin.source: unknown source `k8s.audlt`"),
             ("inputs: {syslog: [{listen: 127.0.0.1:1, tls: {cert: c, key: k, require_client_cert: true}}]}\n", "inputs.syslog[0].tls.require_client_cert: needs client_ca"),
             ("webhook: {listen: 127.0.0.1:1, tls: {cert: c, key: k}, auth: {bearer_tokens: [t], client_names: [kube-apiserver]}}\n", "webhook.auth.client_names: needs client_ca"),
+            ("webhook: {listen: 127.0.0.1:1, tls: {cert: c, key: k}, auth: {client_ca: ca.pem, query_token: true}}\n", "webhook.auth.query_token: needs bearer_tokens or token_file"),
             ("inputs: {syslog: [{listen: 127.0.0.1:1, framing: x}]}\n", "inputs.syslog[0].framing: unknown field `framing`"),
             ("inputs: {syslog: [{listen: 127.0.0.1:1, protocol: udp, tls: {cert: c, key: k}}]}\n", "inputs.syslog[0].tls: not over udp"),
             ("inputs: {syslog: [{listen: 127.0.0.1:1, receive_buffer_bytes: 8MiB}]}\n", "inputs.syslog[0].receive_buffer_bytes: only with protocol udp"),

@@ -110,6 +110,7 @@ pub fn run(cfg: config::Config, rules: RuleSet) -> Result<u8, Box<dyn std::error
         matching: AtomicBool::new(true),
         tokens,
         client_names: (cfg.webhook.as_ref()).map_or_else(Vec::new, |w| w.auth.client_names.clone()),
+        query_token: cfg.webhook.as_ref().is_some_and(|w| w.auth.query_token),
         max_body: cfg.webhook.as_ref().map_or(0, |w| w.max_body_bytes),
     });
     let output = Output {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,6 +34,8 @@ pub struct Shared {
     pub tokens: Vec<String>,
     /// `webhook.auth.client_names`: empty allows every verified certificate.
     pub client_names: Vec<String>,
+    /// `webhook.auth.query_token`: a token may come as `?token=`.
+    pub query_token: bool,
     pub max_body: usize,
 }
 
@@ -159,15 +161,33 @@ async fn metrics_authenticated(
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authenticate(&s, &peer, &headers) {
+    if let Err(refused) = authenticate(&s, &peer, &headers, None) {
         return refused.into_response();
     }
     metrics(State(s)).await
 }
 
-/// `Ok` for a client with a known bearer token or a verified client
-/// certificate that `client_names` allows; else why it is refused.
-fn authenticate(s: &Shared, peer: &Peer, headers: &HeaderMap) -> Result<(), Denied> {
+/// `Ok` for a client with a known bearer token (in the `Authorization`
+/// header, or with `query_token` in the `token` query parameter) or a
+/// verified client certificate that `client_names` allows; else why it is
+/// refused.
+fn authenticate(
+    s: &Shared,
+    peer: &Peer,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(), Denied> {
+    let known = |t: &str| (s.tokens.iter()).any(|k| same(k.as_bytes(), t.as_bytes()));
+    // A Pub/Sub push also sends its own OIDC token in the header, which is
+    // not one of ours: the query's token is tried first.
+    if let Some(t) = query.filter(|_| s.query_token).and_then(query_token) {
+        return match known(&t) {
+            true => Ok(()),
+            false => Err(Denied::Unauthenticated(
+                "the token query parameter is not a token this server accepts\n",
+            )),
+        };
+    }
     if peer.client_cert {
         if s.client_names.is_empty() || peer.names.iter().any(|n| s.client_names.contains(n)) {
             return Ok(());
@@ -185,17 +205,36 @@ fn authenticate(s: &Shared, peer: &Peer, headers: &HeaderMap) -> Result<(), Deni
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let why = match token {
-        Some(t)
-            if s.tokens
-                .iter()
-                .any(|known| same(known.as_bytes(), t.as_bytes())) =>
-        {
-            return Ok(())
-        }
+        Some(t) if known(t) => return Ok(()),
         Some(_) => "the bearer token is not one this server accepts\n",
         None => "credentials required: a bearer token or a client certificate\n",
     };
     Err(Denied::Unauthenticated(why))
+}
+
+/// The `token` parameter of a query string, percent-decoded.
+fn query_token(query: &str) -> Option<String> {
+    let value = query.split('&').find_map(|kv| kv.strip_prefix("token="))?;
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// The 401 for a refused client.
@@ -213,18 +252,25 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 async fn audit(
     State(s): State<Arc<Shared>>,
     Extension(peer): Extension<Peer>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let response = accept(&s, &peer, &headers, body).await;
+    let response = accept(&s, &peer, query.as_deref(), &headers, body).await;
     s.metrics.request(response.status().as_u16());
     response
 }
 
-/// Authenticates, reads and admits one EventList; 200 once its events
-/// are in the queue.
-async fn accept(s: &Shared, peer: &Peer, headers: &HeaderMap, body: Body) -> Response {
-    if let Err(refused) = authenticate(s, peer, headers) {
+/// Authenticates, reads and admits one EventList or Pub/Sub push
+/// message; 200 once its events are in the queue.
+async fn accept(
+    s: &Shared,
+    peer: &Peer,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(refused) = authenticate(s, peer, headers, query) {
         return refused.into_response();
     }
     let too_large = || {
@@ -252,7 +298,7 @@ async fn accept(s: &Shared, peer: &Peer, headers: &HeaderMap, body: Body) -> Res
             return (StatusCode::BAD_REQUEST, text).into_response();
         }
     };
-    let events = match event_list(&bytes) {
+    let events = match payload(&bytes) {
         Ok(events) => events,
         Err(why) => return (StatusCode::BAD_REQUEST, why + "\n").into_response(),
     };
@@ -325,6 +371,31 @@ fn admit(s: &Shared, events: Vec<Vec<u8>>) -> Response {
     }
     let body = format!("{{\"accepted\":{n}}}\n");
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The lines a request's body holds: the items of an audit `EventList`,
+/// or a Pub/Sub push message whole (one line: the decoder opens its base64
+/// `data`, a LogEntry a Cloud Logging sink published).
+fn payload(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let not_a_list = match event_list(body) {
+        Ok(events) => return Ok(events),
+        Err(why) => why,
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Err(not_a_list);
+    };
+    let message = value.get("message").and_then(serde_json::Value::as_object);
+    let pushed = message.is_some_and(|m| {
+        m.get("data").is_some_and(serde_json::Value::is_string)
+            && (m.contains_key("messageId") || m.contains_key("message_id"))
+    });
+    match pushed {
+        // One line: a pretty-printed body is written again compactly.
+        true => Ok(vec![value.to_string().into_bytes()]),
+        false => Err(format!(
+            "{not_a_list}; nor a Pub/Sub push message ({{\"message\": {{\"data\": BASE64, \"messageId\": ...}}}})"
+        )),
+    }
 }
 
 /// The items of an `audit.k8s.io` `EventList`, each as one line of JSON.
@@ -439,6 +510,37 @@ mod tests {
               2}]}"#;
         let events = event_list(body).unwrap();
         assert_eq!(events, vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]);
+    }
+
+    #[test]
+    fn a_pubsub_push_message_is_one_line() {
+        let body = b"{\n  \"message\": {\"data\": \"e30=\", \"messageId\": \"7\"},\n  \"subscription\": \"projects/p/subscriptions/s\"\n}";
+        let lines = payload(body).unwrap();
+        assert_eq!(lines.len(), 1);
+        let line = String::from_utf8(lines[0].clone()).unwrap();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains(r#""data":"e30=""#), "{line}");
+        // An EventList is still its items; anything else says both shapes.
+        let list =
+            br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"a":1},{"b":2}]}"#;
+        assert_eq!(payload(list).unwrap().len(), 2);
+        let e = payload(br#"{"message": {"data": "e30="}}"#).unwrap_err();
+        assert!(e.starts_with("not an audit EventList"), "{e}");
+        assert!(e.contains("nor a Pub/Sub push message"), "{e}");
+    }
+
+    #[test]
+    fn the_query_token_is_percent_decoded() {
+        assert_eq!(query_token("token=abc").as_deref(), Some("abc"));
+        assert_eq!(
+            query_token("x=1&token=a%2Bb%3D&y=2").as_deref(),
+            Some("a+b=")
+        );
+        assert_eq!(query_token("token=a+b").as_deref(), Some("a b"));
+        assert_eq!(query_token("token=50%").as_deref(), Some("50%"));
+        assert_eq!(query_token("token=%zz").as_deref(), Some("%zz"));
+        assert_eq!(query_token("tokens=abc"), None);
+        assert_eq!(query_token("token=%ff"), None, "not UTF-8");
     }
 
     #[test]
