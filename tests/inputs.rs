@@ -320,6 +320,14 @@ rule node_pool_op {
         "user@example.com google.container.v1.ClusterManager.CreateNodePool gke-basic-1"
     );
 
+    // An entry read from a JSON line is that line's text in the alert,
+    // unchanged (read on the fast path, not decoded and written again).
+    let line = r#"{"timestamp":"2024-09-13T01:40:00Z","protoPayload":{"serviceName":"container.googleapis.com","methodName":"google.container.v1.ClusterManager.DeleteNodePool","status":{}},"operation":{"first":true,"id":"op-1"},"insertId":"z1","logName":"projects/p/logs/cloudaudit.googleapis.com%2Factivity"}"#;
+    let one = temp("gcp-one.jsonl", format!("{line}\n").as_bytes());
+    let (code, out, err) = ward(&["scan", "--rules", rules, one.to_str().expect("path")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains(&format!(r#""event":{line}"#)), "{out}");
+
     let gke_k8s = sample("gke_k8s_audit_logentries.jsonl");
     let (_, _, err, summary) = scan(&[&gke_k8s], "gke-k8s");
     assert_eq!(summary["sources"], json!({"k8s.audit": 3}), "{err}");

@@ -426,5 +426,45 @@ fn main() -> Result<(), String> {
         floor_s,
         &[(format!("ward scan, {n_rules} rules"), secs, alerts)],
     );
+
+    let gcp = gcp_entries(n);
+    let gcp_bytes: Vec<u8> = gcp
+        .iter()
+        .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
+        .collect();
+    let floor_s = floor(&gcp_bytes);
+    let (secs, alerts, n_rules) = ward(&gcp, &gcp_bytes, &rules(0), true)?;
+    report(
+        "gcp.audit",
+        &gcp,
+        floor_s,
+        &[(format!("ward scan, {n_rules} rules"), secs, alerts)],
+    );
     Ok(())
+}
+
+/// `n` Cloud Audit Logs entries: the nine real GKE container-API entries
+/// (create and delete of a cluster and a node pool, first and last, one
+/// refused) in turn, each with its own insertId and a time one second
+/// after the one before.
+fn gcp_entries(n: usize) -> Vec<String> {
+    const REAL: &str = include_str!(
+        "../../tests/samples/k8s-audit/gke_container_api_cloud_audit_logentries.jsonl"
+    );
+    let real: Vec<serde_json::Value> = REAL
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let start = 1_726_190_000i64;
+    (0..n)
+        .map(|i| {
+            let mut e = real[i % real.len()].clone();
+            e["insertId"] = format!("bench{i:010}").into();
+            let t = start + i as i64;
+            let (h, m, s) = ((t / 3600) % 24, (t / 60) % 60, t % 60);
+            let day = 13 + (t / 86_400 - start / 86_400);
+            e["timestamp"] = format!("2024-09-{day:02}T{h:02}:{m:02}:{s:02}.114Z").into();
+            e.to_string()
+        })
+        .collect()
 }

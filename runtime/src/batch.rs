@@ -324,10 +324,11 @@ impl Hunt {
         };
         let root = sparse.root();
         let m = &self.keys;
-        let source = match root.kind() == Kind::Obj && !m.wrapped(root) {
+        let source = match root.kind() == Kind::Obj {
             true => self.opts.source.or_else(|| m.source_of(root)),
             false => None,
         };
+        let source = source.filter(|s| !m.wrapped(root, s));
         let time = source.and_then(|s| m.line_time(s, root));
         let (Some(source), Some(time)) = (source, time) else {
             self.bufs = sparse.into_buffers();

@@ -291,11 +291,14 @@ impl Matcher {
         }
     }
 
-    /// Whether `event` holds one of the `WRAPPER_KEYS`.
-    pub fn wrapped<'a, D: Doc<'a>>(&self, event: D) -> bool {
-        self.wrappers
-            .iter()
-            .any(|p| eval::get(event, &[], p).is_some())
+    /// Whether `event`, taken as of `source`, holds one of the
+    /// `WRAPPER_KEYS`. `protoPayload` is one unless the source is
+    /// gcp.audit: Kubernetes API entries are mapped onto k8s.audit by the
+    /// full decoding, other Cloud Audit Logs entries are read as they are.
+    pub fn wrapped<'a, D: Doc<'a>>(&self, event: D, source: &str) -> bool {
+        (WRAPPER_KEYS.iter().zip(&self.wrappers))
+            .filter(|(k, _)| source != "gcp.audit" || **k != "protoPayload")
+            .any(|(_, p)| eval::get(event, &[], p).is_some())
     }
 
     /// The time field of `event`, an event of `source`.

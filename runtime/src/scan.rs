@@ -491,12 +491,15 @@ impl<'w> Scan<'w> {
             return false;
         };
         let root = sparse.root();
-        if root.kind() != Kind::Obj || self.matcher.wrapped(root) {
+        if root.kind() != Kind::Obj {
             return false;
         }
         let Some(source) = self.source.or_else(|| self.matcher.source_of(root)) else {
             return false;
         };
+        if self.matcher.wrapped(root, source) {
+            return false;
+        }
         let Some(time_field) = self.matcher.line_time(source, root) else {
             self.bufs = sparse.into_buffers();
             return false;
