@@ -120,13 +120,19 @@ impl Detect {
     /// Whether the scan's fast path extracts the field from every line.
     /// The rest only tell rarer shapes apart (an audit event with neither
     /// `user` nor `kind`, a CloudTrail record with neither `eventVersion`
-    /// nor `awsRegion`): a line the fast path finds no source for is
+    /// nor `awsRegion`, a Cloud Audit Logs entry without
+    /// `protoPayload.serviceName`): a line the fast path finds no source for is
     /// decoded in full, where every field is seen, so leaving them out
     /// costs those lines time, never their source.
     pub fn fast(self) -> bool {
         !matches!(
             self,
-            Detect::AuditId | Detect::Stage | Detect::EventTime | Detect::UserIdentity
+            Detect::AuditId
+                | Detect::Stage
+                | Detect::EventTime
+                | Detect::UserIdentity
+                | Detect::LogName
+                | Detect::InsertId
         )
     }
 
