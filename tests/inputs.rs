@@ -328,6 +328,12 @@ rule node_pool_op {
     assert_eq!(code, 1, "{err}");
     assert!(out.contains(&format!(r#""event":{line}"#)), "{out}");
 
+    // An export that dropped serviceName: known by logName, in full.
+    let bare = r#"{"logName":"projects/p/logs/cloudaudit.googleapis.com%2Factivity","protoPayload":{"methodName":"SetIamPolicy"},"timestamp":"2024-09-13T01:41:00Z"}"#;
+    let bare = temp("gcp-bare.jsonl", format!("{bare}\n").as_bytes());
+    let (_, _, err, summary) = scan(&[bare.to_str().expect("path")], "gcp-bare");
+    assert_eq!(summary["sources"], json!({"gcp.audit": 1}), "{err}");
+
     let gke_k8s = sample("gke_k8s_audit_logentries.jsonl");
     let (_, _, err, summary) = scan(&[&gke_k8s], "gke-k8s");
     assert_eq!(summary["sources"], json!({"k8s.audit": 3}), "{err}");
