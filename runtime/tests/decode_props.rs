@@ -78,6 +78,7 @@ fn every_line_accounted(bytes: &[u8]) {
 const SAMPLES: &[&str] = &[
     include_str!("../../tests/samples/k8s-audit/oss_k8s_audit_event.jsonl"),
     include_str!("../../tests/samples/k8s-audit/gke_k8s_audit_logentries.jsonl"),
+    include_str!("../../tests/samples/k8s-audit/gke_container_api_cloud_audit_logentries.jsonl"),
     include_str!("../../tests/samples/k8s-audit/shapes/aks_diagnostic.jsonl"),
     include_str!("../../tests/samples/k8s-audit/shapes/no_apiversion.jsonl"),
     include_str!("../../tests/samples/k8s-audit/shapes/siem_panther.jsonl"),
@@ -119,6 +120,9 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
         "source_ip",
         "awslogs",
         "data",
+        "messageId",
+        "logName",
+        "insertId",
     ]);
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),
@@ -135,6 +139,11 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
             "{",
             "",
             "get",
+            "container.googleapis.com",
+            "google.container.v1.ClusterManager.DeleteCluster",
+            // base64 of `{}` and of `{"verb":"get"}` (Pub/Sub data)
+            "e30=",
+            "eyJ2ZXJiIjoiZ2V0In0=",
         ])
         .prop_map(serde_json::Value::from),
     ];
