@@ -204,10 +204,7 @@ fn stages(lines: &[String], extra: usize) -> Result<(), String> {
         }
         fit
     };
-    let bytes: Vec<u8> = lines
-        .iter()
-        .flat_map(|l| l.bytes().chain([b'\n']))
-        .collect();
+    let bytes = joined(lines);
     let rows = [
         ("floor: serde_json IgnoredAny", per(floor(&bytes))),
         (
@@ -361,10 +358,7 @@ fn main() -> Result<(), String> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
     let k8s = ward_runtime::corpus::k8s_events(n, 42);
-    let k8s_bytes: Vec<u8> = k8s
-        .iter()
-        .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
-        .collect();
+    let k8s_bytes = joined(&k8s);
     // BENCH_DUMP=FILE writes the corpus, to profile `ward scan FILE` alone;
     // with BENCH_ONLY=N also the N generated rules, to FILE.ward.
     if let Ok(path) = std::env::var("BENCH_DUMP") {
@@ -413,34 +407,29 @@ fn main() -> Result<(), String> {
     }
     report("k8s.audit", &k8s, floor_s, &rows);
 
-    let ct = ward_runtime::corpus::cloudtrail_records(n, 42);
-    let ct_bytes: Vec<u8> = ct
-        .iter()
-        .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
-        .collect();
-    let floor_s = floor(&ct_bytes);
-    let (secs, alerts, n_rules) = ward(&ct, &ct_bytes, &rules(0), true)?;
-    report(
+    bundled_row(
         "aws.cloudtrail",
-        &ct,
-        floor_s,
-        &[(format!("ward scan, {n_rules} rules"), secs, alerts)],
-    );
-
-    let gcp = gcp_entries(n);
-    let gcp_bytes: Vec<u8> = gcp
-        .iter()
-        .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
-        .collect();
-    let floor_s = floor(&gcp_bytes);
-    let (secs, alerts, n_rules) = ward(&gcp, &gcp_bytes, &rules(0), true)?;
-    report(
-        "gcp.audit",
-        &gcp,
-        floor_s,
-        &[(format!("ward scan, {n_rules} rules"), secs, alerts)],
-    );
+        &ward_runtime::corpus::cloudtrail_records(n, 42),
+    )?;
+    bundled_row("gcp.audit", &gcp_entries(n))?;
     Ok(())
+}
+
+/// The floor and the bundled rules over `lines` of one source, reported.
+fn bundled_row(name: &str, lines: &[String]) -> Result<(), String> {
+    let bytes = joined(lines);
+    let floor_s = floor(&bytes);
+    let (secs, alerts, n_rules) = ward(lines, &bytes, &rules(0), true)?;
+    let row = (format!("ward scan, {n_rules} rules"), secs, alerts);
+    report(name, lines, floor_s, &[row]);
+    Ok(())
+}
+
+/// The lines, each ended by a newline.
+fn joined(lines: &[String]) -> Vec<u8> {
+    (lines.iter())
+        .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
+        .collect()
 }
 
 /// `n` Cloud Audit Logs entries: the nine real GKE container-API entries

@@ -948,8 +948,9 @@ fn embedded(m: &serde_json::Map<String, Value>) -> Option<(&'static str, &str)> 
 }
 
 /// The `data` of a Pub/Sub message, when `m` is one (a `message` object
-/// with a string `data` and the message's id or publish time).
-fn pubsub_data(m: &serde_json::Map<String, Value>) -> Option<&str> {
+/// with a string `data` and the message's id or publish time). The
+/// webhook takes a push request's body by the same test.
+pub fn pubsub_data(m: &serde_json::Map<String, Value>) -> Option<&str> {
     let msg = m.get("message")?.as_object()?;
     let ids = ["messageId", "message_id", "publishTime", "publish_time"];
     ids.iter().any(|k| msg.contains_key(*k)).then_some(())?;

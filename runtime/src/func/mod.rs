@@ -5,7 +5,7 @@
 
 mod image;
 mod ip;
-mod query;
+pub mod query;
 
 use base64::Engine as _;
 use ward_compiler::func::Func;

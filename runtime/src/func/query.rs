@@ -7,9 +7,14 @@
 /// Go, a pair holding a `;` or a malformed `%` escape is skipped. Decoded
 /// bytes that are not UTF-8 become U+FFFD.
 pub fn values(uri: &str, name: &str) -> Vec<String> {
-    let Some((_, query)) = uri.split_once('?') else {
-        return Vec::new();
-    };
+    match uri.split_once('?') {
+        Some((_, query)) => in_query(query, name),
+        None => Vec::new(),
+    }
+}
+
+/// [`values`] of a query string alone (what follows the `?`).
+pub fn in_query(query: &str, name: &str) -> Vec<String> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty() && !pair.contains(';'))
